@@ -1,0 +1,35 @@
+"""Build model objects from decoded store rows (shared by every backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
+
+from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, JobStatus
+
+JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
+
+
+def job_from_row(row: Mapping[str, Any]) -> JobRecord:
+    """``row`` holds every JobRecord field with Python values already decoded."""
+    values = {name: row[name] for name in JOB_FIELDS}
+    values["status"] = JobStatus(values["status"])
+    reason = values["failure_reason"]
+    values["failure_reason"] = None if reason is None else FailureReason(reason)
+    values["tags"] = list(values["tags"] or [])
+    values["error_history"] = list(values["error_history"] or [])
+    values["force_kill_on_timeout"] = bool(values["force_kill_on_timeout"])
+    if values["retry_backoff"] is not None:
+        values["retry_backoff"] = bool(values["retry_backoff"])
+    return JobRecord(**values)
+
+
+def event_from_row(row: Mapping[str, Any]) -> JobEvent:
+    return JobEvent(
+        id=row["id"],
+        job_id=row["job_id"],
+        event_type=EventType(row["event_type"]),
+        created_at=row["created_at"],
+        metadata=row["metadata"],
+    )

@@ -1,0 +1,217 @@
+"""The values that flow through dataqueue: jobs, events, filters, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from dataqueue.types import Duration, JSONValue
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life.
+
+    ``pending`` waits to be claimed; ``processing`` is held by a worker;
+    ``completed`` finished; ``failed`` either waits for its next attempt
+    (``next_attempt_at`` is set) or has used all attempts; ``cancelled`` was
+    stopped by a user; ``waiting`` sleeps until a time or a token.
+    """
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    WAITING = "waiting"
+
+
+class FailureReason(StrEnum):
+    """Why the last attempt of a job failed."""
+
+    TIMEOUT = "timeout"
+    HANDLER_ERROR = "handler_error"
+    NO_HANDLER = "no_handler"
+
+
+class EventType(StrEnum):
+    """The kinds of entry in a job's event log."""
+
+    ADDED = "added"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RETRIED = "retried"
+    EDITED = "edited"
+    PROLONGED = "prolonged"
+    WAITING = "waiting"
+    RESUMED = "resumed"
+
+
+TagMode = Literal["all", "any", "none", "exact"]
+TAG_MODES: tuple[TagMode, ...] = ("all", "any", "none", "exact")
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """Select jobs by tags: ``all`` (default), ``any``, ``none`` or ``exact``."""
+
+    values: list[str]
+    mode: TagMode = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """Select jobs whose ``run_at`` lies in a range; unset bounds are open."""
+
+    gt: datetime | None = None
+    gte: datetime | None = None
+    lt: datetime | None = None
+    lte: datetime | None = None
+    eq: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One job for ``add_jobs`` (and a step or join of a flow)."""
+
+    job_type: str
+    payload: JSONValue = None
+    priority: int = 0
+    run_at: datetime | None = None
+    max_attempts: int = 3
+    timeout: Duration | None = None
+    force_kill_on_timeout: bool = False
+    tags: list[str] | None = None
+    idempotency_key: str | None = None
+    retry_delay: Duration | None = None
+    retry_backoff: bool | None = None
+    retry_delay_max: Duration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as stored. ``timeout`` and ``retry_*`` are in seconds."""
+
+    id: int
+    job_type: str
+    payload: Any
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    locked_at: datetime | None
+    locked_by: str | None
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime | None
+    priority: int
+    run_at: datetime
+    pending_reason: str | None
+    error_history: list[dict[str, str]]
+    timeout: float | None
+    force_kill_on_timeout: bool
+    failure_reason: FailureReason | None
+    completed_at: datetime | None
+    started_at: datetime | None
+    last_retried_at: datetime | None
+    last_failed_at: datetime | None
+    last_cancelled_at: datetime | None
+    tags: list[str]
+    idempotency_key: str | None
+    progress: int | None
+    output: Any
+    step_data: dict[str, Any] | None
+    retry_delay: float | None
+    retry_backoff: bool | None
+    retry_delay_max: float | None
+    wait_until: datetime | None
+    wait_token_id: str | None
+    flow_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One entry of a job's event log."""
+
+    id: int
+    job_id: int
+    event_type: EventType
+    created_at: datetime
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A waitpoint that a job waits on until someone completes it."""
+
+    id: str
+    job_id: int | None
+    status: Literal["waiting", "completed", "timed_out"]
+    output: Any
+    timeout_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    tags: list[str]
+
+
+# ---------------------------------------------------------------------------
+# Normalized values handed to a backend. Validation happens before these are
+# built (see dataqueue._validate), so backends can trust every field.
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job ready to be inserted."""
+
+    job_type: str
+    payload: JSONValue
+    priority: int
+    run_at: datetime | None
+    max_attempts: int
+    timeout: float | None
+    force_kill_on_timeout: bool
+    tags: list[str]
+    idempotency_key: str | None
+    retry_delay: float | None
+    retry_backoff: bool | None
+    retry_delay_max: float | None
+    flow_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """A validated conjunction of filters; ``None`` fields do not filter."""
+
+    job_type: str | None = None
+    priority: int | None = None
+    run_at: TimeRange | None = None
+    tags: TagFilter | None = None
+    status: JobStatus | None = None
+
+
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "payload",
+    "priority",
+    "max_attempts",
+    "run_at",
+    "timeout",
+    "tags",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanges:
+    """Validated edits to pending jobs: only the fields in ``values`` change.
+
+    ``values`` maps a name of ``EDITABLE_FIELDS`` to its new value; ``run_at``
+    of ``None`` means "now", ``tags`` of ``None`` means no tags. ``metadata`` is
+    the JSON form recorded in the ``edited`` event.
+    """
+
+    values: dict[str, Any]
+    metadata: dict[str, JSONValue] = field(default_factory=dict)

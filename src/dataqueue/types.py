@@ -1,0 +1,30 @@
+"""Type aliases for the shapes accepted at the public edge."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from dataqueue.models import TagFilter, TimeRange
+    from dataqueue.processor.context import JobContext
+
+JSONValue: TypeAlias = (
+    dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
+)
+"""A value that round-trips through JSON unchanged."""
+
+Duration: TypeAlias = int | float | timedelta
+"""A span of time: seconds, or a ``timedelta``."""
+
+RunAtFilter: TypeAlias = "datetime | TimeRange | Mapping[str, datetime]"
+TagFilterInput: TypeAlias = "TagFilter | Mapping[str, Any]"
+
+Handler: TypeAlias = (
+    "Callable[[Any], Awaitable[Any]] | Callable[[Any, JobContext], Awaitable[Any]]"
+    " | Callable[[Any], Any] | Callable[[Any, JobContext], Any]"
+)
+"""An async or sync function taking ``(payload)`` or ``(payload, ctx)``."""
+
+Handlers: TypeAlias = "Mapping[str, Handler]"
