@@ -21,7 +21,6 @@ from dataqueue.models import (
     JobStatus,
     NewJob,
     TagFilter,
-    TagMode,
     TimeRange,
 )
 from dataqueue.types import JSONValue
@@ -68,17 +67,14 @@ def aware_utc(value: Any, where: str, name: str) -> datetime:
     """An aware datetime converted to UTC; naive or non-datetime is rejected."""
     if not isinstance(value, datetime):
         raise TypeError(
-            f"{where}: {name} must be a datetime, got {type(value).__name__}: "
-            f"{value!r}"
+            f"{where}: {name} must be a datetime, got {type(value).__name__}: {value!r}"
         )
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{where}: {name} must be timezone-aware, got {value}")
     return value.astimezone(UTC)
 
 
-def to_seconds(
-    value: Any, where: str, name: str, *, allow_zero: bool = True
-) -> float:
+def to_seconds(value: Any, where: str, name: str, *, allow_zero: bool = True) -> float:
     """A duration (seconds or timedelta) as float seconds, never negative."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -98,7 +94,9 @@ def to_seconds(
 def optional_seconds(
     value: Any, where: str, name: str, *, allow_zero: bool = True
 ) -> float | None:
-    return None if value is None else to_seconds(value, where, name, allow_zero=allow_zero)
+    return (
+        None if value is None else to_seconds(value, where, name, allow_zero=allow_zero)
+    )
 
 
 def check_int(value: Any, where: str, name: str, *, minimum: int | None = None) -> int:
@@ -153,7 +151,9 @@ def new_job(spec: JobSpec, flow_id: str | None = None) -> NewJob:
     check_job_type(spec.job_type, where)
     key = spec.idempotency_key
     if key is not None and (not isinstance(key, str) or not key):
-        raise ValueError(f"{where}: idempotency_key must be a non-empty str, got {key!r}")
+        raise ValueError(
+            f"{where}: idempotency_key must be a non-empty str, got {key!r}"
+        )
     if spec.retry_backoff is not None:
         check_bool(spec.retry_backoff, where, "retry_backoff")
     return NewJob(
@@ -170,7 +170,9 @@ def new_job(spec: JobSpec, flow_id: str | None = None) -> NewJob:
         idempotency_key=key,
         retry_delay=optional_seconds(spec.retry_delay, where, "retry_delay"),
         retry_backoff=spec.retry_backoff,
-        retry_delay_max=optional_seconds(spec.retry_delay_max, where, "retry_delay_max"),
+        retry_delay_max=optional_seconds(
+            spec.retry_delay_max, where, "retry_delay_max"
+        ),
         flow_id=flow_id,
     )
 
@@ -181,7 +183,9 @@ def tag_filter(value: Any, where: str) -> TagFilter:
     elif isinstance(value, Mapping):
         unknown = set(value) - {"values", "mode"}
         if unknown:
-            raise TypeError(f"{where}: unknown key(s) in tags filter: {sorted(unknown)}")
+            raise TypeError(
+                f"{where}: unknown key(s) in tags filter: {sorted(unknown)}"
+            )
         if "values" not in value:
             raise ValueError(f"{where}: tags filter needs 'values'")
         values, mode = value["values"], value.get("mode", "all")
@@ -193,16 +197,14 @@ def tag_filter(value: Any, where: str) -> TagFilter:
         raise ValueError(
             f"{where}: tag mode must be one of {', '.join(TAG_MODES)}, got {mode!r}"
         )
-    return TagFilter(check_tags(values, where), cast(TagMode, mode))
+    return TagFilter(check_tags(values, where), mode)
 
 
 def time_range(value: Any, where: str) -> TimeRange:
     if isinstance(value, datetime):
         return TimeRange(eq=aware_utc(value, where, "run_at"))
     if isinstance(value, TimeRange):
-        bounds = {
-            k: getattr(value, k) for k in ("gt", "gte", "lt", "lte", "eq")
-        }
+        bounds = {k: getattr(value, k) for k in ("gt", "gte", "lt", "lte", "eq")}
     elif isinstance(value, Mapping):
         bounds = dict(value)
     else:
@@ -253,7 +255,9 @@ def job_status(value: Any, where: str) -> JobStatus:
         return JobStatus(value)
     except ValueError:
         choices = ", ".join(s.value for s in JobStatus)
-        raise ValueError(f"{where}: status must be one of {choices}, got {value!r}") from None
+        raise ValueError(
+            f"{where}: status must be one of {choices}, got {value!r}"
+        ) from None
 
 
 def job_changes(updates: Mapping[str, Any], where: str) -> JobChanges:

@@ -200,7 +200,9 @@ class Backend(JobStore, WorkStore, Protocol):
         """Create or upgrade the schema; safe to run twice and concurrently."""
 
     def get_pool(self) -> Any:
-        raise BackendError(f"get_pool() is only available on PostgreSQL, not {self.name}")
+        raise BackendError(
+            f"get_pool() is only available on PostgreSQL, not {self.name}"
+        )
 
     def get_redis_client(self) -> Any:
         raise BackendError(

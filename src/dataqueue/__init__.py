@@ -1,0 +1,60 @@
+"""dataqueue: background jobs on PostgreSQL, Redis or an embedded SQLite file."""
+
+from dataqueue._clock import Clock, SystemClock
+from dataqueue.connect import connect, connect_sync
+from dataqueue.errors import (
+    BackendError,
+    DataQueueError,
+    HandlerImportError,
+    JobTimeoutError,
+    NotMigratedError,
+    UnsupportedInForceKill,
+)
+from dataqueue.models import (
+    EventType,
+    FailureReason,
+    JobEvent,
+    JobRecord,
+    JobSpec,
+    JobStatus,
+    TagFilter,
+    TimeRange,
+    Token,
+)
+from dataqueue.processor import AbortSignal, JobContext, Processor
+from dataqueue.queue import JobQueue
+from dataqueue.supervisor import MaintenanceResult, Supervisor
+from dataqueue.sync import SyncJobQueue, SyncProcessor, SyncSupervisor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortSignal",
+    "BackendError",
+    "Clock",
+    "DataQueueError",
+    "EventType",
+    "FailureReason",
+    "HandlerImportError",
+    "JobContext",
+    "JobEvent",
+    "JobQueue",
+    "JobRecord",
+    "JobSpec",
+    "JobStatus",
+    "JobTimeoutError",
+    "MaintenanceResult",
+    "NotMigratedError",
+    "Processor",
+    "Supervisor",
+    "SyncJobQueue",
+    "SyncProcessor",
+    "SyncSupervisor",
+    "SystemClock",
+    "TagFilter",
+    "TimeRange",
+    "Token",
+    "UnsupportedInForceKill",
+    "connect",
+    "connect_sync",
+]

@@ -1,0 +1,3 @@
+from dataqueue.cli import main
+
+main()

@@ -1,0 +1,152 @@
+"""connect() / connect_sync(): pick a backend from the URL's scheme."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dataqueue._clock import Clock
+from dataqueue.backends.protocol import Backend
+from dataqueue.queue import JobQueue
+
+if TYPE_CHECKING:
+    from dataqueue.sync import SyncJobQueue
+
+DEFAULT_URL = "sqlite:///dataqueue.db"
+URL_ENV_VARS = ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE")
+
+
+def default_url() -> str:
+    """``$DATAQUEUE_URL``, else ``$PG_DATAQUEUE_DATABASE``, else the SQLite file."""
+    for name in URL_ENV_VARS:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return DEFAULT_URL
+
+
+def _missing_extra(extra: str, error: ImportError) -> ImportError:
+    return ImportError(
+        f"{extra} support needs its extra: pip install 'dataqueue[{extra}]' ({error})"
+    )
+
+
+def create_backend(
+    url: str | None = None,
+    *,
+    schema: str | None = None,
+    key_prefix: str | None = None,
+    pool: Any = None,
+    client: Any = None,
+    ssl: Mapping[str, Any] | None = None,
+    tls: Mapping[str, Any] | None = None,
+    max_connections: int = 10,
+    verbose: bool = False,
+) -> Backend:
+    """Build the backend for ``url`` (or for the pool/client given)."""
+    if url is None and pool is None and client is None:
+        url = default_url()
+    scheme = (url or "").partition(":")[0].lower()
+    if pool is not None or scheme in ("postgres", "postgresql"):
+        try:
+            from dataqueue.backends.postgres import PostgresBackend
+        except ImportError as error:
+            raise _missing_extra("postgres", error) from error
+        return PostgresBackend(
+            url,
+            pool=pool,
+            schema=schema or "public",
+            ssl=ssl,
+            max_connections=max_connections,
+            verbose=verbose,
+        )
+    if client is not None or scheme in ("redis", "rediss"):
+        try:
+            from dataqueue.backends.redis import RedisBackend
+        except ImportError as error:
+            raise _missing_extra("redis", error) from error
+        return RedisBackend(
+            url,
+            client=client,
+            key_prefix="dq:" if key_prefix is None else key_prefix,
+            tls=tls,
+            max_connections=max_connections,
+            verbose=verbose,
+        )
+    if scheme == "sqlite":
+        from dataqueue.backends.sqlite import SqliteBackend
+
+        return SqliteBackend(sqlite_path(url or DEFAULT_URL), verbose=verbose)
+    raise ValueError(
+        f"connect: unsupported URL {url!r}; use postgresql://, redis://, "
+        "rediss:// or sqlite:///path.db"
+    )
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel.db`` → ``rel.db``; ``sqlite:////abs.db`` → ``/abs.db``;
+    ``sqlite://:memory:`` → ``:memory:``."""
+    rest = url.split(":", 1)[1]
+    if rest in ("//:memory:", "///:memory:"):
+        return ":memory:"
+    if not rest.startswith("///") or len(rest) == 3:
+        raise ValueError(
+            f"connect: SQLite URLs look like sqlite:///path.db or sqlite://:memory:, "
+            f"got {url!r}"
+        )
+    return rest[3:]
+
+
+def connect(
+    url: str | None = None,
+    *,
+    schema: str | None = None,
+    key_prefix: str | None = None,
+    pool: Any = None,
+    client: Any = None,
+    ssl: Mapping[str, Any] | None = None,
+    tls: Mapping[str, Any] | None = None,
+    max_connections: int = 10,
+    verbose: bool = False,
+    clock: Clock | None = None,
+) -> JobQueue:
+    """Open a queue.
+
+    Args:
+        url: ``postgresql://…``, ``redis://…`` or ``sqlite:///path.db``.
+            Default: ``$DATAQUEUE_URL``, then ``$PG_DATAQUEUE_DATABASE``,
+            then ``sqlite:///dataqueue.db``.
+        schema: PostgreSQL schema (default ``public``).
+        key_prefix: Redis key prefix (default ``"dq:"``).
+        pool: An existing psycopg ``AsyncConnectionPool`` (never closed by us).
+        client: An existing ``redis.asyncio.Redis`` (never closed by us).
+        ssl: PostgreSQL TLS: ``ca``, ``cert``, ``key``, ``reject_unauthorized``;
+            a value starting with ``file://`` is read from that file.
+        tls: Redis TLS, same keys.
+        max_connections: Pool size.
+        verbose: Log every store operation at DEBUG.
+        clock: Where the queue reads the time (tests pass a fake clock).
+
+    Example:
+        ``async with dataqueue.connect("sqlite:///jobs.db") as queue: ...``
+    """
+    backend = create_backend(
+        url,
+        schema=schema,
+        key_prefix=key_prefix,
+        pool=pool,
+        client=client,
+        ssl=ssl,
+        tls=tls,
+        max_connections=max_connections,
+        verbose=verbose,
+    )
+    return JobQueue(backend, clock=clock)
+
+
+def connect_sync(url: str | None = None, **options: Any) -> SyncJobQueue:
+    """Like ``connect()``, for code without an event loop (Django, Flask, scripts)."""
+    from dataqueue.sync import SyncJobQueue
+
+    return SyncJobQueue(connect(url, **options))

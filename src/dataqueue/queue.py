@@ -1,0 +1,321 @@
+"""JobQueue: the async facade. Validate, decide in Python, then call the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from dataqueue import _validate as v
+from dataqueue._clock import Clock, SystemClock
+from dataqueue.backends.protocol import Backend
+from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus
+from dataqueue.types import Duration, Handlers, JSONValue
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from dataqueue.processor import Processor
+    from dataqueue.supervisor import Supervisor
+
+CLEANUP_BATCH_SIZE = 1000
+
+
+class JobQueue:
+    """A queue of jobs in one store. Create it with ``dataqueue.connect()``."""
+
+    def __init__(self, backend: Backend, *, clock: Clock | None = None) -> None:
+        self._backend = backend
+        self._clock: Clock = clock or SystemClock()
+        self._opened = False
+
+    @property
+    def backend(self) -> Backend:
+        """The store behind this queue."""
+        return self._backend
+
+    @property
+    def clock(self) -> Clock:
+        """Where this queue reads the time."""
+        return self._clock
+
+    async def _store(self) -> Backend:
+        if not self._opened:
+            await self._backend.open()
+            self._opened = True
+        return self._backend
+
+    async def __aenter__(self) -> JobQueue:
+        await self._store()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release what the queue opened (never a pool or client you passed in)."""
+        await self._backend.close()
+        self._opened = False
+
+    async def migrate(self) -> None:
+        """Create or upgrade the store's schema (PostgreSQL needs this once)."""
+        await self._backend.migrate()
+
+    def get_pool(self) -> Any:
+        """The psycopg pool of a PostgreSQL queue; ``BackendError`` elsewhere."""
+        return self._backend.get_pool()
+
+    def get_redis_client(self) -> Any:
+        """The redis-py client of a Redis queue; ``BackendError`` elsewhere."""
+        return self._backend.get_redis_client()
+
+    # -- adding -----------------------------------------------------------
+
+    async def add_job(
+        self,
+        job_type: str,
+        payload: JSONValue = None,
+        *,
+        priority: int = 0,
+        run_at: datetime | None = None,
+        max_attempts: int = 3,
+        timeout: Duration | None = None,
+        force_kill_on_timeout: bool = False,
+        tags: list[str] | None = None,
+        idempotency_key: str | None = None,
+        retry_delay: Duration | None = None,
+        retry_backoff: bool | None = None,
+        retry_delay_max: Duration | None = None,
+        db: Any = None,
+    ) -> int:
+        """Add one job and return its id.
+
+        Args:
+            job_type: Which handler runs it.
+            payload: JSON data handed to the handler.
+            priority: Higher runs first.
+            run_at: Not before this aware datetime (default: now).
+            max_attempts: Attempts before the job fails for good.
+            timeout: Seconds (or timedelta) one attempt may take.
+            force_kill_on_timeout: Run in a child process killed at the deadline.
+            tags: Labels for searching and bulk changes.
+            idempotency_key: A second add with the same key returns the first id.
+            retry_delay / retry_backoff / retry_delay_max: Retry timing.
+            db: A connection in an open transaction to enqueue within.
+
+        Example:
+            ``job_id = await queue.add_job("email", {"to": "a@x.com"})``
+        """
+        spec = JobSpec(
+            job_type,
+            payload,
+            priority=priority,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            force_kill_on_timeout=force_kill_on_timeout,
+            tags=tags,
+            idempotency_key=idempotency_key,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_delay_max=retry_delay_max,
+        )
+        (job_id,) = await self.add_jobs([spec], db=db)
+        return job_id
+
+    async def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
+        """Add many jobs in one round trip; ``ids[i]`` belongs to ``specs[i]``."""
+        jobs = []
+        for spec in specs:
+            if not isinstance(spec, JobSpec):
+                raise TypeError(f"add_jobs: expected JobSpec items, got {spec!r}")
+            jobs.append(v.new_job(spec))
+        if not jobs:
+            return []
+        store = await self._store()
+        return await store.add_jobs(jobs, now=self._clock.now(), db=db)
+
+    # -- reading ----------------------------------------------------------
+
+    async def get_job(self, job_id: int) -> JobRecord | None:
+        """The job with this id, or None."""
+        v.check_int(job_id, "get_job", "job_id")
+        return await (await self._store()).get_job(job_id)
+
+    async def get_jobs(
+        self,
+        /,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        status: JobStatus | str | None = None,
+        **filter_kwargs: Any,
+    ) -> list[JobRecord]:
+        """Jobs matching every filter (``job_type``, ``priority``, ``run_at``,
+        ``tags``, ``status``), newest first.
+
+        Filters may be given as a dict or as keywords:
+        ``get_jobs(job_type="email", tags={"values": ["a"], "mode": "any"})``.
+        """
+        where = v.job_filter({**(filters or {}), **filter_kwargs}, "get_jobs", status)
+        limit, offset = v.check_page(limit, offset, "get_jobs")
+        return await (await self._store()).get_jobs(where, limit, offset)
+
+    async def get_jobs_by_status(
+        self, status: JobStatus | str, limit: int = 100, offset: int = 0
+    ) -> list[JobRecord]:
+        """Jobs with this status, newest first."""
+        return await self.get_jobs(None, limit, offset, status=status)
+
+    async def get_all_jobs(self, limit: int = 100, offset: int = 0) -> list[JobRecord]:
+        """Every job, newest first."""
+        return await self.get_jobs(None, limit, offset)
+
+    async def get_jobs_by_tags(
+        self,
+        tags: list[str],
+        mode: str = "all",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[JobRecord]:
+        """Jobs whose tags match ``tags`` in ``mode`` (all, any, none, exact)."""
+        return await self.get_jobs(
+            {"tags": {"values": tags, "mode": mode}}, limit, offset
+        )
+
+    async def get_job_events(self, job_id: int) -> list[JobEvent]:
+        """The job's event log, oldest first."""
+        v.check_int(job_id, "get_job_events", "job_id")
+        return await (await self._store()).get_job_events(job_id)
+
+    # -- changing ---------------------------------------------------------
+
+    async def retry_job(self, job_id: int) -> None:
+        """Run a failed (or stuck processing) job again now."""
+        v.check_int(job_id, "retry_job", "job_id")
+        await (await self._store()).retry_job(job_id, now=self._clock.now())
+
+    async def cancel_job(self, job_id: int) -> None:
+        """Cancel a pending or waiting job; other jobs are left alone."""
+        v.check_int(job_id, "cancel_job", "job_id")
+        await (await self._store()).cancel_job(job_id, now=self._clock.now())
+
+    async def edit_job(self, job_id: int, /, **updates: Any) -> None:
+        """Change fields of a pending job; does nothing to other jobs.
+
+        Editable: payload, priority, max_attempts, run_at, timeout, tags,
+        retry_delay, retry_backoff, retry_delay_max. ``None`` clears
+        ``run_at`` (run now), ``timeout`` and ``tags``.
+        """
+        v.check_int(job_id, "edit_job", "job_id")
+        changes = v.job_changes(updates, "edit_job")
+        if changes.values:
+            await (await self._store()).edit_jobs(
+                job_id, changes, now=self._clock.now()
+            )
+
+    async def edit_all_pending_jobs(
+        self, /, filters: Mapping[str, Any] | None = None, **updates: Any
+    ) -> int:
+        """Edit every pending job matching ``filters``; returns how many."""
+        where = v.job_filter(filters, "edit_all_pending_jobs")
+        changes = v.job_changes(updates, "edit_all_pending_jobs")
+        if not changes.values:
+            return 0
+        store = await self._store()
+        return await store.edit_jobs(where, changes, now=self._clock.now())
+
+    async def cancel_all_upcoming_jobs(
+        self, /, filters: Mapping[str, Any] | None = None, **filter_kwargs: Any
+    ) -> int:
+        """Cancel every pending or waiting job matching the filters."""
+        where = v.job_filter(
+            {**(filters or {}), **filter_kwargs}, "cancel_all_upcoming_jobs"
+        )
+        store = await self._store()
+        return await store.cancel_jobs(where, now=self._clock.now())
+
+    # -- maintenance ------------------------------------------------------
+
+    async def reclaim_stuck_jobs(self, max_processing_minutes: float = 10) -> int:
+        """Return jobs stuck in ``processing`` to ``pending``; returns how many.
+
+        A job whose own ``timeout`` is longer than the threshold is given
+        that long instead.
+        """
+        minutes = v.to_seconds(max_processing_minutes, "reclaim_stuck_jobs", "minutes")
+        store = await self._store()
+        return await store.reclaim_stuck_jobs(minutes * 60, now=self._clock.now())
+
+    async def cleanup_old_jobs(self, days_to_keep: float = 30) -> int:
+        """Delete finished jobs older than ``days_to_keep``; returns how many."""
+        days = v.to_seconds(days_to_keep, "cleanup_old_jobs", "days_to_keep")
+        before = self._clock.now() - timedelta(days=days)
+        return await (await self._store()).cleanup_old_jobs(before, CLEANUP_BATCH_SIZE)
+
+    async def cleanup_old_job_events(self, days_to_keep: float = 30) -> int:
+        """Delete events older than ``days_to_keep``; returns how many."""
+        days = v.to_seconds(days_to_keep, "cleanup_old_job_events", "days_to_keep")
+        before = self._clock.now() - timedelta(days=days)
+        store = await self._store()
+        return await store.cleanup_old_job_events(before, CLEANUP_BATCH_SIZE)
+
+    async def expire_timed_out_tokens(self) -> int:
+        """Time out tokens past their deadline and wake their jobs."""
+        store = await self._store()
+        return await store.expire_timed_out_tokens(now=self._clock.now())
+
+    # -- workers ----------------------------------------------------------
+
+    def create_processor(
+        self,
+        handlers: Handlers,
+        *,
+        worker_id: str | None = None,
+        batch_size: int = 10,
+        concurrency: int = 3,
+        poll_interval: Duration = 5,
+        on_error: Any = None,
+        verbose: bool = False,
+        job_type: str | list[str] | None = None,
+    ) -> Processor:
+        """A processor that runs this queue's jobs with ``handlers``."""
+        from dataqueue.processor import Processor
+
+        return Processor(
+            self,
+            handlers,
+            worker_id=worker_id,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            on_error=on_error,
+            verbose=verbose,
+            job_type=job_type,
+        )
+
+    def create_supervisor(
+        self,
+        *,
+        interval: Duration = 60,
+        stuck_jobs_timeout_minutes: float = 10,
+        cleanup_jobs_days_to_keep: float | None = 30,
+        cleanup_events_days_to_keep: float | None = 30,
+    ) -> Supervisor:
+        """A maintenance loop: reclaim stuck jobs, clean up, expire tokens."""
+        from dataqueue.supervisor import Supervisor
+
+        return Supervisor(
+            self,
+            interval=interval,
+            stuck_jobs_timeout_minutes=stuck_jobs_timeout_minutes,
+            cleanup_jobs_days_to_keep=cleanup_jobs_days_to_keep,
+            cleanup_events_days_to_keep=cleanup_events_days_to_keep,
+        )

@@ -1,0 +1,174 @@
+"""SyncJobQueue: every JobQueue method, blocking.
+
+The async queue runs on a private event loop in a daemon thread, so the
+caller's own loop (if any) is never touched, and Django or Flask views can
+call it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from dataqueue.processor import Processor
+from dataqueue.queue import JobQueue
+from dataqueue.supervisor import MaintenanceResult, Supervisor
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="dataqueue-sync", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("SyncJobQueue cannot be called from its own loop thread")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def _blocking(
+    method: Callable[Concatenate[JobQueue, P], Awaitable[R]],
+) -> Callable[Concatenate[SyncJobQueue, P], R]:
+    def call(self: SyncJobQueue, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async def invoke() -> R:
+            return await method(self._queue, *args, **kwargs)
+
+        return self._thread.run(invoke())
+
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
+class SyncJobQueue:
+    """A blocking JobQueue. Create it with ``dataqueue.connect_sync()``."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+        self._thread = _LoopThread()
+
+    def __enter__(self) -> SyncJobQueue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the queue and stop its loop thread."""
+        self._thread.run(self._queue.close())
+        self._thread.stop()
+
+    migrate = _blocking(JobQueue.migrate)
+    add_job = _blocking(JobQueue.add_job)
+    add_jobs = _blocking(JobQueue.add_jobs)
+    get_job = _blocking(JobQueue.get_job)
+    get_jobs = _blocking(JobQueue.get_jobs)
+    get_jobs_by_status = _blocking(JobQueue.get_jobs_by_status)
+    get_all_jobs = _blocking(JobQueue.get_all_jobs)
+    get_jobs_by_tags = _blocking(JobQueue.get_jobs_by_tags)
+    get_job_events = _blocking(JobQueue.get_job_events)
+    retry_job = _blocking(JobQueue.retry_job)
+    cancel_job = _blocking(JobQueue.cancel_job)
+    edit_job = _blocking(JobQueue.edit_job)
+    edit_all_pending_jobs = _blocking(JobQueue.edit_all_pending_jobs)
+    cancel_all_upcoming_jobs = _blocking(JobQueue.cancel_all_upcoming_jobs)
+    reclaim_stuck_jobs = _blocking(JobQueue.reclaim_stuck_jobs)
+    cleanup_old_jobs = _blocking(JobQueue.cleanup_old_jobs)
+    cleanup_old_job_events = _blocking(JobQueue.cleanup_old_job_events)
+    expire_timed_out_tokens = _blocking(JobQueue.expire_timed_out_tokens)
+
+    @property
+    def backend(self) -> Any:
+        return self._queue.backend
+
+    @property
+    def clock(self) -> Any:
+        return self._queue.clock
+
+    def get_pool(self) -> Any:
+        """The psycopg pool of a PostgreSQL queue; ``BackendError`` elsewhere."""
+        return self._queue.get_pool()
+
+    def get_redis_client(self) -> Any:
+        """The redis-py client of a Redis queue; ``BackendError`` elsewhere."""
+        return self._queue.get_redis_client()
+
+    @functools.wraps(JobQueue.create_processor)
+    def create_processor(self, *args: Any, **kwargs: Any) -> SyncProcessor:
+        return SyncProcessor(self, self._queue.create_processor(*args, **kwargs))
+
+    @functools.wraps(JobQueue.create_supervisor)
+    def create_supervisor(self, *args: Any, **kwargs: Any) -> SyncSupervisor:
+        return SyncSupervisor(self, self._queue.create_supervisor(*args, **kwargs))
+
+
+class SyncProcessor:
+    """A blocking Processor; background runs use the queue's loop thread."""
+
+    def __init__(self, queue: SyncJobQueue, processor: Processor) -> None:
+        self._queue = queue
+        self.processor = processor
+
+    def _call(self, coro: Coroutine[Any, Any, R]) -> R:
+        return self._queue._thread.run(coro)
+
+    def start(self) -> int:
+        return self._call(self.processor.start())
+
+    def run(self) -> None:
+        self._call(self.processor.run())
+
+    def start_in_background(self) -> None:
+        async def begin() -> None:
+            self.processor.start_in_background()
+
+        self._call(begin())
+
+    def stop(self) -> None:
+        self._queue._thread.loop.call_soon_threadsafe(self.processor.stop)
+
+    def stop_and_drain(self, timeout: float = 30) -> None:
+        self._call(self.processor.stop_and_drain(timeout))
+
+    def is_running(self) -> bool:
+        return self.processor.is_running()
+
+
+class SyncSupervisor:
+    """A blocking Supervisor."""
+
+    def __init__(self, queue: SyncJobQueue, supervisor: Supervisor) -> None:
+        self._queue = queue
+        self.supervisor = supervisor
+
+    def start(self) -> MaintenanceResult:
+        return self._queue._thread.run(self.supervisor.start())
+
+    def start_in_background(self) -> None:
+        async def begin() -> None:
+            self.supervisor.start_in_background()
+
+        self._queue._thread.run(begin())
+
+    def stop_and_drain(self, timeout: float = 30) -> None:
+        self._queue._thread.run(self.supervisor.stop_and_drain(timeout))
