@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from dataqueue.models import TagFilter, TimeRange
-    from dataqueue.processor.context import JobContext
 
 JSONValue: TypeAlias = (
     dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
@@ -21,10 +20,7 @@ Duration: TypeAlias = int | float | timedelta
 RunAtFilter: TypeAlias = "datetime | TimeRange | Mapping[str, datetime]"
 TagFilterInput: TypeAlias = "TagFilter | Mapping[str, Any]"
 
-Handler: TypeAlias = (
-    "Callable[[Any], Awaitable[Any]] | Callable[[Any, JobContext], Awaitable[Any]]"
-    " | Callable[[Any], Any] | Callable[[Any, JobContext], Any]"
-)
-"""An async or sync function taking ``(payload)`` or ``(payload, ctx)``."""
+Handler: TypeAlias = Callable[..., Any]
+"""An async or sync function taking ``(payload)`` or ``(payload, ctx: JobContext)``."""
 
 Handlers: TypeAlias = "Mapping[str, Handler]"

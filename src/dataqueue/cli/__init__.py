@@ -1,0 +1,5 @@
+"""The ``dataqueue`` command."""
+
+from dataqueue.cli.main import main
+
+__all__ = ["main"]

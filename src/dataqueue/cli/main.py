@@ -1,0 +1,20 @@
+"""The command group; one sibling module per subcommand."""
+
+from __future__ import annotations
+
+import click
+
+from dataqueue.cli.demo import demo
+from dataqueue.cli.migrate import migrate
+from dataqueue.cli.worker import worker
+
+
+@click.group()
+@click.version_option(package_name="dataqueue")
+def main() -> None:
+    """dataqueue: background jobs on PostgreSQL, Redis or SQLite."""
+
+
+main.add_command(migrate)
+main.add_command(worker)
+main.add_command(demo)

@@ -1,0 +1,54 @@
+"""``dataqueue migrate``: create or upgrade the schema."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from dataqueue.cli._options import (
+    env_file_option,
+    load_env_file,
+    resolve_url,
+    url_option,
+)
+from dataqueue.connect import connect
+
+
+@click.command()
+@url_option
+@click.option("--schema", help="PostgreSQL schema to create and use (default: public).")
+@env_file_option
+def migrate(url: str | None, schema: str | None, env_file: Path | None) -> None:
+    """Create or upgrade dataqueue's tables. Safe to run again."""
+    load_env_file(env_file)
+    resolved = resolve_url(url, required=True)
+    assert resolved is not None
+
+    async def run() -> None:
+        queue = connect(resolved, schema=schema)
+        try:
+            await queue.migrate()
+        finally:
+            await queue.close()
+
+    try:
+        asyncio.run(run())
+    except (ValueError, ImportError) as error:
+        raise click.ClickException(str(error)) from error
+    except Exception as error:
+        raise click.ClickException(
+            f"could not migrate {redact(resolved)}: {error}"
+        ) from error
+    click.echo(f"dataqueue schema is up to date at {redact(resolved)}")
+
+
+def redact(url: str) -> str:
+    """The URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"

@@ -1,0 +1,116 @@
+"""``dataqueue worker``: run a processor and a supervisor until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from dataqueue.cli._options import import_handlers, resolve_url, url_option
+from dataqueue.connect import connect
+
+logger = logging.getLogger("dataqueue")
+
+
+@click.command()
+@click.argument("handlers", metavar="MODULE:HANDLERS")
+@url_option
+@click.option("--concurrency", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=10, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--poll-interval", default=5.0, show_default=True, type=click.FloatRange(0)
+)
+@click.option("--job-type", multiple=True, help="Only run these job types.")
+@click.option("--worker-id", help="Name of this worker (default: host-pid-random).")
+@click.option("--no-supervisor", is_flag=True, help="Do not run maintenance here.")
+@click.option(
+    "--drain-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to let running jobs finish after SIGTERM.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
+def worker(
+    handlers: str,
+    url: str | None,
+    concurrency: int,
+    batch_size: int,
+    poll_interval: float,
+    job_type: tuple[str, ...],
+    worker_id: str | None,
+    no_supervisor: bool,
+    drain_timeout: float,
+    log_level: str,
+) -> None:
+    """Run jobs with the handlers dict at MODULE:HANDLERS until stopped."""
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    handler_map = import_handlers(handlers)
+    asyncio.run(
+        run_worker(
+            handler_map,
+            url=resolve_url(url, required=False),
+            concurrency=concurrency,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            job_types=list(job_type) or None,
+            worker_id=worker_id,
+            supervise=not no_supervisor,
+            drain_timeout=drain_timeout,
+        )
+    )
+
+
+async def run_worker(
+    handlers: Mapping[str, Any],
+    *,
+    url: str | None,
+    concurrency: int,
+    batch_size: int,
+    poll_interval: float,
+    job_types: list[str] | None,
+    worker_id: str | None,
+    supervise: bool,
+    drain_timeout: float,
+) -> None:
+    queue = connect(url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with queue:
+        processor = queue.create_processor(
+            handlers,
+            worker_id=worker_id,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            job_type=job_types,
+        )
+        supervisor = queue.create_supervisor() if supervise else None
+        processor.start_in_background()
+        if supervisor is not None:
+            supervisor.start_in_background()
+        logger.info(
+            "worker %s started on %s for %s",
+            processor.worker_id,
+            queue.backend.name,
+            ", ".join(job_types or sorted(handlers)),
+        )
+        await stop.wait()
+        logger.info("worker %s stopping: draining running jobs", processor.worker_id)
+        await processor.stop_and_drain(drain_timeout)
+        if supervisor is not None:
+            await supervisor.stop_and_drain(drain_timeout)
+    logger.info("worker %s stopped", processor.worker_id)

@@ -1,0 +1,155 @@
+"""Store fixtures: every conformance test runs against SQLite, PostgreSQL and Redis.
+
+The servers come from environment URLs with loopback defaults. An unreachable
+server fails the test with a message saying how to start it; it never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import dataqueue as dq
+
+PG_URL = os.environ.get(
+    "DATAQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("DATAQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+STORES = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
+
+for name in ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE"):
+    os.environ.pop(name, None)
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def namespace() -> str:
+    return f"t_{uuid.uuid4().hex[:10]}"
+
+
+async def open_store(
+    store: str, tmp_path: Path, clock: dq.Clock | None, ns: str
+) -> dq.JobQueue:
+    """A migrated queue on ``store`` in its own namespace."""
+    match store:
+        case "postgres":
+            queue = dq.connect(PG_URL, schema=ns, clock=clock)
+            try:
+                await queue.migrate()
+            except Exception as error:
+                raise RuntimeError(
+                    f"PostgreSQL at {PG_URL} is unreachable ({error}); start it "
+                    "with: pg_ctlcluster --skip-systemctl-redirect "
+                    "$(ls /etc/postgresql) main start"
+                ) from error
+        case "redis":
+            queue = dq.connect(REDIS_URL, key_prefix=f"{ns}:", clock=clock)
+            try:
+                await queue.migrate()
+                await queue.get_job(1)
+            except Exception as error:
+                raise RuntimeError(
+                    f"Redis at {REDIS_URL} is unreachable ({error}); start it with: "
+                    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 "
+                    "--save '' --appendonly no"
+                ) from error
+        case _:
+            queue = dq.connect(f"sqlite:///{tmp_path / (ns + '.db')}", clock=clock)
+    return queue
+
+
+async def drop_namespace(store: str, ns: str) -> None:
+    """Remove everything a test wrote: DROP SCHEMA, or SCAN + UNLINK the prefix."""
+    if store == "postgres":
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as c:
+            await c.execute(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE')
+    elif store == "redis":
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            batch = [key async for key in client.scan_iter(match=f"{ns}:*", count=500)]
+            if batch:
+                await client.unlink(*batch)
+        finally:
+            await client.aclose()
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def queue(
+    store: str, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[dq.JobQueue]:
+    ns = namespace()
+    q = await open_store(store, tmp_path, clock, ns)
+    try:
+        yield q
+    finally:
+        await q.close()
+        await drop_namespace(store, ns)
+
+
+@pytest.fixture
+async def make_queue(
+    store: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[dq.JobQueue]]]:
+    """Open more queues on the same namespace (other 'processes' of one app)."""
+    ns = namespace()
+    opened: list[dq.JobQueue] = []
+
+    async def make(clock: dq.Clock | None = None) -> dq.JobQueue:
+        q = await open_store(store, tmp_path, clock, ns)
+        opened.append(q)
+        return q
+
+    try:
+        yield make
+    finally:
+        for q in opened:
+            await q.close()
+        await drop_namespace(store, ns)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 10.0
+) -> None:
+    """Poll ``check`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition still false after {timeout}s")
+        await asyncio.sleep(0.01)
