@@ -50,8 +50,7 @@ def _blocking(
 
         return self._thread.run(invoke())
 
-    call.__name__ = method.__name__
-    call.__doc__ = method.__doc__
+    functools.update_wrapper(call, method)
     return call
 
 

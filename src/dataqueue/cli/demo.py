@@ -15,6 +15,7 @@ from dataqueue.connect import connect
 from dataqueue.models import JobRecord, JobSpec, JobStatus
 from dataqueue.processor import JobContext
 from dataqueue.queue import JobQueue
+from dataqueue.types import Handler
 
 JOB_TYPES = ("send_email", "resize_image", "build_report", "charge_card")
 
@@ -44,7 +45,7 @@ async def charge_card(payload: dict[str, Any], ctx: JobContext) -> dict[str, Any
     return {"charged": payload["amount"]}
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "send_email": send_email,
     "resize_image": resize_image,
     "build_report": build_report,
