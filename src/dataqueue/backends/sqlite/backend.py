@@ -1,0 +1,753 @@
+"""The SQLite store: one file (or ``:memory:``), no server.
+
+Every operation runs on one connection owned by one background thread, so the
+event loop never blocks on the file. Writes run in ``BEGIN IMMEDIATE``
+transactions, which take the database's write lock up front: several worker
+processes on one machine can claim from the same file and never get the same
+job. Times are stored as integer microseconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString, TypeVar
+
+from dataqueue._validate import to_json_text
+from dataqueue.backends._files import load_dir
+from dataqueue.backends._records import event_from_row, job_from_row
+from dataqueue.backends._wakeup import WakeupHub
+from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.errors import BackendError
+from dataqueue.models import (
+    EDITABLE_FIELDS,
+    EventType,
+    FailureReason,
+    JobChanges,
+    JobEvent,
+    JobFilter,
+    JobRecord,
+    NewJob,
+    TimeRange,
+)
+from dataqueue.types import JSONValue
+
+logger = logging.getLogger("dataqueue")
+
+T = TypeVar("T")
+
+SQL = load_dir("dataqueue.backends.sqlite", "sql", ".sql")
+MIGRATIONS = load_dir("dataqueue.backends.sqlite", "migrations", ".sql")
+
+MEMORY = ":memory:"
+BUSY_TIMEOUT_MS = 5000
+# busy_timeout already waits 5 s per attempt; these retries cover the cases
+# where SQLite returns SQLITE_BUSY without waiting (e.g. during a checkpoint).
+BUSY_RETRIES = 20
+BUSY_RETRY_DELAY = 0.05
+WAKEUP_POLL_SECONDS = 0.05
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+TIME_COLUMNS = frozenset(
+    {
+        "created_at",
+        "updated_at",
+        "locked_at",
+        "next_attempt_at",
+        "run_at",
+        "completed_at",
+        "started_at",
+        "last_retried_at",
+        "last_failed_at",
+        "last_cancelled_at",
+        "wait_until",
+    }
+)
+JSON_COLUMNS = frozenset({"payload", "error_history", "tags", "output", "step_data"})
+
+
+def to_micros(value: datetime) -> int:
+    return (value - EPOCH) // ONE_MICROSECOND
+
+
+def optional_micros(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def from_micros(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + timedelta(microseconds=value)
+
+
+def optional_json(value: JSONValue) -> str | None:
+    return None if value is None else to_json_text(value)
+
+
+def json_list(values: Iterable[Any]) -> str:
+    return to_json_text(list(values))
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    return statements
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def decode_job(row: sqlite3.Row) -> JobRecord:
+    values: dict[str, Any] = {}
+    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a Mapping
+        value = row[name]
+        if name in TIME_COLUMNS:
+            value = from_micros(value)
+        elif name in JSON_COLUMNS and value is not None:
+            value = json.loads(value)
+        values[name] = value
+    return job_from_row(values)
+
+
+def decode_event(row: sqlite3.Row) -> JobEvent:
+    metadata = row["metadata"]
+    return event_from_row(
+        {
+            "id": row["id"],
+            "job_id": row["job_id"],
+            "event_type": row["event_type"],
+            "created_at": from_micros(row["created_at"]),
+            "metadata": None if metadata is None else json.loads(metadata),
+        }
+    )
+
+
+def event_params(
+    job_id: int, event_type: EventType, now: int, metadata: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "event_type": event_type.value,
+        "now": now,
+        "metadata": to_json_text(dict(metadata)),
+    }
+
+
+def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
+    return {
+        "job_type": job.job_type,
+        "payload": to_json_text(job.payload),
+        "priority": job.priority,
+        "run_at": optional_micros(job.run_at),
+        "max_attempts": job.max_attempts,
+        "timeout": job.timeout,
+        "force_kill_on_timeout": int(job.force_kill_on_timeout),
+        "tags": json_list(job.tags),
+        "idempotency_key": job.idempotency_key,
+        "retry_delay": job.retry_delay,
+        "retry_backoff": None if job.retry_backoff is None else int(job.retry_backoff),
+        "retry_delay_max": job.retry_delay_max,
+        "flow_id": job.flow_id,
+        "now": now,
+    }
+
+
+def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> list[int]:
+    """Run add_jobs on ``cursor`` inside the caller's transaction."""
+    ids: list[int] = []
+    for job in jobs:
+        row = cursor.execute(SQL["add_jobs"], new_job_params(job, now)).fetchone()
+        if row is None:
+            (job_id,) = cursor.execute(
+                SQL["get_job_id_by_idempotency_key"],
+                {"idempotency_key": job.idempotency_key},
+            ).fetchone()
+        else:
+            job_id = row[0]
+            cursor.execute(
+                SQL["insert_event"],
+                event_params(job_id, EventType.ADDED, now, {"job_type": job.job_type}),
+            )
+        ids.append(job_id)
+    return ids
+
+
+def filter_params(where: JobFilter) -> dict[str, Any]:
+    run_at = where.run_at or TimeRange()
+    tags = where.tags
+    return {
+        "job_type": where.job_type,
+        "priority": where.priority,
+        "status": None if where.status is None else where.status.value,
+        "statuses": None,
+        "run_at_gt": optional_micros(run_at.gt),
+        "run_at_gte": optional_micros(run_at.gte),
+        "run_at_lt": optional_micros(run_at.lt),
+        "run_at_lte": optional_micros(run_at.lte),
+        "run_at_eq": optional_micros(run_at.eq),
+        "tag_mode": None if tags is None else tags.mode,
+        "tag_values": None if tags is None else json_list(tags.values),
+        "limit": -1,
+        "offset": 0,
+    }
+
+
+def change_params(changes: JobChanges, now: int) -> dict[str, Any]:
+    values = changes.values
+    params: dict[str, Any] = {"now": now}
+    for name in EDITABLE_FIELDS:
+        params[f"set_{name}"] = int(name in values)
+        params[name] = None
+    for name, value in values.items():
+        if name == "payload":
+            params[name] = to_json_text(value)
+        elif name == "run_at":
+            params[name] = optional_micros(value)
+        elif name == "tags":
+            params[name] = json_list(value or [])
+        elif name == "retry_backoff":
+            params[name] = None if value is None else int(value)
+        else:
+            params[name] = value
+    return params
+
+
+class SqliteBackend(Backend):
+    """Jobs in a SQLite file (WAL mode), safe across processes on one machine.
+
+    Args:
+        path: A filesystem path, or ``":memory:"`` for a private in-memory
+            database that lives as long as the backend.
+        verbose: Log every store operation at DEBUG.
+    """
+
+    name = "sqlite"
+
+    def __init__(self, path: str, *, verbose: bool = False) -> None:
+        self._path = path
+        self._verbose = verbose
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        # A private in-memory database has no other writer to listen for.
+        self._hub = WakeupHub(None if path == MEMORY else self._listen)
+
+    # -- lifecycle -------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._run("open", lambda conn: None)
+
+    async def migrate(self) -> None:
+        await self._run("migrate", self._migrate)
+
+    async def close(self) -> None:
+        await self._hub.close()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+            executor.shutdown(wait=False)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            if self._path != MEMORY:
+                self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            for number, name in enumerate(MIGRATIONS, start=1):
+                if number <= version:
+                    continue
+                for statement in split_statements(MIGRATIONS[name]):
+                    conn.execute(statement)
+                # PRAGMA takes no parameters; number is our own int.
+                conn.execute(f"PRAGMA user_version = {number:d}")
+
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version < len(MIGRATIONS):
+            self._write(conn, apply)
+
+    # -- running operations on the connection's thread --------------------
+
+    async def _run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._verbose:
+            logger.debug("sqlite %s: %s", self._path, operation)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="dataqueue-sqlite"
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, operation, op)
+
+    def _call(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            return op(self._conn)
+        except sqlite3.Error as error:
+            raise BackendError(
+                f"sqlite {operation} failed on {self._path!r}: {error}"
+            ) from error
+
+    def _write(
+        self, conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        """Run ``op`` in one BEGIN IMMEDIATE transaction, retried while busy."""
+
+        def attempt() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = op(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return self._retry_busy(attempt)
+
+    @staticmethod
+    def _retry_busy(op: Callable[[], T]) -> T:
+        for _ in range(BUSY_RETRIES):
+            try:
+                return op()
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
+            time.sleep(BUSY_RETRY_DELAY)
+        return op()
+
+    async def _write_op(
+        self, operation: str, op: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        return await self._run(operation, lambda conn: self._write(conn, op))
+
+    async def _read(
+        self, operation: str, sql: LiteralString, params: Mapping[str, Any]
+    ) -> list[sqlite3.Row]:
+        def fetch(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return self._retry_busy(lambda: conn.execute(sql, params).fetchall())
+
+        return await self._run(operation, fetch)
+
+    # -- adding ----------------------------------------------------------
+
+    async def add_jobs(
+        self, jobs: Sequence[NewJob], *, now: datetime, db: Any = None
+    ) -> list[int]:
+        if db is not None:
+            ids = self.add_jobs_sync(jobs, now=now, db=db)
+        else:
+            micros = to_micros(now)
+            ids = await self._write_op(
+                "add_jobs", lambda conn: insert_jobs(conn.cursor(), jobs, micros)
+            )
+        self._hub.notify()
+        return ids
+
+    def add_jobs_sync(
+        self, jobs: Sequence[NewJob], *, now: datetime, db: Any
+    ) -> list[int]:
+        """Insert jobs on the caller's ``sqlite3.Connection``, in its transaction.
+
+        Nothing is committed: the jobs and their ``added`` events commit or
+        roll back with the caller's transaction. Runs in the calling thread,
+        since a connection belongs to the thread that made it.
+
+        Raises:
+            BackendError: ``db`` is not a ``sqlite3.Connection`` to this
+                backend's database file.
+        """
+        if not isinstance(db, sqlite3.Connection):
+            raise BackendError(
+                "SQLite add_jobs(db=...) needs a sqlite3.Connection, got "
+                f"{type(db).__module__}.{type(db).__qualname__}"
+            )
+        cursor = db.cursor()
+        cursor.row_factory = None
+        try:
+            if not self._same_file(cursor):
+                raise BackendError(
+                    f"add_jobs(db=...): the connection is not to {self._path!r}"
+                )
+            return insert_jobs(cursor, jobs, to_micros(now))
+        except sqlite3.Error as error:
+            raise BackendError(f"sqlite add_jobs(db=...) failed: {error}") from error
+        finally:
+            cursor.close()
+
+    def _same_file(self, cursor: sqlite3.Cursor) -> bool:
+        files = {
+            name: file
+            for _, name, file in cursor.execute("PRAGMA database_list").fetchall()
+        }
+        theirs = files.get("main") or ""
+        if self._path == MEMORY or not theirs:
+            return False
+        return os.path.samefile(theirs, self._path)
+
+    # -- reading ---------------------------------------------------------
+
+    async def get_job(self, job_id: int) -> JobRecord | None:
+        rows = await self._read("get_job", SQL["get_job"], {"id": job_id})
+        return decode_job(rows[0]) if rows else None
+
+    async def get_jobs(
+        self, where: JobFilter, limit: int, offset: int
+    ) -> list[JobRecord]:
+        params = {**filter_params(where), "limit": limit, "offset": offset}
+        rows = await self._read("get_jobs", SQL["get_jobs"], params)
+        return [decode_job(row) for row in rows]
+
+    async def get_job_events(self, job_id: int) -> list[JobEvent]:
+        rows = await self._read(
+            "get_job_events", SQL["get_job_events"], {"job_id": job_id}
+        )
+        return [decode_event(row) for row in rows]
+
+    # -- changing --------------------------------------------------------
+
+    async def retry_job(self, job_id: int, *, now: datetime) -> bool:
+        return await self._change_one(
+            "retry_job", {"id": job_id}, EventType.RETRIED, {}, now
+        )
+
+    async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
+        micros = to_micros(now)
+
+        def cancel(conn: sqlite3.Connection) -> int:
+            return self._cancel_ids(conn, [job_id], micros)
+
+        return bool(await self._write_op("cancel_job", cancel))
+
+    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
+        micros = to_micros(now)
+        params = {**filter_params(where), "statuses": json_list(["pending", "waiting"])}
+
+        def cancel(conn: sqlite3.Connection) -> int:
+            ids = [row["id"] for row in conn.execute(SQL["get_jobs"], params)]
+            return self._cancel_ids(conn, ids, micros)
+
+        return await self._write_op("cancel_jobs", cancel)
+
+    def _cancel_ids(self, conn: sqlite3.Connection, ids: list[int], now: int) -> int:
+        rows = conn.execute(
+            SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}
+        ).fetchall()
+        self._insert_events(
+            conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
+        )
+        return len(rows)
+
+    async def edit_jobs(
+        self, target: int | JobFilter, changes: JobChanges, *, now: datetime
+    ) -> int:
+        micros = to_micros(now)
+        params = change_params(changes, micros)
+        if isinstance(target, JobFilter):
+            select = {**filter_params(target), "statuses": json_list(["pending"])}
+        else:
+            select = None
+
+        def edit(conn: sqlite3.Connection) -> int:
+            if select is None:
+                ids = [target]
+            else:
+                ids = [row["id"] for row in conn.execute(SQL["get_jobs"], select)]
+            rows = conn.execute(
+                SQL["edit_jobs"], {**params, "ids": json_list(ids)}
+            ).fetchall()
+            self._insert_events(
+                conn,
+                (
+                    event_params(r["id"], EventType.EDITED, micros, changes.metadata)
+                    for r in rows
+                ),
+            )
+            return len(rows)
+
+        return await self._write_op("edit_jobs", edit)
+
+    # -- maintenance -----------------------------------------------------
+
+    async def reclaim_stuck_jobs(
+        self, max_processing_seconds: float, *, now: datetime
+    ) -> int:
+        micros = to_micros(now)
+
+        def reclaim(conn: sqlite3.Connection) -> int:
+            stuck = {
+                row["id"]: row["locked_by"]
+                for row in conn.execute(
+                    SQL["find_stuck_jobs"],
+                    {"now": micros, "threshold": max_processing_seconds},
+                )
+            }
+            rows = conn.execute(
+                SQL["reclaim_stuck_jobs"], {"ids": json_list(stuck), "now": micros}
+            ).fetchall()
+            self._insert_events(
+                conn,
+                (
+                    event_params(
+                        r["id"],
+                        EventType.RETRIED,
+                        micros,
+                        {"reclaimed_from": stuck[r["id"]]},
+                    )
+                    for r in rows
+                ),
+            )
+            return len(rows)
+
+        return await self._write_op("reclaim_stuck_jobs", reclaim)
+
+    async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
+        return await self._delete_in_batches("cleanup_old_jobs", before, batch_size)
+
+    async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
+        return await self._delete_in_batches(
+            "cleanup_old_job_events", before, batch_size
+        )
+
+    async def _delete_in_batches(
+        self, operation: str, before: datetime, batch_size: int
+    ) -> int:
+        sql = SQL[operation]
+        params = {"before": to_micros(before), "batch_size": batch_size}
+
+        def delete(conn: sqlite3.Connection) -> int:
+            return conn.execute(sql, params).rowcount
+
+        total = 0
+        # One transaction per batch, so that writers are never held off for
+        # the whole cleanup.
+        while True:
+            deleted = await self._write_op(operation, delete)
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    async def expire_timed_out_tokens(self, *, now: datetime) -> int:
+        micros = to_micros(now)
+
+        def expire(conn: sqlite3.Connection) -> int:
+            tokens = [
+                row["id"]
+                for row in conn.execute(
+                    SQL["expire_timed_out_tokens"], {"now": micros}
+                ).fetchall()
+            ]
+            if tokens:
+                resumed = conn.execute(
+                    SQL["resume_token_jobs"],
+                    {"token_ids": json_list(tokens), "now": micros},
+                ).fetchall()
+                self._insert_events(
+                    conn,
+                    (
+                        event_params(
+                            r["id"],
+                            EventType.RESUMED,
+                            micros,
+                            {"token_id": r["wait_token_id"], "timed_out": True},
+                        )
+                        for r in resumed
+                    ),
+                )
+            return len(tokens)
+
+        return await self._write_op("expire_timed_out_tokens", expire)
+
+    # -- processing ------------------------------------------------------
+
+    async def claim_batch(
+        self,
+        worker_id: str,
+        batch_size: int,
+        job_types: Sequence[str] | None,
+        *,
+        now: datetime,
+    ) -> list[JobRecord]:
+        micros = to_micros(now)
+        params = {
+            "worker_id": worker_id,
+            "batch_size": batch_size,
+            "job_types": None if job_types is None else json_list(job_types),
+            "now": micros,
+        }
+
+        def claim(conn: sqlite3.Connection) -> list[JobRecord]:
+            rows = conn.execute(SQL["claim_batch"], params).fetchall()
+            rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+            self._insert_events(
+                conn,
+                (
+                    event_params(
+                        r["id"],
+                        EventType.PROCESSING,
+                        micros,
+                        {"worker_id": worker_id, "attempt": r["attempts"]},
+                    )
+                    for r in rows
+                ),
+            )
+            return [decode_job(row) for row in rows]
+
+        return await self._write_op("claim_batch", claim)
+
+    async def complete_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        output: JSONValue,
+        metadata: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        params = {"id": job_id, "worker_id": worker_id, "output": optional_json(output)}
+        return await self._change_one(
+            "complete_job", params, EventType.COMPLETED, metadata, now
+        )
+
+    async def fail_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        message: str,
+        reason: FailureReason,
+        next_attempt_at: datetime | None,
+        *,
+        now: datetime,
+    ) -> bool:
+        retry_at = None if next_attempt_at is None else next_attempt_at.isoformat()
+        params = {
+            "id": job_id,
+            "worker_id": worker_id,
+            "error": to_json_text({"message": message, "timestamp": now.isoformat()}),
+            "failure_reason": reason.value,
+            "next_attempt_at": optional_micros(next_attempt_at),
+        }
+        metadata = {
+            "message": message,
+            "failure_reason": reason.value,
+            "next_attempt_at": retry_at,
+        }
+        return await self._change_one(
+            "fail_job", params, EventType.FAILED, metadata, now
+        )
+
+    async def prolong_job(
+        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
+    ) -> None:
+        await self._change_one(
+            "prolong_job",
+            {"id": job_id, "worker_id": worker_id},
+            EventType.PROLONGED,
+            {"timeout": timeout},
+            now,
+        )
+
+    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
+        params = {"id": job_id, "progress": progress, "now": to_micros(now)}
+
+        def store(conn: sqlite3.Connection) -> None:
+            conn.execute(SQL["set_progress"], params)
+
+        await self._write_op("set_progress", store)
+
+    async def _change_one(
+        self,
+        operation: LiteralString,
+        params: Mapping[str, Any],
+        event_type: EventType,
+        metadata: Mapping[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Run a one-job UPDATE ... RETURNING id; log ``event_type`` if it hit."""
+        micros = to_micros(now)
+        sql = SQL[operation]
+
+        def change(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(sql, {**params, "now": micros}).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                SQL["insert_event"],
+                event_params(row["id"], event_type, micros, metadata),
+            )
+            return True
+
+        return await self._write_op(operation, change)
+
+    @staticmethod
+    def _insert_events(
+        conn: sqlite3.Connection, events: Iterable[Mapping[str, Any]]
+    ) -> None:
+        conn.executemany(SQL["insert_event"], events)
+
+    # -- wake-ups ----------------------------------------------------------
+
+    async def subscribe(self) -> Wakeup:
+        return await self._hub.subscribe()
+
+    async def _listen(self, notify: Callable[[], None]) -> None:
+        """Notify when another connection adds a job (polls ``data_version``)."""
+        conn = await asyncio.to_thread(
+            sqlite3.connect,
+            self._path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+
+        def read(sql: LiteralString) -> int:
+            (value,) = conn.execute(sql).fetchone()
+            return int(value)
+
+        try:
+            version = await asyncio.to_thread(read, "PRAGMA data_version")
+            last_id = await asyncio.to_thread(read, SQL["last_job_id"])
+            while True:
+                await asyncio.sleep(WAKEUP_POLL_SECONDS)
+                seen = await asyncio.to_thread(read, "PRAGMA data_version")
+                if seen == version:
+                    continue
+                version = seen
+                newest = await asyncio.to_thread(read, SQL["last_job_id"])
+                if newest != last_id:
+                    last_id = newest
+                    notify()
+        finally:
+            conn.close()

@@ -1,0 +1,42 @@
+-- claim_batch: move up to :batch_size due jobs to processing for :worker_id.
+-- Due: pending with run_at <= now, or failed with next_attempt_at <= now.
+-- Chosen by priority (high first), run_at, id. RETURNING gives no order: the
+-- caller sorts the rows by the same key (priority and run_at are unchanged).
+-- :worker_id :batch_size :job_types (JSON list, NULL = any type) :now
+UPDATE job_queue
+SET status = 'processing',
+    locked_by = :worker_id,
+    locked_at = :now,
+    attempts = attempts + 1,
+    started_at = coalesce(started_at, :now),
+    next_attempt_at = NULL,
+    pending_reason = NULL,
+    updated_at = :now
+WHERE id IN (
+    SELECT id FROM (
+        SELECT * FROM (
+            SELECT id, priority, run_at FROM job_queue
+            WHERE status = 'pending' AND run_at <= :now
+                AND (
+                    :job_types IS NULL
+                    OR job_type IN (SELECT value FROM json_each(:job_types))
+                )
+            ORDER BY priority DESC, run_at, id
+            LIMIT :batch_size
+        )
+        UNION ALL
+        SELECT * FROM (
+            SELECT id, priority, run_at FROM job_queue
+            WHERE status = 'failed' AND next_attempt_at <= :now
+                AND (
+                    :job_types IS NULL
+                    OR job_type IN (SELECT value FROM json_each(:job_types))
+                )
+            ORDER BY priority DESC, run_at, id
+            LIMIT :batch_size
+        )
+        ORDER BY priority DESC, run_at, id
+        LIMIT :batch_size
+    )
+)
+RETURNING *
