@@ -29,7 +29,9 @@ async def test_add_job_stores_defaults(queue: dq.JobQueue, clock: FakeClock) -> 
     assert job.locked_by is None and job.started_at is None
 
 
-async def test_add_job_stores_every_option(queue: dq.JobQueue, clock: FakeClock) -> None:
+async def test_add_job_stores_every_option(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
     run_at = clock.now() + timedelta(hours=1)
     job_id = await queue.add_job(
         "report",

@@ -139,9 +139,7 @@ async def test_edit_all_pending_jobs_with_filters(queue: dq.JobQueue) -> None:
         priority=10,
     )
     assert count == 1
-    priorities = {
-        j.id: j.priority for j in await queue.get_all_jobs()
-    }
+    priorities = {j.id: j.priority for j in await queue.get_all_jobs()}
     assert priorities == {urgent: 10, plain: 0, sms: 0, done: 0}
     assert (await events(queue, urgent))[-1] == "edited"
     assert await queue.edit_all_pending_jobs(None, max_attempts=9) == 3

@@ -31,9 +31,9 @@ async def test_get_jobs_by_job_type_and_priority(queue: dq.JobQueue) -> None:
     b = await queue.add_job("email", {}, priority=2)
     await queue.add_job("sms", {}, priority=2)
     assert [j.id for j in await queue.get_jobs(job_type="email")] == [b, a]
-    assert [j.id for j in await queue.get_jobs({"job_type": "email", "priority": 2})] == [
-        b
-    ]
+    assert [
+        j.id for j in await queue.get_jobs({"job_type": "email", "priority": 2})
+    ] == [b]
 
 
 async def test_get_jobs_by_run_at_exact_and_ranges(
@@ -107,7 +107,11 @@ async def test_filters_combine_with_and(queue: dq.JobQueue, clock: FakeClock) ->
     ("call", "error", "words"),
     [
         (lambda q: q.get_jobs(color="red"), TypeError, "color"),
-        (lambda q: q.get_jobs(tags={"values": ["a"], "mode": "some"}), ValueError, "mode"),
+        (
+            lambda q: q.get_jobs(tags={"values": ["a"], "mode": "some"}),
+            ValueError,
+            "mode",
+        ),
         (lambda q: q.get_jobs_by_tags(["a"], "most"), ValueError, "mode"),
         (lambda q: q.get_jobs(limit=-1), ValueError, "limit"),
         (lambda q: q.get_jobs(offset=-5), ValueError, "offset"),

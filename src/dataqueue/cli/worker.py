@@ -19,6 +19,8 @@ logger = logging.getLogger("dataqueue")
 @click.command()
 @click.argument("handlers", metavar="MODULE:HANDLERS")
 @url_option
+@click.option("--schema", help="PostgreSQL schema (default: public).")
+@click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
 @click.option("--concurrency", default=3, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=10, show_default=True, type=click.IntRange(1))
 @click.option(
@@ -43,6 +45,8 @@ logger = logging.getLogger("dataqueue")
 def worker(
     handlers: str,
     url: str | None,
+    schema: str | None,
+    key_prefix: str | None,
     concurrency: int,
     batch_size: int,
     poll_interval: float,
@@ -61,6 +65,8 @@ def worker(
         run_worker(
             handler_map,
             url=resolve_url(url, required=False),
+            schema=schema,
+            key_prefix=key_prefix,
             concurrency=concurrency,
             batch_size=batch_size,
             poll_interval=poll_interval,
@@ -76,6 +82,8 @@ async def run_worker(
     handlers: Mapping[str, Any],
     *,
     url: str | None,
+    schema: str | None,
+    key_prefix: str | None,
     concurrency: int,
     batch_size: int,
     poll_interval: float,
@@ -84,7 +92,7 @@ async def run_worker(
     supervise: bool,
     drain_timeout: float,
 ) -> None:
-    queue = connect(url)
+    queue = connect(url, schema=schema, key_prefix=key_prefix)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,83 @@
+"""`dataqueue migrate` as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from tests.conftest import PG_URL, namespace
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.endswith("DATAQUEUE_URL")}
+    base.pop("PG_DATAQUEUE_DATABASE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "dataqueue", "migrate", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def tables(schema: str) -> set[str]:
+    with psycopg.connect(PG_URL) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,),
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+@pytest.mark.postgres
+def test_migrate_creates_the_schema_and_is_idempotent() -> None:
+    schema = namespace()
+    try:
+        first = run("--url", PG_URL, "--schema", schema)
+        assert first.returncode == 0, first.stderr
+        assert {"job_queue", "job_events"} <= tables(schema)
+        second = run("--schema", schema, env={"DATAQUEUE_URL": PG_URL})
+        assert second.returncode == 0, second.stderr
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_migrate_reads_the_url_from_an_env_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    schema = namespace()
+    env_file = Path(str(tmp_path)) / ".env"
+    env_file.write_text(f"PG_DATAQUEUE_DATABASE={PG_URL}\n")
+    try:
+        result = run("--env-file", str(env_file), "--schema", schema)
+        assert result.returncode == 0, result.stderr
+        assert "job_queue" in tables(schema)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_migrate_without_url_explains_what_to_do() -> None:
+    result = run()
+    assert result.returncode != 0
+    assert "DATAQUEUE_URL" in result.stderr
+
+
+def test_migrate_with_unreachable_database_fails_clearly() -> None:
+    result = run("--url", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.returncode != 0
+    assert "could not migrate" in result.stderr
+
+
+def test_migrate_rejects_a_bad_schema_name() -> None:
+    result = run("--url", PG_URL, "--schema", "bad; drop table x")
+    assert result.returncode != 0
+    assert "schema" in result.stderr

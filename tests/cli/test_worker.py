@@ -1,0 +1,155 @@
+"""`dataqueue worker` as a real subprocess: exactly-once, crash safety, drain."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import dataqueue as dq
+from tests.conftest import (
+    PG_URL,
+    REDIS_URL,
+    drop_namespace,
+    eventually,
+    namespace,
+    open_store,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Cluster:
+    queue: dq.JobQueue
+    store_args: list[str]
+    runs_dir: Path
+
+    @contextmanager
+    def worker(self, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+        env = {**os.environ, "DQ_TEST_RUNS_DIR": str(self.runs_dir)}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dataqueue", "worker", "tests.worker_jobs:handlers"]
+            + self.store_args
+            + ["--poll-interval", "0.2", "--log-level", "WARNING", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+
+    def runs(self, kind: str = "run") -> Counter[int]:
+        counts: Counter[int] = Counter()
+        for path in self.runs_dir.glob(f"{kind}-*.txt"):
+            counts.update(int(line) for line in path.read_text().split())
+        return counts
+
+
+@pytest.fixture
+async def cluster(store: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    ns = namespace()
+    queue = await open_store(store, tmp_path, None, ns)
+    args = {
+        "postgres": ["--url", PG_URL, "--schema", ns],
+        "redis": ["--url", REDIS_URL, "--key-prefix", f"{ns}:"],
+        "sqlite": ["--url", f"sqlite:///{tmp_path / (ns + '.db')}"],
+    }[store]
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    try:
+        yield Cluster(queue, args, runs_dir)
+    finally:
+        await queue.close()
+        await drop_namespace(store, ns)
+
+
+async def count_status(queue: dq.JobQueue, status: str) -> int:
+    return len(await queue.get_jobs_by_status(status, limit=10_000))
+
+
+async def test_four_workers_run_each_job_exactly_once(cluster: Cluster) -> None:
+    total = 2000
+    await cluster.queue.add_jobs([dq.JobSpec("count", {"n": n}) for n in range(total)])
+    with (
+        cluster.worker("--concurrency", "8", "--batch-size", "20") as w1,
+        cluster.worker("--concurrency", "8", "--batch-size", "20") as w2,
+        cluster.worker("--concurrency", "8", "--batch-size", "20") as w3,
+        cluster.worker("--concurrency", "8", "--batch-size", "20") as w4,
+    ):
+
+        async def all_done() -> bool:
+            return await count_status(cluster.queue, "completed") == total
+
+        await eventually(all_done, timeout=120)
+        for worker in (w1, w2, w3, w4):
+            worker.send_signal(signal.SIGTERM)
+        for worker in (w1, w2, w3, w4):
+            assert worker.wait(30) == 0
+    runs = cluster.runs()
+    assert sorted(runs) == list(range(total))
+    assert set(runs.values()) == {1}
+
+
+async def test_job_of_a_killed_worker_is_reclaimed_and_completed(
+    cluster: Cluster,
+) -> None:
+    job_id = await cluster.queue.add_job("hold", {"n": 7, "seconds": 60})
+    with cluster.worker() as doomed:
+
+        async def started() -> bool:
+            return cluster.runs("start")[7] == 1
+
+        await eventually(started, timeout=30)
+        doomed.kill()
+        doomed.wait(10)
+    job = await cluster.queue.get_job(job_id)
+    assert job is not None and job.status is dq.JobStatus.PROCESSING
+    # The worker is gone; reclaim with a zero threshold instead of waiting.
+    await cluster.queue.edit_job(job_id, payload={"n": 7, "seconds": 0})
+    assert await cluster.queue.reclaim_stuck_jobs(0) == 1
+    await cluster.queue.edit_job(job_id, payload={"n": 7, "seconds": 0})
+    with cluster.worker() as rescuer:
+
+        async def completed() -> bool:
+            job = await cluster.queue.get_job(job_id)
+            return job is not None and job.status is dq.JobStatus.COMPLETED
+
+        await eventually(completed, timeout=30)
+        rescuer.send_signal(signal.SIGTERM)
+        assert rescuer.wait(30) == 0
+    assert cluster.runs()[7] == 1
+
+
+async def test_sigterm_drains_running_jobs_then_exits_zero(cluster: Cluster) -> None:
+    ids = await cluster.queue.add_jobs(
+        [dq.JobSpec("hold", {"n": n, "seconds": 0.5}) for n in range(3)]
+    )
+    with cluster.worker("--concurrency", "3") as worker:
+
+        async def all_started() -> bool:
+            return len(cluster.runs("start")) == 3
+
+        await eventually(all_started, timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        output = worker.stdout.read().decode() if worker.stdout else ""
+    assert await count_status(cluster.queue, "processing") == 0, output
+    for job_id in ids:
+        job = await cluster.queue.get_job(job_id)
+        assert job is not None and job.output == "held"

@@ -1,0 +1,33 @@
+"""Handlers run by `dataqueue worker` subprocesses in the CLI tests.
+
+Each run appends the job's number to a file named for the worker process, so
+a test can count how often every job ran, whatever the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _record(kind: str, n: int) -> None:
+    folder = Path(os.environ["DQ_TEST_RUNS_DIR"])
+    with open(folder / f"{kind}-{os.getpid()}.txt", "a", encoding="utf-8") as f:
+        f.write(f"{n}\n")
+
+
+async def count(payload: dict[str, Any]) -> None:
+    _record("run", payload["n"])
+
+
+async def hold(payload: dict[str, Any]) -> str:
+    """Signals that it started, then works for ``seconds``."""
+    _record("start", payload["n"])
+    await asyncio.sleep(payload["seconds"])
+    _record("run", payload["n"])
+    return "held"
+
+
+handlers = {"count": count, "hold": hold}
