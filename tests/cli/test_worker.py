@@ -39,9 +39,15 @@ class Cluster:
         env = {**os.environ, "DQ_TEST_RUNS_DIR": str(self.runs_dir)}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
         process = subprocess.Popen(
-            [sys.executable, "-m", "dataqueue", "worker", "tests.worker_jobs:handlers"]
-            + self.store_args
-            + ["--poll-interval", "0.2", "--log-level", "WARNING", *extra],
+            [
+                sys.executable,
+                "-m",
+                "dataqueue",
+                "worker",
+                "tests.worker_jobs:handlers",
+                *self.store_args,
+                *("--poll-interval", "0.2", "--log-level", "WARNING", *extra),
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -121,7 +127,6 @@ async def test_job_of_a_killed_worker_is_reclaimed_and_completed(
     job = await cluster.queue.get_job(job_id)
     assert job is not None and job.status is dq.JobStatus.PROCESSING
     # The worker is gone; reclaim with a zero threshold instead of waiting.
-    await cluster.queue.edit_job(job_id, payload={"n": 7, "seconds": 0})
     assert await cluster.queue.reclaim_stuck_jobs(0) == 1
     await cluster.queue.edit_job(job_id, payload={"n": 7, "seconds": 0})
     with cluster.worker() as rescuer:
