@@ -1,0 +1,108 @@
+"""Every Redis key name, as a function of the queue's ``key_prefix``.
+
+``lua/_lib.lua`` builds the same names inside the scripts (a test checks that
+both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
+
+* ``{p}job:{id}`` hash of one job (JSON for payload, output, tags,
+  error_history, step_data; absent field = NULL); ``{p}id`` the id counter.
+* ``{p}all``, ``{p}status:{status}``, ``{p}type:{job_type}``, ``{p}tag:{tag}``:
+  zsets of ids scored by id, so each one lists newest first.
+* ``{p}idempotency`` hash key → id.
+* Claiming: ``{p}scheduled`` (pending, by run_at), ``{p}retry`` (failed with a
+  next attempt, by next_attempt_at), ``{p}ready`` (due, score -priority,
+  member ``<run_at>:<id>`` zero-padded), ``{p}processing`` (by locked_at),
+  ``{p}finished`` (completed, cancelled, failed for good; by updated_at).
+* Events: ``{p}events`` hash event id → ``job_id TAB type TAB created_at TAB
+  metadata``; ``{p}job_events:{id}`` zset of one job's event ids;
+  ``{p}events_by_time`` zset by created_at; ``{p}event_id`` the counter.
+* Tokens: ``{p}token:{id}`` hash (id, job_id, status, output, timeout_at,
+  created_at, completed_at, tags); ``{p}token_timeouts`` zset of waiting
+  tokens by timeout_at.
+* ``{p}wakeup`` pub/sub channel: a message per add.
+
+Later features keep the same shape: ``{p}cron:{id}`` hashes with a
+``{p}cron_names`` hash and a ``{p}cron_id`` counter, ``{p}flow:{id}`` hashes,
+and a ``{p}workers`` hash worker id → JSON.
+"""
+
+from __future__ import annotations
+
+
+def job(prefix: str, job_id: int | str) -> str:
+    return f"{prefix}job:{job_id}"
+
+
+def job_events(prefix: str, job_id: int | str) -> str:
+    return f"{prefix}job_events:{job_id}"
+
+
+def status(prefix: str, name: str) -> str:
+    return f"{prefix}status:{name}"
+
+
+def job_type(prefix: str, name: str) -> str:
+    return f"{prefix}type:{name}"
+
+
+def tag(prefix: str, name: str) -> str:
+    return f"{prefix}tag:{name}"
+
+
+def token(prefix: str, token_id: str) -> str:
+    return f"{prefix}token:{token_id}"
+
+
+def token_timeouts(prefix: str) -> str:
+    return f"{prefix}token_timeouts"
+
+
+def all_jobs(prefix: str) -> str:
+    return f"{prefix}all"
+
+
+def idempotency(prefix: str) -> str:
+    return f"{prefix}idempotency"
+
+
+def ready(prefix: str) -> str:
+    return f"{prefix}ready"
+
+
+def events(prefix: str) -> str:
+    return f"{prefix}events"
+
+
+def wakeup(prefix: str) -> str:
+    return f"{prefix}wakeup"
+
+
+def schema_version(prefix: str) -> str:
+    return f"{prefix}schema_version"
+
+
+def job_id_counter(prefix: str) -> str:
+    return f"{prefix}id"
+
+
+def scheduled(prefix: str) -> str:
+    return f"{prefix}scheduled"
+
+
+def retry(prefix: str) -> str:
+    return f"{prefix}retry"
+
+
+def processing(prefix: str) -> str:
+    return f"{prefix}processing"
+
+
+def finished(prefix: str) -> str:
+    return f"{prefix}finished"
+
+
+def event_id_counter(prefix: str) -> str:
+    return f"{prefix}event_id"
+
+
+def events_by_time(prefix: str) -> str:
+    return f"{prefix}events_by_time"

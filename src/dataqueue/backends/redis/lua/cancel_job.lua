@@ -1,0 +1,12 @@
+--[[ cancel_job: a pending or waiting job becomes cancelled.
+  ARGV[1] prefix   ARGV[2] job id   ARGV[3] now (us)
+  Returns 1 if the job was cancelled, else 0. ]]
+local id, now = ARGV[2], ARGV[3]
+local job = load_job(id)
+if not job or (job.status ~= 'pending' and job.status ~= 'waiting') then return 0 end
+update(id, job, {
+  status = 'cancelled', locked_by = false, locked_at = false,
+  last_cancelled_at = now, updated_at = now,
+})
+add_event(id, 'cancelled', now, '{}')
+return 1

@@ -1,0 +1,15 @@
+--[[ cancel_jobs: cancel every pending or waiting job matching a filter.
+  ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] filter JSON (see matches() in _lib)
+  Returns how many jobs were cancelled. ]]
+local now = ARGV[2]
+local filter = cjson.decode(ARGV[3])
+filter.statuses = {'pending', 'waiting'}
+local ids = matching_ids(filter)
+for _, id in ipairs(ids) do
+  update(id, load_job(id), {
+    status = 'cancelled', locked_by = false, locked_at = false,
+    last_cancelled_at = now, updated_at = now,
+  })
+  add_event(id, 'cancelled', now, '{}')
+end
+return #ids

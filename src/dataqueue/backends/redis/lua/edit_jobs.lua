@@ -1,0 +1,34 @@
+--[[ edit_jobs: change fields of one pending job, or of every pending job
+  matching a filter.
+  ARGV[1] prefix   ARGV[2] now (us)
+  ARGV[3] job id, or "" to use the filter   ARGV[4] filter JSON
+  ARGV[5] changes JSON: {"set": [name, value, ...] (strings), "unset": [name, ...],
+          "tags": [...] when the tags change}
+  ARGV[6] metadata of the 'edited' event (JSON text)
+  Returns how many jobs were edited. ]]
+local now, target = ARGV[2], ARGV[3]
+local changes = cjson.decode(ARGV[5])
+local ids
+if target ~= '' then
+  local job = load_job(target)
+  ids = (job and job.status == 'pending') and {target} or {}
+else
+  local filter = cjson.decode(ARGV[4])
+  filter.statuses = {'pending'}
+  ids = matching_ids(filter)
+end
+for _, id in ipairs(ids) do
+  local job = load_job(id)
+  local change = {updated_at = now}
+  for i = 1, #changes.set, 2 do change[changes.set[i]] = changes.set[i + 1] end
+  for _, field in ipairs(changes.unset) do change[field] = false end
+  if changes.tags then
+    for _, tag in ipairs(cjson.decode(job.tags)) do
+      redis.call('ZREM', k_tag(tag), id)
+    end
+    for _, tag in ipairs(changes.tags) do redis.call('ZADD', k_tag(tag), id, id) end
+  end
+  update(id, job, change)
+  add_event(id, 'edited', now, ARGV[6])
+end
+return #ids

@@ -1,0 +1,63 @@
+"""The Lua scripts in ``lua/``, registered once per client.
+
+Each script is ``lua/_lib.lua`` followed by the script's own file. redis-py's
+``Script`` objects call EVALSHA and load the script again on NOSCRIPT, so a
+``SCRIPT FLUSH`` or a server restart costs one extra round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal, get_args
+
+from dataqueue.backends._files import load_dir
+
+logger = logging.getLogger("dataqueue")
+
+LIBRARY = "_lib"
+
+ScriptName = Literal[
+    "add_jobs",
+    "cancel_job",
+    "cancel_jobs",
+    "claim_batch",
+    "cleanup_old_job_events",
+    "cleanup_old_jobs",
+    "complete_job",
+    "edit_jobs",
+    "expire_timed_out_tokens",
+    "fail_job",
+    "get_job_events",
+    "get_jobs",
+    "prolong_job",
+    "reclaim_stuck_jobs",
+    "retry_job",
+    "set_progress",
+]
+SCRIPT_NAMES: tuple[ScriptName, ...] = get_args(ScriptName)
+
+
+def script_sources() -> dict[str, str]:
+    """Each script's full text (library first), by name."""
+    texts = load_dir("dataqueue.backends.redis", "lua", ".lua")
+    library = texts[LIBRARY]
+    return {
+        name: f"{library}\n{text}" for name, text in texts.items() if name != LIBRARY
+    }
+
+
+class Scripts:
+    """Runs the scripts for one key prefix; ARGV[1] is always the prefix."""
+
+    def __init__(self, client: Any, prefix: str, *, verbose: bool = False) -> None:
+        sources = script_sources()
+        self._scripts = {
+            name: client.register_script(sources[name]) for name in SCRIPT_NAMES
+        }
+        self._prefix = prefix
+        self._verbose = verbose
+
+    async def run(self, name: ScriptName, *args: str | int) -> Any:
+        if self._verbose:
+            logger.debug("redis script %s %r", name, args)
+        return await self._scripts[name](keys=[], args=[self._prefix, *args])
