@@ -1,0 +1,41 @@
+-- cancel_jobs: every pending or waiting job matching the filters becomes
+-- cancelled, each with a 'cancelled' event.
+-- Filter parameters (NULL means no filter): job_type, priority, status,
+-- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
+-- tag_mode (all: every tag, any: at least one, none: none of them, exact:
+-- the same set).
+-- Also: now. Returns how many jobs changed.
+WITH cancelled AS (
+    UPDATE {schema}.job_queue AS j
+    SET status = 'cancelled',
+        last_cancelled_at = %(now)s::timestamptz,
+        locked_by = NULL,
+        locked_at = NULL,
+        updated_at = %(now)s::timestamptz
+    WHERE j.status IN ('pending', 'waiting')
+    AND (%(job_type)s::text IS NULL OR j.job_type = %(job_type)s::text)
+    AND (%(priority)s::integer IS NULL OR j.priority = %(priority)s::integer)
+    AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
+    AND (%(run_at_gt)s::timestamptz IS NULL OR j.run_at > %(run_at_gt)s::timestamptz)
+    AND (%(run_at_gte)s::timestamptz IS NULL OR j.run_at >= %(run_at_gte)s::timestamptz)
+    AND (%(run_at_lt)s::timestamptz IS NULL OR j.run_at < %(run_at_lt)s::timestamptz)
+    AND (%(run_at_lte)s::timestamptz IS NULL OR j.run_at <= %(run_at_lte)s::timestamptz)
+    AND (%(run_at_eq)s::timestamptz IS NULL OR j.run_at = %(run_at_eq)s::timestamptz)
+    AND (
+        %(tags)s::text[] IS NULL
+        OR CASE %(tag_mode)s::text
+            WHEN 'all' THEN j.tags @> %(tags)s::text[]
+            WHEN 'any' THEN j.tags && %(tags)s::text[]
+            WHEN 'none' THEN NOT j.tags && %(tags)s::text[]
+            ELSE j.tags @> %(tags)s::text[] AND j.tags <@ %(tags)s::text[]
+        END
+    )
+    RETURNING j.id
+),
+logged AS (
+    INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
+    SELECT id, 'cancelled', %(now)s::timestamptz, jsonb_build_object()
+    FROM cancelled
+    ORDER BY id
+)
+SELECT count(*) AS n FROM cancelled

@@ -1,0 +1,61 @@
+-- edit_jobs: change the given fields of one pending job (job_id) or of every
+-- pending job matching the filters (job_id NULL); records an 'edited' event
+-- per job. Each field has a set_<field> flag, so that "set to NULL" and
+-- "leave alone" differ; run_at NULL means now.
+-- Filter parameters (NULL means no filter): job_type, priority, status,
+-- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
+-- tag_mode (all: every tag, any: at least one, none: none of them, exact:
+-- the same set).
+-- Also: job_id, now, metadata (the event's JSON), and set_<f> plus new_<f> for
+-- payload, priority, max_attempts, run_at, timeout, tags, retry_delay,
+-- retry_backoff, retry_delay_max. Returns how many jobs changed.
+WITH edited AS (
+    UPDATE {schema}.job_queue AS j
+    SET payload = CASE WHEN %(set_payload)s::boolean
+            THEN %(new_payload)s::jsonb ELSE j.payload END,
+        priority = CASE WHEN %(set_priority)s::boolean
+            THEN %(new_priority)s::integer ELSE j.priority END,
+        max_attempts = CASE WHEN %(set_max_attempts)s::boolean
+            THEN %(new_max_attempts)s::integer ELSE j.max_attempts END,
+        run_at = CASE WHEN %(set_run_at)s::boolean
+            THEN coalesce(%(new_run_at)s::timestamptz, %(now)s::timestamptz)
+            ELSE j.run_at END,
+        timeout = CASE WHEN %(set_timeout)s::boolean
+            THEN %(new_timeout)s::double precision ELSE j.timeout END,
+        tags = CASE WHEN %(set_tags)s::boolean
+            THEN %(new_tags)s::text[] ELSE j.tags END,
+        retry_delay = CASE WHEN %(set_retry_delay)s::boolean
+            THEN %(new_retry_delay)s::double precision ELSE j.retry_delay END,
+        retry_backoff = CASE WHEN %(set_retry_backoff)s::boolean
+            THEN %(new_retry_backoff)s::boolean ELSE j.retry_backoff END,
+        retry_delay_max = CASE WHEN %(set_retry_delay_max)s::boolean
+            THEN %(new_retry_delay_max)s::double precision ELSE j.retry_delay_max END,
+        updated_at = %(now)s::timestamptz
+    WHERE j.status = 'pending'
+    AND (%(job_id)s::bigint IS NULL OR j.id = %(job_id)s::bigint)
+    AND (%(job_type)s::text IS NULL OR j.job_type = %(job_type)s::text)
+    AND (%(priority)s::integer IS NULL OR j.priority = %(priority)s::integer)
+    AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
+    AND (%(run_at_gt)s::timestamptz IS NULL OR j.run_at > %(run_at_gt)s::timestamptz)
+    AND (%(run_at_gte)s::timestamptz IS NULL OR j.run_at >= %(run_at_gte)s::timestamptz)
+    AND (%(run_at_lt)s::timestamptz IS NULL OR j.run_at < %(run_at_lt)s::timestamptz)
+    AND (%(run_at_lte)s::timestamptz IS NULL OR j.run_at <= %(run_at_lte)s::timestamptz)
+    AND (%(run_at_eq)s::timestamptz IS NULL OR j.run_at = %(run_at_eq)s::timestamptz)
+    AND (
+        %(tags)s::text[] IS NULL
+        OR CASE %(tag_mode)s::text
+            WHEN 'all' THEN j.tags @> %(tags)s::text[]
+            WHEN 'any' THEN j.tags && %(tags)s::text[]
+            WHEN 'none' THEN NOT j.tags && %(tags)s::text[]
+            ELSE j.tags @> %(tags)s::text[] AND j.tags <@ %(tags)s::text[]
+        END
+    )
+    RETURNING j.id
+),
+logged AS (
+    INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
+    SELECT id, 'edited', %(now)s::timestamptz, %(metadata)s::jsonb
+    FROM edited
+    ORDER BY id
+)
+SELECT count(*) AS n FROM edited
