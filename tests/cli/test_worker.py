@@ -38,27 +38,29 @@ class Cluster:
     def worker(self, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
         env = {**os.environ, "DQ_TEST_RUNS_DIR": str(self.runs_dir)}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dataqueue",
-                "worker",
-                "tests.worker_jobs:handlers",
-                *self.store_args,
-                *("--poll-interval", "0.2", "--log-level", "WARNING", *extra),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        command = [
+            sys.executable,
+            "-m",
+            "dataqueue",
+            "worker",
+            "tests.worker_jobs:handlers",
+            *self.store_args,
+            *("--poll-interval", "0.2", "--log-level", "WARNING", *extra),
+        ]
+        log = self.runs_dir / f"worker-{len(list(self.runs_dir.glob('worker-*')))}.log"
+        with open(log, "wb") as output:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
         try:
             yield process
         finally:
             if process.poll() is None:
                 process.kill()
             process.wait(30)
+
+    def logs(self) -> str:
+        return "".join(p.read_text() for p in self.runs_dir.glob("worker-*.log"))
 
     def runs(self, kind: str = "run") -> Counter[int]:
         counts: Counter[int] = Counter()
@@ -106,7 +108,7 @@ async def test_four_workers_run_each_job_exactly_once(cluster: Cluster) -> None:
         for worker in (w1, w2, w3, w4):
             worker.send_signal(signal.SIGTERM)
         for worker in (w1, w2, w3, w4):
-            assert worker.wait(30) == 0
+            assert worker.wait(30) == 0, cluster.logs()
     runs = cluster.runs()
     assert sorted(runs) == list(range(total))
     assert set(runs.values()) == {1}
@@ -153,8 +155,7 @@ async def test_sigterm_drains_running_jobs_then_exits_zero(cluster: Cluster) -> 
         await eventually(all_started, timeout=30)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
-        output = worker.stdout.read().decode() if worker.stdout else ""
-    assert await count_status(cluster.queue, "processing") == 0, output
+    assert await count_status(cluster.queue, "processing") == 0, cluster.logs()
     for job_id in ids:
         job = await cluster.queue.get_job(job_id)
         assert job is not None and job.output == "held"

@@ -1,0 +1,61 @@
+"""Shared by the SQLite tests, and importable by the processes they spawn."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from dataqueue.backends.sqlite import SqliteBackend
+from dataqueue.models import NewJob
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def new_job(job_type: str = "task", **changes: Any) -> NewJob:
+    values: dict[str, Any] = {
+        "job_type": job_type,
+        "payload": {"n": 1},
+        "priority": 0,
+        "run_at": None,
+        "max_attempts": 3,
+        "timeout": None,
+        "force_kill_on_timeout": False,
+        "tags": [],
+        "idempotency_key": None,
+        "retry_delay": None,
+        "retry_backoff": None,
+        "retry_delay_max": None,
+    }
+    values.update(changes)
+    return NewJob(**values)
+
+
+def claim_until_empty(path: str, worker_id: str) -> list[int]:
+    """Run in a child process: claim batches until nothing is due."""
+
+    async def run() -> list[int]:
+        backend = SqliteBackend(path)
+        claimed: list[int] = []
+        try:
+            while batch := await backend.claim_batch(worker_id, 5, None, now=NOW):
+                claimed.extend(job.id for job in batch)
+        finally:
+            await backend.close()
+        return claimed
+
+    return asyncio.run(run())
+
+
+def open_and_add(path: str, job_type: str) -> int:
+    """Run in a child process: open a (maybe brand-new) file and add a job."""
+
+    async def run() -> int:
+        backend = SqliteBackend(path)
+        try:
+            (job_id,) = await backend.add_jobs([new_job(job_type)], now=NOW)
+        finally:
+            await backend.close()
+        return job_id
+
+    return asyncio.run(run())

@@ -1,0 +1,241 @@
+"""Behaviour only the SQLite store has: the file, db=, wake-ups, locking."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlite_helpers import NOW, new_job
+
+from dataqueue.backends.sqlite import SqliteBackend
+from dataqueue.backends.sqlite.backend import MIGRATIONS
+from dataqueue.errors import BackendError
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "jobs.db")
+
+
+@pytest.fixture
+async def backend(path: str) -> AsyncIterator[SqliteBackend]:
+    store = SqliteBackend(path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_open_creates_the_schema_and_migrate_is_idempotent(
+    backend: SqliteBackend, path: str
+) -> None:
+    await backend.migrate()
+    await backend.migrate()
+
+    conn = sqlite3.connect(path)
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        tables = {
+            name
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    finally:
+        conn.close()
+    assert version == len(MIGRATIONS)
+    assert {
+        "job_queue",
+        "job_events",
+        "job_tags",
+        "waitpoints",
+        "cron_schedules",
+        "flows",
+        "workers",
+    } <= tables
+
+
+async def test_memory_database_lives_as_long_as_the_backend() -> None:
+    store = SqliteBackend(":memory:")
+    try:
+        (job_id,) = await store.add_jobs([new_job()], now=NOW)
+        job = await store.get_job(job_id)
+        assert job is not None
+        assert job.job_type == "task"
+    finally:
+        await store.close()
+
+
+async def test_times_keep_microseconds(backend: SqliteBackend) -> None:
+    run_at = NOW + timedelta(microseconds=123457)
+    (job_id,) = await backend.add_jobs([new_job(run_at=run_at)], now=NOW)
+
+    job = await backend.get_job(job_id)
+    assert job is not None
+    assert job.run_at == run_at
+    assert job.run_at.utcoffset() == timedelta(0)
+
+
+async def test_concurrent_adds_with_one_idempotency_key_make_one_job(
+    path: str,
+) -> None:
+    stores = [SqliteBackend(path) for _ in range(5)]
+    try:
+        results = await asyncio.gather(
+            *(
+                stores[i % len(stores)].add_jobs(
+                    [new_job(idempotency_key="once")], now=NOW
+                )
+                for i in range(50)
+            )
+        )
+        ids = {job_id for (job_id,) in results}
+        assert len(ids) == 1
+        (job_id,) = ids
+        events = await stores[0].get_job_events(job_id)
+        assert [e.event_type for e in events] == ["added"]
+        conn = sqlite3.connect(path)
+        try:
+            (count,) = conn.execute("SELECT count(*) FROM job_queue").fetchone()
+        finally:
+            conn.close()
+        assert count == 1
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_db_commit_keeps_the_job_and_its_event(
+    backend: SqliteBackend, path: str
+) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO orders DEFAULT VALUES")
+        (job_id,) = await backend.add_jobs([new_job()], now=NOW, db=conn)
+        assert await backend.get_job(job_id) is None, "not visible before commit"
+        conn.commit()
+    finally:
+        conn.close()
+
+    assert await backend.get_job(job_id) is not None
+    events = await backend.get_job_events(job_id)
+    assert [e.event_type for e in events] == ["added"]
+
+
+async def test_db_rollback_leaves_neither_job_nor_event(
+    backend: SqliteBackend, path: str
+) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        (job_id,) = await backend.add_jobs([new_job()], now=NOW, db=conn)
+        conn.rollback()
+    finally:
+        conn.close()
+
+    assert await backend.get_job(job_id) is None
+    assert await backend.get_job_events(job_id) == []
+
+
+async def test_db_of_another_kind_raises_naming_its_type(
+    backend: SqliteBackend,
+) -> None:
+    with pytest.raises(BackendError, match="builtins.dict"):
+        await backend.add_jobs([new_job()], now=NOW, db={})
+
+
+async def test_db_connected_to_another_file_is_refused(
+    backend: SqliteBackend, tmp_path: Path
+) -> None:
+    conn = sqlite3.connect(tmp_path / "other.db")
+    try:
+        with pytest.raises(BackendError, match="not to"):
+            await backend.add_jobs([new_job()], now=NOW, db=conn)
+    finally:
+        conn.close()
+
+
+async def test_subscriber_is_woken_by_an_add_from_another_backend(
+    backend: SqliteBackend, path: str
+) -> None:
+    other = SqliteBackend(path)
+    wakeup = await backend.subscribe()
+    try:
+        await other.open()
+        await asyncio.sleep(0.2)  # let the listener read the starting state
+        assert not await wakeup.wait(0)
+        await other.add_jobs([new_job()], now=NOW)
+        assert await wakeup.wait(5)
+    finally:
+        await wakeup.close()
+        await other.close()
+
+
+async def test_subscriber_is_not_woken_by_writes_that_add_nothing(
+    backend: SqliteBackend, path: str
+) -> None:
+    other = SqliteBackend(path)
+    (job_id,) = await backend.add_jobs([new_job()], now=NOW)
+    wakeup = await backend.subscribe()
+    try:
+        await asyncio.sleep(0.2)
+        await other.set_progress(job_id, 50, now=NOW)
+        assert not await wakeup.wait(0.5)
+    finally:
+        await wakeup.close()
+        await other.close()
+
+
+async def test_in_process_add_wakes_a_subscriber(backend: SqliteBackend) -> None:
+    wakeup = await backend.subscribe()
+    try:
+        await backend.add_jobs([new_job()], now=NOW)
+        assert await wakeup.wait(1)
+    finally:
+        await wakeup.close()
+
+
+async def test_a_write_waits_for_another_connections_lock(
+    backend: SqliteBackend, path: str
+) -> None:
+    locked = threading.Event()
+
+    def hold_write_lock() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(0.5)
+        conn.execute("COMMIT")
+        conn.close()
+
+    holder = threading.Thread(target=hold_write_lock)
+    holder.start()
+    try:
+        await asyncio.to_thread(locked.wait)
+        started = time.monotonic()
+        (job_id,) = await backend.add_jobs([new_job()], now=NOW)
+        assert time.monotonic() - started > 0.3
+        assert await backend.get_job(job_id) is not None
+    finally:
+        await asyncio.to_thread(holder.join)
+
+
+async def test_claim_returns_jobs_in_claim_order(backend: SqliteBackend) -> None:
+    ids = await backend.add_jobs(
+        [
+            new_job(priority=1, run_at=NOW - timedelta(seconds=1)),
+            new_job(priority=5, run_at=NOW),
+            new_job(priority=1, run_at=NOW - timedelta(seconds=2)),
+            new_job(priority=5, run_at=NOW - timedelta(seconds=1)),
+        ],
+        now=NOW,
+    )
+
+    claimed = await backend.claim_batch("w", 10, None, now=NOW)
+
+    assert [job.id for job in claimed] == [ids[3], ids[1], ids[2], ids[0]]

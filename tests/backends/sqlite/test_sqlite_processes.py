@@ -1,0 +1,60 @@
+"""Several worker processes sharing one SQLite file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlite_helpers import NOW, claim_until_empty, new_job, open_and_add
+
+from dataqueue.backends.sqlite import SqliteBackend
+
+pytestmark = pytest.mark.slow
+
+PROCESSES = 4
+
+
+async def test_every_job_is_claimed_exactly_once_across_processes(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "jobs.db")
+    backend = SqliteBackend(path)
+    ids = await backend.add_jobs([new_job() for _ in range(500)], now=NOW)
+    await backend.close()
+
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        results = pool.starmap(
+            claim_until_empty, [(path, f"worker-{i}") for i in range(PROCESSES)]
+        )
+
+    counts = Counter(job_id for claimed in results for job_id in claimed)
+    assert sorted(counts) == ids
+    assert set(counts.values()) == {1}
+    assert all(results), "every process should have claimed something"
+
+    backend = SqliteBackend(path)
+    try:
+        for job_id in ids[:: len(ids) // 10]:
+            events = await backend.get_job_events(job_id)
+            assert [e.event_type for e in events] == ["added", "processing"]
+    finally:
+        await backend.close()
+
+
+def test_processes_opening_a_new_file_at_once_migrate_it_once(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "fresh.db")
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        ids = pool.starmap(open_and_add, [(path, f"t{i}") for i in range(PROCESSES)])
+
+    assert sorted(ids) == [1, 2, 3, 4]
+    with sqlite3.connect(path) as conn:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        (journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+    conn.close()
+    assert version == 1
+    assert journal == "wal"
