@@ -152,6 +152,7 @@ async def test_idempotency_key_is_freed_by_cleanup(
 async def test_bad_input_is_rejected_and_nothing_written(
     queue: dq.JobQueue, kwargs: dict[str, object], error: type[Exception], words: str
 ) -> None:
+    kwargs = dict(kwargs)
     payload = kwargs.pop("payload", {})
     with pytest.raises(error, match=words) as raised:
         await queue.add_job("send_email", payload, **kwargs)  # type: ignore[arg-type]
