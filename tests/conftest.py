@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,34 +56,38 @@ def namespace() -> str:
     return f"t_{uuid.uuid4().hex[:10]}"
 
 
+def store_options(store: str, tmp_path: Path, ns: str) -> dict[str, Any]:
+    """``connect()`` arguments for ``store`` in namespace ``ns``."""
+    match store:
+        case "postgres":
+            return {"url": PG_URL, "schema": ns}
+        case "redis":
+            return {"url": REDIS_URL, "key_prefix": f"{ns}:"}
+        case _:
+            return {"url": f"sqlite:///{tmp_path / (ns + '.db')}"}
+
+
+UNREACHABLE = {
+    "postgres": f"PostgreSQL at {PG_URL} is unreachable; start it with: "
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "redis": f"Redis at {REDIS_URL} is unreachable; start it with: "
+    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' "
+    "--appendonly no",
+}
+
+
 async def open_store(
     store: str, tmp_path: Path, clock: dq.Clock | None, ns: str
 ) -> dq.JobQueue:
     """A migrated queue on ``store`` in its own namespace."""
-    match store:
-        case "postgres":
-            queue = dq.connect(PG_URL, schema=ns, clock=clock)
-            try:
-                await queue.migrate()
-            except Exception as error:
-                raise RuntimeError(
-                    f"PostgreSQL at {PG_URL} is unreachable ({error}); start it "
-                    "with: pg_ctlcluster --skip-systemctl-redirect "
-                    "$(ls /etc/postgresql) main start"
-                ) from error
-        case "redis":
-            queue = dq.connect(REDIS_URL, key_prefix=f"{ns}:", clock=clock)
-            try:
-                await queue.migrate()
-                await queue.get_job(1)
-            except Exception as error:
-                raise RuntimeError(
-                    f"Redis at {REDIS_URL} is unreachable ({error}); start it with: "
-                    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 "
-                    "--save '' --appendonly no"
-                ) from error
-        case _:
-            queue = dq.connect(f"sqlite:///{tmp_path / (ns + '.db')}", clock=clock)
+    queue = dq.connect(**store_options(store, tmp_path, ns), clock=clock)
+    try:
+        await queue.migrate()
+        await queue.get_job(1)
+    except OSError as error:
+        raise RuntimeError(f"{UNREACHABLE.get(store, store)} ({error})") from error
+    except dq.BackendError as error:
+        raise RuntimeError(f"{UNREACHABLE.get(store, store)} ({error})") from error
     return queue
 
 
