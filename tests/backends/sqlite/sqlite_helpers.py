@@ -31,13 +31,16 @@ def new_job(job_type: str = "task", **changes: Any) -> NewJob:
     return NewJob(**values)
 
 
-def claim_until_empty(path: str, worker_id: str) -> list[int]:
-    """Run in a child process: claim batches until nothing is due."""
+def claim_until_empty(path: str, worker_id: str, start: Any) -> list[int]:
+    """Run in a child process: once every process is ready (``start`` is a
+    barrier), claim batches until nothing is due."""
 
     async def run() -> list[int]:
         backend = SqliteBackend(path)
         claimed: list[int] = []
         try:
+            await backend.open()
+            await asyncio.to_thread(start.wait)
             while batch := await backend.claim_batch(worker_id, 5, None, now=NOW):
                 claimed.extend(job.id for job in batch)
         finally:

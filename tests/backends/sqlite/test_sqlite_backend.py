@@ -44,7 +44,9 @@ async def test_open_creates_the_schema_and_migrate_is_idempotent(
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         tables = {
             name
-            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            )
         }
     finally:
         conn.close()
@@ -145,7 +147,7 @@ async def test_db_rollback_leaves_neither_job_nor_event(
 async def test_db_of_another_kind_raises_naming_its_type(
     backend: SqliteBackend,
 ) -> None:
-    with pytest.raises(BackendError, match="builtins.dict"):
+    with pytest.raises(BackendError, match=r"builtins\.dict"):
         await backend.add_jobs([new_job()], now=NOW, db={})
 
 

@@ -415,7 +415,10 @@ class SqliteBackend(Backend):
         theirs = files.get("main") or ""
         if self._path == MEMORY or not theirs:
             return False
-        return os.path.samefile(theirs, self._path)
+        try:
+            return os.path.samefile(theirs, self._path)
+        except FileNotFoundError:
+            return False
 
     # -- reading ---------------------------------------------------------
 
@@ -724,30 +727,40 @@ class SqliteBackend(Backend):
 
     async def _listen(self, notify: Callable[[], None]) -> None:
         """Notify when another connection adds a job (polls ``data_version``)."""
-        conn = await asyncio.to_thread(
-            sqlite3.connect,
-            self._path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
+        # One thread owns the listener's connection, so that closing it on
+        # cancellation can never overlap a read still running.
+        thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="dataqueue-wakeup"
         )
+        loop = asyncio.get_running_loop()
+        conn: sqlite3.Connection | None = None
 
         def read(sql: LiteralString) -> int:
+            nonlocal conn
+            if conn is None:
+                conn = sqlite3.connect(
+                    self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+                )
             (value,) = conn.execute(sql).fetchone()
             return int(value)
 
+        def disconnect() -> None:
+            if conn is not None:
+                conn.close()
+
         try:
-            version = await asyncio.to_thread(read, "PRAGMA data_version")
-            last_id = await asyncio.to_thread(read, SQL["last_job_id"])
+            version = await loop.run_in_executor(thread, read, "PRAGMA data_version")
+            last_id = await loop.run_in_executor(thread, read, SQL["last_job_id"])
             while True:
                 await asyncio.sleep(WAKEUP_POLL_SECONDS)
-                seen = await asyncio.to_thread(read, "PRAGMA data_version")
+                seen = await loop.run_in_executor(thread, read, "PRAGMA data_version")
                 if seen == version:
                     continue
                 version = seen
-                newest = await asyncio.to_thread(read, SQL["last_job_id"])
+                newest = await loop.run_in_executor(thread, read, SQL["last_job_id"])
                 if newest != last_id:
                     last_id = newest
                     notify()
         finally:
-            conn.close()
+            thread.submit(disconnect)
+            thread.shutdown(wait=False)

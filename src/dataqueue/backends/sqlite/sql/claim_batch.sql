@@ -2,6 +2,8 @@
 -- Due: pending with run_at <= now, or failed with next_attempt_at <= now.
 -- Chosen by priority (high first), run_at, id. RETURNING gives no order: the
 -- caller sorts the rows by the same key (priority and run_at are unchanged).
+-- INDEXED BY: with the status index the planner would sort every pending job;
+-- the partial index is walked in claim order and stops at the limit.
 -- :worker_id :batch_size :job_types (JSON list, NULL = any type) :now
 UPDATE job_queue
 SET status = 'processing',
@@ -15,7 +17,7 @@ SET status = 'processing',
 WHERE id IN (
     SELECT id FROM (
         SELECT * FROM (
-            SELECT id, priority, run_at FROM job_queue
+            SELECT id, priority, run_at FROM job_queue INDEXED BY job_queue_claim_pending
             WHERE status = 'pending' AND run_at <= :now
                 AND (
                     :job_types IS NULL
@@ -26,7 +28,7 @@ WHERE id IN (
         )
         UNION ALL
         SELECT * FROM (
-            SELECT id, priority, run_at FROM job_queue
+            SELECT id, priority, run_at FROM job_queue INDEXED BY job_queue_claim_failed
             WHERE status = 'failed' AND next_attempt_at <= :now
                 AND (
                     :job_types IS NULL
