@@ -54,6 +54,10 @@ async def _sqlalchemy_driver_connection(db: Any) -> Any:
         if isinstance(db, AsyncSession):
             db = await db.connection()
         if isinstance(db, AsyncConnection):
+            # As db.execute() would: without it, the caller's commit() does
+            # nothing and the pool rolls our insert back.
+            if not db.in_transaction():
+                await db.begin()
             raw = await db.get_raw_connection()
             return raw.driver_connection
     if "sqlalchemy" in sys.modules:
@@ -63,6 +67,8 @@ async def _sqlalchemy_driver_connection(db: Any) -> Any:
         if isinstance(db, Session):
             db = db.connection()
         if isinstance(db, SAConnection):
+            if not db.in_transaction():
+                db.begin()
             return db.connection.driver_connection
     return None
 
