@@ -110,3 +110,23 @@ async def test_concurrent_claims_never_share_a_job(
     claimed = await asyncio.gather(*(claim_all(f"w{i}") for i in range(6)))
     every = [i for ids in claimed for i in ids]
     assert len(every) == len(set(every)) == 60
+
+
+async def test_batches_taking_the_same_keys_in_opposite_orders_do_not_deadlock(
+    make_backend: MakeBackend, schema: str
+) -> None:
+    backends = [await make_backend() for _ in range(2)]
+    keys = [f"k{i}" for i in range(20)]
+
+    async def add(i: int) -> list[int]:
+        order = keys if i % 2 else keys[::-1]
+        specs = [job(idempotency_key=k) for k in order]
+        return await backends[i % 2].add_jobs(specs, now=NOW)
+
+    results = await asyncio.gather(*(add(i) for i in range(10)))
+    by_key = [
+        dict(zip(keys if i % 2 else keys[::-1], ids, strict=True))
+        for i, ids in enumerate(results)
+    ]
+    assert all(mapping == by_key[0] for mapping in by_key)
+    assert await scalar(f'SELECT count(*) FROM "{schema}".job_queue') == len(keys)

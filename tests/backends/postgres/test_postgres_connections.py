@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC
 
 import psycopg
@@ -98,3 +99,21 @@ async def test_times_come_back_in_utc_whatever_the_session_zone(
     assert stored is not None
     assert stored.created_at == NOW
     assert stored.created_at.tzinfo is UTC
+
+
+async def test_a_mixed_case_schema_works_end_to_end() -> None:
+    schema = f"Dq_{uuid.uuid4().hex[:6]}"
+    backend = PostgresBackend(PG_URL, schema=schema)
+    try:
+        await backend.migrate()
+        await backend.open()
+        wakeup = await backend.subscribe()
+        assert await wakeup.wait(5)
+        (job_id,) = await backend.add_jobs([job(idempotency_key="x")], now=NOW)
+        assert await wakeup.wait(5)
+        await wakeup.close()
+        claimed = await backend.claim_batch("w", 5, ["email"], now=NOW)
+        assert [j.id for j in claimed] == [job_id]
+    finally:
+        await backend.close()
+        await drop_schema(schema)

@@ -5,7 +5,9 @@
 -- concurrent, not yet committed transaction is waited for and its id
 -- returned: a plain SELECT would not see it in this statement's snapshot.
 -- Ids are drawn from the sequence up front, in spec order, so each spec
--- knows its id. pg_notify wakes listeners when the transaction commits.
+-- knows its id. Rows are inserted in key order, so that two batches taking
+-- the same keys wait for each other in the same order instead of
+-- deadlocking. pg_notify wakes listeners when the transaction commits.
 -- Parameters: jobs (JSON array of NewJob objects, run_at as ISO text or
 -- null), now, schema (for the sequence name), channel (the NOTIFY channel).
 -- Returns one row per spec, in spec order: ord, id.
@@ -52,7 +54,7 @@ saved AS (
         (f.doc ->> 'retry_delay_max')::double precision,
         f.doc ->> 'flow_id'
     FROM fresh AS f
-    ORDER BY f.id
+    ORDER BY f.key, f.id
     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key
     RETURNING j.id, j.job_type, j.idempotency_key
 ),

@@ -1,19 +1,40 @@
 -- claim_batch: move up to batch_size due jobs to processing for one worker.
 -- Due: pending with run_at reached, or failed with next_attempt_at reached.
 -- FOR UPDATE SKIP LOCKED lets concurrent workers claim disjoint batches.
+-- The two kinds are read separately so that pending jobs come straight
+-- off the claim index in claim order (an OR of both would sort every due
+-- job); rows locked but not kept are released when the statement ends.
 -- Parameters: worker_id, batch_size, job_types (text[] or NULL for any),
 -- now. Returns the claimed jobs in claim order.
-WITH due AS (
-    SELECT id
+WITH pending_due AS (
+    SELECT id, priority, run_at
     FROM {schema}.job_queue
-    WHERE (
-            (status = 'pending' AND run_at <= %(now)s::timestamptz)
-            OR (status = 'failed' AND next_attempt_at <= %(now)s::timestamptz)
-        )
+    WHERE status = 'pending'
+        AND run_at <= %(now)s::timestamptz
         AND (%(job_types)s::text[] IS NULL OR job_type = ANY (%(job_types)s::text[]))
     ORDER BY priority DESC, run_at, id
     LIMIT %(batch_size)s::integer
     FOR UPDATE SKIP LOCKED
+),
+retry_due AS (
+    SELECT id, priority, run_at
+    FROM {schema}.job_queue
+    WHERE status = 'failed'
+        AND next_attempt_at <= %(now)s::timestamptz
+        AND (%(job_types)s::text[] IS NULL OR job_type = ANY (%(job_types)s::text[]))
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(batch_size)s::integer
+    FOR UPDATE SKIP LOCKED
+),
+due AS (
+    SELECT candidates.id
+    FROM (
+        SELECT * FROM pending_due
+        UNION ALL
+        SELECT * FROM retry_due
+    ) AS candidates
+    ORDER BY candidates.priority DESC, candidates.run_at, candidates.id
+    LIMIT %(batch_size)s::integer
 ),
 claimed AS (
     UPDATE {schema}.job_queue AS j
