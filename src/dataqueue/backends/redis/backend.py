@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -31,6 +32,7 @@ from dataqueue.models import (
 from dataqueue.types import JSONValue
 
 SCHEMA_VERSION = 1
+LISTEN_POLL = 1.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 TLS_KEYS = frozenset({"ca", "cert", "key", "reject_unauthorized"})
@@ -495,11 +497,18 @@ class RedisBackend(Backend):
         return await self._hub.subscribe()
 
     async def _listen(self, notify: Callable[[], None]) -> None:
+        task = asyncio.current_task()
         pubsub = self._client.pubsub()
         try:
             await pubsub.subscribe(keys.wakeup(self._prefix))
-            async for message in pubsub.listen():
-                if message["type"] in ("message", b"message"):
+            # redis-py swallows a cancel that lands while it connects, so the
+            # loop checks for one itself instead of blocking in listen().
+            while task is None or not task.cancelling():
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=LISTEN_POLL
+                )
+                if message is not None:
                     notify()
+            raise asyncio.CancelledError
         finally:
             await pubsub.aclose()

@@ -1,0 +1,48 @@
+"""Redis backends on the test server, each under its own key prefix."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from redis_helpers import drop_prefix
+from tests.conftest import REDIS_URL
+
+from dataqueue.backends.redis import RedisBackend
+
+
+@pytest.fixture
+async def make_backend() -> AsyncIterator[Callable[..., Awaitable[RedisBackend]]]:
+    """Open backends; each call gets a fresh prefix unless one is given."""
+    opened: list[RedisBackend] = []
+    prefixes: set[str] = set()
+
+    async def make(prefix: str | None = None, **options: Any) -> RedisBackend:
+        prefix = prefix or f"t:{uuid.uuid4().hex[:8]}:"
+        prefixes.add(prefix)
+        backend = RedisBackend(REDIS_URL, key_prefix=prefix, **options)
+        opened.append(backend)
+        await backend.open()
+        return backend
+
+    try:
+        yield make
+    finally:
+        for backend in opened:
+            await backend.close()
+        for prefix in prefixes:
+            await drop_prefix(prefix)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+async def backend(
+    make_backend: Callable[..., Awaitable[RedisBackend]], prefix: str
+) -> RedisBackend:
+    return await make_backend(prefix)

@@ -1,0 +1,335 @@
+"""Behaviour only the Redis store has: atomic scripts, prefixes, pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+import redis.asyncio as aioredis
+from redis_helpers import NOW, new_job, prefix_keys
+from tests.conftest import REDIS_URL, eventually
+
+from dataqueue.backends.redis import RedisBackend, keys
+from dataqueue.errors import BackendError
+from dataqueue.models import JobFilter, JobRecord, JobStatus, TagFilter, TimeRange
+
+MakeBackend = Callable[..., Awaitable[RedisBackend]]
+
+
+async def test_concurrent_adds_with_one_key_make_one_job(
+    make_backend: MakeBackend, prefix: str
+) -> None:
+    backends = [await make_backend(prefix) for _ in range(5)]
+    ids = await asyncio.gather(
+        *(
+            backends[i % 5].add_jobs([new_job(idempotency_key="same")], now=NOW)
+            for i in range(50)
+        )
+    )
+    assert {job_id for [job_id] in ids} == {ids[0][0]}
+    jobs = await backends[0].get_jobs(JobFilter(), 100, 0)
+    assert [job.id for job in jobs] == [ids[0][0]]
+    assert len(await backends[0].get_job_events(ids[0][0])) == 1
+
+
+async def test_one_key_twice_in_a_batch_gives_one_id(backend: RedisBackend) -> None:
+    ids = await backend.add_jobs(
+        [new_job(idempotency_key="k"), new_job(), new_job(idempotency_key="k")],
+        now=NOW,
+    )
+    assert ids[0] == ids[2] != ids[1]
+
+
+async def test_prefixes_do_not_see_each_other(make_backend: MakeBackend) -> None:
+    first, second = await make_backend(), await make_backend()
+    [job_id] = await first.add_jobs([new_job(idempotency_key="k")], now=NOW)
+    assert await second.get_job(job_id) is None
+    assert await second.get_jobs(JobFilter(), 10, 0) == []
+    assert await second.claim_batch("w", 10, None, now=NOW) == []
+    [other_id] = await second.add_jobs([new_job(idempotency_key="k")], now=NOW)
+    assert other_id == job_id  # each prefix counts ids on its own
+    assert await second.cleanup_old_jobs(NOW + timedelta(days=1), 10) == 0
+    assert [job.id for job in await first.claim_batch("w", 10, None, now=NOW)] == [
+        job_id
+    ]
+
+
+async def test_subscriber_is_woken_by_add_from_another_backend(
+    make_backend: MakeBackend, prefix: str
+) -> None:
+    listener, adder = await make_backend(prefix), await make_backend(prefix)
+    wakeup = await listener.subscribe()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+
+        async def subscribed() -> bool:
+            counts = await client.pubsub_numsub(keys.wakeup(prefix))
+            return bool(counts[0][1])
+
+        await eventually(subscribed)
+    finally:
+        await client.aclose()
+    assert not await wakeup.wait(0.05)
+    await adder.add_jobs([new_job()], now=NOW)
+    assert await wakeup.wait(5)
+    await wakeup.close()
+
+
+async def test_local_add_wakes_subscriber_at_once(backend: RedisBackend) -> None:
+    wakeup = await backend.subscribe()
+    await backend.add_jobs([new_job()], now=NOW)
+    assert await wakeup.wait(1)
+    await wakeup.close()
+
+
+async def test_db_argument_is_refused(backend: RedisBackend) -> None:
+    with pytest.raises(BackendError, match="needs PostgreSQL or SQLite"):
+        await backend.add_jobs([new_job()], now=NOW, db=object())
+
+
+async def test_open_names_the_unreachable_url() -> None:
+    backend = RedisBackend("redis://:secret@127.0.0.1:1/0")
+    with pytest.raises(BackendError, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0"):
+        await backend.open()
+    await backend.close()
+
+
+async def test_given_client_is_used_and_never_closed(prefix: str) -> None:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    backend = RedisBackend(None, client=client, key_prefix=prefix)
+    assert backend.get_redis_client() is client
+    await backend.open()
+    [job_id] = await backend.add_jobs([new_job(payload={"é": [1.5, None]})], now=NOW)
+    job = await backend.get_job(job_id)
+    assert job is not None and job.payload == {"é": [1.5, None]}
+    assert [event.event_type for event in await backend.get_job_events(job_id)] == [
+        "added"
+    ]
+    await backend.close()
+    assert await client.ping()
+    await client.aclose()
+
+
+async def test_migrate_records_schema_version_and_is_repeatable(
+    backend: RedisBackend, prefix: str
+) -> None:
+    await backend.migrate()
+    await backend.migrate()
+    assert await prefix_keys(prefix) == [keys.schema_version(prefix)]
+
+
+async def test_claim_order_is_exact_for_close_times_and_large_ids(
+    backend: RedisBackend,
+) -> None:
+    micro = timedelta(microseconds=1)
+    ids = await backend.add_jobs(
+        [
+            new_job(priority=1, run_at=NOW - 2 * micro),
+            new_job(priority=1, run_at=NOW - micro),
+            new_job(priority=1, run_at=NOW - 2 * micro),
+            new_job(priority=5, run_at=NOW),
+            new_job(priority=-3, run_at=NOW - timedelta(days=3650)),
+            new_job(priority=9, run_at=NOW + micro),
+        ],
+        now=NOW,
+    )
+    claimed = await backend.claim_batch("w", 10, None, now=NOW)
+    assert [job.id for job in claimed] == [ids[3], ids[0], ids[2], ids[1], ids[4]]
+    assert claimed[1].run_at == NOW - 2 * micro
+    later = await backend.claim_batch("w", 10, None, now=NOW + micro)
+    assert [job.id for job in later] == [ids[5]]
+
+
+async def test_claim_skips_other_types_without_losing_them(
+    backend: RedisBackend,
+) -> None:
+    ids = await backend.add_jobs(
+        [new_job("a"), new_job("b"), new_job("a"), new_job("c")], now=NOW
+    )
+    only_b = await backend.claim_batch("w", 5, ["b", "c"], now=NOW)
+    assert [job.id for job in only_b] == [ids[1], ids[3]]
+    rest = await backend.claim_batch("w", 5, None, now=NOW)
+    assert [job.id for job in rest] == [ids[0], ids[2]]
+
+
+async def test_concurrent_claims_never_share_a_job(
+    make_backend: MakeBackend, prefix: str
+) -> None:
+    backends = [await make_backend(prefix) for _ in range(4)]
+    await backends[0].add_jobs([new_job() for _ in range(200)], now=NOW)
+    batches = await asyncio.gather(
+        *(backends[i % 4].claim_batch(f"w{i}", 7, None, now=NOW) for i in range(40))
+    )
+    claimed = [job.id for batch in batches for job in batch]
+    assert len(claimed) == len(set(claimed)) == 200
+
+
+async def test_cleanup_removes_every_key_of_a_job(
+    backend: RedisBackend, prefix: str
+) -> None:
+    await backend.migrate()
+    [job_id] = await backend.add_jobs(
+        [new_job(tags=["x", "y"], idempotency_key="key")], now=NOW
+    )
+    await backend.claim_batch("w", 1, None, now=NOW)
+    assert await backend.complete_job(job_id, "w", {"ok": True}, {}, now=NOW)
+    assert await backend.cleanup_old_jobs(NOW + timedelta(seconds=1), 1) == 1
+    left = await prefix_keys(prefix)
+    assert left == sorted(
+        [
+            keys.schema_version(prefix),
+            keys.job_id_counter(prefix),
+            keys.event_id_counter(prefix),
+        ]
+    )
+    [again] = await backend.add_jobs([new_job(idempotency_key="key")], now=NOW)
+    assert again == job_id + 1
+
+
+async def test_cleanup_runs_in_batches_until_done(backend: RedisBackend) -> None:
+    ids = await backend.add_jobs([new_job() for _ in range(7)], now=NOW)
+    for job_id in ids:
+        await backend.cancel_job(job_id, now=NOW)
+    assert await backend.cleanup_old_jobs(NOW + timedelta(seconds=1), 3) == 7
+    assert await backend.get_jobs(JobFilter(), 10, 0) == []
+    assert await backend.cleanup_old_job_events(NOW + timedelta(seconds=1), 2) == 0
+
+
+async def test_event_cleanup_leaves_newer_events(backend: RedisBackend) -> None:
+    [job_id] = await backend.add_jobs([new_job()], now=NOW)
+    later = NOW + timedelta(minutes=5)
+    await backend.cancel_job(job_id, now=later)
+    assert await backend.cleanup_old_job_events(later, 1) == 1
+    events = await backend.get_job_events(job_id)
+    assert [(e.event_type, e.created_at) for e in events] == [("cancelled", later)]
+
+
+async def test_timed_out_token_resumes_its_waiting_job(
+    backend: RedisBackend, prefix: str
+) -> None:
+    [job_id] = await backend.add_jobs([new_job()], now=NOW)
+    deadline = NOW + timedelta(hours=1)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # Tokens are created by a later feature: write what it will write.
+        await client.hset(
+            keys.token(prefix, "tok-1"),
+            mapping={
+                "id": "tok-1",
+                "job_id": job_id,
+                "status": "waiting",
+                "created_at": 0,
+                "tags": "[]",
+                "timeout_at": 0,
+            },
+        )
+        await client.zadd(keys.token_timeouts(prefix), {"tok-1": 0})
+        await client.hset(keys.token(prefix, "tok-2"), mapping={"status": "waiting"})
+        await client.zadd(keys.token_timeouts(prefix), {"tok-2": 10**20})
+        await client.hset(
+            keys.job(prefix, job_id),
+            mapping={"status": "waiting", "wait_token_id": "tok-1"},
+        )
+        await client.zrem(keys.status(prefix, "pending"), job_id)
+        await client.zadd(keys.status(prefix, "waiting"), {str(job_id): job_id})
+        await client.zrem(keys.scheduled(prefix), job_id)
+
+        assert await backend.expire_timed_out_tokens(now=deadline) == 1
+        assert await backend.expire_timed_out_tokens(now=deadline) == 0
+        token = await client.hgetall(keys.token(prefix, "tok-1"))
+    finally:
+        await client.aclose()
+    assert token[b"status"] == b"timed_out"
+    job = await backend.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.wait_token_id) == (JobStatus.PENDING, "tok-1")
+    events = await backend.get_job_events(job_id)
+    assert events[-1].event_type == "resumed"
+    assert events[-1].metadata == {"token_id": "tok-1", "timed_out": True}
+    [claimed] = await backend.claim_batch("w", 5, None, now=deadline)
+    assert claimed.id == job_id
+
+
+def _reference_match(job: JobRecord, where: JobFilter) -> bool:
+    if where.job_type is not None and job.job_type != where.job_type:
+        return False
+    if where.priority is not None and job.priority != where.priority:
+        return False
+    if where.status is not None and job.status != where.status:
+        return False
+    if where.run_at is not None:
+        r, b = job.run_at, where.run_at
+        if not (
+            (b.gt is None or r > b.gt)
+            and (b.gte is None or r >= b.gte)
+            and (b.lt is None or r < b.lt)
+            and (b.lte is None or r <= b.lte)
+            and (b.eq is None or r == b.eq)
+        ):
+            return False
+    if where.tags is not None:
+        have, want = set(job.tags), set(where.tags.values)
+        ok = {
+            "all": want <= have,
+            "any": bool(want & have),
+            "none": not (want & have),
+            "exact": want == have,
+        }[where.tags.mode]
+        if not ok:
+            return False
+    return True
+
+
+async def test_filters_and_pages_match_a_reference(backend: RedisBackend) -> None:
+    rng = random.Random(7)
+    tag_pool = ["a", "b", "c", "d"]
+    minute = timedelta(minutes=1)
+    specs = [
+        new_job(
+            rng.choice(["x", "y", "z"]),
+            priority=rng.randint(0, 2),
+            run_at=NOW + rng.randint(-3, 3) * minute,
+            tags=rng.sample(tag_pool, rng.randint(0, 3)),
+        )
+        for _ in range(120)
+    ]
+    ids = await backend.add_jobs(specs, now=NOW)
+    for job_id in ids[::4]:
+        await backend.cancel_job(job_id, now=NOW)
+    everything = [await backend.get_job(job_id) for job_id in reversed(ids)]
+    jobs = [job for job in everything if job is not None]
+
+    filters = [JobFilter()]
+    for _ in range(150):
+        tags = None
+        if rng.random() < 0.6:
+            tags = TagFilter(
+                rng.sample(tag_pool, rng.randint(0, 3)),
+                rng.choice(["all", "any", "none", "exact"]),
+            )
+        filters.append(
+            JobFilter(
+                job_type=rng.choice([None, "x", "y"]),
+                priority=rng.choice([None, None, 0, 2]),
+                run_at=rng.choice(
+                    [
+                        None,
+                        TimeRange(gte=NOW),
+                        TimeRange(gt=NOW - minute, lte=NOW + 2 * minute),
+                        TimeRange(eq=NOW),
+                        TimeRange(lt=NOW),
+                    ]
+                ),
+                tags=tags,
+                status=rng.choice([None, JobStatus.PENDING, JobStatus.CANCELLED]),
+            )
+        )
+    for where in filters:
+        expected = [job.id for job in jobs if _reference_match(job, where)]
+        limit, offset = rng.randint(0, 15), rng.randint(0, 5)
+        page = await backend.get_jobs(where, limit, offset)
+        assert [job.id for job in page] == expected[offset : offset + limit], where
+        assert [j.id for j in await backend.get_jobs(where, 1000, 0)] == expected

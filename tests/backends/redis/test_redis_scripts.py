@@ -1,0 +1,99 @@
+"""The Lua files, their shared library and the key names they build."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+
+import redis.asyncio as aioredis
+from redis_helpers import NOW, new_job
+from tests.conftest import REDIS_URL
+
+from dataqueue.backends._files import load_dir
+from dataqueue.backends.protocol import JobStore, WorkStore
+from dataqueue.backends.redis import RedisBackend, keys
+from dataqueue.backends.redis.scripts import LIBRARY, SCRIPT_NAMES, script_sources
+
+LUA = load_dir("dataqueue.backends.redis", "lua", ".lua")
+
+
+def test_every_lua_file_is_a_registered_script() -> None:
+    assert set(LUA) - {LIBRARY} == set(SCRIPT_NAMES)
+
+
+def test_every_changing_protocol_method_has_its_script() -> None:
+    methods = {
+        name
+        for protocol in (JobStore, WorkStore)
+        for name, _ in inspect.getmembers(protocol, inspect.isfunction)
+        if not name.startswith("_")
+    }
+    # get_job is a single HGETALL; subscribe is pub/sub.
+    assert methods - set(SCRIPT_NAMES) == {"get_job", "subscribe"}
+
+
+def test_every_script_has_a_header_and_never_uses_keys_command() -> None:
+    for name, text in LUA.items():
+        assert text.startswith(f"--[[ {name}:"), name
+        assert not re.search(r"redis\.call\(\s*'KEYS'", text, re.IGNORECASE), name
+
+
+async def test_lua_key_names_match_keys_module() -> None:
+    prefix = "p:"
+    expected = [
+        keys.job_id_counter(prefix),
+        keys.all_jobs(prefix),
+        keys.idempotency(prefix),
+        keys.scheduled(prefix),
+        keys.retry(prefix),
+        keys.ready(prefix),
+        keys.processing(prefix),
+        keys.finished(prefix),
+        keys.event_id_counter(prefix),
+        keys.events(prefix),
+        keys.events_by_time(prefix),
+        keys.token_timeouts(prefix),
+        keys.wakeup(prefix),
+        keys.job(prefix, 7),
+        keys.job_events(prefix, 7),
+        keys.status(prefix, "pending"),
+        keys.job_type(prefix, "email"),
+        keys.tag(prefix, "vip"),
+        keys.token(prefix, "tok"),
+    ]
+    probe = (
+        "return {K_ID, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, K_READY, "
+        "K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENTS, K_EVENTS_BY_TIME, "
+        "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_job_events(7), "
+        "k_status('pending'), k_type('email'), k_tag('vip'), k_token('tok')}"
+    )
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        names = await client.eval(f"{LUA[LIBRARY]}\n{probe}", 0, prefix)
+    finally:
+        await client.aclose()
+    assert names == expected
+
+
+async def test_scripts_reload_after_script_flush(backend: RedisBackend) -> None:
+    [first] = await backend.add_jobs([new_job()], now=NOW)
+    shas = [
+        hashlib.sha1(text.encode()).hexdigest() for text in script_sources().values()
+    ]
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # FLUSH is server-wide; other clients reload their scripts on NOSCRIPT too.
+        await client.script_flush()
+        sha_known = await client.script_exists(*shas)
+    finally:
+        await client.aclose()
+    assert not any(sha_known)
+    [second] = await backend.add_jobs([new_job()], now=NOW)
+    assert second == first + 1
+    assert len(await backend.claim_batch("w", 5, None, now=NOW)) == 2
+
+
+def test_sources_start_with_the_library() -> None:
+    for text in script_sources().values():
+        assert text.startswith(LUA[LIBRARY])
