@@ -14,8 +14,17 @@ from tests.conftest import REDIS_URL, eventually
 
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.errors import BackendError
-from dataqueue.models import JobFilter, JobRecord, JobStatus, TagFilter, TimeRange
+from dataqueue.models import (
+    FailureReason,
+    JobChanges,
+    JobFilter,
+    JobRecord,
+    JobStatus,
+    TagFilter,
+    TimeRange,
+)
 
+MICRO = timedelta(microseconds=1)
 MakeBackend = Callable[..., Awaitable[RedisBackend]]
 
 
@@ -333,3 +342,80 @@ async def test_filters_and_pages_match_a_reference(backend: RedisBackend) -> Non
         page = await backend.get_jobs(where, limit, offset)
         assert [job.id for job in page] == expected[offset : offset + limit], where
         assert [j.id for j in await backend.get_jobs(where, 1000, 0)] == expected
+
+
+async def test_indexes_follow_edits_of_jobs_already_promoted(
+    backend: RedisBackend,
+) -> None:
+    low, high = await backend.add_jobs([new_job(), new_job(tags=["a"])], now=NOW)
+    # A claim of types nobody has promotes both due jobs into the ready zset.
+    assert await backend.claim_batch("w", 5, ["none"], now=NOW) == []
+    later = NOW + timedelta(minutes=1)
+    edited = await backend.edit_jobs(
+        high,
+        JobChanges({"priority": 9, "tags": ["b"]}, {"priority": 9, "tags": ["b"]}),
+        now=NOW,
+    )
+    assert edited == 1
+    await backend.edit_jobs(
+        low,
+        JobChanges({"run_at": later}, {"run_at": later.isoformat()}),
+        now=NOW,
+    )
+    by_tag = await backend.get_jobs(JobFilter(tags=TagFilter(["a"])), 10, 0)
+    assert by_tag == []
+    by_tag = await backend.get_jobs(JobFilter(tags=TagFilter(["b"])), 10, 0)
+    assert [job.id for job in by_tag] == [high]
+    assert [job.id for job in await backend.claim_batch("w", 5, None, now=NOW)] == [
+        high
+    ]
+    assert [job.id for job in await backend.claim_batch("w", 5, None, now=later)] == [
+        low
+    ]
+
+
+async def test_failed_job_waits_for_its_next_attempt_and_retry_job_skips_it(
+    backend: RedisBackend,
+) -> None:
+    [job_id] = await backend.add_jobs([new_job()], now=NOW)
+    await backend.claim_batch("w", 1, None, now=NOW)
+    next_at = NOW + timedelta(minutes=5)
+    assert await backend.fail_job(
+        job_id, "w", "boom", FailureReason.HANDLER_ERROR, next_at, now=NOW
+    )
+    assert await backend.claim_batch("w", 1, None, now=next_at - MICRO) == []
+    assert await backend.retry_job(job_id, now=NOW)
+    [again] = await backend.claim_batch("w", 1, None, now=NOW)
+    assert (again.id, again.attempts, again.next_attempt_at) == (job_id, 2, None)
+    assert await backend.fail_job(
+        job_id, "w", "again", FailureReason.TIMEOUT, None, now=NOW
+    )
+    assert await backend.claim_batch("w", 1, None, now=next_at) == []
+    job = await backend.get_job(job_id)
+    assert job is not None
+    assert [entry["message"] for entry in job.error_history] == ["boom", "again"]
+    assert await backend.cleanup_old_jobs(NOW + MICRO, 10) == 1
+
+
+async def test_reclaim_and_prolong_use_the_lock_time(backend: RedisBackend) -> None:
+    ids = await backend.add_jobs([new_job(), new_job(timeout=600.0)], now=NOW)
+    await backend.claim_batch("w", 2, None, now=NOW)
+    prolonged_at = NOW + timedelta(seconds=30)
+    await backend.prolong_job(ids[0], "w", 30.0, now=prolonged_at)
+    await backend.prolong_job(ids[0], "other", 30.0, now=prolonged_at)
+    stale = NOW + timedelta(seconds=61)
+    assert await backend.reclaim_stuck_jobs(60, now=stale) == 0
+    assert (
+        await backend.reclaim_stuck_jobs(60, now=prolonged_at + timedelta(seconds=61))
+        == 1
+    )
+    events = await backend.get_job_events(ids[0])
+    assert [e.event_type for e in events] == [
+        "added",
+        "processing",
+        "prolonged",
+        "retried",
+    ]
+    assert events[2].metadata == {"timeout": 30.0}
+    assert events[3].metadata == {"reclaimed_from": "w"}
+    assert await backend.reclaim_stuck_jobs(60, now=NOW + timedelta(seconds=601)) == 1
