@@ -190,7 +190,7 @@ def _changes(changes: JobChanges, now: datetime) -> str:
     return to_json_text(spec)
 
 
-def _read_pem(value: str) -> tuple[str | None, str | None]:
+def _pem_source(value: str) -> tuple[str | None, str | None]:
     """``(path, None)`` for ``file://path``, else ``(None, pem_text)``."""
     if value.startswith("file://"):
         return value.removeprefix("file://"), None
@@ -210,14 +210,14 @@ def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     options: dict[str, Any] = {"connection_class": SSLConnection}
     created: list[str] = []
     if tls.get("ca"):
-        path, pem = _read_pem(tls["ca"])
+        path, pem = _pem_source(tls["ca"])
         if path is not None:
             with open(path, encoding="utf-8") as file:
                 pem = file.read()
         options["ssl_ca_data"] = pem
     for name, option in (("cert", "ssl_certfile"), ("key", "ssl_keyfile")):
         if tls.get(name):
-            path, pem = _read_pem(tls[name])
+            path, pem = _pem_source(tls[name])
             if pem is not None:
                 descriptor, path = tempfile.mkstemp(suffix=".pem")
                 with os.fdopen(descriptor, "w", encoding="utf-8") as file:
