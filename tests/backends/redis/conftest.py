@@ -37,8 +37,12 @@ async def make_backend() -> AsyncIterator[Callable[..., Awaitable[RedisBackend]]
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"t:{uuid.uuid4().hex[:8]}:"
+async def prefix() -> AsyncIterator[str]:
+    name = f"t:{uuid.uuid4().hex[:8]}:"
+    try:
+        yield name
+    finally:
+        await drop_prefix(name)
 
 
 @pytest.fixture
