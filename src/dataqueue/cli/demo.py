@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections import Counter
@@ -89,6 +90,9 @@ def demo(url: str | None, count: int) -> None:
             "the demo needs its extra: pip install 'dataqueue[demo]'"
         ) from error
     console = Console()
+    # Declined cards are part of the show: the summary reports them, so the
+    # handler tracebacks the worker would log are left out here.
+    logging.getLogger("dataqueue").setLevel(logging.CRITICAL)
     asyncio.run(run_demo(resolve_url(url, required=False), count, console))
 
 
