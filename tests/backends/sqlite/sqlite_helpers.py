@@ -43,6 +43,10 @@ def claim_until_empty(path: str, worker_id: str, start: Any) -> list[int]:
             await asyncio.to_thread(start.wait)
             while batch := await backend.claim_batch(worker_id, 5, None, now=NOW):
                 claimed.extend(job.id for job in batch)
+                # A worker runs its batch before claiming again; without this
+                # pause one process can take every batch while the others
+                # sleep in SQLite's busy handler, and nothing interleaves.
+                await asyncio.sleep(0.002)
         finally:
             await backend.close()
         return claimed

@@ -241,3 +241,14 @@ async def test_claim_returns_jobs_in_claim_order(backend: SqliteBackend) -> None
     claimed = await backend.claim_batch("w", 10, None, now=NOW)
 
     assert [job.id for job in claimed] == [ids[3], ids[1], ids[2], ids[0]]
+
+
+async def test_db_from_another_thread_raises_backend_error(
+    backend: SqliteBackend, path: str
+) -> None:
+    conn = await asyncio.to_thread(sqlite3.connect, path)
+    try:
+        with pytest.raises(BackendError, match="check_same_thread"):
+            await backend.add_jobs([new_job()], now=NOW, db=conn)
+    finally:
+        await asyncio.to_thread(conn.close)

@@ -394,7 +394,14 @@ class SqliteBackend(Backend):
                 "SQLite add_jobs(db=...) needs a sqlite3.Connection, got "
                 f"{type(db).__module__}.{type(db).__qualname__}"
             )
-        cursor = db.cursor()
+        try:
+            cursor = db.cursor()
+        except sqlite3.ProgrammingError as error:
+            raise BackendError(
+                f"sqlite add_jobs(db=...) cannot use this connection: {error} "
+                "(call from the connection's thread, or open it with "
+                "check_same_thread=False)"
+            ) from error
         cursor.row_factory = None
         try:
             if not self._same_file(cursor):
