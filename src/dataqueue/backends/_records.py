@@ -9,6 +9,10 @@ from typing import Any
 from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, JobStatus
 
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
+JOB_TIME_FIELDS: frozenset[str] = frozenset(
+    f.name for f in fields(JobRecord) if "datetime" in str(f.type)
+)
+"""The JobRecord fields that hold a datetime (stores without one encode them)."""
 
 
 def job_from_row(row: Mapping[str, Any]) -> JobRecord:

@@ -16,6 +16,7 @@ from redis.asyncio.connection import SSLConnection
 
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
+from dataqueue.backends._records import JOB_TIME_FIELDS
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.redis import keys
@@ -37,21 +38,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 TLS_KEYS = frozenset({"ca", "cert", "key", "reject_unauthorized"})
 
-_TIME_FIELDS = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "locked_at",
-        "next_attempt_at",
-        "run_at",
-        "completed_at",
-        "started_at",
-        "last_retried_at",
-        "last_failed_at",
-        "last_cancelled_at",
-        "wait_until",
-    }
-)
 _INT_FIELDS = frozenset({"id", "attempts", "max_attempts", "priority", "progress"})
 _FLOAT_FIELDS = frozenset({"timeout", "retry_delay", "retry_delay_max"})
 _BOOL_FIELDS = frozenset({"force_kill_on_timeout", "retry_backoff"})
@@ -76,7 +62,7 @@ def _encode(name: str, value: Any) -> str | None:
         return to_json_text(value)
     if value is None:
         return None
-    if name in _TIME_FIELDS:
+    if name in JOB_TIME_FIELDS:
         return _us(value)
     if name in _BOOL_FIELDS:
         return "1" if value else "0"
@@ -86,7 +72,7 @@ def _encode(name: str, value: Any) -> str | None:
 
 
 def _decode(name: str, text: str) -> Any:
-    if name in _TIME_FIELDS:
+    if name in JOB_TIME_FIELDS:
         return _time(text)
     if name in _INT_FIELDS:
         return int(text)

@@ -22,7 +22,7 @@ from typing import Any, LiteralString, TypeVar
 
 from dataqueue._validate import to_json_text
 from dataqueue.backends._files import load_dir
-from dataqueue.backends._records import event_from_row, job_from_row
+from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.errors import BackendError
@@ -56,21 +56,6 @@ WAKEUP_POLL_SECONDS = 0.05
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
-TIME_COLUMNS = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "locked_at",
-        "next_attempt_at",
-        "run_at",
-        "completed_at",
-        "started_at",
-        "last_retried_at",
-        "last_failed_at",
-        "last_cancelled_at",
-        "wait_until",
-    }
-)
 JSON_COLUMNS = frozenset({"payload", "error_history", "tags", "output", "step_data"})
 
 
@@ -115,7 +100,7 @@ def decode_job(row: sqlite3.Row) -> JobRecord:
     values: dict[str, Any] = {}
     for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a Mapping
         value = row[name]
-        if name in TIME_COLUMNS:
+        if name in JOB_TIME_FIELDS:
             value = from_micros(value)
         elif name in JSON_COLUMNS and value is not None:
             value = json.loads(value)
