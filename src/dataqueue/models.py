@@ -129,6 +129,9 @@ class JobRecord:
     wait_until: datetime | None
     wait_token_id: str | None
     flow_id: str | None
+    # Set on jobs enqueued by a cron schedule: its id and the due time.
+    cron_job_id: int | None = None
+    cron_due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,24 +2,78 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from dataqueue import _cron_validate as cv
 from dataqueue import _validate as v
 from dataqueue._clock import Clock, SystemClock
+from dataqueue._cron_commands import CronTick
 from dataqueue.backends.protocol import Backend
-from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus
+from dataqueue.cron import (
+    CronJob,
+    CronStatus,
+    normalize_expression,
+    plan_due_run,
+    zone,
+)
+from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus, NewJob
 from dataqueue.types import Duration, Handlers, JSONValue
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from dataqueue.processor import Processor
     from dataqueue.supervisor import Supervisor
 
 CLEANUP_BATCH_SIZE = 1000
+# A guarded cron write fails only when a concurrent edit changed the
+# expression or timezone in between; a few fresh reads settle it.
+CRON_WRITE_ATTEMPTS = 5
+
+logger = logging.getLogger("dataqueue")
+
+
+def _cron_tick(schedule: CronJob, now: datetime) -> CronTick:
+    """The enqueue of a due schedule: one job for the newest due time, the
+    earlier missed ones counted as skipped."""
+    assert schedule.next_run_at is not None
+    where = f"cron schedule {schedule.schedule_name!r}"
+    plan = plan_due_run(
+        normalize_expression(schedule.cron_expression, where),
+        zone(schedule.timezone, where),
+        schedule.next_run_at,
+        now,
+    )
+    job = NewJob(
+        job_type=schedule.job_type,
+        payload=schedule.payload,
+        priority=schedule.priority,
+        run_at=None,
+        max_attempts=schedule.max_attempts,
+        timeout=schedule.timeout,
+        force_kill_on_timeout=False,
+        tags=list(schedule.tags),
+        idempotency_key=None,
+        retry_delay=schedule.retry_delay,
+        retry_backoff=schedule.retry_backoff,
+        retry_delay_max=schedule.retry_delay_max,
+    )
+    return CronTick(
+        schedule_id=schedule.id,
+        claimed_run_at=schedule.next_run_at,
+        due_at=plan.due_at,
+        skipped=plan.skipped,
+        next_run_at=plan.next_run_at,
+        job=job,
+        event={
+            "job_type": schedule.job_type,
+            "cron_job_id": schedule.id,
+            "cron_due_at": plan.due_at.isoformat(),
+            "cron_skipped": plan.skipped,
+        },
+    )
 
 
 class JobQueue:
@@ -319,3 +373,158 @@ class JobQueue:
             cleanup_jobs_days_to_keep=cleanup_jobs_days_to_keep,
             cleanup_events_days_to_keep=cleanup_events_days_to_keep,
         )
+
+    # -- cron ---------------------------------------------------------------
+
+    async def add_cron_job(
+        self,
+        schedule_name: str,
+        cron_expression: str,
+        job_type: str,
+        payload: JSONValue,
+        timezone: str = "UTC",
+        allow_overlap: bool = False,
+        max_attempts: int = 3,
+        priority: int = 0,
+        timeout: Duration | None = None,
+        tags: list[str] | None = None,
+        retry_delay: Duration | None = None,
+        retry_backoff: bool | None = None,
+        retry_delay_max: Duration | None = None,
+    ) -> int:
+        """Add a recurring schedule and return its id.
+
+        Args:
+            schedule_name: Unique name; a taken one raises ``ValueError``.
+            cron_expression: Five fields (``"0 9 * * 1-5"``) or an alias
+                (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``).
+            job_type / payload: The job each run enqueues.
+            timezone: IANA zone the expression is read in (default UTC).
+            allow_overlap: Enqueue even while an earlier instance is pending,
+                processing or waiting (default False: skip that run).
+            max_attempts / priority / timeout / tags / retry_*: Copied onto
+                every enqueued job.
+
+        Example:
+            ``await queue.add_cron_job("report", "0 9 * * *", "report", {},
+            timezone="Europe/Berlin")``
+        """
+        now = self._clock.now()
+        schedule = cv.new_cron_job(
+            schedule_name=schedule_name,
+            cron_expression=cron_expression,
+            job_type=job_type,
+            payload=payload,
+            timezone=timezone,
+            allow_overlap=allow_overlap,
+            max_attempts=max_attempts,
+            priority=priority,
+            timeout=timeout,
+            tags=tags,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_delay_max=retry_delay_max,
+            now=now,
+        )
+        cron_job_id = await (await self._store()).add_cron_job(schedule, now=now)
+        if cron_job_id is None:
+            raise ValueError(
+                f"add_cron_job: a schedule named {schedule_name!r} already exists; "
+                "names are unique (edit_cron_job changes an existing one)"
+            )
+        return cron_job_id
+
+    async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
+        """The schedule with this id, or None."""
+        v.check_int(cron_job_id, "get_cron_job", "id")
+        return await (await self._store()).get_cron_job(cron_job_id)
+
+    async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
+        """The schedule with this name, or None."""
+        name = cv.check_schedule_name(schedule_name, "get_cron_job_by_name")
+        return await (await self._store()).get_cron_job_by_name(name)
+
+    async def list_cron_jobs(
+        self, status: CronStatus | str | None = None
+    ) -> list[CronJob]:
+        """Every schedule, or only the ``"active"`` or ``"paused"`` ones."""
+        wanted = None if status is None else cv.cron_status(status, "list_cron_jobs")
+        return await (await self._store()).list_cron_jobs(wanted)
+
+    async def pause_cron_job(self, cron_job_id: int) -> None:
+        """Stop enqueueing from this schedule until it is resumed."""
+        v.check_int(cron_job_id, "pause_cron_job", "id")
+        store = await self._store()
+        await store.pause_cron_job(cron_job_id, now=self._clock.now())
+
+    async def resume_cron_job(self, cron_job_id: int) -> None:
+        """Enqueue again from the next run after now; runs missed while
+        paused are not made up."""
+        v.check_int(cron_job_id, "resume_cron_job", "id")
+        store = await self._store()
+        for _ in range(CRON_WRITE_ATTEMPTS):
+            schedule = await store.get_cron_job(cron_job_id)
+            if schedule is None or schedule.status is not CronStatus.PAUSED:
+                return
+            now = self._clock.now()
+            next_run_at = cv.first_run(
+                schedule.cron_expression, schedule.timezone, now
+            )
+            expected = (schedule.cron_expression, schedule.timezone)
+            if await store.resume_cron_job(
+                cron_job_id, next_run_at, expected, now=now
+            ):
+                return
+
+    async def edit_cron_job(self, cron_job_id: int, /, **updates: Any) -> None:
+        """Change fields of a schedule; the next run is recomputed when
+        ``cron_expression`` or ``timezone`` changes. Jobs already enqueued
+        are not changed.
+
+        Editable: cron_expression, job_type, payload, timezone, allow_overlap,
+        max_attempts, priority, timeout, tags, retry_delay, retry_backoff,
+        retry_delay_max.
+        """
+        where = "edit_cron_job"
+        v.check_int(cron_job_id, where, "id")
+        store = await self._store()
+        for _ in range(CRON_WRITE_ATTEMPTS):
+            schedule = await store.get_cron_job(cron_job_id)
+            if schedule is None:
+                return
+            now = self._clock.now()
+            changes = cv.cron_changes(updates, schedule, now, where)
+            if not changes.values:
+                return
+            if await store.edit_cron_job(cron_job_id, changes, now=now):
+                return
+
+    async def remove_cron_job(self, cron_job_id: int) -> None:
+        """Delete a schedule; the jobs it already enqueued stay."""
+        v.check_int(cron_job_id, "remove_cron_job", "id")
+        await (await self._store()).remove_cron_job(cron_job_id)
+
+    async def enqueue_due_cron_jobs(self) -> int:
+        """Enqueue one job per due schedule; returns how many were enqueued.
+
+        Processors call this before each claim and supervisors on each pass,
+        so it is rarely needed by hand. However many callers run it at once,
+        each due time enqueues one job. After downtime that spanned several
+        due times, one job is enqueued for the newest of them; the others are
+        counted in the job's ``added`` event (``cron_skipped``) and in the
+        schedule's ``skipped_runs``.
+        """
+        store = await self._store()
+        now = self._clock.now()
+        due = await store.get_due_cron_jobs(now=now)
+        if not due:
+            return 0
+        ticks = []
+        for schedule in due:
+            try:
+                ticks.append(_cron_tick(schedule, now))
+            except ValueError:
+                # One unusable schedule (say, a zone dropped from the tz
+                # database) must not hold back the others.
+                logger.exception("cron schedule %s skipped", schedule.schedule_name)
+        return len(await store.enqueue_cron_jobs(ticks, now=now))

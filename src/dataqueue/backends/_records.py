@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from dataqueue.cron import CronJob, CronStatus
 from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, JobStatus
 
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
@@ -37,3 +38,22 @@ def event_from_row(row: Mapping[str, Any]) -> JobEvent:
         created_at=row["created_at"],
         metadata=row["metadata"],
     )
+
+
+CRON_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CronJob))
+CRON_TIME_FIELDS: frozenset[str] = frozenset(
+    f.name for f in fields(CronJob) if "datetime" in str(f.type)
+)
+"""The CronJob fields that hold a datetime (stores without one encode them)."""
+
+
+def cron_from_row(row: Mapping[str, Any]) -> CronJob:
+    """``row`` holds every CronJob field with Python values already decoded."""
+    values = {name: row[name] for name in CRON_FIELDS}
+    values["status"] = CronStatus(values["status"])
+    values["tags"] = list(values["tags"] or [])
+    values["allow_overlap"] = bool(values["allow_overlap"])
+    values["skipped_runs"] = int(values["skipped_runs"] or 0)
+    if values["retry_backoff"] is not None:
+        values["retry_backoff"] = bool(values["retry_backoff"])
+    return CronJob(**values)

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from dataqueue._cron_commands import CronChanges, CronTick, NewCronJob
+from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
 from dataqueue.models import (
     FailureReason,
@@ -182,7 +184,73 @@ class WorkStore(Protocol):
         """Signals for idle processors: one arrives soon after a job is added."""
 
 
-class Backend(JobStore, WorkStore, Protocol):
+class CronStore(Protocol):
+    """Recurring schedules and the jobs they enqueue.
+
+    Schedules are listed by id. Next runs are computed in Python (``cron.py``);
+    the store keeps them and claims each due time at most once.
+    """
+
+    @abstractmethod
+    async def add_cron_job(self, schedule: NewCronJob, *, now: datetime) -> int | None:
+        """Insert an ``active`` schedule; None (and nothing written) when its
+        name is taken."""
+
+    @abstractmethod
+    async def get_cron_job(self, cron_job_id: int) -> CronJob | None: ...
+
+    @abstractmethod
+    async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None: ...
+
+    @abstractmethod
+    async def list_cron_jobs(self, status: CronStatus | None) -> list[CronJob]:
+        """Every schedule (with that status), oldest first."""
+
+    @abstractmethod
+    async def edit_cron_job(
+        self, cron_job_id: int, changes: CronChanges, *, now: datetime
+    ) -> bool:
+        """Apply ``changes`` (and their ``next_run_at``, if set), unless
+        ``changes.expected`` no longer matches the stored (expression,
+        timezone). False when nothing changed."""
+
+    @abstractmethod
+    async def pause_cron_job(self, cron_job_id: int, *, now: datetime) -> bool:
+        """An ``active`` schedule becomes ``paused``."""
+
+    @abstractmethod
+    async def resume_cron_job(
+        self,
+        cron_job_id: int,
+        next_run_at: datetime,
+        expected: tuple[str, str],
+        *,
+        now: datetime,
+    ) -> bool:
+        """A ``paused`` schedule whose (expression, timezone) is still
+        ``expected`` becomes ``active`` with ``next_run_at``; the runs missed
+        while paused are not enqueued."""
+
+    @abstractmethod
+    async def remove_cron_job(self, cron_job_id: int) -> bool:
+        """Delete the schedule; jobs it already enqueued stay."""
+
+    @abstractmethod
+    async def get_due_cron_jobs(self, *, now: datetime) -> list[CronJob]:
+        """Active schedules with ``next_run_at <= now``, earliest first. One
+        cheap call when nothing is due."""
+
+    @abstractmethod
+    async def enqueue_cron_jobs(
+        self, ticks: Sequence[CronTick], *, now: datetime
+    ) -> list[int]:
+        """For each tick, atomically: claim its due time and insert its job
+        (see ``CronTick``). A tick already claimed by another caller, or whose
+        schedule was paused, removed or re-timed meanwhile, changes nothing.
+        Returns the ids of the jobs inserted; wakes idle processors."""
+
+
+class Backend(JobStore, WorkStore, CronStore, Protocol):
     """A store: PostgreSQL, Redis or SQLite."""
 
     name: str

@@ -20,12 +20,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from dataqueue._cron_commands import (
+    CRON_EDITABLE_FIELDS,
+    CronChanges,
+    CronTick,
+    NewCronJob,
+)
 from dataqueue.backends._files import load_dir
-from dataqueue.backends._records import event_from_row, job_from_row
+from dataqueue.backends._records import cron_from_row, event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.postgres.notify import channel_for, job_listener
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError, NotMigratedError
 from dataqueue.models import (
     EDITABLE_FIELDS,
@@ -143,6 +150,55 @@ def job_document(job: NewJob) -> dict[str, JSONValue]:
         "retry_backoff": job.retry_backoff,
         "retry_delay_max": job.retry_delay_max,
         "flow_id": job.flow_id,
+    }
+
+
+def cron_params(schedule: NewCronJob) -> dict[str, Any]:
+    return {
+        "schedule_name": schedule.schedule_name,
+        "cron_expression": schedule.cron_expression,
+        "job_type": schedule.job_type,
+        "payload": Jsonb(schedule.payload),
+        "timezone": schedule.timezone,
+        "allow_overlap": schedule.allow_overlap,
+        "max_attempts": schedule.max_attempts,
+        "priority": schedule.priority,
+        "timeout": schedule.timeout,
+        "tags": list(schedule.tags),
+        "retry_delay": schedule.retry_delay,
+        "retry_backoff": schedule.retry_backoff,
+        "retry_delay_max": schedule.retry_delay_max,
+        "next_run_at": schedule.next_run_at,
+    }
+
+
+def cron_edit_params(changes: CronChanges) -> dict[str, Any]:
+    """``set_<field>`` says whether to change a field, ``new_<field>`` to what."""
+    expected = changes.expected or (None, None)
+    params: dict[str, Any] = {
+        "next_run_at": changes.next_run_at,
+        "expected_expression": expected[0],
+        "expected_timezone": expected[1],
+    }
+    for name in CRON_EDITABLE_FIELDS:
+        present = name in changes.values
+        value = changes.values.get(name)
+        if name == "payload" and present:
+            value = Jsonb(value)
+        params[f"set_{name}"] = present
+        params[f"new_{name}"] = value
+    return params
+
+
+def tick_document(tick: CronTick) -> dict[str, JSONValue]:
+    return {
+        "schedule_id": tick.schedule_id,
+        "claimed_run_at": tick.claimed_run_at.isoformat(),
+        "due_at": tick.due_at.isoformat(),
+        "skipped": tick.skipped,
+        "next_run_at": tick.next_run_at.isoformat(),
+        "job": job_document(tick.job),
+        "event": tick.event,
     }
 
 
@@ -486,3 +542,71 @@ class PostgresBackend(Backend):
 
     async def subscribe(self) -> Wakeup:
         return await self._hub.subscribe()
+
+    # -- cron -----------------------------------------------------------------
+
+    async def add_cron_job(self, schedule: NewCronJob, *, now: datetime) -> int | None:
+        rows = await self._fetch("add_cron_job", {**cron_params(schedule), "now": now})
+        return int(rows[0]["id"]) if rows else None
+
+    async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
+        rows = await self._fetch("get_cron_job", {"id": cron_job_id})
+        return cron_from_row(rows[0]) if rows else None
+
+    async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
+        params = {"schedule_name": schedule_name}
+        rows = await self._fetch("get_cron_job_by_name", params)
+        return cron_from_row(rows[0]) if rows else None
+
+    async def list_cron_jobs(self, status: CronStatus | None) -> list[CronJob]:
+        params = {"status": None if status is None else status.value}
+        return [cron_from_row(row) for row in await self._fetch("list_cron_jobs", params)]
+
+    async def edit_cron_job(
+        self, cron_job_id: int, changes: CronChanges, *, now: datetime
+    ) -> bool:
+        params = {**cron_edit_params(changes), "id": cron_job_id, "now": now}
+        return bool(await self._fetch("edit_cron_job", params))
+
+    async def pause_cron_job(self, cron_job_id: int, *, now: datetime) -> bool:
+        return bool(await self._fetch("pause_cron_job", {"id": cron_job_id, "now": now}))
+
+    async def resume_cron_job(
+        self,
+        cron_job_id: int,
+        next_run_at: datetime,
+        expected: tuple[str, str],
+        *,
+        now: datetime,
+    ) -> bool:
+        params = {
+            "id": cron_job_id,
+            "next_run_at": next_run_at,
+            "expected_expression": expected[0],
+            "expected_timezone": expected[1],
+            "now": now,
+        }
+        return bool(await self._fetch("resume_cron_job", params))
+
+    async def remove_cron_job(self, cron_job_id: int) -> bool:
+        return bool(await self._fetch("remove_cron_job", {"id": cron_job_id}))
+
+    async def get_due_cron_jobs(self, *, now: datetime) -> list[CronJob]:
+        rows = await self._fetch("get_due_cron_jobs", {"now": now})
+        return [cron_from_row(row) for row in rows]
+
+    async def enqueue_cron_jobs(
+        self, ticks: Sequence[CronTick], *, now: datetime
+    ) -> list[int]:
+        if not ticks:
+            return []
+        params = {
+            "ticks": Jsonb([tick_document(tick) for tick in ticks]),
+            "now": now,
+            "schema": self._schema,
+            "channel": self._channel,
+        }
+        ids = [int(row["id"]) for row in await self._fetch("enqueue_cron_jobs", params)]
+        if ids:
+            self._hub.notify()
+        return ids
