@@ -20,11 +20,24 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 
+from dataqueue._cron_commands import (
+    CRON_EDITABLE_FIELDS,
+    CronChanges,
+    CronTick,
+    NewCronJob,
+)
 from dataqueue._validate import to_json_text
 from dataqueue.backends._files import load_dir
-from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_from_row
+from dataqueue.backends._records import (
+    CRON_TIME_FIELDS,
+    JOB_TIME_FIELDS,
+    cron_from_row,
+    event_from_row,
+    job_from_row,
+)
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
 from dataqueue.models import (
     EDITABLE_FIELDS,
@@ -45,6 +58,10 @@ T = TypeVar("T")
 
 SQL = load_dir("dataqueue.backends.sqlite", "sql", ".sql")
 MIGRATIONS = load_dir("dataqueue.backends.sqlite", "migrations", ".sql")
+# user_version is the number in the newest applied file's name (0003_cron.sql
+# is 3), so numbers may skip and a file's number never depends on the others.
+MIGRATION_NUMBERS = sorted((int(name.split("_", 1)[0]), name) for name in MIGRATIONS)
+LATEST_MIGRATION = MIGRATION_NUMBERS[-1][0]
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 5000
@@ -106,6 +123,102 @@ def decode_job(row: sqlite3.Row) -> JobRecord:
             value = json.loads(value)
         values[name] = value
     return job_from_row(values)
+
+
+def decode_cron(row: sqlite3.Row) -> CronJob:
+    values: dict[str, Any] = {}
+    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a Mapping
+        value = row[name]
+        if name in CRON_TIME_FIELDS:
+            value = from_micros(value)
+        elif name in ("payload", "tags"):
+            value = json.loads(value)
+        values[name] = value
+    return cron_from_row(values)
+
+
+def cron_params(schedule: NewCronJob) -> dict[str, Any]:
+    return {
+        "schedule_name": schedule.schedule_name,
+        "cron_expression": schedule.cron_expression,
+        "job_type": schedule.job_type,
+        "payload": to_json_text(schedule.payload),
+        "timezone": schedule.timezone,
+        "allow_overlap": int(schedule.allow_overlap),
+        "max_attempts": schedule.max_attempts,
+        "priority": schedule.priority,
+        "timeout": schedule.timeout,
+        "tags": json_list(schedule.tags),
+        "retry_delay": schedule.retry_delay,
+        "retry_backoff": (
+            None if schedule.retry_backoff is None else int(schedule.retry_backoff)
+        ),
+        "retry_delay_max": schedule.retry_delay_max,
+        "next_run_at": to_micros(schedule.next_run_at),
+    }
+
+
+def cron_change_params(changes: CronChanges) -> dict[str, Any]:
+    expected = changes.expected or (None, None)
+    params: dict[str, Any] = {
+        "next_run_at": optional_micros(changes.next_run_at),
+        "expected_expression": expected[0],
+        "expected_timezone": expected[1],
+    }
+    for name in CRON_EDITABLE_FIELDS:
+        params[f"set_{name}"] = int(name in changes.values)
+        params[name] = None
+    for name, value in changes.values.items():
+        if name == "payload":
+            params[name] = to_json_text(value)
+        elif name == "tags":
+            params[name] = json_list(value)
+        elif name in ("allow_overlap", "retry_backoff"):
+            params[name] = None if value is None else int(value)
+        else:
+            params[name] = value
+    return params
+
+
+def enqueue_tick(cursor: sqlite3.Cursor, tick: CronTick, now: int) -> int | None:
+    """Claim one due time and insert its job, inside the caller's transaction."""
+    claimed = cursor.execute(
+        SQL["enqueue_cron_jobs"],
+        {
+            "schedule_id": tick.schedule_id,
+            "claimed_run_at": to_micros(tick.claimed_run_at),
+            "next_run_at": to_micros(tick.next_run_at),
+            "now": now,
+        },
+    ).fetchone()
+    if claimed is None:
+        return None
+    job_id: int | None = None
+    if claimed["allow_overlap"] or not claimed["busy"]:
+        params = new_job_params(tick.job, now)
+        for unused in ("run_at", "force_kill_on_timeout", "idempotency_key", "flow_id"):
+            del params[unused]
+        (job_id,) = cursor.execute(
+            SQL["insert_cron_job"],
+            {
+                **params,
+                "cron_job_id": tick.schedule_id,
+                "cron_due_at": to_micros(tick.due_at),
+            },
+        ).fetchone()
+        cursor.execute(
+            SQL["insert_event"], event_params(job_id, EventType.ADDED, now, tick.event)
+        )
+    cursor.execute(
+        SQL["record_cron_run"],
+        {
+            "id": tick.schedule_id,
+            "job_id": job_id,
+            "skipped": tick.skipped + (job_id is None),
+            "now": now,
+        },
+    )
+    return job_id
 
 
 def decode_event(row: sqlite3.Row) -> JobEvent:
@@ -270,7 +383,7 @@ class SqliteBackend(Backend):
     def _migrate(self, conn: sqlite3.Connection) -> None:
         def apply(conn: sqlite3.Connection) -> None:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
-            for number, name in enumerate(MIGRATIONS, start=1):
+            for number, name in MIGRATION_NUMBERS:
                 if number <= version:
                     continue
                 for statement in split_statements(MIGRATIONS[name]):
@@ -279,7 +392,7 @@ class SqliteBackend(Backend):
                 conn.execute(f"PRAGMA user_version = {number:d}")
 
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version < len(MIGRATIONS):
+        if version < LATEST_MIGRATION:
             self._write(conn, apply)
 
     # -- running operations on the connection's thread --------------------
@@ -756,3 +869,97 @@ class SqliteBackend(Backend):
         finally:
             thread.submit(disconnect)
             thread.shutdown(wait=False)
+
+    # -- cron ----------------------------------------------------------------
+
+    async def add_cron_job(self, schedule: NewCronJob, *, now: datetime) -> int | None:
+        params = {**cron_params(schedule), "now": to_micros(now)}
+
+        def add(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(SQL["add_cron_job"], params).fetchone()
+            return None if row is None else int(row["id"])
+
+        return await self._write_op("add_cron_job", add)
+
+    async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
+        rows = await self._read("get_cron_job", SQL["get_cron_job"], {"id": cron_job_id})
+        return decode_cron(rows[0]) if rows else None
+
+    async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
+        rows = await self._read(
+            "get_cron_job_by_name",
+            SQL["get_cron_job_by_name"],
+            {"schedule_name": schedule_name},
+        )
+        return decode_cron(rows[0]) if rows else None
+
+    async def list_cron_jobs(self, status: CronStatus | None) -> list[CronJob]:
+        params = {"status": None if status is None else status.value}
+        rows = await self._read("list_cron_jobs", SQL["list_cron_jobs"], params)
+        return [decode_cron(row) for row in rows]
+
+    async def edit_cron_job(
+        self, cron_job_id: int, changes: CronChanges, *, now: datetime
+    ) -> bool:
+        params = {
+            **cron_change_params(changes),
+            "id": cron_job_id,
+            "now": to_micros(now),
+        }
+        return await self._write_one("edit_cron_job", params)
+
+    async def pause_cron_job(self, cron_job_id: int, *, now: datetime) -> bool:
+        params = {"id": cron_job_id, "now": to_micros(now)}
+        return await self._write_one("pause_cron_job", params)
+
+    async def resume_cron_job(
+        self,
+        cron_job_id: int,
+        next_run_at: datetime,
+        expected: tuple[str, str],
+        *,
+        now: datetime,
+    ) -> bool:
+        params = {
+            "id": cron_job_id,
+            "next_run_at": to_micros(next_run_at),
+            "expected_expression": expected[0],
+            "expected_timezone": expected[1],
+            "now": to_micros(now),
+        }
+        return await self._write_one("resume_cron_job", params)
+
+    async def remove_cron_job(self, cron_job_id: int) -> bool:
+        return await self._write_one("remove_cron_job", {"id": cron_job_id})
+
+    async def get_due_cron_jobs(self, *, now: datetime) -> list[CronJob]:
+        rows = await self._read(
+            "get_due_cron_jobs", SQL["get_due_cron_jobs"], {"now": to_micros(now)}
+        )
+        return [decode_cron(row) for row in rows]
+
+    async def enqueue_cron_jobs(
+        self, ticks: Sequence[CronTick], *, now: datetime
+    ) -> list[int]:
+        if not ticks:
+            return []
+        micros = to_micros(now)
+
+        def enqueue(conn: sqlite3.Connection) -> list[int]:
+            cursor = conn.cursor()
+            ids = [enqueue_tick(cursor, tick, micros) for tick in ticks]
+            return [job_id for job_id in ids if job_id is not None]
+
+        ids = await self._write_op("enqueue_cron_jobs", enqueue)
+        if ids:
+            self._hub.notify()
+        return ids
+
+    async def _write_one(self, operation: LiteralString, params: Mapping[str, Any]) -> bool:
+        """Run a one-row write ... RETURNING; True if it hit a row."""
+        sql = SQL[operation]
+
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute(sql, params).fetchone() is not None
+
+        return await self._write_op(operation, write)
