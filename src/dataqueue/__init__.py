@@ -2,6 +2,7 @@
 
 from dataqueue._clock import Clock, SystemClock
 from dataqueue.connect import connect, connect_sync
+from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import (
     BackendError,
     DataQueueError,
@@ -32,6 +33,8 @@ __all__ = [
     "AbortSignal",
     "BackendError",
     "Clock",
+    "CronJob",
+    "CronStatus",
     "DataQueueError",
     "EventType",
     "FailureReason",

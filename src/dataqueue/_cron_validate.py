@@ -12,7 +12,13 @@ from typing import Any
 
 from dataqueue import _validate as v
 from dataqueue._cron_commands import CRON_EDITABLE_FIELDS, CronChanges, NewCronJob
-from dataqueue.cron import CronJob, CronStatus, next_run_after, normalize_expression, zone
+from dataqueue.cron import (
+    CronJob,
+    CronStatus,
+    next_run_after,
+    normalize_expression,
+    zone,
+)
 
 
 def check_schedule_name(value: Any, where: str) -> str:

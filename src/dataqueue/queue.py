@@ -467,13 +467,9 @@ class JobQueue:
             if schedule is None or schedule.status is not CronStatus.PAUSED:
                 return
             now = self._clock.now()
-            next_run_at = cv.first_run(
-                schedule.cron_expression, schedule.timezone, now
-            )
+            next_run_at = cv.first_run(schedule.cron_expression, schedule.timezone, now)
             expected = (schedule.cron_expression, schedule.timezone)
-            if await store.resume_cron_job(
-                cron_job_id, next_run_at, expected, now=now
-            ):
+            if await store.resume_cron_job(cron_job_id, next_run_at, expected, now=now):
                 return
 
     async def edit_cron_job(self, cron_job_id: int, /, **updates: Any) -> None:

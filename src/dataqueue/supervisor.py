@@ -26,10 +26,12 @@ class MaintenanceResult:
     cleaned_jobs: int
     cleaned_events: int
     expired_tokens: int
+    enqueued_cron_jobs: int = 0
 
 
 class Supervisor:
-    """Reclaims stuck jobs, deletes old jobs and events, expires tokens."""
+    """Reclaims stuck jobs, deletes old jobs and events, expires tokens,
+    enqueues due cron schedules."""
 
     def __init__(
         self,
@@ -63,8 +65,12 @@ class Supervisor:
                 self.cleanup_events_days_to_keep
             )
         expired = await queue.expire_timed_out_tokens()
-        result = MaintenanceResult(reclaimed, cleaned_jobs, cleaned_events, expired)
-        if reclaimed or cleaned_jobs or cleaned_events or expired:
+        # Here too, so that schedules fire while every processor is busy.
+        enqueued = await queue.enqueue_due_cron_jobs()
+        result = MaintenanceResult(
+            reclaimed, cleaned_jobs, cleaned_events, expired, enqueued
+        )
+        if reclaimed or cleaned_jobs or cleaned_events or expired or enqueued:
             logger.info("supervisor: %s", result)
         return result
 

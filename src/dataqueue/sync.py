@@ -95,6 +95,15 @@ class SyncJobQueue:
     cleanup_old_jobs = _blocking(JobQueue.cleanup_old_jobs)
     cleanup_old_job_events = _blocking(JobQueue.cleanup_old_job_events)
     expire_timed_out_tokens = _blocking(JobQueue.expire_timed_out_tokens)
+    add_cron_job = _blocking(JobQueue.add_cron_job)
+    get_cron_job = _blocking(JobQueue.get_cron_job)
+    get_cron_job_by_name = _blocking(JobQueue.get_cron_job_by_name)
+    list_cron_jobs = _blocking(JobQueue.list_cron_jobs)
+    pause_cron_job = _blocking(JobQueue.pause_cron_job)
+    resume_cron_job = _blocking(JobQueue.resume_cron_job)
+    edit_cron_job = _blocking(JobQueue.edit_cron_job)
+    remove_cron_job = _blocking(JobQueue.remove_cron_job)
+    enqueue_due_cron_jobs = _blocking(JobQueue.enqueue_due_cron_jobs)
 
     @property
     def backend(self) -> Any:

@@ -82,6 +82,7 @@ class Processor:
     async def start(self) -> int:
         """Claim one batch, run it (at most ``concurrency`` at a time), and
         return how many jobs ran."""
+        await self._enqueue_due_cron_jobs()
         store = await self.queue._store()
         jobs = await store.claim_batch(
             self.worker_id, self.batch_size, self.job_types, now=self.now()
@@ -113,6 +114,18 @@ class Processor:
         finally:
             self._in_flight.difference_update(tasks)
         return len(jobs)
+
+    async def _enqueue_due_cron_jobs(self) -> None:
+        """Enqueue due cron schedules before a claim, so that their jobs can
+        be in this very batch. One cheap store call when nothing is due; a
+        failure is reported and never stops the claim."""
+        try:
+            await self.queue.enqueue_due_cron_jobs()
+        except Exception as error:
+            logger.exception(
+                "processor %s: enqueueing cron jobs failed", self.worker_id
+            )
+            self.report_error(error)
 
     async def run(self) -> None:
         """Process until ``stop()``: a full batch is followed by the next claim

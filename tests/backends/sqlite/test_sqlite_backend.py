@@ -14,7 +14,7 @@ import pytest
 from sqlite_helpers import NOW, new_job
 
 from dataqueue.backends.sqlite import SqliteBackend
-from dataqueue.backends.sqlite.backend import MIGRATIONS
+from dataqueue.backends.sqlite.backend import LATEST_MIGRATION
 from dataqueue.errors import BackendError
 
 
@@ -50,7 +50,7 @@ async def test_open_creates_the_schema_and_migrate_is_idempotent(
         }
     finally:
         conn.close()
-    assert version == len(MIGRATIONS)
+    assert version == LATEST_MIGRATION
     assert {
         "job_queue",
         "job_events",

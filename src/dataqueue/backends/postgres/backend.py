@@ -560,7 +560,9 @@ class PostgresBackend(Backend):
 
     async def list_cron_jobs(self, status: CronStatus | None) -> list[CronJob]:
         params = {"status": None if status is None else status.value}
-        return [cron_from_row(row) for row in await self._fetch("list_cron_jobs", params)]
+        return [
+            cron_from_row(row) for row in await self._fetch("list_cron_jobs", params)
+        ]
 
     async def edit_cron_job(
         self, cron_job_id: int, changes: CronChanges, *, now: datetime
@@ -569,7 +571,9 @@ class PostgresBackend(Backend):
         return bool(await self._fetch("edit_cron_job", params))
 
     async def pause_cron_job(self, cron_job_id: int, *, now: datetime) -> bool:
-        return bool(await self._fetch("pause_cron_job", {"id": cron_job_id, "now": now}))
+        return bool(
+            await self._fetch("pause_cron_job", {"id": cron_job_id, "now": now})
+        )
 
     async def resume_cron_job(
         self,

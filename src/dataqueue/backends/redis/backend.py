@@ -14,13 +14,15 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.asyncio.connection import SSLConnection
 
+from dataqueue._cron_commands import CronChanges, CronTick, NewCronJob
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
-from dataqueue.backends._records import JOB_TIME_FIELDS
+from dataqueue.backends._records import CRON_TIME_FIELDS, JOB_TIME_FIELDS
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.redis import keys
 from dataqueue.backends.redis.scripts import Scripts
+from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
 from dataqueue.models import (
     FailureReason,
@@ -38,9 +40,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 TLS_KEYS = frozenset({"ca", "cert", "key", "reject_unauthorized"})
 
-_INT_FIELDS = frozenset({"id", "attempts", "max_attempts", "priority", "progress"})
+_INT_FIELDS = frozenset(
+    {
+        "id",
+        "attempts",
+        "max_attempts",
+        "priority",
+        "progress",
+        "cron_job_id",
+        "last_job_id",
+        "skipped_runs",
+    }
+)
 _FLOAT_FIELDS = frozenset({"timeout", "retry_delay", "retry_delay_max"})
-_BOOL_FIELDS = frozenset({"force_kill_on_timeout", "retry_backoff"})
+_BOOL_FIELDS = frozenset({"force_kill_on_timeout", "retry_backoff", "allow_overlap"})
+_TIME_FIELDS = JOB_TIME_FIELDS | CRON_TIME_FIELDS
 _JSON_FIELDS = frozenset({"payload", "output", "error_history", "tags", "step_data"})
 
 
@@ -62,7 +76,7 @@ def _encode(name: str, value: Any) -> str | None:
         return to_json_text(value)
     if value is None:
         return None
-    if name in JOB_TIME_FIELDS:
+    if name in _TIME_FIELDS:
         return _us(value)
     if name in _BOOL_FIELDS:
         return "1" if value else "0"
@@ -72,7 +86,7 @@ def _encode(name: str, value: Any) -> str | None:
 
 
 def _decode(name: str, text: str) -> Any:
-    if name in JOB_TIME_FIELDS:
+    if name in _TIME_FIELDS:
         return _time(text)
     if name in _INT_FIELDS:
         return int(text)
@@ -93,6 +107,90 @@ def _job(fields: Mapping[str | bytes, str | bytes]) -> JobRecord:
             for name in _records.JOB_FIELDS
         }
     )
+
+
+def _cron(fields: Mapping[str | bytes, str | bytes]) -> CronJob:
+    row = {_text(name): _text(value) for name, value in fields.items()}
+    return _records.cron_from_row(
+        {
+            name: None if row.get(name) is None else _decode(name, row[name])
+            for name in _records.CRON_FIELDS
+        }
+    )
+
+
+def _crons(rows: Sequence[Sequence[str | bytes]]) -> list[CronJob]:
+    return [_cron(dict(zip(row[::2], row[1::2], strict=True))) for row in rows]
+
+
+def _fields(values: Mapping[str, Any]) -> list[str]:
+    """Hash fields as a flat name, value list; NULLs are left out."""
+    flat: list[str] = []
+    for name, value in values.items():
+        text = _encode(name, value)
+        if text is not None:
+            flat += [name, text]
+    return flat
+
+
+def _new_cron(schedule: NewCronJob, now: datetime) -> list[str]:
+    return _fields(
+        {
+            "schedule_name": schedule.schedule_name,
+            "cron_expression": schedule.cron_expression,
+            "job_type": schedule.job_type,
+            "payload": schedule.payload,
+            "timezone": schedule.timezone,
+            "allow_overlap": schedule.allow_overlap,
+            "status": CronStatus.ACTIVE.value,
+            "max_attempts": schedule.max_attempts,
+            "priority": schedule.priority,
+            "timeout": schedule.timeout,
+            "tags": schedule.tags,
+            "retry_delay": schedule.retry_delay,
+            "retry_backoff": schedule.retry_backoff,
+            "retry_delay_max": schedule.retry_delay_max,
+            "next_run_at": schedule.next_run_at,
+            "skipped_runs": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+def _cron_edit(changes: CronChanges) -> str:
+    """The edit as the JSON object that ``edit_cron_job.lua`` reads."""
+    set_fields: list[str] = []
+    unset: list[str] = []
+    for name, value in changes.values.items():
+        text = _encode(name, value)
+        if text is None:
+            unset.append(name)
+        else:
+            set_fields += [name, text]
+    spec: dict[str, Any] = {"set": set_fields, "unset": unset}
+    if changes.next_run_at is not None:
+        spec["next_run_at"] = _us(changes.next_run_at)
+    if changes.expected is not None:
+        spec["expected"] = list(changes.expected)
+    return to_json_text(spec)
+
+
+def _tick(tick: CronTick, now: datetime) -> str:
+    job = json.loads(_new_job(tick.job, now))
+    fields = job["fields"] + _fields(
+        {"cron_job_id": tick.schedule_id, "cron_due_at": tick.due_at}
+    )
+    spec: dict[str, Any] = {
+        "schedule_id": tick.schedule_id,
+        "claimed_run_at": _us(tick.claimed_run_at),
+        "next_run_at": _us(tick.next_run_at),
+        "skipped": tick.skipped,
+        "fields": fields,
+        "tags": tick.job.tags,
+        "event": to_json_text(tick.event),
+    }
+    return to_json_text(spec)
 
 
 def _jobs(rows: Sequence[Sequence[str | bytes]]) -> list[JobRecord]:
@@ -498,3 +596,73 @@ class RedisBackend(Backend):
             raise asyncio.CancelledError
         finally:
             await pubsub.aclose()
+
+    # -- CronStore -------------------------------------------------------------
+
+    async def add_cron_job(self, schedule: NewCronJob, *, now: datetime) -> int | None:
+        cron_job_id = await self._scripts.run(
+            "add_cron_job",
+            schedule.schedule_name,
+            _us(schedule.next_run_at),
+            *_new_cron(schedule, now),
+        )
+        return None if cron_job_id is None else int(cron_job_id)
+
+    async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
+        fields = await self._client.hgetall(keys.cron(self._prefix, cron_job_id))
+        return _cron(fields) if fields else None
+
+    async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
+        flat = await self._scripts.run("get_cron_job_by_name", schedule_name)
+        return _crons([flat])[0] if flat else None
+
+    async def list_cron_jobs(self, status: CronStatus | None) -> list[CronJob]:
+        wanted = "" if status is None else status.value
+        return _crons(await self._scripts.run("list_cron_jobs", wanted))
+
+    async def edit_cron_job(
+        self, cron_job_id: int, changes: CronChanges, *, now: datetime
+    ) -> bool:
+        edited = await self._scripts.run(
+            "edit_cron_job", cron_job_id, _us(now), _cron_edit(changes)
+        )
+        return bool(edited)
+
+    async def pause_cron_job(self, cron_job_id: int, *, now: datetime) -> bool:
+        return bool(await self._scripts.run("pause_cron_job", cron_job_id, _us(now)))
+
+    async def resume_cron_job(
+        self,
+        cron_job_id: int,
+        next_run_at: datetime,
+        expected: tuple[str, str],
+        *,
+        now: datetime,
+    ) -> bool:
+        resumed = await self._scripts.run(
+            "resume_cron_job",
+            cron_job_id,
+            _us(next_run_at),
+            expected[0],
+            expected[1],
+            _us(now),
+        )
+        return bool(resumed)
+
+    async def remove_cron_job(self, cron_job_id: int) -> bool:
+        return bool(await self._scripts.run("remove_cron_job", cron_job_id))
+
+    async def get_due_cron_jobs(self, *, now: datetime) -> list[CronJob]:
+        return _crons(await self._scripts.run("get_due_cron_jobs", _us(now)))
+
+    async def enqueue_cron_jobs(
+        self, ticks: Sequence[CronTick], *, now: datetime
+    ) -> list[int]:
+        if not ticks:
+            return []
+        ids = await self._scripts.run(
+            "enqueue_cron_jobs", _us(now), *(_tick(tick, now) for tick in ticks)
+        )
+        if ids:
+            self._hub.notify()
+        return [int(job_id) for job_id in ids]

@@ -20,9 +20,14 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   tokens by timeout_at.
 * ``{p}wakeup`` pub/sub channel: a message per add.
 
-Later features keep the same shape: ``{p}cron:{id}`` hashes with a
-``{p}cron_names`` hash and a ``{p}cron_id`` counter, ``{p}flow:{id}`` hashes,
-and a ``{p}workers`` hash worker id → JSON.
+* Cron: ``{p}cron:{id}`` hash of one schedule (encoded like a job);
+  ``{p}cron_id`` the id counter; ``{p}cron_names`` hash name → id;
+  ``{p}cron_all`` zset of ids (by id); ``{p}cron_due`` zset of active
+  schedules by next_run_at; ``{p}cron_jobs:{id}`` set of the schedule's job
+  ids that may still run (for the overlap check).
+
+Later features keep the same shape: ``{p}flow:{id}`` hashes and a
+``{p}workers`` hash worker id → JSON.
 """
 
 from __future__ import annotations
@@ -106,3 +111,27 @@ def event_id_counter(prefix: str) -> str:
 
 def events_by_time(prefix: str) -> str:
     return f"{prefix}events_by_time"
+
+
+def cron(prefix: str, cron_job_id: int | str) -> str:
+    return f"{prefix}cron:{cron_job_id}"
+
+
+def cron_jobs(prefix: str, cron_job_id: int | str) -> str:
+    return f"{prefix}cron_jobs:{cron_job_id}"
+
+
+def cron_id_counter(prefix: str) -> str:
+    return f"{prefix}cron_id"
+
+
+def cron_names(prefix: str) -> str:
+    return f"{prefix}cron_names"
+
+
+def cron_all(prefix: str) -> str:
+    return f"{prefix}cron_all"
+
+
+def cron_due(prefix: str) -> str:
+    return f"{prefix}cron_due"

@@ -17,6 +17,7 @@ logger = logging.getLogger("dataqueue")
 LIBRARY = "_lib"
 
 ScriptName = Literal[
+    "add_cron_job",
     "add_jobs",
     "cancel_job",
     "cancel_jobs",
@@ -24,13 +25,21 @@ ScriptName = Literal[
     "cleanup_old_job_events",
     "cleanup_old_jobs",
     "complete_job",
+    "edit_cron_job",
     "edit_jobs",
+    "enqueue_cron_jobs",
     "expire_timed_out_tokens",
     "fail_job",
+    "get_cron_job_by_name",
+    "get_due_cron_jobs",
     "get_job_events",
     "get_jobs",
+    "list_cron_jobs",
+    "pause_cron_job",
     "prolong_job",
     "reclaim_stuck_jobs",
+    "remove_cron_job",
+    "resume_cron_job",
     "retry_job",
     "set_progress",
 ]

@@ -882,7 +882,9 @@ class SqliteBackend(Backend):
         return await self._write_op("add_cron_job", add)
 
     async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
-        rows = await self._read("get_cron_job", SQL["get_cron_job"], {"id": cron_job_id})
+        rows = await self._read(
+            "get_cron_job", SQL["get_cron_job"], {"id": cron_job_id}
+        )
         return decode_cron(rows[0]) if rows else None
 
     async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
@@ -955,7 +957,9 @@ class SqliteBackend(Backend):
             self._hub.notify()
         return ids
 
-    async def _write_one(self, operation: LiteralString, params: Mapping[str, Any]) -> bool:
+    async def _write_one(
+        self, operation: LiteralString, params: Mapping[str, Any]
+    ) -> bool:
         """Run a one-row write ... RETURNING; True if it hit a row."""
         sql = SQL[operation]
 

@@ -23,6 +23,12 @@ local function k_status(status) return P .. 'status:' .. status end
 local function k_type(job_type) return P .. 'type:' .. job_type end
 local function k_tag(tag) return P .. 'tag:' .. tag end
 local function k_token(id) return P .. 'token:' .. id end
+local K_CRON_ID = P .. 'cron_id'
+local K_CRON_NAMES = P .. 'cron_names'
+local K_CRON_ALL = P .. 'cron_all'
+local K_CRON_DUE = P .. 'cron_due'
+local function k_cron(id) return P .. 'cron:' .. id end
+local function k_cron_jobs(id) return P .. 'cron_jobs:' .. id end
 
 local function load_hash(key)
   local flat = redis.call('HGETALL', key)
