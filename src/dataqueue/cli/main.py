@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dataqueue.cli.cron import cron
 from dataqueue.cli.demo import demo
 from dataqueue.cli.migrate import migrate
 from dataqueue.cli.worker import worker
@@ -18,3 +19,4 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(worker)
 main.add_command(demo)
+main.add_command(cron)

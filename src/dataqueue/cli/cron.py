@@ -1,0 +1,104 @@
+"""``dataqueue cron``: list, pause, resume and remove schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+import dataqueue as dq
+from dataqueue.cli._options import (
+    env_file_option,
+    load_env_file,
+    resolve_url,
+    url_option,
+)
+from dataqueue.cli.migrate import redact
+
+T = TypeVar("T")
+
+
+def _with_queue(
+    url: str | None, env_file: Path | None, use: Callable[[dq.SyncJobQueue], T]
+) -> T:
+    load_env_file(env_file)
+    resolved = resolve_url(url, required=True)
+    assert resolved is not None
+    try:
+        queue = dq.connect_sync(resolved)
+    except (ValueError, ImportError) as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        return use(queue)
+    except dq.BackendError as error:
+        raise click.ClickException(f"{redact(resolved)}: {error}") from error
+    finally:
+        queue.close()
+
+
+def _find(queue: dq.SyncJobQueue, schedule: str) -> dq.CronJob:
+    """A schedule by id (all digits) or by name."""
+    found = queue.get_cron_job(int(schedule)) if schedule.isdigit() else None
+    found = found or queue.get_cron_job_by_name(schedule)
+    if found is None:
+        raise click.ClickException(f"no cron schedule {schedule!r}")
+    return found
+
+
+def _when(value: datetime | None, zone: str) -> tuple[str, str]:
+    if value is None:
+        return "-", "-"
+    local = value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    return local, value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@click.group()
+def cron() -> None:
+    """Recurring schedules: list, pause, resume, remove."""
+
+
+@cron.command("list")
+@url_option
+@env_file_option
+@click.option("--status", type=click.Choice(["active", "paused"]), help="Only these.")
+def list_schedules(url: str | None, env_file: Path | None, status: str | None) -> None:
+    """Every schedule, with its next run in its own zone and in UTC."""
+    schedules = _with_queue(url, env_file, lambda q: q.list_cron_jobs(status))
+    if not schedules:
+        click.echo("no cron schedules")
+        return
+    for s in schedules:
+        local, utc = _when(s.next_run_at, s.timezone)
+        if s.status is dq.CronStatus.PAUSED:
+            local, utc = "paused", "paused"
+        click.echo(
+            f"{s.id}\t{s.schedule_name}\t{s.cron_expression}\t{s.timezone}\t"
+            f"{s.job_type}\tnext: {local} ({utc})\tlast job: {s.last_job_id or '-'}"
+        )
+
+
+def _change(
+    name: str, verb: str, call: Callable[[dq.SyncJobQueue, int], None]
+) -> click.Command:
+    @click.command(name, help=f"{verb.capitalize()} a schedule, given its id or name.")
+    @click.argument("schedule")
+    @url_option
+    @env_file_option
+    def command(schedule: str, url: str | None, env_file: Path | None) -> None:
+        def run(queue: dq.SyncJobQueue) -> str:
+            found = _find(queue, schedule)
+            call(queue, found.id)
+            return found.schedule_name
+
+        click.echo(f"{verb} cron schedule {_with_queue(url, env_file, run)!r}")
+
+    return command
+
+
+cron.add_command(_change("pause", "paused", lambda q, i: q.pause_cron_job(i)))
+cron.add_command(_change("resume", "resumed", lambda q, i: q.resume_cron_job(i)))
+cron.add_command(_change("remove", "removed", lambda q, i: q.remove_cron_job(i)))

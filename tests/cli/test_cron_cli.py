@@ -1,0 +1,48 @@
+"""`dataqueue cron` as a subprocess, on a SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dataqueue as dq
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if "DATAQUEUE" not in k}
+    return subprocess.run(
+        [sys.executable, "-m", "dataqueue", "cron", *args, "--url", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_list_pause_resume_remove(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with dq.connect_sync(url) as queue:
+        nightly = queue.add_cron_job(
+            "nightly", "30 2 * * *", "report", {}, timezone="Europe/Berlin"
+        )
+        queue.add_cron_job("hourly", "@hourly", "ping", {})
+
+    listed = run(url, "list")
+    assert listed.returncode == 0, listed.stderr
+    line = next(s for s in listed.stdout.splitlines() if "nightly" in s)
+    assert "02:30 CE" in line and "UTC)" in line  # its own zone, then UTC
+
+    assert run(url, "pause", "nightly").returncode == 0
+    paused = run(url, "list", "--status", "paused").stdout
+    assert "nightly" in paused and "hourly" not in paused
+    assert run(url, "resume", str(nightly)).returncode == 0
+    assert run(url, "remove", "hourly").returncode == 0
+
+    missing = run(url, "pause", "nope")
+    assert missing.returncode == 1
+    assert "no cron schedule 'nope'" in missing.stderr
+    with dq.connect_sync(url) as queue:
+        (schedule,) = queue.list_cron_jobs()
+        assert (schedule.id, schedule.status) == (nightly, dq.CronStatus.ACTIVE)
