@@ -11,7 +11,8 @@ Shared rules, true of every backend:
   with ``next_attempt_at <= now``. Due jobs are claimed by ``priority`` (high
   first), then ``run_at``, then ``id``.
 * Every change of state appends one event to the job's log. ``added``:
-  ``{"job_type"}``; ``processing``: ``{"worker_id", "attempt"}``;
+  ``{"job_type"}`` (a cron job's adds ``cron_job_id``, ``cron_due_at`` and
+  ``cron_skipped``); ``processing``: ``{"worker_id", "attempt"}``;
   ``completed``: the ``metadata`` given; ``failed``: ``{"message",
   "failure_reason", "next_attempt_at"}``; ``cancelled``: ``{}``; ``retried``:
   ``{}`` (or ``{"reclaimed_from"}`` for a stuck job); ``edited``: the changed
