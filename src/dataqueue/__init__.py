@@ -8,6 +8,8 @@ from dataqueue.errors import (
     HandlerImportError,
     JobTimeoutError,
     NotMigratedError,
+    StoreRefusedError,
+    StoreUnavailableError,
     UnsupportedInForceKill,
 )
 from dataqueue.models import (
@@ -46,6 +48,8 @@ __all__ = [
     "MaintenanceResult",
     "NotMigratedError",
     "Processor",
+    "StoreRefusedError",
+    "StoreUnavailableError",
     "Supervisor",
     "SyncJobQueue",
     "SyncProcessor",

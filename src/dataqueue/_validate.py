@@ -12,17 +12,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from dataqueue.models import (
-    EDITABLE_FIELDS,
-    TAG_MODES,
-    JobChanges,
-    JobFilter,
-    JobSpec,
-    JobStatus,
-    NewJob,
-    TagFilter,
-    TimeRange,
-)
+from dataqueue._commands import EDITABLE_FIELDS, JobChanges, JobFilter, NewJob
+from dataqueue.models import TAG_MODES, JobSpec, JobStatus, TagFilter, TimeRange
 from dataqueue.types import JSONValue
 
 MAX_OUTPUT_BYTES = 256 * 1024

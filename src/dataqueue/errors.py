@@ -2,7 +2,9 @@
 
 DataQueueError
  ├── BackendError            the store failed, or the call is not available on it
- │    └── NotMigratedError   the PostgreSQL schema is missing or out of date
+ │    ├── NotMigratedError   the PostgreSQL schema is missing or out of date
+ │    ├── StoreUnavailableError  the store cannot be reached now; retrying may help
+ │    └── StoreRefusedError  the store refused us for good (credentials, database)
  ├── UnsupportedInForceKill  a JobContext feature used inside a force-killed handler
  ├── HandlerImportError      a handler could not be imported by module path
  └── JobTimeoutError         a handler ran past its deadline
@@ -27,6 +29,16 @@ class BackendError(DataQueueError):
 
 class NotMigratedError(BackendError):
     """The database has no dataqueue schema yet: run `dataqueue migrate` first."""
+
+
+class StoreUnavailableError(BackendError):
+    """The store cannot be reached right now (connection refused, lost or
+    timed out); the same call may succeed once it is back."""
+
+
+class StoreRefusedError(BackendError):
+    """The store refused the connection for good (bad credentials, unknown
+    database or role): retrying will not help until the settings change."""
 
 
 class UnsupportedInForceKill(DataQueueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -33,6 +33,7 @@ class FailureReason(StrEnum):
     TIMEOUT = "timeout"
     HANDLER_ERROR = "handler_error"
     NO_HANDLER = "no_handler"
+    WORKER_LOST = "worker_lost"
 
 
 class EventType(StrEnum):
@@ -154,64 +155,3 @@ class Token:
     created_at: datetime
     completed_at: datetime | None
     tags: list[str]
-
-
-# ---------------------------------------------------------------------------
-# Normalized values handed to a backend. Validation happens before these are
-# built (see dataqueue._validate), so backends can trust every field.
-
-
-@dataclass(frozen=True, slots=True)
-class NewJob:
-    """A validated job ready to be inserted."""
-
-    job_type: str
-    payload: JSONValue
-    priority: int
-    run_at: datetime | None
-    max_attempts: int
-    timeout: float | None
-    force_kill_on_timeout: bool
-    tags: list[str]
-    idempotency_key: str | None
-    retry_delay: float | None
-    retry_backoff: bool | None
-    retry_delay_max: float | None
-    flow_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JobFilter:
-    """A validated conjunction of filters; ``None`` fields do not filter."""
-
-    job_type: str | None = None
-    priority: int | None = None
-    run_at: TimeRange | None = None
-    tags: TagFilter | None = None
-    status: JobStatus | None = None
-
-
-EDITABLE_FIELDS: tuple[str, ...] = (
-    "payload",
-    "priority",
-    "max_attempts",
-    "run_at",
-    "timeout",
-    "tags",
-    "retry_delay",
-    "retry_backoff",
-    "retry_delay_max",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class JobChanges:
-    """Validated edits to pending jobs: only the fields in ``values`` change.
-
-    ``values`` maps a name of ``EDITABLE_FIELDS`` to its new value; ``run_at``
-    of ``None`` means "now", ``tags`` of ``None`` means no tags. ``metadata`` is
-    the JSON form recorded in the ``edited`` event.
-    """
-
-    values: dict[str, Any]
-    metadata: dict[str, JSONValue] = field(default_factory=dict)

@@ -13,9 +13,10 @@ Shared rules, true of every backend:
 * Every change of state appends one event to the job's log. ``added``:
   ``{"job_type"}``; ``processing``: ``{"worker_id", "attempt"}``;
   ``completed``: the ``metadata`` given; ``failed``: ``{"message",
-  "failure_reason", "next_attempt_at"}``; ``cancelled``: ``{}``; ``retried``:
-  ``{}`` (or ``{"reclaimed_from"}`` for a stuck job); ``edited``: the changed
-  fields; ``prolonged``: ``{"timeout"}``.
+  "failure_reason", "next_attempt_at"}`` (ISO text or null); ``cancelled``:
+  ``{}``; ``retried``: ``{}`` (``{"reclaimed_from"}`` for a stuck job,
+  ``{"released_by"}`` for one given back); ``edited``: the changed fields;
+  ``prolonged``: ``{"timeout"}``.
 * Deleting a job deletes its events.
 """
 
@@ -26,16 +27,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from dataqueue.errors import BackendError
-from dataqueue.models import (
-    FailureReason,
+from dataqueue._commands import (
+    ClaimRequest,
+    Exchange,
     JobChanges,
-    JobEvent,
     JobFilter,
-    JobRecord,
+    Lease,
     NewJob,
+    Outcome,
 )
-from dataqueue.types import JSONValue
+from dataqueue.errors import BackendError
+from dataqueue.models import JobEvent, JobRecord
 
 
 class Wakeup(Protocol):
@@ -78,9 +80,11 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
-        """A ``failed`` or ``processing`` job becomes ``pending`` and due now.
+        """A ``failed`` or ``cancelled`` job becomes ``pending`` and due now;
+        any other job (a ``processing`` one above all) is left alone.
 
-        Clears the lock and ``next_attempt_at``, sets ``last_retried_at``.
+        Clears ``next_attempt_at``, sets ``last_retried_at``, records a
+        ``retried`` event ``{}``.
         """
 
     @abstractmethod
@@ -100,10 +104,20 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def reclaim_stuck_jobs(
-        self, max_processing_seconds: float, *, now: datetime
+        self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> int:
-        """``processing`` jobs locked longer than the threshold (or than their
-        own longer ``timeout``) go back to ``pending``."""
+        """Take back ``processing`` jobs whose lease was not refreshed for
+        longer than the threshold (or than their own longer ``timeout``):
+        their worker is gone. The lost attempt counts as used.
+
+        A job with attempts left becomes ``pending``, due now (``run_at =
+        now``, so it goes behind jobs already waiting), with a ``retried``
+        event ``{"reclaimed_from": <locked_by>}``. A job that has used
+        ``max_attempts`` becomes ``failed`` for good with
+        ``failure_reason = worker_lost``, ``{"message", "timestamp"}``
+        appended to ``error_history`` and a ``failed`` event, as ``Failure``
+        does. Both clear the lock and the lease. Returns how many.
+        """
 
     @abstractmethod
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
@@ -121,61 +135,61 @@ class JobStore(Protocol):
 
 
 class WorkStore(Protocol):
-    """What a processor needs: claim, finish, report."""
+    """What a processor needs: claim under a lease, settle outcomes, keep
+    leases fresh, give jobs back.
+
+    Every write of a running attempt carries its ``Lease`` and changes the
+    job only while the job is ``processing`` under that lease's token; a
+    write under a lost lease changes nothing and says so (False, or the job
+    missing from the returned ids).
+    """
 
     @abstractmethod
-    async def claim_batch(
+    async def settle_and_claim(
         self,
-        worker_id: str,
-        batch_size: int,
-        job_types: Sequence[str] | None,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
         *,
         now: datetime,
-    ) -> list[JobRecord]:
-        """Atomically move up to ``batch_size`` due jobs to ``processing``.
+    ) -> Exchange:
+        """Write ``outcomes``, then claim, in one round trip.
 
-        Sets ``locked_by``, ``locked_at = now``, ``attempts + 1``,
-        ``started_at`` (first claim only); clears ``next_attempt_at`` and
-        ``pending_reason``. Returns the updated records in claim order.
-        No job is ever returned to two callers at once.
+        Each ``Completion`` makes its job ``completed`` with its output and a
+        ``completed`` event carrying its metadata. Each ``Failure`` makes its
+        job ``failed``: ``{"message", "timestamp"}`` appended to
+        ``error_history``, ``failure_reason``, ``last_failed_at``,
+        ``next_attempt_at`` set (None: failed for good), and a ``failed``
+        event. Both clear the lock and the lease.
+
+        Then, if ``claim`` is given, up to ``claim.limit`` due jobs (of
+        ``claim.job_types`` when set) move to ``processing``: ``locked_by``,
+        ``locked_at = now``, the lease token, ``attempts + 1``,
+        ``started_at`` (first claim only), ``next_attempt_at`` and
+        ``pending_reason`` cleared, and a ``processing`` event. No job is
+        ever held by two claims at once. A claimed row that cannot be decoded
+        is returned as a ``BrokenJob`` (still claimed), never raised.
         """
 
     @abstractmethod
-    async def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        output: JSONValue,
-        metadata: dict[str, JSONValue],
-        *,
-        now: datetime,
-    ) -> bool:
-        """A job still held by ``worker_id`` becomes ``completed``."""
+    async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
+        """Refresh ``locked_at`` of every job still held under its lease, in
+        one call; return the ids of those jobs (the others were lost)."""
 
     @abstractmethod
-    async def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        message: str,
-        reason: FailureReason,
-        next_attempt_at: datetime | None,
-        *,
-        now: datetime,
-    ) -> bool:
-        """A job still held by ``worker_id`` becomes ``failed``, with the
-        error appended to ``error_history``; it runs again at
-        ``next_attempt_at`` unless that is None."""
+    async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
+        """Give jobs back unfinished (a worker shutting down): each job still
+        held under its lease becomes ``pending``, due now, with its attempt
+        restored (``attempts - 1``) and the lock cleared, and a ``retried``
+        event ``{"released_by": <locked_by>}``. Returns how many."""
 
     @abstractmethod
-    async def prolong_job(
-        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
-    ) -> None:
-        """Refresh ``locked_at`` and record a ``prolonged`` event."""
+    async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
+        """Refresh ``locked_at`` and record a ``prolonged`` event
+        ``{"timeout"}``; False when the lease is lost."""
 
     @abstractmethod
-    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
-        """Store a progress percentage (0-100)."""
+    async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
+        """Store a progress percentage (0-100); False when the lease is lost."""
 
     @abstractmethod
     async def subscribe(self) -> Wakeup:

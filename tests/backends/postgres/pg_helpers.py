@@ -9,9 +9,10 @@ from typing import Any
 import psycopg
 from tests.conftest import PG_URL
 
+from dataqueue._commands import NewJob
 from dataqueue._validate import new_job
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.models import JobSpec, NewJob
+from dataqueue.models import JobSpec
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from tests.conftest import REDIS_URL
 
-from dataqueue.models import NewJob
+from dataqueue._commands import NewJob
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -12,17 +12,10 @@ import redis.asyncio as aioredis
 from redis_helpers import NOW, new_job, prefix_keys
 from tests.conftest import REDIS_URL, eventually
 
+from dataqueue._commands import JobChanges, JobFilter
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.errors import BackendError
-from dataqueue.models import (
-    FailureReason,
-    JobChanges,
-    JobFilter,
-    JobRecord,
-    JobStatus,
-    TagFilter,
-    TimeRange,
-)
+from dataqueue.models import FailureReason, JobRecord, JobStatus, TagFilter, TimeRange
 
 MICRO = timedelta(microseconds=1)
 MakeBackend = Callable[..., Awaitable[RedisBackend]]

@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from dataqueue._commands import NewJob
 from dataqueue.backends.sqlite import SqliteBackend
-from dataqueue.models import NewJob
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from dataqueue._commands import EDITABLE_FIELDS, JobChanges, JobFilter, NewJob
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
@@ -27,16 +28,7 @@ from dataqueue.backends.postgres.notify import channel_for, job_listener
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.errors import BackendError, NotMigratedError
-from dataqueue.models import (
-    EDITABLE_FIELDS,
-    FailureReason,
-    JobChanges,
-    JobEvent,
-    JobFilter,
-    JobRecord,
-    NewJob,
-    TimeRange,
-)
+from dataqueue.models import FailureReason, JobEvent, JobRecord, TimeRange
 from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.asyncio.connection import SSLConnection
 
+from dataqueue._commands import JobChanges, JobFilter, NewJob
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
 from dataqueue.backends._records import JOB_TIME_FIELDS
@@ -22,14 +23,7 @@ from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.redis import keys
 from dataqueue.backends.redis.scripts import Scripts
 from dataqueue.errors import BackendError
-from dataqueue.models import (
-    FailureReason,
-    JobChanges,
-    JobEvent,
-    JobFilter,
-    JobRecord,
-    NewJob,
-)
+from dataqueue.models import FailureReason, JobEvent, JobRecord
 from dataqueue.types import JSONValue
 
 SCHEMA_VERSION = 1

@@ -20,23 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 
+from dataqueue._commands import EDITABLE_FIELDS, JobChanges, JobFilter, NewJob
 from dataqueue._validate import to_json_text
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.errors import BackendError
-from dataqueue.models import (
-    EDITABLE_FIELDS,
-    EventType,
-    FailureReason,
-    JobChanges,
-    JobEvent,
-    JobFilter,
-    JobRecord,
-    NewJob,
-    TimeRange,
-)
+from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, TimeRange
 from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")

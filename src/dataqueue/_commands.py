@@ -1,0 +1,154 @@
+"""Validated values handed to a store.
+
+``dataqueue._validate`` builds the first three from public arguments; the
+processor builds the rest. Backends trust every field: a value reaching them
+has already been checked and normalized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from dataqueue.models import FailureReason, JobRecord, JobStatus, TagFilter, TimeRange
+from dataqueue.types import JSONValue
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job ready to be inserted."""
+
+    job_type: str
+    payload: JSONValue
+    priority: int
+    run_at: datetime | None
+    max_attempts: int
+    timeout: float | None
+    force_kill_on_timeout: bool
+    tags: list[str]
+    idempotency_key: str | None
+    retry_delay: float | None
+    retry_backoff: bool | None
+    retry_delay_max: float | None
+    flow_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """A validated conjunction of filters; ``None`` fields do not filter."""
+
+    job_type: str | None = None
+    priority: int | None = None
+    run_at: TimeRange | None = None
+    tags: TagFilter | None = None
+    status: JobStatus | None = None
+
+
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "payload",
+    "priority",
+    "max_attempts",
+    "run_at",
+    "timeout",
+    "tags",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanges:
+    """Validated edits to pending jobs: only the fields in ``values`` change.
+
+    ``values`` maps a name of ``EDITABLE_FIELDS`` to its new value; ``run_at``
+    of ``None`` means "now", ``tags`` of ``None`` means no tags. ``metadata`` is
+    the JSON form recorded in the ``edited`` event.
+    """
+
+    values: dict[str, Any]
+    metadata: dict[str, JSONValue] = field(default_factory=dict)
+
+
+# -- the work of a processor -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right of one attempt to write to its job.
+
+    Every claim draws a fresh random ``token``; the store keeps it on each job
+    it claimed. A write carrying a lease changes the job only while the job is
+    ``processing`` under that same token, so an attempt whose job was
+    reclaimed, released or cancelled (or a restarted worker reusing the same
+    ``worker_id``) can no longer change it.
+    """
+
+    job_id: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Take up to ``limit`` due jobs for ``worker_id`` under lease ``token``."""
+
+    worker_id: str
+    token: str
+    limit: int
+    job_types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """An attempt finished: the job becomes ``completed`` with ``output``;
+    ``metadata`` is the ``completed`` event's."""
+
+    lease: Lease
+    output: JSONValue
+    metadata: dict[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An attempt failed: the job becomes ``failed``, ``{"message",
+    "timestamp"}`` is appended to its ``error_history``, and it runs again at
+    ``next_attempt_at`` (``None``: failed for good)."""
+
+    lease: Lease
+    message: str
+    reason: FailureReason
+    next_attempt_at: datetime | None
+
+
+Outcome: TypeAlias = Completion | Failure
+"""What an attempt ended in, to be written under its lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenJob:
+    """A claimed job whose stored row could not be decoded.
+
+    The store claimed it (it holds the claim's lease) but cannot hand it to a
+    handler; the processor fails it for good so that it never holds up the
+    rest of its claim.
+    """
+
+    id: int
+    error: str
+
+
+Claimed: TypeAlias = JobRecord | BrokenJob
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What ``settle_and_claim`` did.
+
+    ``settled[i]`` is True when ``outcomes[i]`` was written (its lease still
+    held), False when the job had been taken from the attempt. ``claimed`` are
+    the newly claimed jobs, in claim order.
+    """
+
+    settled: list[bool]
+    claimed: list[Claimed]
