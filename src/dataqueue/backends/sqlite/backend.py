@@ -20,12 +20,25 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 
-from dataqueue._commands import EDITABLE_FIELDS, JobChanges, JobFilter, NewJob
+from dataqueue._commands import (
+    EDITABLE_FIELDS,
+    BrokenJob,
+    Claimed,
+    ClaimRequest,
+    Completion,
+    Exchange,
+    JobChanges,
+    JobFilter,
+    Lease,
+    NewJob,
+    Outcome,
+)
 from dataqueue._validate import to_json_text
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.backends.sqlite import doorbell
 from dataqueue.errors import BackendError
 from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, TimeRange
 from dataqueue.types import JSONValue
@@ -43,7 +56,18 @@ BUSY_TIMEOUT_MS = 5000
 # where SQLite returns SQLITE_BUSY without waiting (e.g. during a checkpoint).
 BUSY_RETRIES = 20
 BUSY_RETRY_DELAY = 0.05
-WAKEUP_POLL_SECONDS = 0.05
+STATEMENT_CACHE = 256
+MMAP_BYTES = 256 * 1024 * 1024
+JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024
+# Wake-ups: doorbells (see doorbell.py) wake listeners at once; the file is
+# still polled, slowly, for writers that ring no doorbell. Without doorbells
+# (no Unix sockets) the poll is all there is.
+SAFETY_POLL_SECONDS = 1.0
+FALLBACK_POLL_SECONDS = 0.05
+# After a db= add, the job appears when the caller commits: watch closely
+# for that long.
+PENDING_POLL_SECONDS = 0.002
+PENDING_WATCH_SECONDS = 5.0
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -149,7 +173,7 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
         row = cursor.execute(SQL["add_jobs"], new_job_params(job, now)).fetchone()
         if row is None:
             (job_id,) = cursor.execute(
-                SQL["get_job_id_by_idempotency_key"],
+                SQL["add_jobs.existing"],
                 {"idempotency_key": job.idempotency_key},
             ).fetchone()
         else:
@@ -202,6 +226,134 @@ def change_params(changes: JobChanges, now: int) -> dict[str, Any]:
     return params
 
 
+def leases_json(leases: Iterable[Lease]) -> str:
+    return json_list([lease.job_id, lease.token] for lease in leases)
+
+
+def settle(
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: int, iso_now: str
+) -> list[bool]:
+    """Write outcomes whose lease still holds; ``settled[i]`` for ``outcomes[i]``.
+
+    One read finds the leases that hold, then one executemany per kind writes
+    the jobs and one more their events: a flush costs a handful of statements
+    whatever its size.
+    """
+    held = {
+        row[0]
+        for row in conn.execute(
+            SQL["held_leases"], {"leases": leases_json(o.lease for o in outcomes)}
+        )
+    }
+    settled: list[bool] = []
+    completions: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        job_id = outcome.lease.job_id
+        if job_id not in held:
+            settled.append(False)
+            continue
+        held.discard(job_id)  # a job settles once, even if listed twice
+        settled.append(True)
+        if isinstance(outcome, Completion):
+            completions.append(
+                {
+                    "id": job_id,
+                    "token": outcome.lease.token,
+                    "output": optional_json(outcome.output),
+                    "now": now,
+                }
+            )
+            events.append(
+                event_params(job_id, EventType.COMPLETED, now, outcome.metadata)
+            )
+        else:
+            retry_at = outcome.next_attempt_at
+            failures.append(
+                {
+                    "id": job_id,
+                    "token": outcome.lease.token,
+                    "error": to_json_text(
+                        {"message": outcome.message, "timestamp": iso_now}
+                    ),
+                    "failure_reason": outcome.reason.value,
+                    "next_attempt_at": optional_micros(retry_at),
+                    "now": now,
+                }
+            )
+            events.append(
+                event_params(
+                    job_id,
+                    EventType.FAILED,
+                    now,
+                    {
+                        "message": outcome.message,
+                        "failure_reason": outcome.reason.value,
+                        "next_attempt_at": None
+                        if retry_at is None
+                        else retry_at.isoformat(),
+                    },
+                )
+            )
+    if completions:
+        conn.executemany(SQL["settle_and_claim.complete"], completions)
+    if failures:
+        conn.executemany(SQL["settle_and_claim.fail"], failures)
+    if events:
+        conn.executemany(SQL["insert_event"], events)
+    return settled
+
+
+def claim_order(row: sqlite3.Row) -> tuple[int, int, int]:
+    """Claim order (priority high first, run_at, id), tolerant of a damaged
+    row so that one bad job cannot fail the whole claim."""
+    priority, run_at = row["priority"], row["run_at"]
+    return (
+        -priority if isinstance(priority, int) else 0,
+        run_at if isinstance(run_at, int) else 0,
+        row["id"],
+    )
+
+
+def claim_jobs(
+    conn: sqlite3.Connection, claim: ClaimRequest, now: int
+) -> list[sqlite3.Row]:
+    rows = conn.execute(
+        SQL["settle_and_claim.claim"],
+        {
+            "worker_id": claim.worker_id,
+            "token": claim.token,
+            "limit": claim.limit,
+            "job_types": None
+            if claim.job_types is None
+            else json_list(claim.job_types),
+            "now": now,
+        },
+    ).fetchall()
+    rows.sort(key=claim_order)
+    conn.executemany(
+        SQL["insert_event"],
+        [
+            event_params(
+                row["id"],
+                EventType.PROCESSING,
+                now,
+                {"worker_id": claim.worker_id, "attempt": row["attempts"]},
+            )
+            for row in rows
+        ],
+    )
+    return rows
+
+
+def decode_claimed(row: sqlite3.Row) -> Claimed:
+    try:
+        return decode_job(row)
+    except Exception as error:  # any damage to the row makes it a BrokenJob
+        return BrokenJob(id=row["id"], error=f"{type(error).__name__}: {error}")
+
+
 class SqliteBackend(Backend):
     """Jobs in a SQLite file (WAL mode), safe across processes on one machine.
 
@@ -220,6 +372,7 @@ class SqliteBackend(Backend):
         self._conn: sqlite3.Connection | None = None
         # A private in-memory database has no other writer to listen for.
         self._hub = WakeupHub(None if path == MEMORY else self._listen)
+        self._ringer = doorbell.Ringer(path)
 
     # -- lifecycle -------------------------------------------------------
 
@@ -231,6 +384,7 @@ class SqliteBackend(Backend):
 
     async def close(self) -> None:
         await self._hub.close()
+        self._ringer.close()
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
@@ -241,12 +395,21 @@ class SqliteBackend(Backend):
             self._path,
             timeout=BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,
+            # Every statement of the store stays prepared.
+            cached_statements=STATEMENT_CACHE,
         )
         try:
             conn.row_factory = sqlite3.Row
             if self._path != MEMORY:
                 self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            # In WAL mode, NORMAL syncs the log only at checkpoints: a commit
+            # survives the process crashing, and the file is never corrupted,
+            # but a power loss or OS crash may undo the last commits.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Reads straight from the page cache of the OS, no copy per page.
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES:d}")
+            # Keep the log from growing without bound under a steady load.
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
             self._migrate(conn)
         except BaseException:
             conn.close()
@@ -343,12 +506,17 @@ class SqliteBackend(Backend):
         self, jobs: Sequence[NewJob], *, now: datetime, db: Any = None
     ) -> list[int]:
         if db is not None:
-            ids = self.add_jobs_sync(jobs, now=now, db=db)
-        else:
-            micros = to_micros(now)
-            ids = await self._write_op(
-                "add_jobs", lambda conn: insert_jobs(conn.cursor(), jobs, micros)
+            return self.add_jobs_sync(jobs, now=now, db=db)
+        micros = to_micros(now)
+
+        def add(conn: sqlite3.Connection) -> list[int]:
+            ids = self._write(
+                conn, lambda conn: insert_jobs(conn.cursor(), jobs, micros)
             )
+            self._ringer.ring(doorbell.ADDED)
+            return ids
+
+        ids = await self._run("add_jobs", add)
         self._hub.notify()
         return ids
 
@@ -384,11 +552,14 @@ class SqliteBackend(Backend):
                 raise BackendError(
                     f"add_jobs(db=...): the connection is not to {self._path!r}"
                 )
-            return insert_jobs(cursor, jobs, to_micros(now))
+            ids = insert_jobs(cursor, jobs, to_micros(now))
         except sqlite3.Error as error:
             raise BackendError(f"sqlite add_jobs(db=...) failed: {error}") from error
         finally:
             cursor.close()
+        # Every listener, this process's too, watches for the caller's commit.
+        self._ringer.ring(doorbell.PENDING)
+        return ids
 
     def _same_file(self, cursor: sqlite3.Cursor) -> bool:
         files = {
@@ -488,25 +659,34 @@ class SqliteBackend(Backend):
     # -- maintenance -----------------------------------------------------
 
     async def reclaim_stuck_jobs(
-        self, max_processing_seconds: float, *, now: datetime
+        self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> int:
         micros = to_micros(now)
+        find = {"now": micros, "threshold": max_processing_seconds}
+        error = to_json_text({"message": message, "timestamp": now.isoformat()})
+        failed_metadata = {
+            "message": message,
+            "failure_reason": FailureReason.WORKER_LOST.value,
+            "next_attempt_at": None,
+        }
 
         def reclaim(conn: sqlite3.Connection) -> int:
             stuck = {
                 row["id"]: row["locked_by"]
-                for row in conn.execute(
-                    SQL["find_stuck_jobs"],
-                    {"now": micros, "threshold": max_processing_seconds},
-                )
+                for row in conn.execute(SQL["reclaim_stuck_jobs.find"], find)
             }
+            if not stuck:
+                return 0
             rows = conn.execute(
-                SQL["reclaim_stuck_jobs"], {"ids": json_list(stuck), "now": micros}
+                SQL["reclaim_stuck_jobs"],
+                {"ids": json_list(stuck), "error": error, "now": micros},
             ).fetchall()
             self._insert_events(
                 conn,
                 (
-                    event_params(
+                    event_params(r["id"], EventType.FAILED, micros, failed_metadata)
+                    if r["status"] == "failed"
+                    else event_params(
                         r["id"],
                         EventType.RETRIED,
                         micros,
@@ -557,7 +737,7 @@ class SqliteBackend(Backend):
             ]
             if tokens:
                 resumed = conn.execute(
-                    SQL["resume_token_jobs"],
+                    SQL["expire_timed_out_tokens.resume"],
                     {"token_ids": json_list(tokens), "now": micros},
                 ).fetchall()
                 self._insert_events(
@@ -578,100 +758,90 @@ class SqliteBackend(Backend):
 
     # -- processing ------------------------------------------------------
 
-    async def claim_batch(
+    async def settle_and_claim(
         self,
-        worker_id: str,
-        batch_size: int,
-        job_types: Sequence[str] | None,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
         *,
         now: datetime,
-    ) -> list[JobRecord]:
+    ) -> Exchange:
+        if not outcomes and claim is None:
+            return Exchange(settled=[], claimed=[])
         micros = to_micros(now)
-        params = {
-            "worker_id": worker_id,
-            "batch_size": batch_size,
-            "job_types": None if job_types is None else json_list(job_types),
-            "now": micros,
-        }
+        iso_now = now.isoformat()
 
-        def claim(conn: sqlite3.Connection) -> list[JobRecord]:
-            rows = conn.execute(SQL["claim_batch"], params).fetchall()
-            rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+        def exchange(conn: sqlite3.Connection) -> tuple[list[bool], list[sqlite3.Row]]:
+            settled = settle(conn, outcomes, micros, iso_now) if outcomes else []
+            rows = [] if claim is None else claim_jobs(conn, claim, micros)
+            return settled, rows
+
+        settled, rows = await self._write_op("settle_and_claim", exchange)
+        # Decoded here, on the event loop, to keep the store's thread short.
+        return Exchange(settled=settled, claimed=[decode_claimed(row) for row in rows])
+
+    async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
+        if not leases:
+            return []
+        params = {"leases": leases_json(leases), "now": to_micros(now)}
+
+        def refresh(conn: sqlite3.Connection) -> list[int]:
+            return [row[0] for row in conn.execute(SQL["heartbeat"], params)]
+
+        return sorted(await self._write_op("heartbeat", refresh))
+
+    async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
+        if not leases:
+            return 0
+        micros = to_micros(now)
+        held_params = {"leases": leases_json(leases)}
+
+        def release(conn: sqlite3.Connection) -> int:
+            held = {
+                row["id"]: row["locked_by"]
+                for row in conn.execute(SQL["held_leases"], held_params)
+            }
+            if not held:
+                return 0
+            rows = conn.execute(
+                SQL["release_jobs"], {"ids": json_list(held), "now": micros}
+            ).fetchall()
             self._insert_events(
                 conn,
                 (
                     event_params(
                         r["id"],
-                        EventType.PROCESSING,
+                        EventType.RETRIED,
                         micros,
-                        {"worker_id": worker_id, "attempt": r["attempts"]},
+                        {"released_by": held[r["id"]]},
                     )
                     for r in rows
                 ),
             )
-            return [decode_job(row) for row in rows]
+            return len(rows)
 
-        return await self._write_op("claim_batch", claim)
+        return await self._write_op("release_jobs", release)
 
-    async def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        output: JSONValue,
-        metadata: dict[str, JSONValue],
-        *,
-        now: datetime,
-    ) -> bool:
-        params = {"id": job_id, "worker_id": worker_id, "output": optional_json(output)}
+    async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
         return await self._change_one(
-            "complete_job", params, EventType.COMPLETED, metadata, now
-        )
-
-    async def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        message: str,
-        reason: FailureReason,
-        next_attempt_at: datetime | None,
-        *,
-        now: datetime,
-    ) -> bool:
-        retry_at = None if next_attempt_at is None else next_attempt_at.isoformat()
-        params = {
-            "id": job_id,
-            "worker_id": worker_id,
-            "error": to_json_text({"message": message, "timestamp": now.isoformat()}),
-            "failure_reason": reason.value,
-            "next_attempt_at": optional_micros(next_attempt_at),
-        }
-        metadata = {
-            "message": message,
-            "failure_reason": reason.value,
-            "next_attempt_at": retry_at,
-        }
-        return await self._change_one(
-            "fail_job", params, EventType.FAILED, metadata, now
-        )
-
-    async def prolong_job(
-        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
-    ) -> None:
-        await self._change_one(
             "prolong_job",
-            {"id": job_id, "worker_id": worker_id},
+            {"id": lease.job_id, "token": lease.token},
             EventType.PROLONGED,
             {"timeout": timeout},
             now,
         )
 
-    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
-        params = {"id": job_id, "progress": progress, "now": to_micros(now)}
+    async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
+        params = {
+            "id": lease.job_id,
+            "token": lease.token,
+            "progress": progress,
+            "now": to_micros(now),
+        }
 
-        def store(conn: sqlite3.Connection) -> None:
-            conn.execute(SQL["set_progress"], params)
+        def store(conn: sqlite3.Connection) -> bool:
+            return conn.execute(SQL["set_progress"], params).fetchone() is not None
 
-        await self._write_op("set_progress", store)
+        return await self._write_op("set_progress", store)
 
     async def _change_one(
         self,
@@ -709,7 +879,14 @@ class SqliteBackend(Backend):
         return await self._hub.subscribe()
 
     async def _listen(self, notify: Callable[[], None]) -> None:
-        """Notify when another connection adds a job (polls ``data_version``)."""
+        """Notify when another connection adds a job.
+
+        A doorbell wakes us as soon as another backend commits an add; the
+        file's ``data_version`` (which changes on every commit by another
+        connection) and its highest job id tell whether jobs were added by a
+        writer that rang nothing, or by a ``db=`` caller that has committed
+        since ringing.
+        """
         # One thread owns the listener's connection, so that closing it on
         # cancellation can never overlap a read still running.
         thread = ThreadPoolExecutor(
@@ -717,33 +894,61 @@ class SqliteBackend(Backend):
         )
         loop = asyncio.get_running_loop()
         conn: sqlite3.Connection | None = None
+        bell: doorbell.Doorbell | None = None
 
-        def read(sql: LiteralString) -> int:
+        def read_state() -> tuple[int, int]:
             nonlocal conn
             if conn is None:
                 conn = sqlite3.connect(
                     self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
                 )
-            (value,) = conn.execute(sql).fetchone()
-            return int(value)
+            (version,) = conn.execute("PRAGMA data_version").fetchone()
+            (last_id,) = conn.execute(SQL["subscribe.last_job_id"]).fetchone()
+            return int(version), int(last_id)
 
         def disconnect() -> None:
             if conn is not None:
                 conn.close()
 
         try:
-            version = await loop.run_in_executor(thread, read, "PRAGMA data_version")
-            last_id = await loop.run_in_executor(thread, read, SQL["last_job_id"])
+            if doorbell.supported():
+                try:
+                    bell = doorbell.Doorbell(self._path)
+                except OSError as error:
+                    logger.warning(
+                        "no wake-up socket beside %r (%s); polling instead",
+                        self._path,
+                        error,
+                    )
+            if bell is not None:
+                self._ringer.own = bell.name
+            idle_poll = FALLBACK_POLL_SECONDS if bell is None else SAFETY_POLL_SECONDS
+            version, last_id = await loop.run_in_executor(thread, read_state)
+            watch_until = 0.0
             while True:
-                await asyncio.sleep(WAKEUP_POLL_SECONDS)
-                seen = await loop.run_in_executor(thread, read, "PRAGMA data_version")
+                watching = loop.time() < watch_until
+                timeout = PENDING_POLL_SECONDS if watching else idle_poll
+                if bell is None:
+                    await asyncio.sleep(timeout)
+                    message = None
+                else:
+                    message = await bell.receive(timeout)
+                if message == doorbell.ADDED:
+                    notify()
+                elif message == doorbell.PENDING:
+                    watch_until = loop.time() + PENDING_WATCH_SECONDS
+                seen, newest = await loop.run_in_executor(thread, read_state)
                 if seen == version:
                     continue
                 version = seen
-                newest = await loop.run_in_executor(thread, read, SQL["last_job_id"])
                 if newest != last_id:
                     last_id = newest
-                    notify()
+                    watch_until = 0.0
+                    if message != doorbell.ADDED:
+                        notify()
         finally:
+            if bell is not None:
+                self._ringer.own = None
+                bell.close()
             thread.submit(disconnect)
             thread.shutdown(wait=False)

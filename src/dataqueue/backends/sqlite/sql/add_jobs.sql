@@ -1,6 +1,6 @@
 -- add_jobs: insert one job, unless its idempotency_key is taken.
 -- Returns the new id, or no row when the key is taken (the caller then reads
--- the existing id with get_job_id_by_idempotency_key). run_at NULL means now.
+-- the existing id with add_jobs.existing). run_at NULL means now.
 -- :job_type :payload (JSON) :priority :run_at :max_attempts :timeout
 -- :force_kill_on_timeout :tags (JSON list) :idempotency_key :retry_delay
 -- :retry_backoff :retry_delay_max :flow_id :now

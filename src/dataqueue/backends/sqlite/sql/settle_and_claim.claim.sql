@@ -1,14 +1,17 @@
--- claim_batch: move up to :batch_size due jobs to processing for :worker_id.
+-- settle_and_claim.claim: move up to :limit due jobs to processing for
+-- :worker_id under lease :token.
 -- Due: pending with run_at <= now, or failed with next_attempt_at <= now.
 -- Chosen by priority (high first), run_at, id. RETURNING gives no order: the
 -- caller sorts the rows by the same key (priority and run_at are unchanged).
 -- INDEXED BY: with the status index the planner would sort every pending job;
 -- the partial index is walked in claim order and stops at the limit.
--- :worker_id :batch_size :job_types (JSON list, NULL = any type) :now
+-- :worker_id :token :limit :job_types (JSON list, NULL = any type) :now
+-- Returns every column of the claimed jobs.
 UPDATE job_queue
 SET status = 'processing',
     locked_by = :worker_id,
     locked_at = :now,
+    lease_token = :token,
     attempts = attempts + 1,
     started_at = coalesce(started_at, :now),
     next_attempt_at = NULL,
@@ -24,7 +27,7 @@ WHERE id IN (
                     OR job_type IN (SELECT value FROM json_each(:job_types))
                 )
             ORDER BY priority DESC, run_at, id
-            LIMIT :batch_size
+            LIMIT :limit
         )
         UNION ALL
         SELECT * FROM (
@@ -35,10 +38,10 @@ WHERE id IN (
                     OR job_type IN (SELECT value FROM json_each(:job_types))
                 )
             ORDER BY priority DESC, run_at, id
-            LIMIT :batch_size
+            LIMIT :limit
         )
         ORDER BY priority DESC, run_at, id
-        LIMIT :batch_size
+        LIMIT :limit
     )
 )
 RETURNING *
