@@ -1,5 +1,6 @@
 """dataqueue: background jobs on PostgreSQL, Redis or an embedded SQLite file."""
 
+from dataqueue import testing
 from dataqueue._clock import Clock, SystemClock
 from dataqueue.connect import connect, connect_sync
 from dataqueue.errors import (
@@ -23,7 +24,7 @@ from dataqueue.models import (
     TimeRange,
     Token,
 )
-from dataqueue.processor import AbortSignal, JobContext, Processor
+from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobContext
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
 from dataqueue.sync import SyncJobQueue, SyncProcessor, SyncSupervisor
@@ -51,6 +52,7 @@ __all__ = [
     "StoreRefusedError",
     "StoreUnavailableError",
     "Supervisor",
+    "SyncJobContext",
     "SyncJobQueue",
     "SyncProcessor",
     "SyncSupervisor",
@@ -61,4 +63,5 @@ __all__ = [
     "UnsupportedInForceKill",
     "connect",
     "connect_sync",
+    "testing",
 ]

@@ -17,6 +17,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from dataqueue.processor import Processor
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
+from dataqueue.types import Duration
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,6 +79,7 @@ class SyncJobQueue:
         self._thread.stop()
 
     migrate = _blocking(JobQueue.migrate)
+    open = _blocking(JobQueue.open)
     add_job = _blocking(JobQueue.add_job)
     add_jobs = _blocking(JobQueue.add_jobs)
     get_job = _blocking(JobQueue.get_job)
@@ -146,7 +148,7 @@ class SyncProcessor:
     def stop(self) -> None:
         self._queue._thread.loop.call_soon_threadsafe(self.processor.stop)
 
-    def stop_and_drain(self, timeout: float = 30) -> None:
+    def stop_and_drain(self, timeout: Duration = 30) -> None:
         self._call(self.processor.stop_and_drain(timeout))
 
     def is_running(self) -> bool:
@@ -169,5 +171,5 @@ class SyncSupervisor:
 
         self._queue._thread.run(begin())
 
-    def stop_and_drain(self, timeout: float = 30) -> None:
+    def stop_and_drain(self, timeout: Duration = 30) -> None:
         self._queue._thread.run(self.supervisor.stop_and_drain(timeout))

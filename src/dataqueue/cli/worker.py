@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ import click
 
 from dataqueue.cli._options import import_handlers, resolve_url, url_option
 from dataqueue.connect import connect
+from dataqueue.errors import DataQueueError, StoreUnavailableError
+from dataqueue.queue import JobQueue
 
 logger = logging.getLogger("dataqueue")
 
@@ -78,6 +81,39 @@ def worker(
     )
 
 
+STARTUP_BACKOFF_MAX = 5.0
+
+
+async def wait_for_store(queue: JobQueue, stop: asyncio.Event) -> bool:
+    """Open the store, retrying while it is still starting (one line per
+    try); a permanent refusal ends the command at once. False if stopped."""
+    delay = 0.2
+    tries = 0
+    while not stop.is_set():
+        try:
+            await queue.open()
+        except StoreUnavailableError as error:
+            tries += 1
+            logger.warning(
+                "store not reachable yet (try %d, next in %.1fs): %s",
+                tries,
+                delay,
+                error,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, STARTUP_BACKOFF_MAX)
+            continue
+        except DataQueueError as error:
+            raise click.ClickException(str(error)) from None
+        if tries:
+            logger.info(
+                "store reachable after %d tr%s", tries, "y" if tries == 1 else "ies"
+            )
+        return True
+    return False
+
+
 async def run_worker(
     handlers: Mapping[str, Any],
     *,
@@ -98,6 +134,8 @@ async def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with queue:
+        if not await wait_for_store(queue, stop):
+            return
         processor = queue.create_processor(
             handlers,
             worker_id=worker_id,
