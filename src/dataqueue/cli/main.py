@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from dataqueue.cli.demo import demo
+from dataqueue.cli.docs import docs
+from dataqueue.cli.mcp import mcp
 from dataqueue.cli.migrate import migrate
 from dataqueue.cli.worker import worker
 
@@ -18,3 +20,5 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(worker)
 main.add_command(demo)
+main.add_command(docs)
+main.add_command(mcp)
