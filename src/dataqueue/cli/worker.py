@@ -33,6 +33,20 @@ logger = logging.getLogger("dataqueue")
 @click.option("--worker-id", help="Name of this worker (default: host-pid-random).")
 @click.option("--no-supervisor", is_flag=True, help="Do not run maintenance here.")
 @click.option(
+    "--stuck-minutes",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Reclaim jobs whose worker sent no heartbeat for this long.",
+)
+@click.option(
+    "--heartbeat-interval",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds between lease refreshes of running jobs.",
+)
+@click.option(
     "--drain-timeout",
     default=30.0,
     show_default=True,
@@ -56,6 +70,8 @@ def worker(
     job_type: tuple[str, ...],
     worker_id: str | None,
     no_supervisor: bool,
+    stuck_minutes: float,
+    heartbeat_interval: float,
     drain_timeout: float,
     log_level: str,
 ) -> None:
@@ -76,6 +92,8 @@ def worker(
             job_types=list(job_type) or None,
             worker_id=worker_id,
             supervise=not no_supervisor,
+            stuck_minutes=stuck_minutes,
+            heartbeat_interval=heartbeat_interval,
             drain_timeout=drain_timeout,
         )
     )
@@ -126,9 +144,14 @@ async def run_worker(
     job_types: list[str] | None,
     worker_id: str | None,
     supervise: bool,
+    stuck_minutes: float,
+    heartbeat_interval: float,
     drain_timeout: float,
 ) -> None:
-    queue = connect(url, schema=schema, key_prefix=key_prefix)
+    try:
+        queue = connect(url, schema=schema, key_prefix=key_prefix)
+    except (ValueError, TypeError, ImportError) as error:
+        raise click.ClickException(str(error)) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -143,8 +166,16 @@ async def run_worker(
             concurrency=concurrency,
             poll_interval=poll_interval,
             job_type=job_types,
+            heartbeat_interval=heartbeat_interval,
         )
-        supervisor = queue.create_supervisor() if supervise else None
+        supervisor = (
+            queue.create_supervisor(
+                interval=min(60.0, stuck_minutes * 60 / 2),
+                stuck_jobs_timeout_minutes=stuck_minutes,
+            )
+            if supervise
+            else None
+        )
         processor.start_in_background()
         if supervisor is not None:
             supervisor.start_in_background()
