@@ -11,6 +11,7 @@ import logging
 from typing import Any, Literal, get_args
 
 from dataqueue.backends._files import load_dir
+from dataqueue.backends.redis.faults import store_faults
 
 logger = logging.getLogger("dataqueue")
 
@@ -20,19 +21,18 @@ ScriptName = Literal[
     "add_jobs",
     "cancel_job",
     "cancel_jobs",
-    "claim_batch",
     "cleanup_old_job_events",
     "cleanup_old_jobs",
-    "complete_job",
     "edit_jobs",
     "expire_timed_out_tokens",
-    "fail_job",
-    "get_job_events",
     "get_jobs",
+    "heartbeat",
     "prolong_job",
     "reclaim_stuck_jobs",
+    "release_jobs",
     "retry_job",
     "set_progress",
+    "settle_and_claim",
 ]
 SCRIPT_NAMES: tuple[ScriptName, ...] = get_args(ScriptName)
 
@@ -47,17 +47,25 @@ def script_sources() -> dict[str, str]:
 
 
 class Scripts:
-    """Runs the scripts for one key prefix; ARGV[1] is always the prefix."""
+    """Runs the scripts for one key prefix; ARGV[1] is always the prefix.
 
-    def __init__(self, client: Any, prefix: str, *, verbose: bool = False) -> None:
+    Store faults come out as ``StoreUnavailableError`` / ``StoreRefusedError``
+    (see ``faults.py``).
+    """
+
+    def __init__(
+        self, client: Any, prefix: str, where: str, *, verbose: bool = False
+    ) -> None:
         sources = script_sources()
         self._scripts = {
             name: client.register_script(sources[name]) for name in SCRIPT_NAMES
         }
         self._prefix = prefix
+        self._where = where
         self._verbose = verbose
 
     async def run(self, name: ScriptName, *args: str | int) -> Any:
         if self._verbose:
             logger.debug("redis script %s %r", name, args)
-        return await self._scripts[name](keys=[], args=[self._prefix, *args])
+        with store_faults(self._where):
+            return await self._scripts[name](keys=[], args=[self._prefix, *args])
