@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from dataqueue import _validate as v
+from dataqueue.models import JobSpec
 from dataqueue.processor import Processor
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
@@ -80,8 +83,39 @@ class SyncJobQueue:
 
     migrate = _blocking(JobQueue.migrate)
     open = _blocking(JobQueue.open)
-    add_job = _blocking(JobQueue.add_job)
-    add_jobs = _blocking(JobQueue.add_jobs)
+
+    def add_job(
+        self, job_type: str, payload: Any = None, *, db: Any = None, **options: Any
+    ) -> int:
+        if self._caller_thread_db(db) is not None:
+            (job_id,) = self.add_jobs([JobSpec(job_type, payload, **options)], db=db)
+            return job_id
+        return self._thread.run(
+            self._queue.add_job(job_type, payload, db=db, **options)
+        )
+
+    def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
+        add_on_caller_thread = self._caller_thread_db(db)
+        if add_on_caller_thread is None:
+            return self._thread.run(self._queue.add_jobs(specs, db=db))
+        jobs = v.new_jobs(specs)
+        self._thread.run(self._queue.open())
+        return list(add_on_caller_thread(jobs, now=self._queue.clock.now(), db=db))
+
+    # Same names, signatures and docs as the async methods.
+    functools.update_wrapper(add_job, JobQueue.add_job)
+    functools.update_wrapper(add_jobs, JobQueue.add_jobs)
+
+    def _caller_thread_db(self, db: Any) -> Callable[..., Sequence[int]] | None:
+        """The store's insert that runs on the caller's own ``sqlite3``
+        connection, which belongs to the caller's thread; None otherwise."""
+        if not isinstance(db, sqlite3.Connection):
+            return None
+        add: Callable[..., Sequence[int]] | None = getattr(
+            self._queue.backend, "add_jobs_sync", None
+        )
+        return add
+
     get_job = _blocking(JobQueue.get_job)
     get_jobs = _blocking(JobQueue.get_jobs)
     get_jobs_by_status = _blocking(JobQueue.get_jobs_by_status)
