@@ -6,6 +6,7 @@ import click
 
 from dataqueue.cli.demo import demo
 from dataqueue.cli.docs import docs
+from dataqueue.cli.install import install_mcp, install_rules, install_skills
 from dataqueue.cli.mcp import mcp
 from dataqueue.cli.migrate import migrate
 from dataqueue.cli.worker import worker
@@ -22,3 +23,6 @@ main.add_command(worker)
 main.add_command(demo)
 main.add_command(docs)
 main.add_command(mcp)
+main.add_command(install_skills)
+main.add_command(install_rules)
+main.add_command(install_mcp)
