@@ -107,13 +107,21 @@ def writer(path: str, pipe: Connection) -> None:
     async def run() -> None:
         store = SqliteBackend(path)
         await store.open()
-        while (message := await asyncio.to_thread(pipe.recv)) == "go":
+        while await asyncio.to_thread(pipe.recv) == "go":
             added = time.monotonic()
             await store.add_jobs([new_job()], now=NOW)
             pipe.send(added)
         await store.close()
 
     asyncio.run(run())
+
+
+async def migrate(path: str) -> None:
+    store = SqliteBackend(path)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
 
 
 def wake_latency(path: str) -> tuple[float, float, float]:
@@ -150,13 +158,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         rate = asyncio.run(
-            settle_and_claim_rate(os.path.join(folder, "rate.db"), args.jobs, args.batch)
+            settle_and_claim_rate(
+                os.path.join(folder, "rate.db"), args.jobs, args.batch
+            )
         )
         print(f"settle+claim, batch {args.batch}: {rate:,.0f} jobs/s")
         path = os.path.join(folder, "wake.db")
-        asyncio.run(SqliteBackend(path).migrate())
+        asyncio.run(migrate(path))
         p50, p95, idle = wake_latency(path)
-        print(f"wake-up, another process: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms")
+        print(
+            f"wake-up, another process: p50 {p50 * 1000:.2f} ms, "
+            f"p95 {p95 * 1000:.2f} ms"
+        )
         print(f"idle listener CPU: {idle * 100:.2f} % of a core")
 
 

@@ -39,7 +39,7 @@ from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_fro
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.sqlite import doorbell
-from dataqueue.errors import BackendError
+from dataqueue.errors import BackendError, NotMigratedError
 from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, TimeRange
 from dataqueue.types import JSONValue
 
@@ -112,14 +112,17 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
 
 
 def decode_job(row: sqlite3.Row) -> JobRecord:
-    values: dict[str, Any] = {}
-    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a Mapping
-        value = row[name]
-        if name in JOB_TIME_FIELDS:
-            value = from_micros(value)
-        elif name in JSON_COLUMNS and value is not None:
-            value = json.loads(value)
-        values[name] = value
+    values = dict(zip(row.keys(), row, strict=True))
+    for name in JOB_TIME_FIELDS:
+        micros = values[name]
+        if micros is not None:
+            values[name] = EPOCH + timedelta(microseconds=micros)
+    for name in JSON_COLUMNS:
+        text = values[name]
+        if text == "[]":  # most tags and error histories: skip the parser
+            values[name] = []
+        elif text is not None:
+            values[name] = json.loads(text)
     return job_from_row(values)
 
 
@@ -438,15 +441,18 @@ class SqliteBackend(Backend):
 
     # -- running operations on the connection's thread --------------------
 
-    async def _run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
-        if self._verbose:
-            logger.debug("sqlite %s: %s", self._path, operation)
+    def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="dataqueue-sqlite"
             )
+        return self._executor
+
+    async def _run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._verbose:
+            logger.debug("sqlite %s: %s", self._path, operation)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, operation, op)
+        return await loop.run_in_executor(self._thread(), self._call, operation, op)
 
     def _call(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -506,6 +512,8 @@ class SqliteBackend(Backend):
         self, jobs: Sequence[NewJob], *, now: datetime, db: Any = None
     ) -> list[int]:
         if db is not None:
+            if self._conn is None:
+                await self.open()  # so that add_jobs_sync finds the schema
             return self.add_jobs_sync(jobs, now=now, db=db)
         micros = to_micros(now)
 
@@ -552,6 +560,7 @@ class SqliteBackend(Backend):
                 raise BackendError(
                     f"add_jobs(db=...): the connection is not to {self._path!r}"
                 )
+            self._ensure_schema(cursor, db)
             ids = insert_jobs(cursor, jobs, to_micros(now))
         except sqlite3.Error as error:
             raise BackendError(f"sqlite add_jobs(db=...) failed: {error}") from error
@@ -560,6 +569,21 @@ class SqliteBackend(Backend):
         # Every listener, this process's too, watches for the caller's commit.
         self._ringer.ring(doorbell.PENDING)
         return ids
+
+    def _ensure_schema(self, cursor: sqlite3.Cursor, db: sqlite3.Connection) -> None:
+        """Migrate a file not yet migrated, through the backend's own
+        connection; not while the caller holds a transaction, whose lock the
+        migration would wait for in vain."""
+        (version,) = cursor.execute("PRAGMA user_version").fetchone()
+        if version >= len(MIGRATIONS):
+            return
+        if db.in_transaction:
+            raise NotMigratedError(
+                f"add_jobs(db=...): {self._path!r} has no up-to-date dataqueue "
+                "schema; open the queue (or run `dataqueue migrate`) before "
+                "adding jobs inside a transaction"
+            )
+        self._thread().submit(self._call, "migrate", self._migrate).result()
 
     def _same_file(self, cursor: sqlite3.Cursor) -> bool:
         files = {

@@ -21,6 +21,7 @@ import contextlib
 import os
 import secrets
 import socket
+import threading
 
 ADDED = b"a"
 """Jobs were added and committed: wake at once."""
@@ -75,22 +76,24 @@ class Ringer:
     def __init__(self, database: str) -> None:
         self._folder = Folder(folder_for(database))
         self._socket: socket.socket | None = None
-        if supported():
-            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._socket.setblocking(False)
+        self._lock = threading.Lock()
         self._listing: tuple[int, tuple[str, ...]] = (-1, ())
         self.own: str | None = None
         """The name of this process's doorbell, skipped for ``ADDED``: the
         process wakes its own processors directly."""
 
     def ring(self, message: bytes) -> None:
-        sock = self._socket
-        if sock is None:
+        if not supported():
             return
         try:
             names = self._names()
         except FileNotFoundError:
             return  # no folder: nobody has listened yet
+        with self._lock:
+            if self._socket is None:
+                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._socket.setblocking(False)
+            sock = self._socket
         for name in names:
             if message == ADDED and name == self.own:
                 continue
@@ -119,7 +122,8 @@ class Ringer:
         return self._listing[1]
 
     def close(self) -> None:
-        sock, self._socket = self._socket, None
+        with self._lock:
+            sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
         self._folder.close()
