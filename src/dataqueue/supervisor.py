@@ -27,12 +27,6 @@ class MaintenanceResult:
     expired_tokens: int
 
 
-def _optional_days(value: object, where: str, name: str) -> float | None:
-    if value is None:
-        return None
-    return v.to_seconds(value, where, name) * 86400
-
-
 class Supervisor(Looper):
     """Reclaims jobs of lost workers, deletes old jobs and events, expires
     tokens. Create it with ``queue.create_supervisor()``."""
@@ -47,21 +41,17 @@ class Supervisor(Looper):
         cleanup_events_days_to_keep: float | timedelta | None = 30,
     ) -> None:
         super().__init__()
-        where = "create_supervisor"
+        options = v.supervisor_options(
+            interval=interval,
+            stuck_jobs_timeout_minutes=stuck_jobs_timeout_minutes,
+            cleanup_jobs_days_to_keep=cleanup_jobs_days_to_keep,
+            cleanup_events_days_to_keep=cleanup_events_days_to_keep,
+        )
         self.runtime = runtime
-        self.interval = v.to_seconds(interval, where, "interval", allow_zero=False)
-        self.stuck_seconds = 60 * v.to_seconds(
-            stuck_jobs_timeout_minutes,
-            where,
-            "stuck_jobs_timeout_minutes",
-            allow_zero=False,
-        )
-        self.keep_jobs_seconds = _optional_days(
-            cleanup_jobs_days_to_keep, where, "cleanup_jobs_days_to_keep"
-        )
-        self.keep_events_seconds = _optional_days(
-            cleanup_events_days_to_keep, where, "cleanup_events_days_to_keep"
-        )
+        self.interval = options.interval
+        self.stuck_seconds = options.stuck_seconds
+        self.keep_jobs_seconds = options.keep_jobs_seconds
+        self.keep_events_seconds = options.keep_events_seconds
         self._outage = OutageLog("supervisor")
 
     async def start(self) -> MaintenanceResult:

@@ -17,7 +17,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,18 +54,6 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def _job_types(value: object, where: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple):
-        raise TypeError(
-            f"{where}: job_type must be a str or a list of str, got {value!r}"
-        )
-    return tuple(v.check_job_type(name, where) for name in value)
-
-
 class Processor(Looper):
     """Runs jobs of one queue. Create it with ``queue.create_processor()``."""
 
@@ -84,43 +72,33 @@ class Processor(Looper):
         heartbeat_interval: Duration = HEARTBEAT_INTERVAL,
     ) -> None:
         super().__init__()
-        where = "create_processor"
-        if not isinstance(handlers, Mapping):
-            raise TypeError(
-                f"{where}: handlers must be a dict of job type to handler, "
-                f"got {type(handlers).__name__}: {handlers!r}"
-            )
-        for name, handler in handlers.items():
-            v.check_job_type(name, where)
-            if not callable(handler):
-                raise TypeError(f"{where}: handler for {name!r} is not callable")
-        if worker_id is not None and (not isinstance(worker_id, str) or not worker_id):
-            raise TypeError(
-                f"{where}: worker_id must be a non-empty str, got {worker_id!r}"
-            )
-        if on_error is not None and not callable(on_error):
-            raise TypeError(f"{where}: on_error must be callable, got {on_error!r}")
+        options = v.processor_options(
+            handlers,
+            worker_id=worker_id,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            on_error=on_error,
+            verbose=verbose,
+            job_type=job_type,
+            heartbeat_interval=heartbeat_interval,
+        )
         self.runtime = runtime
-        self.handlers = dict(handlers)
+        self.handlers = options.handlers
         self._specs = {name: HandlerSpec.of(fn) for name, fn in self.handlers.items()}
-        self.worker_id = worker_id or default_worker_id()
-        self.batch_size = v.check_int(batch_size, where, "batch_size", minimum=1)
-        self.concurrency = v.check_int(concurrency, where, "concurrency", minimum=1)
-        self.poll_interval = v.to_seconds(
-            poll_interval, where, "poll_interval", allow_zero=False
-        )
-        self.on_error = on_error
-        self.verbose = v.check_bool(verbose, where, "verbose")
-        self.job_types = _job_types(job_type, where)
-        interval = v.to_seconds(
-            heartbeat_interval, where, "heartbeat_interval", allow_zero=False
-        )
+        self.worker_id = options.worker_id or default_worker_id()
+        self.batch_size = options.batch_size
+        self.concurrency = options.concurrency
+        self.poll_interval = options.poll_interval
+        self.on_error = options.on_error
+        self.verbose = options.verbose
+        self.job_types = options.job_types
         self._attempts: dict[int, tuple[Attempt, asyncio.Task[AttemptResult]]] = {}
         self._outcomes = OutcomeWriter(self.report_error)
         self._to_release: list[Lease] = []
         self._attempt_ended = asyncio.Event()
         self._outage = OutageLog(f"processor {self.worker_id}")
-        self._leases = LeaseKeeper(self, interval)
+        self._leases = LeaseKeeper(self, options.heartbeat_interval)
         self._drain_deadline: float | None = None
 
     def now(self) -> datetime:
