@@ -69,10 +69,10 @@ def test_a_page_dropped_into_the_folder_is_picked_up(tmp_path: Path) -> None:
     assert "out of date" in stale.output
 
 
-def test_every_page_has_a_title_and_summary() -> None:
-    for page in _docs.load_pages(ROOT / "docs"):
-        if page.slug == "architecture":
-            continue  # written for contributors of dataqueue, not its users
+def test_every_guide_page_has_a_title_and_summary() -> None:
+    guide = [p for p in _docs.load_pages(ROOT / "docs") if p.slug in _docs.ORDER]
+    assert [page.slug for page in guide] == list(_docs.ORDER)
+    for page in guide:
         assert page.title, page.slug
         assert page.description, f"{page.path} needs a '> summary' line under its title"
 
