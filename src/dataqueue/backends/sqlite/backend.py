@@ -33,7 +33,6 @@ from dataqueue._commands import (
     NewJob,
     Outcome,
 )
-from dataqueue._validate import to_json_text
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
@@ -72,6 +71,9 @@ PENDING_WATCH_SECONDS = 5.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 JSON_COLUMNS = frozenset({"payload", "error_history", "tags", "output", "step_data"})
+# The text dataqueue._validate.to_json_text makes, from one encoder built
+# once: event metadata is encoded for every job settled or claimed.
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def to_micros(value: datetime) -> int:
@@ -87,11 +89,11 @@ def from_micros(value: int | None) -> datetime | None:
 
 
 def optional_json(value: JSONValue) -> str | None:
-    return None if value is None else to_json_text(value)
+    return None if value is None else encode_json(value)
 
 
 def json_list(values: Iterable[Any]) -> str:
-    return to_json_text(list(values))
+    return encode_json(list(values))
 
 
 def split_statements(script: str) -> list[str]:
@@ -146,14 +148,14 @@ def event_params(
         "job_id": job_id,
         "event_type": event_type.value,
         "now": now,
-        "metadata": to_json_text(dict(metadata)),
+        "metadata": encode_json(metadata),
     }
 
 
 def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
     return {
         "job_type": job.job_type,
-        "payload": to_json_text(job.payload),
+        "payload": encode_json(job.payload),
         "priority": job.priority,
         "run_at": optional_micros(job.run_at),
         "max_attempts": job.max_attempts,
@@ -217,7 +219,7 @@ def change_params(changes: JobChanges, now: int) -> dict[str, Any]:
         params[name] = None
     for name, value in values.items():
         if name == "payload":
-            params[name] = to_json_text(value)
+            params[name] = encode_json(value)
         elif name == "run_at":
             params[name] = optional_micros(value)
         elif name == "tags":
@@ -277,7 +279,7 @@ def settle(
                 {
                     "id": job_id,
                     "token": outcome.lease.token,
-                    "error": to_json_text(
+                    "error": encode_json(
                         {"message": outcome.message, "timestamp": iso_now}
                     ),
                     "failure_reason": outcome.reason.value,
@@ -687,7 +689,7 @@ class SqliteBackend(Backend):
     ) -> int:
         micros = to_micros(now)
         find = {"now": micros, "threshold": max_processing_seconds}
-        error = to_json_text({"message": message, "timestamp": now.isoformat()})
+        error = encode_json({"message": message, "timestamp": now.isoformat()})
         failed_metadata = {
             "message": message,
             "failure_reason": FailureReason.WORKER_LOST.value,
