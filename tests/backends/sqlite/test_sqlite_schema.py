@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlite_helpers import NOW, claim, new_job
 
 from dataqueue._commands import Completion, Lease
-from dataqueue.backends.protocol import JobStore, WorkStore
+from dataqueue.backends.protocol import Backend, JobStore, WorkStore
 from dataqueue.backends.sqlite import SqliteBackend
 from dataqueue.backends.sqlite.backend import MIGRATIONS, SQL, split_statements
 from dataqueue.models import JobRecord, JobStatus
@@ -18,17 +18,17 @@ from dataqueue.models import JobRecord, JobStatus
 SHARED = {"insert_event", "held_leases"}
 
 
-def protocol_methods() -> set[str]:
+def protocol_methods(*protocols: type) -> set[str]:
     return {
         name
-        for protocol in (JobStore, WorkStore)
+        for protocol in protocols
         for name, _ in inspect.getmembers(protocol, inspect.isfunction)
         if not name.startswith("_")
     }
 
 
 def test_every_sql_file_belongs_to_a_protocol_method_and_says_what_it_does() -> None:
-    methods = protocol_methods()
+    methods = protocol_methods(Backend)
     for name, text in SQL.items():
         method = name.split(".")[0]
         assert method in methods or name in SHARED, name
@@ -38,7 +38,7 @@ def test_every_sql_file_belongs_to_a_protocol_method_and_says_what_it_does() -> 
 def test_every_protocol_method_that_runs_sql_has_its_file() -> None:
     methods_with_files = {name.split(".")[0] for name in SQL}
     # cancel_job shares cancel_jobs.sql.
-    assert protocol_methods() - methods_with_files == {"cancel_job"}
+    assert protocol_methods(JobStore, WorkStore) - methods_with_files == {"cancel_job"}
 
 
 def test_the_migrations_are_numbered_in_order() -> None:

@@ -27,6 +27,7 @@ from dataqueue._commands import (
     ClaimRequest,
     Completion,
     Exchange,
+    Failure,
     JobChanges,
     JobFilter,
     Lease,
@@ -273,7 +274,7 @@ def settle(
             events.append(
                 event_params(job_id, EventType.COMPLETED, now, outcome.metadata)
             )
-        else:
+        elif isinstance(outcome, Failure):
             retry_at = outcome.next_attempt_at
             failures.append(
                 {
@@ -301,6 +302,8 @@ def settle(
                     },
                 )
             )
+        else:
+            raise TypeError(f"settle_and_claim cannot write a {type(outcome).__name__}")
     if completions:
         conn.executemany(SQL["settle_and_claim.complete"], completions)
     if failures:
