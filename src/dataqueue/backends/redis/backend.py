@@ -136,29 +136,24 @@ def _decoder(name: str) -> Callable[[str], Any]:
 _DECODERS = {name: _decoder(name) for name in _records.JOB_FIELDS}
 
 
-def _job(flat: Sequence[str | bytes]) -> JobRecord:
-    """A job from its hash as a flat field/value array; fields that are not
-    JobRecord's (``lease_token``) are skipped."""
+def _job(row: Mapping[str, str]) -> JobRecord:
+    """A job from its hash as a mapping; fields that are not JobRecord's
+    (``lease_token``) are skipped."""
     values: dict[str, Any] = dict.fromkeys(_records.JOB_FIELDS)
-    for i in range(0, len(flat), 2):
-        decode = _DECODERS.get(_text(flat[i]))
+    for name, text in row.items():
+        decode = _DECODERS.get(name)
         if decode is not None:
-            values[_text(flat[i])] = decode(_text(flat[i + 1]))
+            values[name] = decode(text)
     return _records.job_from_row(values)
 
 
-def _jobs(rows: Sequence[Sequence[str | bytes]]) -> list[JobRecord]:
-    return [_job(row) for row in rows]
-
-
-def _claimed(flat: Sequence[str | bytes]) -> Claimed:
+def _claimed(row: Mapping[str, str]) -> Claimed:
     """A claimed job, or a BrokenJob when its hash cannot be decoded: one bad
     job never takes its claim down with it."""
     try:
-        return _job(flat)
+        return _job(row)
     except Exception as error:  # any decoding failure; the job is still claimed
-        fields = dict(zip(flat[::2], flat[1::2], strict=True))
-        job_id = int(_text(fields.get("id", fields.get(b"id", "0"))))
+        job_id = int(row["id"])
         return BrokenJob(job_id, f"job {job_id} cannot be decoded: {error!r}")
 
 
@@ -438,15 +433,15 @@ class RedisBackend(Backend):
     async def get_job(self, job_id: int) -> JobRecord | None:
         with store_faults(self._where):
             fields = await self._client.hgetall(keys.job(self._prefix, job_id))
-        return (
-            _job([part for pair in fields.items() for part in pair]) if fields else None
-        )
+        if not fields:
+            return None
+        return _job({_text(name): _text(value) for name, value in fields.items()})
 
     async def get_jobs(
         self, where: JobFilter, limit: int, offset: int
     ) -> list[JobRecord]:
         rows = await self._scripts.run("get_jobs", _filter(where), limit, offset)
-        return _jobs(rows)
+        return [_job(row) for row in json.loads(rows)]
 
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
         with store_faults(self._where):
@@ -559,7 +554,7 @@ class RedisBackend(Backend):
         self._saw_instance(marker)
         return Exchange(
             settled=[flag == 1 for flag in settled],
-            claimed=[_claimed(row) for row in rows],
+            claimed=[_claimed(row) for row in json.loads(rows)],
         )
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:

@@ -83,6 +83,41 @@ local function load_fields(id, names)
   return job
 end
 
+--[[ Index changes are collected and sent per zset, one ZREM and one ZADD
+  for a whole batch of jobs, by finish() (see below). Removals go first, so
+  within one collection a job must not leave and re-enter the same zset:
+  a script that changes a job twice flushes in between. ]]
+local ZREMS, ZADDS = {}, {}
+
+local function index_remove(key, member)
+  local members = ZREMS[key]
+  if not members then
+    members = {}
+    ZREMS[key] = members
+  end
+  members[#members + 1] = member
+end
+
+local function index_add(key, score, member)
+  local pairs_ = ZADDS[key]
+  if not pairs_ then
+    pairs_ = {}
+    ZADDS[key] = pairs_
+  end
+  pairs_[#pairs_ + 1] = score
+  pairs_[#pairs_ + 1] = member
+end
+
+local function flush_indexes()
+  for key, members in pairs(ZREMS) do call_in_slices('ZREM', key, members) end
+  for key, scored in pairs(ZADDS) do
+    for first = 1, #scored, 1000 do
+      redis.call('ZADD', key, unpack(scored, first, math.min(first + 999, #scored)))
+    end
+  end
+  ZREMS, ZADDS = {}, {}
+end
+
 -- Ready members sort by run_at then id among equal scores (-priority).
 local function ready_member(id, run_at)
   return string.format('%017d:%020d', tonumber(run_at) or 0, tonumber(id))
@@ -94,12 +129,12 @@ local function ready_score(job) return -(tonumber(job.priority) or 0) end
 local function unqueue(id, job)
   local status = job.status
   if status == 'pending' or (status == 'failed' and job.next_attempt_at) then
-    redis.call('ZREM', K_READY, ready_member(id, job.run_at))
-    redis.call('ZREM', status == 'pending' and K_SCHEDULED or K_RETRY, id)
+    index_remove(K_READY, ready_member(id, job.run_at))
+    index_remove(status == 'pending' and K_SCHEDULED or K_RETRY, id)
   elseif status == 'processing' then
-    redis.call('ZREM', K_PROCESSING, id)
+    index_remove(K_PROCESSING, id)
   elseif status ~= 'waiting' then
-    redis.call('ZREM', K_FINISHED, id)
+    index_remove(K_FINISHED, id)
   end
 end
 
@@ -110,22 +145,22 @@ local function enqueue(id, job, now)
   local status = job.status
   if status == 'pending' then
     if (tonumber(job.run_at) or 0) <= tonumber(now) then
-      redis.call('ZADD', K_READY, ready_score(job), ready_member(id, job.run_at))
+      index_add(K_READY, ready_score(job), ready_member(id, job.run_at))
     else
-      redis.call('ZADD', K_SCHEDULED, job.run_at, id)
+      index_add(K_SCHEDULED, job.run_at, id)
     end
   elseif status == 'processing' then
-    redis.call('ZADD', K_PROCESSING, job.locked_at, id)
+    index_add(K_PROCESSING, job.locked_at, id)
   elseif status == 'failed' and job.next_attempt_at then
-    redis.call('ZADD', K_RETRY, job.next_attempt_at, id)
+    index_add(K_RETRY, job.next_attempt_at, id)
   elseif status ~= 'waiting' then
-    redis.call('ZADD', K_FINISHED, job.updated_at, id)
+    index_add(K_FINISHED, job.updated_at, id)
   end
 end
 
 local function move_status(id, from, to)
-  redis.call('ZREM', k_status(from), id)
-  redis.call('ZADD', k_status(to), id, id)
+  index_remove(k_status(from), id)
+  index_add(k_status(to), id, id)
 end
 
 -- Write `changes` (field -> string, or false to delete) to the job's hash
@@ -148,6 +183,7 @@ end
 
 -- Apply `changes` to a loaded job and keep every index in step. `job` must
 -- hold the fields unqueue() and enqueue() read for its old and new state.
+-- At most one update per job between two flushes (see index_remove).
 local function update(id, job, changes, now)
   unqueue(id, job)
   if changes.status and changes.status ~= job.status then
@@ -161,8 +197,7 @@ end
   TAB created_at TAB metadata" entries (tabs inside JSON text are always
   escaped); {p}event_times scores each job by its oldest event's created_at
   for cleanup. add_event() collects; write_events() takes every id with one
-  counter call and appends: a script that adds events calls it before
-  returning. ]]
+  counter call and appends. ]]
 local EVENTS = {}
 
 local function add_event(job_id, event_type, now, metadata)
@@ -179,6 +214,13 @@ local function write_events()
     event_id = event_id + 1
   end
   EVENTS = {}
+end
+
+-- Send what update(), move_status() and add_event() collected. Every script
+-- that changes jobs calls it before returning.
+local function finish()
+  flush_indexes()
+  write_events()
 end
 
 -- "[a,b]" + c -> "[a,b,c]" as text, which keeps every other entry byte for byte.

@@ -45,6 +45,6 @@ for _, spec in ipairs(specs) do
   end
   ids[#ids + 1] = spec.id or spec.same_as.id
 end
-write_events()
+finish()
 if fresh > 0 then redis.call('PUBLISH', K_WAKEUP, fresh) end
 return {marker, ids}

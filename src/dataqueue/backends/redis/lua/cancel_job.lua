@@ -9,5 +9,5 @@ update(id, job, {
   last_cancelled_at = now, updated_at = now,
 }, now)
 add_event(id, 'cancelled', now, '{}')
-write_events()
+finish()
 return 1

@@ -12,5 +12,5 @@ for _, id in ipairs(ids) do
   }, now)
   add_event(id, 'cancelled', now, '{}')
 end
-write_events()
+finish()
 return #ids

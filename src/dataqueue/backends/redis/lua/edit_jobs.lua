@@ -31,5 +31,5 @@ for _, id in ipairs(ids) do
   update(id, job, change, now)
   add_event(id, 'edited', now, ARGV[6])
 end
-write_events()
+finish()
 return #ids

@@ -18,5 +18,5 @@ for _, token_id in ipairs(redis.call('ZRANGEBYSCORE', K_TOKEN_TIMEOUTS, '-inf', 
     end
   end
 end
-write_events()
+finish()
 return expired

@@ -9,8 +9,9 @@ for i = 3, #ARGV, 2 do
   local job = load_fields(id, {'lease_token'})
   if job and job.status == 'processing' and job.lease_token == ARGV[i + 1] then
     redis.call('HSET', k_job(id), 'locked_at', now)
-    redis.call('ZADD', K_PROCESSING, now, id)
+    index_add(K_PROCESSING, now, id)
     held[#held + 1] = id
   end
 end
+finish()
 return held

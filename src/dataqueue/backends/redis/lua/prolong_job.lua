@@ -9,5 +9,5 @@ if not job or job.status ~= 'processing' or job.lease_token ~= ARGV[3] then retu
 redis.call('HSET', k_job(id), 'locked_at', now, 'updated_at', now)
 redis.call('ZADD', K_PROCESSING, now, id)
 add_event(id, 'prolonged', now, ARGV[5])
-write_events()
+finish()
 return 1

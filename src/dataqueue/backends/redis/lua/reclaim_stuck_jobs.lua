@@ -39,5 +39,5 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARG
     end
   end
 end
-write_events()
+finish()
 return reclaimed

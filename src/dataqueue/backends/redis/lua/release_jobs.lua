@@ -20,5 +20,5 @@ for i = 3, #ARGV, 2 do
     released = released + 1
   end
 end
-write_events()
+finish()
 return released

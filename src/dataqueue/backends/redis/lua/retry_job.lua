@@ -12,5 +12,5 @@ local changes = {
 if (tonumber(job.run_at) or 0) > tonumber(now) then changes.run_at = now end
 update(id, job, changes, now)
 add_event(id, 'retried', now, '{}')
-write_events()
+finish()
 return 1
