@@ -32,7 +32,9 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewJob,
+    NewToken,
     Outcome,
+    Suspension,
 )
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_from_row
@@ -40,7 +42,14 @@ from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.sqlite import doorbell
 from dataqueue.errors import BackendError, NotMigratedError
-from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, TimeRange
+from dataqueue.models import (
+    EventType,
+    FailureReason,
+    JobEvent,
+    JobRecord,
+    TimeRange,
+    Token,
+)
 from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
@@ -254,7 +263,9 @@ def settle(
     settled: list[bool] = []
     completions: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
+    suspensions: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    token_states = waited_token_states(conn, outcomes)
     for outcome in outcomes:
         job_id = outcome.lease.job_id
         if job_id not in held:
@@ -302,15 +313,141 @@ def settle(
                     },
                 )
             )
+        elif isinstance(outcome, Suspension):
+            suspensions.append(suspension_params(outcome, token_states, now, events))
         else:
             raise TypeError(f"settle_and_claim cannot write a {type(outcome).__name__}")
     if completions:
         conn.executemany(SQL["settle_and_claim.complete"], completions)
     if failures:
         conn.executemany(SQL["settle_and_claim.fail"], failures)
+    if suspensions:
+        conn.executemany(SQL["settle_and_claim.suspend"], suspensions)
     if events:
         conn.executemany(SQL["insert_event"], events)
     return settled
+
+
+def waited_token_states(
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome]
+) -> dict[str, str]:
+    """The status of every token a suspension of ``outcomes`` waits on."""
+    ids = [
+        o.wait_token_id
+        for o in outcomes
+        if isinstance(o, Suspension) and o.wait_token_id is not None
+    ]
+    if not ids:
+        return {}
+    rows = conn.execute(SQL["settle_and_claim.tokens"], {"ids": json_list(ids)})
+    return {row["id"]: row["status"] for row in rows}
+
+
+def suspension_params(
+    outcome: Suspension,
+    token_states: Mapping[str, str],
+    now: int,
+    events: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The suspend statement's parameters; appends the job's events. A token
+    already completed or expired (between the handler's look and this
+    write) makes the job due at once rather than wait for ever."""
+    job_id = outcome.lease.job_id
+    token_id = outcome.wait_token_id
+    status = "waiting"
+    waiting: dict[str, Any] = {"token_id": token_id}
+    if outcome.wait_until is not None:
+        waiting = {"wait_until": outcome.wait_until.isoformat()}
+    events.append(event_params(job_id, EventType.WAITING, now, waiting))
+    if token_id is not None and token_states.get(token_id) != "waiting":
+        status = "pending"
+        resumed = {
+            "token_id": token_id,
+            "timed_out": token_states.get(token_id) != "completed",
+        }
+        events.append(event_params(job_id, EventType.RESUMED, now, resumed))
+    return {
+        "id": job_id,
+        "token": outcome.lease.token,
+        "status": status,
+        "step_data": encode_json(outcome.step_data),
+        "wait_until": optional_micros(outcome.wait_until),
+        "wait_token_id": token_id,
+        "now": now,
+    }
+
+
+def resume_due_waits(conn: sqlite3.Connection, now: int) -> None:
+    """Waiting jobs whose time has come become pending (with their events)."""
+    rows = conn.execute(SQL["settle_and_claim.resume"], {"now": now}).fetchall()
+    if rows:
+        conn.executemany(
+            SQL["insert_event"],
+            [
+                event_params(
+                    row["id"],
+                    EventType.RESUMED,
+                    now,
+                    {"wait_until": iso_micros(row["wait_until"])},
+                )
+                for row in rows
+            ],
+        )
+
+
+def iso_micros(value: int) -> str:
+    return (EPOCH + timedelta(microseconds=value)).isoformat()
+
+
+def decode_token(row: sqlite3.Row) -> Token:
+    output = row["output"]
+    return Token(
+        id=row["id"],
+        job_id=row["job_id"],
+        status=row["status"],
+        output=None if output is None else json.loads(output),
+        timeout_at=from_micros(row["timeout_at"]),
+        created_at=EPOCH + timedelta(microseconds=row["created_at"]),
+        completed_at=from_micros(row["completed_at"]),
+        tags=json.loads(row["tags"]),
+    )
+
+
+def step_params(
+    lease: Lease, step_data: dict[str, JSONValue], now: int
+) -> dict[str, Any]:
+    return {
+        "id": lease.job_id,
+        "token": lease.token,
+        "step_data": encode_json(step_data),
+        "now": now,
+    }
+
+
+def resume_token_waits(
+    conn: sqlite3.Connection, tokens: list[str], now: int, timed_out: bool
+) -> int:
+    """Jobs waiting on ``tokens`` (just resolved) become due now, each with a
+    ``resumed`` event; returns how many."""
+    if not tokens:
+        return 0
+    rows = conn.execute(
+        SQL["expire_timed_out_tokens.resume"],
+        {"token_ids": json_list(tokens), "now": now},
+    ).fetchall()
+    conn.executemany(
+        SQL["insert_event"],
+        [
+            event_params(
+                row["id"],
+                EventType.RESUMED,
+                now,
+                {"token_id": row["wait_token_id"], "timed_out": timed_out},
+            )
+            for row in rows
+        ],
+    )
+    return len(rows)
 
 
 def claim_order(row: sqlite3.Row) -> tuple[int, int, int]:
@@ -654,6 +791,11 @@ class SqliteBackend(Backend):
         self._insert_events(
             conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
         )
+        if rows:
+            cancelled = json_list(r["id"] for r in rows)
+            conn.execute(
+                SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now}
+            )
         return len(rows)
 
     async def edit_jobs(
@@ -757,33 +899,81 @@ class SqliteBackend(Backend):
     async def expire_timed_out_tokens(self, *, now: datetime) -> int:
         micros = to_micros(now)
 
-        def expire(conn: sqlite3.Connection) -> int:
+        def expire(conn: sqlite3.Connection) -> tuple[int, int]:
             tokens = [
                 row["id"]
-                for row in conn.execute(
-                    SQL["expire_timed_out_tokens"], {"now": micros}
-                ).fetchall()
+                for row in conn.execute(SQL["expire_timed_out_tokens"], {"now": micros})
             ]
-            if tokens:
-                resumed = conn.execute(
-                    SQL["expire_timed_out_tokens.resume"],
-                    {"token_ids": json_list(tokens), "now": micros},
-                ).fetchall()
-                self._insert_events(
-                    conn,
-                    (
-                        event_params(
-                            r["id"],
-                            EventType.RESUMED,
-                            micros,
-                            {"token_id": r["wait_token_id"], "timed_out": True},
-                        )
-                        for r in resumed
-                    ),
-                )
-            return len(tokens)
+            return len(tokens), resume_token_waits(conn, tokens, micros, True)
 
-        return await self._write_op("expire_timed_out_tokens", expire)
+        expired, resumed = await self._write_op("expire_timed_out_tokens", expire)
+        if resumed:
+            self._woken()
+        return expired
+
+    # -- durable steps and tokens ------------------------------------------
+
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        params = step_params(lease, step_data, to_micros(now))
+
+        def save(conn: sqlite3.Connection) -> bool:
+            return conn.execute(SQL["save_step"], params).fetchone() is not None
+
+        return await self._write_op("save_step", save)
+
+    async def create_token(
+        self,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        micros = to_micros(now)
+        params = step_params(lease, step_data, micros)
+        new = {
+            "id": token.id,
+            "job_id": lease.job_id,
+            "timeout_at": optional_micros(token.timeout_at),
+            "tags": json_list(token.tags),
+            "now": micros,
+        }
+
+        def create(conn: sqlite3.Connection) -> bool:
+            if conn.execute(SQL["save_step"], params).fetchone() is None:
+                return False
+            conn.execute(SQL["create_token"], new)
+            return True
+
+        return await self._write_op("create_token", create)
+
+    async def get_token(self, token_id: str) -> Token | None:
+        rows = await self._read("get_token", SQL["get_token"], {"id": token_id})
+        return decode_token(rows[0]) if rows else None
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        micros = to_micros(now)
+        params = {"id": token_id, "output": optional_json(output), "now": micros}
+
+        def complete(conn: sqlite3.Connection) -> tuple[str | None, int]:
+            if conn.execute(SQL["complete_token"], params).fetchone() is None:
+                row = conn.execute(SQL["get_token"], {"id": token_id}).fetchone()
+                return ("unknown" if row is None else row["status"]), 0
+            return None, resume_token_waits(conn, [token_id], micros, False)
+
+        refused, resumed = await self._write_op("complete_token", complete)
+        if resumed:
+            self._woken()
+        return refused
+
+    def _woken(self) -> None:
+        """Jobs became due now: wake idle processors, here and elsewhere."""
+        self._ringer.ring(doorbell.ADDED)
+        self._hub.notify()
 
     # -- processing ------------------------------------------------------
 
@@ -801,6 +991,8 @@ class SqliteBackend(Backend):
 
         def exchange(conn: sqlite3.Connection) -> tuple[list[bool], list[sqlite3.Row]]:
             settled = settle(conn, outcomes, micros, iso_now) if outcomes else []
+            if claim is not None:
+                resume_due_waits(conn, micros)
             rows = [] if claim is None else claim_jobs(conn, claim, micros)
             return settled, rows
 
