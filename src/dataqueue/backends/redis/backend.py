@@ -50,6 +50,7 @@ from dataqueue._commands import (
     ClaimRequest,
     Completion,
     Exchange,
+    Failure,
     JobChanges,
     JobFilter,
     Lease,
@@ -293,6 +294,8 @@ def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
             "",
             "",
         ]
+    if not isinstance(outcome, Failure):
+        raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
     retry_at = outcome.next_attempt_at
     return [
         "f",
