@@ -343,8 +343,22 @@ class PostgresBackend(Backend):
     ) -> list[int]:
         if not jobs:
             return []
+        # Within a batch the first spec with a key wins; later ones share its
+        # id. Only distinct specs go to the statement.
+        first: dict[str, int] = {}
+        distinct: list[NewJob] = []
+        slots: list[int] = []
+        for spec in jobs:
+            key = spec.idempotency_key
+            if key is not None and key in first:
+                slots.append(first[key])
+                continue
+            if key is not None:
+                first[key] = len(distinct)
+            slots.append(len(distinct))
+            distinct.append(spec)
         params = {
-            **add_params(jobs),
+            **add_params(distinct),
             "now": now,
             "sequence": self._sequence,
             "channel": self._channel,
@@ -358,7 +372,8 @@ class PostgresBackend(Backend):
             except psycopg.errors.UndefinedTable as e:
                 raise self._not_migrated(str(e).strip()) from e
         self._hub.notify()
-        return [int(row["id"]) for row in rows]
+        ids = [int(row["id"]) for row in rows]
+        return [ids[slot] for slot in slots]
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         rows = await self._fetch("get_job", {"job_id": job_id})

@@ -44,7 +44,8 @@ def in_utc(row: Row) -> Row:
 
 
 def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
-    """One array per column, in spec order (see add_jobs.sql)."""
+    """One array per column, in spec order (see add_jobs.sql); the specs'
+    idempotency keys are distinct."""
     return {
         "job_types": [j.job_type for j in jobs],
         "payloads": [json_text(j.payload) for j in jobs],

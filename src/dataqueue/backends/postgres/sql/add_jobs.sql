@@ -1,6 +1,7 @@
 -- add_jobs: insert a batch of jobs and their 'added' events in one statement.
--- A job whose idempotency_key is taken gets the existing job's id; within
--- the batch, the first spec with a key wins and later ones share its id.
+-- A job whose idempotency_key is taken gets the existing job's id. The specs
+-- come with distinct keys (the backend maps later specs sharing a key in
+-- the batch to the first one's id).
 -- ON CONFLICT DO UPDATE (not DO NOTHING) so that a key inserted by a
 -- concurrent, not yet committed transaction is waited for and its id
 -- returned: a plain SELECT would not see it in this statement's snapshot.
@@ -16,32 +17,30 @@
 -- priorities, run_ats (NULL: now), max_attempts, timeouts, force_kills,
 -- tags, keys, retry_delays, retry_backoffs, retry_delay_maxes, flow_ids.
 -- Returns one row per spec, in spec order: id.
-WITH input AS (
-    SELECT
-        t.*,
-        t.key IS NULL OR t.ord = min(t.ord) OVER (PARTITION BY t.key) AS is_first
-    FROM unnest(
-        %(job_types)s::text[],
-        %(payloads)s::text[],
-        %(priorities)s::integer[],
-        %(run_ats)s::timestamptz[],
-        %(max_attempts)s::integer[],
-        %(timeouts)s::double precision[],
-        %(force_kills)s::boolean[],
-        %(tags)s::text[],
-        %(keys)s::text[],
-        %(retry_delays)s::double precision[],
-        %(retry_backoffs)s::boolean[],
-        %(retry_delay_maxes)s::double precision[],
-        %(flow_ids)s::text[]
-    ) WITH ORDINALITY AS t (
-        job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
-        tags, key, retry_delay, retry_backoff, retry_delay_max, flow_id, ord
-    )
-),
-fresh AS (
-    SELECT firsts.*, nextval(%(sequence)s::regclass) AS id
-    FROM (SELECT * FROM input WHERE is_first ORDER BY ord) AS firsts
+WITH fresh AS (
+    SELECT t.*, nextval(%(sequence)s::regclass) AS id
+    FROM (
+        SELECT *
+        FROM unnest(
+            %(job_types)s::text[],
+            %(payloads)s::text[],
+            %(priorities)s::integer[],
+            %(run_ats)s::timestamptz[],
+            %(max_attempts)s::integer[],
+            %(timeouts)s::double precision[],
+            %(force_kills)s::boolean[],
+            %(tags)s::text[],
+            %(keys)s::text[],
+            %(retry_delays)s::double precision[],
+            %(retry_backoffs)s::boolean[],
+            %(retry_delay_maxes)s::double precision[],
+            %(flow_ids)s::text[]
+        ) WITH ORDINALITY AS u (
+            job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
+            tags, key, retry_delay, retry_backoff, retry_delay_max, flow_id, ord
+        )
+        ORDER BY u.ord
+    ) AS t
 ),
 saved AS (
     INSERT INTO {schema}.job_queue AS j (
@@ -86,8 +85,7 @@ notified AS (
     SELECT pg_notify(%(channel)s::text, '') FROM (SELECT 1 FROM added LIMIT 1) AS any_added
 )
 SELECT coalesce(s.id, f.id) AS id
-FROM input AS i
-LEFT JOIN fresh AS f ON f.ord = i.ord
-LEFT JOIN saved AS s ON s.idempotency_key = i.key
+FROM fresh AS f
+LEFT JOIN saved AS s ON s.idempotency_key = f.key
 LEFT JOIN notified ON true
-ORDER BY i.ord
+ORDER BY f.ord
