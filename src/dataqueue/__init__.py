@@ -11,6 +11,7 @@ from dataqueue.errors import (
     NotMigratedError,
     StoreRefusedError,
     StoreUnavailableError,
+    TokenError,
     UnsupportedInForceKill,
 )
 from dataqueue.models import (
@@ -23,6 +24,7 @@ from dataqueue.models import (
     TagFilter,
     TimeRange,
     Token,
+    TokenResult,
 )
 from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobContext
 from dataqueue.queue import JobQueue
@@ -60,6 +62,8 @@ __all__ = [
     "TagFilter",
     "TimeRange",
     "Token",
+    "TokenError",
+    "TokenResult",
     "UnsupportedInForceKill",
     "connect",
     "connect_sync",

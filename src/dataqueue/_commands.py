@@ -121,8 +121,31 @@ class Failure:
     next_attempt_at: datetime | None
 
 
-Outcome: TypeAlias = Completion | Failure
+@dataclass(frozen=True, slots=True)
+class Suspension:
+    """An attempt waits: the job becomes ``waiting`` until ``wait_until`` or
+    until token ``wait_token_id`` is completed or expires (exactly one is
+    set), with ``step_data`` (which records the wait's position) stored and
+    the attempt its claim took given back. A token that is already resolved
+    when this is written makes the job due at once instead."""
+
+    lease: Lease
+    step_data: dict[str, JSONValue]
+    wait_until: datetime | None = None
+    wait_token_id: str | None = None
+
+
+Outcome: TypeAlias = Completion | Failure | Suspension
 """What an attempt ended in, to be written under its lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A token created by a running attempt, for its own job."""
+
+    id: str
+    timeout_at: datetime | None
+    tags: list[str]
 
 
 @dataclass(frozen=True, slots=True)

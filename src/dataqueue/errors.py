@@ -6,6 +6,7 @@ DataQueueError
  │    ├── StoreUnavailableError  the store cannot be reached now; retrying may help
  │    └── StoreRefusedError  the store refused us for good (credentials, database)
  ├── UnsupportedInForceKill  a JobContext feature used inside a force-killed handler
+ ├── TokenError              complete_token on an unknown, completed or expired token
  ├── HandlerImportError      a handler could not be imported by module path
  └── JobTimeoutError         a handler ran past its deadline
 
@@ -43,6 +44,11 @@ class StoreRefusedError(BackendError):
 
 class UnsupportedInForceKill(DataQueueError):
     """This JobContext feature is not available when force_kill_on_timeout=True."""
+
+
+class TokenError(DataQueueError):
+    """The token cannot be completed: it does not exist, or it was already
+    completed or expired."""
 
 
 class HandlerImportError(DataQueueError):

@@ -145,7 +145,11 @@ class JobEvent:
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """A waitpoint that a job waits on until someone completes it."""
+    """A waitpoint that a job waits on until someone completes it.
+
+    ``status`` is ``waiting``, then either ``completed`` (by
+    ``complete_token``, with its ``output``) or ``timed_out`` (past
+    ``timeout_at``, or its job was cancelled), never both."""
 
     id: str
     job_id: int | None
@@ -155,3 +159,13 @@ class Token:
     created_at: datetime
     completed_at: datetime | None
     tags: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResult:
+    """What ``ctx.wait_for_token`` returns: ``ok`` with the ``output`` given
+    to ``complete_token``, or ``ok=False`` with ``error="timeout"``."""
+
+    ok: bool
+    output: Any = None
+    error: Literal["timeout"] | None = None

@@ -11,7 +11,8 @@ from dataqueue import _validate as v
 from dataqueue._clock import Clock, SystemClock
 from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend
-from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus
+from dataqueue.errors import TokenError
+from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus, Token
 from dataqueue.types import Duration, Handlers, JSONValue
 
 if TYPE_CHECKING:
@@ -277,6 +278,33 @@ class JobQueue:
     async def expire_timed_out_tokens(self) -> int:
         """Time out tokens past their deadline and wake their jobs."""
         return await self._runtime.expire_timed_out_tokens()
+
+    # -- tokens -----------------------------------------------------------
+
+    async def complete_token(self, token_id: str, output: JSONValue = None) -> None:
+        """Complete a waiting token with ``output`` (JSON): the job waiting
+        on it runs again at once, and its ``ctx.wait_for_token`` returns
+        ``ok=True`` with this output.
+
+        Raises:
+            TokenError: the token does not exist, or was already completed or
+                expired; nothing changed.
+        """
+        where = "complete_token"
+        token_id = v.check_name(token_id, where, "token_id")
+        value = v.check_json(output, where, "output", max_bytes=v.MAX_OUTPUT_BYTES)
+        store = await self._store()
+        refused = await store.complete_token(token_id, value, now=self._clock.now())
+        if refused == "unknown":
+            raise TokenError(f"{where}: there is no token {token_id!r}")
+        if refused is not None:
+            state = "expired" if refused == "timed_out" else "already completed"
+            raise TokenError(f"{where}: token {token_id!r} was {state}")
+
+    async def get_token(self, token_id: str) -> Token | None:
+        """The token with this id, or None."""
+        token_id = v.check_name(token_id, "get_token", "token_id")
+        return await (await self._store()).get_token(token_id)
 
     # -- workers ----------------------------------------------------------
 

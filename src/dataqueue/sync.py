@@ -131,6 +131,8 @@ class SyncJobQueue:
     cleanup_old_jobs = _blocking(JobQueue.cleanup_old_jobs)
     cleanup_old_job_events = _blocking(JobQueue.cleanup_old_job_events)
     expire_timed_out_tokens = _blocking(JobQueue.expire_timed_out_tokens)
+    complete_token = _blocking(JobQueue.complete_token)
+    get_token = _blocking(JobQueue.get_token)
 
     @property
     def backend(self) -> Any:

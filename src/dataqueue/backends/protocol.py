@@ -16,7 +16,12 @@ Shared rules, true of every backend:
   "failure_reason", "next_attempt_at"}`` (ISO text or null); ``cancelled``:
   ``{}``; ``retried``: ``{}`` (``{"reclaimed_from"}`` for a stuck job,
   ``{"released_by"}`` for one given back); ``edited``: the changed fields;
-  ``prolonged``: ``{"timeout"}``.
+  ``prolonged``: ``{"timeout"}``; ``waiting``: ``{"wait_until"}`` (ISO text)
+  or ``{"token_id"}``; ``resumed``: ``{"wait_until"}``, or ``{"token_id",
+  "timed_out"}``.
+* A ``waiting`` job is due again once ``wait_until <= now`` (the claim takes
+  it, with a ``resumed`` event and ``run_at = wait_until``), or at once when
+  the token it waits on is completed or expires.
 * Deleting a job deletes its events.
 """
 
@@ -34,10 +39,12 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewJob,
+    NewToken,
     Outcome,
 )
 from dataqueue.errors import BackendError
-from dataqueue.models import JobEvent, JobRecord
+from dataqueue.models import JobEvent, JobRecord, Token
+from dataqueue.types import JSONValue
 
 
 class Wakeup(Protocol):
@@ -89,7 +96,8 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        """A ``pending`` or ``waiting`` job becomes ``cancelled``."""
+        """A ``pending`` or ``waiting`` job becomes ``cancelled``; its tokens
+        still ``waiting`` become ``timed_out``."""
 
     @abstractmethod
     async def edit_jobs(
@@ -100,7 +108,8 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
-        """Cancel every ``pending`` or ``waiting`` job matching the filter."""
+        """Cancel every ``pending`` or ``waiting`` job matching the filter,
+        expiring their waiting tokens as ``cancel_job`` does."""
 
     @abstractmethod
     async def reclaim_stuck_jobs(
@@ -128,11 +137,6 @@ class JobStore(Protocol):
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
         """Delete events created before ``before``, in batches."""
 
-    @abstractmethod
-    async def expire_timed_out_tokens(self, *, now: datetime) -> int:
-        """Waiting tokens past ``timeout_at`` become ``timed_out``; the jobs
-        waiting on them become ``pending`` again."""
-
 
 class WorkStore(Protocol):
     """What a processor needs: claim under a lease, settle outcomes, keep
@@ -159,13 +163,21 @@ class WorkStore(Protocol):
         job ``failed``: ``{"message", "timestamp"}`` appended to
         ``error_history``, ``failure_reason``, ``last_failed_at``,
         ``next_attempt_at`` set (None: failed for good), and a ``failed``
-        event. Both clear the lock and the lease.
+        event. Each ``Suspension`` stores its ``step_data``, gives back the
+        attempt (``attempts - 1``) and makes its job ``waiting`` with
+        ``wait_until`` or ``wait_token_id`` and a ``waiting`` event; when its
+        token is no longer ``waiting`` (completed or expired meanwhile) the
+        job becomes ``pending`` with ``run_at = now`` instead, with a
+        ``resumed`` event after the ``waiting`` one. All three clear the lock
+        and the lease.
 
-        Then, if ``claim`` is given, up to ``claim.limit`` due jobs (of
-        ``claim.job_types`` when set) move to ``processing``: ``locked_by``,
-        ``locked_at = now``, the lease token, ``attempts + 1``,
-        ``started_at`` (first claim only), ``next_attempt_at`` and
-        ``pending_reason`` cleared, and a ``processing`` event. No job is
+        Then, if ``claim`` is given, ``waiting`` jobs whose ``wait_until`` has
+        come become ``pending`` (see the module rules), and up to
+        ``claim.limit`` due jobs (of ``claim.job_types`` when set) move to
+        ``processing``: ``locked_by``, ``locked_at = now``, the lease token,
+        ``attempts + 1``, ``started_at`` (first claim only),
+        ``next_attempt_at`` and ``pending_reason`` cleared, and a
+        ``processing`` event. No job is
         ever held by two claims at once. A claimed row that cannot be decoded
         is returned as a ``BrokenJob`` (still claimed), never raised.
         """
@@ -196,7 +208,55 @@ class WorkStore(Protocol):
         """Signals for idle processors: one arrives soon after a job is added."""
 
 
-class Backend(JobStore, WorkStore, Protocol):
+class WaitStore(Protocol):
+    """Durable steps and tokens: the writes of a running attempt (fenced by
+    its lease like every other), and the token calls of the queue.
+
+    A token is ``waiting``, then ``completed`` or ``timed_out``: one
+    conditional change of the token decides which, so a completion racing an
+    expiry (or two of either) leaves exactly one outcome, and only that
+    change makes the job waiting on it due (exactly once).
+    """
+
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        """Replace the job's ``step_data``; False when the lease is lost."""
+
+    async def create_token(
+        self,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        """Create a ``waiting`` token for the lease's job and store
+        ``step_data`` (which records it), together; False (and nothing
+        written) when the lease is lost."""
+
+    async def get_token(self, token_id: str) -> Token | None: ...
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        """A ``waiting`` token becomes ``completed`` with ``output``; the job
+        waiting on it becomes ``pending`` with ``run_at = now`` and a
+        ``resumed`` event ``{"token_id", "timed_out": false}``, and idle
+        processors are woken. (``wait_until`` and ``wait_token_id`` stay as
+        the record of a job's last wait.)
+
+        Returns None when completed; otherwise nothing changes and the
+        token's status is returned (``"completed"`` or ``"timed_out"``), or
+        ``"unknown"`` when there is no such token."""
+
+    async def expire_timed_out_tokens(self, *, now: datetime) -> int:
+        """Waiting tokens past ``timeout_at`` become ``timed_out``; the jobs
+        waiting on them become ``pending`` as in ``complete_token`` (with
+        ``"timed_out": true``). Returns how many tokens expired."""
+
+
+class Backend(JobStore, WorkStore, WaitStore, Protocol):
     """A store: PostgreSQL, Redis or SQLite."""
 
     name: str

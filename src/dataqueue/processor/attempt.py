@@ -24,6 +24,7 @@ from dataqueue.processor.context import (
     SyncJobContext,
     TimeoutCallback,
 )
+from dataqueue.processor.durable import WaitRequest, WaitSignal
 from dataqueue.types import Handler
 
 
@@ -79,7 +80,14 @@ class Abandoned:
     reason: str
 
 
-AttemptResult = Succeeded | Raised | Abandoned
+@dataclass(frozen=True, slots=True)
+class Suspended:
+    """The handler waits (a time or a token); it runs again from the top."""
+
+    request: WaitRequest
+
+
+AttemptResult = Succeeded | Raised | Abandoned | Suspended
 
 
 class ChildError(Exception):
@@ -139,7 +147,9 @@ class Attempt:
                 FailureReason.NO_HANDLER,
             )
         try:
-            return Succeeded(await self._call_with_timeout(self.handler))
+            value = await self._call_with_timeout(self.handler)
+        except WaitSignal as wait:
+            return Suspended(wait.request)
         except JobTimeoutError as error:
             return Raised(str(error), FailureReason.TIMEOUT, error)
         except asyncio.CancelledError:
@@ -150,6 +160,9 @@ class Attempt:
             if self.signal.reason in ("lease_lost", "shutdown"):
                 return Abandoned(self.signal.reason)
             return Raised(error_message(error), FailureReason.HANDLER_ERROR, error)
+        request = self.context.durable.request
+        # A handler that caught the wait (``except BaseException``) still waits.
+        return Succeeded(value) if request is None else Suspended(request)
 
     async def _call_with_timeout(self, handler: HandlerSpec) -> Any:
         if self.job.force_kill_on_timeout:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from dataqueue import _validate as v
 from dataqueue._commands import Lease
 from dataqueue.backends.protocol import Backend
-from dataqueue.models import JobRecord
-from dataqueue.types import Duration
+from dataqueue.models import JobRecord, Token, TokenResult
+from dataqueue.processor.durable import Durable, WaitRequest, WaitSignal, wait_seconds
+from dataqueue.types import Duration, JSONValue
 
 logger = logging.getLogger("dataqueue")
 
@@ -71,6 +73,9 @@ class LeasedWriter:
         self._now = now
         self.signal = signal
         self._on_lease_lost = on_lease_lost
+
+    def now(self) -> datetime:
+        return self._now()  # type: ignore[no-any-return]
 
     def lease_lost(self) -> None:
         if not self.signal.aborted:
@@ -125,6 +130,7 @@ class JobContext:
         self._job = job
         self._writer = writer
         self._deadline = deadline
+        self.durable = Durable(job, writer)
 
     @property
     def job_id(self) -> int:
@@ -165,6 +171,70 @@ class JobContext:
             logger.warning(
                 "job %s: could not save progress", self.job_id, exc_info=True
             )
+
+    # -- durable steps and waits (see durable.py) ---------------------------
+
+    async def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run step ``name`` once: ``fn`` (sync or async) is called and its
+        JSON result stored before this returns; when the handler runs again
+        (after a wait, a retry or a lost worker) the stored result is
+        returned without calling ``fn``. Names are unique per handler run."""
+        return await self.durable.run(name, fn)
+
+    async def wait_for(
+        self,
+        duration: Duration | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        weeks: float = 0,
+        months: float = 0,
+        years: float = 0,
+    ) -> None:
+        """Suspend the job for this long (the parts add up; a month is 30
+        days, a year 365). The handler stops here and runs again from the
+        top when the time has come; zero does not suspend."""
+        total = wait_seconds(
+            duration,
+            seconds=seconds,
+            minutes=minutes,
+            hours=hours,
+            days=days,
+            weeks=weeks,
+            months=months,
+            years=years,
+        )
+        _suspend_if(self.durable.wait_for(total))
+
+    async def wait_until(self, when: datetime) -> None:
+        """Suspend the job until ``when`` (timezone-aware); a past time does
+        not suspend."""
+        _suspend_if(self.durable.wait_until(when))
+
+    async def create_token(
+        self, timeout: Duration | str | None = None, tags: list[str] | None = None
+    ) -> Token:
+        """A new token for this job, to hand to whoever completes it with
+        ``queue.complete_token(token.id, output)``. ``timeout``: seconds, a
+        timedelta or text like ``"10m"``, ``"48h"``, ``"7d"``. Durable: a
+        re-run gets the token it created before."""
+        return await self.durable.create_token(timeout, tags)
+
+    async def wait_for_token(self, token_id: str) -> TokenResult:
+        """Suspend until the token is completed (``ok``, ``output``) or
+        expires (``ok=False``, ``error="timeout"``); a token already resolved
+        returns at once."""
+        outcome = await self.durable.wait_for_token(token_id)
+        if isinstance(outcome, WaitRequest):
+            raise WaitSignal(outcome)
+        return outcome
+
+
+def _suspend_if(request: WaitRequest | None) -> None:
+    if request is not None:
+        raise WaitSignal(request)
 
 
 class SyncJobContext:
@@ -207,3 +277,57 @@ class SyncJobContext:
         """Blocking ``JobContext.set_progress``."""
         progress_value(percent)
         self._wait(self._context.set_progress(percent))
+
+    def run(self, name: str, fn: Callable[[], Any]) -> JSONValue:
+        """Blocking ``JobContext.run``: ``fn`` runs in this handler's thread."""
+        durable = self._context.durable
+        done, result = durable.begin_step(name)
+        if done:
+            return result
+        value = fn()
+        if isinstance(value, Awaitable):
+            value = self._wait(value)
+        return self._wait(durable.save_step(str(name), value))
+
+    def wait_for(
+        self,
+        duration: Duration | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        weeks: float = 0,
+        months: float = 0,
+        years: float = 0,
+    ) -> None:
+        """As ``JobContext.wait_for``: the handler stops here (by raising
+        through it) and runs again from the top when the time has come."""
+        total = wait_seconds(
+            duration,
+            seconds=seconds,
+            minutes=minutes,
+            hours=hours,
+            days=days,
+            weeks=weeks,
+            months=months,
+            years=years,
+        )
+        _suspend_if(self._context.durable.wait_for(total))
+
+    def wait_until(self, when: datetime) -> None:
+        """As ``JobContext.wait_until``."""
+        _suspend_if(self._context.durable.wait_until(when))
+
+    def create_token(
+        self, timeout: Duration | str | None = None, tags: list[str] | None = None
+    ) -> Token:
+        """Blocking ``JobContext.create_token``."""
+        return self._wait(self._context.create_token(timeout, tags))
+
+    def wait_for_token(self, token_id: str) -> TokenResult:
+        """As ``JobContext.wait_for_token``."""
+        outcome = self._wait(self._context.durable.wait_for_token(token_id))
+        if isinstance(outcome, WaitRequest):
+            raise WaitSignal(outcome)
+        return outcome

@@ -34,6 +34,7 @@ from dataqueue.processor.attempt import (
     HandlerSpec,
     Raised,
     Succeeded,
+    Suspended,
 )
 from dataqueue.processor.lease import LeaseKeeper
 from dataqueue.processor.outcome import OutcomeWriter
@@ -317,6 +318,8 @@ class Processor(Looper):
                 self._outcomes.succeeded(job, attempt.lease, result, seconds)
             case Raised():
                 self._outcomes.failed(job, attempt.lease, result, self.now())
+            case Suspended():
+                self._outcomes.suspended(job, attempt.lease, result)
             case Abandoned(reason="shutdown"):
                 self._to_release.append(attempt.lease)
             case Abandoned():

@@ -14,9 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from dataqueue import _validate as v
-from dataqueue._commands import BrokenJob, Completion, Failure, Lease, Outcome
+from dataqueue._commands import (
+    BrokenJob,
+    Completion,
+    Failure,
+    Lease,
+    Outcome,
+    Suspension,
+)
 from dataqueue.models import FailureReason, JobRecord
-from dataqueue.processor.attempt import Raised, Succeeded
+from dataqueue.processor.attempt import Raised, Succeeded, Suspended
 from dataqueue.retry import next_attempt_at
 from dataqueue.types import JSONValue
 
@@ -108,6 +115,23 @@ class OutcomeWriter:
             )
         if result.error is not None:
             self._report_error(result.error)
+
+    def suspended(self, job: JobRecord, lease: Lease, result: Suspended) -> None:
+        """The job waits: written like the other outcomes, it frees its
+        slot and gives back its attempt."""
+        request = result.request
+        self._pending.append(
+            Suspension(
+                lease, request.step_data, request.wait_until, request.wait_token_id
+            )
+        )
+        until = request.wait_until
+        logger.info(
+            "job %s (%s) waiting for %s",
+            job.id,
+            job.job_type,
+            f"token {request.wait_token_id}" if until is None else until.isoformat(),
+        )
 
     def broken(self, job: BrokenJob, lease: Lease) -> None:
         """A claimed job that cannot be decoded fails for good, alone."""
