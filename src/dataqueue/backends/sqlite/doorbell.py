@@ -22,6 +22,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 
 ADDED = b"a"
 """Jobs were added and committed: wake at once."""
@@ -31,6 +32,7 @@ PENDING = b"p"
 visible when the caller commits, if ever, so listeners watch the file."""
 
 SUFFIX = ".sock"
+RECENT_CHANGE_NS = 2_000_000_000
 # sun_path holds 108 bytes on Linux, 104 on macOS; keep clear of both.
 MAX_ADDRESS = 100
 
@@ -112,9 +114,12 @@ class Ringer:
                 pass  # a doorbell we cannot reach; its process still polls
 
     def _names(self) -> tuple[str, ...]:
-        # Re-list the folder only when a doorbell came or went.
+        # Re-list the folder only when a doorbell came or went. Timestamps
+        # move in coarse ticks, so two changes can share one: while the last
+        # change is recent, list every time.
         changed = os.stat(self._folder.path).st_mtime_ns
-        if changed != self._listing[0]:
+        recent = time.time_ns() - changed < RECENT_CHANGE_NS
+        if recent or changed != self._listing[0]:
             names = tuple(
                 n for n in os.listdir(self._folder.path) if n.endswith(SUFFIX)
             )
