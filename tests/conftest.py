@@ -11,13 +11,13 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import dataqueue as dq
+from dataqueue.testing import FakeClock
 
 PG_URL = os.environ.get(
     "DATAQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -32,19 +32,6 @@ STORES = [
 
 for name in ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE"):
     os.environ.pop(name, None)
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -30,4 +30,10 @@ async def hold(payload: dict[str, Any]) -> str:
     return "held"
 
 
-handlers = {"count": count, "hold": hold}
+async def die(payload: dict[str, Any]) -> None:
+    """Kills its own worker process, as a crashing native library would."""
+    _record("start", payload["n"])
+    os._exit(1)
+
+
+handlers = {"count": count, "hold": hold, "die": die}

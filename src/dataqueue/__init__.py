@@ -1,5 +1,6 @@
 """dataqueue: background jobs on PostgreSQL, Redis or an embedded SQLite file."""
 
+from dataqueue import testing
 from dataqueue._clock import Clock, SystemClock
 from dataqueue.connect import connect, connect_sync
 from dataqueue.cron import CronJob, CronStatus
@@ -9,6 +10,9 @@ from dataqueue.errors import (
     HandlerImportError,
     JobTimeoutError,
     NotMigratedError,
+    StoreRefusedError,
+    StoreUnavailableError,
+    TokenError,
     UnsupportedInForceKill,
 )
 from dataqueue.models import (
@@ -21,8 +25,9 @@ from dataqueue.models import (
     TagFilter,
     TimeRange,
     Token,
+    TokenResult,
 )
-from dataqueue.processor import AbortSignal, JobContext, Processor
+from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobContext
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
 from dataqueue.sync import SyncJobQueue, SyncProcessor, SyncSupervisor
@@ -49,7 +54,10 @@ __all__ = [
     "MaintenanceResult",
     "NotMigratedError",
     "Processor",
+    "StoreRefusedError",
+    "StoreUnavailableError",
     "Supervisor",
+    "SyncJobContext",
     "SyncJobQueue",
     "SyncProcessor",
     "SyncSupervisor",
@@ -57,7 +65,10 @@ __all__ = [
     "TagFilter",
     "TimeRange",
     "Token",
+    "TokenError",
+    "TokenResult",
     "UnsupportedInForceKill",
     "connect",
     "connect_sync",
+    "testing",
 ]

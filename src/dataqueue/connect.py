@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dataqueue import _validate as v
 from dataqueue._clock import Clock
 from dataqueue.backends.protocol import Backend
 from dataqueue.queue import JobQueue
@@ -44,7 +45,24 @@ def create_backend(
     max_connections: int = 10,
     verbose: bool = False,
 ) -> Backend:
-    """Build the backend for ``url`` (or for the pool/client given)."""
+    """Build the backend for ``url`` (or for the pool/client given).
+
+    Every argument is checked here, whatever the store, so that a mistake is
+    reported the same way everywhere (see docs/limits.md).
+    """
+    url = v.check_url(url)
+    schema = v.check_schema(schema)
+    key_prefix = v.check_key_prefix(key_prefix)
+    ssl = v.check_tls(ssl, "connect", "ssl")
+    tls = v.check_tls(tls, "connect", "tls")
+    max_connections = v.check_int(
+        max_connections,
+        "connect",
+        "max_connections",
+        minimum=1,
+        maximum=v.MAX_CONNECTIONS,
+    )
+    verbose = v.check_bool(verbose, "connect", "verbose")
     if url is None and pool is None and client is None:
         url = default_url()
     scheme = (url or "").partition(":")[0].lower()
@@ -56,7 +74,7 @@ def create_backend(
         return PostgresBackend(
             url,
             pool=pool,
-            schema=schema or "public",
+            schema="public" if schema is None else schema,
             ssl=ssl,
             max_connections=max_connections,
             verbose=verbose,
@@ -117,20 +135,21 @@ def connect(
         url: ``postgresql://…``, ``redis://…`` or ``sqlite:///path.db``.
             Default: ``$DATAQUEUE_URL``, then ``$PG_DATAQUEUE_DATABASE``,
             then ``sqlite:///dataqueue.db``.
-        schema: PostgreSQL schema (default ``public``).
-        key_prefix: Redis key prefix (default ``"dq:"``).
+        schema: PostgreSQL schema (default ``public``): a plain identifier.
+        key_prefix: Redis key prefix (default ``"dq:"``); no glob characters.
         pool: An existing psycopg ``AsyncConnectionPool`` (never closed by us).
         client: An existing ``redis.asyncio.Redis`` (never closed by us).
         ssl: PostgreSQL TLS: ``ca``, ``cert``, ``key``, ``reject_unauthorized``;
             a value starting with ``file://`` is read from that file.
         tls: Redis TLS, same keys.
-        max_connections: Pool size.
+        max_connections: Pool size, 1 to 1000.
         verbose: Log every store operation at DEBUG.
         clock: Where the queue reads the time (tests pass a fake clock).
 
     Example:
         ``async with dataqueue.connect("sqlite:///jobs.db") as queue: ...``
     """
+    v.check_clock(clock)
     backend = create_backend(
         url,
         schema=schema,

@@ -2,8 +2,11 @@
 
 DataQueueError
  ├── BackendError            the store failed, or the call is not available on it
- │    └── NotMigratedError   the PostgreSQL schema is missing or out of date
+ │    ├── NotMigratedError   the PostgreSQL schema is missing or out of date
+ │    ├── StoreUnavailableError  the store cannot be reached now; retrying may help
+ │    └── StoreRefusedError  the store refused us for good (credentials, database)
  ├── UnsupportedInForceKill  a JobContext feature used inside a force-killed handler
+ ├── TokenError              complete_token on an unknown, completed or expired token
  ├── HandlerImportError      a handler could not be imported by module path
  └── JobTimeoutError         a handler ran past its deadline
 
@@ -29,8 +32,23 @@ class NotMigratedError(BackendError):
     """The database has no dataqueue schema yet: run `dataqueue migrate` first."""
 
 
+class StoreUnavailableError(BackendError):
+    """The store cannot be reached right now (connection refused, lost or
+    timed out); the same call may succeed once it is back."""
+
+
+class StoreRefusedError(BackendError):
+    """The store refused the connection for good (bad credentials, unknown
+    database or role): retrying will not help until the settings change."""
+
+
 class UnsupportedInForceKill(DataQueueError):
     """This JobContext feature is not available when force_kill_on_timeout=True."""
+
+
+class TokenError(DataQueueError):
+    """The token cannot be completed: it does not exist, or it was already
+    completed or expired."""
 
 
 class HandlerImportError(DataQueueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -33,6 +33,7 @@ class FailureReason(StrEnum):
     TIMEOUT = "timeout"
     HANDLER_ERROR = "handler_error"
     NO_HANDLER = "no_handler"
+    WORKER_LOST = "worker_lost"
 
 
 class EventType(StrEnum):
@@ -147,7 +148,11 @@ class JobEvent:
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """A waitpoint that a job waits on until someone completes it."""
+    """A waitpoint that a job waits on until someone completes it.
+
+    ``status`` is ``waiting``, then either ``completed`` (by
+    ``complete_token``, with its ``output``) or ``timed_out`` (past
+    ``timeout_at``, or its job was cancelled), never both."""
 
     id: str
     job_id: int | None
@@ -159,62 +164,11 @@ class Token:
     tags: list[str]
 
 
-# ---------------------------------------------------------------------------
-# Normalized values handed to a backend. Validation happens before these are
-# built (see dataqueue._validate), so backends can trust every field.
-
-
 @dataclass(frozen=True, slots=True)
-class NewJob:
-    """A validated job ready to be inserted."""
+class TokenResult:
+    """What ``ctx.wait_for_token`` returns: ``ok`` with the ``output`` given
+    to ``complete_token``, or ``ok=False`` with ``error="timeout"``."""
 
-    job_type: str
-    payload: JSONValue
-    priority: int
-    run_at: datetime | None
-    max_attempts: int
-    timeout: float | None
-    force_kill_on_timeout: bool
-    tags: list[str]
-    idempotency_key: str | None
-    retry_delay: float | None
-    retry_backoff: bool | None
-    retry_delay_max: float | None
-    flow_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JobFilter:
-    """A validated conjunction of filters; ``None`` fields do not filter."""
-
-    job_type: str | None = None
-    priority: int | None = None
-    run_at: TimeRange | None = None
-    tags: TagFilter | None = None
-    status: JobStatus | None = None
-
-
-EDITABLE_FIELDS: tuple[str, ...] = (
-    "payload",
-    "priority",
-    "max_attempts",
-    "run_at",
-    "timeout",
-    "tags",
-    "retry_delay",
-    "retry_backoff",
-    "retry_delay_max",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class JobChanges:
-    """Validated edits to pending jobs: only the fields in ``values`` change.
-
-    ``values`` maps a name of ``EDITABLE_FIELDS`` to its new value; ``run_at``
-    of ``None`` means "now", ``tags`` of ``None`` means no tags. ``metadata`` is
-    the JSON form recorded in the ``edited`` event.
-    """
-
-    values: dict[str, Any]
-    metadata: dict[str, JSONValue] = field(default_factory=dict)
+    ok: bool
+    output: Any = None
+    error: Literal["timeout"] | None = None

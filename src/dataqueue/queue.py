@@ -2,92 +2,42 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from dataqueue import _cron_validate as cv
 from dataqueue import _validate as v
 from dataqueue._clock import Clock, SystemClock
-from dataqueue._cron_commands import CronTick
+from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend
-from dataqueue.cron import (
-    CronJob,
-    CronStatus,
-    normalize_expression,
-    plan_due_run,
-    zone,
-)
-from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus, NewJob
+from dataqueue.cron import CronJob, CronStatus
+from dataqueue.errors import TokenError
+from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus, Token
 from dataqueue.types import Duration, Handlers, JSONValue
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from dataqueue.processor import Processor
     from dataqueue.supervisor import Supervisor
 
-CLEANUP_BATCH_SIZE = 1000
 # A guarded cron write fails only when a concurrent edit changed the
 # expression or timezone in between; a few fresh reads settle it.
 CRON_WRITE_ATTEMPTS = 5
-
-logger = logging.getLogger("dataqueue")
-
-
-def _cron_tick(schedule: CronJob, now: datetime) -> CronTick:
-    """The enqueue of a due schedule: one job for the newest due time, the
-    earlier missed ones counted as skipped."""
-    assert schedule.next_run_at is not None
-    where = f"cron schedule {schedule.schedule_name!r}"
-    plan = plan_due_run(
-        normalize_expression(schedule.cron_expression, where),
-        zone(schedule.timezone, where),
-        schedule.next_run_at,
-        now,
-    )
-    job = NewJob(
-        job_type=schedule.job_type,
-        payload=schedule.payload,
-        priority=schedule.priority,
-        run_at=None,
-        max_attempts=schedule.max_attempts,
-        timeout=schedule.timeout,
-        force_kill_on_timeout=False,
-        tags=list(schedule.tags),
-        idempotency_key=None,
-        retry_delay=schedule.retry_delay,
-        retry_backoff=schedule.retry_backoff,
-        retry_delay_max=schedule.retry_delay_max,
-    )
-    return CronTick(
-        schedule_id=schedule.id,
-        claimed_run_at=schedule.next_run_at,
-        due_at=plan.due_at,
-        skipped=plan.skipped,
-        next_run_at=plan.next_run_at,
-        job=job,
-        event={
-            "job_type": schedule.job_type,
-            "cron_job_id": schedule.id,
-            "cron_due_at": plan.due_at.isoformat(),
-            "cron_skipped": plan.skipped,
-        },
-    )
 
 
 class JobQueue:
     """A queue of jobs in one store. Create it with ``dataqueue.connect()``."""
 
     def __init__(self, backend: Backend, *, clock: Clock | None = None) -> None:
-        self._backend = backend
-        self._clock: Clock = clock or SystemClock()
-        self._opened = False
+        self._runtime = Runtime(backend, clock or SystemClock())
+        self._clock: Clock = self._runtime.clock
 
     @property
     def backend(self) -> Backend:
         """The store behind this queue."""
-        return self._backend
+        return self._runtime.backend
 
     @property
     def clock(self) -> Clock:
@@ -95,13 +45,12 @@ class JobQueue:
         return self._clock
 
     async def _store(self) -> Backend:
-        if not self._opened:
-            await self._backend.open()
-            self._opened = True
-        return self._backend
+        return await self._runtime.store()
 
     async def __aenter__(self) -> JobQueue:
-        await self._store()
+        # The store is opened (and its schema checked) on first use, so that
+        # ``async with dq.connect(url) as q: await q.migrate()`` works on a
+        # fresh database.
         return self
 
     async def __aexit__(
@@ -112,22 +61,31 @@ class JobQueue:
     ) -> None:
         await self.close()
 
+    async def open(self) -> None:
+        """Connect and check the schema now rather than at first use.
+
+        Raises:
+            StoreUnavailableError: the store cannot be reached (yet).
+            StoreRefusedError: credentials or database were refused.
+            NotMigratedError: PostgreSQL needs ``dataqueue migrate`` first.
+        """
+        await self._runtime.store()
+
     async def close(self) -> None:
         """Release what the queue opened (never a pool or client you passed in)."""
-        await self._backend.close()
-        self._opened = False
+        await self._runtime.close()
 
     async def migrate(self) -> None:
         """Create or upgrade the store's schema (PostgreSQL needs this once)."""
-        await self._backend.migrate()
+        await self._runtime.migrate()
 
     def get_pool(self) -> Any:
         """The psycopg pool of a PostgreSQL queue; ``BackendError`` elsewhere."""
-        return self._backend.get_pool()
+        return self.backend.get_pool()
 
     def get_redis_client(self) -> Any:
         """The redis-py client of a Redis queue; ``BackendError`` elsewhere."""
-        return self._backend.get_redis_client()
+        return self.backend.get_redis_client()
 
     # -- adding -----------------------------------------------------------
 
@@ -180,16 +138,14 @@ class JobQueue:
             retry_backoff=retry_backoff,
             retry_delay_max=retry_delay_max,
         )
-        (job_id,) = await self.add_jobs([spec], db=db)
+        job = v.new_job(spec)
+        store = await self._store()
+        (job_id,) = await store.add_jobs([job], now=self._clock.now(), db=db)
         return job_id
 
     async def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
         """Add many jobs in one round trip; ``ids[i]`` belongs to ``specs[i]``."""
-        jobs = []
-        for spec in specs:
-            if not isinstance(spec, JobSpec):
-                raise TypeError(f"add_jobs: expected JobSpec items, got {spec!r}")
-            jobs.append(v.new_job(spec))
+        jobs = v.new_jobs(specs)
         if not jobs:
             return []
         store = await self._store()
@@ -199,7 +155,7 @@ class JobQueue:
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         """The job with this id, or None."""
-        v.check_int(job_id, "get_job", "job_id")
+        v.check_id(job_id, "get_job")
         return await (await self._store()).get_job(job_id)
 
     async def get_jobs(
@@ -218,7 +174,7 @@ class JobQueue:
         Filters may be given as a dict or as keywords:
         ``get_jobs(job_type="email", tags={"values": ["a"], "mode": "any"})``.
         """
-        where = v.job_filter({**(filters or {}), **filter_kwargs}, "get_jobs", status)
+        where = v.job_filter(filters, "get_jobs", status, filter_kwargs)
         limit, offset = v.check_page(limit, offset, "get_jobs")
         return await (await self._store()).get_jobs(where, limit, offset)
 
@@ -246,19 +202,20 @@ class JobQueue:
 
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
         """The job's event log, oldest first."""
-        v.check_int(job_id, "get_job_events", "job_id")
+        v.check_id(job_id, "get_job_events")
         return await (await self._store()).get_job_events(job_id)
 
     # -- changing ---------------------------------------------------------
 
     async def retry_job(self, job_id: int) -> None:
-        """Run a failed (or stuck processing) job again now."""
-        v.check_int(job_id, "retry_job", "job_id")
+        """Run a failed or cancelled job again now; other jobs (a processing
+        one above all) are left alone."""
+        v.check_id(job_id, "retry_job")
         await (await self._store()).retry_job(job_id, now=self._clock.now())
 
     async def cancel_job(self, job_id: int) -> None:
         """Cancel a pending or waiting job; other jobs are left alone."""
-        v.check_int(job_id, "cancel_job", "job_id")
+        v.check_id(job_id, "cancel_job")
         await (await self._store()).cancel_job(job_id, now=self._clock.now())
 
     async def edit_job(self, job_id: int, /, **updates: Any) -> None:
@@ -268,7 +225,7 @@ class JobQueue:
         retry_delay, retry_backoff, retry_delay_max. ``None`` clears
         ``run_at`` (run now), ``timeout`` and ``tags``.
         """
-        v.check_int(job_id, "edit_job", "job_id")
+        v.check_id(job_id, "edit_job")
         changes = v.job_changes(updates, "edit_job")
         if changes.values:
             await (await self._store()).edit_jobs(
@@ -290,41 +247,67 @@ class JobQueue:
         self, /, filters: Mapping[str, Any] | None = None, **filter_kwargs: Any
     ) -> int:
         """Cancel every pending or waiting job matching the filters."""
-        where = v.job_filter(
-            {**(filters or {}), **filter_kwargs}, "cancel_all_upcoming_jobs"
-        )
+        where = v.job_filter(filters, "cancel_all_upcoming_jobs", None, filter_kwargs)
         store = await self._store()
         return await store.cancel_jobs(where, now=self._clock.now())
 
     # -- maintenance ------------------------------------------------------
 
-    async def reclaim_stuck_jobs(self, max_processing_minutes: float = 10) -> int:
-        """Return jobs stuck in ``processing`` to ``pending``; returns how many.
+    async def reclaim_stuck_jobs(
+        self, max_processing_minutes: float | timedelta = 1
+    ) -> int:
+        """Take back jobs whose worker stopped refreshing their lease for
+        ``max_processing_minutes`` (minutes, or a timedelta); returns how many.
 
-        A job whose own ``timeout`` is longer than the threshold is given
-        that long instead.
+        A job whose own ``timeout`` is longer is given that long instead. A
+        job with attempts left goes back to ``pending``; one whose worker was
+        lost ``max_attempts`` times fails for good with ``WORKER_LOST``.
         """
-        minutes = v.to_seconds(max_processing_minutes, "reclaim_stuck_jobs", "minutes")
-        store = await self._store()
-        return await store.reclaim_stuck_jobs(minutes * 60, now=self._clock.now())
+        seconds = v.stuck_threshold(
+            max_processing_minutes, "reclaim_stuck_jobs", "max_processing_minutes"
+        )
+        return await self._runtime.reclaim_stuck_jobs(seconds)
 
-    async def cleanup_old_jobs(self, days_to_keep: float = 30) -> int:
+    async def cleanup_old_jobs(self, days_to_keep: float | timedelta = 30) -> int:
         """Delete finished jobs older than ``days_to_keep``; returns how many."""
-        days = v.to_seconds(days_to_keep, "cleanup_old_jobs", "days_to_keep")
-        before = self._clock.now() - timedelta(days=days)
-        return await (await self._store()).cleanup_old_jobs(before, CLEANUP_BATCH_SIZE)
+        seconds = v.days_to_keep(days_to_keep, "cleanup_old_jobs")
+        return await self._runtime.cleanup_old_jobs(seconds)
 
-    async def cleanup_old_job_events(self, days_to_keep: float = 30) -> int:
+    async def cleanup_old_job_events(self, days_to_keep: float | timedelta = 30) -> int:
         """Delete events older than ``days_to_keep``; returns how many."""
-        days = v.to_seconds(days_to_keep, "cleanup_old_job_events", "days_to_keep")
-        before = self._clock.now() - timedelta(days=days)
-        store = await self._store()
-        return await store.cleanup_old_job_events(before, CLEANUP_BATCH_SIZE)
+        seconds = v.days_to_keep(days_to_keep, "cleanup_old_job_events")
+        return await self._runtime.cleanup_old_job_events(seconds)
 
     async def expire_timed_out_tokens(self) -> int:
         """Time out tokens past their deadline and wake their jobs."""
+        return await self._runtime.expire_timed_out_tokens()
+
+    # -- tokens -----------------------------------------------------------
+
+    async def complete_token(self, token_id: str, output: JSONValue = None) -> None:
+        """Complete a waiting token with ``output`` (JSON): the job waiting
+        on it runs again at once, and its ``ctx.wait_for_token`` returns
+        ``ok=True`` with this output.
+
+        Raises:
+            TokenError: the token does not exist, or was already completed or
+                expired; nothing changed.
+        """
+        where = "complete_token"
+        token_id = v.check_name(token_id, where, "token_id")
+        value = v.check_json(output, where, "output", max_bytes=v.MAX_OUTPUT_BYTES)
         store = await self._store()
-        return await store.expire_timed_out_tokens(now=self._clock.now())
+        refused = await store.complete_token(token_id, value, now=self._clock.now())
+        if refused == "unknown":
+            raise TokenError(f"{where}: there is no token {token_id!r}")
+        if refused is not None:
+            state = "expired" if refused == "timed_out" else "already completed"
+            raise TokenError(f"{where}: token {token_id!r} was {state}")
+
+    async def get_token(self, token_id: str) -> Token | None:
+        """The token with this id, or None."""
+        token_id = v.check_name(token_id, "get_token", "token_id")
+        return await (await self._store()).get_token(token_id)
 
     # -- workers ----------------------------------------------------------
 
@@ -339,12 +322,25 @@ class JobQueue:
         on_error: Any = None,
         verbose: bool = False,
         job_type: str | list[str] | None = None,
+        heartbeat_interval: Duration = 10,
     ) -> Processor:
-        """A processor that runs this queue's jobs with ``handlers``."""
+        """A processor that runs this queue's jobs with ``handlers``.
+
+        Args:
+            handlers: Job type to handler (``async def`` or plain ``def``).
+            worker_id: This worker's name in the store (default: host-pid-random).
+            batch_size: At most this many jobs per claim.
+            concurrency: At most this many jobs running at once.
+            poll_interval: Seconds between claims when idle and not woken.
+            on_error: Called with each handler error.
+            verbose: Log every claim and write at INFO.
+            job_type: Only run these job types.
+            heartbeat_interval: Seconds between lease refreshes.
+        """
         from dataqueue.processor import Processor
 
         return Processor(
-            self,
+            self._runtime,
             handlers,
             worker_id=worker_id,
             batch_size=batch_size,
@@ -353,13 +349,14 @@ class JobQueue:
             on_error=on_error,
             verbose=verbose,
             job_type=job_type,
+            heartbeat_interval=heartbeat_interval,
         )
 
     def create_supervisor(
         self,
         *,
         interval: Duration = 60,
-        stuck_jobs_timeout_minutes: float = 10,
+        stuck_jobs_timeout_minutes: float | timedelta = 1,
         cleanup_jobs_days_to_keep: float | None = 30,
         cleanup_events_days_to_keep: float | None = 30,
     ) -> Supervisor:
@@ -367,7 +364,7 @@ class JobQueue:
         from dataqueue.supervisor import Supervisor
 
         return Supervisor(
-            self,
+            self._runtime,
             interval=interval,
             stuck_jobs_timeout_minutes=stuck_jobs_timeout_minutes,
             cleanup_jobs_days_to_keep=cleanup_jobs_days_to_keep,
@@ -410,7 +407,7 @@ class JobQueue:
             timezone="Europe/Berlin")``
         """
         now = self._clock.now()
-        schedule = cv.new_cron_job(
+        schedule = v.new_cron_job(
             schedule_name=schedule_name,
             cron_expression=cron_expression,
             job_type=job_type,
@@ -436,38 +433,38 @@ class JobQueue:
 
     async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
         """The schedule with this id, or None."""
-        v.check_int(cron_job_id, "get_cron_job", "id")
+        v.check_id(cron_job_id, "get_cron_job", "cron_job_id")
         return await (await self._store()).get_cron_job(cron_job_id)
 
     async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
         """The schedule with this name, or None."""
-        name = cv.check_schedule_name(schedule_name, "get_cron_job_by_name")
+        name = v.check_schedule_name(schedule_name, "get_cron_job_by_name")
         return await (await self._store()).get_cron_job_by_name(name)
 
     async def list_cron_jobs(
         self, status: CronStatus | str | None = None
     ) -> list[CronJob]:
         """Every schedule, or only the ``"active"`` or ``"paused"`` ones."""
-        wanted = None if status is None else cv.cron_status(status, "list_cron_jobs")
+        wanted = None if status is None else v.cron_status(status, "list_cron_jobs")
         return await (await self._store()).list_cron_jobs(wanted)
 
     async def pause_cron_job(self, cron_job_id: int) -> None:
         """Stop enqueueing from this schedule until it is resumed."""
-        v.check_int(cron_job_id, "pause_cron_job", "id")
+        v.check_id(cron_job_id, "pause_cron_job", "cron_job_id")
         store = await self._store()
         await store.pause_cron_job(cron_job_id, now=self._clock.now())
 
     async def resume_cron_job(self, cron_job_id: int) -> None:
         """Enqueue again from the next run after now; runs missed while
         paused are not made up."""
-        v.check_int(cron_job_id, "resume_cron_job", "id")
+        v.check_id(cron_job_id, "resume_cron_job", "cron_job_id")
         store = await self._store()
         for _ in range(CRON_WRITE_ATTEMPTS):
             schedule = await store.get_cron_job(cron_job_id)
             if schedule is None or schedule.status is not CronStatus.PAUSED:
                 return
             now = self._clock.now()
-            next_run_at = cv.first_run(schedule.cron_expression, schedule.timezone, now)
+            next_run_at = v.first_run(schedule.cron_expression, schedule.timezone, now)
             expected = (schedule.cron_expression, schedule.timezone)
             if await store.resume_cron_job(cron_job_id, next_run_at, expected, now=now):
                 return
@@ -482,14 +479,14 @@ class JobQueue:
         retry_delay_max.
         """
         where = "edit_cron_job"
-        v.check_int(cron_job_id, where, "id")
+        v.check_id(cron_job_id, where, "cron_job_id")
         store = await self._store()
         for _ in range(CRON_WRITE_ATTEMPTS):
             schedule = await store.get_cron_job(cron_job_id)
             if schedule is None:
                 return
             now = self._clock.now()
-            changes = cv.cron_changes(updates, schedule, now, where)
+            changes = v.cron_changes(updates, schedule, now, where)
             if not changes.values:
                 return
             if await store.edit_cron_job(cron_job_id, changes, now=now):
@@ -497,7 +494,7 @@ class JobQueue:
 
     async def remove_cron_job(self, cron_job_id: int) -> None:
         """Delete a schedule; the jobs it already enqueued stay."""
-        v.check_int(cron_job_id, "remove_cron_job", "id")
+        v.check_id(cron_job_id, "remove_cron_job", "cron_job_id")
         await (await self._store()).remove_cron_job(cron_job_id)
 
     async def enqueue_due_cron_jobs(self) -> int:
@@ -510,17 +507,4 @@ class JobQueue:
         counted in the job's ``added`` event (``cron_skipped``) and in the
         schedule's ``skipped_runs``.
         """
-        store = await self._store()
-        now = self._clock.now()
-        due = await store.get_due_cron_jobs(now=now)
-        if not due:
-            return 0
-        ticks = []
-        for schedule in due:
-            try:
-                ticks.append(_cron_tick(schedule, now))
-            except ValueError:
-                # One unusable schedule (say, a zone dropped from the tz
-                # database) must not hold back the others.
-                logger.exception("cron schedule %s skipped", schedule.schedule_name)
-        return len(await store.enqueue_cron_jobs(ticks, now=now))
+        return await self._runtime.enqueue_due_cron_jobs()

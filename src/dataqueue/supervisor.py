@@ -3,17 +3,16 @@ because every step is a single atomic store operation."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 from dataqueue import _validate as v
+from dataqueue._looper import Looper
+from dataqueue._outage import OutageLog
+from dataqueue._runtime import Runtime
 from dataqueue.types import Duration
-
-if TYPE_CHECKING:
-    from dataqueue.queue import JobQueue
 
 logger = logging.getLogger("dataqueue")
 
@@ -29,79 +28,88 @@ class MaintenanceResult:
     enqueued_cron_jobs: int = 0
 
 
-class Supervisor:
-    """Reclaims stuck jobs, deletes old jobs and events, expires tokens,
-    enqueues due cron schedules."""
+class Supervisor(Looper):
+    """Reclaims jobs of lost workers, deletes old jobs and events, expires
+    tokens, enqueues due cron schedules. Create it with
+    ``queue.create_supervisor()``."""
 
     def __init__(
         self,
-        queue: JobQueue,
+        runtime: Runtime,
         *,
         interval: Duration = 60,
-        stuck_jobs_timeout_minutes: float = 10,
-        cleanup_jobs_days_to_keep: float | None = 30,
-        cleanup_events_days_to_keep: float | None = 30,
+        stuck_jobs_timeout_minutes: float | timedelta = 1,
+        cleanup_jobs_days_to_keep: float | timedelta | None = 30,
+        cleanup_events_days_to_keep: float | timedelta | None = 30,
     ) -> None:
-        where = "create_supervisor"
-        self.queue = queue
-        self.interval = v.to_seconds(interval, where, "interval", allow_zero=False)
-        self.stuck_jobs_timeout_minutes = v.to_seconds(
-            stuck_jobs_timeout_minutes, where, "stuck_jobs_timeout_minutes"
+        super().__init__()
+        options = v.supervisor_options(
+            interval=interval,
+            stuck_jobs_timeout_minutes=stuck_jobs_timeout_minutes,
+            cleanup_jobs_days_to_keep=cleanup_jobs_days_to_keep,
+            cleanup_events_days_to_keep=cleanup_events_days_to_keep,
         )
-        self.cleanup_jobs_days_to_keep = cleanup_jobs_days_to_keep
-        self.cleanup_events_days_to_keep = cleanup_events_days_to_keep
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.runtime = runtime
+        self.interval = options.interval
+        self.stuck_seconds = options.stuck_seconds
+        self.keep_jobs_seconds = options.keep_jobs_seconds
+        self.keep_events_seconds = options.keep_events_seconds
+        self._outage = OutageLog("supervisor")
 
     async def start(self) -> MaintenanceResult:
-        """Run one pass and return what it did."""
-        queue = self.queue
-        reclaimed = await queue.reclaim_stuck_jobs(self.stuck_jobs_timeout_minutes)
-        cleaned_jobs = cleaned_events = 0
-        if self.cleanup_jobs_days_to_keep is not None:
-            cleaned_jobs = await queue.cleanup_old_jobs(self.cleanup_jobs_days_to_keep)
-        if self.cleanup_events_days_to_keep is not None:
-            cleaned_events = await queue.cleanup_old_job_events(
-                self.cleanup_events_days_to_keep
-            )
-        expired = await queue.expire_timed_out_tokens()
-        # Here too, so that schedules fire while every processor is busy.
-        enqueued = await queue.enqueue_due_cron_jobs()
+        """Run one pass and return what it did. Each step runs even when an
+        earlier one failed; the first failure is raised after the pass."""
+        failures: list[Exception] = []
+
+        async def step(call: Callable[[], Awaitable[int]]) -> int:
+            try:
+                return await call()
+            except Exception as error:
+                failures.append(error)
+                return 0
+
+        runtime = self.runtime
+        keep_jobs, keep_events = self.keep_jobs_seconds, self.keep_events_seconds
         result = MaintenanceResult(
-            reclaimed, cleaned_jobs, cleaned_events, expired, enqueued
+            reclaimed_jobs=await step(
+                lambda: runtime.reclaim_stuck_jobs(self.stuck_seconds)
+            ),
+            cleaned_jobs=0
+            if keep_jobs is None
+            else await step(lambda: runtime.cleanup_old_jobs(keep_jobs)),
+            cleaned_events=0
+            if keep_events is None
+            else await step(lambda: runtime.cleanup_old_job_events(keep_events)),
+            expired_tokens=await step(runtime.expire_timed_out_tokens),
+            # Here too, so that schedules fire while every processor is busy.
+            enqueued_cron_jobs=await step(runtime.enqueue_due_cron_jobs),
         )
-        if reclaimed or cleaned_jobs or cleaned_events or expired or enqueued:
+        if any(
+            (
+                result.reclaimed_jobs,
+                result.cleaned_jobs,
+                result.cleaned_events,
+                result.expired_tokens,
+                result.enqueued_cron_jobs,
+            )
+        ):
             logger.info("supervisor: %s", result)
+        if failures:
+            raise failures[0]
         return result
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self.stopping:
             try:
                 await self.start()
-            except Exception:
-                logger.exception("supervisor pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
-
-    def start_in_background(self) -> None:
-        """Run a pass every ``interval`` seconds on the running event loop."""
-        if self._task is not None and not self._task.done():
-            return
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    def is_running(self) -> bool:
-        return self._task is not None and not self._task.done()
+            except Exception as error:
+                await self._pause(self._outage.failed(error))
+                continue
+            self._outage.recovered()
+            await self._pause(self.interval)
 
     async def stop_and_drain(self, timeout: Duration = 30) -> None:
         """Stop the loop, letting a pass in progress finish (up to ``timeout``)."""
         seconds = v.to_seconds(timeout, "stop_and_drain", "timeout")
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-        if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self.stop()
+        await self._join(seconds)

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from dataqueue import _validate as v
+from dataqueue.models import JobSpec
 from dataqueue.processor import Processor
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
+from dataqueue.types import Duration
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,8 +82,40 @@ class SyncJobQueue:
         self._thread.stop()
 
     migrate = _blocking(JobQueue.migrate)
-    add_job = _blocking(JobQueue.add_job)
-    add_jobs = _blocking(JobQueue.add_jobs)
+    open = _blocking(JobQueue.open)
+
+    def add_job(
+        self, job_type: str, payload: Any = None, *, db: Any = None, **options: Any
+    ) -> int:
+        if self._caller_thread_db(db) is not None:
+            (job_id,) = self.add_jobs([JobSpec(job_type, payload, **options)], db=db)
+            return job_id
+        return self._thread.run(
+            self._queue.add_job(job_type, payload, db=db, **options)
+        )
+
+    def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
+        add_on_caller_thread = self._caller_thread_db(db)
+        if add_on_caller_thread is None:
+            return self._thread.run(self._queue.add_jobs(specs, db=db))
+        jobs = v.new_jobs(specs)
+        self._thread.run(self._queue.open())
+        return list(add_on_caller_thread(jobs, now=self._queue.clock.now(), db=db))
+
+    # Same names, signatures and docs as the async methods.
+    functools.update_wrapper(add_job, JobQueue.add_job)
+    functools.update_wrapper(add_jobs, JobQueue.add_jobs)
+
+    def _caller_thread_db(self, db: Any) -> Callable[..., Sequence[int]] | None:
+        """The store's insert that runs on the caller's own ``sqlite3``
+        connection, which belongs to the caller's thread; None otherwise."""
+        if not isinstance(db, sqlite3.Connection):
+            return None
+        add: Callable[..., Sequence[int]] | None = getattr(
+            self._queue.backend, "add_jobs_sync", None
+        )
+        return add
+
     get_job = _blocking(JobQueue.get_job)
     get_jobs = _blocking(JobQueue.get_jobs)
     get_jobs_by_status = _blocking(JobQueue.get_jobs_by_status)
@@ -95,6 +131,8 @@ class SyncJobQueue:
     cleanup_old_jobs = _blocking(JobQueue.cleanup_old_jobs)
     cleanup_old_job_events = _blocking(JobQueue.cleanup_old_job_events)
     expire_timed_out_tokens = _blocking(JobQueue.expire_timed_out_tokens)
+    complete_token = _blocking(JobQueue.complete_token)
+    get_token = _blocking(JobQueue.get_token)
     add_cron_job = _blocking(JobQueue.add_cron_job)
     get_cron_job = _blocking(JobQueue.get_cron_job)
     get_cron_job_by_name = _blocking(JobQueue.get_cron_job_by_name)
@@ -155,7 +193,7 @@ class SyncProcessor:
     def stop(self) -> None:
         self._queue._thread.loop.call_soon_threadsafe(self.processor.stop)
 
-    def stop_and_drain(self, timeout: float = 30) -> None:
+    def stop_and_drain(self, timeout: Duration = 30) -> None:
         self._call(self.processor.stop_and_drain(timeout))
 
     def is_running(self) -> bool:
@@ -178,5 +216,5 @@ class SyncSupervisor:
 
         self._queue._thread.run(begin())
 
-    def stop_and_drain(self, timeout: float = 30) -> None:
+    def stop_and_drain(self, timeout: Duration = 30) -> None:
         self._queue._thread.run(self.supervisor.stop_and_drain(timeout))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -159,3 +160,58 @@ async def test_sigterm_drains_running_jobs_then_exits_zero(cluster: Cluster) -> 
     for job_id in ids:
         job = await cluster.queue.get_job(job_id)
         assert job is not None and job.output == "held"
+
+
+async def test_a_job_that_kills_its_worker_fails_as_worker_lost_and_others_flow(
+    cluster: Cluster,
+) -> None:
+    poison = await cluster.queue.add_job("die", {"n": 0}, priority=10, max_attempts=2)
+    await cluster.queue.add_jobs([dq.JobSpec("count", {"n": n}) for n in range(1, 21)])
+    options = ("--concurrency", "1", "--stuck-minutes", "0.02")
+    options += ("--heartbeat-interval", "0.2")
+
+    async def poison_failed() -> bool:
+        job = await cluster.queue.get_job(poison)
+        return job is not None and job.status is dq.JobStatus.FAILED
+
+    for _ in range(4):
+        with cluster.worker(*options) as worker:
+            while worker.poll() is None and not await poison_failed():
+                await asyncio.sleep(0.05)
+            if await poison_failed():
+                break
+    with cluster.worker(*options) as worker:
+        # A job added now proves this worker is up before it is signalled.
+        await cluster.queue.add_job("count", {"n": 21})
+
+        async def all_counted() -> bool:
+            return await count_status(cluster.queue, "completed") == 21
+
+        await eventually(all_counted, timeout=60)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, cluster.logs()
+    job = await cluster.queue.get_job(poison)
+    assert job is not None
+    assert (job.failure_reason, job.attempts) == (dq.FailureReason.WORKER_LOST, 2)
+    assert cluster.runs("start")[0] == 2
+    assert set(cluster.runs().values()) == {1} and len(cluster.runs()) == 21
+
+
+async def test_sigterm_gives_back_what_does_not_finish_within_the_drain_timeout(
+    cluster: Cluster,
+) -> None:
+    ids = await cluster.queue.add_jobs(
+        [dq.JobSpec("hold", {"n": n, "seconds": 60}) for n in range(20)]
+    )
+    options = ("--concurrency", "2", "--batch-size", "20", "--drain-timeout", "0.5")
+    with cluster.worker(*options) as worker:
+
+        async def two_started() -> bool:
+            return len(cluster.runs("start")) == 2
+
+        await eventually(two_started, timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, cluster.logs()
+    jobs = [await cluster.queue.get_job(i) for i in ids]
+    assert {j.status for j in jobs if j} == {dq.JobStatus.PENDING}
+    assert {j.attempts for j in jobs if j} == {0}

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest, Completion, Lease
 from tests.conftest import FakeClock, drop_namespace, namespace, store_options
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -23,7 +24,15 @@ async def cron_jobs(queue: dq.JobQueue, cron_job_id: int) -> list[dq.JobRecord]:
 
 
 async def claim(queue: dq.JobQueue) -> list[dq.JobRecord]:
-    return await queue.backend.claim_batch("w", 10, None, now=queue.clock.now())
+    request = ClaimRequest("w", "token-w", 10)
+    exchange = await queue.backend.settle_and_claim([], request, now=queue.clock.now())
+    return [job for job in exchange.claimed if isinstance(job, dq.JobRecord)]
+
+
+async def complete(queue: dq.JobQueue, job_id: int) -> bool:
+    done = Completion(Lease(job_id, "token-w"), None, {})
+    exchange = await queue.backend.settle_and_claim([done], None, now=queue.clock.now())
+    return exchange.settled == [True]
 
 
 async def test_lifecycle(queue: dq.JobQueue, clock: FakeClock) -> None:
@@ -72,7 +81,7 @@ async def test_lifecycle(queue: dq.JobQueue, clock: FakeClock) -> None:
     schedule = await queue.get_cron_job(cron_id)
     assert schedule is not None
     assert schedule.next_run_at == START + timedelta(hours=4)
-    clock.current = START + timedelta(hours=4)
+    clock.set(START + timedelta(hours=4))
     assert await queue.enqueue_due_cron_jobs() == 1
 
     jobs = await cron_jobs(queue, cron_id)
@@ -227,12 +236,12 @@ async def test_next_run_advances_from_the_due_time_not_from_now(
     queue: dq.JobQueue, clock: FakeClock
 ) -> None:
     cron_id = await queue.add_cron_job("h", "0 * * * *", "a", {}, allow_overlap=True)
-    clock.current = START + timedelta(hours=1, minutes=59)
+    clock.set(START + timedelta(hours=1, minutes=59))
     assert await queue.enqueue_due_cron_jobs() == 1
     schedule = await queue.get_cron_job(cron_id)
     assert schedule is not None
     assert schedule.next_run_at == START + timedelta(hours=2)
-    clock.current = START + timedelta(hours=2)
+    clock.set(START + timedelta(hours=2))
     assert await queue.enqueue_due_cron_jobs() == 1
     assert [j.cron_due_at for j in await cron_jobs(queue, cron_id)] == [
         START + timedelta(hours=1),
@@ -271,7 +280,7 @@ async def test_overlap_protection(queue: dq.JobQueue, clock: FakeClock) -> None:
     assert await queue.enqueue_due_cron_jobs() == 1
     (running,) = await cron_jobs(queue, single)
     assert running.status is dq.JobStatus.PROCESSING
-    assert await queue.backend.complete_job(running.id, "w", None, {}, now=clock.now())
+    assert await complete(queue, running.id)
     clock.advance(5 * 60)
     assert await queue.enqueue_due_cron_jobs() == 2
     assert len(await cron_jobs(queue, single)) == 2
@@ -472,11 +481,11 @@ async def test_daylight_saving_changes(
     end: str,
     runs: list[str],
 ) -> None:
-    clock.current = _utc(start) - timedelta(seconds=1)
+    clock.set(_utc(start) - timedelta(seconds=1))
     cron_id = await queue.add_cron_job(
         "dst", expression, "a", {}, timezone=zone, allow_overlap=True
     )
-    while clock.current < _utc(end):
+    while clock.now() < _utc(end):
         clock.advance(15 * 60)
         await queue.enqueue_due_cron_jobs()
     tz = ZoneInfo(zone)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest, Completion, Lease
 from tests.conftest import FakeClock
 
 
 async def claim(queue: dq.JobQueue, worker: str = "w1") -> list[dq.JobRecord]:
-    return await queue.backend.claim_batch(worker, 10, None, now=queue.clock.now())
+    request = ClaimRequest(worker, f"token-{worker}", 10)
+    exchange = await queue.backend.settle_and_claim([], request, now=queue.clock.now())
+    jobs = [job for job in exchange.claimed if isinstance(job, dq.JobRecord)]
+    assert len(jobs) == len(exchange.claimed)
+    return jobs
+
+
+async def complete(queue: dq.JobQueue, job_id: int, worker: str, output: str) -> bool:
+    done = Completion(Lease(job_id, f"token-{worker}"), output, {})
+    exchange = await queue.backend.settle_and_claim([done], None, now=queue.clock.now())
+    return exchange.settled == [True]
 
 
 async def test_reclaim_returns_stuck_jobs_to_pending(
@@ -52,9 +63,8 @@ async def test_completion_by_a_reclaimed_worker_is_ignored(
     clock.advance(11 * 60)
     await queue.reclaim_stuck_jobs(10)
     await claim(queue, "fast")
-    now = clock.now()
-    assert not await queue.backend.complete_job(job_id, "slow", "late", {}, now=now)
-    assert await queue.backend.complete_job(job_id, "fast", "ok", {}, now=now)
+    assert not await complete(queue, job_id, "slow", "late")
+    assert await complete(queue, job_id, "fast", "ok")
     job = await queue.get_job(job_id)
     assert job is not None and job.output == "ok"
 

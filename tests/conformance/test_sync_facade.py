@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,38 @@ def test_sync_bad_input_raises_the_same_errors(sync_queue: dq.SyncJobQueue) -> N
     with pytest.raises(ValueError, match="max_attempts"):
         sync_queue.add_job("a", {}, max_attempts=0)
     assert sync_queue.get_all_jobs() == []
+
+
+def test_sync_add_job_uses_an_ordinary_sqlite_connection_in_its_transaction(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "jobs.db"
+    queue = dq.connect_sync(f"sqlite:///{path}")
+    try:
+        queue.open()
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO orders DEFAULT VALUES")
+        kept = queue.add_job("ship", {"order": 1}, db=conn)
+        conn.commit()
+        conn.execute("INSERT INTO orders DEFAULT VALUES")
+        dropped = queue.add_jobs([dq.JobSpec("ship", {"order": 2})], db=conn)[0]
+        conn.rollback()
+        conn.close()
+        job = queue.get_job(kept)
+        assert job is not None and job.payload == {"order": 1}
+        assert queue.get_job(dropped) is None
+    finally:
+        queue.close()
+
+
+def test_sync_stop_and_drain_takes_a_timedelta(tmp_path: Path) -> None:
+    queue = dq.connect_sync(f"sqlite:///{tmp_path / 'jobs.db'}")
+    try:
+        processor = queue.create_processor({}, poll_interval=30)
+        processor.start_in_background()
+        processor.stop_and_drain(timedelta(seconds=5))
+        assert not processor.is_running()
+    finally:
+        queue.close()

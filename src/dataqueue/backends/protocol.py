@@ -14,9 +14,15 @@ Shared rules, true of every backend:
   ``{"job_type"}`` (a cron job's adds ``cron_job_id``, ``cron_due_at`` and
   ``cron_skipped``); ``processing``: ``{"worker_id", "attempt"}``;
   ``completed``: the ``metadata`` given; ``failed``: ``{"message",
-  "failure_reason", "next_attempt_at"}``; ``cancelled``: ``{}``; ``retried``:
-  ``{}`` (or ``{"reclaimed_from"}`` for a stuck job); ``edited``: the changed
-  fields; ``prolonged``: ``{"timeout"}``.
+  "failure_reason", "next_attempt_at"}`` (ISO text or null); ``cancelled``:
+  ``{}``; ``retried``: ``{}`` (``{"reclaimed_from"}`` for a stuck job,
+  ``{"released_by"}`` for one given back); ``edited``: the changed fields;
+  ``prolonged``: ``{"timeout"}``; ``waiting``: ``{"wait_until"}`` (ISO text)
+  or ``{"token_id"}``; ``resumed``: ``{"wait_until"}``, or ``{"token_id",
+  "timed_out"}``.
+* A ``waiting`` job is due again once ``wait_until <= now`` (the claim takes
+  it, with a ``resumed`` event and ``run_at = wait_until``), or at once when
+  the token it waits on is completed or expires.
 * Deleting a job deletes its events.
 """
 
@@ -27,17 +33,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from dataqueue._cron_commands import CronChanges, CronTick, NewCronJob
+from dataqueue._commands import (
+    ClaimRequest,
+    CronChanges,
+    CronTick,
+    Exchange,
+    JobChanges,
+    JobFilter,
+    Lease,
+    NewCronJob,
+    NewJob,
+    NewToken,
+    Outcome,
+)
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
-from dataqueue.models import (
-    FailureReason,
-    JobChanges,
-    JobEvent,
-    JobFilter,
-    JobRecord,
-    NewJob,
-)
+from dataqueue.models import JobEvent, JobRecord, Token
 from dataqueue.types import JSONValue
 
 
@@ -61,7 +72,9 @@ class JobStore(Protocol):
         """Insert jobs in one round trip; ``ids[i]`` belongs to ``jobs[i]``.
 
         A job whose ``idempotency_key`` is taken gets the existing job's id
-        and changes nothing. ``run_at`` of None means ``now``. With ``db`` the
+        and changes nothing. ``run_at`` of None means ``now``. A job's
+        ``cron`` is stored as its ``cron_job_id`` and ``cron_due_at``; the
+        ``added`` event carries ``added_metadata(job)``. With ``db`` the
         insert runs on the caller's connection, inside its transaction.
         Idle processors are woken.
         """
@@ -81,14 +94,17 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
-        """A ``failed`` or ``processing`` job becomes ``pending`` and due now.
+        """A ``failed`` or ``cancelled`` job becomes ``pending`` and due now;
+        any other job (a ``processing`` one above all) is left alone.
 
-        Clears the lock and ``next_attempt_at``, sets ``last_retried_at``.
+        Clears ``next_attempt_at``, sets ``last_retried_at``, records a
+        ``retried`` event ``{}``.
         """
 
     @abstractmethod
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        """A ``pending`` or ``waiting`` job becomes ``cancelled``."""
+        """A ``pending`` or ``waiting`` job becomes ``cancelled``; its tokens
+        still ``waiting`` become ``timed_out``."""
 
     @abstractmethod
     async def edit_jobs(
@@ -99,14 +115,25 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
-        """Cancel every ``pending`` or ``waiting`` job matching the filter."""
+        """Cancel every ``pending`` or ``waiting`` job matching the filter,
+        expiring their waiting tokens as ``cancel_job`` does."""
 
     @abstractmethod
     async def reclaim_stuck_jobs(
-        self, max_processing_seconds: float, *, now: datetime
+        self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> int:
-        """``processing`` jobs locked longer than the threshold (or than their
-        own longer ``timeout``) go back to ``pending``."""
+        """Take back ``processing`` jobs whose lease was not refreshed for
+        longer than the threshold (or than their own longer ``timeout``):
+        their worker is gone. The lost attempt counts as used.
+
+        A job with attempts left becomes ``pending``, due now (``run_at =
+        now``, so it goes behind jobs already waiting), with a ``retried``
+        event ``{"reclaimed_from": <locked_by>}``. A job that has used
+        ``max_attempts`` becomes ``failed`` for good with
+        ``failure_reason = worker_lost``, ``{"message", "timestamp"}``
+        appended to ``error_history`` and a ``failed`` event, as ``Failure``
+        does. Both clear the lock and the lease. Returns how many.
+        """
 
     @abstractmethod
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
@@ -117,72 +144,123 @@ class JobStore(Protocol):
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
         """Delete events created before ``before``, in batches."""
 
-    @abstractmethod
-    async def expire_timed_out_tokens(self, *, now: datetime) -> int:
-        """Waiting tokens past ``timeout_at`` become ``timed_out``; the jobs
-        waiting on them become ``pending`` again."""
-
 
 class WorkStore(Protocol):
-    """What a processor needs: claim, finish, report."""
+    """What a processor needs: claim under a lease, settle outcomes, keep
+    leases fresh, give jobs back.
+
+    Every write of a running attempt carries its ``Lease`` and changes the
+    job only while the job is ``processing`` under that lease's token; a
+    write under a lost lease changes nothing and says so (False, or the job
+    missing from the returned ids).
+    """
 
     @abstractmethod
-    async def claim_batch(
+    async def settle_and_claim(
         self,
-        worker_id: str,
-        batch_size: int,
-        job_types: Sequence[str] | None,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
         *,
         now: datetime,
-    ) -> list[JobRecord]:
-        """Atomically move up to ``batch_size`` due jobs to ``processing``.
+    ) -> Exchange:
+        """Write ``outcomes``, then claim, in one round trip.
 
-        Sets ``locked_by``, ``locked_at = now``, ``attempts + 1``,
-        ``started_at`` (first claim only); clears ``next_attempt_at`` and
-        ``pending_reason``. Returns the updated records in claim order.
-        No job is ever returned to two callers at once.
+        Each ``Completion`` makes its job ``completed`` with its output and a
+        ``completed`` event carrying its metadata. Each ``Failure`` makes its
+        job ``failed``: ``{"message", "timestamp"}`` appended to
+        ``error_history``, ``failure_reason``, ``last_failed_at``,
+        ``next_attempt_at`` set (None: failed for good), and a ``failed``
+        event. Each ``Suspension`` stores its ``step_data``, gives back the
+        attempt (``attempts - 1``) and makes its job ``waiting`` with
+        ``wait_until`` or ``wait_token_id`` and a ``waiting`` event; when its
+        token is no longer ``waiting`` (completed or expired meanwhile) the
+        job becomes ``pending`` with ``run_at = now`` instead, with a
+        ``resumed`` event after the ``waiting`` one. All three clear the lock
+        and the lease.
+
+        Then, if ``claim`` is given, ``waiting`` jobs whose ``wait_until`` has
+        come become ``pending`` (see the module rules), and up to
+        ``claim.limit`` due jobs (of ``claim.job_types`` when set) move to
+        ``processing``: ``locked_by``, ``locked_at = now``, the lease token,
+        ``attempts + 1``, ``started_at`` (first claim only),
+        ``next_attempt_at`` and ``pending_reason`` cleared, and a
+        ``processing`` event. No job is
+        ever held by two claims at once. A claimed row that cannot be decoded
+        is returned as a ``BrokenJob`` (still claimed), never raised.
         """
 
     @abstractmethod
-    async def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        output: JSONValue,
-        metadata: dict[str, JSONValue],
-        *,
-        now: datetime,
-    ) -> bool:
-        """A job still held by ``worker_id`` becomes ``completed``."""
+    async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
+        """Refresh ``locked_at`` of every job still held under its lease, in
+        one call; return the ids of those jobs (the others were lost)."""
 
     @abstractmethod
-    async def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        message: str,
-        reason: FailureReason,
-        next_attempt_at: datetime | None,
-        *,
-        now: datetime,
-    ) -> bool:
-        """A job still held by ``worker_id`` becomes ``failed``, with the
-        error appended to ``error_history``; it runs again at
-        ``next_attempt_at`` unless that is None."""
+    async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
+        """Give jobs back unfinished (a worker shutting down): each job still
+        held under its lease becomes ``pending``, due now, with its attempt
+        restored (``attempts - 1``) and the lock cleared, and a ``retried``
+        event ``{"released_by": <locked_by>}``. Returns how many."""
 
     @abstractmethod
-    async def prolong_job(
-        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
-    ) -> None:
-        """Refresh ``locked_at`` and record a ``prolonged`` event."""
+    async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
+        """Refresh ``locked_at`` and record a ``prolonged`` event
+        ``{"timeout"}``; False when the lease is lost."""
 
     @abstractmethod
-    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
-        """Store a progress percentage (0-100)."""
+    async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
+        """Store a progress percentage (0-100); False when the lease is lost."""
 
     @abstractmethod
     async def subscribe(self) -> Wakeup:
         """Signals for idle processors: one arrives soon after a job is added."""
+
+
+class WaitStore(Protocol):
+    """Durable steps and tokens: the writes of a running attempt (fenced by
+    its lease like every other), and the token calls of the queue.
+
+    A token is ``waiting``, then ``completed`` or ``timed_out``: one
+    conditional change of the token decides which, so a completion racing an
+    expiry (or two of either) leaves exactly one outcome, and only that
+    change makes the job waiting on it due (exactly once).
+    """
+
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        """Replace the job's ``step_data``; False when the lease is lost."""
+
+    async def create_token(
+        self,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        """Create a ``waiting`` token for the lease's job and store
+        ``step_data`` (which records it), together; False (and nothing
+        written) when the lease is lost."""
+
+    async def get_token(self, token_id: str) -> Token | None: ...
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        """A ``waiting`` token becomes ``completed`` with ``output``; the job
+        waiting on it becomes ``pending`` with ``run_at = now`` and a
+        ``resumed`` event ``{"token_id", "timed_out": false}``, and idle
+        processors are woken. (``wait_until`` and ``wait_token_id`` stay as
+        the record of a job's last wait.)
+
+        Returns None when completed; otherwise nothing changes and the
+        token's status is returned (``"completed"`` or ``"timed_out"``), or
+        ``"unknown"`` when there is no such token."""
+
+    async def expire_timed_out_tokens(self, *, now: datetime) -> int:
+        """Waiting tokens past ``timeout_at`` become ``timed_out``; the jobs
+        waiting on them become ``pending`` as in ``complete_token`` (with
+        ``"timed_out": true``). Returns how many tokens expired."""
 
 
 class CronStore(Protocol):
@@ -246,12 +324,13 @@ class CronStore(Protocol):
         self, ticks: Sequence[CronTick], *, now: datetime
     ) -> list[int]:
         """For each tick, atomically: claim its due time and insert its job
-        (see ``CronTick``). A tick already claimed by another caller, or whose
-        schedule was paused, removed or re-timed meanwhile, changes nothing.
-        Returns the ids of the jobs inserted; wakes idle processors."""
+        with its ``added`` event as ``add_jobs`` does (see ``CronTick``). A
+        tick already claimed by another caller, or whose schedule was paused,
+        removed or re-timed meanwhile, changes nothing. Returns the ids of
+        the jobs inserted; wakes idle processors."""
 
 
-class Backend(JobStore, WorkStore, CronStore, Protocol):
+class Backend(JobStore, WorkStore, WaitStore, CronStore, Protocol):
     """A store: PostgreSQL, Redis or SQLite."""
 
     name: str

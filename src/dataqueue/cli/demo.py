@@ -13,8 +13,9 @@ import click
 
 from dataqueue.cli._options import resolve_url, url_option
 from dataqueue.connect import connect
+from dataqueue.errors import DataQueueError
 from dataqueue.models import JobRecord, JobSpec, JobStatus
-from dataqueue.processor import JobContext
+from dataqueue import JobContext
 from dataqueue.queue import JobQueue
 from dataqueue.types import Handler
 
@@ -80,8 +81,12 @@ def demo_jobs(count: int) -> list[JobSpec]:
 
 @click.command()
 @url_option
+@click.option("--schema", help="PostgreSQL schema (default: public).")
+@click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
 @click.option("--jobs", "count", default=300, show_default=True, type=click.IntRange(1))
-def demo(url: str | None, count: int) -> None:
+def demo(
+    url: str | None, schema: str | None, key_prefix: str | None, count: int
+) -> None:
     """Enqueue a few hundred jobs, run them, and show what happened."""
     try:
         from rich.console import Console
@@ -93,14 +98,22 @@ def demo(url: str | None, count: int) -> None:
     # Declined cards are part of the show: the summary reports them, so the
     # handler tracebacks the worker would log are left out here.
     logging.getLogger("dataqueue").setLevel(logging.CRITICAL)
-    asyncio.run(run_demo(resolve_url(url, required=False), count, console))
+    resolved = resolve_url(url, required=False)
+    try:
+        queue = connect(resolved, schema=schema, key_prefix=key_prefix)
+    except (ValueError, TypeError, ImportError) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        asyncio.run(run_demo(queue, count, console))
+    except DataQueueError as error:
+        raise click.ClickException(str(error)) from None
 
 
-async def run_demo(url: str | None, count: int, console: Any) -> None:
+async def run_demo(queue: JobQueue, count: int, console: Any) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
-    async with connect(url) as queue:
+    async with queue:
         await queue.migrate()
         started = time.perf_counter()
         ids = await queue.add_jobs(demo_jobs(count))

@@ -6,6 +6,10 @@ import click
 
 from dataqueue.cli.cron import cron
 from dataqueue.cli.demo import demo
+from dataqueue.cli.docs import docs
+from dataqueue.cli.init import init
+from dataqueue.cli.install import install_mcp, install_rules, install_skills
+from dataqueue.cli.mcp import mcp
 from dataqueue.cli.migrate import migrate
 from dataqueue.cli.worker import worker
 
@@ -19,4 +23,10 @@ def main() -> None:
 main.add_command(migrate)
 main.add_command(worker)
 main.add_command(demo)
+main.add_command(docs)
+main.add_command(mcp)
+main.add_command(init)
+main.add_command(install_skills)
+main.add_command(install_rules)
+main.add_command(install_mcp)
 main.add_command(cron)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ import click
 
 from dataqueue.cli._options import import_handlers, resolve_url, url_option
 from dataqueue.connect import connect
+from dataqueue.errors import DataQueueError, StoreUnavailableError
+from dataqueue.queue import JobQueue
 
 logger = logging.getLogger("dataqueue")
 
@@ -29,6 +32,20 @@ logger = logging.getLogger("dataqueue")
 @click.option("--job-type", multiple=True, help="Only run these job types.")
 @click.option("--worker-id", help="Name of this worker (default: host-pid-random).")
 @click.option("--no-supervisor", is_flag=True, help="Do not run maintenance here.")
+@click.option(
+    "--stuck-minutes",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Reclaim jobs whose worker sent no heartbeat for this long.",
+)
+@click.option(
+    "--heartbeat-interval",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds between lease refreshes of running jobs.",
+)
 @click.option(
     "--drain-timeout",
     default=30.0,
@@ -53,6 +70,8 @@ def worker(
     job_type: tuple[str, ...],
     worker_id: str | None,
     no_supervisor: bool,
+    stuck_minutes: float,
+    heartbeat_interval: float,
     drain_timeout: float,
     log_level: str,
 ) -> None:
@@ -73,9 +92,44 @@ def worker(
             job_types=list(job_type) or None,
             worker_id=worker_id,
             supervise=not no_supervisor,
+            stuck_minutes=stuck_minutes,
+            heartbeat_interval=heartbeat_interval,
             drain_timeout=drain_timeout,
         )
     )
+
+
+STARTUP_BACKOFF_MAX = 5.0
+
+
+async def wait_for_store(queue: JobQueue, stop: asyncio.Event) -> bool:
+    """Open the store, retrying while it is still starting (one line per
+    try); a permanent refusal ends the command at once. False if stopped."""
+    delay = 0.2
+    tries = 0
+    while not stop.is_set():
+        try:
+            await queue.open()
+        except StoreUnavailableError as error:
+            tries += 1
+            logger.warning(
+                "store not reachable yet (try %d, next in %.1fs): %s",
+                tries,
+                delay,
+                error,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, STARTUP_BACKOFF_MAX)
+            continue
+        except DataQueueError as error:
+            raise click.ClickException(str(error)) from None
+        if tries:
+            logger.info(
+                "store reachable after %d tr%s", tries, "y" if tries == 1 else "ies"
+            )
+        return True
+    return False
 
 
 async def run_worker(
@@ -90,14 +144,21 @@ async def run_worker(
     job_types: list[str] | None,
     worker_id: str | None,
     supervise: bool,
+    stuck_minutes: float,
+    heartbeat_interval: float,
     drain_timeout: float,
 ) -> None:
-    queue = connect(url, schema=schema, key_prefix=key_prefix)
+    try:
+        queue = connect(url, schema=schema, key_prefix=key_prefix)
+    except (ValueError, TypeError, ImportError) as error:
+        raise click.ClickException(str(error)) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with queue:
+        if not await wait_for_store(queue, stop):
+            return
         processor = queue.create_processor(
             handlers,
             worker_id=worker_id,
@@ -105,8 +166,16 @@ async def run_worker(
             concurrency=concurrency,
             poll_interval=poll_interval,
             job_type=job_types,
+            heartbeat_interval=heartbeat_interval,
         )
-        supervisor = queue.create_supervisor() if supervise else None
+        supervisor = (
+            queue.create_supervisor(
+                interval=min(60.0, stuck_minutes * 60 / 2),
+                stuck_jobs_timeout_minutes=stuck_minutes,
+            )
+            if supervise
+            else None
+        )
         processor.start_in_background()
         if supervisor is not None:
             supervisor.start_in_background()

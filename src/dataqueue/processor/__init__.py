@@ -1,6 +1,6 @@
 """Running jobs: the processor, the job context and the handler runner."""
 
-from dataqueue.processor.context import AbortSignal, JobContext
+from dataqueue.processor.context import AbortSignal, JobContext, SyncJobContext
 from dataqueue.processor.loop import Processor
 
-__all__ = ["AbortSignal", "JobContext", "Processor"]
+__all__ = ["AbortSignal", "JobContext", "Processor", "SyncJobContext"]

@@ -1,26 +1,39 @@
-"""JobContext: what a handler can ask of the job it is running."""
+"""What a handler can ask of the job it runs.
+
+``HandlerContext`` is the one shape: ``JobContext`` implements it for
+``async def`` handlers (writing methods are awaited), ``SyncJobContext`` for
+plain ``def`` handlers running in a thread (the same methods block until
+written), and the force-kill child has its own (see ``forcekill.py``).
+Every write goes through the attempt's ``LeasedWriter``: fenced by its lease.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from dataqueue import _validate as v
-from dataqueue.models import JobRecord
-from dataqueue.types import Duration
-
-if TYPE_CHECKING:
-    from dataqueue.processor.execute import JobRun
+from dataqueue._commands import Lease
+from dataqueue.backends.protocol import Backend
+from dataqueue.models import JobRecord, Token, TokenResult
+from dataqueue.processor.durable import Durable, WaitRequest, WaitSignal, wait_seconds
+from dataqueue.types import Duration, JSONValue
 
 logger = logging.getLogger("dataqueue")
 
-TimeoutCallback = Callable[[], "float | int | None"]
+TimeoutCallback = Callable[[], "float | int | Awaitable[float | int | None] | None"]
+R = TypeVar("R")
 
 
 class AbortSignal:
-    """Set when the job must stop (its timeout fired)."""
+    """Set when the attempt must stop: ``reason`` is ``"timeout"``,
+    ``"lease_lost"`` (the job was taken from this worker) or ``"shutdown"``.
+
+    ``aborted`` may be read from any thread; ``wait()`` from the event loop.
+    """
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -40,42 +53,281 @@ class AbortSignal:
         await self._event.wait()
 
 
-class JobContext:
-    """Handed to a handler that takes ``(payload, ctx)``."""
+class LeasedWriter:
+    """The writes one attempt may make, each fenced by its lease.
 
-    def __init__(self, run: JobRun) -> None:
-        self._run = run
-        self.signal = AbortSignal()
+    A write that finds the lease lost aborts the attempt's signal with
+    ``"lease_lost"`` instead of changing anything.
+    """
+
+    def __init__(
+        self,
+        store: Backend,
+        lease: Lease,
+        now: Callable[[], Any],
+        signal: AbortSignal,
+        on_lease_lost: Callable[[Lease], None],
+    ) -> None:
+        self.store = store
+        self.lease = lease
+        self._now = now
+        self.signal = signal
+        self._on_lease_lost = on_lease_lost
+
+    def now(self) -> datetime:
+        return self._now()  # type: ignore[no-any-return]
+
+    def lease_lost(self) -> None:
+        if not self.signal.aborted:
+            self._on_lease_lost(self.lease)
+        self.signal.abort("lease_lost")
+
+    async def prolong(self, timeout: float) -> None:
+        if not await self.store.prolong_job(self.lease, timeout, now=self._now()):
+            self.lease_lost()
+
+    async def set_progress(self, percent: int) -> None:
+        if not await self.store.set_progress(self.lease, percent, now=self._now()):
+            self.lease_lost()
+
+
+class Deadline(Protocol):
+    """The attempt's deadline, as a context sees it."""
+
+    timeout: float | None
+    callbacks: list[TimeoutCallback]
+
+    def extend(self, seconds: float) -> None: ...
+
+
+class HandlerContext(Protocol):
+    """What every handler context offers (awaitable or blocking)."""
+
+    @property
+    def job_id(self) -> int: ...
+
+    @property
+    def job(self) -> JobRecord: ...
+
+    @property
+    def signal(self) -> AbortSignal: ...
+
+    def on_timeout(self, callback: TimeoutCallback) -> None: ...
+
+
+def progress_value(percent: Any) -> int:
+    if isinstance(percent, bool) or not isinstance(percent, int | float):
+        raise TypeError(f"set_progress: percent must be a number, got {percent!r}")
+    if not 0 <= percent <= 100:
+        raise ValueError(f"set_progress: percent must be 0-100, got {percent!r}")
+    return round(percent)
+
+
+class JobContext:
+    """Handed to an ``async def`` handler that takes ``(payload, ctx)``."""
+
+    def __init__(self, job: JobRecord, writer: LeasedWriter, deadline: Deadline):
+        self._job = job
+        self._writer = writer
+        self._deadline = deadline
+        self.durable = Durable(job, writer)
 
     @property
     def job_id(self) -> int:
-        return self._run.job.id
+        return self._job.id
 
     @property
     def job(self) -> JobRecord:
         """The job as it was claimed."""
-        return self._run.job
+        return self._job
+
+    @property
+    def signal(self) -> AbortSignal:
+        """Aborted at the deadline, on a lost lease, or at shutdown."""
+        return self._writer.signal
 
     async def prolong(self, seconds: Duration | None = None) -> None:
         """Move the deadline to ``seconds`` from now (default: the job's own
-        timeout). Does nothing for a job without a timeout."""
+        timeout) and record a ``prolonged`` event. Does nothing for a job
+        without a timeout."""
         extension = v.optional_seconds(seconds, "prolong", "seconds", allow_zero=False)
-        await self._run.prolong(extension)
+        timeout = extension if extension is not None else self._deadline.timeout
+        if self._deadline.timeout is None or timeout is None:
+            return
+        self._deadline.extend(timeout)
+        await self._writer.prolong(timeout)
 
     def on_timeout(self, callback: TimeoutCallback) -> None:
         """Call ``callback()`` at the deadline; a positive number of seconds it
         returns extends the deadline, None or 0 lets the timeout fire."""
-        self._run.timeout_callbacks.append(callback)
+        self._deadline.callbacks.append(callback)
 
     async def set_progress(self, percent: float) -> None:
         """Report progress, 0-100 (rounded); a failed write is logged, not raised."""
-        if isinstance(percent, bool) or not isinstance(percent, int | float):
-            raise TypeError(f"set_progress: percent must be a number, got {percent!r}")
-        if not 0 <= percent <= 100:
-            raise ValueError(f"set_progress: percent must be 0-100, got {percent!r}")
+        value = progress_value(percent)
         try:
-            await self._run.set_progress(round(percent))
+            await self._writer.set_progress(value)
         except Exception:
             logger.warning(
                 "job %s: could not save progress", self.job_id, exc_info=True
             )
+
+    # -- durable steps and waits (see durable.py) ---------------------------
+
+    async def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run step ``name`` once: ``fn`` (sync or async) is called and its
+        JSON result stored before this returns; when the handler runs again
+        (after a wait, a retry or a lost worker) the stored result is
+        returned without calling ``fn``. Names are unique per handler run."""
+        return await self.durable.run(name, fn)
+
+    async def wait_for(
+        self,
+        duration: Duration | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        weeks: float = 0,
+        months: float = 0,
+        years: float = 0,
+    ) -> None:
+        """Suspend the job for this long (the parts add up; a month is 30
+        days, a year 365). The handler stops here and runs again from the
+        top when the time has come; zero does not suspend."""
+        total = wait_seconds(
+            duration,
+            seconds=seconds,
+            minutes=minutes,
+            hours=hours,
+            days=days,
+            weeks=weeks,
+            months=months,
+            years=years,
+        )
+        _suspend_if(self.durable.wait_for(total))
+
+    async def wait_until(self, when: datetime) -> None:
+        """Suspend the job until ``when`` (timezone-aware); a past time does
+        not suspend."""
+        _suspend_if(self.durable.wait_until(when))
+
+    async def create_token(
+        self, timeout: Duration | str | None = None, tags: list[str] | None = None
+    ) -> Token:
+        """A new token for this job, to hand to whoever completes it with
+        ``queue.complete_token(token.id, output)``. ``timeout``: seconds, a
+        timedelta or text like ``"10m"``, ``"48h"``, ``"7d"``. Durable: a
+        re-run gets the token it created before."""
+        return await self.durable.create_token(timeout, tags)
+
+    async def wait_for_token(self, token_id: str) -> TokenResult:
+        """Suspend until the token is completed (``ok``, ``output``) or
+        expires (``ok=False``, ``error="timeout"``); a token already resolved
+        returns at once."""
+        outcome = await self.durable.wait_for_token(token_id)
+        if isinstance(outcome, WaitRequest):
+            raise WaitSignal(outcome)
+        return outcome
+
+
+def _suspend_if(request: WaitRequest | None) -> None:
+    if request is not None:
+        raise WaitSignal(request)
+
+
+class SyncJobContext:
+    """Handed to a plain ``def`` handler (running in a worker thread): the
+    same methods as ``JobContext``, blocking until the write is done."""
+
+    def __init__(self, context: JobContext, loop: asyncio.AbstractEventLoop) -> None:
+        self._context = context
+        self._loop = loop
+
+    def _wait(self, coro: Awaitable[R]) -> R:
+        async def call() -> R:
+            return await coro
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+
+    @property
+    def job_id(self) -> int:
+        return self._context.job_id
+
+    @property
+    def job(self) -> JobRecord:
+        """The job as it was claimed."""
+        return self._context.job
+
+    @property
+    def signal(self) -> AbortSignal:
+        """Check ``signal.aborted`` between units of work."""
+        return self._context.signal
+
+    def prolong(self, seconds: Duration | None = None) -> None:
+        """Blocking ``JobContext.prolong``."""
+        self._wait(self._context.prolong(seconds))
+
+    def on_timeout(self, callback: TimeoutCallback) -> None:
+        """As ``JobContext.on_timeout`` (the callback runs on the event loop)."""
+        self._context.on_timeout(callback)
+
+    def set_progress(self, percent: float) -> None:
+        """Blocking ``JobContext.set_progress``."""
+        progress_value(percent)
+        self._wait(self._context.set_progress(percent))
+
+    def run(self, name: str, fn: Callable[[], Any]) -> JSONValue:
+        """Blocking ``JobContext.run``: ``fn`` runs in this handler's thread."""
+        durable = self._context.durable
+        done, result = durable.begin_step(name)
+        if done:
+            return result
+        value = fn()
+        if isinstance(value, Awaitable):
+            value = self._wait(value)
+        return self._wait(durable.save_step(str(name), value))
+
+    def wait_for(
+        self,
+        duration: Duration | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        days: float = 0,
+        weeks: float = 0,
+        months: float = 0,
+        years: float = 0,
+    ) -> None:
+        """As ``JobContext.wait_for``: the handler stops here (by raising
+        through it) and runs again from the top when the time has come."""
+        total = wait_seconds(
+            duration,
+            seconds=seconds,
+            minutes=minutes,
+            hours=hours,
+            days=days,
+            weeks=weeks,
+            months=months,
+            years=years,
+        )
+        _suspend_if(self._context.durable.wait_for(total))
+
+    def wait_until(self, when: datetime) -> None:
+        """As ``JobContext.wait_until``."""
+        _suspend_if(self._context.durable.wait_until(when))
+
+    def create_token(
+        self, timeout: Duration | str | None = None, tags: list[str] | None = None
+    ) -> Token:
+        """Blocking ``JobContext.create_token``."""
+        return self._wait(self._context.create_token(timeout, tags))
+
+    def wait_for_token(self, token_id: str) -> TokenResult:
+        """As ``JobContext.wait_for_token``."""
+        outcome = self._wait(self._context.durable.wait_for_token(token_id))
+        if isinstance(outcome, WaitRequest):
+            raise WaitSignal(outcome)
+        return outcome

@@ -10,15 +10,12 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from dataqueue.errors import HandlerImportError, JobTimeoutError, UnsupportedInForceKill
-from dataqueue.processor.execute import (
-    ChildError,
-    error_message,
-    is_async,
-    takes_context,
-)
+from dataqueue.models import JobRecord
+from dataqueue.processor.attempt import ChildError, HandlerSpec, error_message
+from dataqueue.processor.context import AbortSignal, progress_value
 
 if TYPE_CHECKING:
-    from dataqueue.processor.execute import JobRun
+    from dataqueue.processor.attempt import Attempt
     from dataqueue.types import Handler
 
 POLL_SECONDS = 0.02
@@ -45,31 +42,44 @@ def load_handler(path: str) -> Any:
 
 
 class ChildContext:
-    """The JobContext of a force-killed handler: progress only."""
+    """The context of a force-killed handler: ``job``, ``signal`` (never
+    aborted in the child: the child is killed at the deadline instead) and
+    ``set_progress`` (awaitable for an ``async def`` handler, blocking for a
+    plain one). Prolonging, timeout callbacks and the durable calls raise
+    ``UnsupportedInForceKill``."""
 
-    def __init__(self, job_id: int, conn: Connection) -> None:
-        self.job_id = job_id
+    def __init__(self, job: JobRecord, conn: Connection, awaitable: bool) -> None:
+        self.job = job
+        self.signal = AbortSignal()
         self._conn = conn
+        self._awaitable = awaitable
 
-    async def set_progress(self, percent: float) -> None:
-        if not 0 <= percent <= 100:
-            raise ValueError(f"set_progress: percent must be 0-100, got {percent!r}")
-        self._conn.send(("progress", round(percent)))
+    @property
+    def job_id(self) -> int:
+        return self.job.id
+
+    def set_progress(self, percent: float) -> Any:
+        self._conn.send(("progress", progress_value(percent)))
+        return _done() if self._awaitable else None
 
     def _unsupported(self, *_: Any, **__: Any) -> Any:
         raise UnsupportedInForceKill()
 
     prolong = on_timeout = run = wait_for = wait_until = _unsupported
-    create_token = wait_for_token = _unsupported
+    create_token = wait_for_token = start_flow = _unsupported
 
 
-def child_main(path: str, payload: Any, job_id: int, conn: Connection) -> None:
+async def _done() -> None:
+    return None
+
+
+def child_main(path: str, job: JobRecord, conn: Connection) -> None:
     try:
-        handler = load_handler(path)
-        args: tuple[Any, ...] = (payload,)
-        if takes_context(handler):
-            args += (ChildContext(job_id, conn),)
-        result = handler(*args)
+        handler = HandlerSpec.of(load_handler(path))
+        args: tuple[Any, ...] = (job.payload,)
+        if handler.takes_context:
+            args += (ChildContext(job, conn, handler.is_async),)
+        result = handler.function(*args)
         if inspect.isawaitable(result):
             result = asyncio.run(_await(result))
         conn.send(("result", result))
@@ -83,38 +93,39 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-async def run_in_child(run: JobRun, handler: Handler) -> Any:
+async def run_in_child(attempt: Attempt, handler: Handler) -> Any:
     path = handler_path(handler)
-    if not is_async(handler) and not callable(handler):
-        raise HandlerImportError(f"{path} is not callable")
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     process = ctx.Process(
         target=child_main,
-        args=(path, run.job.payload, run.job.id, child),
+        args=(path, attempt.job, child),
         daemon=True,
     )
     process.start()
     child.close()
     loop = asyncio.get_running_loop()
-    deadline = None if run.job.timeout is None else loop.time() + run.job.timeout
+    timeout = attempt.timeout
+    deadline = None if timeout is None else loop.time() + timeout
     try:
         while True:
             if parent.poll():
                 kind, value = parent.recv()
                 if kind == "progress":
-                    await run.context.set_progress(value)
+                    await attempt.context.set_progress(value)
                     continue
                 if kind == "error":
                     raise ChildError(value)
                 return value
+            if attempt.signal.reason in ("lease_lost", "shutdown"):
+                raise asyncio.CancelledError
             if not process.is_alive() and not parent.poll():
                 raise ChildError(f"handler process exited with code {process.exitcode}")
             if deadline is not None and loop.time() >= deadline:
-                run.context.signal.abort("timeout")
+                attempt.signal.abort("timeout")
                 process.kill()
                 raise JobTimeoutError(
-                    f"job timed out after {run.job.timeout:g}s; handler process killed"
+                    f"job timed out after {timeout:g}s; handler process killed"
                 )
             await asyncio.sleep(POLL_SECONDS)
     finally:

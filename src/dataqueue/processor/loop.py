@@ -1,4 +1,13 @@
-"""Processor: claim batches, run them with bounded concurrency, wake on new jobs."""
+"""Processor: keep ``concurrency`` attempts running, claim as slots free up.
+
+Each turn of the loop makes one store call, ``settle_and_claim``: it writes
+the outcomes of the attempts that ended since the last turn and claims jobs
+for the free slots (at most ``batch_size``). Before a claim, due cron
+schedules are enqueued (at most once per ``CRON_CHECK_INTERVAL``), so that
+their jobs can be in that very claim. A full claim is followed by the
+next turn at once; otherwise the loop waits until an attempt ends, a job is
+added (the store's wake-up), ``poll_interval`` passes, or ``stop()``.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +15,60 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
+import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from dataqueue import _validate as v
-from dataqueue.backends.protocol import Backend
-from dataqueue.processor.execute import JobRun
+from dataqueue._commands import BrokenJob, Claimed, ClaimRequest, Lease
+from dataqueue._looper import Looper
+from dataqueue._outage import OutageLog
+from dataqueue._runtime import Runtime
+from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.processor.attempt import (
+    Abandoned,
+    Attempt,
+    AttemptResult,
+    HandlerSpec,
+    Raised,
+    Succeeded,
+    Suspended,
+)
+from dataqueue.processor.lease import LeaseKeeper
+from dataqueue.processor.outcome import OutcomeWriter
 from dataqueue.types import Duration, Handlers
 
-if TYPE_CHECKING:
-    from dataqueue.queue import JobQueue
-
 logger = logging.getLogger("dataqueue")
+
+HEARTBEAT_INTERVAL = 10.0
+"""Seconds between lease refreshes; the supervisor's stuck threshold (60 s by
+default) allows several missed beats before a job counts as abandoned."""
+
+CRON_CHECK_INTERVAL = timedelta(seconds=1)
+"""How often (by the queue's clock) a processor looks for due cron schedules
+before a claim: a busy processor claims far more often than that, and a
+schedule's job is at most this late on its account (the supervisor enqueues
+too). Each look is one store call when nothing is due."""
+
+SETTLE_GRACE = 10.0
+"""Seconds a stopping processor keeps trying to write its last outcomes and
+releases when the store is unreachable."""
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-class Processor:
+class Processor(Looper):
     """Runs jobs of one queue. Create it with ``queue.create_processor()``."""
 
     def __init__(
         self,
-        queue: JobQueue,
+        runtime: Runtime,
         handlers: Handlers,
         *,
         worker_id: str | None = None,
@@ -41,35 +77,43 @@ class Processor:
         poll_interval: Duration = 5,
         on_error: Callable[[BaseException], Any] | None = None,
         verbose: bool = False,
-        job_type: str | list[str] | None = None,
+        job_type: str | Sequence[str] | None = None,
+        heartbeat_interval: Duration = HEARTBEAT_INTERVAL,
     ) -> None:
-        where = "create_processor"
-        for name, handler in handlers.items():
-            if not callable(handler):
-                raise TypeError(f"{where}: handler for {name!r} is not callable")
-        self.queue = queue
-        self.handlers = dict(handlers)
-        self.worker_id = worker_id or default_worker_id()
-        self.batch_size = v.check_int(batch_size, where, "batch_size", minimum=1)
-        self.concurrency = v.check_int(concurrency, where, "concurrency", minimum=1)
-        self.poll_interval = v.to_seconds(poll_interval, where, "poll_interval")
-        self.on_error = on_error
-        self.verbose = verbose
-        if isinstance(job_type, str):
-            job_type = [job_type]
-        self.job_types = (
-            None if job_type is None else [v.check_job_type(t, where) for t in job_type]
+        super().__init__()
+        options = v.processor_options(
+            handlers,
+            worker_id=worker_id,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            on_error=on_error,
+            verbose=verbose,
+            job_type=job_type,
+            heartbeat_interval=heartbeat_interval,
         )
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
-
-    @property
-    def store(self) -> Backend:
-        return self.queue.backend
+        self.runtime = runtime
+        self.handlers = options.handlers
+        self._specs = {name: HandlerSpec.of(fn) for name, fn in self.handlers.items()}
+        self.worker_id = options.worker_id or default_worker_id()
+        self.batch_size = options.batch_size
+        self.concurrency = options.concurrency
+        self.poll_interval = options.poll_interval
+        self.on_error = options.on_error
+        self.verbose = options.verbose
+        self.job_types = options.job_types
+        self._attempts: dict[int, tuple[Attempt, asyncio.Task[AttemptResult]]] = {}
+        self._outcomes = OutcomeWriter(self.report_error)
+        self._to_release: list[Lease] = []
+        self._attempt_ended = asyncio.Event()
+        self._outage = OutageLog(f"processor {self.worker_id}")
+        self._leases = LeaseKeeper(self, options.heartbeat_interval)
+        self._drain_deadline: float | None = None
+        self._cron_checked_at: datetime | None = None
+        self._cron_failing = False
 
     def now(self) -> datetime:
-        return self.queue.clock.now()
+        return self.runtime.now()
 
     def report_error(self, error: BaseException) -> None:
         if self.on_error is None:
@@ -79,115 +123,301 @@ class Processor:
         except Exception:
             logger.exception("on_error callback raised")
 
+    # -- leases -----------------------------------------------------------
+
+    def live_leases(self) -> list[Lease]:
+        """Leases to keep fresh: running attempts and unwritten outcomes."""
+        leases = [attempt.lease for attempt, _ in self._attempts.values()]
+        leases.extend(self._outcomes.leases())
+        return leases
+
+    def lease_lost(self, lease: Lease) -> None:
+        """The store says ``lease`` no longer holds: stop its attempt."""
+        entry = self._attempts.get(lease.job_id)
+        if entry is None or entry[0].lease != lease:
+            return
+        attempt = entry[0]
+        if not attempt.signal.aborted:
+            logger.warning(
+                "job %s: the job was taken from this worker (lease lost: reclaimed "
+                "or cancelled); stopping its attempt",
+                lease.job_id,
+            )
+        attempt.interrupt("lease_lost")
+
+    # -- one batch ----------------------------------------------------------
+
     async def start(self) -> int:
-        """Claim one batch, run it (at most ``concurrency`` at a time), and
-        return how many jobs ran."""
+        """Claim one batch, run it (at most ``concurrency`` at a time), record
+        the outcomes and return how many jobs ran."""
+        store = await self.runtime.store()
         await self._enqueue_due_cron_jobs()
-        store = await self.queue._store()
-        jobs = await store.claim_batch(
-            self.worker_id, self.batch_size, self.job_types, now=self.now()
-        )
-        if not jobs:
+        claimed = await self._exchange(store, self._claim(self.batch_size))
+        if not claimed:
             return 0
         slots = asyncio.Semaphore(self.concurrency)
-
-        async def run_one(run: JobRun) -> None:
-            async with slots:
-                logger.info(
-                    "job %s (%s) processing, attempt %s",
-                    run.job.id,
-                    run.job.job_type,
-                    run.job.attempts,
-                )
-                try:
-                    await run.execute()
-                except Exception as error:
-                    # A store error while recording the result: the job stays
-                    # processing and is reclaimed later, so nothing is lost.
-                    logger.exception("job %s: could not record its result", run.job.id)
-                    self.report_error(error)
-
-        tasks = [asyncio.ensure_future(run_one(JobRun(self, job))) for job in jobs]
-        self._in_flight.update(tasks)
+        keep_leases = not self._leases.is_running()
+        if keep_leases:
+            self._leases.start_in_background()
         try:
-            await asyncio.gather(*tasks)
+            tasks = [self._launch(store, job, slots) for job in claimed]
+            results = await asyncio.gather(*(t for t in tasks if t is not None))
+            await self._settle_remaining(store)
         finally:
-            self._in_flight.difference_update(tasks)
-        return len(jobs)
+            if keep_leases:
+                self._leases.stop()
+                await self._leases._join(None)
+        return sum(not isinstance(result, Abandoned) for result in results)
 
-    async def _enqueue_due_cron_jobs(self) -> None:
-        """Enqueue due cron schedules before a claim, so that their jobs can
-        be in this very batch. One cheap store call when nothing is due; a
-        failure is reported and never stops the claim."""
-        try:
-            await self.queue.enqueue_due_cron_jobs()
-        except Exception as error:
-            logger.exception(
-                "processor %s: enqueueing cron jobs failed", self.worker_id
-            )
-            self.report_error(error)
-
-    async def run(self) -> None:
-        """Process until ``stop()``: a full batch is followed by the next claim
-        at once; otherwise wait ``poll_interval`` or until a job is added."""
-        self._stopping.clear()
-        wakeup = await self.store.subscribe()
-        try:
-            while not self._stopping.is_set():
-                try:
-                    ran = await self.start()
-                except Exception as error:
-                    logger.exception("processor %s: batch failed", self.worker_id)
-                    self.report_error(error)
-                    ran = 0
-                if ran >= self.batch_size or self._stopping.is_set():
-                    continue
-                await self._idle(wakeup)
-        finally:
-            await wakeup.close()
-
-    async def _idle(self, wakeup: Any) -> None:
-        stop = asyncio.ensure_future(self._stopping.wait())
-        wake = asyncio.ensure_future(wakeup.wait(self.poll_interval))
-        await asyncio.wait({stop, wake}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stop, wake):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def start_in_background(self) -> None:
-        """Run ``run()`` as a task on the running event loop."""
-        if self.is_running():
-            return
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self.run())
-
-    def stop(self) -> None:
-        """Stop claiming; jobs already running finish in the background."""
-        self._stopping.set()
+    # -- the loop -----------------------------------------------------------
 
     async def stop_and_drain(self, timeout: Duration = 30) -> None:
-        """Stop claiming and wait up to ``timeout`` seconds for running jobs."""
+        """Stop claiming; claimed jobs not yet started go back to ``pending``
+        at once; running jobs get ``timeout`` seconds to finish, then are
+        stopped and released back to ``pending``. Returns when the loop ended."""
         seconds = v.to_seconds(timeout, "stop_and_drain", "timeout")
+        self._drain_deadline = asyncio.get_running_loop().time() + seconds
         self.stop()
-        task = self._task
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-        if not done:
-            logger.warning(
-                "processor %s: jobs still running after %ss; they will be "
-                "reclaimed by the supervisor",
-                self.worker_id,
-                seconds,
-            )
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        elif task.exception() is not None:
-            logger.error("processor %s stopped with an error", self.worker_id)
-        self._task = None
+        await self._join(seconds + SETTLE_GRACE + 5)
 
-    def is_running(self) -> bool:
-        """True while the background loop runs."""
-        return self._task is not None and not self._task.done()
+    def stop(self) -> None:
+        """Stop claiming; running jobs finish (see ``stop_and_drain``)."""
+        super().stop()
+        # Claimed jobs that have not started go back at once.
+        for attempt, task in list(self._attempts.values()):
+            if not attempt.started:
+                attempt.interrupt("shutdown")
+                task.cancel()
+
+    async def _loop(self) -> None:
+        store = await self._open_store()
+        if store is None:
+            return
+        wakeup = await store.subscribe()
+        self._leases.start_in_background()
+        try:
+            while not self.stopping:
+                await self._turn(store, wakeup)
+        finally:
+            try:
+                await self._drain(store)
+            finally:
+                self._leases.stop()
+                await self._leases._join(None)
+                await wakeup.close()
+                self._drain_deadline = None
+
+    async def _open_store(self) -> Backend | None:
+        while not self.stopping:
+            try:
+                store = await self.runtime.store()
+            except Exception as error:
+                await self._pause(self._outage.failed(error))
+                continue
+            self._outage.recovered()
+            return store
+        return None
+
+    async def _turn(self, store: Backend, wakeup: Wakeup) -> None:
+        self._attempt_ended.clear()
+        free = self.concurrency - len(self._attempts)
+        claim = self._claim(min(free, self.batch_size)) if free > 0 else None
+        if claim is None and not self._outcomes:
+            await self._wait(None, None)
+            return
+        if claim is not None:
+            await self._enqueue_due_cron_jobs()
+        try:
+            claimed = await self._exchange(store, claim)
+        except Exception as error:
+            await self._pause(self._outage.failed(error))
+            return
+        self._outage.recovered()
+        for job in claimed:
+            self._launch(store, job)
+        if claim is not None and len(claimed) >= claim.limit:
+            return
+        slots_free = len(self._attempts) < self.concurrency
+        await self._wait(wakeup if slots_free else None, self.poll_interval)
+
+    async def _wait(self, wakeup: Wakeup | None, poll_interval: float | None) -> None:
+        """Until an attempt ends, ``stop()``, or (with free slots) a job is
+        added or ``poll_interval`` passes."""
+        waiters: list[asyncio.Future[bool]] = [
+            asyncio.ensure_future(self._attempt_ended.wait()),
+            asyncio.ensure_future(self._stop_requested.wait()),
+        ]
+        if wakeup is not None:
+            waiters.append(asyncio.ensure_future(wakeup.wait(poll_interval or 0)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            for waiter in waiters:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+
+    async def _enqueue_due_cron_jobs(self) -> None:
+        """Enqueue due cron schedules before a claim, unless this processor
+        did so less than ``CRON_CHECK_INTERVAL`` ago (a clock set back counts
+        as time passed). A failure never stops the claim; the first of a run
+        of failures is logged (a store outage is reported by the claim)."""
+        now = self.now()
+        last = self._cron_checked_at
+        if last is not None and last <= now < last + CRON_CHECK_INTERVAL:
+            return
+        self._cron_checked_at = now
+        try:
+            await self.runtime.enqueue_due_cron_jobs()
+        except Exception as error:
+            if not self._cron_failing:
+                logger.warning(
+                    "processor %s: enqueueing due cron jobs failed: %s",
+                    self.worker_id,
+                    error,
+                )
+            self._cron_failing = True
+            return
+        self._cron_failing = False
+
+    def _claim(self, limit: int) -> ClaimRequest:
+        return ClaimRequest(
+            self.worker_id, secrets.token_hex(16), limit, self.job_types
+        )
+
+    async def _exchange(
+        self, store: Backend, claim: ClaimRequest | None
+    ) -> list[tuple[Claimed, Lease]]:
+        """Write the buffered outcomes and claim, in one store call."""
+        outcomes = self._outcomes.take()
+        try:
+            exchange = await store.settle_and_claim(outcomes, claim, now=self.now())
+        except BaseException:
+            self._outcomes.restore(outcomes)
+            raise
+        self._outcomes.written(outcomes, exchange.settled)
+        if self.verbose:
+            logger.info(
+                "processor %s: wrote %d outcome(s), claimed %d job(s)",
+                self.worker_id,
+                len(outcomes),
+                len(exchange.claimed),
+            )
+        if claim is None:
+            return []
+        return [(job, Lease(job.id, claim.token)) for job in exchange.claimed]
+
+    # -- attempts -----------------------------------------------------------
+
+    def _launch(
+        self,
+        store: Backend,
+        claimed: tuple[Claimed, Lease],
+        slots: asyncio.Semaphore | None = None,
+    ) -> asyncio.Task[AttemptResult] | None:
+        job, lease = claimed
+        if isinstance(job, BrokenJob):
+            self._outcomes.broken(job, lease)
+            return None
+        attempt = Attempt(
+            job, lease, self._specs.get(job.job_type), store, self.now, self.lease_lost
+        )
+        task = asyncio.get_running_loop().create_task(self._run(attempt, slots))
+        self._attempts[job.id] = (attempt, task)
+        return task
+
+    async def _run(
+        self, attempt: Attempt, slots: asyncio.Semaphore | None
+    ) -> AttemptResult:
+        job = attempt.job
+        try:
+            async with slots or contextlib.nullcontext():
+                if self.stopping:
+                    attempt.interrupt("shutdown")
+                logger.info(
+                    "job %s (%s) processing, attempt %s",
+                    job.id,
+                    job.job_type,
+                    job.attempts,
+                )
+                started = time.perf_counter()
+                result = await attempt.run()
+        except asyncio.CancelledError:
+            result = Abandoned(attempt.signal.reason or "shutdown")
+        finally:
+            self._attempts.pop(job.id, None)
+            self._attempt_ended.set()
+        match result:
+            case Succeeded():
+                seconds = time.perf_counter() - started
+                self._outcomes.succeeded(job, attempt.lease, result, seconds)
+            case Raised():
+                self._outcomes.failed(job, attempt.lease, result, self.now())
+            case Suspended():
+                self._outcomes.suspended(job, attempt.lease, result)
+            case Abandoned(reason="shutdown"):
+                self._to_release.append(attempt.lease)
+            case Abandoned():
+                pass
+        return result
+
+    # -- stopping -----------------------------------------------------------
+
+    async def _drain(self, store: Backend) -> None:
+        """Let running attempts finish until the drain deadline, stop the
+        rest, and write every outcome and release before returning."""
+        running = [task for _, task in self._attempts.values()]
+        if running:
+            loop = asyncio.get_running_loop()
+            deadline = self._drain_deadline
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            _, late = await asyncio.wait(running, timeout=timeout)
+            if late:
+                logger.warning(
+                    "processor %s: %d job(s) still running at the drain deadline; "
+                    "stopping them and giving them back",
+                    self.worker_id,
+                    len(late),
+                )
+                for attempt, task in list(self._attempts.values()):
+                    attempt.interrupt("shutdown")
+                    task.cancel()
+                await asyncio.wait(late)
+        await self._settle_remaining(store)
+
+    async def _settle_remaining(self, store: Backend) -> None:
+        """Write buffered outcomes and release given-back jobs, retrying
+        through a short outage."""
+        give_up = time.monotonic() + SETTLE_GRACE
+        while self._outcomes or self._to_release:
+            try:
+                if self._outcomes:
+                    await self._exchange(store, None)
+                if self._to_release:
+                    leases, self._to_release = self._to_release, []
+                    try:
+                        released = await store.release_jobs(leases, now=self.now())
+                    except BaseException:
+                        self._to_release[:0] = leases
+                        raise
+                    logger.info(
+                        "processor %s: gave %d job(s) back to pending",
+                        self.worker_id,
+                        released,
+                    )
+            except Exception as error:
+                if time.monotonic() > give_up:
+                    logger.error(
+                        "processor %s: could not record %d outcome(s) and %d "
+                        "release(s); their jobs will be reclaimed: %s",
+                        self.worker_id,
+                        len(self._outcomes),
+                        len(self._to_release),
+                        error,
+                    )
+                    self._outcomes.take()
+                    self._to_release = []
+                    return
+                await asyncio.sleep(self._outage.failed(error))
+        self._outage.recovered()

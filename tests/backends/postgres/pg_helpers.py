@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import psycopg
 from tests.conftest import PG_URL
 
+from dataqueue._commands import ClaimRequest, Lease, NewJob
 from dataqueue._validate import new_job
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.models import JobSpec, NewJob
+from dataqueue.models import JobSpec
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -34,3 +36,23 @@ async def scalar(query: str) -> Any:
         row = await cur.fetchone()
         assert row is not None
         return row[0]
+
+
+async def claim(
+    backend: PostgresBackend,
+    limit: int = 10,
+    *,
+    worker: str = "w",
+    job_types: tuple[str, ...] | None = None,
+    now: datetime = NOW,
+) -> tuple[Lease, ...]:
+    """Claim up to ``limit`` jobs under a fresh lease; their leases."""
+    token = secrets.token_hex(16)
+    request = ClaimRequest(worker, token, limit, job_types)
+    exchange = await backend.settle_and_claim([], request, now=now)
+    return tuple(Lease(j.id, token) for j in exchange.claimed)
+
+
+async def execute(query: str) -> None:
+    async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
+        await conn.execute(query.encode())

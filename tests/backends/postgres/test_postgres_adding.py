@@ -94,24 +94,6 @@ async def test_a_key_freed_by_a_rollback_is_inserted_by_the_waiter(
     assert await backend.get_job(rolled_back) is None
 
 
-async def test_concurrent_claims_never_share_a_job(
-    make_backend: MakeBackend,
-) -> None:
-    backends = [await make_backend() for _ in range(3)]
-    await backends[0].add_jobs([job() for _ in range(60)], now=NOW)
-
-    async def claim_all(worker: str) -> list[int]:
-        b = backends[int(worker[-1]) % 3]
-        got: list[int] = []
-        while batch := await b.claim_batch(worker, 4, None, now=NOW):
-            got.extend(j.id for j in batch)
-        return got
-
-    claimed = await asyncio.gather(*(claim_all(f"w{i}") for i in range(6)))
-    every = [i for ids in claimed for i in ids]
-    assert len(every) == len(set(every)) == 60
-
-
 async def test_batches_taking_the_same_keys_in_opposite_orders_do_not_deadlock(
     make_backend: MakeBackend, schema: str
 ) -> None:

@@ -11,6 +11,7 @@ from pg_helpers import NOW, MakeBackend, drop_schema, job, scalar
 from psycopg_pool import AsyncConnectionPool
 from tests.conftest import PG_URL
 
+from dataqueue._commands import ClaimRequest
 from dataqueue.backends.postgres import PostgresBackend
 
 
@@ -112,8 +113,9 @@ async def test_a_mixed_case_schema_works_end_to_end() -> None:
         (job_id,) = await backend.add_jobs([job(idempotency_key="x")], now=NOW)
         assert await wakeup.wait(5)
         await wakeup.close()
-        claimed = await backend.claim_batch("w", 5, ["email"], now=NOW)
-        assert [j.id for j in claimed] == [job_id]
+        claim = ClaimRequest("w", "token", 5, ("email",))
+        exchange = await backend.settle_and_claim([], claim, now=NOW)
+        assert [j.id for j in exchange.claimed] == [job_id]
     finally:
         await backend.close()
         await drop_schema(schema)

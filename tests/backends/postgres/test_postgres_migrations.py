@@ -6,7 +6,7 @@ import asyncio
 import sys
 
 import pytest
-from pg_helpers import MakeBackend, scalar
+from pg_helpers import NOW, MakeBackend, claim, execute, job, scalar
 from tests.conftest import PG_URL
 
 import dataqueue as dq
@@ -107,3 +107,53 @@ async def test_a_schema_behind_the_migrations_is_not_migrated(
 def test_schema_must_be_a_plain_identifier(schema_name: str) -> None:
     with pytest.raises(ValueError, match="schema"):
         PostgresBackend(PG_URL, schema=schema_name)
+
+
+async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
+    make_backend: MakeBackend, schema: str
+) -> None:
+    old = await make_backend(migrate=False)
+    old._migrations = {1: old._migrations[1]}
+    await old.migrate()
+    await execute(
+        f'INSERT INTO "{schema}".job_queue (job_type, payload, output, status, '
+        "created_at, updated_at, run_at, tags, idempotency_key) VALUES "
+        "('email', '{\"to\": \"a@x.com\", \"n\": 1.5}', NULL, 'pending', now(), now(), "
+        "now() - interval '1 minute', '{welcome}', 'k1'), "
+        "('report', '[1, 2]', '{\"ok\": true}', 'completed', now(), now(), now(), "
+        "'{}', NULL)"
+    )
+    await execute(
+        f'INSERT INTO "{schema}".job_events (job_id, event_type, created_at, metadata) '
+        f"SELECT id, 'added', now(), '{{}}' FROM \"{schema}\".job_queue"
+    )
+
+    backend = await make_backend()
+    pending = await backend.get_job(1)
+    finished = await backend.get_job(2)
+    assert pending is not None and pending.payload == {"to": "a@x.com", "n": 1.5}
+    assert pending.tags == ["welcome"] and pending.idempotency_key == "k1"
+    assert finished is not None and finished.output == {"ok": True}
+    assert len(await backend.get_job_events(1)) == 1
+    # The key is still taken, and the job can be claimed under a lease.
+    assert await backend.add_jobs([job(idempotency_key="k1")], now=NOW) == [1]
+    assert [lease.job_id for lease in await claim(backend)] == [1]
+    indexes = await scalar(
+        "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+        f"WHERE schemaname = '{schema}' AND tablename = 'job_queue'"
+    )
+    assert indexes.split(",") == [
+        "job_queue_claim_idx",
+        "job_queue_cron_idx",  # 0003_cron
+        "job_queue_finished_idx",
+        "job_queue_idempotency_key_idx",
+        "job_queue_pkey",
+        "job_queue_processing_idx",
+        "job_queue_retry_idx",
+        "job_queue_wait_token_idx",
+    ]
+    foreign_keys = await scalar(
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+        f"AND conrelid = '\"{schema}\".job_events'::regclass"
+    )
+    assert foreign_keys == 0

@@ -9,20 +9,22 @@ from datetime import timedelta
 
 import pytest
 import redis.asyncio as aioredis
-from redis_helpers import NOW, new_job, prefix_keys
+from redis_helpers import (
+    NOW,
+    claim,
+    claimed_ids,
+    done,
+    failed,
+    new_job,
+    prefix_keys,
+    settle,
+)
 from tests.conftest import REDIS_URL, eventually
 
+from dataqueue._commands import JobChanges, JobFilter, Lease
 from dataqueue.backends.redis import RedisBackend, keys
-from dataqueue.errors import BackendError
-from dataqueue.models import (
-    FailureReason,
-    JobChanges,
-    JobFilter,
-    JobRecord,
-    JobStatus,
-    TagFilter,
-    TimeRange,
-)
+from dataqueue.errors import BackendError, StoreUnavailableError
+from dataqueue.models import JobRecord, JobStatus, TagFilter, TimeRange
 
 MICRO = timedelta(microseconds=1)
 MakeBackend = Callable[..., Awaitable[RedisBackend]]
@@ -57,13 +59,11 @@ async def test_prefixes_do_not_see_each_other(make_backend: MakeBackend) -> None
     [job_id] = await first.add_jobs([new_job(idempotency_key="k")], now=NOW)
     assert await second.get_job(job_id) is None
     assert await second.get_jobs(JobFilter(), 10, 0) == []
-    assert await second.claim_batch("w", 10, None, now=NOW) == []
+    assert await claimed_ids(second) == []
     [other_id] = await second.add_jobs([new_job(idempotency_key="k")], now=NOW)
-    assert other_id == job_id  # each prefix counts ids on its own
+    assert await first.get_job(other_id) is None  # the key was free in second
     assert await second.cleanup_old_jobs(NOW + timedelta(days=1), 10) == 0
-    assert [job.id for job in await first.claim_batch("w", 10, None, now=NOW)] == [
-        job_id
-    ]
+    assert await claimed_ids(first) == [job_id]
 
 
 async def test_subscriber_is_woken_by_add_from_another_backend(
@@ -101,7 +101,9 @@ async def test_db_argument_is_refused(backend: RedisBackend) -> None:
 
 async def test_open_names_the_unreachable_url() -> None:
     backend = RedisBackend("redis://:secret@127.0.0.1:1/0")
-    with pytest.raises(BackendError, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0"):
+    with pytest.raises(
+        StoreUnavailableError, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0"
+    ):
         await backend.open()
     await backend.close()
 
@@ -145,11 +147,10 @@ async def test_claim_order_is_exact_for_close_times_and_large_ids(
         ],
         now=NOW,
     )
-    claimed = await backend.claim_batch("w", 10, None, now=NOW)
+    _, claimed = await claim(backend)
     assert [job.id for job in claimed] == [ids[3], ids[0], ids[2], ids[1], ids[4]]
     assert claimed[1].run_at == NOW - 2 * micro
-    later = await backend.claim_batch("w", 10, None, now=NOW + micro)
-    assert [job.id for job in later] == [ids[5]]
+    assert await claimed_ids(backend, now=NOW + micro) == [ids[5]]
 
 
 async def test_claim_skips_other_types_without_losing_them(
@@ -158,10 +159,8 @@ async def test_claim_skips_other_types_without_losing_them(
     ids = await backend.add_jobs(
         [new_job("a"), new_job("b"), new_job("a"), new_job("c")], now=NOW
     )
-    only_b = await backend.claim_batch("w", 5, ["b", "c"], now=NOW)
-    assert [job.id for job in only_b] == [ids[1], ids[3]]
-    rest = await backend.claim_batch("w", 5, None, now=NOW)
-    assert [job.id for job in rest] == [ids[0], ids[2]]
+    assert await claimed_ids(backend, 5, job_types=["b", "c"]) == [ids[1], ids[3]]
+    assert await claimed_ids(backend, 5) == [ids[0], ids[2]]
 
 
 async def test_concurrent_claims_never_share_a_job(
@@ -170,9 +169,9 @@ async def test_concurrent_claims_never_share_a_job(
     backends = [await make_backend(prefix) for _ in range(4)]
     await backends[0].add_jobs([new_job() for _ in range(200)], now=NOW)
     batches = await asyncio.gather(
-        *(backends[i % 4].claim_batch(f"w{i}", 7, None, now=NOW) for i in range(40))
+        *(claimed_ids(backends[i % 4], 7, worker=f"w{i}") for i in range(40))
     )
-    claimed = [job.id for batch in batches for job in batch]
+    claimed = [job_id for batch in batches for job_id in batch]
     assert len(claimed) == len(set(claimed)) == 200
 
 
@@ -183,8 +182,8 @@ async def test_cleanup_removes_every_key_of_a_job(
     [job_id] = await backend.add_jobs(
         [new_job(tags=["x", "y"], idempotency_key="key")], now=NOW
     )
-    await backend.claim_batch("w", 1, None, now=NOW)
-    assert await backend.complete_job(job_id, "w", {"ok": True}, {}, now=NOW)
+    token, _ = await claim(backend, 1)
+    assert await settle(backend, done(job_id, token, {"ok": True})) == [True]
     assert await backend.cleanup_old_jobs(NOW + timedelta(seconds=1), 1) == 1
     left = await prefix_keys(prefix)
     assert left == sorted(
@@ -192,6 +191,7 @@ async def test_cleanup_removes_every_key_of_a_job(
             keys.schema_version(prefix),
             keys.job_id_counter(prefix),
             keys.event_id_counter(prefix),
+            keys.instance(prefix),
         ]
     )
     [again] = await backend.add_jobs([new_job(idempotency_key="key")], now=NOW)
@@ -258,8 +258,7 @@ async def test_timed_out_token_resumes_its_waiting_job(
     events = await backend.get_job_events(job_id)
     assert events[-1].event_type == "resumed"
     assert events[-1].metadata == {"token_id": "tok-1", "timed_out": True}
-    [claimed] = await backend.claim_batch("w", 5, None, now=deadline)
-    assert claimed.id == job_id
+    assert await claimed_ids(backend, 5, now=deadline) == [job_id]
 
 
 def _reference_match(job: JobRecord, where: JobFilter) -> bool:
@@ -348,8 +347,8 @@ async def test_indexes_follow_edits_of_jobs_already_promoted(
     backend: RedisBackend,
 ) -> None:
     low, high = await backend.add_jobs([new_job(), new_job(tags=["a"])], now=NOW)
-    # A claim of types nobody has promotes both due jobs into the ready zset.
-    assert await backend.claim_batch("w", 5, ["none"], now=NOW) == []
+    # Both are due, so they wait in the ready zset already.
+    assert await claimed_ids(backend, 5, job_types=["none"]) == []
     later = NOW + timedelta(minutes=1)
     edited = await backend.edit_jobs(
         high,
@@ -366,31 +365,23 @@ async def test_indexes_follow_edits_of_jobs_already_promoted(
     assert by_tag == []
     by_tag = await backend.get_jobs(JobFilter(tags=TagFilter(["b"])), 10, 0)
     assert [job.id for job in by_tag] == [high]
-    assert [job.id for job in await backend.claim_batch("w", 5, None, now=NOW)] == [
-        high
-    ]
-    assert [job.id for job in await backend.claim_batch("w", 5, None, now=later)] == [
-        low
-    ]
+    assert await claimed_ids(backend, 5) == [high]
+    assert await claimed_ids(backend, 5, now=later) == [low]
 
 
 async def test_failed_job_waits_for_its_next_attempt_and_retry_job_skips_it(
     backend: RedisBackend,
 ) -> None:
     [job_id] = await backend.add_jobs([new_job()], now=NOW)
-    await backend.claim_batch("w", 1, None, now=NOW)
+    token, _ = await claim(backend, 1)
     next_at = NOW + timedelta(minutes=5)
-    assert await backend.fail_job(
-        job_id, "w", "boom", FailureReason.HANDLER_ERROR, next_at, now=NOW
-    )
-    assert await backend.claim_batch("w", 1, None, now=next_at - MICRO) == []
+    assert await settle(backend, failed(job_id, token, "boom", next_at)) == [True]
+    assert await claimed_ids(backend, 1, now=next_at - MICRO) == []
     assert await backend.retry_job(job_id, now=NOW)
-    [again] = await backend.claim_batch("w", 1, None, now=NOW)
+    token, [again] = await claim(backend, 1)
     assert (again.id, again.attempts, again.next_attempt_at) == (job_id, 2, None)
-    assert await backend.fail_job(
-        job_id, "w", "again", FailureReason.TIMEOUT, None, now=NOW
-    )
-    assert await backend.claim_batch("w", 1, None, now=next_at) == []
+    assert await settle(backend, failed(job_id, token, "again")) == [True]
+    assert await claimed_ids(backend, 1, now=next_at) == []
     job = await backend.get_job(job_id)
     assert job is not None
     assert [entry["message"] for entry in job.error_history] == ["boom", "again"]
@@ -399,16 +390,14 @@ async def test_failed_job_waits_for_its_next_attempt_and_retry_job_skips_it(
 
 async def test_reclaim_and_prolong_use_the_lock_time(backend: RedisBackend) -> None:
     ids = await backend.add_jobs([new_job(), new_job(timeout=600.0)], now=NOW)
-    await backend.claim_batch("w", 2, None, now=NOW)
+    token, _ = await claim(backend, 2)
     prolonged_at = NOW + timedelta(seconds=30)
-    await backend.prolong_job(ids[0], "w", 30.0, now=prolonged_at)
-    await backend.prolong_job(ids[0], "other", 30.0, now=prolonged_at)
+    assert await backend.prolong_job(Lease(ids[0], token), 30.0, now=prolonged_at)
+    assert not await backend.prolong_job(Lease(ids[0], "other"), 30.0, now=prolonged_at)
     stale = NOW + timedelta(seconds=61)
-    assert await backend.reclaim_stuck_jobs(60, now=stale) == 0
-    assert (
-        await backend.reclaim_stuck_jobs(60, now=prolonged_at + timedelta(seconds=61))
-        == 1
-    )
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=stale) == 0
+    later = prolonged_at + timedelta(seconds=61)
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == 1
     events = await backend.get_job_events(ids[0])
     assert [e.event_type for e in events] == [
         "added",
@@ -418,4 +407,5 @@ async def test_reclaim_and_prolong_use_the_lock_time(backend: RedisBackend) -> N
     ]
     assert events[2].metadata == {"timeout": 30.0}
     assert events[3].metadata == {"reclaimed_from": "w"}
-    assert await backend.reclaim_stuck_jobs(60, now=NOW + timedelta(seconds=601)) == 1
+    later = NOW + timedelta(seconds=601)
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == 1

@@ -7,7 +7,7 @@ import inspect
 import re
 
 import redis.asyncio as aioredis
-from redis_helpers import NOW, new_job
+from redis_helpers import NOW, claimed_ids, new_job
 from tests.conftest import REDIS_URL
 
 from dataqueue.backends._files import load_dir
@@ -29,8 +29,8 @@ def test_every_changing_protocol_method_has_its_script() -> None:
         for name, _ in inspect.getmembers(protocol, inspect.isfunction)
         if not name.startswith("_")
     }
-    # get_job is a single HGETALL; subscribe is pub/sub.
-    assert methods - set(SCRIPT_NAMES) == {"get_job", "subscribe"}
+    # get_job is one HGETALL, get_job_events one LRANGE; subscribe is pub/sub.
+    assert methods - set(SCRIPT_NAMES) == {"get_job", "get_job_events", "subscribe"}
 
 
 def test_every_script_has_a_header_and_never_uses_keys_command() -> None:
@@ -43,6 +43,7 @@ async def test_lua_key_names_match_keys_module() -> None:
     prefix = "p:"
     expected = [
         keys.job_id_counter(prefix),
+        keys.instance(prefix),
         keys.all_jobs(prefix),
         keys.idempotency(prefix),
         keys.scheduled(prefix),
@@ -51,21 +52,20 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.processing(prefix),
         keys.finished(prefix),
         keys.event_id_counter(prefix),
-        keys.events(prefix),
-        keys.events_by_time(prefix),
+        keys.event_times(prefix),
         keys.token_timeouts(prefix),
         keys.wakeup(prefix),
         keys.job(prefix, 7),
-        keys.job_events(prefix, 7),
+        keys.events(prefix, 7),
         keys.status(prefix, "pending"),
         keys.job_type(prefix, "email"),
         keys.tag(prefix, "vip"),
         keys.token(prefix, "tok"),
     ]
     probe = (
-        "return {K_ID, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, K_READY, "
-        "K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENTS, K_EVENTS_BY_TIME, "
-        "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_job_events(7), "
+        "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
+        "K_READY, K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENT_TIMES, "
+        "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_events(7), "
         "k_status('pending'), k_type('email'), k_tag('vip'), k_token('tok')}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
@@ -91,7 +91,7 @@ async def test_scripts_reload_after_script_flush(backend: RedisBackend) -> None:
     assert not any(sha_known)
     [second] = await backend.add_jobs([new_job()], now=NOW)
     assert second == first + 1
-    assert len(await backend.claim_batch("w", 5, None, now=NOW)) == 2
+    assert len(await claimed_ids(backend, 5)) == 2
 
 
 def test_sources_start_with_the_library() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from dataqueue._commands import Claimed, ClaimRequest, Lease, NewJob, Outcome
 from dataqueue.backends.sqlite import SqliteBackend
-from dataqueue.models import NewJob
+from dataqueue.models import JobRecord
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -31,6 +34,31 @@ def new_job(job_type: str = "task", **changes: Any) -> NewJob:
     return NewJob(**values)
 
 
+async def claim(
+    backend: SqliteBackend,
+    worker_id: str = "w",
+    limit: int = 10,
+    *,
+    now: datetime = NOW,
+    outcomes: list[Outcome] | None = None,
+) -> tuple[str, list[Claimed]]:
+    """Settle ``outcomes`` and claim under a fresh token: (token, claimed)."""
+    token = secrets.token_hex(16)
+    exchange = await backend.settle_and_claim(
+        outcomes or [], ClaimRequest(worker_id, token, limit), now=now
+    )
+    return token, exchange.claimed
+
+
+async def claim_one(
+    backend: SqliteBackend, worker_id: str = "w", *, now: datetime = NOW
+) -> tuple[Lease, JobRecord]:
+    token, claimed = await claim(backend, worker_id, 1, now=now)
+    (job,) = claimed
+    assert isinstance(job, JobRecord)
+    return Lease(job.id, token), job
+
+
 def claim_until_empty(path: str, worker_id: str, start: Any) -> list[int]:
     """Run in a child process: once every process is ready (``start`` is a
     barrier), claim batches until nothing is due."""
@@ -41,7 +69,10 @@ def claim_until_empty(path: str, worker_id: str, start: Any) -> list[int]:
         try:
             await backend.open()
             await asyncio.to_thread(start.wait)
-            while batch := await backend.claim_batch(worker_id, 5, None, now=NOW):
+            while True:
+                _, batch = await claim(backend, worker_id, 5)
+                if not batch:
+                    break
                 claimed.extend(job.id for job in batch)
                 # A worker runs its batch before claiming again; without this
                 # pause one process can take every batch while the others
@@ -66,3 +97,22 @@ def open_and_add(path: str, job_type: str) -> int:
         return job_id
 
     return asyncio.run(run())
+
+
+def add_one_when_told(path: str, go: Any, added: Any) -> None:
+    """Run in a child process: open the file, wait for ``go`` (an event), add
+    a job and put the time (``time.monotonic``, shared by every process on
+    one machine) just before the add on the ``added`` queue."""
+
+    async def run() -> None:
+        backend = SqliteBackend(path)
+        try:
+            await backend.open()
+            await asyncio.to_thread(go.wait)
+            started = time.monotonic()
+            await backend.add_jobs([new_job("remote")], now=NOW)
+            added.put(started)
+        finally:
+            await backend.close()
+
+    asyncio.run(run())

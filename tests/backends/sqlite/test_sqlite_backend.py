@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -11,11 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import NOW, new_job
+from sqlite_helpers import NOW, claim, claim_one, new_job
 
 from dataqueue.backends.sqlite import SqliteBackend
+from dataqueue.backends.sqlite import backend as backend_module
 from dataqueue.backends.sqlite.backend import LATEST_MIGRATION
-from dataqueue.errors import BackendError
+from dataqueue.errors import BackendError, NotMigratedError
 
 
 @pytest.fixture
@@ -182,12 +185,13 @@ async def test_subscriber_is_not_woken_by_writes_that_add_nothing(
     backend: SqliteBackend, path: str
 ) -> None:
     other = SqliteBackend(path)
-    (job_id,) = await backend.add_jobs([new_job()], now=NOW)
+    await backend.add_jobs([new_job()], now=NOW)
+    lease, _ = await claim_one(backend)
     wakeup = await backend.subscribe()
     try:
         await asyncio.sleep(0.2)
-        await other.set_progress(job_id, 50, now=NOW)
-        assert not await wakeup.wait(0.5)
+        assert await other.set_progress(lease, 50, now=NOW)
+        assert not await wakeup.wait(1.5)
     finally:
         await wakeup.close()
         await other.close()
@@ -238,7 +242,7 @@ async def test_claim_returns_jobs_in_claim_order(backend: SqliteBackend) -> None
         now=NOW,
     )
 
-    claimed = await backend.claim_batch("w", 10, None, now=NOW)
+    _, claimed = await claim(backend)
 
     assert [job.id for job in claimed] == [ids[3], ids[1], ids[2], ids[0]]
 
@@ -252,3 +256,94 @@ async def test_db_from_another_thread_raises_backend_error(
             await backend.add_jobs([new_job()], now=NOW, db=conn)
     finally:
         await asyncio.to_thread(conn.close)
+
+
+async def test_a_db_add_wakes_a_subscriber_once_the_caller_commits(
+    backend: SqliteBackend, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the doorbell and the watch it starts can wake the subscriber.
+    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    wakeup = await backend.subscribe()
+    conn = sqlite3.connect(path)
+    try:
+        await asyncio.sleep(0.2)
+        backend.add_jobs_sync([new_job()], now=NOW, db=conn)
+        await asyncio.sleep(0.1)
+        assert not await wakeup.wait(0), "nothing to claim before the commit"
+        conn.commit()
+        assert await wakeup.wait(5)
+    finally:
+        conn.close()
+        await wakeup.close()
+
+
+def test_add_jobs_sync_runs_on_the_callers_own_connection_and_thread(
+    path: str,
+) -> None:
+    store = SqliteBackend(path)
+    conn = sqlite3.connect(path)  # an ordinary connection: check_same_thread on
+    try:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        # Outside a transaction, a file not yet migrated is migrated first.
+        (first,) = store.add_jobs_sync([new_job()], now=NOW, db=conn)
+        conn.commit()
+        with conn:
+            conn.execute("INSERT INTO orders DEFAULT VALUES")
+            ids = store.add_jobs_sync([new_job(), new_job()], now=NOW, db=conn)
+        (count,) = conn.execute(
+            "SELECT count(*) FROM job_events WHERE event_type = 'added'"
+        ).fetchone()
+    finally:
+        conn.close()
+        asyncio.run(store.close())
+    assert ids == [first + 1, first + 2]
+    assert count == 3
+
+
+def test_add_jobs_sync_inside_a_transaction_on_an_unmigrated_file_says_so(
+    path: str,
+) -> None:
+    store = SqliteBackend(path)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO orders DEFAULT VALUES")
+        with pytest.raises(NotMigratedError, match="migrate"):
+            store.add_jobs_sync([new_job()], now=NOW, db=conn)
+    finally:
+        conn.close()
+        asyncio.run(store.close())
+
+
+async def test_a_doorbell_left_by_a_dead_process_is_removed_by_the_next_add(
+    backend: SqliteBackend, path: str
+) -> None:
+    folder = path + "-wakeup"
+    os.makedirs(folder)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dead.bind(os.path.join(folder, "999999-dead.sock"))
+    dead.close()  # as a killed process leaves it: the file stays, nobody reads
+
+    await backend.add_jobs([new_job()], now=NOW)
+
+    assert os.listdir(folder) == []
+
+
+async def test_a_deep_database_path_still_gets_a_doorbell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = str(deep / "jobs.db")
+    listener, adder = SqliteBackend(path), SqliteBackend(path)
+    wakeup = await listener.subscribe()
+    try:
+        await adder.open()
+        await asyncio.sleep(0.2)
+        await adder.add_jobs([new_job()], now=NOW)
+        assert await wakeup.wait(5)
+    finally:
+        await wakeup.close()
+        await listener.close()
+        await adder.close()

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
+import os
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import NOW, claim_until_empty, new_job, open_and_add
+from sqlite_helpers import (
+    NOW,
+    add_one_when_told,
+    claim_until_empty,
+    new_job,
+    open_and_add,
+)
 
 from dataqueue.backends.sqlite import SqliteBackend
+from dataqueue.backends.sqlite import backend as backend_module
 from dataqueue.backends.sqlite.backend import LATEST_MIGRATION
 
 pytestmark = pytest.mark.slow
@@ -62,3 +72,33 @@ def test_processes_opening_a_new_file_at_once_migrate_it_once(
     conn.close()
     assert version == LATEST_MIGRATION
     assert journal == "wal"
+
+
+async def test_an_add_in_another_process_wakes_a_listener_within_milliseconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the doorbell can wake the listener: the file poll is pushed away.
+    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    path = str(tmp_path / "jobs.db")
+    listener = SqliteBackend(path)
+    await listener.open()
+    wakeup = await listener.subscribe()
+    context = multiprocessing.get_context("spawn")
+    go, added = context.Event(), context.Queue()
+    writer = context.Process(target=add_one_when_told, args=(path, go, added))
+    writer.start()
+    try:
+        await asyncio.sleep(0.2)  # the listener rings its doorbell from now on
+        assert not await wakeup.wait(0)
+        go.set()
+        assert await wakeup.wait(10)
+        woke = time.monotonic()
+        started = await asyncio.to_thread(added.get, timeout=10)
+        # Generous for a loaded machine; typically well under a millisecond.
+        assert woke - started < 0.5
+    finally:
+        await asyncio.to_thread(writer.join, 10)
+        await wakeup.close()
+        await listener.close()
+    assert writer.exitcode == 0
+    assert os.listdir(path + "-wakeup") == [], "the doorbell is removed on close"

@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +17,48 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from dataqueue._cron_commands import (
+from dataqueue._commands import (
     CRON_EDITABLE_FIELDS,
+    BrokenJob,
+    Claimed,
+    ClaimRequest,
     CronChanges,
     CronTick,
+    Exchange,
+    JobChanges,
+    JobFilter,
+    Lease,
     NewCronJob,
+    NewJob,
+    Outcome,
 )
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import cron_from_row, event_from_row, job_from_row
 from dataqueue.backends._wakeup import WakeupHub
+from dataqueue.backends.postgres.codec import (
+    Row,
+    add_params,
+    edit_params,
+    filter_params,
+    in_utc,
+    json_text,
+    lease_params,
+    now_params,
+    outcome_params,
+)
+from dataqueue.backends.postgres.faults import (
+    connect_error,
+    location,
+    statement_error,
+)
 from dataqueue.backends.postgres.notify import channel_for, job_listener
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.cron import CronJob, CronStatus
-from dataqueue.errors import BackendError, NotMigratedError
-from dataqueue.models import (
-    EDITABLE_FIELDS,
-    FailureReason,
-    JobChanges,
-    JobEvent,
-    JobFilter,
-    JobRecord,
-    NewJob,
-    TimeRange,
-)
-from dataqueue.types import JSONValue
+from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
+from dataqueue.models import JobEvent, JobRecord
 
 logger = logging.getLogger("dataqueue")
 
@@ -52,8 +66,6 @@ SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 SSL_FILES = {"ca": "sslrootcert", "cert": "sslcert", "key": "sslkey"}
 SSL_KEYS = frozenset({*SSL_FILES, "reject_unauthorized"})
 FILE_PREFIX = "file://"
-
-Row = dict[str, Any]
 
 
 def ssl_params(ssl: Mapping[str, Any] | None, workdir: Path) -> dict[str, str]:
@@ -102,55 +114,14 @@ def ssl_params(ssl: Mapping[str, Any] | None, workdir: Path) -> dict[str, str]:
     return params
 
 
-def filter_params(where: JobFilter) -> dict[str, Any]:
-    """The filter parameters shared by get_jobs, edit_jobs and cancel_jobs."""
-    run_at = where.run_at or TimeRange()
-    tags = where.tags
-    return {
-        "job_type": where.job_type,
-        "priority": where.priority,
-        "status": None if where.status is None else where.status.value,
-        "run_at_gt": run_at.gt,
-        "run_at_gte": run_at.gte,
-        "run_at_lt": run_at.lt,
-        "run_at_lte": run_at.lte,
-        "run_at_eq": run_at.eq,
-        "tags": None if tags is None else tags.values,
-        "tag_mode": None if tags is None else tags.mode,
-    }
-
-
-def edit_params(changes: JobChanges) -> dict[str, Any]:
-    """``set_<field>`` says whether to change a field, ``new_<field>`` to what."""
-    params: dict[str, Any] = {"metadata": Jsonb(changes.metadata)}
-    for name in EDITABLE_FIELDS:
-        present = name in changes.values
-        value = changes.values.get(name)
-        if name == "payload" and present:
-            value = Jsonb(value)
-        elif name == "tags" and present:
-            value = list(value or [])
-        params[f"set_{name}"] = present
-        params[f"new_{name}"] = value
-    return params
-
-
-def job_document(job: NewJob) -> dict[str, JSONValue]:
-    return {
-        "job_type": job.job_type,
-        "payload": job.payload,
-        "priority": job.priority,
-        "run_at": None if job.run_at is None else job.run_at.isoformat(),
-        "max_attempts": job.max_attempts,
-        "timeout": job.timeout,
-        "force_kill_on_timeout": job.force_kill_on_timeout,
-        "tags": list(job.tags),
-        "idempotency_key": job.idempotency_key,
-        "retry_delay": job.retry_delay,
-        "retry_backoff": job.retry_backoff,
-        "retry_delay_max": job.retry_delay_max,
-        "flow_id": job.flow_id,
-    }
+# Connecting: a refused or unreachable server answers well within this.
+CONNECT_TIMEOUT = 5
+# How long a call waits for a pooled connection before the store counts as
+# unavailable (the pool keeps reconnecting meanwhile).
+POOL_TIMEOUT = 10.0
+# The claim's optional job-type test, rendered into settle_and_claim.sql
+# once: a typed and an untyped statement, each with a plan of its own.
+JOB_TYPE_FILTER = sql.SQL("AND job_type = ANY (%(job_types)s::text[])")
 
 
 def cron_params(schedule: NewCronJob) -> dict[str, Any]:
@@ -158,7 +129,7 @@ def cron_params(schedule: NewCronJob) -> dict[str, Any]:
         "schedule_name": schedule.schedule_name,
         "cron_expression": schedule.cron_expression,
         "job_type": schedule.job_type,
-        "payload": Jsonb(schedule.payload),
+        "payload": json_text(schedule.payload),
         "timezone": schedule.timezone,
         "allow_overlap": schedule.allow_overlap,
         "max_attempts": schedule.max_attempts,
@@ -184,30 +155,10 @@ def cron_edit_params(changes: CronChanges) -> dict[str, Any]:
         present = name in changes.values
         value = changes.values.get(name)
         if name == "payload" and present:
-            value = Jsonb(value)
+            value = json_text(value)
         params[f"set_{name}"] = present
         params[f"new_{name}"] = value
     return params
-
-
-def tick_document(tick: CronTick) -> dict[str, JSONValue]:
-    return {
-        "schedule_id": tick.schedule_id,
-        "claimed_run_at": tick.claimed_run_at.isoformat(),
-        "due_at": tick.due_at.isoformat(),
-        "skipped": tick.skipped,
-        "next_run_at": tick.next_run_at.isoformat(),
-        "job": job_document(tick.job),
-        "event": tick.event,
-    }
-
-
-def in_utc(row: Row) -> Row:
-    """Timestamps come back in the session's time zone; the API speaks UTC."""
-    return {
-        key: value.astimezone(UTC) if isinstance(value, datetime) else value
-        for key, value in row.items()
-    }
 
 
 async def _pool_setting(value: Any) -> Any:
@@ -217,6 +168,15 @@ async def _pool_setting(value: Any) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
+    """A row's id read from the raw result, for a row that will not decode."""
+    result = cur.pgresult
+    raw = None if result is None else result.get_value(pos, column)
+    if raw is None:
+        raise BackendError("PostgreSQL claim: a claimed row has no id")
+    return int(raw) if cur.format == psycopg.pq.Format.TEXT else int.from_bytes(raw)
 
 
 class PostgresBackend(Backend):
@@ -250,17 +210,32 @@ class PostgresBackend(Backend):
         self._pool: AsyncConnectionPool[Any] | None = pool
         self._ssl_dir: Path | None = None
         self._pool_lock = asyncio.Lock()
+        self._where = location(url) if url else "PostgreSQL"
         self._channel = channel_for(schema)
-        self._hub = WakeupHub(job_listener(self._listen_connection, self._channel))
+        self._hub = WakeupHub(
+            job_listener(self._listen_connection, self._channel, lambda: self._where)
+        )
         identifier = sql.Identifier(schema)
-        self._queries = {
-            name: sql.SQL(text).format(schema=identifier)
-            for name, text in load_dir(__package__, "sql", ".sql").items()
-        }
+        # Rendered to bytes once: executing a Composed would render it again
+        # on every call.
+        self._queries: dict[str, bytes] = {}
+        for name, text in load_dir(__package__, "sql", ".sql").items():
+            template = sql.SQL(text)
+            if name == "settle_and_claim":
+                self._queries[f"{name}_typed"] = template.format(
+                    schema=identifier, job_type_filter=JOB_TYPE_FILTER
+                ).as_bytes(None)
+                composed = template.format(
+                    schema=identifier, job_type_filter=sql.SQL("")
+                )
+            else:
+                composed = template.format(schema=identifier)
+            self._queries[name] = composed.as_bytes(None)
         self._migrations = {
             int(name.split("_", 1)[0]): (name, sql.SQL(text).format(schema=identifier))
             for name, text in load_dir(__package__, "migrations", ".sql").items()
         }
+        self._sequence = f"{identifier.as_string(None)}.job_queue_id_seq"
         if self._owns_pool:
             self._pool = self._new_pool()
 
@@ -279,7 +254,11 @@ class PostgresBackend(Backend):
             self._conninfo(),
             min_size=1,
             max_size=max(1, self._max_connections),
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            # A connection the server dropped while idle is found out here,
+            # not by the statement that borrows it.
+            check=AsyncConnectionPool.check_connection,
+            timeout=POOL_TIMEOUT,
             open=False,
             name=f"dataqueue-{self._schema}",
         )
@@ -289,14 +268,32 @@ class PostgresBackend(Backend):
             if self._pool is None:
                 self._pool = self._new_pool()
             if self._owns_pool and self._pool.closed:
-                await self._pool.open(wait=True)
+                # One direct attempt first: the pool would retry a refusal
+                # (an unknown role, say) until its timeout instead of saying so.
+                probe = await self._connect()
+                await probe.close()
+                await self._pool.open(wait=True, timeout=POOL_TIMEOUT)
             return self._pool
 
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        """A new autocommit connection with the pool's settings."""
+        if self._owns_pool:
+            conninfo: str = self._conninfo()
+            kwargs: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
+        else:
+            assert self._pool is not None
+            conninfo = await _pool_setting(self._pool.conninfo)
+            kwargs = dict(await _pool_setting(self._pool.kwargs) or {})
+        try:
+            return await psycopg.AsyncConnection.connect(
+                conninfo, **{**kwargs, "autocommit": True}
+            )
+        except psycopg.OperationalError as e:
+            raise connect_error(e, self._where) from None
+
     async def _listen_connection(self) -> psycopg.AsyncConnection[Any]:
-        pool = await self._open_pool()
-        conninfo = await _pool_setting(pool.conninfo)
-        kwargs = {**(await _pool_setting(pool.kwargs) or {}), "autocommit": True}
-        return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+        await self._open_pool()
+        return await self._connect()
 
     def get_pool(self) -> Any:
         return self._pool
@@ -307,6 +304,19 @@ class PostgresBackend(Backend):
             f"PostgreSQL schema {self._schema!r} is not migrated ({detail}): "
             f"run `dataqueue migrate{option}` (or `await queue.migrate()`) first"
         )
+
+    def _store_error(self, error: Exception, what: str) -> BackendError:
+        if isinstance(
+            error, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName
+        ):
+            return self._not_migrated(str(error).strip())
+        if isinstance(error, PoolTimeout):
+            return StoreUnavailableError(
+                f"{self._where} is unavailable ({what}): no connection "
+                f"within {POOL_TIMEOUT:g}s"
+            )
+        assert isinstance(error, psycopg.Error)
+        return statement_error(error, self._where, what)
 
     async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Row]:
         if self._verbose:
@@ -321,10 +331,8 @@ class PostgresBackend(Backend):
                 if cur.description is None:
                     return []
                 return [in_utc(row) for row in await cur.fetchall()]
-        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as e:
-            raise self._not_migrated(str(e).strip()) from e
-        except psycopg.Error as e:
-            raise BackendError(f"PostgreSQL {name} failed: {e}") from e
+        except (psycopg.Error, PoolTimeout) as e:
+            raise self._store_error(e, name) from None
 
     async def _count(self, name: str, params: Mapping[str, Any]) -> int:
         rows = await self._fetch(name, params)
@@ -368,8 +376,8 @@ class PostgresBackend(Backend):
                         await cur.execute(
                             q["migrate_record"], {"version": version, "name": name}
                         )
-        except psycopg.Error as e:
-            raise BackendError(f"PostgreSQL migrate failed: {e}") from e
+        except (psycopg.Error, PoolTimeout) as e:
+            raise self._store_error(e, "migrate") from None
 
     # -- adding and reading -------------------------------------------------
 
@@ -378,10 +386,24 @@ class PostgresBackend(Backend):
     ) -> list[int]:
         if not jobs:
             return []
+        # Within a batch the first spec with a key wins; later ones share its
+        # id. Only distinct specs go to the statement.
+        first: dict[str, int] = {}
+        distinct: list[NewJob] = []
+        slots: list[int] = []
+        for spec in jobs:
+            key = spec.idempotency_key
+            if key is not None and key in first:
+                slots.append(first[key])
+                continue
+            if key is not None:
+                first[key] = len(distinct)
+            slots.append(len(distinct))
+            distinct.append(spec)
         params = {
-            "jobs": Jsonb([job_document(job) for job in jobs]),
+            **add_params(distinct),
             "now": now,
-            "schema": self._schema,
+            "sequence": self._sequence,
             "channel": self._channel,
         }
         if db is None:
@@ -393,7 +415,8 @@ class PostgresBackend(Backend):
             except psycopg.errors.UndefinedTable as e:
                 raise self._not_migrated(str(e).strip()) from e
         self._hub.notify()
-        return [int(row["id"]) for row in rows]
+        ids = [int(row["id"]) for row in rows]
+        return [ids[slot] for slot in slots]
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         rows = await self._fetch("get_job", {"job_id": job_id})
@@ -438,9 +461,13 @@ class PostgresBackend(Backend):
     # -- maintenance ----------------------------------------------------------
 
     async def reclaim_stuck_jobs(
-        self, max_processing_seconds: float, *, now: datetime
+        self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> int:
-        params = {"threshold": max_processing_seconds, "now": now}
+        params = {
+            **now_params(now),
+            "threshold": max_processing_seconds,
+            "message": message,
+        }
         return await self._count("reclaim_stuck_jobs", params)
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
@@ -467,78 +494,94 @@ class PostgresBackend(Backend):
 
     # -- work -----------------------------------------------------------------
 
-    async def claim_batch(
+    async def settle_and_claim(
         self,
-        worker_id: str,
-        batch_size: int,
-        job_types: Sequence[str] | None,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
         *,
         now: datetime,
-    ) -> list[JobRecord]:
+    ) -> Exchange:
+        typed = claim is not None and claim.job_types is not None
+        name = "settle_and_claim_typed" if typed else "settle_and_claim"
         params = {
-            "worker_id": worker_id,
-            "batch_size": batch_size,
-            "job_types": None if job_types is None else list(job_types),
-            "now": now,
+            **outcome_params(outcomes),
+            **now_params(now),
+            "worker_id": None if claim is None else claim.worker_id,
+            "token": None if claim is None else claim.token,
+            "claim_limit": 0 if claim is None else claim.limit,
         }
-        return [job_from_row(row) for row in await self._fetch("claim_batch", params)]
+        if claim is not None and claim.job_types is not None:
+            params["job_types"] = list(claim.job_types)
+        if self._verbose:
+            logger.debug("postgres %s %r", name, params)
+        try:
+            pool = await self._open_pool()
+            async with (
+                pool.connection() as conn,
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                await cur.execute(self._queries[name], params)
+                settled_ids, claimed = await self._read_claimed(cur)
+        except (psycopg.Error, PoolTimeout) as e:
+            raise self._store_error(e, "settle_and_claim") from None
+        return Exchange(
+            settled=[o.lease.job_id in settled_ids for o in outcomes],
+            claimed=claimed,
+        )
 
-    async def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        output: JSONValue,
-        metadata: dict[str, JSONValue],
-        *,
-        now: datetime,
-    ) -> bool:
-        params = {
-            "job_id": job_id,
-            "worker_id": worker_id,
-            "output": Jsonb(output),
-            "metadata": Jsonb(metadata),
-            "now": now,
-        }
-        return await self._count("complete_job", params) > 0
+    async def _read_claimed(
+        self, cur: psycopg.AsyncCursor[Row]
+    ) -> tuple[set[int], list[Claimed]]:
+        """Decode the claim's rows one at a time: a row that will not decode
+        (a corrupt value, a timestamp Python cannot hold) becomes a
+        BrokenJob instead of failing the whole claim."""
+        assert cur.description is not None
+        id_column = [c.name for c in cur.description].index("id")
+        settled: set[int] = set()
+        claimed: list[Claimed] = []
+        for pos in range(cur.rowcount):
+            await cur.scroll(pos, mode="absolute")
+            try:
+                row = await cur.fetchone()
+                assert row is not None
+                settled.update(row["settled"] or ())
+                if row["id"] is not None:
+                    claimed.append(job_from_row(in_utc(row)))
+            # Any decoding error at all: one bad row must not raise out of a
+            # claim that already moved every row to processing.
+            except Exception as e:
+                job_id = _raw_id(cur, pos, id_column)
+                claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
+        return settled, claimed
 
-    async def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        message: str,
-        reason: FailureReason,
-        next_attempt_at: datetime | None,
-        *,
-        now: datetime,
-    ) -> bool:
-        params = {
-            "job_id": job_id,
-            "worker_id": worker_id,
-            "message": message,
-            "failure_reason": reason.value,
-            "next_attempt_at": next_attempt_at,
-            "next_attempt_iso": (
-                None if next_attempt_at is None else next_attempt_at.isoformat()
-            ),
-            "now": now,
-            "now_iso": now.isoformat(),
-        }
-        return await self._count("fail_job", params) > 0
+    async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
+        if not leases:
+            return []
+        rows = await self._fetch("heartbeat", {**lease_params(leases), "now": now})
+        return [int(row["id"]) for row in rows]
 
-    async def prolong_job(
-        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
-    ) -> None:
+    async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
+        if not leases:
+            return 0
+        return await self._count("release_jobs", {**lease_params(leases), "now": now})
+
+    async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
         params = {
-            "job_id": job_id,
-            "worker_id": worker_id,
+            "job_id": lease.job_id,
+            "token": lease.token,
             "timeout": timeout,
             "now": now,
         }
-        await self._fetch("prolong_job", params)
+        return await self._count("prolong_job", params) > 0
 
-    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
-        params = {"job_id": job_id, "progress": progress, "now": now}
-        await self._fetch("set_progress", params)
+    async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
+        params = {
+            "job_id": lease.job_id,
+            "token": lease.token,
+            "progress": progress,
+            "now": now,
+        }
+        return await self._count("set_progress", params) > 0
 
     async def subscribe(self) -> Wakeup:
         return await self._hub.subscribe()
@@ -604,13 +647,42 @@ class PostgresBackend(Backend):
     ) -> list[int]:
         if not ticks:
             return []
-        params = {
-            "ticks": Jsonb([tick_document(tick) for tick in ticks]),
+        q = self._queries
+        claims = {
+            "schedule_ids": [tick.run.cron_job_id for tick in ticks],
+            "claimed_run_ats": [tick.claimed_run_at for tick in ticks],
+            "next_run_ats": [tick.next_run_at for tick in ticks],
+            "skipped": [tick.run.skipped for tick in ticks],
             "now": now,
-            "schema": self._schema,
-            "channel": self._channel,
         }
-        ids = [int(row["id"]) for row in await self._fetch("enqueue_cron_jobs", params)]
-        if ids:
-            self._hub.notify()
+        try:
+            pool = await self._open_pool()
+            async with (
+                pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                await cur.execute(q["enqueue_cron_jobs"], claims)
+                rows = await cur.fetchall()
+                fired = {row["schedule_id"] for row in rows if row["fire"]}
+                fired_ticks = [t for t in ticks if t.run.cron_job_id in fired]
+                if not fired_ticks:
+                    return []
+                jobs = [tick.job for tick in fired_ticks]
+                params = {
+                    **add_params(jobs),
+                    "now": now,
+                    "sequence": self._sequence,
+                    "channel": self._channel,
+                }
+                await cur.execute(q["add_jobs"], params)
+                ids = [int(row["id"]) for row in await cur.fetchall()]
+                record = {
+                    "schedule_ids": [tick.run.cron_job_id for tick in fired_ticks],
+                    "job_ids": ids,
+                }
+                await cur.execute(q["enqueue_cron_jobs.record"], record)
+        except (psycopg.Error, PoolTimeout) as e:
+            raise self._store_error(e, "enqueue_cron_jobs") from None
+        self._hub.notify()
         return ids

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from dataqueue.errors import BackendError
@@ -74,7 +73,7 @@ async def _sqlalchemy_driver_connection(db: Any) -> Any:
 
 
 async def fetch_on(
-    conn: Connection, query: sql.Composed, params: Mapping[str, Any]
+    conn: Connection, query: bytes, params: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Run one statement on the caller's connection; leave its transaction open."""
     if isinstance(conn, psycopg.AsyncConnection):

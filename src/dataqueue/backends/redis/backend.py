@@ -1,41 +1,85 @@
-"""The Redis store: every change that touches several keys is one Lua script."""
+"""The Redis store: every change that touches several keys is one Lua script.
+
+Resets. Redis without persistence loses its whole dataset on a restart, and
+a queue that went on counting from 1 would hand out ids that its users still
+hold for jobs added before. Two things guard against that:
+
+* Every id counter (``{p}id``, ``{p}event_id``) that is missing starts at the
+  server's clock in milliseconds x 1000 instead of at 0 (``reserve_ids`` in
+  ``lua/_lib.lua``). Ids handed out before a reset came from an earlier
+  start of the counter and were issued at fewer than 1000 per millisecond on
+  average, so the new ids are all larger, whichever process adds first and
+  whenever it started. The cost: ids are large from the start (about 1.8e15,
+  still below 2**53, so exact in JSON and JavaScript), and the guarantee
+  assumes the server's clock does not move back across the reset.
+* ``{p}instance`` holds a marker written when the dataset is first used. The
+  scripts that add and claim return it, creating it when missing; a backend
+  that sees it change logs one ERROR per reset (the jobs it knew are gone)
+  and carries on with the new dataset.
+
+Store faults are raised as ``StoreUnavailableError`` or ``StoreRefusedError``
+(``faults.py``). Pooled connections idle for ``HEALTH_CHECK_SECONDS`` are
+checked with a PING before use, and a command whose connection turns out to
+be dead is sent once more on a new one, so a restarted server costs no failed
+call when it is back. The wake-up listener reconnects on its own with
+backoff.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
-from dataqueue._cron_commands import CronChanges, CronTick, NewCronJob
+from dataqueue._commands import (
+    BrokenJob,
+    Claimed,
+    ClaimRequest,
+    Completion,
+    CronChanges,
+    CronTick,
+    Exchange,
+    Failure,
+    JobChanges,
+    JobFilter,
+    Lease,
+    NewCronJob,
+    NewJob,
+    Outcome,
+    added_metadata,
+)
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
 from dataqueue.backends._records import CRON_TIME_FIELDS, JOB_TIME_FIELDS
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.redis import keys
+from dataqueue.backends.redis.faults import redacted, store_faults
 from dataqueue.backends.redis.scripts import Scripts
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
-from dataqueue.models import (
-    FailureReason,
-    JobChanges,
-    JobEvent,
-    JobFilter,
-    JobRecord,
-    NewJob,
-)
-from dataqueue.types import JSONValue
+from dataqueue.models import FailureReason, JobEvent, JobRecord
+
+logger = logging.getLogger("dataqueue")
 
 SCHEMA_VERSION = 1
 LISTEN_POLL = 1.0
+HEALTH_CHECK_SECONDS = 5
+LISTEN_BACKOFF_FIRST = 0.1
+LISTEN_BACKOFF_MAX = 5.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 TLS_KEYS = frozenset({"ca", "cert", "key", "reject_unauthorized"})
@@ -85,38 +129,60 @@ def _encode(name: str, value: Any) -> str | None:
     return str(value)
 
 
-def _decode(name: str, text: str) -> Any:
-    if name in _TIME_FIELDS:
-        return _time(text)
-    if name in _INT_FIELDS:
-        return int(text)
-    if name in _FLOAT_FIELDS:
-        return float(text)
-    if name in _BOOL_FIELDS:
-        return text == "1"
-    if name in _JSON_FIELDS:
-        return json.loads(text)
+def _flag(text: str) -> bool:
+    return text == "1"
+
+
+def _same(text: str) -> str:
     return text
 
 
-def _job(fields: Mapping[str | bytes, str | bytes]) -> JobRecord:
-    row = {_text(name): _text(value) for name, value in fields.items()}
-    return _records.job_from_row(
-        {
-            name: None if row.get(name) is None else _decode(name, row[name])
-            for name in _records.JOB_FIELDS
-        }
-    )
+def _decoder(name: str) -> Callable[[str], Any]:
+    if name in _TIME_FIELDS:
+        return _time
+    if name in _INT_FIELDS:
+        return int
+    if name in _FLOAT_FIELDS:
+        return float
+    if name in _BOOL_FIELDS:
+        return _flag
+    if name in _JSON_FIELDS:
+        return json.loads
+    return _same
+
+
+_DECODERS = {name: _decoder(name) for name in _records.JOB_FIELDS}
+_CRON_DECODERS = {name: _decoder(name) for name in _records.CRON_FIELDS}
+
+
+def _job(row: Mapping[str, str]) -> JobRecord:
+    """A job from its hash as a mapping; fields that are not JobRecord's
+    (``lease_token``) are skipped."""
+    values: dict[str, Any] = dict.fromkeys(_records.JOB_FIELDS)
+    for name, text in row.items():
+        decode = _DECODERS.get(name)
+        if decode is not None:
+            values[name] = decode(text)
+    return _records.job_from_row(values)
+
+
+def _claimed(row: Mapping[str, str]) -> Claimed:
+    """A claimed job, or a BrokenJob when its hash cannot be decoded: one bad
+    job never takes its claim down with it."""
+    try:
+        return _job(row)
+    except Exception as error:  # any decoding failure; the job is still claimed
+        job_id = int(row["id"])
+        return BrokenJob(job_id, f"job {job_id} cannot be decoded: {error!r}")
 
 
 def _cron(fields: Mapping[str | bytes, str | bytes]) -> CronJob:
-    row = {_text(name): _text(value) for name, value in fields.items()}
-    return _records.cron_from_row(
-        {
-            name: None if row.get(name) is None else _decode(name, row[name])
-            for name in _records.CRON_FIELDS
-        }
-    )
+    values: dict[str, Any] = dict.fromkeys(_records.CRON_FIELDS)
+    for name, text in fields.items():
+        decode = _CRON_DECODERS.get(_text(name))
+        if decode is not None:
+            values[_text(name)] = decode(_text(text))
+    return _records.cron_from_row(values)
 
 
 def _crons(rows: Sequence[Sequence[str | bytes]]) -> list[CronJob]:
@@ -177,34 +243,32 @@ def _cron_edit(changes: CronChanges) -> str:
 
 
 def _tick(tick: CronTick, now: datetime) -> str:
-    job = json.loads(_new_job(tick.job, now))
-    fields = job["fields"] + _fields(
-        {"cron_job_id": tick.schedule_id, "cron_due_at": tick.due_at}
-    )
+    """A tick as the JSON object that ``enqueue_cron_jobs.lua`` reads: the
+    claim, and the job as ``add_jobs.lua`` takes it."""
     spec: dict[str, Any] = {
-        "schedule_id": tick.schedule_id,
+        "schedule_id": str(tick.run.cron_job_id),
         "claimed_run_at": _us(tick.claimed_run_at),
         "next_run_at": _us(tick.next_run_at),
-        "skipped": tick.skipped,
-        "fields": fields,
-        "tags": tick.job.tags,
-        "event": to_json_text(tick.event),
+        "skipped": tick.run.skipped,
+        "job": _job_spec(tick.job, now),
     }
     return to_json_text(spec)
 
 
-def _jobs(rows: Sequence[Sequence[str | bytes]]) -> list[JobRecord]:
-    return [_job(dict(zip(row[::2], row[1::2], strict=True))) for row in rows]
-
-
 def _new_job(job: NewJob, now: datetime) -> str:
+    return to_json_text(_job_spec(job, now))
+
+
+def _job_spec(job: NewJob, now: datetime) -> dict[str, Any]:
+    """A new job as the object that ``create_job()`` in ``_lib.lua`` reads."""
+    run_at = job.run_at or now
     values: dict[str, Any] = {
         "job_type": job.job_type,
         "payload": job.payload,
         "status": "pending",
         "created_at": now,
         "updated_at": now,
-        "run_at": job.run_at or now,
+        "run_at": run_at,
         "attempts": 0,
         "max_attempts": job.max_attempts,
         "priority": job.priority,
@@ -217,20 +281,20 @@ def _new_job(job: NewJob, now: datetime) -> str:
         "retry_backoff": job.retry_backoff,
         "retry_delay_max": job.retry_delay_max,
         "flow_id": job.flow_id,
+        "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
+        "cron_due_at": None if job.cron is None else job.cron.due_at,
     }
-    fields: list[str] = []
-    for name, value in values.items():
-        text = _encode(name, value)
-        if text is not None:
-            fields += [name, text]
     spec: dict[str, Any] = {
-        "fields": fields,
+        "fields": _fields(values),
+        "job_type": job.job_type,
         "tags": job.tags,
-        "event": to_json_text({"job_type": job.job_type}),
+        "event": to_json_text(added_metadata(job)),
+        "run_at": _us(run_at),
+        "priority": str(job.priority),
     }
     if job.idempotency_key is not None:
         spec["key"] = job.idempotency_key
-    return to_json_text(spec)
+    return spec
 
 
 def _filter(where: JobFilter) -> str:
@@ -316,12 +380,44 @@ def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return options, created
 
 
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
+    """The seven values ``settle_and_claim.lua`` reads per outcome."""
+    lease = outcome.lease
+    if isinstance(outcome, Completion):
+        return [
+            "c",
+            str(lease.job_id),
+            lease.token,
+            to_json_text(outcome.output),
+            to_json_text(outcome.metadata),
+            "",
+            "",
+        ]
+    if not isinstance(outcome, Failure):
+        raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
+    retry_at = outcome.next_attempt_at
+    return [
+        "f",
+        str(lease.job_id),
+        lease.token,
+        to_json_text({"message": outcome.message, "timestamp": now.isoformat()}),
+        outcome.reason.value,
+        "" if retry_at is None else _us(retry_at),
+        to_json_text(
+            {
+                "message": outcome.message,
+                "failure_reason": outcome.reason.value,
+                "next_attempt_at": None if retry_at is None else retry_at.isoformat(),
+            }
+        ),
+    ]
+
+
+def _lease_args(leases: Sequence[Lease]) -> list[str]:
+    args: list[str] = []
+    for lease in leases:
+        args += [str(lease.job_id), lease.token]
+    return args
 
 
 class RedisBackend(Backend):
@@ -350,7 +446,7 @@ class RedisBackend(Backend):
         max_connections: int = 10,
         verbose: bool = False,
     ) -> None:
-        self._url = url or "<client>"
+        self._where = f"Redis at {redacted(url) if url else 'the given client'}"
         self._temp_files: list[str] = []
         self._owns_client = client is None
         if client is None:
@@ -360,26 +456,35 @@ class RedisBackend(Backend):
             if tls is not None:
                 options, self._temp_files = tls_options(tls)
             # A blocking pool makes callers wait for a free connection
-            # instead of failing with "Too many connections".
+            # instead of failing with "Too many connections". A connection
+            # found dead (by the health check's PING, or by the command
+            # itself) is replaced and the call sent once more: after a
+            # restart the first call succeeds instead of failing per
+            # pooled connection. Timeouts are not retried, as the server
+            # may have run the script.
             pool = aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=max_connections, decode_responses=True, **options
+                url,
+                max_connections=max_connections,
+                decode_responses=True,
+                health_check_interval=HEALTH_CHECK_SECONDS,
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                **options,
             )
             client = aioredis.Redis.from_pool(pool)
         self._client = client
         self._prefix = key_prefix
-        self._scripts = Scripts(client, key_prefix, verbose=verbose)
+        self._scripts = Scripts(client, key_prefix, self._where, verbose=verbose)
         self._hub = WakeupHub(self._listen)
+        self._instance: str | None = None
 
     def get_redis_client(self) -> Any:
         return self._client
 
     async def open(self) -> None:
-        try:
+        with store_faults(self._where):
             await self._client.ping()
-        except Exception as error:
-            raise BackendError(
-                f"cannot reach Redis at {_redacted(self._url)}: {error}"
-            ) from error
+            marker = await self._client.get(keys.instance(self._prefix))
+        self._instance = None if marker is None else _text(marker)
 
     async def close(self) -> None:
         await self._hub.close()
@@ -391,9 +496,22 @@ class RedisBackend(Backend):
 
     async def migrate(self) -> None:
         # Redis needs no schema; the version lets a later release upgrade keys.
-        await self._client.set(
-            keys.schema_version(self._prefix), SCHEMA_VERSION, nx=True
-        )
+        with store_faults(self._where):
+            await self._client.set(
+                keys.schema_version(self._prefix), SCHEMA_VERSION, nx=True
+            )
+
+    def _saw_instance(self, marker: str | bytes) -> None:
+        """Note the dataset's instance marker; a changed one means a reset."""
+        marker = _text(marker)
+        if self._instance is not None and marker != self._instance:
+            logger.error(
+                "%s (prefix %r) was reset: its data is gone, jobs added before "
+                "are lost; new job ids continue above the old ones",
+                self._where,
+                self._prefix,
+            )
+        self._instance = marker
 
     # -- JobStore ------------------------------------------------------------
 
@@ -407,32 +525,39 @@ class RedisBackend(Backend):
             )
         if not jobs:
             return []
-        ids = await self._scripts.run(
+        marker, ids = await self._scripts.run(
             "add_jobs", _us(now), *(_new_job(job, now) for job in jobs)
         )
+        self._saw_instance(marker)
         self._hub.notify()
         return [int(job_id) for job_id in ids]
 
     async def get_job(self, job_id: int) -> JobRecord | None:
-        fields = await self._client.hgetall(keys.job(self._prefix, job_id))
-        return _job(fields) if fields else None
+        with store_faults(self._where):
+            fields = await self._client.hgetall(keys.job(self._prefix, job_id))
+        if not fields:
+            return None
+        return _job({_text(name): _text(value) for name, value in fields.items()})
 
     async def get_jobs(
         self, where: JobFilter, limit: int, offset: int
     ) -> list[JobRecord]:
         rows = await self._scripts.run("get_jobs", _filter(where), limit, offset)
-        return _jobs(rows)
+        return [_job(row) for row in json.loads(rows)]
 
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
-        flat = await self._scripts.run("get_job_events", job_id)
+        with store_faults(self._where):
+            entries = await self._client.lrange(
+                keys.events(self._prefix, job_id), 0, -1
+            )
         events = []
-        for event_id, raw in zip(flat[::2], flat[1::2], strict=True):
-            owner, event_type, created_at, metadata = _text(raw).split("\t", 3)
+        for entry in entries:
+            event_id, event_type, created_at, metadata = _text(entry).split("\t", 3)
             events.append(
                 _records.event_from_row(
                     {
                         "id": int(event_id),
-                        "job_id": int(owner),
+                        "job_id": job_id,
                         "event_type": event_type,
                         "created_at": _time(created_at),
                         "metadata": json.loads(metadata),
@@ -468,12 +593,20 @@ class RedisBackend(Backend):
         return int(await self._scripts.run("cancel_jobs", _us(now), _filter(where)))
 
     async def reclaim_stuck_jobs(
-        self, max_processing_seconds: float, *, now: datetime
+        self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> int:
         threshold = round(max_processing_seconds * 1_000_000)
         cutoff = int(_us(now)) - threshold
+        reason = FailureReason.WORKER_LOST.value
         reclaimed = await self._scripts.run(
-            "reclaim_stuck_jobs", _us(now), threshold, cutoff
+            "reclaim_stuck_jobs",
+            _us(now),
+            threshold,
+            cutoff,
+            to_json_text({"message": message, "timestamp": now.isoformat()}),
+            to_json_text(
+                {"message": message, "failure_reason": reason, "next_attempt_at": None}
+            ),
         )
         return int(reclaimed)
 
@@ -501,101 +634,104 @@ class RedisBackend(Backend):
 
     # -- WorkStore -----------------------------------------------------------
 
-    async def claim_batch(
+    async def settle_and_claim(
         self,
-        worker_id: str,
-        batch_size: int,
-        job_types: Sequence[str] | None,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
         *,
         now: datetime,
-    ) -> list[JobRecord]:
-        types = "" if job_types is None else to_json_text(list(job_types))
-        rows = await self._scripts.run(
-            "claim_batch", _us(now), worker_id, batch_size, types
+    ) -> Exchange:
+        args: list[str | int] = [_us(now), len(outcomes)]
+        for outcome in outcomes:
+            args += _outcome_args(outcome, now)
+        if claim is None:
+            args += [0, "", "", "", ""]
+        else:
+            types = (
+                "" if claim.job_types is None else to_json_text(list(claim.job_types))
+            )
+            worker = to_json_text({"worker_id": claim.worker_id})
+            args += [claim.limit, claim.worker_id, claim.token, types, worker]
+        marker, settled, rows = await self._scripts.run("settle_and_claim", *args)
+        self._saw_instance(marker)
+        return Exchange(
+            settled=[flag == 1 for flag in settled],
+            claimed=[_claimed(row) for row in json.loads(rows)],
         )
-        return _jobs(rows)
 
-    async def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        output: JSONValue,
-        metadata: dict[str, JSONValue],
-        *,
-        now: datetime,
-    ) -> bool:
+    async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
+        if not leases:
+            return []
+        held = await self._scripts.run("heartbeat", _us(now), *_lease_args(leases))
+        return [int(job_id) for job_id in held]
+
+    async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
+        if not leases:
+            return 0
+        return int(
+            await self._scripts.run("release_jobs", _us(now), *_lease_args(leases))
+        )
+
+    async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
         done = await self._scripts.run(
-            "complete_job",
-            job_id,
-            worker_id,
-            _us(now),
-            to_json_text(output),
-            to_json_text(metadata),
-        )
-        return bool(done)
-
-    async def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        message: str,
-        reason: FailureReason,
-        next_attempt_at: datetime | None,
-        *,
-        now: datetime,
-    ) -> bool:
-        retry_at = None if next_attempt_at is None else next_attempt_at.isoformat()
-        failed = await self._scripts.run(
-            "fail_job",
-            job_id,
-            worker_id,
-            _us(now),
-            to_json_text({"message": message, "timestamp": now.isoformat()}),
-            reason.value,
-            "" if next_attempt_at is None else _us(next_attempt_at),
-            to_json_text(
-                {
-                    "message": message,
-                    "failure_reason": reason.value,
-                    "next_attempt_at": retry_at,
-                }
-            ),
-        )
-        return bool(failed)
-
-    async def prolong_job(
-        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
-    ) -> None:
-        await self._scripts.run(
             "prolong_job",
-            job_id,
-            worker_id,
+            lease.job_id,
+            lease.token,
             _us(now),
             to_json_text({"timeout": timeout}),
         )
+        return bool(done)
 
-    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
-        await self._scripts.run("set_progress", job_id, progress, _us(now))
+    async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
+        done = await self._scripts.run(
+            "set_progress", lease.job_id, lease.token, progress, _us(now)
+        )
+        return bool(done)
 
     async def subscribe(self) -> Wakeup:
         return await self._hub.subscribe()
 
     async def _listen(self, notify: Callable[[], None]) -> None:
+        """Relay wake-up messages until cancelled, reconnecting with backoff.
+
+        One ERROR when the connection is lost, one INFO when it is back; a
+        wake-up then, since adds made meanwhile sent no message we could see.
+        """
         task = asyncio.current_task()
-        pubsub = self._client.pubsub()
-        try:
-            await pubsub.subscribe(keys.wakeup(self._prefix))
-            # redis-py swallows a cancel that lands while it connects, so the
-            # loop checks for one itself instead of blocking in listen().
-            while task is None or not task.cancelling():
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=LISTEN_POLL
-                )
-                if message is not None:
+        delay = LISTEN_BACKOFF_FIRST
+        outage = False
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(keys.wakeup(self._prefix))
+                if outage:
+                    logger.info("%s: job wake-ups are back", self._where)
+                    outage = False
                     notify()
-            raise asyncio.CancelledError
-        finally:
-            await pubsub.aclose()
+                delay = LISTEN_BACKOFF_FIRST
+                # redis-py swallows a cancel that lands while it connects, so
+                # the loop checks for one itself instead of blocking in listen().
+                while task is None or not task.cancelling():
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=LISTEN_POLL
+                    )
+                    if message is not None:
+                        notify()
+                raise asyncio.CancelledError
+            except (RedisError, OSError) as error:
+                if not outage:
+                    logger.error(
+                        "%s: lost the job wake-up subscription (%s); reconnecting",
+                        self._where,
+                        str(error).strip() or type(error).__name__,
+                    )
+                    outage = True
+            finally:
+                # Closing a connection that is already gone may fail too.
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LISTEN_BACKOFF_MAX)
 
     # -- CronStore -------------------------------------------------------------
 
@@ -660,9 +796,10 @@ class RedisBackend(Backend):
     ) -> list[int]:
         if not ticks:
             return []
-        ids = await self._scripts.run(
+        marker, ids = await self._scripts.run(
             "enqueue_cron_jobs", _us(now), *(_tick(tick, now) for tick in ticks)
         )
+        self._saw_instance(marker)
         if ids:
             self._hub.notify()
         return [int(job_id) for job_id in ids]

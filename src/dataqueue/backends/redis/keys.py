@@ -4,22 +4,25 @@
 both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
 
 * ``{p}job:{id}`` hash of one job (JSON for payload, output, tags,
-  error_history, step_data; absent field = NULL); ``{p}id`` the id counter.
+  error_history, step_data; absent field = NULL; ``lease_token`` while it is
+  processing); ``{p}id`` the id counter; ``{p}instance`` the dataset's
+  instance marker (see ``backend.py`` on resets).
 * ``{p}all``, ``{p}status:{status}``, ``{p}type:{job_type}``, ``{p}tag:{tag}``:
   zsets of ids scored by id, so each one lists newest first.
 * ``{p}idempotency`` hash key → id.
-* Claiming: ``{p}scheduled`` (pending, by run_at), ``{p}retry`` (failed with a
-  next attempt, by next_attempt_at), ``{p}ready`` (due, score -priority,
-  member ``<run_at>:<id>`` zero-padded), ``{p}processing`` (by locked_at),
-  ``{p}finished`` (completed, cancelled, failed for good; by updated_at).
-* Events: ``{p}events`` hash event id → ``job_id TAB type TAB created_at TAB
-  metadata``; ``{p}job_events:{id}`` zset of one job's event ids;
-  ``{p}events_by_time`` zset by created_at; ``{p}event_id`` the counter.
+* Claiming: ``{p}ready`` (due jobs, score -priority, member ``<run_at>:<id>``
+  zero-padded), ``{p}scheduled`` (pending jobs not yet due when written, by
+  run_at), ``{p}retry`` (failed with a next attempt, by next_attempt_at); the
+  claim promotes due ones from the last two into ready. ``{p}processing`` (by
+  locked_at, refreshed by heartbeats), ``{p}finished`` (completed, cancelled,
+  failed for good; by updated_at).
+* Events: ``{p}events:{id}`` list of one job's events, each ``event_id TAB
+  type TAB created_at TAB metadata``, oldest first; ``{p}event_times`` zset of
+  job ids by their oldest event's created_at; ``{p}event_id`` the counter.
 * Tokens: ``{p}token:{id}`` hash (id, job_id, status, output, timeout_at,
   created_at, completed_at, tags); ``{p}token_timeouts`` zset of waiting
   tokens by timeout_at.
 * ``{p}wakeup`` pub/sub channel: a message per add.
-
 * Cron: ``{p}cron:{id}`` hash of one schedule (encoded like a job);
   ``{p}cron_id`` the id counter; ``{p}cron_names`` hash name → id;
   ``{p}cron_all`` zset of ids (by id); ``{p}cron_due`` zset of active
@@ -37,8 +40,8 @@ def job(prefix: str, job_id: int | str) -> str:
     return f"{prefix}job:{job_id}"
 
 
-def job_events(prefix: str, job_id: int | str) -> str:
-    return f"{prefix}job_events:{job_id}"
+def events(prefix: str, job_id: int | str) -> str:
+    return f"{prefix}events:{job_id}"
 
 
 def status(prefix: str, name: str) -> str:
@@ -73,10 +76,6 @@ def ready(prefix: str) -> str:
     return f"{prefix}ready"
 
 
-def events(prefix: str) -> str:
-    return f"{prefix}events"
-
-
 def wakeup(prefix: str) -> str:
     return f"{prefix}wakeup"
 
@@ -109,8 +108,12 @@ def event_id_counter(prefix: str) -> str:
     return f"{prefix}event_id"
 
 
-def events_by_time(prefix: str) -> str:
-    return f"{prefix}events_by_time"
+def event_times(prefix: str) -> str:
+    return f"{prefix}event_times"
+
+
+def instance(prefix: str) -> str:
+    return f"{prefix}instance"
 
 
 def cron(prefix: str, cron_job_id: int | str) -> str:

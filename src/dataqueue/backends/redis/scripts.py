@@ -11,6 +11,7 @@ import logging
 from typing import Any, Literal, get_args
 
 from dataqueue.backends._files import load_dir
+from dataqueue.backends.redis.faults import store_faults
 
 logger = logging.getLogger("dataqueue")
 
@@ -21,27 +22,26 @@ ScriptName = Literal[
     "add_jobs",
     "cancel_job",
     "cancel_jobs",
-    "claim_batch",
     "cleanup_old_job_events",
     "cleanup_old_jobs",
-    "complete_job",
     "edit_cron_job",
     "edit_jobs",
     "enqueue_cron_jobs",
     "expire_timed_out_tokens",
-    "fail_job",
     "get_cron_job_by_name",
     "get_due_cron_jobs",
-    "get_job_events",
     "get_jobs",
+    "heartbeat",
     "list_cron_jobs",
     "pause_cron_job",
     "prolong_job",
     "reclaim_stuck_jobs",
+    "release_jobs",
     "remove_cron_job",
     "resume_cron_job",
     "retry_job",
     "set_progress",
+    "settle_and_claim",
 ]
 SCRIPT_NAMES: tuple[ScriptName, ...] = get_args(ScriptName)
 
@@ -56,17 +56,25 @@ def script_sources() -> dict[str, str]:
 
 
 class Scripts:
-    """Runs the scripts for one key prefix; ARGV[1] is always the prefix."""
+    """Runs the scripts for one key prefix; ARGV[1] is always the prefix.
 
-    def __init__(self, client: Any, prefix: str, *, verbose: bool = False) -> None:
+    Store faults come out as ``StoreUnavailableError`` / ``StoreRefusedError``
+    (see ``faults.py``).
+    """
+
+    def __init__(
+        self, client: Any, prefix: str, where: str, *, verbose: bool = False
+    ) -> None:
         sources = script_sources()
         self._scripts = {
             name: client.register_script(sources[name]) for name in SCRIPT_NAMES
         }
         self._prefix = prefix
+        self._where = where
         self._verbose = verbose
 
     async def run(self, name: ScriptName, *args: str | int) -> Any:
         if self._verbose:
             logger.debug("redis script %s %r", name, args)
-        return await self._scripts[name](keys=[], args=[self._prefix, *args])
+        with store_faults(self._where):
+            return await self._scripts[name](keys=[], args=[self._prefix, *args])

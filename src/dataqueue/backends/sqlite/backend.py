@@ -20,13 +20,27 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 
-from dataqueue._cron_commands import (
+from dataqueue._commands import (
     CRON_EDITABLE_FIELDS,
+    EDITABLE_FIELDS,
+    BrokenJob,
+    Claimed,
+    ClaimRequest,
+    Completion,
     CronChanges,
     CronTick,
+    Exchange,
+    Failure,
+    JobChanges,
+    JobFilter,
+    Lease,
     NewCronJob,
+    NewJob,
+    NewToken,
+    Outcome,
+    Suspension,
+    added_metadata,
 )
-from dataqueue._validate import to_json_text
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import (
     CRON_TIME_FIELDS,
@@ -37,18 +51,16 @@ from dataqueue.backends._records import (
 )
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.backends.sqlite import doorbell
 from dataqueue.cron import CronJob, CronStatus
-from dataqueue.errors import BackendError
+from dataqueue.errors import BackendError, NotMigratedError
 from dataqueue.models import (
-    EDITABLE_FIELDS,
     EventType,
     FailureReason,
-    JobChanges,
     JobEvent,
-    JobFilter,
     JobRecord,
-    NewJob,
     TimeRange,
+    Token,
 )
 from dataqueue.types import JSONValue
 
@@ -59,7 +71,7 @@ T = TypeVar("T")
 SQL = load_dir("dataqueue.backends.sqlite", "sql", ".sql")
 MIGRATIONS = load_dir("dataqueue.backends.sqlite", "migrations", ".sql")
 # user_version is the number in the newest applied file's name (0003_cron.sql
-# is 3), so numbers may skip and a file's number never depends on the others.
+# is 3): what a file's number means never depends on which others exist.
 MIGRATION_NUMBERS = sorted((int(name.split("_", 1)[0]), name) for name in MIGRATIONS)
 LATEST_MIGRATION = MIGRATION_NUMBERS[-1][0]
 
@@ -69,11 +81,25 @@ BUSY_TIMEOUT_MS = 5000
 # where SQLite returns SQLITE_BUSY without waiting (e.g. during a checkpoint).
 BUSY_RETRIES = 20
 BUSY_RETRY_DELAY = 0.05
-WAKEUP_POLL_SECONDS = 0.05
+STATEMENT_CACHE = 256
+MMAP_BYTES = 256 * 1024 * 1024
+JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024
+# Wake-ups: doorbells (see doorbell.py) wake listeners at once; the file is
+# still polled, slowly, for writers that ring no doorbell. Without doorbells
+# (no Unix sockets) the poll is all there is.
+SAFETY_POLL_SECONDS = 1.0
+FALLBACK_POLL_SECONDS = 0.05
+# After a db= add, the job appears when the caller commits: watch closely
+# for that long.
+PENDING_POLL_SECONDS = 0.002
+PENDING_WATCH_SECONDS = 5.0
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 JSON_COLUMNS = frozenset({"payload", "error_history", "tags", "output", "step_data"})
+# The text dataqueue._validate.to_json_text makes, from one encoder built
+# once: event metadata is encoded for every job settled or claimed.
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def to_micros(value: datetime) -> int:
@@ -89,11 +115,11 @@ def from_micros(value: int | None) -> datetime | None:
 
 
 def optional_json(value: JSONValue) -> str | None:
-    return None if value is None else to_json_text(value)
+    return None if value is None else encode_json(value)
 
 
 def json_list(values: Iterable[Any]) -> str:
-    return to_json_text(list(values))
+    return encode_json(list(values))
 
 
 def split_statements(script: str) -> list[str]:
@@ -114,14 +140,17 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
 
 
 def decode_job(row: sqlite3.Row) -> JobRecord:
-    values: dict[str, Any] = {}
-    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a Mapping
-        value = row[name]
-        if name in JOB_TIME_FIELDS:
-            value = from_micros(value)
-        elif name in JSON_COLUMNS and value is not None:
-            value = json.loads(value)
-        values[name] = value
+    values = dict(zip(row.keys(), row, strict=True))
+    for name in JOB_TIME_FIELDS:
+        micros = values[name]
+        if micros is not None:
+            values[name] = EPOCH + timedelta(microseconds=micros)
+    for name in JSON_COLUMNS:
+        text = values[name]
+        if text == "[]":  # most tags and error histories: skip the parser
+            values[name] = []
+        elif text is not None:
+            values[name] = json.loads(text)
     return job_from_row(values)
 
 
@@ -142,7 +171,7 @@ def cron_params(schedule: NewCronJob) -> dict[str, Any]:
         "schedule_name": schedule.schedule_name,
         "cron_expression": schedule.cron_expression,
         "job_type": schedule.job_type,
-        "payload": to_json_text(schedule.payload),
+        "payload": encode_json(schedule.payload),
         "timezone": schedule.timezone,
         "allow_overlap": int(schedule.allow_overlap),
         "max_attempts": schedule.max_attempts,
@@ -170,7 +199,7 @@ def cron_change_params(changes: CronChanges) -> dict[str, Any]:
         params[name] = None
     for name, value in changes.values.items():
         if name == "payload":
-            params[name] = to_json_text(value)
+            params[name] = encode_json(value)
         elif name == "tags":
             params[name] = json_list(value)
         elif name in ("allow_overlap", "retry_backoff"):
@@ -182,10 +211,11 @@ def cron_change_params(changes: CronChanges) -> dict[str, Any]:
 
 def enqueue_tick(cursor: sqlite3.Cursor, tick: CronTick, now: int) -> int | None:
     """Claim one due time and insert its job, inside the caller's transaction."""
+    run = tick.run
     claimed = cursor.execute(
         SQL["enqueue_cron_jobs"],
         {
-            "schedule_id": tick.schedule_id,
+            "schedule_id": run.cron_job_id,
             "claimed_run_at": to_micros(tick.claimed_run_at),
             "next_run_at": to_micros(tick.next_run_at),
             "now": now,
@@ -195,26 +225,13 @@ def enqueue_tick(cursor: sqlite3.Cursor, tick: CronTick, now: int) -> int | None
         return None
     job_id: int | None = None
     if claimed["allow_overlap"] or not claimed["busy"]:
-        params = new_job_params(tick.job, now)
-        for unused in ("run_at", "force_kill_on_timeout", "idempotency_key", "flow_id"):
-            del params[unused]
-        (job_id,) = cursor.execute(
-            SQL["insert_cron_job"],
-            {
-                **params,
-                "cron_job_id": tick.schedule_id,
-                "cron_due_at": to_micros(tick.due_at),
-            },
-        ).fetchone()
-        cursor.execute(
-            SQL["insert_event"], event_params(job_id, EventType.ADDED, now, tick.event)
-        )
+        (job_id,) = insert_jobs(cursor, [tick.job], now)
     cursor.execute(
-        SQL["record_cron_run"],
+        SQL["enqueue_cron_jobs.record"],
         {
-            "id": tick.schedule_id,
+            "id": run.cron_job_id,
             "job_id": job_id,
-            "skipped": tick.skipped + (job_id is None),
+            "skipped": run.skipped + (job_id is None),
             "now": now,
         },
     )
@@ -241,14 +258,14 @@ def event_params(
         "job_id": job_id,
         "event_type": event_type.value,
         "now": now,
-        "metadata": to_json_text(dict(metadata)),
+        "metadata": encode_json(metadata),
     }
 
 
 def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
     return {
         "job_type": job.job_type,
-        "payload": to_json_text(job.payload),
+        "payload": encode_json(job.payload),
         "priority": job.priority,
         "run_at": optional_micros(job.run_at),
         "max_attempts": job.max_attempts,
@@ -260,6 +277,8 @@ def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
         "retry_backoff": None if job.retry_backoff is None else int(job.retry_backoff),
         "retry_delay_max": job.retry_delay_max,
         "flow_id": job.flow_id,
+        "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
+        "cron_due_at": None if job.cron is None else to_micros(job.cron.due_at),
         "now": now,
     }
 
@@ -271,14 +290,14 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
         row = cursor.execute(SQL["add_jobs"], new_job_params(job, now)).fetchone()
         if row is None:
             (job_id,) = cursor.execute(
-                SQL["get_job_id_by_idempotency_key"],
+                SQL["add_jobs.existing"],
                 {"idempotency_key": job.idempotency_key},
             ).fetchone()
         else:
             job_id = row[0]
             cursor.execute(
                 SQL["insert_event"],
-                event_params(job_id, EventType.ADDED, now, {"job_type": job.job_type}),
+                event_params(job_id, EventType.ADDED, now, added_metadata(job)),
             )
         ids.append(job_id)
     return ids
@@ -312,7 +331,7 @@ def change_params(changes: JobChanges, now: int) -> dict[str, Any]:
         params[name] = None
     for name, value in values.items():
         if name == "payload":
-            params[name] = to_json_text(value)
+            params[name] = encode_json(value)
         elif name == "run_at":
             params[name] = optional_micros(value)
         elif name == "tags":
@@ -322,6 +341,264 @@ def change_params(changes: JobChanges, now: int) -> dict[str, Any]:
         else:
             params[name] = value
     return params
+
+
+def leases_json(leases: Iterable[Lease]) -> str:
+    return json_list([lease.job_id, lease.token] for lease in leases)
+
+
+def settle(
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: int, iso_now: str
+) -> list[bool]:
+    """Write outcomes whose lease still holds; ``settled[i]`` for ``outcomes[i]``.
+
+    One read finds the leases that hold, then one executemany per kind writes
+    the jobs and one more their events: a flush costs a handful of statements
+    whatever its size.
+    """
+    held = {
+        row[0]
+        for row in conn.execute(
+            SQL["held_leases"], {"leases": leases_json(o.lease for o in outcomes)}
+        )
+    }
+    settled: list[bool] = []
+    completions: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    suspensions: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    token_states = waited_token_states(conn, outcomes)
+    for outcome in outcomes:
+        job_id = outcome.lease.job_id
+        if job_id not in held:
+            settled.append(False)
+            continue
+        held.discard(job_id)  # a job settles once, even if listed twice
+        settled.append(True)
+        if isinstance(outcome, Completion):
+            completions.append(
+                {
+                    "id": job_id,
+                    "token": outcome.lease.token,
+                    "output": optional_json(outcome.output),
+                    "now": now,
+                }
+            )
+            events.append(
+                event_params(job_id, EventType.COMPLETED, now, outcome.metadata)
+            )
+        elif isinstance(outcome, Failure):
+            retry_at = outcome.next_attempt_at
+            failures.append(
+                {
+                    "id": job_id,
+                    "token": outcome.lease.token,
+                    "error": encode_json(
+                        {"message": outcome.message, "timestamp": iso_now}
+                    ),
+                    "failure_reason": outcome.reason.value,
+                    "next_attempt_at": optional_micros(retry_at),
+                    "now": now,
+                }
+            )
+            events.append(
+                event_params(
+                    job_id,
+                    EventType.FAILED,
+                    now,
+                    {
+                        "message": outcome.message,
+                        "failure_reason": outcome.reason.value,
+                        "next_attempt_at": None
+                        if retry_at is None
+                        else retry_at.isoformat(),
+                    },
+                )
+            )
+        elif isinstance(outcome, Suspension):
+            suspensions.append(suspension_params(outcome, token_states, now, events))
+        else:
+            raise TypeError(f"settle_and_claim cannot write a {type(outcome).__name__}")
+    if completions:
+        conn.executemany(SQL["settle_and_claim.complete"], completions)
+    if failures:
+        conn.executemany(SQL["settle_and_claim.fail"], failures)
+    if suspensions:
+        conn.executemany(SQL["settle_and_claim.suspend"], suspensions)
+    if events:
+        conn.executemany(SQL["insert_event"], events)
+    return settled
+
+
+def waited_token_states(
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome]
+) -> dict[str, str]:
+    """The status of every token a suspension of ``outcomes`` waits on."""
+    ids = [
+        o.wait_token_id
+        for o in outcomes
+        if isinstance(o, Suspension) and o.wait_token_id is not None
+    ]
+    if not ids:
+        return {}
+    rows = conn.execute(SQL["settle_and_claim.tokens"], {"ids": json_list(ids)})
+    return {row["id"]: row["status"] for row in rows}
+
+
+def suspension_params(
+    outcome: Suspension,
+    token_states: Mapping[str, str],
+    now: int,
+    events: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The suspend statement's parameters; appends the job's events. A token
+    already completed or expired (between the handler's look and this
+    write) makes the job due at once rather than wait for ever."""
+    job_id = outcome.lease.job_id
+    token_id = outcome.wait_token_id
+    status = "waiting"
+    waiting: dict[str, Any] = {"token_id": token_id}
+    if outcome.wait_until is not None:
+        waiting = {"wait_until": outcome.wait_until.isoformat()}
+    events.append(event_params(job_id, EventType.WAITING, now, waiting))
+    if token_id is not None and token_states.get(token_id) != "waiting":
+        status = "pending"
+        resumed = {
+            "token_id": token_id,
+            "timed_out": token_states.get(token_id) != "completed",
+        }
+        events.append(event_params(job_id, EventType.RESUMED, now, resumed))
+    return {
+        "id": job_id,
+        "token": outcome.lease.token,
+        "status": status,
+        "step_data": encode_json(outcome.step_data),
+        "wait_until": optional_micros(outcome.wait_until),
+        "wait_token_id": token_id,
+        "now": now,
+    }
+
+
+def resume_due_waits(conn: sqlite3.Connection, now: int) -> None:
+    """Waiting jobs whose time has come become pending (with their events)."""
+    rows = conn.execute(SQL["settle_and_claim.resume"], {"now": now}).fetchall()
+    if rows:
+        conn.executemany(
+            SQL["insert_event"],
+            [
+                event_params(
+                    row["id"],
+                    EventType.RESUMED,
+                    now,
+                    {"wait_until": iso_micros(row["wait_until"])},
+                )
+                for row in rows
+            ],
+        )
+
+
+def iso_micros(value: int) -> str:
+    return (EPOCH + timedelta(microseconds=value)).isoformat()
+
+
+def decode_token(row: sqlite3.Row) -> Token:
+    output = row["output"]
+    return Token(
+        id=row["id"],
+        job_id=row["job_id"],
+        status=row["status"],
+        output=None if output is None else json.loads(output),
+        timeout_at=from_micros(row["timeout_at"]),
+        created_at=EPOCH + timedelta(microseconds=row["created_at"]),
+        completed_at=from_micros(row["completed_at"]),
+        tags=json.loads(row["tags"]),
+    )
+
+
+def step_params(
+    lease: Lease, step_data: dict[str, JSONValue], now: int
+) -> dict[str, Any]:
+    return {
+        "id": lease.job_id,
+        "token": lease.token,
+        "step_data": encode_json(step_data),
+        "now": now,
+    }
+
+
+def resume_token_waits(
+    conn: sqlite3.Connection, tokens: list[str], now: int, timed_out: bool
+) -> int:
+    """Jobs waiting on ``tokens`` (just resolved) become due now, each with a
+    ``resumed`` event; returns how many."""
+    if not tokens:
+        return 0
+    rows = conn.execute(
+        SQL["expire_timed_out_tokens.resume"],
+        {"token_ids": json_list(tokens), "now": now},
+    ).fetchall()
+    conn.executemany(
+        SQL["insert_event"],
+        [
+            event_params(
+                row["id"],
+                EventType.RESUMED,
+                now,
+                {"token_id": row["wait_token_id"], "timed_out": timed_out},
+            )
+            for row in rows
+        ],
+    )
+    return len(rows)
+
+
+def claim_order(row: sqlite3.Row) -> tuple[int, int, int]:
+    """Claim order (priority high first, run_at, id), tolerant of a damaged
+    row so that one bad job cannot fail the whole claim."""
+    priority, run_at = row["priority"], row["run_at"]
+    return (
+        -priority if isinstance(priority, int) else 0,
+        run_at if isinstance(run_at, int) else 0,
+        row["id"],
+    )
+
+
+def claim_jobs(
+    conn: sqlite3.Connection, claim: ClaimRequest, now: int
+) -> list[sqlite3.Row]:
+    rows = conn.execute(
+        SQL["settle_and_claim.claim"],
+        {
+            "worker_id": claim.worker_id,
+            "token": claim.token,
+            "limit": claim.limit,
+            "job_types": None
+            if claim.job_types is None
+            else json_list(claim.job_types),
+            "now": now,
+        },
+    ).fetchall()
+    rows.sort(key=claim_order)
+    conn.executemany(
+        SQL["insert_event"],
+        [
+            event_params(
+                row["id"],
+                EventType.PROCESSING,
+                now,
+                {"worker_id": claim.worker_id, "attempt": row["attempts"]},
+            )
+            for row in rows
+        ],
+    )
+    return rows
+
+
+def decode_claimed(row: sqlite3.Row) -> Claimed:
+    try:
+        return decode_job(row)
+    except Exception as error:  # any damage to the row makes it a BrokenJob
+        return BrokenJob(id=row["id"], error=f"{type(error).__name__}: {error}")
 
 
 class SqliteBackend(Backend):
@@ -342,6 +619,7 @@ class SqliteBackend(Backend):
         self._conn: sqlite3.Connection | None = None
         # A private in-memory database has no other writer to listen for.
         self._hub = WakeupHub(None if path == MEMORY else self._listen)
+        self._ringer = doorbell.Ringer(path)
 
     # -- lifecycle -------------------------------------------------------
 
@@ -353,6 +631,7 @@ class SqliteBackend(Backend):
 
     async def close(self) -> None:
         await self._hub.close()
+        self._ringer.close()
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
@@ -363,12 +642,21 @@ class SqliteBackend(Backend):
             self._path,
             timeout=BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,
+            # Every statement of the store stays prepared.
+            cached_statements=STATEMENT_CACHE,
         )
         try:
             conn.row_factory = sqlite3.Row
             if self._path != MEMORY:
                 self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            # In WAL mode, NORMAL syncs the log only at checkpoints: a commit
+            # survives the process crashing, and the file is never corrupted,
+            # but a power loss or OS crash may undo the last commits.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Reads straight from the page cache of the OS, no copy per page.
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES:d}")
+            # Keep the log from growing without bound under a steady load.
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
             self._migrate(conn)
         except BaseException:
             conn.close()
@@ -397,15 +685,18 @@ class SqliteBackend(Backend):
 
     # -- running operations on the connection's thread --------------------
 
-    async def _run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
-        if self._verbose:
-            logger.debug("sqlite %s: %s", self._path, operation)
+    def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="dataqueue-sqlite"
             )
+        return self._executor
+
+    async def _run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._verbose:
+            logger.debug("sqlite %s: %s", self._path, operation)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, operation, op)
+        return await loop.run_in_executor(self._thread(), self._call, operation, op)
 
     def _call(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -465,12 +756,19 @@ class SqliteBackend(Backend):
         self, jobs: Sequence[NewJob], *, now: datetime, db: Any = None
     ) -> list[int]:
         if db is not None:
-            ids = self.add_jobs_sync(jobs, now=now, db=db)
-        else:
-            micros = to_micros(now)
-            ids = await self._write_op(
-                "add_jobs", lambda conn: insert_jobs(conn.cursor(), jobs, micros)
+            if self._conn is None:
+                await self.open()  # so that add_jobs_sync finds the schema
+            return self.add_jobs_sync(jobs, now=now, db=db)
+        micros = to_micros(now)
+
+        def add(conn: sqlite3.Connection) -> list[int]:
+            ids = self._write(
+                conn, lambda conn: insert_jobs(conn.cursor(), jobs, micros)
             )
+            self._ringer.ring(doorbell.ADDED)
+            return ids
+
+        ids = await self._run("add_jobs", add)
         self._hub.notify()
         return ids
 
@@ -506,11 +804,30 @@ class SqliteBackend(Backend):
                 raise BackendError(
                     f"add_jobs(db=...): the connection is not to {self._path!r}"
                 )
-            return insert_jobs(cursor, jobs, to_micros(now))
+            self._ensure_schema(cursor, db)
+            ids = insert_jobs(cursor, jobs, to_micros(now))
         except sqlite3.Error as error:
             raise BackendError(f"sqlite add_jobs(db=...) failed: {error}") from error
         finally:
             cursor.close()
+        # Every listener, this process's too, watches for the caller's commit.
+        self._ringer.ring(doorbell.PENDING)
+        return ids
+
+    def _ensure_schema(self, cursor: sqlite3.Cursor, db: sqlite3.Connection) -> None:
+        """Migrate a file not yet migrated, through the backend's own
+        connection; not while the caller holds a transaction, whose lock the
+        migration would wait for in vain."""
+        (version,) = cursor.execute("PRAGMA user_version").fetchone()
+        if version >= LATEST_MIGRATION:
+            return
+        if db.in_transaction:
+            raise NotMigratedError(
+                f"add_jobs(db=...): {self._path!r} has no up-to-date dataqueue "
+                "schema; open the queue (or run `dataqueue migrate`) before "
+                "adding jobs inside a transaction"
+            )
+        self._thread().submit(self._call, "migrate", self._migrate).result()
 
     def _same_file(self, cursor: sqlite3.Cursor) -> bool:
         files = {
@@ -576,6 +893,11 @@ class SqliteBackend(Backend):
         self._insert_events(
             conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
         )
+        if rows:
+            cancelled = json_list(r["id"] for r in rows)
+            conn.execute(
+                SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now}
+            )
         return len(rows)
 
     async def edit_jobs(
@@ -610,25 +932,34 @@ class SqliteBackend(Backend):
     # -- maintenance -----------------------------------------------------
 
     async def reclaim_stuck_jobs(
-        self, max_processing_seconds: float, *, now: datetime
+        self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> int:
         micros = to_micros(now)
+        find = {"now": micros, "threshold": max_processing_seconds}
+        error = encode_json({"message": message, "timestamp": now.isoformat()})
+        failed_metadata = {
+            "message": message,
+            "failure_reason": FailureReason.WORKER_LOST.value,
+            "next_attempt_at": None,
+        }
 
         def reclaim(conn: sqlite3.Connection) -> int:
             stuck = {
                 row["id"]: row["locked_by"]
-                for row in conn.execute(
-                    SQL["find_stuck_jobs"],
-                    {"now": micros, "threshold": max_processing_seconds},
-                )
+                for row in conn.execute(SQL["reclaim_stuck_jobs.find"], find)
             }
+            if not stuck:
+                return 0
             rows = conn.execute(
-                SQL["reclaim_stuck_jobs"], {"ids": json_list(stuck), "now": micros}
+                SQL["reclaim_stuck_jobs"],
+                {"ids": json_list(stuck), "error": error, "now": micros},
             ).fetchall()
             self._insert_events(
                 conn,
                 (
-                    event_params(
+                    event_params(r["id"], EventType.FAILED, micros, failed_metadata)
+                    if r["status"] == "failed"
+                    else event_params(
                         r["id"],
                         EventType.RETRIED,
                         micros,
@@ -670,130 +1001,170 @@ class SqliteBackend(Backend):
     async def expire_timed_out_tokens(self, *, now: datetime) -> int:
         micros = to_micros(now)
 
-        def expire(conn: sqlite3.Connection) -> int:
+        def expire(conn: sqlite3.Connection) -> tuple[int, int]:
             tokens = [
                 row["id"]
-                for row in conn.execute(
-                    SQL["expire_timed_out_tokens"], {"now": micros}
-                ).fetchall()
+                for row in conn.execute(SQL["expire_timed_out_tokens"], {"now": micros})
             ]
-            if tokens:
-                resumed = conn.execute(
-                    SQL["resume_token_jobs"],
-                    {"token_ids": json_list(tokens), "now": micros},
-                ).fetchall()
-                self._insert_events(
-                    conn,
-                    (
-                        event_params(
-                            r["id"],
-                            EventType.RESUMED,
-                            micros,
-                            {"token_id": r["wait_token_id"], "timed_out": True},
-                        )
-                        for r in resumed
-                    ),
-                )
-            return len(tokens)
+            return len(tokens), resume_token_waits(conn, tokens, micros, True)
 
-        return await self._write_op("expire_timed_out_tokens", expire)
+        expired, resumed = await self._write_op("expire_timed_out_tokens", expire)
+        if resumed:
+            self._woken()
+        return expired
 
-    # -- processing ------------------------------------------------------
+    # -- durable steps and tokens ------------------------------------------
 
-    async def claim_batch(
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        params = step_params(lease, step_data, to_micros(now))
+
+        def save(conn: sqlite3.Connection) -> bool:
+            return conn.execute(SQL["save_step"], params).fetchone() is not None
+
+        return await self._write_op("save_step", save)
+
+    async def create_token(
         self,
-        worker_id: str,
-        batch_size: int,
-        job_types: Sequence[str] | None,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
         *,
         now: datetime,
-    ) -> list[JobRecord]:
+    ) -> bool:
         micros = to_micros(now)
-        params = {
-            "worker_id": worker_id,
-            "batch_size": batch_size,
-            "job_types": None if job_types is None else json_list(job_types),
+        params = step_params(lease, step_data, micros)
+        new = {
+            "id": token.id,
+            "job_id": lease.job_id,
+            "timeout_at": optional_micros(token.timeout_at),
+            "tags": json_list(token.tags),
             "now": micros,
         }
 
-        def claim(conn: sqlite3.Connection) -> list[JobRecord]:
-            rows = conn.execute(SQL["claim_batch"], params).fetchall()
-            rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+        def create(conn: sqlite3.Connection) -> bool:
+            if conn.execute(SQL["save_step"], params).fetchone() is None:
+                return False
+            conn.execute(SQL["create_token"], new)
+            return True
+
+        return await self._write_op("create_token", create)
+
+    async def get_token(self, token_id: str) -> Token | None:
+        rows = await self._read("get_token", SQL["get_token"], {"id": token_id})
+        return decode_token(rows[0]) if rows else None
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        micros = to_micros(now)
+        params = {"id": token_id, "output": optional_json(output), "now": micros}
+
+        def complete(conn: sqlite3.Connection) -> tuple[str | None, int]:
+            if conn.execute(SQL["complete_token"], params).fetchone() is None:
+                row = conn.execute(SQL["get_token"], {"id": token_id}).fetchone()
+                return ("unknown" if row is None else row["status"]), 0
+            return None, resume_token_waits(conn, [token_id], micros, False)
+
+        refused, resumed = await self._write_op("complete_token", complete)
+        if resumed:
+            self._woken()
+        return refused
+
+    def _woken(self) -> None:
+        """Jobs became due now: wake idle processors, here and elsewhere."""
+        self._ringer.ring(doorbell.ADDED)
+        self._hub.notify()
+
+    # -- processing ------------------------------------------------------
+
+    async def settle_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
+        *,
+        now: datetime,
+    ) -> Exchange:
+        if not outcomes and claim is None:
+            return Exchange(settled=[], claimed=[])
+        micros = to_micros(now)
+        iso_now = now.isoformat()
+
+        def exchange(conn: sqlite3.Connection) -> tuple[list[bool], list[sqlite3.Row]]:
+            settled = settle(conn, outcomes, micros, iso_now) if outcomes else []
+            if claim is not None:
+                resume_due_waits(conn, micros)
+            rows = [] if claim is None else claim_jobs(conn, claim, micros)
+            return settled, rows
+
+        settled, rows = await self._write_op("settle_and_claim", exchange)
+        # Decoded here, on the event loop, to keep the store's thread short.
+        return Exchange(settled=settled, claimed=[decode_claimed(row) for row in rows])
+
+    async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
+        if not leases:
+            return []
+        params = {"leases": leases_json(leases), "now": to_micros(now)}
+
+        def refresh(conn: sqlite3.Connection) -> list[int]:
+            return [row[0] for row in conn.execute(SQL["heartbeat"], params)]
+
+        return sorted(await self._write_op("heartbeat", refresh))
+
+    async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
+        if not leases:
+            return 0
+        micros = to_micros(now)
+        held_params = {"leases": leases_json(leases)}
+
+        def release(conn: sqlite3.Connection) -> int:
+            held = {
+                row["id"]: row["locked_by"]
+                for row in conn.execute(SQL["held_leases"], held_params)
+            }
+            if not held:
+                return 0
+            rows = conn.execute(
+                SQL["release_jobs"], {"ids": json_list(held), "now": micros}
+            ).fetchall()
             self._insert_events(
                 conn,
                 (
                     event_params(
                         r["id"],
-                        EventType.PROCESSING,
+                        EventType.RETRIED,
                         micros,
-                        {"worker_id": worker_id, "attempt": r["attempts"]},
+                        {"released_by": held[r["id"]]},
                     )
                     for r in rows
                 ),
             )
-            return [decode_job(row) for row in rows]
+            return len(rows)
 
-        return await self._write_op("claim_batch", claim)
+        return await self._write_op("release_jobs", release)
 
-    async def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        output: JSONValue,
-        metadata: dict[str, JSONValue],
-        *,
-        now: datetime,
-    ) -> bool:
-        params = {"id": job_id, "worker_id": worker_id, "output": optional_json(output)}
+    async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
         return await self._change_one(
-            "complete_job", params, EventType.COMPLETED, metadata, now
-        )
-
-    async def fail_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        message: str,
-        reason: FailureReason,
-        next_attempt_at: datetime | None,
-        *,
-        now: datetime,
-    ) -> bool:
-        retry_at = None if next_attempt_at is None else next_attempt_at.isoformat()
-        params = {
-            "id": job_id,
-            "worker_id": worker_id,
-            "error": to_json_text({"message": message, "timestamp": now.isoformat()}),
-            "failure_reason": reason.value,
-            "next_attempt_at": optional_micros(next_attempt_at),
-        }
-        metadata = {
-            "message": message,
-            "failure_reason": reason.value,
-            "next_attempt_at": retry_at,
-        }
-        return await self._change_one(
-            "fail_job", params, EventType.FAILED, metadata, now
-        )
-
-    async def prolong_job(
-        self, job_id: int, worker_id: str, timeout: float, *, now: datetime
-    ) -> None:
-        await self._change_one(
             "prolong_job",
-            {"id": job_id, "worker_id": worker_id},
+            {"id": lease.job_id, "token": lease.token},
             EventType.PROLONGED,
             {"timeout": timeout},
             now,
         )
 
-    async def set_progress(self, job_id: int, progress: int, *, now: datetime) -> None:
-        params = {"id": job_id, "progress": progress, "now": to_micros(now)}
+    async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
+        params = {
+            "id": lease.job_id,
+            "token": lease.token,
+            "progress": progress,
+            "now": to_micros(now),
+        }
 
-        def store(conn: sqlite3.Connection) -> None:
-            conn.execute(SQL["set_progress"], params)
+        def store(conn: sqlite3.Connection) -> bool:
+            return conn.execute(SQL["set_progress"], params).fetchone() is not None
 
-        await self._write_op("set_progress", store)
+        return await self._write_op("set_progress", store)
 
     async def _change_one(
         self,
@@ -831,7 +1202,14 @@ class SqliteBackend(Backend):
         return await self._hub.subscribe()
 
     async def _listen(self, notify: Callable[[], None]) -> None:
-        """Notify when another connection adds a job (polls ``data_version``)."""
+        """Notify when another connection adds a job.
+
+        A doorbell wakes us as soon as another backend commits an add; the
+        file's ``data_version`` (which changes on every commit by another
+        connection) and its highest job id tell whether jobs were added by a
+        writer that rang nothing, or by a ``db=`` caller that has committed
+        since ringing.
+        """
         # One thread owns the listener's connection, so that closing it on
         # cancellation can never overlap a read still running.
         thread = ThreadPoolExecutor(
@@ -839,34 +1217,62 @@ class SqliteBackend(Backend):
         )
         loop = asyncio.get_running_loop()
         conn: sqlite3.Connection | None = None
+        bell: doorbell.Doorbell | None = None
 
-        def read(sql: LiteralString) -> int:
+        def read_state() -> tuple[int, int]:
             nonlocal conn
             if conn is None:
                 conn = sqlite3.connect(
                     self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
                 )
-            (value,) = conn.execute(sql).fetchone()
-            return int(value)
+            (version,) = conn.execute("PRAGMA data_version").fetchone()
+            (last_id,) = conn.execute(SQL["subscribe.last_job_id"]).fetchone()
+            return int(version), int(last_id)
 
         def disconnect() -> None:
             if conn is not None:
                 conn.close()
 
         try:
-            version = await loop.run_in_executor(thread, read, "PRAGMA data_version")
-            last_id = await loop.run_in_executor(thread, read, SQL["last_job_id"])
+            if doorbell.supported():
+                try:
+                    bell = doorbell.Doorbell(self._path)
+                except OSError as error:
+                    logger.warning(
+                        "no wake-up socket beside %r (%s); polling instead",
+                        self._path,
+                        error,
+                    )
+            if bell is not None:
+                self._ringer.own = bell.name
+            idle_poll = FALLBACK_POLL_SECONDS if bell is None else SAFETY_POLL_SECONDS
+            version, last_id = await loop.run_in_executor(thread, read_state)
+            watch_until = 0.0
             while True:
-                await asyncio.sleep(WAKEUP_POLL_SECONDS)
-                seen = await loop.run_in_executor(thread, read, "PRAGMA data_version")
+                watching = loop.time() < watch_until
+                timeout = PENDING_POLL_SECONDS if watching else idle_poll
+                if bell is None:
+                    await asyncio.sleep(timeout)
+                    message = None
+                else:
+                    message = await bell.receive(timeout)
+                if message == doorbell.ADDED:
+                    notify()
+                elif message == doorbell.PENDING:
+                    watch_until = loop.time() + PENDING_WATCH_SECONDS
+                seen, newest = await loop.run_in_executor(thread, read_state)
                 if seen == version:
                     continue
                 version = seen
-                newest = await loop.run_in_executor(thread, read, SQL["last_job_id"])
                 if newest != last_id:
                     last_id = newest
-                    notify()
+                    watch_until = 0.0
+                    if message != doorbell.ADDED:
+                        notify()
         finally:
+            if bell is not None:
+                self._ringer.own = None
+                bell.close()
             thread.submit(disconnect)
             thread.shutdown(wait=False)
 
@@ -954,7 +1360,7 @@ class SqliteBackend(Backend):
 
         ids = await self._write_op("enqueue_cron_jobs", enqueue)
         if ids:
-            self._hub.notify()
+            self._woken()
         return ids
 
     async def _write_one(

@@ -1,6 +1,7 @@
 -- add_jobs: insert a batch of jobs and their 'added' events in one statement.
--- A job whose idempotency_key is taken gets the existing job's id; within
--- the batch, the first spec with a key wins and later ones share its id.
+-- A job whose idempotency_key is taken gets the existing job's id. The specs
+-- come with distinct keys (the backend maps later specs sharing a key in
+-- the batch to the first one's id).
 -- ON CONFLICT DO UPDATE (not DO NOTHING) so that a key inserted by a
 -- concurrent, not yet committed transaction is waited for and its id
 -- returned: a plain SELECT would not see it in this statement's snapshot.
@@ -8,59 +9,86 @@
 -- knows its id. Rows are inserted in key order, so that two batches taking
 -- the same keys wait for each other in the same order instead of
 -- deadlocking. pg_notify wakes listeners when the transaction commits.
--- Parameters: jobs (JSON array of NewJob objects, run_at as ISO text or
--- null), now, schema (for the sequence name), channel (the NOTIFY channel).
--- Returns one row per spec, in spec order: ord, id.
-WITH input AS (
-    SELECT t.doc, t.ord, t.doc ->> 'idempotency_key' AS key
-    FROM jsonb_array_elements(%(jobs)s::jsonb) WITH ORDINALITY AS t (doc, ord)
-),
-fresh AS (
-    SELECT
-        firsts.doc,
-        firsts.ord,
-        firsts.key,
-        nextval(format('%%I.job_queue_id_seq', %(schema)s::text)::regclass) AS id
+-- A job enqueued by a cron schedule (enqueue_cron_jobs runs this statement
+-- inside its transaction) has its cron_job_id and cron_due_at, and its
+-- 'added' event metadata given in events; for the other jobs those are NULL
+-- and the event holds just job_type.
+-- The specs come as one array per column (unnest: one pass, no per-row
+-- lookups, so the cost stays linear in the batch); payloads as JSON text,
+-- stored as json so that they read back exactly; tags as JSON arrays.
+-- Parameters: sequence (the id sequence's qualified name), now, channel
+-- (the NOTIFY channel) and one array per column: job_types, payloads,
+-- priorities, run_ats (NULL: now), max_attempts, timeouts, force_kills,
+-- tags, keys, retry_delays, retry_backoffs, retry_delay_maxes, flow_ids,
+-- cron_job_ids, cron_due_ats, events (JSON text).
+-- Returns one row per spec, in spec order: id.
+WITH fresh AS (
+    SELECT t.*, nextval(%(sequence)s::regclass) AS id
     FROM (
-        SELECT i.doc, i.ord, i.key
-        FROM input AS i
-        WHERE i.key IS NULL
-            OR i.ord = (SELECT min(o.ord) FROM input AS o WHERE o.key = i.key)
-        ORDER BY i.ord
-    ) AS firsts
+        SELECT *
+        FROM unnest(
+            %(job_types)s::text[],
+            %(payloads)s::text[],
+            %(priorities)s::integer[],
+            %(run_ats)s::timestamptz[],
+            %(max_attempts)s::integer[],
+            %(timeouts)s::double precision[],
+            %(force_kills)s::boolean[],
+            %(tags)s::text[],
+            %(keys)s::text[],
+            %(retry_delays)s::double precision[],
+            %(retry_backoffs)s::boolean[],
+            %(retry_delay_maxes)s::double precision[],
+            %(flow_ids)s::text[],
+            %(cron_job_ids)s::bigint[],
+            %(cron_due_ats)s::timestamptz[],
+            %(events)s::text[]
+        ) WITH ORDINALITY AS u (
+            job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
+            tags, key, retry_delay, retry_backoff, retry_delay_max, flow_id,
+            cron_job_id, cron_due_at, event, ord
+        )
+        ORDER BY u.ord
+    ) AS t
 ),
 saved AS (
     INSERT INTO {schema}.job_queue AS j (
         id, job_type, payload, status, created_at, updated_at, run_at, priority,
         max_attempts, timeout, force_kill_on_timeout, tags, idempotency_key,
-        retry_delay, retry_backoff, retry_delay_max, flow_id
+        retry_delay, retry_backoff, retry_delay_max, flow_id, cron_job_id,
+        cron_due_at
     )
     SELECT
         f.id,
-        f.doc ->> 'job_type',
-        f.doc -> 'payload',
+        f.job_type,
+        f.payload::json,
         'pending',
         %(now)s::timestamptz,
         %(now)s::timestamptz,
-        coalesce((f.doc ->> 'run_at')::timestamptz, %(now)s::timestamptz),
-        (f.doc ->> 'priority')::integer,
-        (f.doc ->> 'max_attempts')::integer,
-        (f.doc ->> 'timeout')::double precision,
-        (f.doc ->> 'force_kill_on_timeout')::boolean,
-        ARRAY(SELECT jsonb_array_elements_text(f.doc -> 'tags')),
+        coalesce(f.run_at, %(now)s::timestamptz),
+        f.priority,
+        f.max_attempts,
+        f.timeout,
+        f.force_kill,
+        CASE WHEN f.tags = '[]' THEN ARRAY[]::text[]
+            ELSE ARRAY(SELECT json_array_elements_text(f.tags::json)) END,
         f.key,
-        (f.doc ->> 'retry_delay')::double precision,
-        (f.doc ->> 'retry_backoff')::boolean,
-        (f.doc ->> 'retry_delay_max')::double precision,
-        f.doc ->> 'flow_id'
+        f.retry_delay,
+        f.retry_backoff,
+        f.retry_delay_max,
+        f.flow_id,
+        f.cron_job_id,
+        f.cron_due_at
     FROM fresh AS f
     ORDER BY f.key, f.id
-    ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
+        DO UPDATE SET idempotency_key = excluded.idempotency_key
     RETURNING j.id, j.job_type, j.idempotency_key
 ),
 added AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
-    SELECT s.id, 'added', %(now)s::timestamptz, jsonb_build_object('job_type', s.job_type)
+    SELECT s.id, 'added', %(now)s::timestamptz,
+        coalesce(f.event::jsonb, jsonb_build_object('job_type', s.job_type))
     FROM saved AS s
     JOIN fresh AS f ON f.id = s.id
     ORDER BY s.id
@@ -69,12 +97,8 @@ added AS (
 notified AS (
     SELECT pg_notify(%(channel)s::text, '') FROM (SELECT 1 FROM added LIMIT 1) AS any_added
 )
-SELECT
-    i.ord,
-    coalesce(
-        (SELECT s.id FROM saved AS s WHERE s.idempotency_key = i.key),
-        (SELECT f.id FROM fresh AS f WHERE f.ord = i.ord)
-    ) AS id
-FROM input AS i
+SELECT coalesce(s.id, f.id) AS id
+FROM fresh AS f
+LEFT JOIN saved AS s ON s.idempotency_key = f.key
 LEFT JOIN notified ON true
-ORDER BY i.ord
+ORDER BY f.ord

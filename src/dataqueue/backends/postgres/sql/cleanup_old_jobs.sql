@@ -1,14 +1,14 @@
 -- cleanup_old_jobs: delete one batch of finished jobs (completed, cancelled,
--- or failed with no attempt left) last updated before the cutoff. Their
--- events go with them (ON DELETE CASCADE); their idempotency keys are freed.
+-- or failed with no attempt left) last updated before the cutoff, with
+-- their events (no foreign key does it: job_events has none, so that
+-- writing an event never checks and locks its job); their idempotency keys
+-- are freed.
 -- Parameters: before, batch_size. Returns how many jobs were deleted.
 WITH doomed AS (
     SELECT id
     FROM {schema}.job_queue
-    WHERE (
-            status IN ('completed', 'cancelled')
-            OR (status = 'failed' AND next_attempt_at IS NULL)
-        )
+    WHERE status IN ('completed', 'failed', 'cancelled')
+        AND (status <> 'failed' OR next_attempt_at IS NULL)
         AND updated_at < %(before)s::timestamptz
     LIMIT %(batch_size)s::integer
     FOR UPDATE SKIP LOCKED
@@ -18,5 +18,10 @@ deleted AS (
     USING doomed
     WHERE j.id = doomed.id
     RETURNING j.id
+),
+forgotten AS (
+    DELETE FROM {schema}.job_events AS e
+    USING deleted
+    WHERE e.job_id = deleted.id
 )
 SELECT count(*) AS n FROM deleted

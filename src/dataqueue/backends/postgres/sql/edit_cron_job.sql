@@ -14,7 +14,7 @@ SET cron_expression = CASE WHEN %(set_cron_expression)s::boolean
     job_type = CASE WHEN %(set_job_type)s::boolean
         THEN %(new_job_type)s::text ELSE s.job_type END,
     payload = CASE WHEN %(set_payload)s::boolean
-        THEN %(new_payload)s::jsonb ELSE s.payload END,
+        THEN %(new_payload)s::json ELSE s.payload END,
     timezone = CASE WHEN %(set_timezone)s::boolean
         THEN %(new_timezone)s::text ELSE s.timezone END,
     allow_overlap = CASE WHEN %(set_allow_overlap)s::boolean

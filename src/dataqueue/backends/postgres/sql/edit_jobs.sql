@@ -6,13 +6,13 @@
 -- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
 -- tag_mode (all: every tag, any: at least one, none: none of them, exact:
 -- the same set).
--- Also: job_id, now, metadata (the event's JSON), and set_<f> plus new_<f> for
+-- Also: job_id, now, metadata (the event's JSON text), and set_<f> plus new_<f> for
 -- payload, priority, max_attempts, run_at, timeout, tags, retry_delay,
 -- retry_backoff, retry_delay_max. Returns how many jobs changed.
 WITH edited AS (
     UPDATE {schema}.job_queue AS j
     SET payload = CASE WHEN %(set_payload)s::boolean
-            THEN %(new_payload)s::jsonb ELSE j.payload END,
+            THEN %(new_payload)s::json ELSE j.payload END,
         priority = CASE WHEN %(set_priority)s::boolean
             THEN %(new_priority)s::integer ELSE j.priority END,
         max_attempts = CASE WHEN %(set_max_attempts)s::boolean

@@ -1,15 +1,18 @@
--- retry_job: a failed or processing job goes back to pending, unlocked,
--- with no scheduled retry; records a 'retried' event.
+-- retry_job: a failed or cancelled job goes back to pending, due now, with
+-- no scheduled retry; records a 'retried' event. A processing job is left
+-- alone: its worker may still be running it.
 -- Parameters: job_id, now. Returns how many jobs changed (0 or 1).
 WITH retried AS (
     UPDATE {schema}.job_queue
     SET status = 'pending',
+        run_at = %(now)s::timestamptz,
         next_attempt_at = NULL,
         locked_by = NULL,
         locked_at = NULL,
+        lease_token = NULL,
         last_retried_at = %(now)s::timestamptz,
         updated_at = %(now)s::timestamptz
-    WHERE id = %(job_id)s::bigint AND status IN ('failed', 'processing')
+    WHERE id = %(job_id)s::bigint AND status IN ('failed', 'cancelled')
     RETURNING id
 ),
 logged AS (

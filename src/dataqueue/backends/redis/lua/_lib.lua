@@ -1,10 +1,13 @@
 --[[ _lib: shared by every script (prepended by scripts.py, never run alone).
   ARGV[1] is always the key prefix. Key names mirror keys.py exactly.
   Times are epoch microseconds, kept as the decimal strings Python sent:
-  Lua's tostring() on big numbers loses digits, so numbers are only compared.
+  numbers are only compared. Ids are text too: they start from the clock
+  (see reserve_ids), and Lua's tostring() prints such numbers in exponent
+  form, so a counter's reply becomes text only through int_text().
   Hash fields that are NULL are absent; `false` in a change table deletes. ]]
 local P = ARGV[1]
 local K_ID = P .. 'id'
+local K_INSTANCE = P .. 'instance'
 local K_ALL = P .. 'all'
 local K_IDEMPOTENCY = P .. 'idempotency'
 local K_SCHEDULED = P .. 'scheduled'
@@ -13,12 +16,11 @@ local K_READY = P .. 'ready'
 local K_PROCESSING = P .. 'processing'
 local K_FINISHED = P .. 'finished'
 local K_EVENT_ID = P .. 'event_id'
-local K_EVENTS = P .. 'events'
-local K_EVENTS_BY_TIME = P .. 'events_by_time'
+local K_EVENT_TIMES = P .. 'event_times'
 local K_TOKEN_TIMEOUTS = P .. 'token_timeouts'
 local K_WAKEUP = P .. 'wakeup'
 local function k_job(id) return P .. 'job:' .. id end
-local function k_job_events(id) return P .. 'job_events:' .. id end
+local function k_events(id) return P .. 'events:' .. id end
 local function k_status(status) return P .. 'status:' .. status end
 local function k_type(job_type) return P .. 'type:' .. job_type end
 local function k_tag(tag) return P .. 'tag:' .. tag end
@@ -30,6 +32,43 @@ local K_CRON_DUE = P .. 'cron_due'
 local function k_cron(id) return P .. 'cron:' .. id end
 local function k_cron_jobs(id) return P .. 'cron_jobs:' .. id end
 
+local function int_text(n) return string.format('%.0f', n) end
+
+-- `command key member...` in slices: unpack() has a limit on its arguments.
+local function call_in_slices(command, key, members)
+  for first = 1, #members, 1000 do
+    redis.call(command, key, unpack(members, first, math.min(first + 999, #members)))
+  end
+end
+
+--[[ The dataset's instance marker, created when missing (a new dataset, or
+  one that lost everything in a restart). The backend compares it with the
+  one it saw before to notice a reset. ]]
+local function instance()
+  local marker = redis.call('GET', K_INSTANCE)
+  if marker then return marker end
+  local time = redis.call('TIME')
+  marker = time[1] .. '.' .. time[2]
+  redis.call('SET', K_INSTANCE, marker)
+  return marker
+end
+
+--[[ Take `n` ids from counter `key`; returns the first (a number).
+  A missing counter starts at the server's clock in milliseconds x 1000
+  rather than at 0, so a dataset that was reset never hands out an id again:
+  the old counter only got there by issuing fewer than 1000 ids per
+  millisecond since its own start. 1000 x epoch-ms stays below 2^53. ]]
+local function reserve_ids(key, n)
+  local last = redis.call('INCRBY', key, n)
+  if last == n then
+    local time = redis.call('TIME')
+    local seed = tonumber(time[1]) * 1000000 + math.floor(tonumber(time[2]) / 1000) * 1000
+    last = seed + n
+    redis.call('SET', key, int_text(last))
+  end
+  return last - n + 1
+end
+
 local function load_hash(key)
   local flat = redis.call('HGETALL', key)
   if #flat == 0 then return nil end
@@ -40,44 +79,103 @@ end
 
 local function load_job(id) return load_hash(k_job(id)) end
 
+-- Just the named fields of a job (absent ones nil); nil if the job is gone.
+local function load_fields(id, names)
+  local values = redis.call('HMGET', k_job(id), 'status', unpack(names))
+  if not values[1] then return nil end
+  -- write() cannot tell an absent field from one not loaded: it deletes both.
+  local job = {status = values[1], _partial = true}
+  for i, name in ipairs(names) do job[name] = values[i + 1] or nil end
+  return job
+end
+
+--[[ Index changes are collected and sent per zset, one ZREM and one ZADD
+  for a whole batch of jobs, by finish() (see below). Removals go first, so
+  within one collection a job must not leave and re-enter the same zset:
+  a script that changes a job twice flushes in between. ]]
+local ZREMS, ZADDS = {}, {}
+
+local function index_remove(key, member)
+  local members = ZREMS[key]
+  if not members then
+    members = {}
+    ZREMS[key] = members
+  end
+  members[#members + 1] = member
+end
+
+local function index_add(key, score, member)
+  local pairs_ = ZADDS[key]
+  if not pairs_ then
+    pairs_ = {}
+    ZADDS[key] = pairs_
+  end
+  pairs_[#pairs_ + 1] = score
+  pairs_[#pairs_ + 1] = member
+end
+
+local function flush_indexes()
+  for key, members in pairs(ZREMS) do call_in_slices('ZREM', key, members) end
+  for key, scored in pairs(ZADDS) do
+    for first = 1, #scored, 1000 do
+      redis.call('ZADD', key, unpack(scored, first, math.min(first + 999, #scored)))
+    end
+  end
+  ZREMS, ZADDS = {}, {}
+end
+
 -- Ready members sort by run_at then id among equal scores (-priority).
 local function ready_member(id, run_at)
-  return string.format('%017d:%020d', tonumber(run_at), tonumber(id))
+  return string.format('%017d:%020d', tonumber(run_at) or 0, tonumber(id))
 end
 
+local function ready_score(job) return -(tonumber(job.priority) or 0) end
+
+-- Out of the claim zset its state put it in (see enqueue).
 local function unqueue(id, job)
-  redis.call('ZREM', K_SCHEDULED, id)
-  redis.call('ZREM', K_RETRY, id)
-  redis.call('ZREM', K_READY, ready_member(id, job.run_at))
-  redis.call('ZREM', K_PROCESSING, id)
-  redis.call('ZREM', K_FINISHED, id)
+  local status = job.status
+  if status == 'pending' or (status == 'failed' and job.next_attempt_at) then
+    index_remove(K_READY, ready_member(id, job.run_at))
+    index_remove(status == 'pending' and K_SCHEDULED or K_RETRY, id)
+  elseif status == 'processing' then
+    index_remove(K_PROCESSING, id)
+  elseif status ~= 'waiting' then
+    index_remove(K_FINISHED, id)
+  end
 end
 
-local function enqueue(id, job)
+--[[ Into the claim zset its state calls for: a pending job already due goes
+  straight to ready, a later one to scheduled, a failed one with a next
+  attempt to retry (both promoted to ready by the claim once due). ]]
+local function enqueue(id, job, now)
   local status = job.status
   if status == 'pending' then
-    redis.call('ZADD', K_SCHEDULED, job.run_at, id)
+    if (tonumber(job.run_at) or 0) <= tonumber(now) then
+      index_add(K_READY, ready_score(job), ready_member(id, job.run_at))
+    else
+      index_add(K_SCHEDULED, job.run_at, id)
+    end
   elseif status == 'processing' then
-    redis.call('ZADD', K_PROCESSING, job.locked_at, id)
+    index_add(K_PROCESSING, job.locked_at, id)
   elseif status == 'failed' and job.next_attempt_at then
-    redis.call('ZADD', K_RETRY, job.next_attempt_at, id)
-  elseif status == 'failed' or status == 'completed' or status == 'cancelled' then
-    redis.call('ZADD', K_FINISHED, job.updated_at, id)
+    index_add(K_RETRY, job.next_attempt_at, id)
+  elseif status ~= 'waiting' then
+    index_add(K_FINISHED, job.updated_at, id)
   end
 end
 
--- Apply `changes` (field -> string, or false to delete) to a loaded job and
--- keep every index in step with its new state.
-local function update(id, job, changes)
-  unqueue(id, job)
-  if changes.status and changes.status ~= job.status then
-    redis.call('ZREM', k_status(job.status), id)
-    redis.call('ZADD', k_status(changes.status), id, id)
-  end
-  local set = {}
+local function move_status(id, from, to)
+  index_remove(k_status(from), id)
+  index_add(k_status(to), id, id)
+end
+
+-- Write `changes` (field -> string, or false to delete) to the job's hash
+-- and to the loaded `job` table: one HDEL and one HSET at most.
+local function write(id, job, changes)
+  local set, unset = {}, {}
   for field, value in pairs(changes) do
     if value == false then
-      redis.call('HDEL', k_job(id), field)
+      if job[field] ~= nil or job._partial then unset[#unset + 1] = field end
       job[field] = nil
     else
       set[#set + 1] = field
@@ -85,27 +183,71 @@ local function update(id, job, changes)
       job[field] = value
     end
   end
+  if #unset > 0 then redis.call('HDEL', k_job(id), unpack(unset)) end
   if #set > 0 then redis.call('HSET', k_job(id), unpack(set)) end
-  enqueue(id, job)
 end
 
--- Metadata arrives as JSON text; tabs inside JSON text are always escaped.
-local function add_event(job_id, event_type, now, metadata)
-  local event_id = redis.call('INCR', K_EVENT_ID)
-  redis.call('HSET', K_EVENTS, event_id,
-    job_id .. '\t' .. event_type .. '\t' .. now .. '\t' .. metadata)
-  redis.call('ZADD', k_job_events(job_id), event_id, event_id)
-  redis.call('ZADD', K_EVENTS_BY_TIME, now, event_id)
-end
-
-local function delete_event(event_id)
-  local text = redis.call('HGET', K_EVENTS, event_id)
-  if text then
-    local job_id = string.match(text, '^([^\t]*)')
-    redis.call('ZREM', k_job_events(job_id), event_id)
+-- Apply `changes` to a loaded job and keep every index in step. `job` must
+-- hold the fields unqueue() and enqueue() read for its old and new state.
+-- At most one update per job between two flushes (see index_remove).
+local function update(id, job, changes, now)
+  unqueue(id, job)
+  if changes.status and changes.status ~= job.status then
+    move_status(id, job.status, changes.status)
   end
-  redis.call('HDEL', K_EVENTS, event_id)
-  redis.call('ZREM', K_EVENTS_BY_TIME, event_id)
+  write(id, job, changes)
+  enqueue(id, job, now)
+end
+
+--[[ Events. Each job's log is the list {p}events:{id} of "event id TAB type
+  TAB created_at TAB metadata" entries (tabs inside JSON text are always
+  escaped); {p}event_times scores each job by its oldest event's created_at
+  for cleanup. add_event() collects; write_events() takes every id with one
+  counter call and appends. ]]
+local EVENTS = {}
+
+local function add_event(job_id, event_type, now, metadata)
+  EVENTS[#EVENTS + 1] = {job_id, now, event_type .. '\t' .. now .. '\t' .. metadata}
+end
+
+local function write_events()
+  if #EVENTS == 0 then return end
+  local event_id = reserve_ids(K_EVENT_ID, #EVENTS)
+  for _, event in ipairs(EVENTS) do
+    local job_id = event[1]
+    local length = redis.call('RPUSH', k_events(job_id), int_text(event_id) .. '\t' .. event[3])
+    if length == 1 then redis.call('ZADD', K_EVENT_TIMES, event[2], job_id) end
+    event_id = event_id + 1
+  end
+  EVENTS = {}
+end
+
+-- Send what update(), move_status() and add_event() collected. Every script
+-- that changes jobs calls it before returning.
+local function finish()
+  flush_indexes()
+  write_events()
+end
+
+--[[ Create job `id` (text) from `spec`, a new job as backend.py's _job_spec
+  builds it: {"fields": [name, value, ...], "job_type", "tags", "event" (the
+  added event's metadata, JSON text), "run_at" (us), "priority" (text)}. Its
+  hash, its index entries, its place in the claim zsets and its added event;
+  send them with finish(). Every script that inserts jobs goes through here. ]]
+local function create_job(id, spec, now)
+  redis.call('HSET', k_job(id), 'id', id, unpack(spec.fields))
+  redis.call('ZADD', K_ALL, id, id)
+  redis.call('ZADD', k_status('pending'), id, id)
+  redis.call('ZADD', k_type(spec.job_type), id, id)
+  for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
+  enqueue(id, {status = 'pending', run_at = spec.run_at, priority = spec.priority}, now)
+  add_event(id, 'added', now, spec.event)
+end
+
+-- "[a,b]" + c -> "[a,b,c]" as text, which keeps every other entry byte for byte.
+local function append_entry(history, entry)
+  if history == nil or history == '[]' then return '[' .. entry .. ']' end
+  return string.sub(history, 1, -2) .. ',' .. entry .. ']'
 end
 
 local function delete_job(id, job)
@@ -120,11 +262,8 @@ local function delete_job(id, job)
     and redis.call('HGET', K_IDEMPOTENCY, job.idempotency_key) == job.id then
     redis.call('HDEL', K_IDEMPOTENCY, job.idempotency_key)
   end
-  for _, event_id in ipairs(redis.call('ZRANGE', k_job_events(id), 0, -1)) do
-    redis.call('HDEL', K_EVENTS, event_id)
-    redis.call('ZREM', K_EVENTS_BY_TIME, event_id)
-  end
-  redis.call('DEL', k_job_events(id), k_job(id))
+  redis.call('ZREM', K_EVENT_TIMES, id)
+  redis.call('DEL', k_events(id), k_job(id))
 end
 
 local function has_tags(job, filter)

@@ -1,31 +1,43 @@
 --[[ add_jobs: insert jobs in order, honouring idempotency keys atomically.
   ARGV[1] prefix   ARGV[2] now (us)
-  ARGV[3..] one JSON object per job: {"fields": [name, value, ...] (strings),
-            "tags": [...], "key": idempotency key or absent, "event": JSON text}
+  ARGV[3..] one JSON object per job, as create_job() reads it, plus "key":
+            its idempotency key (absent: none)
+  A job already due goes straight to ready, a later one to scheduled.
   Publishes on the wake-up channel when a job was inserted.
-  Returns the job ids, one per ARGV[3..] (an existing id for a taken key). ]]
+  Returns {instance marker, {job id, ...}}: one id per ARGV[3..] (the existing
+  job's id for a taken key). ]]
 local now = ARGV[2]
-local ids = {}
-local inserted = 0
+local marker = instance()
+local specs, by_key, fresh = {}, {}, 0
 for i = 3, #ARGV do
   local spec = cjson.decode(ARGV[i])
-  local existing = spec.key and redis.call('HGET', K_IDEMPOTENCY, spec.key)
-  if existing then
-    ids[#ids + 1] = tonumber(existing)
-  else
-    local id = redis.call('INCR', K_ID)
-    if spec.key then redis.call('HSET', K_IDEMPOTENCY, spec.key, id) end
-    redis.call('HSET', k_job(id), 'id', id, unpack(spec.fields))
-    local job = load_job(id)
-    redis.call('ZADD', K_ALL, id, id)
-    redis.call('ZADD', k_status(job.status), id, id)
-    redis.call('ZADD', k_type(job.job_type), id, id)
-    for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
-    enqueue(id, job)
-    add_event(id, 'added', now, spec.event)
-    ids[#ids + 1] = id
-    inserted = inserted + 1
+  if spec.key then
+    -- A key taken earlier in this batch or before it.
+    spec.same_as = by_key[spec.key]
+    if not spec.same_as then
+      spec.id = redis.call('HGET', K_IDEMPOTENCY, spec.key) or nil
+      by_key[spec.key] = spec
+    end
   end
+  if not spec.same_as and not spec.id then
+    spec.new = true
+    fresh = fresh + 1
+  end
+  specs[#specs + 1] = spec
 end
-if inserted > 0 then redis.call('PUBLISH', K_WAKEUP, inserted) end
-return ids
+
+local next_id = fresh > 0 and reserve_ids(K_ID, fresh)
+local ids = {}
+for _, spec in ipairs(specs) do
+  if spec.new then
+    local id = int_text(next_id)
+    next_id = next_id + 1
+    spec.id = id
+    if spec.key then redis.call('HSET', K_IDEMPOTENCY, spec.key, id) end
+    create_job(id, spec, now)
+  end
+  ids[#ids + 1] = spec.id or spec.same_as.id
+end
+finish()
+if fresh > 0 then redis.call('PUBLISH', K_WAKEUP, fresh) end
+return {marker, ids}

@@ -7,6 +7,7 @@ if not job or (job.status ~= 'pending' and job.status ~= 'waiting') then return 
 update(id, job, {
   status = 'cancelled', locked_by = false, locked_at = false,
   last_cancelled_at = now, updated_at = now,
-})
+}, now)
 add_event(id, 'cancelled', now, '{}')
+finish()
 return 1

@@ -9,7 +9,8 @@ for _, id in ipairs(ids) do
   update(id, load_job(id), {
     status = 'cancelled', locked_by = false, locked_at = false,
     last_cancelled_at = now, updated_at = now,
-  })
+  }, now)
   add_event(id, 'cancelled', now, '{}')
 end
+finish()
 return #ids

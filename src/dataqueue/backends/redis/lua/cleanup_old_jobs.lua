@@ -13,4 +13,5 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', K_FINISHED, id)
   end
 end
+finish()
 return #ids

@@ -28,7 +28,8 @@ for _, id in ipairs(ids) do
     end
     for _, tag in ipairs(changes.tags) do redis.call('ZADD', k_tag(tag), id, id) end
   end
-  update(id, job, change)
+  update(id, job, change, now)
   add_event(id, 'edited', now, ARGV[6])
 end
+finish()
 return #ids

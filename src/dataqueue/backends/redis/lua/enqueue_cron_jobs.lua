@@ -7,14 +7,15 @@
   holds the schedule's jobs, and completed or deleted ones are dropped from
   it as they are met (a completed job never runs again). A blocked due time
   is still claimed, with no job, and counted in skipped_runs like the
-  skipped ones.
+  skipped ones. Jobs are created by create_job(), as add_jobs creates them.
   ARGV[1] prefix   ARGV[2] now (us)
   ARGV[3..] one JSON object per tick: {"schedule_id", "claimed_run_at",
-            "next_run_at" (us strings), "skipped" (int), "fields" (the job
-            hash's fields: name, value, ...), "tags", "event" (JSON text)}
+            "next_run_at" (strings), "skipped" (int), "job" (as
+            create_job() reads it)}
   Publishes on the wake-up channel when a job was inserted.
-  Returns the ids of the inserted jobs. ]]
+  Returns {instance marker, {id of each inserted job, ...}}. ]]
 local now = ARGV[2]
+local marker = instance()
 local ids = {}
 
 local function instance_running(schedule_id)
@@ -33,22 +34,15 @@ end
 
 for i = 3, #ARGV do
   local tick = cjson.decode(ARGV[i])
-  local sid = tostring(tick.schedule_id)
+  local sid = tick.schedule_id
   local schedule = load_hash(k_cron(sid))
   if schedule and schedule.status == 'active'
       and schedule.next_run_at == tick.claimed_run_at then
     local skipped = tonumber(schedule.skipped_runs or '0') + tick.skipped
     local changes = {'next_run_at', tick.next_run_at, 'updated_at', now}
     if schedule.allow_overlap == '1' or not instance_running(sid) then
-      local id = redis.call('INCR', K_ID)
-      redis.call('HSET', k_job(id), 'id', id, unpack(tick.fields))
-      local job = load_job(id)
-      redis.call('ZADD', K_ALL, id, id)
-      redis.call('ZADD', k_status(job.status), id, id)
-      redis.call('ZADD', k_type(job.job_type), id, id)
-      for _, tag in ipairs(tick.tags) do redis.call('ZADD', k_tag(tag), id, id) end
-      enqueue(id, job)
-      add_event(id, 'added', now, tick.event)
+      local id = int_text(reserve_ids(K_ID, 1))
+      create_job(id, tick.job, now)
       redis.call('SADD', k_cron_jobs(sid), id)
       changes[#changes + 1] = 'last_job_id'
       changes[#changes + 1] = id
@@ -64,5 +58,6 @@ for i = 3, #ARGV do
     redis.call('ZADD', K_CRON_DUE, tick.next_run_at, sid)
   end
 end
+finish()
 if #ids > 0 then redis.call('PUBLISH', K_WAKEUP, #ids) end
-return ids
+return {marker, ids}

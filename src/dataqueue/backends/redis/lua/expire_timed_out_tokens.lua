@@ -12,10 +12,11 @@ for _, token_id in ipairs(redis.call('ZRANGEBYSCORE', K_TOKEN_TIMEOUTS, '-inf', 
     expired = expired + 1
     local job = token.job_id and load_job(token.job_id)
     if job and job.status == 'waiting' and job.wait_token_id == token_id then
-      update(token.job_id, job, {status = 'pending', updated_at = now})
+      update(token.job_id, job, {status = 'pending', updated_at = now}, now)
       add_event(token.job_id, 'resumed', now,
         cjson.encode({token_id = token_id, timed_out = true}))
     end
   end
 end
+finish()
 return expired

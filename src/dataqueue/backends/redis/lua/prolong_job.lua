@@ -1,10 +1,13 @@
---[[ prolong_job: refresh the lock of a job still held by the worker.
-  ARGV[1] prefix   ARGV[2] job id   ARGV[3] worker id   ARGV[4] now (us)
+--[[ prolong_job: refresh the lock of a job still held under the lease, and
+  record a 'prolonged' event.
+  ARGV[1] prefix   ARGV[2] job id   ARGV[3] lease token   ARGV[4] now (us)
   ARGV[5] metadata of the 'prolonged' event (JSON text)
-  Returns 1 if prolonged, else 0. ]]
-local id, worker, now = ARGV[2], ARGV[3], ARGV[4]
-local job = load_job(id)
-if not job or job.status ~= 'processing' or job.locked_by ~= worker then return 0 end
-update(id, job, {locked_at = now, updated_at = now})
+  Returns 1 if prolonged, 0 if the lease is lost. ]]
+local id, now = ARGV[2], ARGV[4]
+local job = load_fields(id, {'lease_token'})
+if not job or job.status ~= 'processing' or job.lease_token ~= ARGV[3] then return 0 end
+redis.call('HSET', k_job(id), 'locked_at', now, 'updated_at', now)
+redis.call('ZADD', K_PROCESSING, now, id)
 add_event(id, 'prolonged', now, ARGV[5])
+finish()
 return 1

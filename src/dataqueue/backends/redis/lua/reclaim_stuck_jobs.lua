@@ -1,21 +1,43 @@
---[[ reclaim_stuck_jobs: processing jobs locked too long go back to pending.
+--[[ reclaim_stuck_jobs: take back processing jobs whose lock was not
+  refreshed for too long (their worker is gone). The lost attempt counts:
+  a job with attempts left becomes pending, due now ('retried' event
+  {"reclaimed_from"}); one that used max_attempts fails for good with
+  failure_reason worker_lost ('failed' event).
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] threshold (us)
   ARGV[4] now - threshold (us): only jobs locked before it can be stuck
+  ARGV[5] error_history entry of a final failure (JSON object)
+  ARGV[6] metadata of its 'failed' event (JSON text)
   A job is stuck when locked_at < now - max(threshold, its own timeout).
   Returns how many jobs were reclaimed. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
 local reclaimed = 0
-local ids = redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARGV[4])
-for _, id in ipairs(ids) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARGV[4])) do
   local job = load_job(id)
-  local limit = math.max(threshold, tonumber(job.timeout or '0') * 1000000)
-  if tonumber(job.locked_at) < tonumber(now) - limit then
-    local owner = job.locked_by
-    update(id, job, {
-      status = 'pending', locked_by = false, locked_at = false, updated_at = now,
-    })
-    add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
-    reclaimed = reclaimed + 1
+  if not job then
+    redis.call('ZREM', K_PROCESSING, id)
+  else
+    local limit = math.max(threshold, (tonumber(job.timeout) or 0) * 1000000)
+    if (tonumber(job.locked_at) or 0) < tonumber(now) - limit then
+      local owner = job.locked_by
+      local changes = {
+        updated_at = now, locked_by = false, locked_at = false, lease_token = false,
+      }
+      if (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or 1) then
+        changes.status = 'failed'
+        changes.error_history = append_entry(job.error_history, ARGV[5])
+        changes.failure_reason = 'worker_lost'
+        changes.last_failed_at = now
+        changes.next_attempt_at = false
+        add_event(id, 'failed', now, ARGV[6])
+      else
+        changes.status = 'pending'
+        changes.run_at = now
+        add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
+      end
+      update(id, job, changes, now)
+      reclaimed = reclaimed + 1
+    end
   end
 end
+finish()
 return reclaimed

@@ -1,12 +1,16 @@
---[[ retry_job: a failed or processing job becomes pending (due at its run_at).
+--[[ retry_job: a failed or cancelled job becomes pending and due now (its
+  run_at is kept when already due, so it keeps its place); any other job,
+  a processing one above all, is left alone.
   ARGV[1] prefix   ARGV[2] job id   ARGV[3] now (us)
   Returns 1 if the job was retried, else 0. ]]
 local id, now = ARGV[2], ARGV[3]
 local job = load_job(id)
-if not job or (job.status ~= 'failed' and job.status ~= 'processing') then return 0 end
-update(id, job, {
-  status = 'pending', next_attempt_at = false, locked_by = false, locked_at = false,
-  last_retried_at = now, updated_at = now,
-})
+if not job or (job.status ~= 'failed' and job.status ~= 'cancelled') then return 0 end
+local changes = {
+  status = 'pending', next_attempt_at = false, last_retried_at = now, updated_at = now,
+}
+if (tonumber(job.run_at) or 0) > tonumber(now) then changes.run_at = now end
+update(id, job, changes, now)
 add_event(id, 'retried', now, '{}')
+finish()
 return 1

@@ -1,8 +1,10 @@
---[[ set_progress: store a job's progress percentage.
-  ARGV[1] prefix   ARGV[2] job id   ARGV[3] progress (0-100)   ARGV[4] now (us)
-  Returns 1 if the job exists, else 0. ]]
+--[[ set_progress: store the progress percentage of a job still held under
+  the lease.
+  ARGV[1] prefix   ARGV[2] job id   ARGV[3] lease token   ARGV[4] progress (0-100)
+  ARGV[5] now (us)
+  Returns 1 if stored, 0 if the lease is lost. ]]
 local id = ARGV[2]
-local job = load_job(id)
-if not job then return 0 end
-update(id, job, {progress = ARGV[3], updated_at = ARGV[4]})
+local job = load_fields(id, {'lease_token'})
+if not job or job.status ~= 'processing' or job.lease_token ~= ARGV[3] then return 0 end
+redis.call('HSET', k_job(id), 'progress', ARGV[4], 'updated_at', ARGV[5])
 return 1

@@ -1,18 +1,21 @@
 -- add_jobs: insert one job, unless its idempotency_key is taken.
 -- Returns the new id, or no row when the key is taken (the caller then reads
--- the existing id with get_job_id_by_idempotency_key). run_at NULL means now.
+-- the existing id with add_jobs.existing). run_at NULL means now. A job
+-- enqueued by a cron schedule (enqueue_cron_jobs) has its cron_job_id and
+-- cron_due_at; other jobs have NULL there.
 -- :job_type :payload (JSON) :priority :run_at :max_attempts :timeout
 -- :force_kill_on_timeout :tags (JSON list) :idempotency_key :retry_delay
--- :retry_backoff :retry_delay_max :flow_id :now
+-- :retry_backoff :retry_delay_max :flow_id :cron_job_id :cron_due_at :now
 INSERT INTO job_queue (
     job_type, payload, status, created_at, updated_at, max_attempts, priority,
     run_at, timeout, force_kill_on_timeout, tags, idempotency_key, retry_delay,
-    retry_backoff, retry_delay_max, flow_id
+    retry_backoff, retry_delay_max, flow_id, cron_job_id, cron_due_at
 )
 VALUES (
     :job_type, :payload, 'pending', :now, :now, :max_attempts, :priority,
     coalesce(:run_at, :now), :timeout, :force_kill_on_timeout, :tags,
-    :idempotency_key, :retry_delay, :retry_backoff, :retry_delay_max, :flow_id
+    :idempotency_key, :retry_delay, :retry_backoff, :retry_delay_max, :flow_id,
+    :cron_job_id, :cron_due_at
 )
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id

@@ -1,6 +1,6 @@
 -- enqueue_cron_jobs: claim one due time of a schedule, the first step of the
 -- enqueue transaction (BEGIN IMMEDIATE makes the claim, the overlap check
--- and the job insert one atomic step across processes). The claim moves
+-- and the job insert (add_jobs) one atomic step across processes). The claim moves
 -- next_run_at from :claimed_run_at to :next_run_at and only succeeds while
 -- the schedule is active and still has :claimed_run_at, so each due time is
 -- claimed once. Returns allow_overlap and whether an instance of the schedule

@@ -1,7 +1,7 @@
--- prolong_job: refresh the lock of a job still held by :worker_id, so that
--- reclaim_stuck_jobs leaves it alone. Returns the id when it was.
--- :id :worker_id :now
+-- prolong_job: refresh the lock of a job still held under the attempt's
+-- lease, so that reclaim_stuck_jobs leaves it alone; the caller records the
+-- prolonged event. Returns the id when the lease held. :id :token :now
 UPDATE job_queue
 SET locked_at = :now, updated_at = :now
-WHERE id = :id AND status = 'processing' AND locked_by = :worker_id
+WHERE id = :id AND status = 'processing' AND lease_token = :token
 RETURNING id

@@ -1,10 +1,27 @@
--- reclaim_stuck_jobs: the processing jobs among :ids (found by
--- find_stuck_jobs in the same transaction) go back to pending, unlocked.
--- Returns the ids reclaimed. :ids (JSON list) :now
+-- reclaim_stuck_jobs: take back the processing jobs among :ids (found by
+-- reclaim_stuck_jobs.find in the same transaction). The lost attempt counts
+-- as used: a job with attempts left becomes pending with run_at = now (behind
+-- the jobs already waiting, so a job that kills its worker cannot stay first
+-- in line); one that has used max_attempts becomes failed for good with
+-- failure_reason worker_lost and :error appended to error_history. Both clear
+-- the lock and the lease.
+-- :ids (JSON list) :error (JSON object) :now. Returns id and the new status.
 UPDATE job_queue
-SET status = 'pending',
+SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+    run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,
+    error_history = CASE
+        WHEN attempts >= max_attempts
+            THEN json_insert(error_history, '$[#]', json(:error))
+        ELSE error_history
+    END,
+    failure_reason = CASE
+        WHEN attempts >= max_attempts THEN 'worker_lost' ELSE failure_reason
+    END,
+    last_failed_at = CASE WHEN attempts >= max_attempts THEN :now ELSE last_failed_at END,
+    next_attempt_at = NULL,
     locked_by = NULL,
     locked_at = NULL,
+    lease_token = NULL,
     updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'processing'
-RETURNING id
+RETURNING id, status

@@ -1,12 +1,12 @@
--- retry_job: a failed or processing job becomes pending again (run_at kept,
--- so it is due at once unless scheduled later); the lock is released.
--- Returns the id when the job was retried. :id :now
+-- retry_job: a failed or cancelled job becomes pending and due now. A job in
+-- any other state is left alone: retrying a processing one would run it
+-- twice. run_at keeps an earlier time, so a retried job keeps its place in
+-- line. Returns the id when the job was retried. :id :now
 UPDATE job_queue
 SET status = 'pending',
+    run_at = min(run_at, :now),
     next_attempt_at = NULL,
-    locked_by = NULL,
-    locked_at = NULL,
     last_retried_at = :now,
     updated_at = :now
-WHERE id = :id AND status IN ('failed', 'processing')
+WHERE id = :id AND status IN ('failed', 'cancelled')
 RETURNING id

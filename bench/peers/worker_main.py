@@ -1,0 +1,22 @@
+"""Worker process entry point: python worker_main.py --adapter X --concurrency 10 --variant default
+
+Imports adapters.X and calls X.run_worker(concurrency, variant), which blocks until SIGTERM.
+"""
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--adapter", required=True)
+    ap.add_argument("--concurrency", type=int, default=10)
+    ap.add_argument("--variant", default="default")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    mod = importlib.import_module(f"adapters.{a.adapter}")
+    mod.run_worker(a.concurrency, a.variant)

@@ -1,0 +1,279 @@
+"""Validated values handed to a store.
+
+``dataqueue._validate`` builds the jobs, filters, edits and cron schedules
+from public arguments; the runtime builds the cron ticks and the processor
+the rest. Backends trust every field: a value reaching them
+has already been checked and normalized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from dataqueue.models import FailureReason, JobRecord, JobStatus, TagFilter, TimeRange
+from dataqueue.types import JSONValue
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job ready to be inserted."""
+
+    job_type: str
+    payload: JSONValue
+    priority: int
+    run_at: datetime | None
+    max_attempts: int
+    timeout: float | None
+    force_kill_on_timeout: bool
+    tags: list[str]
+    idempotency_key: str | None
+    retry_delay: float | None
+    retry_backoff: bool | None
+    retry_delay_max: float | None
+    flow_id: str | None = None
+    cron: CronRun | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CronRun:
+    """Where a job enqueued by a cron schedule comes from: the schedule, the
+    due time it is for, and how many earlier due times it stands in for."""
+
+    cron_job_id: int
+    due_at: datetime
+    skipped: int = 0
+
+
+def added_metadata(job: NewJob) -> dict[str, JSONValue]:
+    """The metadata of a new job's ``added`` event, the same on every store."""
+    if job.cron is None:
+        return {"job_type": job.job_type}
+    return {
+        "job_type": job.job_type,
+        "cron_job_id": job.cron.cron_job_id,
+        "cron_due_at": job.cron.due_at.isoformat(),
+        "cron_skipped": job.cron.skipped,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """A validated conjunction of filters; ``None`` fields do not filter."""
+
+    job_type: str | None = None
+    priority: int | None = None
+    run_at: TimeRange | None = None
+    tags: TagFilter | None = None
+    status: JobStatus | None = None
+
+
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "payload",
+    "priority",
+    "max_attempts",
+    "run_at",
+    "timeout",
+    "tags",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanges:
+    """Validated edits to pending jobs: only the fields in ``values`` change.
+
+    ``values`` maps a name of ``EDITABLE_FIELDS`` to its new value; ``run_at``
+    of ``None`` means "now", ``tags`` of ``None`` means no tags. ``metadata`` is
+    the JSON form recorded in the ``edited`` event.
+    """
+
+    values: dict[str, Any]
+    metadata: dict[str, JSONValue] = field(default_factory=dict)
+
+
+# -- cron schedules ----------------------------------------------------------
+
+CRON_EDITABLE_FIELDS: tuple[str, ...] = (
+    "cron_expression",
+    "job_type",
+    "payload",
+    "timezone",
+    "allow_overlap",
+    "max_attempts",
+    "priority",
+    "timeout",
+    "tags",
+    "retry_delay",
+    "retry_backoff",
+    "retry_delay_max",
+)
+"""What ``edit_cron_job`` may change (the name is the schedule's identity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewCronJob:
+    """A validated schedule, with its first run already computed."""
+
+    schedule_name: str
+    cron_expression: str
+    job_type: str
+    payload: JSONValue
+    timezone: str
+    allow_overlap: bool
+    max_attempts: int
+    priority: int
+    timeout: float | None
+    tags: list[str]
+    retry_delay: float | None
+    retry_backoff: bool | None
+    retry_delay_max: float | None
+    next_run_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CronChanges:
+    """Validated edits to one schedule: only the fields in ``values`` change.
+
+    When the expression or the time zone changes, ``next_run_at`` is the
+    recomputed next run, and ``expected`` the (expression, timezone) it was
+    computed from: the store applies the edit only if the schedule still has
+    them, so a concurrent edit is never overwritten with a stale next run.
+    """
+
+    values: dict[str, Any]
+    next_run_at: datetime | None = None
+    expected: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CronTick:
+    """One due schedule to enqueue, decided in Python.
+
+    The store claims the due time by moving the schedule's ``next_run_at``
+    from ``claimed_run_at`` to ``next_run_at`` (only if it is still active
+    and still has ``claimed_run_at``), and in the same atomic step inserts
+    ``job`` (whose ``cron`` names the schedule, the due time and the skipped
+    count) as ``add_jobs`` does, unless the schedule forbids overlap and one
+    of its jobs is pending, processing or waiting. A blocked due time is
+    still claimed; it and the ``job.cron.skipped`` ones add to the
+    schedule's ``skipped_runs``.
+    """
+
+    claimed_run_at: datetime
+    next_run_at: datetime
+    job: NewJob
+
+    @property
+    def run(self) -> CronRun:
+        assert self.job.cron is not None
+        return self.job.cron
+
+
+# -- the work of a processor -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right of one attempt to write to its job.
+
+    Every claim draws a fresh random ``token``; the store keeps it on each job
+    it claimed. A write carrying a lease changes the job only while the job is
+    ``processing`` under that same token, so an attempt whose job was
+    reclaimed, released or cancelled (or a restarted worker reusing the same
+    ``worker_id``) can no longer change it.
+    """
+
+    job_id: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Take up to ``limit`` due jobs for ``worker_id`` under lease ``token``."""
+
+    worker_id: str
+    token: str
+    limit: int
+    job_types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """An attempt finished: the job becomes ``completed`` with ``output``;
+    ``metadata`` is the ``completed`` event's."""
+
+    lease: Lease
+    output: JSONValue
+    metadata: dict[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An attempt failed: the job becomes ``failed``, ``{"message",
+    "timestamp"}`` is appended to its ``error_history``, and it runs again at
+    ``next_attempt_at`` (``None``: failed for good)."""
+
+    lease: Lease
+    message: str
+    reason: FailureReason
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Suspension:
+    """An attempt waits: the job becomes ``waiting`` until ``wait_until`` or
+    until token ``wait_token_id`` is completed or expires (exactly one is
+    set), with ``step_data`` (which records the wait's position) stored and
+    the attempt its claim took given back. A token that is already resolved
+    when this is written makes the job due at once instead."""
+
+    lease: Lease
+    step_data: dict[str, JSONValue]
+    wait_until: datetime | None = None
+    wait_token_id: str | None = None
+
+
+Outcome: TypeAlias = Completion | Failure | Suspension
+"""What an attempt ended in, to be written under its lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A token created by a running attempt, for its own job."""
+
+    id: str
+    timeout_at: datetime | None
+    tags: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenJob:
+    """A claimed job whose stored row could not be decoded.
+
+    The store claimed it (it holds the claim's lease) but cannot hand it to a
+    handler; the processor fails it for good so that it never holds up the
+    rest of its claim.
+    """
+
+    id: int
+    error: str
+
+
+Claimed: TypeAlias = JobRecord | BrokenJob
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What ``settle_and_claim`` did.
+
+    ``settled[i]`` is True when ``outcomes[i]`` was written (its lease still
+    held), False when the job had been taken from the attempt. ``claimed`` are
+    the newly claimed jobs, in claim order.
+    """
+
+    settled: list[bool]
+    claimed: list[Claimed]

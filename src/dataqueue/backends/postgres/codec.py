@@ -1,0 +1,136 @@
+"""Python values to statement parameters, and rows back to Python values.
+
+JSON values (payloads, outputs, metadata) travel as JSON text and are stored
+in ``json`` columns, which keep the text they were given: a float comes back
+as the same float (``1e16`` stays a float, ``-0.0`` keeps its sign), where
+``jsonb`` would normalize it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dataqueue._commands import (
+    EDITABLE_FIELDS,
+    Completion,
+    Failure,
+    JobChanges,
+    JobFilter,
+    Lease,
+    NewJob,
+    Outcome,
+    added_metadata,
+)
+from dataqueue.models import TimeRange
+from dataqueue.types import JSONValue
+
+Row = dict[str, Any]
+
+
+def json_text(value: JSONValue) -> str:
+    # The default float repr round-trips exactly; compact separators keep
+    # stored rows small.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def in_utc(row: Row) -> Row:
+    """Timestamps come back in the session's time zone; the API speaks UTC."""
+    return {
+        key: value.astimezone(UTC) if isinstance(value, datetime) else value
+        for key, value in row.items()
+    }
+
+
+def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
+    """One array per column, in spec order (see add_jobs.sql); the specs'
+    idempotency keys are distinct."""
+    return {
+        "job_types": [j.job_type for j in jobs],
+        "payloads": [json_text(j.payload) for j in jobs],
+        "priorities": [j.priority for j in jobs],
+        "run_ats": [j.run_at for j in jobs],
+        "max_attempts": [j.max_attempts for j in jobs],
+        "timeouts": [j.timeout for j in jobs],
+        "force_kills": [j.force_kill_on_timeout for j in jobs],
+        "tags": [json_text(list(j.tags)) for j in jobs],
+        "keys": [j.idempotency_key for j in jobs],
+        "retry_delays": [j.retry_delay for j in jobs],
+        "retry_backoffs": [j.retry_backoff for j in jobs],
+        "retry_delay_maxes": [j.retry_delay_max for j in jobs],
+        "flow_ids": [j.flow_id for j in jobs],
+        "cron_job_ids": [None if j.cron is None else j.cron.cron_job_id for j in jobs],
+        "cron_due_ats": [None if j.cron is None else j.cron.due_at for j in jobs],
+        # NULL: the statement writes just job_type, as added_metadata would.
+        "events": [
+            None if j.cron is None else json_text(added_metadata(j)) for j in jobs
+        ],
+    }
+
+
+def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Completions and failures as parallel arrays (see settle_and_claim.sql)."""
+    done = [o for o in outcomes if isinstance(o, Completion)]
+    failed = [o for o in outcomes if isinstance(o, Failure)]
+    return {
+        "c_ids": [o.lease.job_id for o in done],
+        "c_tokens": [o.lease.token for o in done],
+        "c_outputs": [json_text(o.output) for o in done],
+        "c_metadata": [json_text(o.metadata) for o in done],
+        "f_ids": [o.lease.job_id for o in failed],
+        "f_tokens": [o.lease.token for o in failed],
+        "f_messages": [o.message for o in failed],
+        "f_reasons": [o.reason.value for o in failed],
+        "f_next_at": [o.next_attempt_at for o in failed],
+        "f_next_iso": [
+            None if o.next_attempt_at is None else o.next_attempt_at.isoformat()
+            for o in failed
+        ],
+    }
+
+
+def lease_params(leases: Sequence[Lease]) -> dict[str, Any]:
+    return {
+        "ids": [lease.job_id for lease in leases],
+        "tokens": [lease.token for lease in leases],
+    }
+
+
+def filter_params(where: JobFilter) -> dict[str, Any]:
+    """The filter parameters shared by get_jobs, edit_jobs and cancel_jobs."""
+    run_at = where.run_at or TimeRange()
+    tags = where.tags
+    return {
+        "job_type": where.job_type,
+        "priority": where.priority,
+        "status": None if where.status is None else where.status.value,
+        "run_at_gt": run_at.gt,
+        "run_at_gte": run_at.gte,
+        "run_at_lt": run_at.lt,
+        "run_at_lte": run_at.lte,
+        "run_at_eq": run_at.eq,
+        "tags": None if tags is None else tags.values,
+        "tag_mode": None if tags is None else tags.mode,
+    }
+
+
+def edit_params(changes: JobChanges) -> dict[str, Any]:
+    """``set_<field>`` says whether to change a field, ``new_<field>`` to what."""
+    params: dict[str, Any] = {"metadata": json_text(changes.metadata)}
+    for name in EDITABLE_FIELDS:
+        present = name in changes.values
+        value = changes.values.get(name)
+        if name == "payload" and present:
+            value = json_text(value)
+        elif name == "tags" and present:
+            value = list(value or [])
+        params[f"set_{name}"] = present
+        params[f"new_{name}"] = value
+    return params
+
+
+def now_params(now: datetime) -> Mapping[str, Any]:
+    """``now``, and the same instant as ISO text for JSON documents."""
+    return {"now": now, "now_iso": now.isoformat()}

@@ -1,0 +1,134 @@
+-- settle_and_claim: write a batch of outcomes, then claim, in one statement
+-- (one round trip, one commit).
+-- Each completion and failure matches its job by id, status 'processing'
+-- and lease token, so an attempt that lost its lease changes nothing. A
+-- completion stores its output (JSON text, kept exactly) and gets a
+-- 'completed' event with its metadata; a failure appends (message,
+-- timestamp) to error_history, sets failure_reason, last_failed_at and
+-- next_attempt_at (NULL: failed for good), and gets a 'failed' event. Both
+-- clear the lock and the lease.
+-- Then up to claim_limit due jobs (pending with run_at reached, or failed
+-- with next_attempt_at reached) move to processing under the new lease,
+-- with a 'processing' event. The two kinds are read separately so pending
+-- jobs come straight off the claim index in claim order (an OR of both
+-- would sort every due job); FOR UPDATE SKIP LOCKED keeps concurrent claims
+-- disjoint, and rows locked but not kept are released when the statement
+-- ends. All parts read the snapshot taken before the statement, so the
+-- claim never sees a job this statement settles (it was processing then).
+-- The job_type_filter placeholder is rendered once per backend: empty, or a job_type
+-- test on the claim's job_types; two statements instead of one optional
+-- filter, so each keeps a plan that walks the claim index.
+-- Parameters: now, now_iso (now as ISO text, for error_history);
+-- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
+-- text); failures: f_ids, f_tokens, f_messages, f_reasons, f_next_at,
+-- f_next_iso (next_attempt_at as ISO text or NULL); claim: worker_id, token,
+-- claim_limit (0: claim nothing), job_types (typed statement only).
+-- Returns at least one row: settled (the ids written, or NULL), then the
+-- claimed job's columns (all NULL in the one row when nothing was claimed),
+-- in claim order.
+WITH completions AS (
+    SELECT *
+    FROM unnest(
+        %(c_ids)s::bigint[], %(c_tokens)s::text[], %(c_outputs)s::text[],
+        %(c_metadata)s::text[]
+    ) AS c (id, token, output, metadata)
+),
+completed AS (
+    UPDATE {schema}.job_queue AS j
+    SET status = 'completed',
+        completed_at = %(now)s::timestamptz,
+        output = c.output::json,
+        locked_by = NULL,
+        locked_at = NULL,
+        lease_token = NULL,
+        updated_at = %(now)s::timestamptz
+    FROM completions AS c
+    WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token
+    RETURNING j.id, c.metadata
+),
+failures AS (
+    SELECT *
+    FROM unnest(
+        %(f_ids)s::bigint[], %(f_tokens)s::text[], %(f_messages)s::text[],
+        %(f_reasons)s::text[], %(f_next_at)s::timestamptz[], %(f_next_iso)s::text[]
+    ) AS f (id, token, message, reason, next_at, next_iso)
+),
+failed AS (
+    UPDATE {schema}.job_queue AS j
+    SET status = 'failed',
+        error_history = j.error_history || jsonb_build_array(
+            jsonb_build_object('message', f.message, 'timestamp', %(now_iso)s::text)
+        ),
+        failure_reason = f.reason,
+        last_failed_at = %(now)s::timestamptz,
+        next_attempt_at = f.next_at,
+        locked_by = NULL,
+        locked_at = NULL,
+        lease_token = NULL,
+        updated_at = %(now)s::timestamptz
+    FROM failures AS f
+    WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
+    RETURNING j.id, f.message, f.reason, f.next_iso
+),
+pending_due AS (
+    SELECT id, priority, run_at
+    FROM {schema}.job_queue
+    WHERE status = 'pending' AND run_at <= %(now)s::timestamptz {job_type_filter}
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(claim_limit)s::integer
+    FOR UPDATE SKIP LOCKED
+),
+retry_due AS (
+    SELECT id, priority, run_at
+    FROM {schema}.job_queue
+    WHERE status = 'failed' AND next_attempt_at <= %(now)s::timestamptz {job_type_filter}
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(claim_limit)s::integer
+    FOR UPDATE SKIP LOCKED
+),
+due AS (
+    SELECT candidates.id
+    FROM (
+        SELECT * FROM pending_due
+        UNION ALL
+        SELECT * FROM retry_due
+    ) AS candidates
+    ORDER BY candidates.priority DESC, candidates.run_at, candidates.id
+    LIMIT %(claim_limit)s::integer
+),
+claimed AS (
+    UPDATE {schema}.job_queue AS j
+    SET status = 'processing',
+        locked_by = %(worker_id)s::text,
+        locked_at = %(now)s::timestamptz,
+        lease_token = %(token)s::text,
+        attempts = j.attempts + 1,
+        started_at = coalesce(j.started_at, %(now)s::timestamptz),
+        next_attempt_at = NULL,
+        pending_reason = NULL,
+        updated_at = %(now)s::timestamptz
+    FROM due
+    WHERE j.id = due.id
+    RETURNING j.*
+),
+logged AS (
+    INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
+    SELECT id, 'completed', %(now)s::timestamptz, metadata::jsonb FROM completed
+    UNION ALL
+    SELECT id, 'failed', %(now)s::timestamptz, jsonb_build_object(
+        'message', message, 'failure_reason', reason, 'next_attempt_at', next_iso
+    )
+    FROM failed
+    UNION ALL
+    SELECT id, 'processing', %(now)s::timestamptz,
+        jsonb_build_object('worker_id', locked_by, 'attempt', attempts)
+    FROM claimed
+),
+settled AS (
+    SELECT array_agg(id) AS ids
+    FROM (SELECT id FROM completed UNION ALL SELECT id FROM failed) AS written
+)
+SELECT settled.ids AS settled, claimed.*
+FROM settled
+LEFT JOIN claimed ON true
+ORDER BY claimed.priority DESC, claimed.run_at, claimed.id

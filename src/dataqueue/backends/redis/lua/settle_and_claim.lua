@@ -1,0 +1,124 @@
+--[[ settle_and_claim: write finished attempts under their leases, then claim
+  due jobs under a new lease, in one call.
+  ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] number of outcomes
+  ARGV[4..] seven values per outcome: kind ('c' completed, 'f' failed), job id,
+    lease token, then
+      c: output (JSON), metadata of the 'completed' event (JSON), '', ''
+      f: error_history entry (JSON object), failure reason, next_attempt_at
+         (us, or '' when failed for good), metadata of the 'failed' event (JSON)
+  then the claim: limit (0: no claim), worker id, lease token, job types (JSON
+    list, or '' for every type), {"worker_id": ...} as JSON text (the start of
+    each 'processing' event's metadata)
+  An outcome is written only while its job is processing under its token.
+  Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
+  so ZRANGE gives priority DESC, run_at, id). Jobs that became due in
+  scheduled or retry are promoted first, at most PROMOTE per zset and call,
+  so a large backlog falling due never blocks Redis in one script; until it
+  is all promoted, claims see it in run_at order a slice at a time.
+  Returns {instance marker, {1|0 per outcome}, claimed}: claimed is the JSON
+  text of a list of the claimed jobs' hashes as objects (one string parses far
+  faster in the client than an array per field), each job's id taken from
+  its ready member, so a job whose hash is damaged still comes back with it. ]]
+local PROMOTE = 1000
+local now = ARGV[2]
+local marker = instance()
+
+local settled = {}
+local first_claim_arg = 4 + 7 * tonumber(ARGV[3])
+for i = 4, first_claim_arg - 1, 7 do
+  local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local job = load_fields(id, {'lease_token', 'error_history'})
+  if job and job.status == 'processing' and job.lease_token == token then
+    local changes = {
+      updated_at = now, locked_by = false, locked_at = false, lease_token = false,
+    }
+    if kind == 'c' then
+      changes.status = 'completed'
+      changes.completed_at = now
+      changes.output = ARGV[i + 3]
+      add_event(id, 'completed', now, ARGV[i + 4])
+    else
+      changes.status = 'failed'
+      changes.error_history = append_entry(job.error_history, ARGV[i + 3])
+      changes.failure_reason = ARGV[i + 4]
+      changes.last_failed_at = now
+      changes.next_attempt_at = ARGV[i + 5] ~= '' and ARGV[i + 5]
+      add_event(id, 'failed', now, ARGV[i + 6])
+    end
+    update(id, job, changes, now)
+    settled[#settled + 1] = 1
+  else
+    settled[#settled + 1] = 0
+  end
+end
+
+flush_indexes()  -- a job failed with a retry due now may be claimed below
+
+local limit = tonumber(ARGV[first_claim_arg])
+local worker, token = ARGV[first_claim_arg + 1], ARGV[first_claim_arg + 2]
+local types = nil
+if ARGV[first_claim_arg + 3] ~= '' then
+  types = {}
+  for _, job_type in ipairs(cjson.decode(ARGV[first_claim_arg + 3])) do
+    types[job_type] = true
+  end
+end
+local worker_json = ARGV[first_claim_arg + 4]
+
+local claimed = {}
+if limit > 0 then
+  for _, key in ipairs({K_SCHEDULED, K_RETRY}) do
+    local ids = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PROMOTE)
+    for _, id in ipairs(ids) do
+      local fields = redis.call('HMGET', k_job(id), 'priority', 'run_at')
+      if fields[2] then
+        redis.call('ZADD', K_READY, ready_score({priority = fields[1]}),
+          ready_member(id, fields[2]))
+      end
+    end
+    if #ids > 0 then call_in_slices('ZREM', key, ids) end
+  end
+
+  local taken = {}
+  local offset = 0
+  local window = math.max(limit, 16)
+  local due_by = tonumber(now)
+  while #claimed < limit do
+    local members = redis.call('ZRANGE', K_READY, offset, offset + window - 1)
+    if #members == 0 then break end
+    offset = offset + #members
+    for _, member in ipairs(members) do
+      local id = string.match(member, ':0*(%d+)$')
+      local wanted = true
+      if tonumber(string.sub(member, 1, 17)) > due_by then
+        wanted = false  -- placed by a clock ahead of this one: not due yet
+      elseif types and not types[redis.call('HGET', k_job(id), 'job_type')] then
+        wanted = false
+      end
+      local job = wanted and load_job(id)
+      if wanted and (not job or (job.status ~= 'pending' and job.status ~= 'failed')) then
+        taken[#taken + 1] = member  -- a stale entry: drop it
+      elseif wanted then
+        taken[#taken + 1] = member
+        local attempt = (tonumber(job.attempts) or 0) + 1
+        move_status(id, job.status, 'processing')
+        write(id, job, {
+          status = 'processing', locked_by = worker, locked_at = now,
+          lease_token = token, attempts = tostring(attempt),
+          started_at = job.started_at or now, updated_at = now,
+          next_attempt_at = false, pending_reason = false,
+        })
+        index_add(K_PROCESSING, now, id)
+        add_event(id, 'processing', now,
+          string.sub(worker_json, 1, -2) .. ',"attempt":' .. attempt .. '}')
+        job.id = id
+        claimed[#claimed + 1] = job
+        if #claimed == limit then break end
+      end
+    end
+  end
+  if #taken > 0 then call_in_slices('ZREM', K_READY, taken) end
+end
+
+finish()
+return {marker, settled, #claimed > 0 and cjson.encode(claimed) or '[]'}

@@ -1,8 +1,0 @@
--- find_stuck_jobs: processing jobs locked longer than :threshold seconds, or
--- than their own timeout when it is longer. Returns id and the old lock holder.
--- :now (microseconds) :threshold (seconds)
-SELECT id, locked_by
-FROM job_queue
-WHERE status = 'processing'
-    AND locked_at < :now - CAST(max(:threshold, coalesce(timeout, 0)) * 1000000 AS INTEGER)
-ORDER BY id

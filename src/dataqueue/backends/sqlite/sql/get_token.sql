@@ -1,0 +1,3 @@
+-- get_token: one token by id.
+-- :id
+SELECT * FROM waitpoints WHERE id = :id

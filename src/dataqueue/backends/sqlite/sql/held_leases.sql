@@ -1,0 +1,11 @@
+-- held_leases: which of the given leases still hold, with each job's lock
+-- holder. Read inside the write transaction of settle_and_claim and
+-- release_jobs, so the answer stays true until they commit.
+-- The unary + keeps the planner off the status index (every processing job):
+-- each lease finds its job by id instead.
+-- :leases (JSON list of [job_id, token]). Returns id, locked_by.
+SELECT job_queue.id, job_queue.locked_by
+FROM json_each(:leases) AS lease
+JOIN job_queue ON job_queue.id = json_extract(lease.value, '$[0]')
+WHERE +job_queue.status = 'processing'
+    AND job_queue.lease_token = json_extract(lease.value, '$[1]')

@@ -1,0 +1,212 @@
+"""Attempt: one call of a handler under its deadline, ending in a result.
+
+An attempt writes nothing itself except through its context's leased
+writer (progress, prolong); what it ended in is handed to the outcome writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dataqueue._commands import Lease
+from dataqueue.backends.protocol import Backend
+from dataqueue.errors import JobTimeoutError
+from dataqueue.models import FailureReason, JobRecord
+from dataqueue.processor.context import (
+    AbortSignal,
+    JobContext,
+    LeasedWriter,
+    SyncJobContext,
+    TimeoutCallback,
+)
+from dataqueue.processor.durable import WaitRequest, WaitSignal
+from dataqueue.types import Handler
+
+
+def _takes_context(handler: Handler) -> bool:
+    """True when the handler accepts a second positional argument (ctx)."""
+    try:
+        params = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+
+
+def _is_async(handler: Handler) -> bool:
+    call = getattr(handler, "__call__", None)  # noqa: B004 - callable objects
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    """A handler and how to call it, worked out once per processor."""
+
+    function: Handler
+    takes_context: bool
+    is_async: bool
+
+    @classmethod
+    def of(cls, function: Handler) -> HandlerSpec:
+        return cls(function, _takes_context(function), _is_async(function))
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    message: str
+    reason: FailureReason
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """The attempt was stopped without an outcome of its own (its lease was
+    lost, or the worker is shutting down and releases the job)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suspended:
+    """The handler waits (a time or a token); it runs again from the top."""
+
+    request: WaitRequest
+
+
+AttemptResult = Succeeded | Raised | Abandoned | Suspended
+
+
+class ChildError(Exception):
+    """The handler raised in a force-kill child process; the message is the child's."""
+
+
+def error_message(error: BaseException) -> str:
+    text = str(error)
+    if isinstance(error, ChildError):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Attempt:
+    """One attempt of one claimed job."""
+
+    def __init__(
+        self,
+        job: JobRecord,
+        lease: Lease,
+        handler: HandlerSpec | None,
+        store: Backend,
+        now: Callable[[], Any],
+        on_lease_lost: Callable[[Lease], None],
+    ) -> None:
+        self.job = job
+        self.lease = lease
+        self.handler = handler
+        self.signal = AbortSignal()
+        self.writer = LeasedWriter(store, lease, now, self.signal, on_lease_lost)
+        self.timeout = job.timeout
+        self.callbacks: list[TimeoutCallback] = []
+        self.context = JobContext(job, self.writer, self)
+        self.started = False
+        self._deadline: float | None = None
+        self._call_task: asyncio.Future[Any] | None = None
+
+    def extend(self, seconds: float) -> None:
+        """Move the deadline to ``seconds`` from now."""
+        self._deadline = asyncio.get_running_loop().time() + seconds
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the handler (``lease_lost`` or ``shutdown``): the signal is
+        aborted and an async handler is cancelled; a thread cannot be, and
+        sees ``signal.aborted``."""
+        self.signal.abort(reason)
+        if self._call_task is not None:
+            self._call_task.cancel()
+
+    async def run(self) -> AttemptResult:
+        self.started = True
+        if self.signal.aborted:
+            return Abandoned(self.signal.reason or "shutdown")
+        if self.handler is None:
+            return Raised(
+                f"no handler for job type {self.job.job_type!r}",
+                FailureReason.NO_HANDLER,
+            )
+        try:
+            value = await self._call_with_timeout(self.handler)
+        except WaitSignal as wait:
+            return Suspended(wait.request)
+        except JobTimeoutError as error:
+            return Raised(str(error), FailureReason.TIMEOUT, error)
+        except asyncio.CancelledError:
+            if self.signal.reason in ("lease_lost", "shutdown"):
+                return Abandoned(self.signal.reason)
+            raise
+        except Exception as error:
+            if self.signal.reason in ("lease_lost", "shutdown"):
+                return Abandoned(self.signal.reason)
+            return Raised(error_message(error), FailureReason.HANDLER_ERROR, error)
+        request = self.context.durable.request
+        # A handler that caught the wait (``except BaseException``) still waits.
+        return Succeeded(value) if request is None else Suspended(request)
+
+    async def _call_with_timeout(self, handler: HandlerSpec) -> Any:
+        if self.job.force_kill_on_timeout:
+            from dataqueue.processor.forcekill import run_in_child
+
+            return await run_in_child(self, handler.function)
+        task = self._call_task = asyncio.ensure_future(self._call(handler))
+        if self.timeout is None:
+            return await task
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.timeout
+        while True:
+            remaining = self._deadline - loop.time()
+            if remaining > 0:
+                await asyncio.wait({task}, timeout=remaining)
+                if task.done():
+                    return task.result()
+                continue  # the deadline may have been prolonged meanwhile
+            extension = await self._ask_for_more_time()
+            if extension > 0:
+                self.extend(extension)
+                await self.writer.prolong(extension)
+                continue
+            self.signal.abort("timeout")
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise JobTimeoutError(f"job timed out after {self.timeout:g}s")
+
+    async def _ask_for_more_time(self) -> float:
+        for callback in self.callbacks:
+            extra = callback()
+            if inspect.isawaitable(extra):
+                extra = await extra
+            if extra:
+                return float(extra)
+        return 0.0
+
+    async def _call(self, handler: HandlerSpec) -> Any:
+        if handler.is_async:
+            if handler.takes_context:
+                return await handler.function(self.job.payload, self.context)
+            return await handler.function(self.job.payload)
+        if handler.takes_context:
+            ctx = SyncJobContext(self.context, asyncio.get_running_loop())
+            return await asyncio.to_thread(handler.function, self.job.payload, ctx)
+        return await asyncio.to_thread(handler.function, self.job.payload)
