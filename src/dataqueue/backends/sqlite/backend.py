@@ -5,6 +5,11 @@ event loop never blocks on the file. Writes run in ``BEGIN IMMEDIATE``
 transactions, which take the database's write lock up front: several worker
 processes on one machine can claim from the same file and never get the same
 job. Times are stored as integer microseconds since the epoch (UTC).
+
+A processor's whole exchange (its finished jobs' outcomes and events, then
+its next claim) is one such transaction, handed to the thread in one hop.
+Every write of a running attempt matches the job's ``lease_token``. Other
+processes hear of new jobs through doorbells (``doorbell.py``).
 """
 
 from __future__ import annotations
