@@ -281,8 +281,11 @@ def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return options, created
 
 
-def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
-    """The seven values ``settle_and_claim.lua`` reads per outcome."""
+_json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _outcome(outcome: Outcome, now: datetime) -> list[str]:
+    """One outcome as ``settle_and_claim.lua`` reads it."""
     lease = outcome.lease
     if isinstance(outcome, Completion):
         return [
@@ -291,8 +294,6 @@ def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
             lease.token,
             to_json_text(outcome.output),
             to_json_text(outcome.metadata),
-            "",
-            "",
         ]
     if not isinstance(outcome, Failure):
         raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
@@ -542,9 +543,8 @@ class RedisBackend(Backend):
         *,
         now: datetime,
     ) -> Exchange:
-        args: list[str | int] = [_us(now), len(outcomes)]
-        for outcome in outcomes:
-            args += _outcome_args(outcome, now)
+        written = _json_text([_outcome(outcome, now) for outcome in outcomes])
+        args: list[str | int] = [_us(now), written]
         if claim is None:
             args += [0, "", "", "", ""]
         else:

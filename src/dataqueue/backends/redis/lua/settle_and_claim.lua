@@ -1,14 +1,17 @@
 --[[ settle_and_claim: write finished attempts under their leases, then claim
   due jobs under a new lease, in one call.
-  ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] number of outcomes
-  ARGV[4..] seven values per outcome: kind ('c' completed, 'f' failed), job id,
-    lease token, then
-      c: output (JSON), metadata of the 'completed' event (JSON), '', ''
-      f: error_history entry (JSON object), failure reason, next_attempt_at
-         (us, or '' when failed for good), metadata of the 'failed' event (JSON)
-  then the claim: limit (0: no claim), worker id, lease token, job types (JSON
-    list, or '' for every type), {"worker_id": ...} as JSON text (the start of
-    each 'processing' event's metadata)
+  ARGV[1] prefix   ARGV[2] now (us)
+  ARGV[3] the outcomes as a JSON list (one argument parses faster than many),
+    each a list of strings: kind ('c' completed, 'f' failed), job id, lease
+    token, then
+      c: output (JSON text), metadata of the 'completed' event (JSON text)
+      f: error_history entry (JSON object text), failure reason,
+         next_attempt_at (us, or '' when failed for good), metadata of the
+         'failed' event (JSON text)
+  ARGV[4] claim limit (0: no claim)   ARGV[5] worker id   ARGV[6] lease token
+  ARGV[7] job types (JSON list, or '' for every type)
+  ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
+    event's metadata
   An outcome is written only while its job is processing under its token.
   Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
   so ZRANGE gives priority DESC, run_at, id). Jobs that became due in
@@ -24,9 +27,8 @@ local now = ARGV[2]
 local marker = instance()
 
 local settled = {}
-local first_claim_arg = 4 + 7 * tonumber(ARGV[3])
-for i = 4, first_claim_arg - 1, 7 do
-  local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for _, outcome in ipairs(cjson.decode(ARGV[3])) do
+  local kind, id, token = outcome[1], outcome[2], outcome[3]
   local job = load_fields(id, {'lease_token', 'error_history'})
   if job and job.status == 'processing' and job.lease_token == token then
     local changes = {
@@ -35,15 +37,15 @@ for i = 4, first_claim_arg - 1, 7 do
     if kind == 'c' then
       changes.status = 'completed'
       changes.completed_at = now
-      changes.output = ARGV[i + 3]
-      add_event(id, 'completed', now, ARGV[i + 4])
+      changes.output = outcome[4]
+      add_event(id, 'completed', now, outcome[5])
     else
       changes.status = 'failed'
-      changes.error_history = append_entry(job.error_history, ARGV[i + 3])
-      changes.failure_reason = ARGV[i + 4]
+      changes.error_history = append_entry(job.error_history, outcome[4])
+      changes.failure_reason = outcome[5]
       changes.last_failed_at = now
-      changes.next_attempt_at = ARGV[i + 5] ~= '' and ARGV[i + 5]
-      add_event(id, 'failed', now, ARGV[i + 6])
+      changes.next_attempt_at = outcome[6] ~= '' and outcome[6]
+      add_event(id, 'failed', now, outcome[7])
     end
     update(id, job, changes, now)
     settled[#settled + 1] = 1
@@ -54,16 +56,14 @@ end
 
 flush_indexes()  -- a job failed with a retry due now may be claimed below
 
-local limit = tonumber(ARGV[first_claim_arg])
-local worker, token = ARGV[first_claim_arg + 1], ARGV[first_claim_arg + 2]
+local limit = tonumber(ARGV[4])
+local worker, token = ARGV[5], ARGV[6]
 local types = nil
-if ARGV[first_claim_arg + 3] ~= '' then
+if ARGV[7] ~= '' then
   types = {}
-  for _, job_type in ipairs(cjson.decode(ARGV[first_claim_arg + 3])) do
-    types[job_type] = true
-  end
+  for _, job_type in ipairs(cjson.decode(ARGV[7])) do types[job_type] = true end
 end
-local worker_json = ARGV[first_claim_arg + 4]
+local worker_json = ARGV[8]
 
 local claimed = {}
 if limit > 0 then
