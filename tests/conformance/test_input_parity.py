@@ -478,12 +478,6 @@ async def test_an_undecodable_job_fails_alone_and_its_batch_is_claimed(
 # -- what dataqueue records itself is storable too ------------------------------
 
 
-@pytest.mark.xfail(
-    reason="processor.attempt.error_message must pass through "
-    "_validate.storable_text: a NUL or lone surrogate in an exception's text "
-    "fails the whole settle, so the job and its neighbours stay processing",
-    strict=True,
-)
 async def test_an_error_text_no_store_can_hold_fails_its_job_alone(
     queue: dq.JobQueue,
 ) -> None:
