@@ -23,6 +23,8 @@ ScriptName = Literal[
     "cancel_jobs",
     "cleanup_old_job_events",
     "cleanup_old_jobs",
+    "complete_token",
+    "create_token",
     "edit_jobs",
     "expire_timed_out_tokens",
     "get_jobs",
@@ -31,6 +33,7 @@ ScriptName = Literal[
     "reclaim_stuck_jobs",
     "release_jobs",
     "retry_job",
+    "save_step",
     "set_progress",
     "settle_and_claim",
 ]

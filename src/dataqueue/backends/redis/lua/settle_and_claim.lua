@@ -2,17 +2,23 @@
   due jobs under a new lease, in one call.
   ARGV[1] prefix   ARGV[2] now (us)
   ARGV[3] the outcomes as a JSON list (one argument parses faster than many),
-    each a list of strings: kind ('c' completed, 'f' failed), job id, lease
-    token, then
+    each a list of strings: kind ('c' completed, 'f' failed, 's'
+    suspended), job id, lease token, then
       c: output (JSON text), metadata of the 'completed' event (JSON text)
       f: error_history entry (JSON object text), failure reason,
          next_attempt_at (us, or '' when failed for good), metadata of the
          'failed' event (JSON text)
+      s: step_data (JSON text), wait_until (us, or ''), token id (or ''),
+         metadata of the 'waiting' event (JSON text). The job waits with
+         its attempt given back; if its token is already resolved it is due
+         at once instead (pending, 'resumed').
   ARGV[4] claim limit (0: no claim)   ARGV[5] worker id   ARGV[6] lease token
   ARGV[7] job types (JSON list, or '' for every type)
   ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
     event's metadata
   An outcome is written only while its job is processing under its token.
+  Waiting jobs whose wait_until has come (in waits) become pending first,
+  with a 'resumed' event, at most PROMOTE per call.
   Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
   so ZRANGE gives priority DESC, run_at, id). Jobs that became due in
   scheduled or retry are promoted first, at most PROMOTE per zset and call,
@@ -29,12 +35,28 @@ local marker = instance()
 local settled = {}
 for _, outcome in ipairs(cjson.decode(ARGV[3])) do
   local kind, id, token = outcome[1], outcome[2], outcome[3]
-  local job = load_fields(id, {'lease_token', 'error_history'})
+  local job = load_fields(id, {'lease_token', 'error_history', 'attempts', 'priority'})
   if job and job.status == 'processing' and job.lease_token == token then
     local changes = {
       updated_at = now, locked_by = false, locked_at = false, lease_token = false,
     }
-    if kind == 'c' then
+    if kind == 's' then
+      local wake_at, token_id = outcome[5], outcome[6]
+      changes.status = 'waiting'
+      changes.step_data = outcome[4]
+      changes.attempts = tostring(math.max((tonumber(job.attempts) or 1) - 1, 0))
+      changes.wait_until = wake_at ~= '' and wake_at
+      changes.wait_token_id = token_id ~= '' and token_id
+      add_event(id, 'waiting', now, outcome[7])
+      local resolved = token_id ~= '' and redis.call('HGET', k_token(token_id), 'status')
+      if resolved and resolved ~= 'waiting' then
+        changes.status = 'pending'
+        changes.run_at = now
+        add_event(id, 'resumed', now, cjson.encode({
+          token_id = token_id, timed_out = resolved ~= 'completed',
+        }))
+      end
+    elseif kind == 'c' then
       changes.status = 'completed'
       changes.completed_at = now
       changes.output = outcome[4]
@@ -67,6 +89,19 @@ local worker_json = ARGV[8]
 
 local claimed = {}
 if limit > 0 then
+  local woken = redis.call('ZRANGEBYSCORE', K_WAITS, '-inf', now, 'LIMIT', 0, PROMOTE)
+  for _, id in ipairs(woken) do
+    local job = load_fields(id, {'wait_until', 'run_at', 'priority'})
+    if job and job.status == 'waiting' and job.wait_until then
+      local wake_at = job.wait_until
+      update(id, job, {status = 'pending', run_at = wake_at, updated_at = now}, now)
+      add_event(id, 'resumed', now, cjson.encode({wait_until = iso_time(wake_at)}))
+    else
+      index_remove(K_WAITS, id)  -- a stale entry
+    end
+  end
+  flush_indexes()
+
   for _, key in ipairs({K_SCHEDULED, K_RETRY}) do
     local ids = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PROMOTE)
     for _, id in ipairs(ids) do
