@@ -46,7 +46,12 @@ from dataqueue.backends._records import JOB_TIME_FIELDS, event_from_row, job_fro
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.sqlite import doorbell
-from dataqueue.errors import BackendError, NotMigratedError
+from dataqueue.errors import (
+    BackendError,
+    NotMigratedError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
 from dataqueue.models import (
     EventType,
     FailureReason,
@@ -126,6 +131,44 @@ def split_statements(script: str) -> list[str]:
 def is_busy(error: sqlite3.OperationalError) -> bool:
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+# The file is held by another writer past every retry, or the disk failed or
+# filled up: the same call may work later.
+UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+# The file cannot be opened, written or read as a database: retrying will not
+# help until someone fixes the path, its permissions or the file.
+REFUSED_CODES = frozenset(
+    {
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_AUTH,
+    }
+)
+
+
+def store_error(operation: str, path: str, error: sqlite3.Error) -> BackendError:
+    """The dataqueue error for a failed SQLite call: unavailable (transient),
+    refused (permanent), or a plain BackendError."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in UNAVAILABLE_CODES:
+        return StoreUnavailableError(
+            f"SQLite database {path!r} is unavailable: {error}"
+        )
+    if code in REFUSED_CODES:
+        return StoreRefusedError(f"SQLite database {path!r} cannot be used: {error}")
+    return BackendError(f"sqlite {operation} failed on {path!r}: {error}")
 
 
 def decode_job(row: sqlite3.Row) -> JobRecord:
@@ -607,9 +650,7 @@ class SqliteBackend(Backend):
                 self._conn = self._connect()
             return op(self._conn)
         except sqlite3.Error as error:
-            raise BackendError(
-                f"sqlite {operation} failed on {self._path!r}: {error}"
-            ) from error
+            raise store_error(operation, self._path, error) from error
 
     def _write(
         self, conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], T]
