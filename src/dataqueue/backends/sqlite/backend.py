@@ -1192,6 +1192,7 @@ class SqliteBackend(Backend):
             idle_poll = FALLBACK_POLL_SECONDS if bell is None else SAFETY_POLL_SECONDS
             version, last_id = await loop.run_in_executor(thread, read_state)
             watch_until = 0.0
+            rung = False  # a doorbell rang since the last read
             while True:
                 watching = loop.time() < watch_until
                 timeout = PENDING_POLL_SECONDS if watching else idle_poll
@@ -1201,18 +1202,21 @@ class SqliteBackend(Backend):
                 else:
                     message = await bell.receive(timeout)
                 if message == doorbell.ADDED:
+                    # The bell says it all: no read, so a busy adder costs
+                    # this process one receive per wake-up.
                     notify()
-                elif message == doorbell.PENDING:
+                    rung = True
+                    continue
+                if message == doorbell.PENDING:
                     watch_until = loop.time() + PENDING_WATCH_SECONDS
                 seen, newest = await loop.run_in_executor(thread, read_state)
-                if seen == version:
-                    continue
-                version = seen
-                if newest != last_id:
-                    last_id = newest
-                    watch_until = 0.0
-                    if message != doorbell.ADDED:
-                        notify()
+                if seen != version and newest != last_id:
+                    # Maybe a job already announced (harmless: the claim
+                    # finds nothing new), maybe one nobody announced.
+                    notify()
+                    if not rung:  # then it was the commit being watched for
+                        watch_until = 0.0
+                version, last_id, rung = seen, newest, False
         finally:
             if bell is not None:
                 self._ringer.own = None
