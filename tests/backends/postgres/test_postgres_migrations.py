@@ -150,6 +150,7 @@ async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
         "job_queue_processing_idx",
         "job_queue_retry_idx",
         "job_queue_wait_token_idx",
+        "job_queue_wait_until_idx",  # 0004
     ]
     foreign_keys = await scalar(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "

@@ -9,10 +9,10 @@ import re
 import select
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -29,6 +29,7 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewJob,
+    NewToken,
     Outcome,
 )
 from dataqueue.backends._files import load_dir
@@ -40,6 +41,7 @@ from dataqueue.backends.postgres.codec import (
     edit_params,
     filter_params,
     in_utc,
+    json_text,
     lease_params,
     now_params,
     outcome_params,
@@ -53,9 +55,12 @@ from dataqueue.backends.postgres.notify import channel_for, job_listener
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
-from dataqueue.models import JobEvent, JobRecord
+from dataqueue.models import JobEvent, JobRecord, Token
+from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
+
+T = TypeVar("T")
 
 SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 SSL_FILES = {"ca": "sslrootcert", "cert": "sslcert", "key": "sslkey"}
@@ -461,7 +466,113 @@ class PostgresBackend(Backend):
                 return total
 
     async def expire_timed_out_tokens(self, *, now: datetime) -> int:
-        return await self._count("expire_timed_out_tokens", {"now": now})
+        async def expire(cur: psycopg.AsyncCursor[Row]) -> int:
+            await cur.execute(self._queries["expire_timed_out_tokens"], {"now": now})
+            tokens = [row["id"] for row in await cur.fetchall()]
+            if tokens:
+                await self._resume_token_waits(cur, tokens, True, now)
+            return len(tokens)
+
+        return await self._in_transaction("expire_timed_out_tokens", expire)
+
+    # -- durable steps and tokens ---------------------------------------------
+
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        params = {
+            "job_id": lease.job_id,
+            "token": lease.token,
+            "step_data": json_text(step_data),
+            "now": now,
+        }
+        return await self._count("save_step", params) > 0
+
+    async def create_token(
+        self,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        params = {
+            "job_id": lease.job_id,
+            "token": lease.token,
+            "step_data": json_text(step_data),
+            "token_id": token.id,
+            "timeout_at": token.timeout_at,
+            "tags": list(token.tags),
+            "now": now,
+        }
+        return await self._count("create_token", params) > 0
+
+    async def get_token(self, token_id: str) -> Token | None:
+        rows = await self._fetch("get_token", {"token_id": token_id})
+        if not rows:
+            return None
+        row = rows[0]
+        return Token(
+            id=row["id"],
+            job_id=row["job_id"],
+            status=row["status"],
+            output=row["output"],
+            timeout_at=row["timeout_at"],
+            created_at=row["created_at"],
+            completed_at=row["completed_at"],
+            tags=list(row["tags"]),
+        )
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        params = {"token_id": token_id, "output": json_text(output), "now": now}
+
+        async def complete(cur: psycopg.AsyncCursor[Row]) -> str | None:
+            await cur.execute(self._queries["complete_token"], params)
+            row = await cur.fetchone()
+            assert row is not None
+            if row["completed"] is None:
+                return "unknown" if row["status"] is None else str(row["status"])
+            await self._resume_token_waits(cur, [token_id], False, now)
+            return None
+
+        refused = await self._in_transaction("complete_token", complete)
+        if refused is None:
+            self._hub.notify()
+        return refused
+
+    async def _resume_token_waits(
+        self,
+        cur: psycopg.AsyncCursor[Row],
+        tokens: list[str],
+        timed_out: bool,
+        now: datetime,
+    ) -> None:
+        """The jobs waiting on ``tokens`` become due now; a statement of its
+        own, so that its snapshot sees suspensions that committed while the
+        tokens' row locks were awaited."""
+        params = {
+            "token_ids": tokens,
+            "timed_out": timed_out,
+            "now": now,
+            "channel": self._channel,
+        }
+        await cur.execute(self._queries["complete_token.resume"], params)
+
+    async def _in_transaction(
+        self, what: str, run: Callable[[psycopg.AsyncCursor[Row]], Awaitable[T]]
+    ) -> T:
+        try:
+            pool = await self._open_pool()
+            async with (
+                pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                return await run(cur)
+        except (psycopg.Error, PoolTimeout) as e:
+            raise self._store_error(e, what) from None
 
     # -- work -----------------------------------------------------------------
 
