@@ -639,6 +639,10 @@ class SqliteBackend(Backend):
         return self._executor
 
     async def _run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        # One hop per call, however many statements it runs. Running calls
+        # on the event loop instead saves about a fifth of a worker's CPU, but
+        # a call may wait seconds for another process's write lock or run a
+        # WAL checkpoint, and the loop must keep heartbeats and handlers going.
         if self._verbose:
             logger.debug("sqlite %s: %s", self._path, operation)
         loop = asyncio.get_running_loop()
