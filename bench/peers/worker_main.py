@@ -1,6 +1,7 @@
-"""Worker process entry point: python worker_main.py --adapter X --concurrency 10 --variant default
+"""Worker process: python worker_main.py --adapter X --concurrency 10 --variant default
 
-Imports adapters.X and calls X.run_worker(concurrency, variant), which blocks until SIGTERM.
+Imports adapters.X and calls X.run_worker(concurrency, variant), which blocks until
+SIGTERM.
 """
 
 import argparse
