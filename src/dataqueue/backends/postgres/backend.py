@@ -614,9 +614,29 @@ class PostgresBackend(Backend):
     async def _read_claimed(
         self, cur: psycopg.AsyncCursor[Row]
     ) -> tuple[set[int], list[Claimed]]:
-        """Decode the claim's rows one at a time: a row that will not decode
-        (a corrupt value, a timestamp Python cannot hold) becomes a
-        BrokenJob instead of failing the whole claim."""
+        """Decode the claim's rows; a row that will not decode (a corrupt
+        value, a timestamp Python cannot hold) becomes a BrokenJob instead of
+        failing the whole claim."""
+        try:
+            rows = await cur.fetchall()
+        # Any decoding error at all: one bad row must not raise out of a claim
+        # that already moved every row to processing. Read them one by one.
+        except Exception:
+            return await self._read_claimed_one_by_one(cur)
+        settled: set[int] = set()
+        claimed: list[Claimed] = []
+        for row in rows:
+            settled.update(row["settled"] or ())
+            if row["id"] is not None:
+                try:
+                    claimed.append(job_from_row(in_utc(row)))
+                except Exception as e:
+                    claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
+        return settled, claimed
+
+    async def _read_claimed_one_by_one(
+        self, cur: psycopg.AsyncCursor[Row]
+    ) -> tuple[set[int], list[Claimed]]:
         assert cur.description is not None
         id_column = [c.name for c in cur.description].index("id")
         settled: set[int] = set()
@@ -629,8 +649,6 @@ class PostgresBackend(Backend):
                 settled.update(row["settled"] or ())
                 if row["id"] is not None:
                     claimed.append(job_from_row(in_utc(row)))
-            # Any decoding error at all: one bad row must not raise out of a
-            # claim that already moved every row to processing.
             except Exception as e:
                 job_id = _raw_id(cur, pos, id_column)
                 claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
