@@ -318,9 +318,10 @@ class PostgresBackend(Backend):
 
     async def open(self) -> None:
         rows = await self._fetch("open", {})
-        version, latest = rows[0]["version"], max(self._migrations)
-        if version < latest:
-            raise self._not_migrated(f"at version {version} of {latest}")
+        missing = sorted(set(self._migrations) - set(rows[0]["versions"]))
+        if missing:
+            names = ", ".join(self._migrations[v][0] for v in missing)
+            raise self._not_migrated(f"missing {names}")
 
     async def close(self) -> None:
         await self._hub.close()
@@ -345,9 +346,11 @@ class PostgresBackend(Backend):
                 await cur.execute(q["migrate_table"])
                 await cur.execute(q["open"])
                 row = await cur.fetchone()
-                applied = row["version"] if row else 0
+                applied = set(row["versions"]) if row else set()
+                # Every migration not yet applied, in order: one added later
+                # with a lower number (from a parallel branch) still runs.
                 for version, (name, statements) in sorted(self._migrations.items()):
-                    if version > applied:
+                    if version not in applied:
                         await cur.execute(statements)
                         await cur.execute(
                             q["migrate_record"], {"version": version, "name": name}
