@@ -1,7 +1,7 @@
 """Shared helpers for the benchmark harness (importable from every peer venv).
 
-Only needs the standard library plus psycopg (Postgres peers) or redis (Redis peers);
-both are installed into every venv by setup_env.sh.
+Needs the standard library plus psycopg (PostgreSQL peers) or redis-py (Redis
+peers), which those peers' venvs have.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # A database and a Redis db number of the benchmark's own: every measurement wipes them.
-PG_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/dataqueue_bench")
+PG_DSN = os.environ.get(
+    "BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/dataqueue_bench"
+)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-# SQLite files, worker logs and results live here (git-ignored), not in a fixed system path.
+# SQLite files, worker logs and results live here (git-ignored), not in a fixed system
+# path.
 SCRATCH = os.environ.get("BENCH_SCRATCH", os.path.join(HERE, ".scratch"))
 os.makedirs(SCRATCH, exist_ok=True)
 
@@ -40,7 +43,8 @@ _first_seen = False
 def job_started(payload) -> None:
     """Record the handler start time.
 
-    * the very first job in this worker process writes its start time to $BENCH_FIRST_FILE
+    * the very first job in this worker process writes its start time to
+    $BENCH_FIRST_FILE
     * latency jobs (payload has "t" = client time.time() just before the enqueue call)
       append "i t_enqueue t_start" to $BENCH_LAT_FILE
     """
@@ -49,7 +53,7 @@ def job_started(payload) -> None:
     if not _first_seen:
         _first_seen = True
         if _FIRST_FILE:
-            try:  # "x": first writer wins (forking workers such as rq run each job in a new child)
+            try:  # "x": the first writer wins (forking workers run each job in a child)
                 with open(_FIRST_FILE, "x") as f:
                     f.write(repr(t))
             except FileExistsError:
@@ -78,14 +82,19 @@ def pg_reset_schema() -> None:
 
 
 def pg_create_database() -> None:
-    """Create the database PG_DSN names, if missing (connecting to the `postgres` database)."""
+    """Create the database PG_DSN names, if missing (connecting to the `postgres`
+    database)."""
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     name = conninfo_to_dict(PG_DSN)["dbname"]
-    with psycopg.connect(make_conninfo(PG_DSN, dbname="postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+    with psycopg.connect(
+        make_conninfo(PG_DSN, dbname="postgres"), autocommit=True
+    ) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
@@ -122,7 +131,8 @@ def pg_exec(sql: str) -> None:
 
 
 def pg_checkpoint() -> None:
-    """Flush dirty buffers so a checkpoint is unlikely to land inside a timed section."""
+    """Flush dirty buffers so a checkpoint is unlikely to land inside a timed
+    section."""
     pg_exec("CHECKPOINT")
 
 
@@ -149,7 +159,8 @@ class PgCounter:
 
 
 def redis_flush() -> None:
-    """Empty the bench's Redis database (REDIS_URL's db, where every Redis peer keeps its keys).
+    """Empty the bench's Redis database (REDIS_URL's db, where every Redis peer keeps
+    its keys).
 
     FLUSHDB, not FLUSHALL: other users of the same Redis server (e.g. test suites on
     other db numbers) must keep their keys.

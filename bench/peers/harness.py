@@ -1,15 +1,16 @@
-"""Run ONE measurement (one adapter, one workload, one repetition) inside the peer's venv.
+"""Run ONE measurement (one adapter, one workload, one repetition) in the peer's venv.
 
     .venvs/<venv>/bin/python harness.py --adapter pgqueuer --workload process --n 20000
 
-Prints one JSON object on the last stdout line. Driven by orchestrate.py; usable by hand.
-Workloads: enqueue_one, enqueue_bulk, process, latency (see README.md).
+Prints one JSON object on the last stdout line. Driven by orchestrate.py; usable by
+hand. Workloads: enqueue_one, enqueue_bulk, process, latency (see bench/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -43,7 +44,8 @@ async def wait_until_empty(ad, client, timeout: float) -> float | None:
 
 
 async def bulk_fill(ad, client, n: int, start: int = 0) -> None:
-    """Untimed pre-fill: native bulk API if any, else enqueue_one with 32 concurrent callers."""
+    """Untimed pre-fill: native bulk API if any, else enqueue_one with 32 concurrent
+    callers."""
     if getattr(ad, "HAS_BULK", False):
         b = getattr(ad, "BULK_BATCH", 1000)
         for s in range(start, start + n, b):
@@ -78,7 +80,8 @@ class Worker:
             BENCH_LAT_FILE=self.lat_file,
             PYTHONUNBUFFERED="1",
         )
-        self.log = open(self.log_path, "w")
+        # open for the worker's whole life: stop() closes it
+        self.log = open(self.log_path, "w")  # noqa: SIM115
         self.t_spawn = time.time()
         self.proc = subprocess.Popen(
             [
@@ -109,7 +112,8 @@ class Worker:
         return self.proc.poll() is None
 
     def peak_rss_kb(self) -> int | None:
-        """VmHWM (peak resident set) of the worker process, read from /proc while it lives."""
+        """VmHWM (peak resident set) of the worker process, read from /proc while it
+        lives."""
         try:
             with open(f"/proc/{self.proc.pid}/status") as f:
                 for line in f:
@@ -122,17 +126,13 @@ class Worker:
     def stop(self) -> None:
         self.vmhwm_kb = self.peak_rss_kb() if self.proc.poll() is None else None
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.proc.wait()
         self.log.close()
 
@@ -264,6 +264,16 @@ def pct(xs, p):
     return xs[f] + (xs[c] - xs[f]) * (k - f)
 
 
+def read_latencies(path: str) -> list[float]:
+    """Enqueue -> start delays in ms, from the worker's "i t_enqueue t_start" lines."""
+    lats = []
+    with open(path) as f:
+        for line in f:
+            _, te, ts = line.split()
+            lats.append((float(ts) - float(te)) * 1000.0)
+    return lats
+
+
 async def w_latency(ad, args):
     await ad.reset()
     c = await ad.open_client()
@@ -293,11 +303,7 @@ async def w_latency(ad, args):
     finally:
         w.stop()
         await ad.close_client(c)
-    lats = []
-    with open(w.lat_file) as f:
-        for line in f:
-            _, te, ts = line.split()
-            lats.append((float(ts) - float(te)) * 1000.0)
+    lats = read_latencies(w.lat_file)
     return {
         "p50_ms": pct(lats, 50),
         "p95_ms": pct(lats, 95),

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Run the peer benchmark: every (store, workload, peer, variant), REPS times, interleaved.
+"""Run the peer benchmark: every (store, workload, peer, variant), REPS times.
 
-    python3 orchestrate.py --out results.jsonl                 # the default sitting, 3 reps
+    python3 orchestrate.py --out results.jsonl                 # all stores, 3 reps
     python3 orchestrate.py --stores sqlite --reps 1 --out r.jsonl
     python3 orchestrate.py --peers saq,dataqueue_redis --workloads process --out r.jsonl
 
-Standard library only. Each measurement runs `.venvs/<venv>/bin/python harness.py ...` in
-a fresh process and appends its JSON result (plus the machine's load) to --out; report.py
-turns that file into Markdown. Order: for each repetition, for each store, for each
-workload, every peer of that store in turn, so dataqueue and its peers run back to back
-under the same machine load.
+Standard library only. Each measurement runs `.venvs/<venv>/bin/python harness.py`
+in a fresh process and appends its JSON result (plus the machine's load) to --out;
+report.py turns that file into Markdown. Order: for each repetition, for each store,
+for each workload, every peer of that store in turn, so dataqueue and its peers run
+back to back under the same machine load.
 """
 
 from __future__ import annotations
@@ -36,21 +36,48 @@ WORKLOADS = ["enqueue_one", "enqueue_bulk", "process", "latency"]
 # "default" is each library's defaults (dataqueue: batch_size 10); "b100" is batch 100;
 # the bare loops' "default" is batch 100 and their "b10" batch 10.
 PLAN: dict[str, dict] = {
-    "dataqueue_pg": {"venv": "dataqueue", "store": "postgres",
-                     "process": ["default", "b100"]},
-    "pgqueuer": {"venv": "pgqueuer", "store": "postgres", "process": ["default", "b100"]},
-    "bare_psycopg": {"venv": "baseline", "store": "postgres", "process": ["default"],
-                     "latency": []},
-    "bare_asyncpg": {"venv": "baseline", "store": "postgres", "process": ["b10"],
-                     "enqueue_one": [], "enqueue_bulk": [], "latency": []},
+    "dataqueue_pg": {
+        "venv": "dataqueue",
+        "store": "postgres",
+        "process": ["default", "b100"],
+    },
+    "pgqueuer": {
+        "venv": "pgqueuer",
+        "store": "postgres",
+        "process": ["default", "b100"],
+    },
+    "bare_psycopg": {
+        "venv": "baseline",
+        "store": "postgres",
+        "process": ["default"],
+        "latency": [],
+    },
+    "bare_asyncpg": {
+        "venv": "baseline",
+        "store": "postgres",
+        "process": ["b10"],
+        "enqueue_one": [],
+        "enqueue_bulk": [],
+        "latency": [],
+    },
     "procrastinate": {"venv": "procrastinate", "store": "postgres", "optional": True},
-    "dataqueue_redis": {"venv": "dataqueue", "store": "redis",
-                        "process": ["default", "b100"]},
+    "dataqueue_redis": {
+        "venv": "dataqueue",
+        "store": "redis",
+        "process": ["default", "b100"],
+    },
     "saq": {"venv": "saq", "store": "redis", "enqueue_bulk": []},
-    "bare_redis": {"venv": "baseline", "store": "redis", "process": ["default", "b10"],
-                   "latency": []},
-    "dataqueue_sqlite": {"venv": "dataqueue", "store": "sqlite",
-                         "process": ["default", "b100"]},
+    "bare_redis": {
+        "venv": "baseline",
+        "store": "redis",
+        "process": ["default", "b10"],
+        "latency": [],
+    },
+    "dataqueue_sqlite": {
+        "venv": "dataqueue",
+        "store": "sqlite",
+        "process": ["default", "b100"],
+    },
     "huey_sqlite": {"venv": "huey", "store": "sqlite", "enqueue_bulk": []},
 }
 STORES = ["sqlite", "redis", "postgres"]
@@ -99,7 +126,9 @@ def summary(rec) -> str:
             f"p50={rec['p50_ms']:.1f}ms p95={rec['p95_ms']:.1f}ms "
             f"p99={rec['p99_ms']:.1f}ms ok={rec['verified']}"
         )
-    return f"{rec['jobs_per_s']:.0f} jobs/s ({rec['seconds']:.2f}s) ok={rec['verified']}"
+    return (
+        f"{rec['jobs_per_s']:.0f} jobs/s ({rec['seconds']:.2f}s) ok={rec['verified']}"
+    )
 
 
 def main() -> None:
@@ -121,7 +150,9 @@ def main() -> None:
     stores = [s for s in a.stores.split(",") if s]
     wls = [w for w in a.workloads.split(",") if w]
     chosen = [p for p in a.peers.split(",") if p]
-    unknown = [p for p in chosen if p not in PLAN] + [s for s in stores if s not in STORES]
+    unknown = [p for p in chosen if p not in PLAN] + [
+        s for s in stores if s not in STORES
+    ]
     if unknown:
         sys.exit(f"unknown peer or store: {', '.join(unknown)}")
     with open(a.out, "a") as out:

@@ -4,7 +4,7 @@
     python3 report.py results.jsonl > RESULTS.md
 
 First the targets (issue 7, "Speed"): each one a ratio of two medians from the same
-sitting, met or not and by how much. Then one table per store (median and min–max of
+sitting, met or not and by how much. Then one table per store (median and min-max of
 the repetitions, worker peak RSS), then anything that did not verify.
 Standard library only.
 """
@@ -42,14 +42,16 @@ TARGETS = [
      "pgqueuer", "b100", 1.2),
     ("postgres", "bulk enqueue vs pgqueuer", "enqueue_bulk", "default",
      "pgqueuer", "default", 1.0),
-    ("postgres", "one add_job per call vs bare psycopg INSERT", "enqueue_one", "default",
+    ("postgres", "one add_job per call vs bare psycopg INSERT", "enqueue_one",
+     "default",
      "bare_psycopg", "default", 0.9),
     ("postgres", "enqueue → start p50 vs pgqueuer", "latency", "default",
      "pgqueuer", "default", 1.0),
     ("redis", "process, batch 10 vs saq", "process", "default", "saq", "default", 4.0),
     ("redis", "process, batch 100 vs bare Lua loop (batch 100)", "process", "b100",
      "bare_redis", "default", 0.5),
-    ("redis", "enqueue → start p50 vs saq", "latency", "default", "saq", "default", 1.0),
+    ("redis", "enqueue → start p50 vs saq", "latency", "default", "saq", "default",
+     1.0),
     ("sqlite", "process vs SqliteHuey", "process", "default", "huey_sqlite", "default",
      3.0),
     ("sqlite", "enqueue → start p50 (other process) vs Huey", "latency", "default",
@@ -58,7 +60,9 @@ TARGETS = [
 
 
 def median_of(rs, field):
-    xs = [r[field] for r in rs if r.get(field) is not None and r.get("verified", True)]
+    """Median over every run that finished; a run whose counts did not verify
+    still counts (its time was measured) and is listed at the end."""
+    xs = [r[field] for r in rs if r.get(field) is not None]
     return statistics.median(xs) if xs else None
 
 
@@ -70,7 +74,7 @@ def spread(rs, field, nd=0):
     m = statistics.median(xs)
     if len(xs) == 1:
         return f.format(m)
-    return f"{f.format(m)} ({f.format(min(xs))}–{f.format(max(xs))})"
+    return f"{f.format(m)} ({f.format(min(xs))}-{f.format(max(xs))})"
 
 
 def field_of(workload):
@@ -84,7 +88,8 @@ def verdict(ratio, target, lower_is_better):
         return f"not met: {100 * (ratio / target - 1):.0f}% slower than the peer"
     if ratio >= target:
         return "met"
-    return f"not met: {100 * (1 - ratio / target):.0f}% short ({ratio / target:.2f}× target)"
+    short = 100 * (1 - ratio / target)
+    return f"not met: {short:.0f}% short ({ratio / target:.2f}x the target)"
 
 
 def main(path):
@@ -112,10 +117,10 @@ def main(path):
         lat = wl == "latency"
         ratio = dq / peer
         unit = " ms" if lat else ""
-        need = f"≤ {target:.2f}×" if lat else f"≥ {target:.2f}×"
+        need = f"≤ {target:.2f}x" if lat else f"≥ {target:.2f}x"
         out.append(
             f"| {TITLES[store]} | {what} | {dq:,.{1 if lat else 0}f}{unit} "
-            f"| {peer:,.{1 if lat else 0}f}{unit} | {ratio:.2f}× | {need} "
+            f"| {peer:,.{1 if lat else 0}f}{unit} | {ratio:.2f}x | {need} "
             f"| {verdict(ratio, target, lat)} |"
         )
     for store, peer in DATAQUEUE.items():
@@ -140,7 +145,7 @@ def main(path):
             continue
         out += ["", f"### {TITLES[store]}", ""]
         out.append(
-            "| workload | library | variant | median (min–max) "
+            "| workload | library | variant | median (min-max) "
             "| worker peak RSS MiB | runs verified |"
         )
         out.append("|---|---|---|---|---|---|")
@@ -183,10 +188,11 @@ def main(path):
     if errs:
         out += ["", "### Errors", ""]
         for r in errs:
-            last = r["error"].strip().splitlines()[-1][:300] if r["error"].strip() else ""
-            out.append(
-                f"- {r['peer']} {r['workload']} {r['variant']} rep {r.get('rep')}: {last}"
+            last = (
+                r["error"].strip().splitlines()[-1][:300] if r["error"].strip() else ""
             )
+            what = f"{r['peer']} {r['workload']} {r['variant']} rep {r.get('rep')}"
+            out.append(f"- {what}: {last}")
     loads = [r["load1_before"] for r in recs]
     out.append(
         f"\n1-minute load average before each measurement: median "

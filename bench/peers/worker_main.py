@@ -1,6 +1,8 @@
-"""Worker process entry point: python worker_main.py --adapter X --concurrency 10 --variant default
+"""Worker process: python worker_main.py --adapter X --concurrency 10 --variant default
 
-Imports adapters.X and calls X.run_worker(concurrency, variant), which blocks until SIGTERM.
+Imports adapters.X and calls X.run_worker(concurrency, variant), which blocks until
+SIGTERM. With BENCH_PROFILE=<file> the worker runs under cProfile and writes its
+stats to <file> when it stops (a diagnostic: never in timed sittings).
 """
 
 import argparse
@@ -19,4 +21,11 @@ if __name__ == "__main__":
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     mod = importlib.import_module(f"adapters.{a.adapter}")
-    mod.run_worker(a.concurrency, a.variant)
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        cProfile.run(
+            "mod.run_worker(a.concurrency, a.variant)", os.environ["BENCH_PROFILE"]
+        )
+    else:
+        mod.run_worker(a.concurrency, a.variant)

@@ -6,8 +6,10 @@ Time is moved with the fake clock; nothing here sleeps to let a wait pass.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,13 @@ import pytest
 import dataqueue as dq
 from dataqueue._commands import ClaimRequest, Lease, NewToken, Suspension
 from dataqueue.testing import FakeClock
-from tests.conftest import eventually
+from tests.conftest import (
+    drop_namespace,
+    eventually,
+    namespace,
+    open_store,
+    store_options,
+)
 
 
 async def job_of(queue: dq.JobQueue, job_id: int) -> dq.JobRecord:
@@ -543,3 +551,97 @@ async def test_durable_calls_raise_in_a_force_kill_job(queue: dq.JobQueue) -> No
         "create_token",
         "wait_for_token",
     ]
+
+
+# -- races ----------------------------------------------------------------------
+
+COMPLETER = """
+import sys, dataqueue as dq
+queue = dq.connect_sync(**eval(sys.argv[1]))
+tokens = sys.argv[2].split(",")
+print("ready", flush=True)
+sys.stdin.readline()
+completed = []
+for n, token_id in enumerate(tokens):
+    try:
+        queue.complete_token(token_id, {"n": n})
+        completed.append(token_id)
+    except dq.TokenError:
+        pass
+    if n == len(tokens) // 2:
+        print("half", flush=True)
+print(",".join(completed), flush=True)
+queue.close()
+"""
+
+
+@pytest.mark.slow
+async def test_each_token_gets_one_outcome_and_each_job_resumes_once(
+    store: str, tmp_path: Path
+) -> None:
+    count = 1000
+    clock = FakeClock()
+    ns = namespace()
+    queue = await open_store(store, tmp_path, clock, ns)
+    supervisors = [await open_store(store, tmp_path, clock, ns) for _ in range(2)]
+    try:
+        ids = await queue.add_jobs([dq.JobSpec("t", {}) for _ in range(count)])
+        resumed: Counter[int] = Counter()
+
+        async def handler(payload: Any, ctx: dq.JobContext) -> Any:
+            token = await ctx.create_token(timeout=60)
+            result = await ctx.wait_for_token(token.id)
+            resumed[ctx.job_id] += 1
+            return {"ok": result.ok, "output": result.output}
+
+        processor = queue.create_processor(
+            {"t": handler}, batch_size=100, concurrency=100, heartbeat_interval=3600
+        )
+        while await processor.start():
+            pass
+        jobs = await queue.get_jobs(status="waiting", limit=count)
+        tokens = [job.wait_token_id for job in jobs]
+        assert len(jobs) == count and None not in tokens
+
+        completer = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            COMPLETER,
+            repr(store_options(store, tmp_path, ns)),
+            ",".join(str(t) for t in tokens),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert completer.stdin is not None and completer.stdout is not None
+        assert (await completer.stdout.readline()).strip() == b"ready"
+        completer.stdin.write(b"go\n")
+        await completer.stdin.drain()
+        assert (await completer.stdout.readline()).strip() == b"half"
+        clock.advance(61)
+        expired = await asyncio.gather(
+            *(s.expire_timed_out_tokens() for s in supervisors)
+        )
+        completed = set((await completer.stdout.readline()).decode().strip().split(","))
+        completed.discard("")
+        assert await completer.wait() == 0
+
+        assert len(completed) + sum(expired) == count
+        assert 0 < len(completed) < count
+        for token_id in tokens:
+            token = await queue.get_token(str(token_id))
+            assert token is not None
+            assert token.status == (
+                "completed" if token_id in completed else "timed_out"
+            )
+        while await processor.start():
+            pass
+        for job_id in ids:
+            job = await job_of(queue, job_id)
+            assert job.status is dq.JobStatus.COMPLETED
+            assert job.output["ok"] is (job.wait_token_id in completed)
+            assert (await event_types(queue, job_id)).count("resumed") == 1
+        assert resumed == Counter({job_id: 1 for job_id in ids})
+    finally:
+        for q in (queue, *supervisors):
+            await q.close()
+        await drop_namespace(store, ns)

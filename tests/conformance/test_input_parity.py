@@ -473,3 +473,24 @@ async def test_an_undecodable_job_fails_alone_and_its_batch_is_claimed(
     assert broken[0].error
     assert sorted(job.id for job in good) == ids[1:]
     assert all(job.payload == {"i": ids.index(job.id)} for job in good)
+
+
+# -- what dataqueue records itself is storable too ------------------------------
+
+
+async def test_an_error_text_no_store_can_hold_fails_its_job_alone(
+    queue: dq.JobQueue,
+) -> None:
+    bad = await queue.add_job("bad", {})
+    good = await queue.add_job("good", {})
+
+    def fail(payload: Any) -> None:
+        raise ValueError("NUL \x00 and a lone surrogate \ud800")
+
+    processor = queue.create_processor({"bad": fail, "good": lambda p: {"ok": 1}})
+    await processor.start()
+    failed, done = await queue.get_job(bad), await queue.get_job(good)
+    assert failed is not None and done is not None
+    assert done.status == dq.JobStatus.COMPLETED
+    assert failed.status == dq.JobStatus.FAILED
+    assert "\ufffd" in failed.error_history[-1]["message"]

@@ -1,16 +1,15 @@
-""" "Bare SQL" baseline: the minimal claim+complete loop on a dataqueue-shaped table, asyncpg.
+""" "Bare SQL" baseline with asyncpg: the least a claim+complete loop can do.
 
-Not a library: it is the floor cost of the Postgres design the new library plans
-(FOR UPDATE SKIP LOCKED batch claim, batch complete, LISTEN/NOTIFY wake-up).
+Not a library: the floor cost of a dataqueue-shaped PostgreSQL table (FOR UPDATE
+SKIP LOCKED batch claim, batch complete, LISTEN/NOTIFY wake-up).
 
 Worker variants:
-  default : claim 100 with UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED LIMIT 100)
-            RETURNING; run handlers (<= concurrency at once); one UPDATE .. WHERE id = ANY($1)
-            to mark the batch completed.                       -> 2 statements / 100 jobs
-  b10     : same with batch 10 (dataqueue's default batch_size).
-  events  : default + a job_events row per state change (processing, completed) written in
-            the same statements, like the TS dataqueue's job_events table.
-  fused   : completion of batch k and claim of batch k+1 in ONE statement (1 round trip / batch).
+  default : claim 100 with UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED
+            LIMIT 100) RETURNING; run the handlers (<= concurrency at once); one
+            UPDATE .. WHERE id = ANY($1) completes the batch: 2 statements / 100 jobs
+  b10     : the same with batch 10 (dataqueue's default batch_size)
+  events  : default plus a job_events row per state change, in the same statements
+  fused   : the completion of batch k and the claim of batch k+1 in one statement
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import signal
 import socket
 
 import asyncpg
-
 import common
 
 NAME = "bare_asyncpg"
@@ -59,7 +57,8 @@ CREATE TABLE job_queue (
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX job_queue_claim_idx ON job_queue (priority DESC, run_at, id) WHERE status = 'pending';
+CREATE INDEX job_queue_claim_idx ON job_queue (priority DESC, run_at, id) WHERE status
+= 'pending';
 CREATE INDEX job_queue_status_idx ON job_queue (status);
 CREATE TABLE job_events (
   id bigserial PRIMARY KEY, job_id bigint NOT NULL, event_type text NOT NULL,
@@ -72,7 +71,8 @@ CREATE TRIGGER job_queue_notify AFTER INSERT ON job_queue
   FOR EACH STATEMENT EXECUTE FUNCTION job_queue_notify();
 """
 
-INSERT_ONE = "INSERT INTO job_queue (job_type, payload, priority, tags) VALUES ($1, $2::jsonb, 0, $3) RETURNING id"
+INSERT_ONE = """INSERT INTO job_queue (job_type, payload, priority, tags)
+VALUES ($1, $2::jsonb, 0, $3) RETURNING id"""
 INSERT_MANY = """INSERT INTO job_queue (job_type, payload, priority, tags)
 SELECT $1, p, 0, $3 FROM unnest($2::jsonb[]) AS p RETURNING id"""
 
@@ -85,7 +85,8 @@ WHERE id IN (SELECT id FROM job_queue
              LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING id, job_type, payload
 """
-COMPLETE = """UPDATE job_queue SET status = 'completed', completed_at = now(), updated_at = now(),
+COMPLETE = """UPDATE job_queue
+   SET status = 'completed', completed_at = now(), updated_at = now(),
        locked_at = NULL, locked_by = NULL WHERE id = ANY($1::bigint[])"""
 
 CLAIM_EV = """
@@ -99,7 +100,8 @@ WITH c AS (
 SELECT * FROM c
 """
 COMPLETE_EV = """
-WITH u AS (UPDATE job_queue SET status = 'completed', completed_at = now(), updated_at = now(),
+WITH u AS (UPDATE job_queue SET status = 'completed', completed_at = now(), updated_at
+= now(),
            locked_at = NULL, locked_by = NULL WHERE id = ANY($1::bigint[]) RETURNING id)
 INSERT INTO job_events (job_id, event_type) SELECT id, 'completed' FROM u
 """

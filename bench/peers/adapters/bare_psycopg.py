@@ -1,6 +1,8 @@
-""" "Bare SQL" baseline with psycopg 3 (the driver dataqueue's API.md names), same SQL and
-table as bare_asyncpg.py. Variants: default (batch 100), b10 (batch 10), fused (complete k +
-claim k+1 in one statement). Prepared statements are psycopg's default (auto after 5 uses)."""
+""" "Bare SQL" baseline with psycopg 3 (the driver dataqueue uses): the same SQL
+and table as bare_asyncpg.py. Variants: default (batch 100), b10 (batch 10), fused
+(complete k + claim k+1 in one statement). Prepared statements are psycopg's default
+(automatic after 5 uses).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import re
 import signal
 import socket
 
+import common
 import psycopg
 
-import common
 from adapters import bare_asyncpg as A
 
 NAME = "bare_psycopg"

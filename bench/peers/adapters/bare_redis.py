@@ -1,13 +1,13 @@
-""" "Bare Redis" baseline: minimal Lua enqueue / batch-claim / batch-complete, redis-py asyncio.
+""" "Bare Redis" baseline: minimal Lua enqueue / batch claim / batch complete.
 
-Not a library: the floor cost of a dataqueue-style Redis design (job hash + pending sorted set,
-Lua scripts for atomic claim/complete, PUBLISH to wake idle workers).
+Not a library: the floor cost of a dataqueue-style Redis design (job hash, pending
+sorted set, Lua scripts for atomic claim and complete, PUBLISH to wake idle workers).
 
 enqueue_one : 1 EVALSHA per job (INCR id, HSET job, ZADD pending, PUBLISH wake)
-enqueue_bulk: 1 EVALSHA per batch doing the same for every job in the batch
-worker      : claim up to 100 (ZRANGEBYSCORE+ZREM+HSET status/locked_at per job) in one EVALSHA,
-              run handlers (<= concurrency at once), complete the batch in one EVALSHA;
-              idle -> wait for PUBLISH (or 5 s poll).  variant b10: batch 10.
+enqueue_bulk: 1 EVALSHA per batch doing the same for every job in it
+worker      : claim up to 100 in one EVALSHA (ZRANGEBYSCORE, ZREM, HSET per job), run
+              the handlers (<= concurrency at once), complete the batch in one EVALSHA;
+              idle: wait for PUBLISH (or 5 s). Variant b10: batch 10.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import os
 import signal
 import time
 
-import redis.asyncio as aioredis
-
 import common
+import redis.asyncio as aioredis
 
 NAME = "bare_redis"
 VENV = "baseline"
@@ -35,7 +34,8 @@ for i = 0, n - 1 do
   local id = redis.call('INCR', 'dq:id')
   local key = 'dq:job:' .. id
   redis.call('HSET', key, 'id', id, 'job_type', ARGV[i*3+1], 'payload', ARGV[i*3+2],
-             'status', 'pending', 'priority', ARGV[i*3+3], 'attempts', 0, 'max_attempts', 3,
+             'status', 'pending', 'priority', ARGV[i*3+3], 'attempts', 0,
+             'max_attempts', 3,
              'created_at', KEYS[1], 'run_at', KEYS[1])
   -- score: higher priority first, then FIFO by id
   redis.call('ZADD', 'dq:pending', -tonumber(ARGV[i*3+3]) * 1e12 + id, id)
@@ -44,12 +44,14 @@ redis.call('PUBLISH', 'dq:wake', n)
 return n
 """
 CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', 'dq:pending', '-inf', '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
+local ids = redis.call('ZRANGEBYSCORE', 'dq:pending', '-inf', '+inf', 'LIMIT', 0,
+tonumber(ARGV[1]))
 local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', 'dq:pending', id)
   local key = 'dq:job:' .. id
-  redis.call('HSET', key, 'status', 'processing', 'locked_by', ARGV[2], 'locked_at', ARGV[3])
+  redis.call('HSET', key, 'status', 'processing', 'locked_by', ARGV[2], 'locked_at',
+  ARGV[3])
   redis.call('HINCRBY', key, 'attempts', 1)
   redis.call('SADD', 'dq:processing', id)
   out[#out + 1] = id

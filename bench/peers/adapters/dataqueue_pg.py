@@ -1,18 +1,24 @@
-"""dataqueue adapter, PostgreSQL backend (the psycopg 3 AsyncConnectionPool dataqueue.connect() builds).
+"""dataqueue adapter, PostgreSQL store (the psycopg 3 pool dataqueue.connect() builds).
 
-enqueue_one : queue.add_job("noop", payload)                 -> add_jobs.sql: 1 statement (job + 'added' event + pg_notify)
-enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...])      -> the same statement, once per 1,000-job batch
-worker      : queue.create_processor({"noop": h}, batch_size=B, concurrency=10).run()
-              poll_interval left at its default (5 s); wake-up is LISTEN/NOTIFY on its own connection.
-  variants: default = batch_size 10 (the library default), concurrency 10 (the harness's)
-            b100    = batch_size 100, concurrency 10
-reset       : DROP SCHEMA public CASCADE (common.pg_reset_schema) + await queue.migrate()
-remaining   : SELECT count(*) FROM job_queue WHERE status IN ('pending','processing','waiting');
-              count_done: status = 'completed' (a failed job is in neither: it shows as a mismatch).
+enqueue_one : queue.add_job("noop", payload): add_jobs.sql, one statement (job,
+              'added' event, NOTIFY)
+enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...]): the same statement once per
+              1,000-job batch
+worker      : queue.create_processor({"noop": h}, batch_size=B, concurrency=10).run():
+              one settle_and_claim.sql per turn (writes the outcomes that ended since
+              the last turn and claims for the free slots); poll_interval left at its
+              default, wake-ups by LISTEN/NOTIFY.
+  variants: default = batch_size 10 (the library's default), concurrency 10
+            b100    = batch_size 100, concurrency 10 (a claim never asks for more
+                      than the free slots, so at most 10 at a time here)
+reset       : DROP SCHEMA public CASCADE (common.pg_reset_schema), queue.migrate()
+remaining   : jobs in job_queue whose status is pending, processing or waiting;
+count_done  : status 'completed'. A no-op never fails: a failed job is in neither
+              count, so it shows as a mismatch (verified false), not a hang.
 
-Diagnostics (off unless the variable is set; never used in timed sittings):
-  BENCH_DQ_COUNT=<file> : the worker counts PostgresBackend._fetch calls per SQL file name and
-                          writes them as JSON to <file> when it stops.
+Diagnostics (off unless the variable is set; never in timed sittings):
+  BENCH_DQ_COUNT=<file>: the worker counts PostgresBackend._fetch calls per SQL file
+                         and writes them as JSON to <file> when it stops.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ import os
 import signal
 import subprocess
 
-import dataqueue as dq
-
 import common
+
+import dataqueue as dq
 
 NAME = "dataqueue_pg"
 VENV = "dataqueue"
@@ -35,7 +41,8 @@ HAS_BULK = True
 BULK_BATCH = 1000
 
 BATCH = {"default": 10, "b100": 100}
-# A no-op never fails: a failed job (even one with a retry scheduled) is left out of both counts,
+# A no-op never fails: a failed job (even one with a retry scheduled) is left out of
+# both counts,
 # so it shows up as a count mismatch (verified = false) instead of a hang.
 UNFINISHED = (
     "SELECT count(*) FROM job_queue WHERE status IN ('pending','processing','waiting')"
@@ -44,7 +51,8 @@ DONE = "SELECT count(*) FROM job_queue WHERE status = 'completed'"
 
 
 def dq_version() -> str:
-    """'dataqueue 0.1.0 @<commit>' (the editable install's git commit, when it is a checkout)."""
+    """'dataqueue 0.1.0 @<commit>' (the editable install's git commit, when it is a
+    checkout)."""
     v = "dataqueue " + importlib.metadata.version("dataqueue")
     try:
         src = os.path.dirname(
@@ -127,8 +135,10 @@ async def noop(payload) -> None:
 
 
 def _count_statements(path: str):
-    """Wrap PostgresBackend._fetch (one call = one statement = one round trip on a pooled
-    connection) to count calls per SQL file; returns a function that writes the counts."""
+    """Wrap PostgresBackend._fetch (one call = one statement = one round trip on a
+    pooled
+    connection) to count calls per SQL file; returns a function that writes the
+    counts."""
     from dataqueue.backends.postgres import backend as pgb
 
     counts: dict[str, int] = {}

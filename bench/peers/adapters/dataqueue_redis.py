@@ -1,27 +1,28 @@
-"""dataqueue adapter, Redis backend (redis-py asyncio, the BlockingConnectionPool dataqueue.connect() builds).
+"""dataqueue adapter, Redis store (the redis-py client dataqueue.connect() builds).
 
-Keys live under the prefix "bench:" in db 0 (see dataqueue/backends/redis/keys.py).
-enqueue_one : queue.add_job("noop", payload)             -> add_jobs.lua: 1 EVALSHA (hash, 3 index zsets,
-                                                            scheduled zset, 'added' event, PUBLISH)
-enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...])  -> the same script, once per 1,000-job batch
-worker      : queue.create_processor({"noop": h}, batch_size=B, concurrency=10).run()
-              poll_interval left at its default (5 s); wake-up is pub/sub on bench:wakeup.
-  variants: default = batch_size 10 (the library default), concurrency 10 (the harness's)
-            b100    = batch_size 100, concurrency 10
-reset       : FLUSHDB (common.redis_flush) + await queue.migrate()
-remaining   : ZCARD of bench:status:{pending,processing,waiting}; count_done: ZCARD
-              bench:status:completed (a failed job is in neither: it shows as a mismatch).
+Keys live under the prefix "bench:" in the bench's Redis db (layout:
+src/dataqueue/backends/redis/keys.py).
+enqueue_one : queue.add_job("noop", payload): add_jobs.lua, one EVALSHA (job hash,
+              index zsets, ready zset, the job's event list, PUBLISH)
+enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...]): the same script once per
+              1,000-job batch
+worker      : queue.create_processor({"noop": h}, batch_size=B, concurrency=10).run():
+              one settle_and_claim.lua per turn; wake-ups by pub/sub on bench:wakeup.
+  variants: as for dataqueue_pg (default = batch 10, b100 = batch 100)
+reset       : FLUSHDB (common.redis_flush), queue.migrate()
+remaining   : ZCARD of the per-state indexes bench:status:{pending,processing,waiting};
+count_done  : ZCARD bench:status:completed (a failed job is in neither: a mismatch).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import dataqueue as dq
+import common
 import redis.asyncio as aioredis
 
-import common
-from adapters.dataqueue_pg import BATCH, dq_version, noop
+import dataqueue as dq
+from adapters.dataqueue_pg import dq_version
 
 NAME = "dataqueue_redis"
 VENV = "dataqueue"
@@ -86,7 +87,8 @@ async def count_done(c) -> int:
 
 
 async def describe(c) -> dict:
-    """Jobs per status index and per claim zset (asked only when a count did not match)."""
+    """Jobs per status index and per claim zset (asked only when a count did not
+    match)."""
     names = [
         f"status:{s}"
         for s in (
@@ -102,7 +104,7 @@ async def describe(c) -> dict:
     p = c.r.pipeline(transaction=True)
     for n in names:
         p.zcard(PREFIX + n)
-    return dict(zip(names, await p.execute()))
+    return dict(zip(names, await p.execute(), strict=True))
 
 
 def run_worker(concurrency: int, variant: str) -> None:

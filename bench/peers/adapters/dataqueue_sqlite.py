@@ -1,30 +1,31 @@
-"""dataqueue adapter, SQLite backend (one file in the scratch folder; dataqueue runs every statement on one
-connection owned by one background thread, WAL mode, synchronous=NORMAL, BEGIN IMMEDIATE writes).
+"""dataqueue adapter, SQLite store (one file in the scratch folder; WAL mode).
 
-File: $BENCH_DQ_SQLITE (default <scratch>/dataqueue.db). Client and worker are separate processes,
-as for every other peer; the worker learns about new jobs by polling PRAGMA data_version (50 ms).
-enqueue_one : queue.add_job("noop", payload)             -> 1 write transaction (INSERT job + INSERT event)
-enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...])  -> 1 write transaction per 1,000-job batch
-                                                            (2 statements per job inside it)
-worker      : queue.create_processor({"noop": h}, batch_size=B, concurrency=10).run()
-  variants: default = batch_size 10 (the library default), concurrency 10 (the harness's)
-            b100    = batch_size 100, concurrency 10
-reset       : delete the file (+ -wal, -shm) + await queue.migrate()
-checkpoint  : PRAGMA wal_checkpoint(TRUNCATE) after the pre-fill (SQLite's analogue of the
-              CHECKPOINT the harness runs for Postgres peers)
-remaining   : SELECT count(*) for unfinished jobs, on the harness's own sqlite3 connection;
-              count_done: status = 'completed'.
+File: $BENCH_DQ_SQLITE (default <scratch>/dataqueue.db). Client and worker are
+separate processes, as for every peer; the worker hears of new jobs through the
+store's doorbell (a Unix datagram socket beside the file, rung by every add).
+enqueue_one : queue.add_job("noop", payload): one write transaction (job + event)
+enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...]): one write transaction per
+              1,000-job batch
+worker      : queue.create_processor({"noop": h}, batch_size=B, concurrency=10).run():
+              one settle_and_claim transaction per turn.
+  variants: as for dataqueue_pg (default = batch 10, b100 = batch 100)
+reset       : delete the file (and -wal, -shm), queue.migrate()
+checkpoint  : PRAGMA wal_checkpoint(TRUNCATE) after the pre-fill (SQLite's analogue
+              of the CHECKPOINT the harness runs for PostgreSQL peers)
+remaining   : unfinished jobs, on the harness's own sqlite3 connection;
+count_done  : status 'completed'.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 
-import dataqueue as dq
+import common
 
-import common  # noqa: F401  (imported by every adapter; keeps the module layout uniform)
+import dataqueue as dq
 from adapters.dataqueue_pg import BATCH, DONE, UNFINISHED, dq_version, noop  # noqa: F401
 
 NAME = "dataqueue_sqlite"
@@ -45,10 +46,8 @@ def connect():
 
 def remove_files(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path + suffix)
-        except FileNotFoundError:
-            pass
 
 
 async def reset() -> None:

@@ -1,36 +1,36 @@
-"""Huey adapter, SqliteHuey (embedded SQLite file; synchronous library wrapped in `async def`).
+"""Huey adapter, SqliteHuey (an embedded SQLite file; a synchronous library).
 
-The anchor for dataqueue's SQLite backend. File: $BENCH_HUEY_SQLITE (default <scratch>/huey.db).
-SqliteHuey defaults otherwise: WAL journal, SQLite's default synchronous (FULL here: an fsync of the
-WAL per commit; dataqueue sets NORMAL), one connection per storage object guarded by a lock,
-`begin exclusive` write transactions.
+The peer for dataqueue's SQLite store. File: $BENCH_HUEY_SQLITE (default
+<scratch>/huey.db). SqliteHuey's defaults otherwise: WAL journal, SQLite's default
+synchronous (FULL: an fsync of the WAL per commit; dataqueue sets NORMAL), one
+connection per storage object behind a lock, `begin exclusive` write transactions.
 
-enqueue_one : noop(payload)  (calling a @huey.task enqueues it)  -> 1 INSERT INTO task, committed
-enqueue_bulk: none: Huey has no bulk enqueue (enqueueing a `group` loops over single enqueues)
-              -> workload skipped; the process pre-fill uses enqueue_one (untimed)
-worker      : huey.create_consumer(workers=10, worker_type="thread").run() -- what
-              `huey_consumer adapters.huey_sqlite.huey -w 10 -k thread` runs; polling defaults
-              (initial_delay 0.1 s, backoff 1.15, max_delay 10 s: Huey has no push wake-up for SQLite).
-              SIGTERM is Huey's immediate-stop signal.
-  variants: default only.
-completion  : Huey keeps no record of a finished task unless it stores a result, so the instance is
-              made with store_none=True (documented option): the no-op's None result is written to
-              Huey's `kv` table, which count_done() counts (1 extra committed INSERT per task).
-remaining   : rows in `task` (queued). A dequeued task leaves that table at once, so while the queue
-              is empty remaining() is (jobs added by this client) - (results stored): it reaches 0 only
-              when every job has finished.
-checkpoint  : PRAGMA wal_checkpoint(TRUNCATE) after the pre-fill (as for dataqueue_sqlite).
+enqueue_one : noop(payload) (calling a @huey.task enqueues it): 1 committed INSERT
+enqueue_bulk: none (a `group` is enqueued one task at a time): skipped; the process
+              pre-fill uses enqueue_one (untimed)
+worker      : huey.create_consumer(workers=10, worker_type="thread").run(), what
+              `huey_consumer adapters.huey_sqlite.huey -w 10 -k thread` runs; polling
+              defaults (initial_delay 0.1 s, backoff 1.15, max_delay 10 s: Huey has no
+              push wake-up on SQLite). SIGTERM is Huey's immediate stop.
+completion  : Huey keeps no record of a finished task unless it stores a result, so
+              the instance has store_none=True (a documented option): the no-op's None
+              result is written to Huey's `kv` table, which count_done() counts (one
+              more committed INSERT per task).
+remaining   : rows in `task` (queued). A dequeued task leaves that table at once, so
+              with the queue empty remaining() is (jobs added by this client) minus
+              (results stored): it reaches 0 only when every job has finished.
+checkpoint  : PRAGMA wal_checkpoint(TRUNCATE) after the pre-fill (as for dataqueue).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import sqlite3
 
-from huey import SqliteHuey
-
 import common
+from huey import SqliteHuey
 
 NAME = "huey_sqlite"
 VENV = "huey"
@@ -58,16 +58,14 @@ def version() -> str:
 
 def remove_files(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path + suffix)
-        except FileNotFoundError:
-            pass
 
 
 async def reset() -> None:
     huey.storage.close()
     remove_files(PATH)
-    huey.storage.initialize_schema()  # create_tables, as SqliteHuey() does at construction
+    huey.storage.initialize_schema()  # what SqliteHuey() does when it is made
 
 
 class Client:

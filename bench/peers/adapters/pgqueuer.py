@@ -1,11 +1,11 @@
-"""pgqueuer adapter (PostgreSQL, asyncpg driver as in pgqueuer's docs).
+"""pgqueuer adapter (PostgreSQL, the asyncpg driver as in pgqueuer's docs).
 
-enqueue_one : Queries.enqueue("noop", payload_bytes)           -> 1 INSERT per call
-enqueue_bulk: Queries.enqueue([...], [...], [...]) (list form)  -> 1 INSERT .. unnest per batch
+enqueue_one : Queries.enqueue("noop", payload_bytes): 1 INSERT per call
+enqueue_bulk: Queries.enqueue([...], [...], [...]) (list form): 1 INSERT .. unnest
 worker      : PgQueuer(AsyncpgDriver(conn)).run(...) with one entrypoint "noop"
-  variants: default = run() defaults (batch_size=10, no per-worker cap on in-flight jobs)
-            c20     = batch_size=10, max_concurrent_tasks=20 (per-worker cap; pgqueuer requires
-                      max_concurrent_tasks >= 2*batch_size, so 20 is the closest to ~10)
+  variants: default = run()'s defaults (batch_size=10, no per-worker cap)
+            c20     = batch_size=10, max_concurrent_tasks=20 (pgqueuer requires
+                      max_concurrent_tasks >= 2 * batch_size)
             b100    = batch_size=100, no cap
 """
 
@@ -17,7 +17,6 @@ import json
 import signal
 
 import asyncpg
-
 import common
 
 NAME = "pgqueuer"

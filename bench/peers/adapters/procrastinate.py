@@ -1,9 +1,9 @@
-"""procrastinate adapter (PostgreSQL, default PsycopgConnector = psycopg3 async pool).
+"""procrastinate adapter (PostgreSQL, the default PsycopgConnector: a psycopg 3 pool).
 
-enqueue_one : noop.defer_async(**payload)            -> procrastinate_defer_jobs_v1() per call
-enqueue_bulk: noop.batch_defer_async(*payloads)      -> one call per batch
-worker      : app.run_worker_async(concurrency=10)   (library default concurrency is 1;
-              fetch_job_polling_interval=5 s, listen_notify=True are the defaults)
+enqueue_one : noop.defer_async(**payload): procrastinate_defer_jobs_v1() per call
+enqueue_bulk: noop.batch_defer_async(*payloads): one call per batch
+worker      : app.run_worker_async(concurrency=10) (the library's default is 1;
+              fetch_job_polling_interval=5 s and listen_notify=True are defaults)
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 
-import procrastinate
-
 import common
+import procrastinate
 
 NAME = "procrastinate"
 VENV = "procrastinate"

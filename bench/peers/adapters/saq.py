@@ -1,11 +1,11 @@
 """saq adapter (Redis, asyncio).
 
-enqueue_one : queue.enqueue("noop", payload=payload)  -> one Lua script (SET + ZADD + RPUSH)
-enqueue_bulk: none (saq's Queue.map() enqueues many but also WAITS for their results; there is
-              no fire-and-forget bulk API) -> workload skipped; process pre-fill uses 32
+enqueue_one : queue.enqueue("noop", payload=payload): one Lua script (SET, ZADD, RPUSH)
+enqueue_bulk: none (Queue.map() enqueues many but also waits for their results: saq
+              has no fire-and-forget bulk API): skipped; the process pre-fill uses 32
               concurrent enqueue() calls (untimed)
-worker      : saq.Worker(queue, functions=[noop], concurrency=10).start()  (library default
-              concurrency is 10; dequeue is a blocking BLMOVE queued->active, i.e. push-like)
+worker      : saq.Worker(queue, functions=[noop], concurrency=10).start() (10 is the
+              library's default; dequeue is a blocking BLMOVE queued -> active)
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import asyncio
 import importlib.metadata
 import json
 
-from saq import Queue, Worker
-
 import common
+from saq import Queue, Worker
 
 NAME = "saq"
 VENV = "saq"

@@ -225,11 +225,13 @@ class WaitStore(Protocol):
     change makes the job waiting on it due (exactly once).
     """
 
+    @abstractmethod
     async def save_step(
         self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
     ) -> bool:
         """Replace the job's ``step_data``; False when the lease is lost."""
 
+    @abstractmethod
     async def create_token(
         self,
         lease: Lease,
@@ -242,8 +244,10 @@ class WaitStore(Protocol):
         ``step_data`` (which records it), together; False (and nothing
         written) when the lease is lost."""
 
+    @abstractmethod
     async def get_token(self, token_id: str) -> Token | None: ...
 
+    @abstractmethod
     async def complete_token(
         self, token_id: str, output: JSONValue, *, now: datetime
     ) -> str | None:

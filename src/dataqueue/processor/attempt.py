@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dataqueue import _validate as v
 from dataqueue._commands import Lease
 from dataqueue.backends.protocol import Backend
 from dataqueue.errors import JobTimeoutError
@@ -95,10 +96,11 @@ class ChildError(Exception):
 
 
 def error_message(error: BaseException) -> str:
+    """The error as recorded: any text a handler raises must be storable."""
     text = str(error)
-    if isinstance(error, ChildError):
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if not isinstance(error, ChildError):
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return v.storable_text(text)
 
 
 class Attempt:

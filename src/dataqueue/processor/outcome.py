@@ -31,17 +31,17 @@ logger = logging.getLogger("dataqueue")
 
 
 def encode_output(value: Any) -> tuple[JSONValue, dict[str, JSONValue]]:
-    """The output to store, and the ``completed`` event's metadata."""
+    """The output to store, and the ``completed`` event's metadata: a value
+    that is not JSON or is over the output limit is not stored, and the
+    event says why."""
     if value is None:
         return None, {}
     try:
-        output = v.check_json(value, "handler", "return value")
+        output = v.check_json(
+            value, "handler", "return value", max_bytes=v.MAX_OUTPUT_BYTES
+        )
     except (TypeError, ValueError) as error:
-        return None, {"output_dropped": f"not JSON: {error}"}
-    size = len(v.to_json_text(output).encode())
-    if size > v.MAX_OUTPUT_BYTES:
-        limit = v.MAX_OUTPUT_BYTES
-        return None, {"output_dropped": f"{size} bytes is over the {limit} byte limit"}
+        return None, {"output_dropped": str(error)}
     return output, {}
 
 

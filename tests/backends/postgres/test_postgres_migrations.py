@@ -99,8 +99,32 @@ async def test_a_schema_behind_the_migrations_is_not_migrated(
         f'WITH d AS (DELETE FROM "{schema}".dataqueue_migrations RETURNING 1) '
         "SELECT count(*) FROM d"
     )
-    with pytest.raises(NotMigratedError, match="at version 0"):
+    with pytest.raises(NotMigratedError, match="missing 0001_initial"):
         await backend.open()
+
+
+async def test_a_migration_numbered_below_the_newest_applied_one_still_runs(
+    make_backend: MakeBackend, schema: str
+) -> None:
+    backend = await make_backend()
+    # As if 0004 came from a branch merged after a newer migration ran here.
+    await scalar(
+        f'WITH d AS (DELETE FROM "{schema}".dataqueue_migrations '
+        "WHERE version = 4 RETURNING 1) SELECT count(*) FROM d"
+    )
+    await execute(f'DROP INDEX "{schema}".job_queue_wait_until_idx')
+    await scalar(
+        f'INSERT INTO "{schema}".dataqueue_migrations (version, name) '
+        "VALUES (99, '0099_newer') RETURNING 1"
+    )
+    with pytest.raises(NotMigratedError, match="missing 0004_"):
+        await backend.open()
+    await backend.migrate()
+    await backend.open()
+    assert await scalar(
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'job_queue_wait_until_idx' "
+        f"AND schemaname = '{schema}'"
+    )
 
 
 @pytest.mark.parametrize("schema_name", ["", "1abc", "a-b", 'x"; DROP', "a" * 64])
@@ -151,6 +175,7 @@ async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
         "job_queue_processing_idx",
         "job_queue_retry_idx",
         "job_queue_wait_token_idx",
+        "job_queue_wait_until_idx",  # 0004
     ]
     foreign_keys = await scalar(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "

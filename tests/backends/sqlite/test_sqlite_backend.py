@@ -18,7 +18,12 @@ from sqlite_helpers import NOW, claim, claim_one, new_job
 from dataqueue.backends.sqlite import SqliteBackend
 from dataqueue.backends.sqlite import backend as backend_module
 from dataqueue.backends.sqlite.backend import LATEST_MIGRATION
-from dataqueue.errors import BackendError, NotMigratedError
+from dataqueue.errors import (
+    BackendError,
+    NotMigratedError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
 
 
 @pytest.fixture
@@ -347,3 +352,42 @@ async def test_a_deep_database_path_still_gets_a_doorbell(
         await wakeup.close()
         await listener.close()
         await adder.close()
+
+
+async def test_a_folder_that_does_not_exist_is_a_refusal(tmp_path: Path) -> None:
+    store = SqliteBackend(str(tmp_path / "missing" / "jobs.db"))
+    try:
+        with pytest.raises(StoreRefusedError, match="missing"):
+            await store.open()
+    finally:
+        await store.close()
+
+
+async def test_a_file_that_is_not_a_database_is_a_refusal(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, but long enough to have a header" * 100)
+    store = SqliteBackend(str(path))
+    try:
+        with pytest.raises(StoreRefusedError, match=r"notes\.txt"):
+            await store.open()
+    finally:
+        await store.close()
+
+
+async def test_a_write_lock_held_past_every_retry_is_unavailable(
+    backend: SqliteBackend, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backend_module, "BUSY_TIMEOUT_MS", 10)
+    monkeypatch.setattr(backend_module, "BUSY_RETRIES", 1)
+    impatient = SqliteBackend(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            await impatient.add_jobs([new_job()], now=NOW)
+        holder.execute("ROLLBACK")
+        (job_id,) = await impatient.add_jobs([new_job()], now=NOW)
+        assert await backend.get_job(job_id) is not None
+    finally:
+        holder.close()
+        await impatient.close()

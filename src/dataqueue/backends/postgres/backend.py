@@ -6,12 +6,13 @@ import asyncio
 import inspect
 import logging
 import re
+import select
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -32,6 +33,7 @@ from dataqueue._commands import (
     Lease,
     NewCronJob,
     NewJob,
+    NewToken,
     Outcome,
 )
 from dataqueue.backends._files import load_dir
@@ -58,9 +60,12 @@ from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
-from dataqueue.models import JobEvent, JobRecord
+from dataqueue.models import JobEvent, JobRecord, Token
+from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
+
+T = TypeVar("T")
 
 SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 SSL_FILES = {"ca": "sslrootcert", "cert": "sslcert", "key": "sslkey"}
@@ -179,6 +184,21 @@ def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
     return int(raw) if cur.format == psycopg.pq.Format.TEXT else int.from_bytes(raw)
 
 
+async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Check a pooled connection before it is lent, without a round trip.
+
+    An idle connection has nothing to read unless the server closed it (or
+    told it so): only then is it checked with a query, and the pool replaces
+    it when that fails. A connection the server dropped while idle is found
+    out here, not by the statement that borrows it.
+    """
+    if conn.broken or conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 class PostgresBackend(Backend):
     """Jobs in PostgreSQL tables, one statement per operation."""
 
@@ -255,9 +275,7 @@ class PostgresBackend(Backend):
             min_size=1,
             max_size=max(1, self._max_connections),
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
-            # A connection the server dropped while idle is found out here,
-            # not by the statement that borrows it.
-            check=AsyncConnectionPool.check_connection,
+            check=check_idle_connection,
             timeout=POOL_TIMEOUT,
             open=False,
             name=f"dataqueue-{self._schema}",
@@ -342,9 +360,10 @@ class PostgresBackend(Backend):
 
     async def open(self) -> None:
         rows = await self._fetch("open", {})
-        version, latest = rows[0]["version"], max(self._migrations)
-        if version < latest:
-            raise self._not_migrated(f"at version {version} of {latest}")
+        missing = sorted(set(self._migrations) - set(rows[0]["versions"]))
+        if missing:
+            names = ", ".join(self._migrations[v][0] for v in missing)
+            raise self._not_migrated(f"missing {names}")
 
     async def close(self) -> None:
         await self._hub.close()
@@ -369,9 +388,11 @@ class PostgresBackend(Backend):
                 await cur.execute(q["migrate_table"])
                 await cur.execute(q["open"])
                 row = await cur.fetchone()
-                applied = row["version"] if row else 0
+                applied = set(row["versions"]) if row else set()
+                # Every migration not yet applied, in order: one added later
+                # with a lower number (from a parallel branch) still runs.
                 for version, (name, statements) in sorted(self._migrations.items()):
-                    if version > applied:
+                    if version not in applied:
                         await cur.execute(statements)
                         await cur.execute(
                             q["migrate_record"], {"version": version, "name": name}
@@ -490,7 +511,113 @@ class PostgresBackend(Backend):
                 return total
 
     async def expire_timed_out_tokens(self, *, now: datetime) -> int:
-        return await self._count("expire_timed_out_tokens", {"now": now})
+        async def expire(cur: psycopg.AsyncCursor[Row]) -> int:
+            await cur.execute(self._queries["expire_timed_out_tokens"], {"now": now})
+            tokens = [row["id"] for row in await cur.fetchall()]
+            if tokens:
+                await self._resume_token_waits(cur, tokens, True, now)
+            return len(tokens)
+
+        return await self._in_transaction("expire_timed_out_tokens", expire)
+
+    # -- durable steps and tokens ---------------------------------------------
+
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        params = {
+            "job_id": lease.job_id,
+            "token": lease.token,
+            "step_data": json_text(step_data),
+            "now": now,
+        }
+        return await self._count("save_step", params) > 0
+
+    async def create_token(
+        self,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        params = {
+            "job_id": lease.job_id,
+            "token": lease.token,
+            "step_data": json_text(step_data),
+            "token_id": token.id,
+            "timeout_at": token.timeout_at,
+            "tags": list(token.tags),
+            "now": now,
+        }
+        return await self._count("create_token", params) > 0
+
+    async def get_token(self, token_id: str) -> Token | None:
+        rows = await self._fetch("get_token", {"token_id": token_id})
+        if not rows:
+            return None
+        row = rows[0]
+        return Token(
+            id=row["id"],
+            job_id=row["job_id"],
+            status=row["status"],
+            output=row["output"],
+            timeout_at=row["timeout_at"],
+            created_at=row["created_at"],
+            completed_at=row["completed_at"],
+            tags=list(row["tags"]),
+        )
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        params = {"token_id": token_id, "output": json_text(output), "now": now}
+
+        async def complete(cur: psycopg.AsyncCursor[Row]) -> str | None:
+            await cur.execute(self._queries["complete_token"], params)
+            row = await cur.fetchone()
+            assert row is not None
+            if row["completed"] is None:
+                return "unknown" if row["status"] is None else str(row["status"])
+            await self._resume_token_waits(cur, [token_id], False, now)
+            return None
+
+        refused = await self._in_transaction("complete_token", complete)
+        if refused is None:
+            self._hub.notify()
+        return refused
+
+    async def _resume_token_waits(
+        self,
+        cur: psycopg.AsyncCursor[Row],
+        tokens: list[str],
+        timed_out: bool,
+        now: datetime,
+    ) -> None:
+        """The jobs waiting on ``tokens`` become due now; a statement of its
+        own, so that its snapshot sees suspensions that committed while the
+        tokens' row locks were awaited."""
+        params = {
+            "token_ids": tokens,
+            "timed_out": timed_out,
+            "now": now,
+            "channel": self._channel,
+        }
+        await cur.execute(self._queries["complete_token.resume"], params)
+
+    async def _in_transaction(
+        self, what: str, run: Callable[[psycopg.AsyncCursor[Row]], Awaitable[T]]
+    ) -> T:
+        try:
+            pool = await self._open_pool()
+            async with (
+                pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                return await run(cur)
+        except (psycopg.Error, PoolTimeout) as e:
+            raise self._store_error(e, what) from None
 
     # -- work -----------------------------------------------------------------
 
@@ -532,9 +659,29 @@ class PostgresBackend(Backend):
     async def _read_claimed(
         self, cur: psycopg.AsyncCursor[Row]
     ) -> tuple[set[int], list[Claimed]]:
-        """Decode the claim's rows one at a time: a row that will not decode
-        (a corrupt value, a timestamp Python cannot hold) becomes a
-        BrokenJob instead of failing the whole claim."""
+        """Decode the claim's rows; a row that will not decode (a corrupt
+        value, a timestamp Python cannot hold) becomes a BrokenJob instead of
+        failing the whole claim."""
+        try:
+            rows = await cur.fetchall()
+        # Any decoding error at all: one bad row must not raise out of a claim
+        # that already moved every row to processing. Read them one by one.
+        except Exception:
+            return await self._read_claimed_one_by_one(cur)
+        settled: set[int] = set()
+        claimed: list[Claimed] = []
+        for row in rows:
+            settled.update(row["settled"] or ())
+            if row["id"] is not None:
+                try:
+                    claimed.append(job_from_row(in_utc(row)))
+                except Exception as e:
+                    claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
+        return settled, claimed
+
+    async def _read_claimed_one_by_one(
+        self, cur: psycopg.AsyncCursor[Row]
+    ) -> tuple[set[int], list[Claimed]]:
         assert cur.description is not None
         id_column = [c.name for c in cur.description].index("id")
         settled: set[int] = set()
@@ -547,8 +694,6 @@ class PostgresBackend(Backend):
                 settled.update(row["settled"] or ())
                 if row["id"] is not None:
                     claimed.append(job_from_row(in_utc(row)))
-            # Any decoding error at all: one bad row must not raise out of a
-            # claim that already moved every row to processing.
             except Exception as e:
                 job_id = _raw_id(cur, pos, id_column)
                 claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
@@ -655,34 +800,32 @@ class PostgresBackend(Backend):
             "skipped": [tick.run.skipped for tick in ticks],
             "now": now,
         }
-        try:
-            pool = await self._open_pool()
-            async with (
-                pool.connection() as conn,
-                conn.transaction(),
-                conn.cursor(row_factory=dict_row) as cur,
-            ):
-                await cur.execute(q["enqueue_cron_jobs"], claims)
-                rows = await cur.fetchall()
-                fired = {row["schedule_id"] for row in rows if row["fire"]}
-                fired_ticks = [t for t in ticks if t.run.cron_job_id in fired]
-                if not fired_ticks:
-                    return []
-                jobs = [tick.job for tick in fired_ticks]
-                params = {
-                    **add_params(jobs),
-                    "now": now,
-                    "sequence": self._sequence,
-                    "channel": self._channel,
-                }
-                await cur.execute(q["add_jobs"], params)
-                ids = [int(row["id"]) for row in await cur.fetchall()]
-                record = {
-                    "schedule_ids": [tick.run.cron_job_id for tick in fired_ticks],
-                    "job_ids": ids,
-                }
-                await cur.execute(q["enqueue_cron_jobs.record"], record)
-        except (psycopg.Error, PoolTimeout) as e:
-            raise self._store_error(e, "enqueue_cron_jobs") from None
+
+        async def enqueue(cur: psycopg.AsyncCursor[Row]) -> list[int]:
+            await cur.execute(q["enqueue_cron_jobs"], claims)
+            rows = await cur.fetchall()
+            fired = {row["schedule_id"] for row in rows if row["fire"]}
+            fired_ticks = [t for t in ticks if t.run.cron_job_id in fired]
+            if not fired_ticks:
+                return []
+            jobs = [tick.job for tick in fired_ticks]
+            params = {
+                **add_params(jobs),
+                "now": now,
+                "sequence": self._sequence,
+                "channel": self._channel,
+            }
+            await cur.execute(q["add_jobs"], params)
+            ids = [int(row["id"]) for row in await cur.fetchall()]
+            record = {
+                "schedule_ids": [tick.run.cron_job_id for tick in fired_ticks],
+                "job_ids": ids,
+            }
+            await cur.execute(q["enqueue_cron_jobs.record"], record)
+            return ids
+
+        ids = await self._in_transaction("enqueue_cron_jobs", enqueue)
+        if not ids:
+            return []
         self._hub.notify()
         return ids

@@ -22,6 +22,7 @@ from dataqueue._commands import (
     Lease,
     NewJob,
     Outcome,
+    Suspension,
     added_metadata,
 )
 from dataqueue.models import TimeRange
@@ -74,7 +75,21 @@ def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """Completions and failures as parallel arrays (see settle_and_claim.sql)."""
     done = [o for o in outcomes if isinstance(o, Completion)]
     failed = [o for o in outcomes if isinstance(o, Failure)]
+    waits = [o for o in outcomes if isinstance(o, Suspension)]
     return {
+        "s_ids": [o.lease.job_id for o in waits],
+        "s_tokens": [o.lease.token for o in waits],
+        "s_step_data": [json_text(o.step_data) for o in waits],
+        "s_wait_until": [o.wait_until for o in waits],
+        "s_token_ids": [o.wait_token_id for o in waits],
+        "s_metadata": [
+            json_text(
+                {"token_id": o.wait_token_id}
+                if o.wait_until is None
+                else {"wait_until": o.wait_until.isoformat()}
+            )
+            for o in waits
+        ],
         "c_ids": [o.lease.job_id for o in done],
         "c_tokens": [o.lease.token for o in done],
         "c_outputs": [json_text(o.output) for o in done],

@@ -58,7 +58,9 @@ from dataqueue._commands import (
     Lease,
     NewCronJob,
     NewJob,
+    NewToken,
     Outcome,
+    Suspension,
     added_metadata,
 )
 from dataqueue._validate import to_json_text
@@ -71,7 +73,8 @@ from dataqueue.backends.redis.faults import redacted, store_faults
 from dataqueue.backends.redis.scripts import Scripts
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
-from dataqueue.models import FailureReason, JobEvent, JobRecord
+from dataqueue.models import FailureReason, JobEvent, JobRecord, Token
+from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
 
@@ -380,8 +383,11 @@ def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return options, created
 
 
-def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
-    """The seven values ``settle_and_claim.lua`` reads per outcome."""
+_json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _outcome(outcome: Outcome, now: datetime) -> list[str]:
+    """One outcome as ``settle_and_claim.lua`` reads it."""
     lease = outcome.lease
     if isinstance(outcome, Completion):
         return [
@@ -390,8 +396,20 @@ def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
             lease.token,
             to_json_text(outcome.output),
             to_json_text(outcome.metadata),
-            "",
-            "",
+        ]
+    if isinstance(outcome, Suspension):
+        until = outcome.wait_until
+        waiting: dict[str, JSONValue] = {"token_id": outcome.wait_token_id}
+        if until is not None:
+            waiting = {"wait_until": until.isoformat()}
+        return [
+            "s",
+            str(lease.job_id),
+            lease.token,
+            to_json_text(outcome.step_data),
+            "" if until is None else _us(until),
+            outcome.wait_token_id or "",
+            to_json_text(waiting),
         ]
     if not isinstance(outcome, Failure):
         raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
@@ -411,6 +429,22 @@ def _outcome_args(outcome: Outcome, now: datetime) -> list[str]:
             }
         ),
     ]
+
+
+def _token(row: Mapping[str, str]) -> Token:
+    """A token from its hash (see ``keys.py``)."""
+    output = row.get("output")
+    timeout_at, completed_at = row.get("timeout_at"), row.get("completed_at")
+    return Token(
+        id=row["id"],
+        job_id=int(row["job_id"]),
+        status=row["status"],  # type: ignore[arg-type]
+        output=None if output is None else json.loads(output),
+        timeout_at=None if timeout_at is None else _time(timeout_at),
+        created_at=_time(row["created_at"]),
+        completed_at=None if completed_at is None else _time(completed_at),
+        tags=json.loads(row["tags"]),
+    )
 
 
 def _lease_args(leases: Sequence[Lease]) -> list[str]:
@@ -632,6 +666,53 @@ class RedisBackend(Backend):
     async def expire_timed_out_tokens(self, *, now: datetime) -> int:
         return int(await self._scripts.run("expire_timed_out_tokens", _us(now)))
 
+    # -- WaitStore -----------------------------------------------------------
+
+    async def save_step(
+        self, lease: Lease, step_data: dict[str, JSONValue], *, now: datetime
+    ) -> bool:
+        done = await self._scripts.run(
+            "save_step", lease.job_id, lease.token, to_json_text(step_data), _us(now)
+        )
+        return bool(done)
+
+    async def create_token(
+        self,
+        lease: Lease,
+        token: NewToken,
+        step_data: dict[str, JSONValue],
+        *,
+        now: datetime,
+    ) -> bool:
+        timeout_at = token.timeout_at
+        tags: list[JSONValue] = list(token.tags)
+        done = await self._scripts.run(
+            "create_token",
+            lease.job_id,
+            lease.token,
+            to_json_text(step_data),
+            token.id,
+            "" if timeout_at is None else _us(timeout_at),
+            to_json_text(tags),
+            _us(now),
+        )
+        return bool(done)
+
+    async def get_token(self, token_id: str) -> Token | None:
+        with store_faults(self._where):
+            fields = await self._client.hgetall(keys.token(self._prefix, token_id))
+        if not fields:
+            return None
+        return _token({_text(name): _text(value) for name, value in fields.items()})
+
+    async def complete_token(
+        self, token_id: str, output: JSONValue, *, now: datetime
+    ) -> str | None:
+        refused = await self._scripts.run(
+            "complete_token", token_id, to_json_text(output), _us(now)
+        )
+        return _text(refused) or None
+
     # -- WorkStore -----------------------------------------------------------
 
     async def settle_and_claim(
@@ -641,9 +722,8 @@ class RedisBackend(Backend):
         *,
         now: datetime,
     ) -> Exchange:
-        args: list[str | int] = [_us(now), len(outcomes)]
-        for outcome in outcomes:
-            args += _outcome_args(outcome, now)
+        written = _json_text([_outcome(outcome, now) for outcome in outcomes])
+        args: list[str | int] = [_us(now), written]
         if claim is None:
             args += [0, "", "", "", ""]
         else:

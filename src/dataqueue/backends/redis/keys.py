@@ -21,7 +21,9 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   job ids by their oldest event's created_at; ``{p}event_id`` the counter.
 * Tokens: ``{p}token:{id}`` hash (id, job_id, status, output, timeout_at,
   created_at, completed_at, tags); ``{p}token_timeouts`` zset of waiting
-  tokens by timeout_at.
+  tokens by timeout_at; ``{p}job_tokens:{job id}`` set of a job's tokens.
+* ``{p}waits``: jobs waiting until a time, by wait_until (the claim makes
+  them pending once due); a job waiting on a token is in no claim zset.
 * ``{p}wakeup`` pub/sub channel: a message per add.
 * Cron: ``{p}cron:{id}`` hash of one schedule (encoded like a job);
   ``{p}cron_id`` the id counter; ``{p}cron_names`` hash name → id;
@@ -62,6 +64,14 @@ def token(prefix: str, token_id: str) -> str:
 
 def token_timeouts(prefix: str) -> str:
     return f"{prefix}token_timeouts"
+
+
+def job_tokens(prefix: str, job_id: int | str) -> str:
+    return f"{prefix}job_tokens:{job_id}"
+
+
+def waits(prefix: str) -> str:
+    return f"{prefix}waits"
 
 
 def all_jobs(prefix: str) -> str:

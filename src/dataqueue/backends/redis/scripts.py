@@ -24,6 +24,8 @@ ScriptName = Literal[
     "cancel_jobs",
     "cleanup_old_job_events",
     "cleanup_old_jobs",
+    "complete_token",
+    "create_token",
     "edit_cron_job",
     "edit_jobs",
     "enqueue_cron_jobs",
@@ -40,6 +42,7 @@ ScriptName = Literal[
     "remove_cron_job",
     "resume_cron_job",
     "retry_job",
+    "save_step",
     "set_progress",
     "settle_and_claim",
 ]

@@ -1,5 +1,6 @@
 -- cancel_jobs: every pending or waiting job matching the filters becomes
--- cancelled, each with a 'cancelled' event.
+-- cancelled, each with a 'cancelled' event; their tokens still waiting
+-- become timed_out.
 -- Filter parameters (NULL means no filter): job_type, priority, status,
 -- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
 -- tag_mode (all: every tag, any: at least one, none: none of them, exact:
@@ -31,6 +32,11 @@ WITH cancelled AS (
         END
     )
     RETURNING j.id
+),
+expired AS (
+    UPDATE {schema}.waitpoints
+    SET status = 'timed_out', completed_at = %(now)s::timestamptz
+    WHERE job_id IN (SELECT id FROM cancelled) AND status = 'waiting'
 ),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)

@@ -6,10 +6,17 @@
 -- 'completed' event with its metadata; a failure appends (message,
 -- timestamp) to error_history, sets failure_reason, last_failed_at and
 -- next_attempt_at (NULL: failed for good), and gets a 'failed' event. Both
--- clear the lock and the lease.
+-- clear the lock and the lease. A suspension stores step_data, gives back
+-- the claim's attempt and makes its job waiting (wait_until or
+-- wait_token_id) with a 'waiting' event; its token is read FOR UPDATE, so a
+-- completion or expiry either committed first (the job is then due at once:
+-- pending, run_at now, 'resumed') or waits for this statement and then sees
+-- the job waiting (see complete_token.sql).
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
--- with a 'processing' event. The two kinds are read separately so pending
+-- with a 'processing' event; waiting jobs whose wait_until has come are due
+-- too (run_at becomes wait_until, with a 'resumed' event before the
+-- 'processing' one). The kinds are read separately so pending
 -- jobs come straight off the claim index in claim order (an OR of both
 -- would sort every due job); FOR UPDATE SKIP LOCKED keeps concurrent claims
 -- disjoint, and rows locked but not kept are released when the statement
@@ -21,7 +28,9 @@
 -- Parameters: now, now_iso (now as ISO text, for error_history);
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text); failures: f_ids, f_tokens, f_messages, f_reasons, f_next_at,
--- f_next_iso (next_attempt_at as ISO text or NULL); claim: worker_id, token,
+-- f_next_iso (next_attempt_at as ISO text or NULL); suspensions: s_ids,
+-- s_tokens, s_step_data (JSON text), s_wait_until, s_token_ids, s_metadata
+-- (the 'waiting' event's, JSON text); claim: worker_id, token,
 -- claim_limit (0: claim nothing), job_types (typed statement only).
 -- Returns at least one row: settled (the ids written, or NULL), then the
 -- claimed job's columns (all NULL in the one row when nothing was claimed),
@@ -70,6 +79,51 @@ failed AS (
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
     RETURNING j.id, f.message, f.reason, f.next_iso
 ),
+suspensions AS (
+    SELECT *
+    FROM unnest(
+        %(s_ids)s::bigint[], %(s_tokens)s::text[], %(s_step_data)s::text[],
+        %(s_wait_until)s::timestamptz[], %(s_token_ids)s::text[],
+        %(s_metadata)s::text[]
+    ) AS s (id, token, step_data, wait_until, token_id, metadata)
+),
+token_states AS (
+    SELECT w.id, w.status
+    FROM {schema}.waitpoints AS w
+    WHERE w.id IN (SELECT token_id FROM suspensions WHERE token_id IS NOT NULL)
+    FOR UPDATE
+),
+suspended AS (
+    UPDATE {schema}.job_queue AS j
+    SET status = CASE
+            WHEN s.token_id IS NOT NULL AND t.status IS DISTINCT FROM 'waiting'
+            THEN 'pending' ELSE 'waiting'
+        END,
+        run_at = CASE
+            WHEN s.token_id IS NOT NULL AND t.status IS DISTINCT FROM 'waiting'
+            THEN %(now)s::timestamptz ELSE j.run_at
+        END,
+        step_data = s.step_data::json,
+        wait_until = s.wait_until,
+        wait_token_id = s.token_id,
+        attempts = greatest(j.attempts - 1, 0),
+        locked_by = NULL,
+        locked_at = NULL,
+        lease_token = NULL,
+        updated_at = %(now)s::timestamptz
+    FROM suspensions AS s
+    LEFT JOIN token_states AS t ON t.id = s.token_id
+    WHERE j.id = s.id AND j.status = 'processing' AND j.lease_token = s.token
+    RETURNING j.id, j.status, s.metadata, s.token_id, t.status AS token_status
+),
+waits_due AS (
+    SELECT id, priority, wait_until AS run_at
+    FROM {schema}.job_queue
+    WHERE status = 'waiting' AND wait_until <= %(now)s::timestamptz {job_type_filter}
+    ORDER BY wait_until
+    LIMIT %(claim_limit)s::integer
+    FOR UPDATE SKIP LOCKED
+),
 pending_due AS (
     SELECT id, priority, run_at
     FROM {schema}.job_queue
@@ -92,6 +146,8 @@ due AS (
         SELECT * FROM pending_due
         UNION ALL
         SELECT * FROM retry_due
+        UNION ALL
+        SELECT * FROM waits_due
     ) AS candidates
     ORDER BY candidates.priority DESC, candidates.run_at, candidates.id
     LIMIT %(claim_limit)s::integer
@@ -102,6 +158,7 @@ claimed AS (
         locked_by = %(worker_id)s::text,
         locked_at = %(now)s::timestamptz,
         lease_token = %(token)s::text,
+        run_at = CASE WHEN j.status = 'waiting' THEN j.wait_until ELSE j.run_at END,
         attempts = j.attempts + 1,
         started_at = coalesce(j.started_at, %(now)s::timestamptz),
         next_attempt_at = NULL,
@@ -110,6 +167,9 @@ claimed AS (
     FROM due
     WHERE j.id = due.id
     RETURNING j.*
+),
+resumed_waits AS (
+    SELECT w.id, w.run_at AS wait_until FROM waits_due AS w JOIN due ON due.id = w.id
 ),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
@@ -120,13 +180,38 @@ logged AS (
     )
     FROM failed
     UNION ALL
+    SELECT id, 'waiting', %(now)s::timestamptz, metadata::jsonb FROM suspended
+    UNION ALL
+    SELECT id, 'resumed', %(now)s::timestamptz, jsonb_build_object(
+        'token_id', token_id, 'timed_out', token_status IS DISTINCT FROM 'completed'
+    )
+    FROM suspended
+    WHERE status = 'pending'
+    UNION ALL
+    SELECT id, 'resumed', %(now)s::timestamptz, jsonb_build_object(
+        'wait_until',
+        to_char(wait_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE
+            WHEN mod(extract(microseconds FROM wait_until)::bigint, 1000000) <> 0
+            THEN to_char(wait_until AT TIME ZONE 'UTC', '.US') ELSE ''
+        END
+        || '+00:00'
+    )
+    FROM resumed_waits
+    UNION ALL
     SELECT id, 'processing', %(now)s::timestamptz,
         jsonb_build_object('worker_id', locked_by, 'attempt', attempts)
     FROM claimed
 ),
 settled AS (
     SELECT array_agg(id) AS ids
-    FROM (SELECT id FROM completed UNION ALL SELECT id FROM failed) AS written
+    FROM (
+        SELECT id FROM completed
+        UNION ALL
+        SELECT id FROM failed
+        UNION ALL
+        SELECT id FROM suspended
+    ) AS written
 )
 SELECT settled.ids AS settled, claimed.*
 FROM settled

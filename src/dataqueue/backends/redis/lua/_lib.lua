@@ -18,6 +18,7 @@ local K_FINISHED = P .. 'finished'
 local K_EVENT_ID = P .. 'event_id'
 local K_EVENT_TIMES = P .. 'event_times'
 local K_TOKEN_TIMEOUTS = P .. 'token_timeouts'
+local K_WAITS = P .. 'waits'
 local K_WAKEUP = P .. 'wakeup'
 local function k_job(id) return P .. 'job:' .. id end
 local function k_events(id) return P .. 'events:' .. id end
@@ -25,6 +26,7 @@ local function k_status(status) return P .. 'status:' .. status end
 local function k_type(job_type) return P .. 'type:' .. job_type end
 local function k_tag(tag) return P .. 'tag:' .. tag end
 local function k_token(id) return P .. 'token:' .. id end
+local function k_job_tokens(id) return P .. 'job_tokens:' .. id end
 local K_CRON_ID = P .. 'cron_id'
 local K_CRON_NAMES = P .. 'cron_names'
 local K_CRON_ALL = P .. 'cron_all'
@@ -139,14 +141,18 @@ local function unqueue(id, job)
     index_remove(status == 'pending' and K_SCHEDULED or K_RETRY, id)
   elseif status == 'processing' then
     index_remove(K_PROCESSING, id)
-  elseif status ~= 'waiting' then
+  elseif status == 'waiting' then
+    index_remove(K_WAITS, id)
+  else
     index_remove(K_FINISHED, id)
   end
 end
 
 --[[ Into the claim zset its state calls for: a pending job already due goes
   straight to ready, a later one to scheduled, a failed one with a next
-  attempt to retry (both promoted to ready by the claim once due). ]]
+  attempt to retry (both promoted to ready by the claim once due), a job
+  waiting until a time to waits (made pending by the claim once due); a job
+  waiting on a token is in no zset: the token's resolution resumes it. ]]
 local function enqueue(id, job, now)
   local status = job.status
   if status == 'pending' then
@@ -159,7 +165,9 @@ local function enqueue(id, job, now)
     index_add(K_PROCESSING, job.locked_at, id)
   elseif status == 'failed' and job.next_attempt_at then
     index_add(K_RETRY, job.next_attempt_at, id)
-  elseif status ~= 'waiting' then
+  elseif status == 'waiting' then
+    if job.wait_until then index_add(K_WAITS, job.wait_until, id) end
+  else
     index_add(K_FINISHED, job.updated_at, id)
   end
 end
@@ -263,7 +271,7 @@ local function delete_job(id, job)
     redis.call('HDEL', K_IDEMPOTENCY, job.idempotency_key)
   end
   redis.call('ZREM', K_EVENT_TIMES, id)
-  redis.call('DEL', k_events(id), k_job(id))
+  redis.call('DEL', k_events(id), k_job(id), k_job_tokens(id))
 end
 
 local function has_tags(job, filter)
@@ -351,4 +359,56 @@ local function matching_ids(filter)
   local ids = {}
   each_match(filter, function(id) ids[#ids + 1] = id end)
   return ids
+end
+
+--[[ Durable waits. A token is {p}token:{id} (status waiting, then completed
+  or timed_out, never both: every change checks it is still waiting, and a
+  script runs alone); {p}job_tokens:{job id} is the set of a job's tokens. ]]
+
+-- Epoch microseconds as Python's datetime.isoformat() writes them in UTC.
+local function iso_time(us)
+  local n = tonumber(us)
+  local secs = math.floor(n / 1000000)
+  local micros = n - secs * 1000000
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  -- civil_from_days (H. Hinnant): days since 1970-01-01 -> y, m, d
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  local text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d,
+    math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60)
+  if micros > 0 then text = text .. string.format('.%06d', micros) end
+  return text .. '+00:00'
+end
+
+-- The job waiting on a token just resolved becomes due now ('resumed').
+-- Returns true when a job was resumed.
+local function resume_waiter(token_id, job_id, now, timed_out)
+  if not job_id then return false end
+  local job = load_fields(job_id, {'wait_token_id', 'run_at', 'priority'})
+  if not job or job.status ~= 'waiting' or job.wait_token_id ~= token_id then
+    return false
+  end
+  update(job_id, job, {status = 'pending', run_at = now, updated_at = now}, now)
+  add_event(job_id, 'resumed', now,
+    cjson.encode({token_id = token_id, timed_out = timed_out}))
+  return true
+end
+
+-- A cancelled job's tokens still waiting become timed_out.
+local function expire_job_tokens(job_id, now)
+  for _, token_id in ipairs(redis.call('SMEMBERS', k_job_tokens(job_id))) do
+    if redis.call('HGET', k_token(token_id), 'status') == 'waiting' then
+      redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)
+      redis.call('ZREM', K_TOKEN_TIMEOUTS, token_id)
+    end
+  end
 end

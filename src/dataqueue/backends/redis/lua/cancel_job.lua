@@ -1,4 +1,5 @@
---[[ cancel_job: a pending or waiting job becomes cancelled.
+--[[ cancel_job: a pending or waiting job becomes cancelled; its waiting
+  tokens become timed_out.
   ARGV[1] prefix   ARGV[2] job id   ARGV[3] now (us)
   Returns 1 if the job was cancelled, else 0. ]]
 local id, now = ARGV[2], ARGV[3]
@@ -9,5 +10,6 @@ update(id, job, {
   last_cancelled_at = now, updated_at = now,
 }, now)
 add_event(id, 'cancelled', now, '{}')
+expire_job_tokens(id, now)
 finish()
 return 1

@@ -1,4 +1,5 @@
---[[ cancel_jobs: cancel every pending or waiting job matching a filter.
+--[[ cancel_jobs: cancel every pending or waiting job matching a filter
+  (their waiting tokens become timed_out).
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] filter JSON (see matches() in _lib)
   Returns how many jobs were cancelled. ]]
 local now = ARGV[2]
@@ -11,6 +12,7 @@ for _, id in ipairs(ids) do
     last_cancelled_at = now, updated_at = now,
   }, now)
   add_event(id, 'cancelled', now, '{}')
+  expire_job_tokens(id, now)
 end
 finish()
 return #ids

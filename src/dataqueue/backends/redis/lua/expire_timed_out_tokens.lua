@@ -1,22 +1,21 @@
 --[[ expire_timed_out_tokens: waiting tokens whose timeout_at <= now become
-  timed_out; a job waiting on one becomes pending again ('resumed' event).
+  timed_out; a job waiting on one becomes pending, due now ('resumed'
+  event), and idle processors are woken. A token completed meanwhile is
+  skipped (complete_token took it out of token_timeouts already).
   ARGV[1] prefix   ARGV[2] now (us)
   Returns how many tokens expired. ]]
 local now = ARGV[2]
-local expired = 0
-for _, token_id in ipairs(redis.call('ZRANGEBYSCORE', K_TOKEN_TIMEOUTS, '-inf', now)) do
-  redis.call('ZREM', K_TOKEN_TIMEOUTS, token_id)
-  local token = load_hash(k_token(token_id))
-  if token and token.status == 'waiting' then
+local expired, resumed = 0, 0
+local due = redis.call('ZRANGEBYSCORE', K_TOKEN_TIMEOUTS, '-inf', now)
+for _, token_id in ipairs(due) do
+  local token = redis.call('HMGET', k_token(token_id), 'status', 'job_id')
+  if token[1] == 'waiting' then
     redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)
     expired = expired + 1
-    local job = token.job_id and load_job(token.job_id)
-    if job and job.status == 'waiting' and job.wait_token_id == token_id then
-      update(token.job_id, job, {status = 'pending', updated_at = now}, now)
-      add_event(token.job_id, 'resumed', now,
-        cjson.encode({token_id = token_id, timed_out = true}))
-    end
+    if resume_waiter(token_id, token[2], now, true) then resumed = resumed + 1 end
   end
 end
+if #due > 0 then call_in_slices('ZREM', K_TOKEN_TIMEOUTS, due) end
+if resumed > 0 then redis.call('PUBLISH', K_WAKEUP, resumed) end
 finish()
 return expired

@@ -1,15 +1,24 @@
 --[[ settle_and_claim: write finished attempts under their leases, then claim
   due jobs under a new lease, in one call.
-  ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] number of outcomes
-  ARGV[4..] seven values per outcome: kind ('c' completed, 'f' failed), job id,
-    lease token, then
-      c: output (JSON), metadata of the 'completed' event (JSON), '', ''
-      f: error_history entry (JSON object), failure reason, next_attempt_at
-         (us, or '' when failed for good), metadata of the 'failed' event (JSON)
-  then the claim: limit (0: no claim), worker id, lease token, job types (JSON
-    list, or '' for every type), {"worker_id": ...} as JSON text (the start of
-    each 'processing' event's metadata)
+  ARGV[1] prefix   ARGV[2] now (us)
+  ARGV[3] the outcomes as a JSON list (one argument parses faster than many),
+    each a list of strings: kind ('c' completed, 'f' failed, 's'
+    suspended), job id, lease token, then
+      c: output (JSON text), metadata of the 'completed' event (JSON text)
+      f: error_history entry (JSON object text), failure reason,
+         next_attempt_at (us, or '' when failed for good), metadata of the
+         'failed' event (JSON text)
+      s: step_data (JSON text), wait_until (us, or ''), token id (or ''),
+         metadata of the 'waiting' event (JSON text). The job waits with
+         its attempt given back; if its token is already resolved it is due
+         at once instead (pending, 'resumed').
+  ARGV[4] claim limit (0: no claim)   ARGV[5] worker id   ARGV[6] lease token
+  ARGV[7] job types (JSON list, or '' for every type)
+  ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
+    event's metadata
   An outcome is written only while its job is processing under its token.
+  Waiting jobs whose wait_until has come (in waits) become pending first,
+  with a 'resumed' event, at most PROMOTE per call.
   Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
   so ZRANGE gives priority DESC, run_at, id). Jobs that became due in
   scheduled or retry are promoted first, at most PROMOTE per zset and call,
@@ -24,26 +33,41 @@ local now = ARGV[2]
 local marker = instance()
 
 local settled = {}
-local first_claim_arg = 4 + 7 * tonumber(ARGV[3])
-for i = 4, first_claim_arg - 1, 7 do
-  local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local job = load_fields(id, {'lease_token', 'error_history'})
+for _, outcome in ipairs(cjson.decode(ARGV[3])) do
+  local kind, id, token = outcome[1], outcome[2], outcome[3]
+  local job = load_fields(id, {'lease_token', 'error_history', 'attempts', 'priority'})
   if job and job.status == 'processing' and job.lease_token == token then
     local changes = {
       updated_at = now, locked_by = false, locked_at = false, lease_token = false,
     }
-    if kind == 'c' then
+    if kind == 's' then
+      local wake_at, token_id = outcome[5], outcome[6]
+      changes.status = 'waiting'
+      changes.step_data = outcome[4]
+      changes.attempts = tostring(math.max((tonumber(job.attempts) or 1) - 1, 0))
+      changes.wait_until = wake_at ~= '' and wake_at
+      changes.wait_token_id = token_id ~= '' and token_id
+      add_event(id, 'waiting', now, outcome[7])
+      local resolved = token_id ~= '' and redis.call('HGET', k_token(token_id), 'status')
+      if resolved and resolved ~= 'waiting' then
+        changes.status = 'pending'
+        changes.run_at = now
+        add_event(id, 'resumed', now, cjson.encode({
+          token_id = token_id, timed_out = resolved ~= 'completed',
+        }))
+      end
+    elseif kind == 'c' then
       changes.status = 'completed'
       changes.completed_at = now
-      changes.output = ARGV[i + 3]
-      add_event(id, 'completed', now, ARGV[i + 4])
+      changes.output = outcome[4]
+      add_event(id, 'completed', now, outcome[5])
     else
       changes.status = 'failed'
-      changes.error_history = append_entry(job.error_history, ARGV[i + 3])
-      changes.failure_reason = ARGV[i + 4]
+      changes.error_history = append_entry(job.error_history, outcome[4])
+      changes.failure_reason = outcome[5]
       changes.last_failed_at = now
-      changes.next_attempt_at = ARGV[i + 5] ~= '' and ARGV[i + 5]
-      add_event(id, 'failed', now, ARGV[i + 6])
+      changes.next_attempt_at = outcome[6] ~= '' and outcome[6]
+      add_event(id, 'failed', now, outcome[7])
     end
     update(id, job, changes, now)
     settled[#settled + 1] = 1
@@ -54,19 +78,30 @@ end
 
 flush_indexes()  -- a job failed with a retry due now may be claimed below
 
-local limit = tonumber(ARGV[first_claim_arg])
-local worker, token = ARGV[first_claim_arg + 1], ARGV[first_claim_arg + 2]
+local limit = tonumber(ARGV[4])
+local worker, token = ARGV[5], ARGV[6]
 local types = nil
-if ARGV[first_claim_arg + 3] ~= '' then
+if ARGV[7] ~= '' then
   types = {}
-  for _, job_type in ipairs(cjson.decode(ARGV[first_claim_arg + 3])) do
-    types[job_type] = true
-  end
+  for _, job_type in ipairs(cjson.decode(ARGV[7])) do types[job_type] = true end
 end
-local worker_json = ARGV[first_claim_arg + 4]
+local worker_json = ARGV[8]
 
 local claimed = {}
 if limit > 0 then
+  local woken = redis.call('ZRANGEBYSCORE', K_WAITS, '-inf', now, 'LIMIT', 0, PROMOTE)
+  for _, id in ipairs(woken) do
+    local job = load_fields(id, {'wait_until', 'run_at', 'priority'})
+    if job and job.status == 'waiting' and job.wait_until then
+      local wake_at = job.wait_until
+      update(id, job, {status = 'pending', run_at = wake_at, updated_at = now}, now)
+      add_event(id, 'resumed', now, cjson.encode({wait_until = iso_time(wake_at)}))
+    else
+      index_remove(K_WAITS, id)  -- a stale entry
+    end
+  end
+  flush_indexes()
+
   for _, key in ipairs({K_SCHEDULED, K_RETRY}) do
     local ids = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PROMOTE)
     for _, id in ipairs(ids) do
