@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
+from dataqueue import JobContext
 from dataqueue.cli._options import resolve_url, url_option
 from dataqueue.connect import connect
 from dataqueue.errors import DataQueueError
 from dataqueue.models import JobRecord, JobSpec, JobStatus
-from dataqueue import JobContext
 from dataqueue.queue import JobQueue
 from dataqueue.types import Handler
 
