@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import logging
 import re
-import select
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -184,21 +183,6 @@ def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
     return int(raw) if cur.format == psycopg.pq.Format.TEXT else int.from_bytes(raw)
 
 
-async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Check a pooled connection before it is lent, without a round trip.
-
-    An idle connection has nothing to read unless the server closed it (or
-    told it so): only then is it checked with a query, and the pool replaces
-    it when that fails. A connection the server dropped while idle is found
-    out here, not by the statement that borrows it.
-    """
-    if conn.broken or conn.closed:
-        raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable:
-        await AsyncConnectionPool.check_connection(conn)
-
-
 class PostgresBackend(Backend):
     """Jobs in PostgreSQL tables, one statement per operation."""
 
@@ -275,7 +259,10 @@ class PostgresBackend(Backend):
             min_size=1,
             max_size=max(1, self._max_connections),
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
-            check=check_idle_connection,
+            # A connection the server dropped while idle is found out here,
+            # not by the statement that borrows it. (Looking at the socket
+            # instead of a round trip races with a termination in flight.)
+            check=AsyncConnectionPool.check_connection,
             timeout=POOL_TIMEOUT,
             open=False,
             name=f"dataqueue-{self._schema}",
