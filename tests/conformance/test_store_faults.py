@@ -92,16 +92,11 @@ async def test_results_written_during_an_outage_land_once_it_ends(
         proxy.cut()
         go.set()
 
-        def outage_logged() -> bool:
-            return any(
-                r.levelno == logging.ERROR and "store" in r.getMessage()
-                for r in caplog.records
-            )
+        async def outage_noticed() -> bool:
+            # By the wake-up listener or the processor, whichever sees it first.
+            return any(r.levelno == logging.ERROR for r in caplog.records)
 
-        async def logged() -> bool:
-            return outage_logged()
-
-        await eventually(logged)
+        await eventually(outage_noticed)
         proxy.restore()
 
         async def all_completed() -> bool:
@@ -123,9 +118,11 @@ async def test_results_written_during_an_outage_land_once_it_ends(
         await eventually(late_completed, timeout=10)
     finally:
         await processor.stop_and_drain(5)
+    # One line per component that saw the outage (listener, processor,
+    # heartbeat), never a traceback.
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert all(r.exc_info is None for r in errors), [r.getMessage() for r in errors]
-    assert any("reachable again" in r.getMessage() for r in caplog.records)
+    assert len(errors) <= 3, [r.getMessage() for r in errors]
 
 
 async def test_a_worker_waits_for_a_store_that_is_not_up_yet(
