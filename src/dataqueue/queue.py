@@ -32,7 +32,6 @@ class JobQueue:
 
     def __init__(self, backend: Backend, *, clock: Clock | None = None) -> None:
         self._runtime = Runtime(backend, clock or SystemClock())
-        self._clock: Clock = self._runtime.clock
 
     @property
     def backend(self) -> Backend:
@@ -42,7 +41,7 @@ class JobQueue:
     @property
     def clock(self) -> Clock:
         """Where this queue reads the time."""
-        return self._clock
+        return self._runtime.clock
 
     async def _store(self) -> Backend:
         return await self._runtime.store()
@@ -140,7 +139,7 @@ class JobQueue:
         )
         job = v.new_job(spec)
         store = await self._store()
-        (job_id,) = await store.add_jobs([job], now=self._clock.now(), db=db)
+        (job_id,) = await store.add_jobs([job], now=self._runtime.now(), db=db)
         return job_id
 
     async def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
@@ -149,7 +148,7 @@ class JobQueue:
         if not jobs:
             return []
         store = await self._store()
-        return await store.add_jobs(jobs, now=self._clock.now(), db=db)
+        return await store.add_jobs(jobs, now=self._runtime.now(), db=db)
 
     # -- reading ----------------------------------------------------------
 
@@ -211,12 +210,12 @@ class JobQueue:
         """Run a failed or cancelled job again now; other jobs (a processing
         one above all) are left alone."""
         v.check_id(job_id, "retry_job")
-        await (await self._store()).retry_job(job_id, now=self._clock.now())
+        await (await self._store()).retry_job(job_id, now=self._runtime.now())
 
     async def cancel_job(self, job_id: int) -> None:
         """Cancel a pending or waiting job; other jobs are left alone."""
         v.check_id(job_id, "cancel_job")
-        await (await self._store()).cancel_job(job_id, now=self._clock.now())
+        await (await self._store()).cancel_job(job_id, now=self._runtime.now())
 
     async def edit_job(self, job_id: int, /, **updates: Any) -> None:
         """Change fields of a pending job; does nothing to other jobs.
@@ -229,7 +228,7 @@ class JobQueue:
         changes = v.job_changes(updates, "edit_job")
         if changes.values:
             await (await self._store()).edit_jobs(
-                job_id, changes, now=self._clock.now()
+                job_id, changes, now=self._runtime.now()
             )
 
     async def edit_all_pending_jobs(
@@ -241,7 +240,7 @@ class JobQueue:
         if not changes.values:
             return 0
         store = await self._store()
-        return await store.edit_jobs(where, changes, now=self._clock.now())
+        return await store.edit_jobs(where, changes, now=self._runtime.now())
 
     async def cancel_all_upcoming_jobs(
         self, /, filters: Mapping[str, Any] | None = None, **filter_kwargs: Any
@@ -249,7 +248,7 @@ class JobQueue:
         """Cancel every pending or waiting job matching the filters."""
         where = v.job_filter(filters, "cancel_all_upcoming_jobs", None, filter_kwargs)
         store = await self._store()
-        return await store.cancel_jobs(where, now=self._clock.now())
+        return await store.cancel_jobs(where, now=self._runtime.now())
 
     # -- maintenance ------------------------------------------------------
 
@@ -297,7 +296,7 @@ class JobQueue:
         token_id = v.check_name(token_id, where, "token_id")
         value = v.check_json(output, where, "output", max_bytes=v.MAX_OUTPUT_BYTES)
         store = await self._store()
-        refused = await store.complete_token(token_id, value, now=self._clock.now())
+        refused = await store.complete_token(token_id, value, now=self._runtime.now())
         if refused == "unknown":
             raise TokenError(f"{where}: there is no token {token_id!r}")
         if refused is not None:
@@ -406,7 +405,7 @@ class JobQueue:
             ``await queue.add_cron_job("report", "0 9 * * *", "report", {},
             timezone="Europe/Berlin")``
         """
-        now = self._clock.now()
+        now = self._runtime.now()
         schedule = v.new_cron_job(
             schedule_name=schedule_name,
             cron_expression=cron_expression,
@@ -452,7 +451,7 @@ class JobQueue:
         """Stop enqueueing from this schedule until it is resumed."""
         v.check_id(cron_job_id, "pause_cron_job", "cron_job_id")
         store = await self._store()
-        await store.pause_cron_job(cron_job_id, now=self._clock.now())
+        await store.pause_cron_job(cron_job_id, now=self._runtime.now())
 
     async def resume_cron_job(self, cron_job_id: int) -> None:
         """Enqueue again from the next run after now; runs missed while
@@ -463,7 +462,7 @@ class JobQueue:
             schedule = await store.get_cron_job(cron_job_id)
             if schedule is None or schedule.status is not CronStatus.PAUSED:
                 return
-            now = self._clock.now()
+            now = self._runtime.now()
             next_run_at = v.first_run(schedule.cron_expression, schedule.timezone, now)
             expected = (schedule.cron_expression, schedule.timezone)
             if await store.resume_cron_job(cron_job_id, next_run_at, expected, now=now):
@@ -485,7 +484,7 @@ class JobQueue:
             schedule = await store.get_cron_job(cron_job_id)
             if schedule is None:
                 return
-            now = self._clock.now()
+            now = self._runtime.now()
             changes = v.cron_changes(updates, schedule, now, where)
             if not changes.values:
                 return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 
 from dataqueue import _validate as v
@@ -84,15 +84,7 @@ class Supervisor(Looper):
             # Here too, so that schedules fire while every processor is busy.
             enqueued_cron_jobs=await step(runtime.enqueue_due_cron_jobs),
         )
-        if any(
-            (
-                result.reclaimed_jobs,
-                result.cleaned_jobs,
-                result.cleaned_events,
-                result.expired_tokens,
-                result.enqueued_cron_jobs,
-            )
-        ):
+        if any(astuple(result)):
             logger.info("supervisor: %s", result)
         if failures:
             raise failures[0]

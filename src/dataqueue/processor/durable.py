@@ -205,8 +205,11 @@ class Durable:
 
     # -- waits ------------------------------------------------------------
 
+    def _wait_key(self) -> str:
+        return f"{RESERVED_PREFIX}wait_{self._waits}"
+
     def _next_wait(self) -> str:
-        key = f"{RESERVED_PREFIX}wait_{self._waits}"
+        key = self._wait_key()
         self._waits += 1
         return key
 
@@ -223,9 +226,8 @@ class Durable:
         return self._suspend(key, {"until": _iso(until)}, wait_until=until)
 
     def wait_for(self, seconds: float) -> WaitRequest | None:
-        key = f"{RESERVED_PREFIX}wait_{self._waits}"
-        if key not in self.steps and seconds <= 0:
-            self._waits += 1
+        if seconds <= 0 and self._wait_key() not in self.steps:
+            self._next_wait()
             return None
         return self.wait_until(self._writer.now() + timedelta(seconds=seconds))
 

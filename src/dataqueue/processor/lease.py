@@ -33,6 +33,11 @@ class LeaseKeeper(Looper):
             if not self.stopping:
                 await self.beat()
 
+    async def close(self) -> None:
+        """Stop refreshing and wait for the loop to end."""
+        self.stop()
+        await self._join(None)
+
     async def beat(self) -> None:
         """Refresh every live lease now."""
         leases: Sequence[Lease] = self._processor.live_leases()

@@ -165,8 +165,7 @@ class Processor(Looper):
             await self._settle_remaining(store)
         finally:
             if keep_leases:
-                self._leases.stop()
-                await self._leases._join(None)
+                await self._leases.close()
         return sum(not isinstance(result, Abandoned) for result in results)
 
     # -- the loop -----------------------------------------------------------
@@ -202,8 +201,7 @@ class Processor(Looper):
             try:
                 await self._drain(store)
             finally:
-                self._leases.stop()
-                await self._leases._join(None)
+                await self._leases.close()
                 await wakeup.close()
                 self._drain_deadline = None
 
