@@ -478,34 +478,47 @@ def new_jobs(specs: Any, where: str = "add_jobs") -> list[NewJob]:
     return jobs
 
 
-def job_changes(updates: Mapping[str, Any], where: str) -> JobChanges:
-    """Validate the fields of edit_job / edit_all_pending_jobs."""
-    unknown = set(updates) - set(EDITABLE_FIELDS)
+def _reject_unknown_fields(
+    updates: Mapping[str, Any], editable: tuple[str, ...], where: str
+) -> None:
+    unknown = set(updates) - set(editable)
     if unknown:
         raise TypeError(
-            f"{where}: field(s) {sorted(unknown)} cannot be edited; "
-            f"editable: {', '.join(EDITABLE_FIELDS)}"
+            f"{where}: field(s) {sorted(map(str, unknown))} cannot be edited; "
+            f"editable: {', '.join(editable)}"
         )
+
+
+def _job_option(name: str, raw: Any, where: str) -> Any:
+    """One edited job option, as ``add_job`` checks it: the fields that
+    ``edit_job`` and ``edit_cron_job`` (whose schedules copy them onto each
+    job) share. ``name`` is already known to be editable."""
+    if name == "payload":
+        return check_json(raw, where)
+    if name == "priority":
+        return check_priority(raw, where)
+    if name == "max_attempts":
+        return check_max_attempts(raw, where)
+    if name == "timeout":
+        return job_duration(raw, where, name, allow_zero=False)
+    if name == "tags":
+        return check_tags(raw, where)
+    if name == "retry_backoff":
+        return None if raw is None else check_bool(raw, where, name)
+    return job_duration(raw, where, name, allow_zero=True)  # retry_delay(_max)
+
+
+def job_changes(updates: Mapping[str, Any], where: str) -> JobChanges:
+    """Validate the fields of edit_job / edit_all_pending_jobs."""
+    _reject_unknown_fields(updates, EDITABLE_FIELDS, where)
     values: dict[str, Any] = {}
     metadata: dict[str, JSONValue] = {}
     for name, raw in updates.items():
         value: Any
-        if name == "payload":
-            value = check_json(raw, where)
-        elif name == "priority":
-            value = check_priority(raw, where)
-        elif name == "max_attempts":
-            value = check_max_attempts(raw, where)
-        elif name == "run_at":
+        if name == "run_at":
             value = None if raw is None else check_run_at(raw, where)
-        elif name == "timeout":
-            value = job_duration(raw, where, name, allow_zero=False)
-        elif name == "tags":
-            value = check_tags(raw, where)
-        elif name == "retry_backoff":
-            value = None if raw is None else check_bool(raw, where, name)
         else:
-            value = job_duration(raw, where, name, allow_zero=True)
+            value = _job_option(name, raw, where)
         values[name] = value
         metadata[name] = value.isoformat() if isinstance(value, datetime) else value
     _retry_delays_in_order(
@@ -696,12 +709,7 @@ def cron_changes(
 ) -> CronChanges:
     """Validate edits to ``current``; recompute the next run when the
     expression or the time zone changes."""
-    unknown = set(updates) - set(CRON_EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(
-            f"{where}: field(s) {sorted(map(str, unknown))} cannot be edited; "
-            f"editable: {', '.join(CRON_EDITABLE_FIELDS)}"
-        )
+    _reject_unknown_fields(updates, CRON_EDITABLE_FIELDS, where)
     values: dict[str, Any] = {}
     for name, raw in updates.items():
         value: Any
@@ -711,22 +719,10 @@ def cron_changes(
             value = timezone_name(raw, where)
         elif name == "job_type":
             value = check_job_type(raw, where)
-        elif name == "payload":
-            value = check_json(raw, where)
         elif name == "allow_overlap":
             value = check_bool(raw, where, name)
-        elif name == "max_attempts":
-            value = check_max_attempts(raw, where)
-        elif name == "priority":
-            value = check_priority(raw, where)
-        elif name == "timeout":
-            value = job_duration(raw, where, name, allow_zero=False)
-        elif name == "tags":
-            value = check_tags(raw, where)
-        elif name == "retry_backoff":
-            value = None if raw is None else check_bool(raw, where, name)
         else:
-            value = job_duration(raw, where, name, allow_zero=True)
+            value = _job_option(name, raw, where)
         values[name] = value
     _retry_delays_in_order(
         values.get("retry_delay", current.retry_delay),
