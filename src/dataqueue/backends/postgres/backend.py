@@ -8,7 +8,8 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -323,21 +324,31 @@ class PostgresBackend(Backend):
         assert isinstance(error, psycopg.Error)
         return statement_error(error, self._where, what)
 
-    async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Row]:
-        if self._verbose:
-            logger.debug("postgres %s %r", name, params)
+    @asynccontextmanager
+    async def _cursor(
+        self, what: str, *, transaction: bool = False
+    ) -> AsyncIterator[psycopg.AsyncCursor[Row]]:
+        """A dict-row cursor on a pooled connection (in a transaction when
+        asked), with psycopg and pool errors turned into store errors."""
         try:
             pool = await self._open_pool()
             async with (
                 pool.connection() as conn,
+                conn.transaction() if transaction else nullcontext(),
                 conn.cursor(row_factory=dict_row) as cur,
             ):
-                await cur.execute(self._queries[name], params)
-                if cur.description is None:
-                    return []
-                return [in_utc(row) for row in await cur.fetchall()]
+                yield cur
         except (psycopg.Error, PoolTimeout) as e:
-            raise self._store_error(e, name) from None
+            raise self._store_error(e, what) from None
+
+    async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Row]:
+        if self._verbose:
+            logger.debug("postgres %s %r", name, params)
+        async with self._cursor(name) as cur:
+            await cur.execute(self._queries[name], params)
+            if cur.description is None:
+                return []
+            return [in_utc(row) for row in await cur.fetchall()]
 
     async def _count(self, name: str, params: Mapping[str, Any]) -> int:
         rows = await self._fetch(name, params)
@@ -363,29 +374,21 @@ class PostgresBackend(Backend):
 
     async def migrate(self) -> None:
         q = self._queries
-        try:
-            pool = await self._open_pool()
-            async with (
-                pool.connection() as conn,
-                conn.transaction(),
-                conn.cursor(row_factory=dict_row) as cur,
-            ):
-                await cur.execute(q["migrate_lock"], {"schema": self._schema})
-                await cur.execute(q["migrate_schema"])
-                await cur.execute(q["migrate_table"])
-                await cur.execute(q["open"])
-                row = await cur.fetchone()
-                applied = set(row["versions"]) if row else set()
-                # Every migration not yet applied, in order: one added later
-                # with a lower number (from a parallel branch) still runs.
-                for version, (name, statements) in sorted(self._migrations.items()):
-                    if version not in applied:
-                        await cur.execute(statements)
-                        await cur.execute(
-                            q["migrate_record"], {"version": version, "name": name}
-                        )
-        except (psycopg.Error, PoolTimeout) as e:
-            raise self._store_error(e, "migrate") from None
+        async with self._cursor("migrate", transaction=True) as cur:
+            await cur.execute(q["migrate_lock"], {"schema": self._schema})
+            await cur.execute(q["migrate_schema"])
+            await cur.execute(q["migrate_table"])
+            await cur.execute(q["open"])
+            row = await cur.fetchone()
+            applied = set(row["versions"]) if row else set()
+            # Every migration not yet applied, in order: one added later
+            # with a lower number (from a parallel branch) still runs.
+            for version, (name, statements) in sorted(self._migrations.items()):
+                if version not in applied:
+                    await cur.execute(statements)
+                    await cur.execute(
+                        q["migrate_record"], {"version": version, "name": name}
+                    )
 
     # -- adding and reading -------------------------------------------------
 
@@ -595,16 +598,8 @@ class PostgresBackend(Backend):
     async def _in_transaction(
         self, what: str, run: Callable[[psycopg.AsyncCursor[Row]], Awaitable[T]]
     ) -> T:
-        try:
-            pool = await self._open_pool()
-            async with (
-                pool.connection() as conn,
-                conn.transaction(),
-                conn.cursor(row_factory=dict_row) as cur,
-            ):
-                return await run(cur)
-        except (psycopg.Error, PoolTimeout) as e:
-            raise self._store_error(e, what) from None
+        async with self._cursor(what, transaction=True) as cur:
+            return await run(cur)
 
     # -- work -----------------------------------------------------------------
 
@@ -628,16 +623,9 @@ class PostgresBackend(Backend):
             params["job_types"] = list(claim.job_types)
         if self._verbose:
             logger.debug("postgres %s %r", name, params)
-        try:
-            pool = await self._open_pool()
-            async with (
-                pool.connection() as conn,
-                conn.cursor(row_factory=dict_row) as cur,
-            ):
-                await cur.execute(self._queries[name], params)
-                settled_ids, claimed = await self._read_claimed(cur)
-        except (psycopg.Error, PoolTimeout) as e:
-            raise self._store_error(e, "settle_and_claim") from None
+        async with self._cursor("settle_and_claim") as cur:
+            await cur.execute(self._queries[name], params)
+            settled_ids, claimed = await self._read_claimed(cur)
         return Exchange(
             settled=[o.lease.job_id in settled_ids for o in outcomes],
             claimed=claimed,
