@@ -825,7 +825,8 @@ class RedisBackend(Backend):
         return None if cron_job_id is None else int(cron_job_id)
 
     async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
-        fields = await self._client.hgetall(keys.cron(self._prefix, cron_job_id))
+        with store_faults(self._where):
+            fields = await self._client.hgetall(keys.cron(self._prefix, cron_job_id))
         return _cron(fields) if fields else None
 
     async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
