@@ -310,6 +310,13 @@ def event_params(
     }
 
 
+def insert_events(
+    conn: sqlite3.Connection, events: Iterable[Mapping[str, Any]]
+) -> None:
+    """Append events (``event_params``) in one executemany."""
+    conn.executemany(SQL["insert_event"], events)
+
+
 def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
     return {
         "job_type": job.job_type,
@@ -474,7 +481,7 @@ def settle(
     if suspensions:
         conn.executemany(SQL["settle_and_claim.suspend"], suspensions)
     if events:
-        conn.executemany(SQL["insert_event"], events)
+        insert_events(conn, events)
     return settled
 
 
@@ -531,8 +538,8 @@ def resume_due_waits(conn: sqlite3.Connection, now: int) -> None:
     """Waiting jobs whose time has come become pending (with their events)."""
     rows = conn.execute(SQL["settle_and_claim.resume"], {"now": now}).fetchall()
     if rows:
-        conn.executemany(
-            SQL["insert_event"],
+        insert_events(
+            conn,
             [
                 event_params(
                     row["id"],
@@ -585,8 +592,8 @@ def resume_token_waits(
         SQL["expire_timed_out_tokens.resume"],
         {"token_ids": json_list(tokens), "now": now},
     ).fetchall()
-    conn.executemany(
-        SQL["insert_event"],
+    insert_events(
+        conn,
         [
             event_params(
                 row["id"],
@@ -627,8 +634,8 @@ def claim_jobs(
         },
     ).fetchall()
     rows.sort(key=claim_order)
-    conn.executemany(
-        SQL["insert_event"],
+    insert_events(
+        conn,
         [
             event_params(
                 row["id"],
@@ -940,7 +947,7 @@ class SqliteBackend(Backend):
         rows = conn.execute(
             SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}
         ).fetchall()
-        self._insert_events(
+        insert_events(
             conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
         )
         if rows:
@@ -968,7 +975,7 @@ class SqliteBackend(Backend):
             rows = conn.execute(
                 SQL["edit_jobs"], {**params, "ids": json_list(ids)}
             ).fetchall()
-            self._insert_events(
+            insert_events(
                 conn,
                 (
                     event_params(r["id"], EventType.EDITED, micros, changes.metadata)
@@ -1004,7 +1011,7 @@ class SqliteBackend(Backend):
                 SQL["reclaim_stuck_jobs"],
                 {"ids": json_list(stuck), "error": error, "now": micros},
             ).fetchall()
-            self._insert_events(
+            insert_events(
                 conn,
                 (
                     event_params(r["id"], EventType.FAILED, micros, failed_metadata)
@@ -1178,7 +1185,7 @@ class SqliteBackend(Backend):
             rows = conn.execute(
                 SQL["release_jobs"], {"ids": json_list(held), "now": micros}
             ).fetchall()
-            self._insert_events(
+            insert_events(
                 conn,
                 (
                     event_params(
@@ -1239,12 +1246,6 @@ class SqliteBackend(Backend):
             return True
 
         return await self._write_op(operation, change)
-
-    @staticmethod
-    def _insert_events(
-        conn: sqlite3.Connection, events: Iterable[Mapping[str, Any]]
-    ) -> None:
-        conn.executemany(SQL["insert_event"], events)
 
     # -- wake-ups ----------------------------------------------------------
 
