@@ -46,3 +46,13 @@ def test_list_pause_resume_remove(tmp_path: Path) -> None:
     with dq.connect_sync(url) as queue:
         (schedule,) = queue.list_cron_jobs()
         assert (schedule.id, schedule.status) == (nightly, dq.CronStatus.ACTIVE)
+
+
+def test_schema_and_key_prefix_reach_the_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    bad_schema = run(url, "list", "--schema", "pg_catalog")
+    assert bad_schema.returncode == 1
+    assert "schema must be a plain identifier" in bad_schema.stderr
+    bad_prefix = run(url, "pause", "nightly", "--key-prefix", "dq:*")
+    assert bad_prefix.returncode == 1
+    assert "key_prefix must not contain the glob characters" in bad_prefix.stderr

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -20,17 +19,27 @@ from dataqueue.cli._options import (
 from dataqueue.cli.migrate import redact
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _with_queue(
-    url: str | None, env_file: Path | None, use: Callable[[dq.SyncJobQueue], T]
-) -> T:
-    load_env_file(env_file)
-    resolved = resolve_url(url, required=True)
+def _store_options(func: F) -> F:
+    """--url, --schema, --key-prefix and --env-file: where the schedules are."""
+    func = url_option(func)
+    func = click.option("--schema", help="PostgreSQL schema (default: public).")(func)
+    func = click.option("--key-prefix", help='Redis key prefix (default: "dq:").')(func)
+    return env_file_option(func)
+
+
+def _with_queue(store: dict[str, Any], use: Callable[[dq.SyncJobQueue], T]) -> T:
+    """Call ``use`` with the queue at the store given by ``_store_options``."""
+    load_env_file(store["env_file"])
+    resolved = resolve_url(store["url"], required=True)
     assert resolved is not None
     try:
-        queue = dq.connect_sync(resolved)
-    except (ValueError, ImportError) as error:
+        queue = dq.connect_sync(
+            resolved, schema=store["schema"], key_prefix=store["key_prefix"]
+        )
+    except (ValueError, TypeError, ImportError) as error:
         raise click.ClickException(str(error)) from error
     try:
         return use(queue)
@@ -62,12 +71,11 @@ def cron() -> None:
 
 
 @cron.command("list")
-@url_option
-@env_file_option
+@_store_options
 @click.option("--status", type=click.Choice(["active", "paused"]), help="Only these.")
-def list_schedules(url: str | None, env_file: Path | None, status: str | None) -> None:
+def list_schedules(status: str | None, **store: Any) -> None:
     """Every schedule, with its next run in its own zone and in UTC."""
-    schedules = _with_queue(url, env_file, lambda q: q.list_cron_jobs(status))
+    schedules = _with_queue(store, lambda q: q.list_cron_jobs(status))
     if not schedules:
         click.echo("no cron schedules")
         return
@@ -86,15 +94,14 @@ def _change(
 ) -> click.Command:
     @click.command(name, help=f"{verb.capitalize()} a schedule, given its id or name.")
     @click.argument("schedule")
-    @url_option
-    @env_file_option
-    def command(schedule: str, url: str | None, env_file: Path | None) -> None:
+    @_store_options
+    def command(schedule: str, **store: Any) -> None:
         def run(queue: dq.SyncJobQueue) -> str:
             found = _find(queue, schedule)
             call(queue, found.id)
             return found.schedule_name
 
-        click.echo(f"{verb} cron schedule {_with_queue(url, env_file, run)!r}")
+        click.echo(f"{verb} cron schedule {_with_queue(store, run)!r}")
 
     return command
 
