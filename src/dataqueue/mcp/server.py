@@ -25,6 +25,7 @@ from pydantic import Field
 
 import dataqueue as dq
 from dataqueue import _docs
+from dataqueue._validate import MAX_NAME_CHARS, MAX_TAGS
 
 logger = logging.getLogger("dataqueue.mcp")
 
@@ -196,8 +197,12 @@ def _add_read_tools(server: MCPServer[Any], queue: dq.JobQueue) -> None:
     @_tool_errors
     async def list_jobs(
         status: Status | None = None,
-        job_type: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
-        tags: Annotated[list[str] | None, Field(min_length=1, max_length=50)] = None,
+        job_type: Annotated[
+            str | None, Field(min_length=1, max_length=MAX_NAME_CHARS)
+        ] = None,
+        tags: Annotated[
+            list[str] | None, Field(min_length=1, max_length=MAX_TAGS)
+        ] = None,
         tag_mode: Literal["all", "any", "none", "exact"] = "all",
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
         offset: Annotated[int, Field(ge=0)] = 0,
