@@ -383,10 +383,24 @@ def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return options, created
 
 
-_json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+def _failure(
+    message: str, reason: FailureReason, retry_at: datetime | None, now: datetime
+) -> tuple[str, str]:
+    """A failure's error_history entry and its 'failed' event's metadata
+    (JSON text), as ``settle_and_claim.lua`` and ``reclaim_stuck_jobs.lua``
+    append them."""
+    entry = to_json_text({"message": message, "timestamp": now.isoformat()})
+    metadata = to_json_text(
+        {
+            "message": message,
+            "failure_reason": reason.value,
+            "next_attempt_at": None if retry_at is None else retry_at.isoformat(),
+        }
+    )
+    return entry, metadata
 
 
-def _outcome(outcome: Outcome, now: datetime) -> list[str]:
+def _outcome(outcome: Outcome, now: datetime) -> list[JSONValue]:
     """One outcome as ``settle_and_claim.lua`` reads it."""
     lease = outcome.lease
     if isinstance(outcome, Completion):
@@ -414,20 +428,15 @@ def _outcome(outcome: Outcome, now: datetime) -> list[str]:
     if not isinstance(outcome, Failure):
         raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
     retry_at = outcome.next_attempt_at
+    entry, metadata = _failure(outcome.message, outcome.reason, retry_at, now)
     return [
         "f",
         str(lease.job_id),
         lease.token,
-        to_json_text({"message": outcome.message, "timestamp": now.isoformat()}),
+        entry,
         outcome.reason.value,
         "" if retry_at is None else _us(retry_at),
-        to_json_text(
-            {
-                "message": outcome.message,
-                "failure_reason": outcome.reason.value,
-                "next_attempt_at": None if retry_at is None else retry_at.isoformat(),
-            }
-        ),
+        metadata,
     ]
 
 
@@ -631,16 +640,12 @@ class RedisBackend(Backend):
     ) -> int:
         threshold = round(max_processing_seconds * 1_000_000)
         cutoff = int(_us(now)) - threshold
-        reason = FailureReason.WORKER_LOST.value
         reclaimed = await self._scripts.run(
             "reclaim_stuck_jobs",
             _us(now),
             threshold,
             cutoff,
-            to_json_text({"message": message, "timestamp": now.isoformat()}),
-            to_json_text(
-                {"message": message, "failure_reason": reason, "next_attempt_at": None}
-            ),
+            *_failure(message, FailureReason.WORKER_LOST, None, now),
         )
         return int(reclaimed)
 
@@ -722,7 +727,8 @@ class RedisBackend(Backend):
         *,
         now: datetime,
     ) -> Exchange:
-        written = _json_text([_outcome(outcome, now) for outcome in outcomes])
+        entries: list[JSONValue] = [_outcome(outcome, now) for outcome in outcomes]
+        written = to_json_text(entries)
         args: list[str | int] = [_us(now), written]
         if claim is None:
             args += [0, "", "", "", ""]

@@ -1,6 +1,7 @@
 --[[ release_jobs: a worker shutting down gives back jobs it has not finished.
-  Each job still held under its lease becomes pending, due now, with the
-  attempt it was claimed with given back, and a 'retried' event
+  Each job still held under its lease becomes pending, due now (an earlier
+  run_at is kept, so it keeps its place in line), with the attempt it was
+  claimed with given back, and a 'retried' event
   {"released_by": <locked_by>}.
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3..] job id, lease token, ...
   Returns how many jobs were released. ]]
@@ -8,14 +9,17 @@ local now = ARGV[2]
 local released = 0
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
-  local job = load_fields(id, {'lease_token', 'locked_by', 'attempts', 'priority'})
+  local job = load_fields(
+    id, {'lease_token', 'locked_by', 'attempts', 'priority', 'run_at'})
   if job and job.status == 'processing' and job.lease_token == ARGV[i + 1] then
     local owner = job.locked_by
-    update(id, job, {
-      status = 'pending', run_at = now, updated_at = now,
+    local changes = {
+      status = 'pending', updated_at = now,
       attempts = tostring(math.max((tonumber(job.attempts) or 1) - 1, 0)),
       locked_by = false, locked_at = false, lease_token = false,
-    }, now)
+    }
+    if (tonumber(job.run_at) or 0) > tonumber(now) then changes.run_at = now end
+    update(id, job, changes, now)
     add_event(id, 'retried', now, cjson.encode({released_by = owner}))
     released = released + 1
   end
