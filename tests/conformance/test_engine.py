@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import dataqueue as dq
-from dataqueue._commands import ClaimRequest, Exchange, Outcome
+from dataqueue._commands import ClaimRequest, Exchange, Failure, Lease, Outcome
 from dataqueue.testing import FakeClock
 from tests.conftest import drop_namespace, eventually, namespace, store_options
 
@@ -422,3 +422,29 @@ async def test_sync_handlers_block_on_the_same_context_calls(
     job = await job_of(queue, job_id)
     assert (job.output, job.progress) == (f"job {job_id}", 40)
     assert "prolonged" in await event_types(queue, job_id)
+
+
+async def test_retried_and_released_jobs_keep_their_place_in_line(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    first, second = await queue.add_jobs([dq.JobSpec("t", {}), dq.JobSpec("t", {})])
+    added_at = clock.now()
+    exchange = await queue.backend.settle_and_claim(
+        [], ClaimRequest("w", "token", 2), now=clock.now()
+    )
+    assert [j.id for j in exchange.claimed] == [first, second]
+    clock.advance(60)
+    later = await queue.add_job("t", {})
+    failure = Failure(
+        Lease(first, "token"), "boom", dq.FailureReason.HANDLER_ERROR, None
+    )
+    await queue.backend.settle_and_claim([failure], None, now=clock.now())
+    assert await queue.backend.release_jobs([Lease(second, "token")], now=clock.now())
+    await queue.retry_job(first)
+
+    jobs = {j.id: j for j in await queue.get_all_jobs()}
+    assert (jobs[first].run_at, jobs[second].run_at) == (added_at, added_at)
+    exchange = await queue.backend.settle_and_claim(
+        [], ClaimRequest("w2", "token2", 3), now=clock.now()
+    )
+    assert [j.id for j in exchange.claimed] == [first, second, later]

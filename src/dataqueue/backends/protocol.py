@@ -94,7 +94,8 @@ class JobStore(Protocol):
 
     @abstractmethod
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
-        """A ``failed`` or ``cancelled`` job becomes ``pending`` and due now;
+        """A ``failed`` or ``cancelled`` job becomes ``pending`` and due now
+        (an earlier ``run_at`` is kept, so it keeps its place in line);
         any other job (a ``processing`` one above all) is left alone.
 
         Clears ``next_attempt_at``, sets ``last_retried_at``, records a
@@ -197,7 +198,8 @@ class WorkStore(Protocol):
     @abstractmethod
     async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
         """Give jobs back unfinished (a worker shutting down): each job still
-        held under its lease becomes ``pending``, due now, with its attempt
+        held under its lease becomes ``pending``, due now (an earlier
+        ``run_at`` is kept), with its attempt
         restored (``attempts - 1``) and the lock cleared, and a ``retried``
         event ``{"released_by": <locked_by>}``. Returns how many."""
 

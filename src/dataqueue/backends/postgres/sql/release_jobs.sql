@@ -1,5 +1,6 @@
 -- release_jobs: give jobs back unfinished (their worker is shutting down).
--- Each job still held under its lease becomes pending, due now, with its
+-- Each job still held under its lease becomes pending, due now (an earlier
+-- run_at is kept, so it keeps its place in line), with its
 -- attempt restored (this attempt never ran to an end), the lock and lease
 -- cleared, and a 'retried' event naming the worker that gave it back.
 -- The held rows are locked first to read who held them (RETURNING only
@@ -17,7 +18,7 @@ WITH held AS (
 released AS (
     UPDATE {schema}.job_queue AS j
     SET status = 'pending',
-        run_at = %(now)s::timestamptz,
+        run_at = least(j.run_at, %(now)s::timestamptz),
         attempts = greatest(j.attempts - 1, 0),
         locked_by = NULL,
         locked_at = NULL,

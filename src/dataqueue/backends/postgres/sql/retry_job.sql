@@ -1,11 +1,12 @@
--- retry_job: a failed or cancelled job goes back to pending, due now, with
--- no scheduled retry; records a 'retried' event. A processing job is left
+-- retry_job: a failed or cancelled job goes back to pending, due now (an
+-- earlier run_at is kept, so it keeps its place in line), with no scheduled
+-- retry; records a 'retried' event. A processing job is left
 -- alone: its worker may still be running it.
 -- Parameters: job_id, now. Returns how many jobs changed (0 or 1).
 WITH retried AS (
     UPDATE {schema}.job_queue
     SET status = 'pending',
-        run_at = %(now)s::timestamptz,
+        run_at = least(run_at, %(now)s::timestamptz),
         next_attempt_at = NULL,
         locked_by = NULL,
         locked_at = NULL,
