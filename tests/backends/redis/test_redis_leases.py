@@ -173,7 +173,7 @@ async def test_release_gives_the_attempt_back(backend: RedisBackend) -> None:
     assert (record.status, record.attempts, record.run_at, record.locked_by) == (
         JobStatus.PENDING,
         0,
-        later,
+        NOW,  # added at NOW: it keeps its place in line
         None,
     )
     events = await backend.get_job_events(ids[0])
