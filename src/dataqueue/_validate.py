@@ -863,7 +863,7 @@ class SupervisorOptions:
 def supervisor_options(
     *,
     interval: Any = 60,
-    stuck_jobs_timeout_minutes: Any = 10,
+    stuck_jobs_timeout_minutes: Any = 1,
     cleanup_jobs_days_to_keep: Any = 30,
     cleanup_events_days_to_keep: Any = 30,
     where: str = "create_supervisor",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -378,7 +379,13 @@ def test_supervisor_options_keep_their_units() -> None:
         cleanup_events_days_to_keep=None,
     )
     assert options == v.SupervisorOptions(30.0, 600.0, 7 * 86400.0, None)
-    assert v.supervisor_options().stuck_seconds == 600.0
+    # The same default as create_supervisor's: one minute without a heartbeat.
+    assert v.supervisor_options().stuck_seconds == 60.0
+
+
+def test_the_public_stuck_threshold_default_is_one_minute(tmp_path: Path) -> None:
+    queue = dq.connect(f"sqlite:///{tmp_path / 'q.db'}")
+    assert queue.create_supervisor().stuck_seconds == 60.0
 
 
 @pytest.mark.parametrize(
