@@ -91,6 +91,15 @@ local function load_fields(id, names)
   return job
 end
 
+--[[ The fence of every write a running attempt makes: the job (its status,
+  lease_token and the fields in `names`, as load_fields) if it is still
+  processing under lease `token`, else nil. ]]
+local function held(id, token, names)
+  local job = load_fields(id, {'lease_token', unpack(names or {})})
+  if job and job.status == 'processing' and job.lease_token == token then return job end
+  return nil
+end
+
 --[[ Index changes are collected and sent per zset, one ZREM and one ZADD
   for a whole batch of jobs, by finish() (see below). Removals go first, so
   within one collection a job must not leave and re-enter the same zset:

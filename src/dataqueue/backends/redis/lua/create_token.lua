@@ -6,8 +6,7 @@
   ARGV[7] tags (JSON list)   ARGV[8] now (us)
   Returns 1 if created, 0 if the lease is lost (nothing written). ]]
 local id, token_id, timeout_at, now = ARGV[2], ARGV[5], ARGV[6], ARGV[8]
-local job = load_fields(id, {'lease_token'})
-if not job or job.status ~= 'processing' or job.lease_token ~= ARGV[3] then return 0 end
+if not held(id, ARGV[3]) then return 0 end
 redis.call('HSET', k_job(id), 'step_data', ARGV[4], 'updated_at', now)
 local fields = {
   'id', token_id, 'job_id', id, 'status', 'waiting', 'created_at', now, 'tags', ARGV[7],

@@ -4,8 +4,7 @@
   ARGV[5] metadata of the 'prolonged' event (JSON text)
   Returns 1 if prolonged, 0 if the lease is lost. ]]
 local id, now = ARGV[2], ARGV[4]
-local job = load_fields(id, {'lease_token'})
-if not job or job.status ~= 'processing' or job.lease_token ~= ARGV[3] then return 0 end
+if not held(id, ARGV[3]) then return 0 end
 redis.call('HSET', k_job(id), 'locked_at', now, 'updated_at', now)
 redis.call('ZADD', K_PROCESSING, now, id)
 add_event(id, 'prolonged', now, ARGV[5])

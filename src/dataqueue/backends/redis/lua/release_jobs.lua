@@ -9,9 +9,8 @@ local now = ARGV[2]
 local released = 0
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
-  local job = load_fields(
-    id, {'lease_token', 'locked_by', 'attempts', 'priority', 'run_at'})
-  if job and job.status == 'processing' and job.lease_token == ARGV[i + 1] then
+  local job = held(id, ARGV[i + 1], {'locked_by', 'attempts', 'priority', 'run_at'})
+  if job then
     local owner = job.locked_by
     local changes = {
       status = 'pending', updated_at = now,

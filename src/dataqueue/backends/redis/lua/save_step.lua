@@ -4,7 +4,6 @@
   (JSON object)   ARGV[5] now (us)
   Returns 1 if stored, 0 if the lease is lost. ]]
 local id = ARGV[2]
-local job = load_fields(id, {'lease_token'})
-if not job or job.status ~= 'processing' or job.lease_token ~= ARGV[3] then return 0 end
+if not held(id, ARGV[3]) then return 0 end
 redis.call('HSET', k_job(id), 'step_data', ARGV[4], 'updated_at', ARGV[5])
 return 1

@@ -35,8 +35,8 @@ local marker = instance()
 local settled = {}
 for _, outcome in ipairs(cjson.decode(ARGV[3])) do
   local kind, id, token = outcome[1], outcome[2], outcome[3]
-  local job = load_fields(id, {'lease_token', 'error_history', 'attempts', 'priority'})
-  if job and job.status == 'processing' and job.lease_token == token then
+  local job = held(id, token, {'error_history', 'attempts', 'priority'})
+  if job then
     local changes = {
       updated_at = now, locked_by = false, locked_at = false, lease_token = false,
     }
