@@ -185,7 +185,9 @@ def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
 
 
 class PostgresBackend(Backend):
-    """Jobs in PostgreSQL tables, one statement per operation."""
+    """Jobs in PostgreSQL tables, one statement per operation; a few take a
+    transaction of several (migrate, completing and expiring tokens,
+    enqueueing cron jobs)."""
 
     name = "postgres"
 
