@@ -412,9 +412,15 @@ local function resume_waiter(token_id, job_id, now, timed_out)
   return true
 end
 
--- A cancelled job's tokens still waiting become timed_out.
-local function expire_job_tokens(job_id, now)
-  for _, token_id in ipairs(redis.call('SMEMBERS', k_job_tokens(job_id))) do
+--[[ A loaded pending or waiting job becomes cancelled ('cancelled' event);
+  its tokens still waiting become timed_out. Send with finish(). ]]
+local function cancel(id, job, now)
+  update(id, job, {
+    status = 'cancelled', locked_by = false, locked_at = false,
+    last_cancelled_at = now, updated_at = now,
+  }, now)
+  add_event(id, 'cancelled', now, '{}')
+  for _, token_id in ipairs(redis.call('SMEMBERS', k_job_tokens(id))) do
     if redis.call('HGET', k_token(token_id), 'status') == 'waiting' then
       redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)
       redis.call('ZREM', K_TOKEN_TIMEOUTS, token_id)

@@ -5,11 +5,6 @@
 local id, now = ARGV[2], ARGV[3]
 local job = load_job(id)
 if not job or (job.status ~= 'pending' and job.status ~= 'waiting') then return 0 end
-update(id, job, {
-  status = 'cancelled', locked_by = false, locked_at = false,
-  last_cancelled_at = now, updated_at = now,
-}, now)
-add_event(id, 'cancelled', now, '{}')
-expire_job_tokens(id, now)
+cancel(id, job, now)
 finish()
 return 1

@@ -7,12 +7,7 @@ local filter = cjson.decode(ARGV[3])
 filter.statuses = {'pending', 'waiting'}
 local ids = matching_ids(filter)
 for _, id in ipairs(ids) do
-  update(id, load_job(id), {
-    status = 'cancelled', locked_by = false, locked_at = false,
-    last_cancelled_at = now, updated_at = now,
-  }, now)
-  add_event(id, 'cancelled', now, '{}')
-  expire_job_tokens(id, now)
+  cancel(id, load_job(id), now)
 end
 finish()
 return #ids
