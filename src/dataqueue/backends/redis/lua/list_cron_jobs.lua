@@ -4,10 +4,9 @@
 local status = ARGV[2]
 local rows = {}
 for _, id in ipairs(redis.call('ZRANGE', K_CRON_ALL, 0, -1)) do
-  local flat = redis.call('HGETALL', k_cron(id))
-  if #flat > 0 and (status == ''
-      or redis.call('HGET', k_cron(id), 'status') == status) then
-    rows[#rows + 1] = flat
+  if status == '' or redis.call('HGET', k_cron(id), 'status') == status then
+    local flat = redis.call('HGETALL', k_cron(id))
+    if #flat > 0 then rows[#rows + 1] = flat end
   end
 end
 return rows
