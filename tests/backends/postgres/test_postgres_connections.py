@@ -119,3 +119,18 @@ async def test_a_mixed_case_schema_works_end_to_end() -> None:
     finally:
         await backend.close()
         await drop_schema(schema)
+
+
+async def test_an_add_in_a_transaction_wakes_its_own_backend_only_at_commit(
+    backend: PostgresBackend,
+) -> None:
+    wakeup = await backend.subscribe()
+    try:
+        assert await wakeup.wait(5)
+        async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
+            await backend.add_jobs([job()], now=NOW, db=conn)
+            assert not await wakeup.wait(0.3)
+            await conn.commit()
+            assert await wakeup.wait(5)
+    finally:
+        await wakeup.close()

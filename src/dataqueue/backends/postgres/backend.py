@@ -421,13 +421,15 @@ class PostgresBackend(Backend):
         }
         if db is None:
             rows = await self._fetch("add_jobs", params)
+            self._hub.notify()
         else:
+            # No wake-up here: the jobs are not there for anyone else until
+            # the caller commits, and the statement's NOTIFY says so then.
             conn = await caller_connection(db)
             try:
                 rows = await fetch_on(conn, self._queries["add_jobs"], params)
             except psycopg.errors.UndefinedTable as e:
                 raise self._not_migrated(str(e).strip()) from e
-        self._hub.notify()
         ids = [int(row["id"]) for row in rows]
         return [ids[slot] for slot in slots]
 
