@@ -11,7 +11,7 @@ from redis_helpers import NOW, claimed_ids, new_job
 from tests.conftest import REDIS_URL
 
 from dataqueue.backends._files import load_dir
-from dataqueue.backends.protocol import JobStore, WorkStore
+from dataqueue.backends.protocol import CronStore, JobStore, WaitStore, WorkStore
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.backends.redis.scripts import LIBRARY, SCRIPT_NAMES, script_sources
 
@@ -25,12 +25,14 @@ def test_every_lua_file_is_a_registered_script() -> None:
 def test_every_changing_protocol_method_has_its_script() -> None:
     methods = {
         name
-        for protocol in (JobStore, WorkStore)
+        for protocol in (JobStore, WorkStore, WaitStore, CronStore)
         for name, _ in inspect.getmembers(protocol, inspect.isfunction)
         if not name.startswith("_")
     }
-    # get_job is one HGETALL, get_job_events one LRANGE; subscribe is pub/sub.
-    assert methods - set(SCRIPT_NAMES) == {"get_job", "get_job_events", "subscribe"}
+    # get_job, get_token and get_cron_job are one HGETALL, get_job_events one
+    # LRANGE; subscribe is pub/sub.
+    direct = {"get_job", "get_job_events", "get_token", "get_cron_job", "subscribe"}
+    assert methods - set(SCRIPT_NAMES) == direct
 
 
 def test_every_script_has_a_header_and_never_uses_keys_command() -> None:
@@ -61,12 +63,22 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.job_type(prefix, "email"),
         keys.tag(prefix, "vip"),
         keys.token(prefix, "tok"),
+        keys.waits(prefix),
+        keys.job_tokens(prefix, 7),
+        keys.cron_id_counter(prefix),
+        keys.cron_names(prefix),
+        keys.cron_all(prefix),
+        keys.cron_due(prefix),
+        keys.cron(prefix, 7),
+        keys.cron_jobs(prefix, 7),
     ]
     probe = (
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
         "K_READY, K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENT_TIMES, "
         "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_events(7), "
-        "k_status('pending'), k_type('email'), k_tag('vip'), k_token('tok')}"
+        "k_status('pending'), k_type('email'), k_tag('vip'), k_token('tok'), "
+        "K_WAITS, k_job_tokens(7), K_CRON_ID, K_CRON_NAMES, K_CRON_ALL, "
+        "K_CRON_DUE, k_cron(7), k_cron_jobs(7)}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:

@@ -24,7 +24,8 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   tokens by timeout_at; ``{p}job_tokens:{job id}`` set of a job's tokens.
 * ``{p}waits``: jobs waiting until a time, by wait_until (the claim makes
   them pending once due); a job waiting on a token is in no claim zset.
-* ``{p}wakeup`` pub/sub channel: a message per add.
+* ``{p}wakeup`` pub/sub channel: a message when jobs are added (directly
+  or by cron) or resumed by a token.
 * Cron: ``{p}cron:{id}`` hash of one schedule (encoded like a job);
   ``{p}cron_id`` the id counter; ``{p}cron_names`` hash name → id;
   ``{p}cron_all`` zset of ids (by id); ``{p}cron_due`` zset of active
