@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
 
-from dataqueue.models import FailureReason, JobRecord, JobStatus, TagFilter, TimeRange
+from dataqueue.models import (
+    Entity,
+    FailurePolicy,
+    FailureReason,
+    FlowRecord,
+    JobRecord,
+    JobStatus,
+    TagFilter,
+    TimeRange,
+    WorkerInfo,
+)
 from dataqueue.types import JSONValue
 
 
@@ -33,6 +43,8 @@ class NewJob:
     retry_backoff: bool | None
     retry_delay_max: float | None
     flow_id: str | None = None
+    flow_step_index: int | None = None
+    entity: Entity | None = None
     cron: CronRun | None = None
 
 
@@ -272,8 +284,44 @@ class Exchange:
 
     ``settled[i]`` is True when ``outcomes[i]`` was written (its lease still
     held), False when the job had been taken from the attempt. ``claimed`` are
-    the newly claimed jobs, in claim order.
+    the newly claimed jobs, in claim order. ``ready_flows`` are the flows
+    whose barrier these outcomes met (or aborted): their joins are due.
     """
 
     settled: list[bool]
     claimed: list[Claimed]
+    ready_flows: list[str] = field(default_factory=list)
+
+
+# -- flows -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewFlow:
+    """A validated flow: its steps (each with ``flow_id`` and
+    ``flow_step_index`` set) and its join, kept as ``join_spec`` (opaque
+    JSON text the store keeps and gives back) until the barrier is met."""
+
+    id: str
+    steps: list[NewJob]
+    join_job_type: str
+    join_spec: str
+    failure_policy: FailurePolicy
+    timeout_at: datetime | None
+    entity: Entity | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlow:
+    """A flow as the store keeps it: the public record, and the join's
+    ``join_spec`` as given to ``start_flow``."""
+
+    record: FlowRecord
+    join_spec: str
+
+
+# -- workers -----------------------------------------------------------------
+
+NewWorker: TypeAlias = WorkerInfo
+"""A processor registering itself: ``started_at`` and ``last_heartbeat`` are
+its start time, ``running_job_ids`` empty."""

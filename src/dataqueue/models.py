@@ -1,11 +1,12 @@
-"""The values that flow through dataqueue: jobs, events, filters, tokens."""
+"""The values that flow through dataqueue: jobs, events, filters, tokens,
+flows and workers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from dataqueue.types import Duration, JSONValue
 
@@ -90,6 +91,14 @@ class JobSpec:
     retry_delay: Duration | None = None
     retry_backoff: bool | None = None
     retry_delay_max: Duration | None = None
+    entity: Entity | None = None
+
+
+class Entity(TypedDict):
+    """The domain object a job (or a flow) works on, for projections."""
+
+    id: str
+    type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +142,9 @@ class JobRecord:
     # Set on jobs enqueued by a cron schedule: its id and the due time.
     cron_job_id: int | None = None
     cron_due_at: datetime | None = None
+    # A flow step's place in its flow (``flow_id`` names the flow).
+    flow_step_index: int | None = None
+    entity: Entity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +184,69 @@ class TokenResult:
     ok: bool
     output: Any = None
     error: Literal["timeout"] | None = None
+
+
+class FlowStatus(StrEnum):
+    """Where a flow is: its steps run (``running``); its barrier was met,
+    it was aborted or it timed out and its join is being enqueued
+    (``ready``); its join job exists (``joined``)."""
+
+    RUNNING = "running"
+    READY = "ready"
+    JOINED = "joined"
+
+
+FailurePolicy = Literal["continue", "abort"]
+FAILURE_POLICIES: tuple[FailurePolicy, ...] = ("continue", "abort")
+StepOutcome = Literal["success", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStep:
+    """One step of a flow: its job, and the outcome the barrier recorded
+    (None while the step has not finished for good). ``result`` is the
+    job's output after a success, ``error`` its last error after a fail."""
+
+    step_index: int
+    job_id: int
+    job_type: str
+    status: JobStatus
+    outcome: StepOutcome | None
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRecord:
+    """A flow: steps that run in parallel and a join that runs once after
+    them. ``steps`` is filled by ``get_flow`` and empty in listings."""
+
+    id: str
+    status: FlowStatus
+    failure_policy: FailurePolicy
+    total_steps: int
+    remaining_steps: int
+    aborted: bool
+    timed_out: bool
+    timeout_at: datetime | None
+    join_job_type: str
+    join_job_id: int | None
+    entity: Entity | None
+    created_at: datetime
+    updated_at: datetime
+    steps: list[FlowStep]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live processor, as its registration and heartbeats describe it.
+    ``job_types`` None means every type."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_heartbeat: datetime
+    job_types: list[str] | None
+    concurrency: int
+    running_job_ids: list[int]

@@ -24,6 +24,16 @@ Shared rules, true of every backend:
   it, with a ``resumed`` event and ``run_at = wait_until``), or at once when
   the token it waits on is completed or expires.
 * Deleting a job deletes its events.
+* A flow step *finishes for good* when its job becomes ``completed``
+  (outcome ``success``), ``failed`` with no next attempt, or ``cancelled``
+  (outcome ``fail``) — whichever call makes that change (``settle_and_claim``,
+  ``reclaim_stuck_jobs``, ``cancel_job``, ``cancel_jobs``). In the same atomic
+  step the store records the step's outcome, unless the step already has one
+  or its flow is no longer ``running`` (then nothing happens: duplicates and
+  late outcomes are ignored), and decrements the flow's ``remaining_steps``.
+  The flow becomes ``ready`` when ``remaining_steps`` reaches 0, or at its
+  first ``fail`` when its policy is ``abort`` (``aborted`` set). A ``ready``
+  flow's join is enqueued exactly once by ``enqueue_flow_join``.
 """
 
 from __future__ import annotations
@@ -35,6 +45,9 @@ from typing import Any, Protocol
 
 from dataqueue._commands import (
     ClaimRequest,
+    NewFlow,
+    NewWorker,
+    StoredFlow,
     CronChanges,
     CronTick,
     Exchange,
@@ -48,7 +61,15 @@ from dataqueue._commands import (
 )
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
-from dataqueue.models import JobEvent, JobRecord, Token
+from dataqueue.models import (
+    FlowRecord,
+    FlowStatus,
+    JobEvent,
+    JobRecord,
+    JobStatus,
+    Token,
+    WorkerInfo,
+)
 from dataqueue.types import JSONValue
 
 
@@ -91,6 +112,11 @@ class JobStore(Protocol):
     @abstractmethod
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
         """The job's events, oldest first."""
+
+    @abstractmethod
+    async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
+        """How many jobs match ``where`` (its ``status`` ignored), per
+        status; every status is present, 0 when none."""
 
     @abstractmethod
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
@@ -216,6 +242,12 @@ class WorkStore(Protocol):
     async def subscribe(self) -> Wakeup:
         """Signals for idle processors: one arrives soon after a job is added."""
 
+    @abstractmethod
+    async def subscribe_finished(self) -> Wakeup:
+        """Signals for ``wait_for_job``: one arrives soon after any job
+        becomes final (completed, cancelled, or failed with no next
+        attempt). Signals carry no payload; waiters read their job again."""
+
 
 class WaitStore(Protocol):
     """Durable steps and tokens: the writes of a running attempt (fenced by
@@ -336,7 +368,79 @@ class CronStore(Protocol):
         the jobs inserted; wakes idle processors."""
 
 
-class Backend(JobStore, WorkStore, WaitStore, CronStore, Protocol):
+class FlowStore(Protocol):
+    """Flows: steps that run as ordinary jobs, a barrier kept in the store
+    (see the module rules), and a join enqueued once."""
+
+    @abstractmethod
+    async def start_flow(self, flow: NewFlow, *, now: datetime) -> list[int]:
+        """In one atomic step: insert the flow (``running``,
+        ``remaining_steps`` = number of steps) and its steps' jobs as
+        ``add_jobs`` does (each with its ``flow_id`` and ``flow_step_index``,
+        ``added`` events included); returns the step jobs' ids in order.
+        Wakes idle processors."""
+
+    @abstractmethod
+    async def get_flow(self, flow_id: str) -> StoredFlow | None:
+        """The flow with every step (ordered by ``step_index``): the step
+        job's type and current status, the recorded outcome, and for a
+        recorded step its job's ``output`` (success) or last error message
+        (fail; ``"cancelled"`` for a cancelled job with no error)."""
+
+    @abstractmethod
+    async def list_flows(
+        self, status: FlowStatus | None, limit: int, offset: int
+    ) -> list[FlowRecord]:
+        """Flows (with that status), newest first; ``steps`` left empty."""
+
+    @abstractmethod
+    async def enqueue_flow_join(
+        self, flow_id: str, join: NewJob, *, now: datetime
+    ) -> int | None:
+        """If the flow is ``ready``: insert ``join`` as ``add_jobs`` does and
+        make the flow ``joined`` with its ``join_job_id``, atomically; return
+        the join's id. None (nothing written) for any other flow."""
+
+    @abstractmethod
+    async def time_out_flows(self, *, now: datetime) -> list[str]:
+        """``running`` flows whose ``timeout_at <= now`` become ``ready`` with
+        ``timed_out`` set; returns their ids."""
+
+    @abstractmethod
+    async def get_ready_flows(self, limit: int) -> list[str]:
+        """Ids of ``ready`` flows (whose join is not enqueued yet), oldest
+        first: their dispatcher may have died."""
+
+
+class WorkerStore(Protocol):
+    """The registry of live processors."""
+
+    @abstractmethod
+    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
+        """Record (or replace) the worker under its id."""
+
+    @abstractmethod
+    async def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
+    ) -> bool:
+        """Refresh ``last_heartbeat`` and what it runs; False when the
+        worker is not registered (removed as dead: it registers again)."""
+
+    @abstractmethod
+    async def unregister_worker(self, worker_id: str) -> None: ...
+
+    @abstractmethod
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Registered workers, by ``started_at``."""
+
+    @abstractmethod
+    async def remove_dead_workers(self, *, before: datetime) -> int:
+        """Remove workers whose last heartbeat is older than ``before``."""
+
+
+class Backend(
+    JobStore, WorkStore, WaitStore, CronStore, FlowStore, WorkerStore, Protocol
+):
     """A store: PostgreSQL, Redis or SQLite."""
 
     name: str
