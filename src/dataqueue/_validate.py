@@ -32,7 +32,14 @@ from dataqueue.cron import (
     normalize_expression,
     zone,
 )
-from dataqueue.models import TAG_MODES, JobSpec, JobStatus, TagFilter, TimeRange
+from dataqueue.models import (
+    TAG_MODES,
+    Entity,
+    JobSpec,
+    JobStatus,
+    TagFilter,
+    TimeRange,
+)
 from dataqueue.retry import MAX_RETRY_DELAY_SECONDS
 from dataqueue.types import Handler, JSONValue
 
@@ -424,8 +431,29 @@ def _retry_delays_in_order(
 # -- jobs ------------------------------------------------------------------
 
 
+def check_entity(value: Any, where: str, name: str = "entity") -> Entity:
+    """An entity binding: a dict with exactly the names ``id`` and ``type``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{where}: {name} must be a dict with 'id' and 'type', got {_kind(value)}"
+        )
+    if set(value) != {"id", "type"}:
+        raise ValueError(
+            f"{where}: {name} must have exactly the keys 'id' and 'type', got "
+            f"{sorted(map(str, value))}"
+        )
+    return Entity(
+        id=check_name(value["id"], where, f"{name}['id']"),
+        type=check_name(value["type"], where, f"{name}['type']"),
+    )
+
+
 def new_job(
-    spec: JobSpec, flow_id: str | None = None, *, where: str | None = None
+    spec: JobSpec,
+    flow_id: str | None = None,
+    *,
+    where: str | None = None,
+    flow_step_index: int | None = None,
 ) -> NewJob:
     """Validate one job spec (``where`` names the call; default ``add_job``)."""
     if where is None:
@@ -457,6 +485,8 @@ def new_job(
         else check_bool(spec.retry_backoff, where, "retry_backoff"),
         retry_delay_max=retry_delay_max,
         flow_id=flow_id,
+        flow_step_index=flow_step_index,
+        entity=None if spec.entity is None else check_entity(spec.entity, where),
     )
 
 
