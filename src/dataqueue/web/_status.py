@@ -1,0 +1,145 @@
+"""The job status app a site mounts for its own users.
+
+Routes (relative to where it is mounted):
+
+- ``GET /jobs/{id}``: the job as JSON (``job_status_json``).
+- ``GET /jobs/{id}/stream``: ``text/event-stream`` of ``job`` events, one
+  each time that JSON changes; ends after a final state.
+
+A non-numeric or unknown id is a 404 and a refused ``auth`` a 403, both as
+``{"error": ...}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeAlias
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dataqueue.models import JobRecord
+from dataqueue.queue import JobQueue
+from dataqueue.types import JSONValue
+from dataqueue.web._stream import ServerSentEvent, event_stream, is_final, job_updates
+
+Auth: TypeAlias = Callable[[Request], bool | Awaitable[bool]]
+"""Decides whether a request may read a job; ``request.path_params["job_id"]``
+names the job (as text)."""
+
+# Ids every store keeps: positive 64-bit integers.
+_ID = re.compile(r"[0-9]{1,19}")
+_MAX_ID = 2**63 - 1
+
+
+def job_status_json(job: JobRecord) -> dict[str, JSONValue]:
+    """What a site's users see of a job: no payload, no worker details.
+
+    ``error`` is the message of the last failed attempt; ``next_attempt_at``
+    is set while a failed job waits for another attempt. Times are ISO 8601
+    in UTC."""
+    return {
+        "id": job.id,
+        "job_type": job.job_type,
+        "status": job.status.value,
+        "progress": job.progress,
+        "output": job.output,
+        "error": job.error_history[-1].get("message") if job.error_history else None,
+        "failure_reason": job.failure_reason.value if job.failure_reason else None,
+        "created_at": _iso(job.created_at),
+        "updated_at": _iso(job.updated_at),
+        "completed_at": _iso(job.completed_at),
+        "next_attempt_at": _iso(job.next_attempt_at),
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def job_status_app(
+    queue: JobQueue, auth: Auth | None = None, *, poll_interval: float = 0.5
+) -> Starlette:
+    """An ASGI app serving ``GET /jobs/{id}`` and ``GET /jobs/{id}/stream``.
+
+    Args:
+        queue: The queue to read jobs from; the app never closes it.
+        auth: Called with each request; a false result (or awaitable of one)
+            answers 403. ``None`` lets every request through.
+        poll_interval: Seconds between reads of a streamed job.
+    """
+
+    async def requested_job(request: Request) -> JobRecord:
+        if auth is not None and not await _allows(auth, request):
+            raise HTTPException(403, "forbidden")
+        text = request.path_params["job_id"]
+        job_id = int(text) if _ID.fullmatch(text) else 0
+        job = await queue.get_job(job_id) if 0 < job_id <= _MAX_ID else None
+        if job is None:
+            raise HTTPException(404, "job not found")
+        return job
+
+    async def read_job(request: Request) -> Response:
+        job = await requested_job(request)
+        return JSONResponse(job_status_json(job), headers={"Cache-Control": "no-store"})
+
+    async def stream_job(request: Request) -> Response:
+        job = await requested_job(request)
+        # A closed stream makes EventSource reconnect; a 204 is the one answer
+        # that stops it, given once the client has seen the final state.
+        seen = request.headers.get("last-event-id")
+        if seen is not None and is_final(job) and seen == _version(_encode(job)):
+            return Response(status_code=204)
+        return event_stream(_status_events(queue, job.id, poll_interval))
+
+    return Starlette(
+        routes=[
+            Route("/jobs/{job_id}", read_job),
+            Route("/jobs/{job_id}/stream", stream_job),
+        ],
+        exception_handlers={HTTPException: _error_response},
+    )
+
+
+async def _allows(auth: Auth, request: Request) -> bool:
+    verdict = auth(request)
+    if inspect.isawaitable(verdict):
+        verdict = await verdict
+    return bool(verdict)
+
+
+async def _error_response(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return JSONResponse(
+        {"error": error.detail}, status_code=error.status_code, headers=error.headers
+    )
+
+
+async def _status_events(
+    queue: JobQueue, job_id: int, poll_interval: float
+) -> AsyncIterator[ServerSentEvent]:
+    sent: str | None = None
+    async for job in job_updates(queue, job_id, poll_interval=poll_interval):
+        # Records also change in fields users do not see (heartbeats).
+        text = _encode(job)
+        if text != sent:
+            sent = text
+            yield ServerSentEvent(text, event="job", id=_version(text))
+
+
+def _encode(job: JobRecord) -> str:
+    return json.dumps(job_status_json(job), separators=(",", ":"), ensure_ascii=False)
+
+
+def _version(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -1,0 +1,126 @@
+"""Watching a job and sending server-sent events.
+
+``job_updates`` is a watch loop: no store pushes "this job changed" to
+another process, so it reads the job (one cheap ``get_job``) every
+``poll_interval`` seconds and yields it when it differs from the last read.
+``event_stream`` turns any async iterator of ``ServerSentEvent`` into a
+``text/event-stream`` response with a comment every ``heartbeat_interval``
+seconds while nothing happens, so proxies keep the connection open and a
+closed client is noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from starlette.responses import StreamingResponse
+
+from dataqueue.models import JobRecord, JobStatus
+from dataqueue.queue import JobQueue
+
+HEARTBEAT = b": heartbeat\n\n"
+
+STREAM_HEADERS = {
+    "Cache-Control": "no-cache",
+    # nginx buffers responses by default, which would hold events back.
+    "X-Accel-Buffering": "no",
+}
+
+
+def is_final(job: JobRecord) -> bool:
+    """True when the job will not change by itself any more: completed,
+    cancelled, or failed with no attempt left."""
+    if job.status is JobStatus.FAILED:
+        return job.next_attempt_at is None
+    return job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED)
+
+
+async def job_updates(
+    queue: JobQueue, job_id: int, *, poll_interval: float = 0.5
+) -> AsyncIterator[JobRecord]:
+    """Yield the job now and again each time it changes; end after yielding a
+    final state (see ``is_final``), or at once when the job does not exist."""
+    last: JobRecord | None = None
+    while True:
+        job = await queue.get_job(job_id)
+        if job is None:
+            return
+        if job != last:
+            last = job
+            yield job
+        if is_final(job):
+            return
+        await asyncio.sleep(poll_interval)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One event of a ``text/event-stream``: ``data`` with an optional event
+    name (the browser's ``addEventListener`` type) and id (sent back by a
+    reconnecting ``EventSource`` as ``Last-Event-ID``)."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+    def encode(self) -> bytes:
+        lines = []
+        if self.event is not None:
+            lines.append(f"event: {_one_line(self.event)}")
+        if self.id is not None:
+            lines.append(f"id: {_one_line(self.id)}")
+        lines.extend(f"data: {line}" for line in self.data.split("\n"))
+        return ("\n".join(lines) + "\n\n").encode()
+
+
+def _one_line(field: str) -> str:
+    if "\n" in field or "\r" in field:
+        raise ValueError(f"an event name or id must be one line, got {field!r}")
+    return field
+
+
+def event_stream(
+    events: AsyncIterable[ServerSentEvent],
+    *,
+    heartbeat_interval: float = 15.0,
+    headers: Mapping[str, str] | None = None,
+) -> StreamingResponse:
+    """A ``text/event-stream`` response sending ``events`` as they come, with
+    heartbeat comments in between, and ending when ``events`` ends."""
+    return StreamingResponse(
+        _with_heartbeats(events, heartbeat_interval),
+        media_type="text/event-stream",
+        headers={**STREAM_HEADERS, **(headers or {})},
+    )
+
+
+async def _with_heartbeats(
+    events: AsyncIterable[ServerSentEvent], interval: float
+) -> AsyncIterator[bytes]:
+    iterator = aiter(events)
+    # The next event is awaited in its own task so that waiting for it can
+    # time out (to send a heartbeat) without cancelling the producer.
+    pending: asyncio.Future[ServerSentEvent] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield HEARTBEAT
+                continue
+            finished, pending = pending, None
+            try:
+                event = finished.result()
+            except StopAsyncIteration:
+                return
+            yield event.encode()
+    finally:
+        # The client left: stop the producer where it waits (its own cleanup
+        # runs in its task), or close it if it is idle.
+        if pending is not None:
+            pending.cancel()
+        elif isinstance(iterator, AsyncGenerator):
+            await iterator.aclose()
