@@ -17,11 +17,16 @@ from dataqueue._clock import Clock
 from dataqueue._commands import CronRun, CronTick, NewJob
 from dataqueue.backends.protocol import Backend
 from dataqueue.cron import CronJob, normalize_expression, plan_due_run, zone
+from dataqueue.flows import join_job
+from dataqueue.models import FlowStatus
 
 logger = logging.getLogger("dataqueue")
 
 CLEANUP_BATCH_SIZE = 1000
 """Rows deleted per statement by the cleanup operations."""
+
+READY_FLOWS_PER_SWEEP = 1000
+"""Ready flows whose joins one supervisor pass enqueues."""
 
 WORKER_LOST_MESSAGE = "worker lost: its lease was not refreshed for {seconds:g}s"
 
@@ -135,3 +140,45 @@ class Runtime:
         if not ticks:
             return 0
         return len(await store.enqueue_cron_jobs(ticks, now=now))
+
+    # -- flows ----------------------------------------------------------------
+
+    async def enqueue_flow_joins(self, flow_ids: list[str]) -> int:
+        """Enqueue the joins of these ``ready`` flows; returns how many this
+        call enqueued (a flow another caller joined first counts for it)."""
+        store = await self.store()
+        enqueued = 0
+        for flow_id in flow_ids:
+            flow = await store.get_flow(flow_id)
+            if flow is None or flow.record.status is not FlowStatus.READY:
+                continue
+            job_id = await store.enqueue_flow_join(
+                flow_id, join_job(flow), now=self.now()
+            )
+            if job_id is not None:
+                enqueued += 1
+                logger.info(
+                    "flow %s: join %s enqueued as job %s%s",
+                    flow_id,
+                    flow.record.join_job_type,
+                    job_id,
+                    " (aborted)"
+                    if flow.record.aborted
+                    else " (timed out)"
+                    if flow.record.timed_out
+                    else "",
+                )
+        return enqueued
+
+    async def enqueue_ready_flow_joins(self) -> int:
+        """Enqueue the joins of every ``ready`` flow: those a cancel or a
+        reclaim made ready, and those whose dispatching processor died."""
+        store = await self.store()
+        ready = await store.get_ready_flows(READY_FLOWS_PER_SWEEP)
+        return await self.enqueue_flow_joins(ready) if ready else 0
+
+    async def settle_flows(self) -> int:
+        """Time out flows past their deadline, then enqueue every due join."""
+        store = await self.store()
+        await store.time_out_flows(now=self.now())
+        return await self.enqueue_ready_flow_joins()

@@ -146,6 +146,14 @@ class JobRecord:
     flow_step_index: int | None = None
     entity: Entity | None = None
 
+    @property
+    def is_final(self) -> bool:
+        """Completed, cancelled, or failed with no attempt left: nothing
+        more will happen to the job unless someone retries it."""
+        if self.status is JobStatus.FAILED:
+            return self.next_attempt_at is None
+        return self.status in (JobStatus.COMPLETED, JobStatus.CANCELLED)
+
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:

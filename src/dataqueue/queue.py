@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
@@ -13,7 +14,18 @@ from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import TokenError
-from dataqueue.models import JobEvent, JobRecord, JobSpec, JobStatus, Token
+from dataqueue.flows import check_flow_id, flow_status, new_flow
+from dataqueue.models import (
+    Entity,
+    FailurePolicy,
+    FlowRecord,
+    FlowStatus,
+    JobEvent,
+    JobRecord,
+    JobSpec,
+    JobStatus,
+    Token,
+)
 from dataqueue.types import Duration, Handlers, JSONValue
 
 if TYPE_CHECKING:
@@ -21,6 +33,10 @@ if TYPE_CHECKING:
 
     from dataqueue.processor import Processor
     from dataqueue.supervisor import Supervisor
+
+FINISHED_RECHECK_SECONDS = 5.0
+"""How long ``wait_for_job`` trusts the store's notifications before it reads
+the job again anyway (a notification lost in a reconnect costs this much)."""
 
 # A guarded cron write fails only when a concurrent edit changed the
 # expression or timezone in between; a few fresh reads settle it.
@@ -204,6 +220,117 @@ class JobQueue:
         v.check_id(job_id, "get_job_events")
         return await (await self._store()).get_job_events(job_id)
 
+    async def count_jobs(
+        self, /, filters: Mapping[str, Any] | None = None, **filter_kwargs: Any
+    ) -> dict[JobStatus, int]:
+        """How many jobs match the filters (``job_type``, ``priority``,
+        ``run_at``, ``tags``, as in ``get_jobs``), per status; every status
+        is present.
+
+        Example:
+            ``(await queue.count_jobs(job_type="email"))[dq.JobStatus.FAILED]``
+        """
+        where = v.job_filter(filters, "count_jobs", None, filter_kwargs)
+        return await (await self._store()).count_jobs(where)
+
+    async def wait_for_job(
+        self, job_id: int, timeout: Duration | None = None
+    ) -> JobRecord:
+        """Wait until the job is final (completed, cancelled, or failed with
+        no attempt left) and return it; woken by the store's notifications.
+
+        Raises:
+            TimeoutError: the job was not final after ``timeout`` seconds.
+            LookupError: there is no such job (or it was deleted).
+        """
+        where = "wait_for_job"
+        v.check_id(job_id, where)
+        seconds = v.optional_seconds(timeout, where, "timeout")
+        store = await self._store()
+        loop = asyncio.get_running_loop()
+        deadline = None if seconds is None else loop.time() + seconds
+        # Subscribed before the first read, so a change in between still wakes.
+        finished = await store.subscribe_finished()
+        try:
+            while True:
+                job = await store.get_job(job_id)
+                if job is None:
+                    raise LookupError(f"{where}: there is no job {job_id}")
+                if job.is_final:
+                    return job
+                wait = FINISHED_RECHECK_SECONDS
+                if deadline is not None:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        raise TimeoutError(
+                            f"{where}: job {job_id} is still {job.status.value} "
+                            f"after {seconds:g}s"
+                        )
+                    wait = min(wait, left)
+                await finished.wait(wait)
+        finally:
+            await finished.close()
+
+    # -- flows ------------------------------------------------------------
+
+    async def start_flow(
+        self,
+        steps: Sequence[JobSpec],
+        join: JobSpec,
+        failure_policy: FailurePolicy = "continue",
+        timeout: Duration | None = None,
+        entity: Entity | None = None,
+    ) -> str:
+        """Start a flow: every step runs as an ordinary job; once each has
+        finished for good (completed, or failed with no attempt left), the
+        ``join`` job runs once with ``payload["flow_results"]``. Returns the
+        flow's id.
+
+        Args:
+            steps: The step jobs (at least one; no idempotency keys).
+            join: The job to run after them; its payload (a dict) gets
+                ``flow_results``: ``{"steps": [{"step_index", "job_id",
+                "status": "success"|"fail", "result"|"error"}], "aborted",
+                "timed_out"}``.
+            failure_policy: ``"continue"`` (the join sees every outcome) or
+                ``"abort"`` (the join runs at the first final failure).
+            timeout: Seconds (or timedelta) after which the join runs with
+                what has finished (``timed_out: true``).
+            entity: ``{"id", "type"}``: project the flow as one entity task.
+
+        All of a flow's jobs are inserted in one atomic step; bad input
+        raises and writes nothing.
+        """
+        flow = new_flow(
+            list(steps) if isinstance(steps, tuple) else steps,
+            join,
+            failure_policy,
+            timeout,
+            entity,
+            now=self._runtime.now(),
+        )
+        store = await self._store()
+        await store.start_flow(flow, now=self._runtime.now())
+        return flow.id
+
+    async def get_flow(self, flow_id: str) -> FlowRecord | None:
+        """The flow with each step's state, or None."""
+        flow_id = check_flow_id(flow_id, "get_flow")
+        stored = await (await self._store()).get_flow(flow_id)
+        return None if stored is None else stored.record
+
+    async def list_flows(
+        self,
+        status: FlowStatus | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[FlowRecord]:
+        """Flows (with this status), newest first; their ``steps`` are left
+        empty (``get_flow`` fills them)."""
+        wanted = flow_status(status, "list_flows")
+        limit, offset = v.check_page(limit, offset, "list_flows")
+        return await (await self._store()).list_flows(wanted, limit, offset)
+
     # -- changing ---------------------------------------------------------
 
     async def retry_job(self, job_id: int) -> None:
@@ -215,7 +342,10 @@ class JobQueue:
     async def cancel_job(self, job_id: int) -> None:
         """Cancel a pending or waiting job; other jobs are left alone."""
         v.check_id(job_id, "cancel_job")
-        await (await self._store()).cancel_job(job_id, now=self._runtime.now())
+        store = await self._store()
+        if await store.cancel_job(job_id, now=self._runtime.now()):
+            # A cancelled flow step may be the one its flow waited for.
+            await self._runtime.enqueue_ready_flow_joins()
 
     async def edit_job(self, job_id: int, /, **updates: Any) -> None:
         """Change fields of a pending job; does nothing to other jobs.
@@ -248,7 +378,10 @@ class JobQueue:
         """Cancel every pending or waiting job matching the filters."""
         where = v.job_filter(filters, "cancel_all_upcoming_jobs", None, filter_kwargs)
         store = await self._store()
-        return await store.cancel_jobs(where, now=self._runtime.now())
+        cancelled = await store.cancel_jobs(where, now=self._runtime.now())
+        if cancelled:
+            await self._runtime.enqueue_ready_flow_joins()
+        return cancelled
 
     # -- maintenance ------------------------------------------------------
 

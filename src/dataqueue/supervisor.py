@@ -26,11 +26,13 @@ class MaintenanceResult:
     cleaned_events: int
     expired_tokens: int
     enqueued_cron_jobs: int = 0
+    enqueued_flow_joins: int = 0
 
 
 class Supervisor(Looper):
     """Reclaims jobs of lost workers, deletes old jobs and events, expires
-    tokens, enqueues due cron schedules. Create it with
+    tokens, enqueues due cron schedules, times out flows and enqueues the
+    joins of ready ones. Create it with
     ``queue.create_supervisor()``."""
 
     def __init__(
@@ -83,6 +85,8 @@ class Supervisor(Looper):
             expired_tokens=await step(runtime.expire_timed_out_tokens),
             # Here too, so that schedules fire while every processor is busy.
             enqueued_cron_jobs=await step(runtime.enqueue_due_cron_jobs),
+            # Flow deadlines, and joins whose dispatching processor died.
+            enqueued_flow_joins=await step(runtime.settle_flows),
         )
         if any(astuple(result)):
             logger.info("supervisor: %s", result)

@@ -45,9 +45,6 @@ from typing import Any, Protocol
 
 from dataqueue._commands import (
     ClaimRequest,
-    NewFlow,
-    NewWorker,
-    StoredFlow,
     CronChanges,
     CronTick,
     Exchange,
@@ -55,9 +52,12 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewCronJob,
+    NewFlow,
     NewJob,
     NewToken,
+    NewWorker,
     Outcome,
+    StoredFlow,
 )
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError

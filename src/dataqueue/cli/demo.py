@@ -137,7 +137,7 @@ async def run_demo(queue: JobQueue, count: int, console: Any) -> None:
             while True:
                 jobs = await demo_records(queue, ids)
                 statuses = Counter(job.status for job in jobs)
-                finished = sum(1 for job in jobs if is_final(job))
+                finished = sum(1 for job in jobs if job.is_final)
                 progress.update(
                     bar,
                     completed=finished,
@@ -158,12 +158,6 @@ async def run_demo(queue: JobQueue, count: int, console: Any) -> None:
             "[cyan]queue.get_job_events(id)[/]. A web dashboard over the same "
             "data is planned as `dataqueue dashboard`."
         )
-
-
-def is_final(job: JobRecord) -> bool:
-    if job.status is JobStatus.FAILED:
-        return job.next_attempt_at is None
-    return job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED)
 
 
 async def demo_records(queue: JobQueue, ids: list[int]) -> list[JobRecord]:

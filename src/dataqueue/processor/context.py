@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from dataqueue import _validate as v
 from dataqueue._commands import Lease
 from dataqueue.backends.protocol import Backend
-from dataqueue.models import JobRecord, Token, TokenResult
+from dataqueue.models import (
+    Entity,
+    FailurePolicy,
+    JobRecord,
+    JobSpec,
+    Token,
+    TokenResult,
+)
 from dataqueue.processor.durable import Durable, WaitRequest, WaitSignal, wait_seconds
 from dataqueue.types import Duration, JSONValue
 
@@ -231,6 +238,20 @@ class JobContext:
             raise WaitSignal(outcome)
         return outcome
 
+    async def start_flow(
+        self,
+        steps: Sequence[JobSpec],
+        join: JobSpec,
+        failure_policy: FailurePolicy = "continue",
+        timeout: Duration | None = None,
+        entity: Entity | None = None,
+    ) -> str:
+        """Start a flow from this handler, as ``queue.start_flow`` does.
+        Durable: a re-run gets the flow it started before."""
+        return await self.durable.start_flow(
+            steps, join, failure_policy, timeout, entity
+        )
+
 
 def _suspend_if(request: WaitRequest | None) -> None:
     if request is not None:
@@ -331,3 +352,16 @@ class SyncJobContext:
         if isinstance(outcome, WaitRequest):
             raise WaitSignal(outcome)
         return outcome
+
+    def start_flow(
+        self,
+        steps: Sequence[JobSpec],
+        join: JobSpec,
+        failure_policy: FailurePolicy = "continue",
+        timeout: Duration | None = None,
+        entity: Entity | None = None,
+    ) -> str:
+        """Blocking ``JobContext.start_flow``."""
+        return self._wait(
+            self._context.start_flow(steps, join, failure_policy, timeout, entity)
+        )

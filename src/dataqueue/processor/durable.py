@@ -13,6 +13,9 @@ is replayed and what is new:
   resolved); a new one records itself and suspends the attempt.
 * ``create_token`` is counted by position too (``"__token_<n>"``), so a
   re-run gets the token it created before rather than a new one.
+* ``start_flow`` likewise (``"__flow_<n>"``): the flow's id is stored under
+  the lease first, then the flow is started with that id, so a re-run (even
+  after a crash in between) starts it at most once.
 
 Suspending raises ``WaitSignal`` through the handler; the attempt turns it
 into a ``Suspension`` outcome, written with the next ``settle_and_claim``.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from dataqueue import _validate as v
 from dataqueue._commands import NewToken
 from dataqueue.errors import DataQueueError
+from dataqueue.flows import new_flow
 from dataqueue.models import JobRecord, Token, TokenResult
 from dataqueue.types import Duration, JSONValue
 
@@ -166,6 +170,7 @@ class Durable:
         self._names: set[str] = set()
         self._waits = 0
         self._tokens = 0
+        self._flows = 0
         self.request: WaitRequest | None = None
 
     # -- steps ----------------------------------------------------------
@@ -283,6 +288,35 @@ class Durable:
             completed_at=None,
             tags=token.tags,
         )
+
+    async def start_flow(
+        self,
+        steps: Any,
+        join: Any,
+        failure_policy: Any,
+        timeout: Any,
+        entity: Any,
+    ) -> str:
+        key = f"{RESERVED_PREFIX}flow_{self._flows}"
+        self._flows += 1
+        known = self.steps.get(key)
+        store = self._writer.store
+        if isinstance(known, str) and await store.get_flow(known) is not None:
+            return known
+        flow = new_flow(
+            steps,
+            join,
+            failure_policy,
+            timeout,
+            entity,
+            now=self._writer.now(),
+            where="ctx.start_flow",
+            flow_id=known if isinstance(known, str) else None,
+        )
+        if not isinstance(known, str):
+            await self.save_step(key, flow.id)
+        await store.start_flow(flow, now=self._writer.now())
+        return flow.id
 
     async def _token(self, token_id: Any, where: str) -> Token:
         token_id = v.check_name(token_id, where, "token_id")

@@ -279,6 +279,19 @@ class Processor(Looper):
             return
         self._cron_failing = False
 
+    async def _enqueue_flow_joins(self, flow_ids: list[str]) -> None:
+        """Enqueue the joins of the flows this processor's outcomes made
+        ready. On failure the supervisor's sweep enqueues them."""
+        try:
+            await self.runtime.enqueue_flow_joins(flow_ids)
+        except Exception as error:
+            logger.warning(
+                "processor %s: enqueueing flow joins failed (the supervisor will "
+                "enqueue them): %s",
+                self.worker_id,
+                error,
+            )
+
     def _claim(self, limit: int) -> ClaimRequest:
         return ClaimRequest(
             self.worker_id, secrets.token_hex(16), limit, self.job_types
@@ -295,6 +308,8 @@ class Processor(Looper):
             self._outcomes.restore(outcomes)
             raise
         self._outcomes.written(outcomes, exchange.settled)
+        if exchange.ready_flows:
+            await self._enqueue_flow_joins(exchange.ready_flows)
         if self.verbose:
             logger.info(
                 "processor %s: wrote %d outcome(s), claimed %d job(s)",
