@@ -16,8 +16,12 @@ from dataqueue.errors import (
     UnsupportedInForceKill,
 )
 from dataqueue.models import (
+    Entity,
     EventType,
     FailureReason,
+    FlowRecord,
+    FlowStatus,
+    FlowStep,
     JobEvent,
     JobRecord,
     JobSpec,
@@ -26,6 +30,7 @@ from dataqueue.models import (
     TimeRange,
     Token,
     TokenResult,
+    WorkerInfo,
 )
 from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobContext
 from dataqueue.queue import JobQueue
@@ -41,8 +46,12 @@ __all__ = [
     "CronJob",
     "CronStatus",
     "DataQueueError",
+    "Entity",
     "EventType",
     "FailureReason",
+    "FlowRecord",
+    "FlowStatus",
+    "FlowStep",
     "HandlerImportError",
     "JobContext",
     "JobEvent",
@@ -68,6 +77,7 @@ __all__ = [
     "TokenError",
     "TokenResult",
     "UnsupportedInForceKill",
+    "WorkerInfo",
     "connect",
     "connect_sync",
     "testing",
