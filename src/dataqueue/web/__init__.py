@@ -8,18 +8,12 @@ dashboard) stream jobs the same way.
 """
 
 from dataqueue.web._status import Auth, job_status_app, job_status_json
-from dataqueue.web._stream import (
-    ServerSentEvent,
-    event_stream,
-    is_final,
-    job_updates,
-)
+from dataqueue.web._stream import ServerSentEvent, event_stream, job_updates
 
 __all__ = [
     "Auth",
     "ServerSentEvent",
     "event_stream",
-    "is_final",
     "job_status_app",
     "job_status_json",
     "job_updates",

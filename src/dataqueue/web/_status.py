@@ -29,7 +29,7 @@ from starlette.routing import Route
 from dataqueue.models import JobRecord
 from dataqueue.queue import JobQueue
 from dataqueue.types import JSONValue
-from dataqueue.web._stream import ServerSentEvent, event_stream, is_final, job_updates
+from dataqueue.web._stream import ServerSentEvent, event_stream, job_updates
 
 Auth: TypeAlias = Callable[[Request], bool | Awaitable[bool]]
 """Decides whether a request may read a job; ``request.path_params["job_id"]``
@@ -98,7 +98,7 @@ def job_status_app(
         # A closed stream makes EventSource reconnect; a 204 is the one answer
         # that stops it, given once the client has seen the final state.
         seen = request.headers.get("last-event-id")
-        if seen is not None and is_final(job) and seen == _version(_encode(job)):
+        if seen is not None and job.is_final and seen == _version(_encode(job)):
             return Response(status_code=204)
         return event_stream(_status_events(queue, job.id, poll_interval))
 

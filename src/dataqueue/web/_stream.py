@@ -12,15 +12,18 @@ closed client is noticed.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from dataqueue.models import JobRecord, JobStatus
+from dataqueue.models import JobRecord
 from dataqueue.queue import JobQueue
 
 HEARTBEAT = b": heartbeat\n\n"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 STREAM_HEADERS = {
     "Cache-Control": "no-cache",
@@ -29,19 +32,11 @@ STREAM_HEADERS = {
 }
 
 
-def is_final(job: JobRecord) -> bool:
-    """True when the job will not change by itself any more: completed,
-    cancelled, or failed with no attempt left."""
-    if job.status is JobStatus.FAILED:
-        return job.next_attempt_at is None
-    return job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED)
-
-
 async def job_updates(
     queue: JobQueue, job_id: int, *, poll_interval: float = 0.5
 ) -> AsyncIterator[JobRecord]:
     """Yield the job now and again each time it changes; end after yielding a
-    final state (see ``is_final``), or at once when the job does not exist."""
+    final state (``JobRecord.is_final``), or when the job does not exist."""
     last: JobRecord | None = None
     while True:
         job = await queue.get_job(job_id)
@@ -50,7 +45,7 @@ async def job_updates(
         if job != last:
             last = job
             yield job
-        if is_final(job):
+        if job.is_final:
             return
         await asyncio.sleep(poll_interval)
 
@@ -71,7 +66,7 @@ class ServerSentEvent:
             lines.append(f"event: {_one_line(self.event)}")
         if self.id is not None:
             lines.append(f"id: {_one_line(self.id)}")
-        lines.extend(f"data: {line}" for line in self.data.split("\n"))
+        lines.extend(f"data: {line}" for line in _LINE_BREAK.split(self.data))
         return ("\n".join(lines) + "\n\n").encode()
 
 
@@ -88,17 +83,39 @@ def event_stream(
     headers: Mapping[str, str] | None = None,
 ) -> StreamingResponse:
     """A ``text/event-stream`` response sending ``events`` as they come, with
-    heartbeat comments in between, and ending when ``events`` ends."""
-    return StreamingResponse(
+    heartbeat comments in between, and ending when ``events`` ends. When the
+    client leaves, ``events`` is closed (an async generator's ``finally``
+    runs) by the time the response returns."""
+    return _EventStreamResponse(
         _with_heartbeats(events, heartbeat_interval),
         media_type="text/event-stream",
         headers={**STREAM_HEADERS, **(headers or {})},
     )
 
 
+class _EventStreamResponse(StreamingResponse):
+    def __init__(
+        self,
+        content: AsyncGenerator[bytes, None],
+        *,
+        media_type: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        self._chunks = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette leaves the iterator suspended when the client leaves;
+        # close it now rather than whenever it is garbage-collected.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._chunks.aclose()
+
+
 async def _with_heartbeats(
     events: AsyncIterable[ServerSentEvent], interval: float
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     iterator = aiter(events)
     # The next event is awaited in its own task so that waiting for it can
     # time out (to send a heartbeat) without cancelling the producer.
@@ -118,8 +135,8 @@ async def _with_heartbeats(
                 return
             yield event.encode()
     finally:
-        # The client left: stop the producer where it waits (its own cleanup
-        # runs in its task), or close it if it is idle.
+        # Stop the producer where it waits (its own cleanup then runs in its
+        # task), or close it if it is idle.
         if pending is not None:
             pending.cancel()
         elif isinstance(iterator, AsyncGenerator):
