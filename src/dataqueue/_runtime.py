@@ -102,9 +102,13 @@ class Runtime:
     async def reclaim_stuck_jobs(self, threshold_seconds: float) -> int:
         store = await self.store()
         message = WORKER_LOST_MESSAGE.format(seconds=threshold_seconds)
-        return await store.reclaim_stuck_jobs(
+        reclaimed = await store.reclaim_stuck_jobs(
             threshold_seconds, message, now=self.now()
         )
+        if reclaimed:
+            # A flow step whose worker died for good may complete its flow.
+            await self.enqueue_ready_flow_joins()
+        return reclaimed
 
     async def cleanup_old_jobs(self, keep_seconds: float) -> int:
         store = await self.store()
