@@ -36,4 +36,13 @@ async def die(payload: dict[str, Any]) -> None:
     os._exit(1)
 
 
-handlers = {"count": count, "hold": hold, "die": die}
+async def flow_join(payload: dict[str, Any]) -> int:
+    """A flow's join: records how many of its steps succeeded."""
+    succeeded = sum(
+        step["status"] == "success" for step in payload["flow_results"]["steps"]
+    )
+    _record("join", succeeded)
+    return succeeded
+
+
+handlers = {"count": count, "hold": hold, "die": die, "flow_join": flow_join}
