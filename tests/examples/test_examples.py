@@ -43,3 +43,19 @@ def test_the_approval_flow_is_completed_from_the_web_endpoint(tmp_path: Path) ->
     assert "approver got (200, {'ok': True})" in out
     assert "job output: invoice 42 approved" in out
     assert "a second answer gets (409" in out and "already completed" in out
+
+
+def test_the_media_pipeline_joins_once_with_every_step(tmp_path: Path) -> None:
+    lines = run_example("media_pipeline.py", tmp_path).splitlines()
+    assert lines[0].startswith("flow ") and "started by job 1" in lines[0]
+    assert lines[1:5] == [
+        "step 0 resize: success",
+        "step 1 resize: success",
+        "step 2 transcode: success",
+        "step 3 validate: fail",
+    ]
+    assert lines[5] == (
+        "published: {'item': 'clip-7', 'parts': [{'thumbnail': 'clip-7-320w.jpg'}, "
+        "{'thumbnail': 'clip-7-1280w.jpg'}, {'video': 'clip-7.av1.mp4'}], "
+        "'problems': ['clip-7: subtitles are missing']}"
+    )
