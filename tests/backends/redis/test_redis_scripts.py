@@ -11,7 +11,14 @@ from redis_helpers import NOW, claimed_ids, new_job
 from tests.conftest import REDIS_URL
 
 from dataqueue.backends._files import load_dir
-from dataqueue.backends.protocol import CronStore, JobStore, WaitStore, WorkStore
+from dataqueue.backends.protocol import (
+    CronStore,
+    FlowStore,
+    JobStore,
+    WaitStore,
+    WorkerStore,
+    WorkStore,
+)
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.backends.redis.scripts import LIBRARY, SCRIPT_NAMES, script_sources
 
@@ -25,13 +32,28 @@ def test_every_lua_file_is_a_registered_script() -> None:
 def test_every_changing_protocol_method_has_its_script() -> None:
     methods = {
         name
-        for protocol in (JobStore, WorkStore, WaitStore, CronStore)
+        for protocol in (
+            JobStore,
+            WorkStore,
+            WaitStore,
+            CronStore,
+            FlowStore,
+            WorkerStore,
+        )
         for name, _ in inspect.getmembers(protocol, inspect.isfunction)
         if not name.startswith("_")
     }
     # get_job, get_token and get_cron_job are one HGETALL, get_job_events one
-    # LRANGE; subscribe is pub/sub.
-    direct = {"get_job", "get_job_events", "get_token", "get_cron_job", "subscribe"}
+    # LRANGE, get_ready_flows one ZRANGE; the subscriptions are pub/sub.
+    direct = {
+        "get_job",
+        "get_job_events",
+        "get_token",
+        "get_cron_job",
+        "get_ready_flows",
+        "subscribe",
+        "subscribe_finished",
+    }
     assert methods - set(SCRIPT_NAMES) == direct
 
 
@@ -71,6 +93,16 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.cron_due(prefix),
         keys.cron(prefix, 7),
         keys.cron_jobs(prefix, 7),
+        keys.job_finished(prefix),
+        keys.flow_seq(prefix),
+        keys.flows(prefix),
+        keys.flow_timeouts(prefix),
+        keys.flow(prefix, "f"),
+        keys.flow_steps(prefix, "f"),
+        keys.flow_outcomes(prefix, "f"),
+        keys.flow_status(prefix, "ready"),
+        keys.workers(prefix),
+        keys.worker(prefix, "w"),
     ]
     probe = (
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
@@ -78,7 +110,9 @@ async def test_lua_key_names_match_keys_module() -> None:
         "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_events(7), "
         "k_status('pending'), k_type('email'), k_tag('vip'), k_token('tok'), "
         "K_WAITS, k_job_tokens(7), K_CRON_ID, K_CRON_NAMES, K_CRON_ALL, "
-        "K_CRON_DUE, k_cron(7), k_cron_jobs(7)}"
+        "K_CRON_DUE, k_cron(7), k_cron_jobs(7), K_JOB_FINISHED, K_FLOW_SEQ, "
+        "K_FLOWS, K_FLOW_TIMEOUTS, k_flow('f'), k_flow_steps('f'), "
+        "k_flow_outcomes('f'), k_flow_status('ready'), K_WORKERS, k_worker('w')}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:

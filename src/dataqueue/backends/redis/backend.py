@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import os
@@ -57,9 +59,12 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewCronJob,
+    NewFlow,
     NewJob,
     NewToken,
+    NewWorker,
     Outcome,
+    StoredFlow,
     Suspension,
     added_metadata,
 )
@@ -73,7 +78,18 @@ from dataqueue.backends.redis.faults import redacted, store_faults
 from dataqueue.backends.redis.scripts import Scripts
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
-from dataqueue.models import FailureReason, JobEvent, JobRecord, Token
+from dataqueue.models import (
+    Entity,
+    FailureReason,
+    FlowRecord,
+    FlowStatus,
+    FlowStep,
+    JobEvent,
+    JobRecord,
+    JobStatus,
+    Token,
+    WorkerInfo,
+)
 from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
@@ -97,12 +113,17 @@ _INT_FIELDS = frozenset(
         "cron_job_id",
         "last_job_id",
         "skipped_runs",
+        "flow_step_index",
     }
 )
 _FLOAT_FIELDS = frozenset({"timeout", "retry_delay", "retry_delay_max"})
 _BOOL_FIELDS = frozenset({"force_kill_on_timeout", "retry_backoff", "allow_overlap"})
 _TIME_FIELDS = JOB_TIME_FIELDS | CRON_TIME_FIELDS
-_JSON_FIELDS = frozenset({"payload", "output", "error_history", "tags", "step_data"})
+_JSON_FIELDS = frozenset(
+    {"payload", "output", "error_history", "tags", "step_data", "entity"}
+)
+# JSON fields whose NULL is an absent field, like every non-JSON field.
+_ABSENT_WHEN_NULL = frozenset({"entity"})
 
 
 def _us(value: datetime) -> str:
@@ -119,10 +140,10 @@ def _text(value: str | bytes) -> str:
 
 def _encode(name: str, value: Any) -> str | None:
     """A job field as stored in its hash; None means the field is absent."""
+    if value is None and (name in _ABSENT_WHEN_NULL or name not in _JSON_FIELDS):
+        return None
     if name in _JSON_FIELDS:
         return to_json_text(value)
-    if value is None:
-        return None
     if name in _TIME_FIELDS:
         return _us(value)
     if name in _BOOL_FIELDS:
@@ -284,6 +305,8 @@ def _job_spec(job: NewJob, now: datetime) -> dict[str, Any]:
         "retry_backoff": job.retry_backoff,
         "retry_delay_max": job.retry_delay_max,
         "flow_id": job.flow_id,
+        "flow_step_index": job.flow_step_index,
+        "entity": job.entity,
         "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
         "cron_due_at": None if job.cron is None else job.cron.due_at,
     }
@@ -456,6 +479,132 @@ def _token(row: Mapping[str, str]) -> Token:
     )
 
 
+def _new_flow(flow: NewFlow, now: datetime) -> str:
+    """A flow as the JSON object that ``start_flow.lua`` reads."""
+    values: dict[str, str] = {
+        "id": flow.id,
+        "status": FlowStatus.RUNNING.value,
+        "failure_policy": flow.failure_policy,
+        "total_steps": str(len(flow.steps)),
+        "remaining_steps": str(len(flow.steps)),
+        "aborted": "0",
+        "timed_out": "0",
+        "join_job_type": flow.join_job_type,
+        "join_spec": flow.join_spec,
+        "created_at": _us(now),
+        "updated_at": _us(now),
+    }
+    if flow.entity is not None:
+        values["entity"] = _entity_text(flow.entity)
+    if flow.timeout_at is not None:
+        values["timeout_at"] = _us(flow.timeout_at)
+    spec: dict[str, JSONValue] = {
+        "id": flow.id,
+        "fields": [text for pair in values.items() for text in pair],
+    }
+    if flow.timeout_at is not None:
+        spec["timeout_at"] = values["timeout_at"]
+    return to_json_text(spec)
+
+
+def _entity_text(entity: Entity) -> str:
+    value: dict[str, JSONValue] = {"id": entity["id"], "type": entity["type"]}
+    return to_json_text(value)
+
+
+def _optional_time(text: str | None) -> datetime | None:
+    return None if text is None else _time(text)
+
+
+def _flow_record(row: Mapping[str, str], steps: list[FlowStep]) -> FlowRecord:
+    """A flow from its hash (see ``keys.py``)."""
+    join_job_id, entity = row.get("join_job_id"), row.get("entity")
+    return FlowRecord(
+        id=row["id"],
+        status=FlowStatus(row["status"]),
+        failure_policy="abort" if row["failure_policy"] == "abort" else "continue",
+        total_steps=int(row["total_steps"]),
+        remaining_steps=int(row["remaining_steps"]),
+        aborted=_flag(row["aborted"]),
+        timed_out=_flag(row["timed_out"]),
+        timeout_at=_optional_time(row.get("timeout_at")),
+        join_job_type=row["join_job_type"],
+        join_job_id=None if join_job_id is None else int(join_job_id),
+        entity=None if entity is None else json.loads(entity),
+        created_at=_time(row["created_at"]),
+        updated_at=_time(row["updated_at"]),
+        steps=steps,
+    )
+
+
+def _flow_step(step_index: int, row: Sequence[Any]) -> FlowStep:
+    """A step as ``get_flow.lua`` returns it: [job id, job type, job status,
+    outcome, output, error history], false (here None) where absent."""
+    job_id, job_type, status, outcome, output, history = row
+    if status is None:
+        # Its job was deleted by cleanup, so it had finished for good.
+        status = JobStatus.COMPLETED if outcome == "success" else JobStatus.FAILED
+    error = None
+    if outcome == "fail":
+        errors = json.loads(history) if history else []
+        if errors:
+            error = errors[-1]["message"]
+        elif status == JobStatus.CANCELLED:
+            error = "cancelled"
+    return FlowStep(
+        step_index=step_index,
+        job_id=int(job_id),
+        job_type=job_type,
+        status=JobStatus(status),
+        outcome=outcome,
+        result=json.loads(output) if outcome == "success" and output else None,
+        error=error,
+    )
+
+
+def _worker_fields(worker: WorkerInfo) -> list[str]:
+    values: dict[str, str] = {
+        "id": worker.id,
+        "host": worker.host,
+        "pid": str(worker.pid),
+        "started_at": _us(worker.started_at),
+        "last_heartbeat": _us(worker.last_heartbeat),
+        "concurrency": str(worker.concurrency),
+        "running_job_ids": _ids_text(worker.running_job_ids),
+    }
+    if worker.job_types is not None:
+        types: list[JSONValue] = list(worker.job_types)
+        values["job_types"] = to_json_text(types)
+    return [text for pair in values.items() for text in pair]
+
+
+def _ids_text(job_ids: Sequence[int]) -> str:
+    ids: list[JSONValue] = list(job_ids)
+    return to_json_text(ids)
+
+
+def _worker(row: Mapping[str, str]) -> WorkerInfo:
+    """A worker from its hash (see ``keys.py``)."""
+    job_types = row.get("job_types")
+    return WorkerInfo(
+        id=row["id"],
+        host=row["host"],
+        pid=int(row["pid"]),
+        started_at=_time(row["started_at"]),
+        last_heartbeat=_time(row["last_heartbeat"]),
+        job_types=None if job_types is None else json.loads(job_types),
+        concurrency=int(row["concurrency"]),
+        running_job_ids=json.loads(row["running_job_ids"]),
+    )
+
+
+def _is_final(outcome: Outcome) -> bool:
+    """Whether the outcome, once written, leaves its job final."""
+    if isinstance(outcome, Failure):
+        return outcome.next_attempt_at is None
+    return isinstance(outcome, Completion)
+
+
 def _lease_args(leases: Sequence[Lease]) -> list[str]:
     args: list[str] = []
     for lease in leases:
@@ -517,7 +666,14 @@ class RedisBackend(Backend):
         self._client = client
         self._prefix = key_prefix
         self._scripts = Scripts(client, key_prefix, self._where, verbose=verbose)
-        self._hub = WakeupHub(self._listen)
+        self._hub = WakeupHub(
+            functools.partial(self._listen, keys.wakeup(key_prefix), "job wake-up")
+        )
+        self._finished_hub = WakeupHub(
+            functools.partial(
+                self._listen, keys.job_finished(key_prefix), "job-finished signal"
+            )
+        )
         self._instance: str | None = None
 
     def get_redis_client(self) -> Any:
@@ -531,6 +687,7 @@ class RedisBackend(Backend):
 
     async def close(self) -> None:
         await self._hub.close()
+        await self._finished_hub.close()
         if self._owns_client:
             await self._client.aclose()
         for path in self._temp_files:
@@ -613,7 +770,10 @@ class RedisBackend(Backend):
         return bool(await self._scripts.run("retry_job", job_id, _us(now)))
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        return bool(await self._scripts.run("cancel_job", job_id, _us(now)))
+        cancelled = bool(await self._scripts.run("cancel_job", job_id, _us(now)))
+        if cancelled:
+            self._finished_hub.notify()
+        return cancelled
 
     async def edit_jobs(
         self, target: int | JobFilter, changes: JobChanges, *, now: datetime
@@ -633,7 +793,24 @@ class RedisBackend(Backend):
         return int(edited)
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
-        return int(await self._scripts.run("cancel_jobs", _us(now), _filter(where)))
+        cancelled = int(
+            await self._scripts.run("cancel_jobs", _us(now), _filter(where))
+        )
+        if cancelled:
+            self._finished_hub.notify()
+        return cancelled
+
+    async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
+        statuses = list(JobStatus)
+        names: list[JSONValue] = [status.value for status in statuses]
+        counts = await self._scripts.run(
+            "count_jobs",
+            _filter(dataclasses.replace(where, status=None)),
+            to_json_text(names),
+        )
+        return {
+            status: int(count) for status, count in zip(statuses, counts, strict=True)
+        }
 
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
@@ -647,6 +824,8 @@ class RedisBackend(Backend):
             cutoff,
             *_failure(message, FailureReason.WORKER_LOST, None, now),
         )
+        if reclaimed:
+            self._finished_hub.notify()  # some may have failed for good
         return int(reclaimed)
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
@@ -738,11 +917,20 @@ class RedisBackend(Backend):
             )
             worker = to_json_text({"worker_id": claim.worker_id})
             args += [claim.limit, claim.worker_id, claim.token, types, worker]
-        marker, settled, rows = await self._scripts.run("settle_and_claim", *args)
+        marker, settled, rows, ready_flows = await self._scripts.run(
+            "settle_and_claim", *args
+        )
         self._saw_instance(marker)
+        was_settled = [flag == 1 for flag in settled]
+        if any(
+            done and _is_final(outcome)
+            for done, outcome in zip(was_settled, outcomes, strict=True)
+        ):
+            self._finished_hub.notify()
         return Exchange(
-            settled=[flag == 1 for flag in settled],
+            settled=was_settled,
             claimed=[_claimed(row) for row in json.loads(rows)],
+            ready_flows=[_text(flow_id) for flow_id in ready_flows],
         )
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
@@ -777,11 +965,18 @@ class RedisBackend(Backend):
     async def subscribe(self) -> Wakeup:
         return await self._hub.subscribe()
 
-    async def _listen(self, notify: Callable[[], None]) -> None:
-        """Relay wake-up messages until cancelled, reconnecting with backoff.
+    async def subscribe_finished(self) -> Wakeup:
+        return await self._finished_hub.subscribe()
+
+    async def _listen(
+        self, channel: str, what: str, notify: Callable[[], None]
+    ) -> None:
+        """Relay the messages of ``channel`` until cancelled, reconnecting
+        with backoff.
 
         One ERROR when the connection is lost, one INFO when it is back; a
-        wake-up then, since adds made meanwhile sent no message we could see.
+        signal then, since changes made meanwhile sent no message we could
+        see.
         """
         task = asyncio.current_task()
         delay = LISTEN_BACKOFF_FIRST
@@ -789,9 +984,9 @@ class RedisBackend(Backend):
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.subscribe(keys.wakeup(self._prefix))
+                await pubsub.subscribe(channel)
                 if outage:
-                    logger.info("%s: job wake-ups are back", self._where)
+                    logger.info("%s: %ss are back", self._where, what)
                     outage = False
                     notify()
                 delay = LISTEN_BACKOFF_FIRST
@@ -807,8 +1002,9 @@ class RedisBackend(Backend):
             except (RedisError, OSError) as error:
                 if not outage:
                     logger.error(
-                        "%s: lost the job wake-up subscription (%s); reconnecting",
+                        "%s: lost the %s subscription (%s); reconnecting",
                         self._where,
+                        what,
                         str(error).strip() or type(error).__name__,
                     )
                     outage = True
@@ -890,3 +1086,87 @@ class RedisBackend(Backend):
         if ids:
             self._hub.notify()
         return [int(job_id) for job_id in ids]
+
+    # -- FlowStore -------------------------------------------------------------
+
+    async def start_flow(self, flow: NewFlow, *, now: datetime) -> list[int]:
+        marker, ids = await self._scripts.run(
+            "start_flow",
+            _us(now),
+            _new_flow(flow, now),
+            *(_new_job(step, now) for step in flow.steps),
+        )
+        self._saw_instance(marker)
+        self._hub.notify()
+        return [int(job_id) for job_id in ids]
+
+    async def get_flow(self, flow_id: str) -> StoredFlow | None:
+        text = await self._scripts.run("get_flow", flow_id)
+        if text is None:
+            return None
+        found = json.loads(text)
+        row: dict[str, str] = found["flow"]
+        steps = [
+            _flow_step(index, [value or None for value in step])
+            for index, step in enumerate(found["steps"])
+        ]
+        return StoredFlow(record=_flow_record(row, steps), join_spec=row["join_spec"])
+
+    async def list_flows(
+        self, status: FlowStatus | None, limit: int, offset: int
+    ) -> list[FlowRecord]:
+        wanted = "" if status is None else status.value
+        rows = await self._scripts.run("list_flows", wanted, limit, offset)
+        return [_flow_record(row, []) for row in json.loads(rows)]
+
+    async def enqueue_flow_join(
+        self, flow_id: str, join: NewJob, *, now: datetime
+    ) -> int | None:
+        marker, job_id = await self._scripts.run(
+            "enqueue_flow_join", _us(now), flow_id, _new_job(join, now)
+        )
+        self._saw_instance(marker)
+        if job_id is None:
+            return None
+        self._hub.notify()
+        return int(job_id)
+
+    async def time_out_flows(self, *, now: datetime) -> list[str]:
+        flow_ids = await self._scripts.run("time_out_flows", _us(now))
+        return [_text(flow_id) for flow_id in flow_ids]
+
+    async def get_ready_flows(self, limit: int) -> list[str]:
+        with store_faults(self._where):
+            flow_ids = await self._client.zrange(
+                keys.flow_status(self._prefix, FlowStatus.READY.value), 0, limit - 1
+            )
+        return [_text(flow_id) for flow_id in flow_ids]
+
+    # -- WorkerStore -----------------------------------------------------------
+
+    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
+        await self._scripts.run(
+            "register_worker",
+            worker.id,
+            _us(worker.last_heartbeat),
+            *_worker_fields(worker),
+        )
+
+    async def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
+    ) -> bool:
+        known = await self._scripts.run(
+            "heartbeat_worker", worker_id, _us(now), _ids_text(running_job_ids)
+        )
+        return bool(known)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._scripts.run("unregister_worker", worker_id)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = json.loads(await self._scripts.run("list_workers"))
+        workers = [_worker(row) for row in rows]
+        return sorted(workers, key=lambda worker: (worker.started_at, worker.id))
+
+    async def remove_dead_workers(self, *, before: datetime) -> int:
+        return int(await self._scripts.run("remove_dead_workers", _us(before)))

@@ -24,16 +24,35 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   tokens by timeout_at; ``{p}job_tokens:{job id}`` set of a job's tokens.
 * ``{p}waits``: jobs waiting until a time, by wait_until (the claim makes
   them pending once due); a job waiting on a token is in no claim zset.
-* ``{p}wakeup`` pub/sub channel: a message when jobs are added (directly
-  or by cron) or resumed by a token.
+* ``{p}wakeup`` pub/sub channel: a message when jobs are added (directly,
+  by cron, by a flow or its join) or resumed by a token.
+* ``{p}job_finished`` pub/sub channel: a message from each script that made
+  jobs final (completed, failed with no next attempt, cancelled).
 * Cron: ``{p}cron:{id}`` hash of one schedule (encoded like a job);
   ``{p}cron_id`` the id counter; ``{p}cron_names`` hash name → id;
   ``{p}cron_all`` zset of ids (by id); ``{p}cron_due`` zset of active
   schedules by next_run_at; ``{p}cron_jobs:{id}`` set of the schedule's job
   ids that may still run (for the overlap check).
 
-Later features keep the same shape: ``{p}flow:{id}`` hashes and a
-``{p}workers`` hash worker id → JSON.
+* Flows: ``{p}flow:{id}`` hash of one flow (id, status, failure_policy,
+  total_steps, remaining_steps, aborted and timed_out as 1/0, timeout_at,
+  join_job_type, join_spec, join_job_id, entity as JSON, created_at,
+  updated_at, and ``seq``: its place in creation order);
+  ``{p}flow_seq`` the counter of ``seq``; ``{p}flow_steps:{id}`` list of the
+  steps in step order, each ``job id TAB job type``; ``{p}flow_outcomes:{id}``
+  hash step index → ``success`` | ``fail``, written once per step (HSETNX);
+  ``{p}flows`` and ``{p}flow_status:{status}`` zsets of flow ids by seq;
+  ``{p}flow_timeouts`` running flows with a deadline, by timeout_at. A flow
+  step's job hash has ``flow_id`` and ``flow_step_index``; a join's has
+  ``flow_id`` only.
+* Workers: ``{p}worker:{id}`` hash of one registered processor (id, host,
+  pid, started_at, last_heartbeat, job_types as JSON (absent: every type),
+  concurrency, running_job_ids as JSON); ``{p}workers`` zset of worker ids
+  by last_heartbeat.
+
+Upgrades: keys are only ever added. A job hash written before a field
+existed (``flow_step_index``, ``entity``) reads as NULL there, so a dataset
+of an earlier version needs no migration.
 """
 
 from __future__ import annotations
@@ -149,3 +168,43 @@ def cron_all(prefix: str) -> str:
 
 def cron_due(prefix: str) -> str:
     return f"{prefix}cron_due"
+
+
+def job_finished(prefix: str) -> str:
+    return f"{prefix}job_finished"
+
+
+def flow(prefix: str, flow_id: str) -> str:
+    return f"{prefix}flow:{flow_id}"
+
+
+def flow_seq(prefix: str) -> str:
+    return f"{prefix}flow_seq"
+
+
+def flow_steps(prefix: str, flow_id: str) -> str:
+    return f"{prefix}flow_steps:{flow_id}"
+
+
+def flow_outcomes(prefix: str, flow_id: str) -> str:
+    return f"{prefix}flow_outcomes:{flow_id}"
+
+
+def flows(prefix: str) -> str:
+    return f"{prefix}flows"
+
+
+def flow_status(prefix: str, name: str) -> str:
+    return f"{prefix}flow_status:{name}"
+
+
+def flow_timeouts(prefix: str) -> str:
+    return f"{prefix}flow_timeouts"
+
+
+def worker(prefix: str, worker_id: str) -> str:
+    return f"{prefix}worker:{worker_id}"
+
+
+def workers(prefix: str) -> str:
+    return f"{prefix}workers"

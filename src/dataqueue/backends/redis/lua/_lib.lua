@@ -33,6 +33,16 @@ local K_CRON_ALL = P .. 'cron_all'
 local K_CRON_DUE = P .. 'cron_due'
 local function k_cron(id) return P .. 'cron:' .. id end
 local function k_cron_jobs(id) return P .. 'cron_jobs:' .. id end
+local K_JOB_FINISHED = P .. 'job_finished'
+local K_FLOW_SEQ = P .. 'flow_seq'
+local K_FLOWS = P .. 'flows'
+local K_FLOW_TIMEOUTS = P .. 'flow_timeouts'
+local function k_flow(id) return P .. 'flow:' .. id end
+local function k_flow_steps(id) return P .. 'flow_steps:' .. id end
+local function k_flow_outcomes(id) return P .. 'flow_outcomes:' .. id end
+local function k_flow_status(status) return P .. 'flow_status:' .. status end
+local K_WORKERS = P .. 'workers'
+local function k_worker(id) return P .. 'worker:' .. id end
 
 local function int_text(n) return string.format('%.0f', n) end
 
@@ -239,11 +249,66 @@ local function write_events()
   EVENTS = {}
 end
 
--- Send what update(), move_status() and add_event() collected. Every script
--- that changes jobs calls it before returning.
+--[[ Flows. A flow moves running -> ready -> joined; {p}flow_status:<status>
+  holds its id scored by seq (creation order) under its current status. ]]
+local function move_flow(id, seq, from, to)
+  redis.call('ZREM', k_flow_status(from), id)
+  redis.call('ZADD', k_flow_status(to), seq, id)
+end
+
+-- Flows the barrier made ready during this script (settle_and_claim returns them).
+local READY_FLOWS = {}
+
+--[[ THE BARRIER: step `step_index` of flow `flow_id` finished for good with
+  `outcome` ('success' | 'fail'). Recorded only while the flow is running and
+  the step has no outcome yet (HSETNX), so duplicates and late outcomes change
+  nothing; each recorded outcome counts remaining_steps down once. The flow
+  becomes ready at 0, or at its first fail under the abort policy (aborted). ]]
+local function record_step(flow_id, step_index, outcome, now)
+  local key = k_flow(flow_id)
+  local flow = redis.call('HMGET', key, 'status', 'remaining_steps', 'failure_policy', 'seq')
+  if flow[1] ~= 'running' then return end
+  if redis.call('HSETNX', k_flow_outcomes(flow_id), step_index, outcome) == 0 then return end
+  local remaining = tonumber(flow[2]) - 1
+  local changes = {'remaining_steps', string.format('%d', remaining), 'updated_at', now}
+  local aborted = outcome == 'fail' and flow[3] == 'abort'
+  if remaining <= 0 or aborted then
+    changes[#changes + 1] = 'status'
+    changes[#changes + 1] = 'ready'
+    if aborted then
+      changes[#changes + 1] = 'aborted'
+      changes[#changes + 1] = '1'
+    end
+    move_flow(flow_id, flow[4], 'running', 'ready')
+    redis.call('ZREM', K_FLOW_TIMEOUTS, flow_id)
+    READY_FLOWS[#READY_FLOWS + 1] = flow_id
+  end
+  redis.call('HSET', key, unpack(changes))
+end
+
+local FINISHED = 0
+
+--[[ Every path that makes a job final (completed, failed with no next
+  attempt, cancelled) calls this in the same script: a flow step's outcome
+  goes to the barrier, and finish() signals waiters on {p}job_finished.
+  `job` must hold flow_id and flow_step_index (nil for other jobs). ]]
+local function finished_for_good(job, outcome, now)
+  FINISHED = FINISHED + 1
+  if job.flow_step_index then
+    record_step(job.flow_id, job.flow_step_index, outcome, now)
+  end
+end
+
+-- Send what update(), move_status() and add_event() collected, and one
+-- job-finished signal for the jobs made final. Every script that changes
+-- jobs calls it before returning.
 local function finish()
   flush_indexes()
   write_events()
+  if FINISHED > 0 then
+    redis.call('PUBLISH', K_JOB_FINISHED, FINISHED)
+    FINISHED = 0
+  end
 end
 
 --[[ Create job `id` (text) from `spec`, a new job as backend.py's _job_spec
@@ -412,14 +477,16 @@ local function resume_waiter(token_id, job_id, now, timed_out)
   return true
 end
 
---[[ A loaded pending or waiting job becomes cancelled ('cancelled' event);
-  its tokens still waiting become timed_out. Send with finish(). ]]
+--[[ A loaded pending or waiting job becomes cancelled ('cancelled' event,
+  and a flow step's 'fail'); its tokens still waiting become timed_out.
+  Send with finish(). ]]
 local function cancel(id, job, now)
   update(id, job, {
     status = 'cancelled', locked_by = false, locked_at = false,
     last_cancelled_at = now, updated_at = now,
   }, now)
   add_event(id, 'cancelled', now, '{}')
+  finished_for_good(job, 'fail', now)
   for _, token_id in ipairs(redis.call('SMEMBERS', k_job_tokens(id))) do
     if redis.call('HGET', k_token(token_id), 'status') == 'waiting' then
       redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)

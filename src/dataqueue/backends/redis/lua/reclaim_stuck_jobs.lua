@@ -2,7 +2,7 @@
   refreshed for too long (their worker is gone). The lost attempt counts:
   a job with attempts left becomes pending, due now ('retried' event
   {"reclaimed_from"}); one that used max_attempts fails for good with
-  failure_reason worker_lost ('failed' event).
+  failure_reason worker_lost ('failed' event; a flow step's 'fail').
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] threshold (us)
   ARGV[4] now - threshold (us): only jobs locked before it can be stuck
   ARGV[5] error_history entry of a final failure (JSON object)
@@ -29,6 +29,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARG
         changes.last_failed_at = now
         changes.next_attempt_at = false
         add_event(id, 'failed', now, ARGV[6])
+        finished_for_good(job, 'fail', now)
       else
         changes.status = 'pending'
         changes.run_at = now

@@ -17,6 +17,8 @@
   ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
     event's metadata
   An outcome is written only while its job is processing under its token.
+  A completion, and a failure with no next attempt, finish the job for good:
+  a flow step's outcome goes to the barrier (record_step in _lib).
   Waiting jobs whose wait_until has come (in waits) become pending first,
   with a 'resumed' event, at most PROMOTE per call.
   Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
@@ -24,7 +26,8 @@
   scheduled or retry are promoted first, at most PROMOTE per zset and call,
   so a large backlog falling due never blocks Redis in one script; until it
   is all promoted, claims see it in run_at order a slice at a time.
-  Returns {instance marker, {1|0 per outcome}, claimed}: claimed is the JSON
+  Returns {instance marker, {1|0 per outcome}, claimed, {id of each flow
+  the outcomes made ready, ...}}: claimed is the JSON
   text of a list of the claimed jobs' hashes as objects (one string parses far
   faster in the client than an array per field), each job's id taken from
   its ready member, so a job whose hash is damaged still comes back with it. ]]
@@ -35,7 +38,8 @@ local marker = instance()
 local settled = {}
 for _, outcome in ipairs(cjson.decode(ARGV[3])) do
   local kind, id, token = outcome[1], outcome[2], outcome[3]
-  local job = held(id, token, {'error_history', 'attempts', 'priority'})
+  local job = held(id, token,
+    {'error_history', 'attempts', 'priority', 'flow_id', 'flow_step_index'})
   if job then
     local changes = {
       updated_at = now, locked_by = false, locked_at = false, lease_token = false,
@@ -61,6 +65,7 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
       changes.completed_at = now
       changes.output = outcome[4]
       add_event(id, 'completed', now, outcome[5])
+      finished_for_good(job, 'success', now)
     else
       changes.status = 'failed'
       changes.error_history = append_entry(job.error_history, outcome[4])
@@ -68,6 +73,7 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
       changes.last_failed_at = now
       changes.next_attempt_at = outcome[6] ~= '' and outcome[6]
       add_event(id, 'failed', now, outcome[7])
+      if not changes.next_attempt_at then finished_for_good(job, 'fail', now) end
     end
     update(id, job, changes, now)
     settled[#settled + 1] = 1
@@ -156,4 +162,4 @@ if limit > 0 then
 end
 
 finish()
-return {marker, settled, #claimed > 0 and cjson.encode(claimed) or '[]'}
+return {marker, settled, #claimed > 0 and cjson.encode(claimed) or '[]', READY_FLOWS}
