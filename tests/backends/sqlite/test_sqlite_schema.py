@@ -9,7 +9,15 @@ from pathlib import Path
 from sqlite_helpers import NOW, claim, new_job
 
 from dataqueue._commands import Completion, Lease
-from dataqueue.backends.protocol import Backend, JobStore, WorkStore
+from dataqueue.backends.protocol import (
+    Backend,
+    CronStore,
+    FlowStore,
+    JobStore,
+    WaitStore,
+    WorkerStore,
+    WorkStore,
+)
 from dataqueue.backends.sqlite import SqliteBackend
 from dataqueue.backends.sqlite.backend import (
     LATEST_MIGRATION,
@@ -19,8 +27,9 @@ from dataqueue.backends.sqlite.backend import (
 )
 from dataqueue.models import JobRecord, JobStatus
 
-# Statements more than one method runs.
-SHARED = {"insert_event", "held_leases"}
+# Statements more than one method runs (flow_barrier: every call that makes a
+# job final).
+SHARED = {"insert_event", "held_leases", "flow_barrier"}
 
 
 def protocol_methods(*protocols: type) -> set[str]:
@@ -36,14 +45,28 @@ def test_every_sql_file_belongs_to_a_protocol_method_and_says_what_it_does() -> 
     methods = protocol_methods(Backend)
     for name, text in SQL.items():
         method = name.split(".")[0]
-        assert method in methods or name in SHARED, name
+        assert method in methods or method in SHARED, name
         assert text.startswith(f"-- {name}: "), name
 
 
 def test_every_protocol_method_that_runs_sql_has_its_file() -> None:
     methods_with_files = {name.split(".")[0] for name in SQL}
-    # cancel_job shares cancel_jobs.sql.
-    assert protocol_methods(JobStore, WorkStore) - methods_with_files == {"cancel_job"}
+    roles = (JobStore, WorkStore, WaitStore, CronStore, FlowStore, WorkerStore)
+    # cancel_job shares cancel_jobs.sql; subscribe_finished reads only
+    # PRAGMA data_version.
+    assert protocol_methods(*roles) - methods_with_files == {
+        "cancel_job",
+        "subscribe_finished",
+    }
+
+
+def test_count_jobs_filters_exactly_as_get_jobs_does() -> None:
+    def filters(text: str) -> str:
+        return text[text.index("FROM job_queue") :].split("\nORDER BY")[0]
+
+    count = filters(SQL["count_jobs"])
+    assert count.endswith("\nGROUP BY j.status\n")
+    assert count.removesuffix("GROUP BY j.status\n") == filters(SQL["get_jobs"]) + "\n"
 
 
 def test_the_migrations_are_numbered_in_order() -> None:

@@ -9,7 +9,9 @@ job. Times are stored as integer microseconds since the epoch (UTC).
 A processor's whole exchange (its finished jobs' outcomes and events, then
 its next claim) is one such transaction, handed to the thread in one hop.
 Every write of a running attempt matches the job's ``lease_token``. Other
-processes hear of new jobs through doorbells (``doorbell.py``).
+processes hear of new jobs, and of jobs that became final, through doorbells
+(``doorbell.py``). A flow step's barrier (``flow_barrier``) runs in the
+transaction that makes its job final.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 
@@ -40,9 +43,12 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewCronJob,
+    NewFlow,
     NewJob,
     NewToken,
+    NewWorker,
     Outcome,
+    StoredFlow,
     Suspension,
     added_metadata,
 )
@@ -65,12 +71,18 @@ from dataqueue.errors import (
     StoreUnavailableError,
 )
 from dataqueue.models import (
+    Entity,
     EventType,
     FailureReason,
+    FlowRecord,
+    FlowStatus,
+    FlowStep,
     JobEvent,
     JobRecord,
+    JobStatus,
     TimeRange,
     Token,
+    WorkerInfo,
 )
 from dataqueue.types import JSONValue
 
@@ -199,7 +211,15 @@ def decode_job(row: sqlite3.Row) -> JobRecord:
             values[name] = []
         elif text is not None:
             values[name] = json.loads(text)
+    values["entity"] = entity_from(values["entity_id"], values["entity_type"])
     return job_from_row(values)
+
+
+def entity_from(entity_id: str | None, entity_type: str | None) -> Entity | None:
+    """An entity stored as its two columns (both set, or both NULL)."""
+    if entity_id is None or entity_type is None:
+        return None
+    return {"id": entity_id, "type": entity_type}
 
 
 def decode_cron(row: sqlite3.Row) -> CronJob:
@@ -332,6 +352,9 @@ def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
         "retry_backoff": None if job.retry_backoff is None else int(job.retry_backoff),
         "retry_delay_max": job.retry_delay_max,
         "flow_id": job.flow_id,
+        "flow_step_index": job.flow_step_index,
+        "entity_id": None if job.entity is None else job.entity["id"],
+        "entity_type": None if job.entity is None else job.entity["type"],
         "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
         "cron_due_at": None if job.cron is None else to_micros(job.cron.due_at),
         "now": now,
@@ -402,17 +425,33 @@ def leases_json(leases: Iterable[Lease]) -> str:
     return json_list([lease.job_id, lease.token] for lease in leases)
 
 
+StepOutcome = tuple[str, int, str]
+"""A flow step that finished for good: (flow_id, step_index, outcome)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What ``settle`` wrote: ``settled[i]`` for ``outcomes[i]``, how many
+    jobs became final, and the flows whose barrier they met."""
+
+    settled: list[bool]
+    finished: int
+    ready_flows: list[str]
+
+
 def settle(
     conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: int, iso_now: str
-) -> list[bool]:
-    """Write outcomes whose lease still holds; ``settled[i]`` for ``outcomes[i]``.
+) -> Settlement:
+    """Write outcomes whose lease still holds.
 
-    One read finds the leases that hold, then one executemany per kind writes
-    the jobs and one more their events: a flush costs a handful of statements
-    whatever its size.
+    One read finds the leases that hold (and which jobs are flow steps), then
+    one executemany per kind writes the jobs and one more their events: a
+    flush costs a handful of statements whatever its size. Flow steps that
+    finished for good then meet their barrier, one step at a time; a flush
+    without flow steps runs nothing more.
     """
     held = {
-        row[0]
+        (row[0], row[1]): row
         for row in conn.execute(
             SQL["held_leases"], {"leases": leases_json(o.lease for o in outcomes)}
         )
@@ -422,15 +461,22 @@ def settle(
     failures: list[dict[str, Any]] = []
     suspensions: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    steps: list[StepOutcome] = []
+    finished = 0
     token_states = waited_token_states(conn, outcomes)
     for outcome in outcomes:
         job_id = outcome.lease.job_id
-        if job_id not in held:
+        # Matched on the whole lease (job and token), and settled once even
+        # if listed twice.
+        row = held.pop((job_id, outcome.lease.token), None)
+        if row is None:
             settled.append(False)
             continue
-        held.discard(job_id)  # a job settles once, even if listed twice
         settled.append(True)
         if isinstance(outcome, Completion):
+            finished += 1
+            if row["flow_step_index"] is not None:
+                steps.append((row["flow_id"], row["flow_step_index"], "success"))
             completions.append(
                 {
                     "id": job_id,
@@ -444,6 +490,10 @@ def settle(
             )
         elif isinstance(outcome, Failure):
             retry_at = outcome.next_attempt_at
+            if retry_at is None:
+                finished += 1
+                if row["flow_step_index"] is not None:
+                    steps.append((row["flow_id"], row["flow_step_index"], "fail"))
             failures.append(
                 {
                     "id": job_id,
@@ -482,7 +532,44 @@ def settle(
         conn.executemany(SQL["settle_and_claim.suspend"], suspensions)
     if events:
         insert_events(conn, events)
-    return settled
+    ready_flows = flow_barrier(conn, steps, now) if steps else []
+    return Settlement(settled, finished, ready_flows)
+
+
+def step_outcomes(rows: Iterable[sqlite3.Row], outcome: str) -> list[StepOutcome]:
+    """The flow steps among jobs just made final (rows with ``flow_id`` and
+    ``flow_step_index``), all with one outcome."""
+    return [
+        (row["flow_id"], row["flow_step_index"], outcome)
+        for row in rows
+        if row["flow_step_index"] is not None
+    ]
+
+
+def flow_barrier(
+    conn: sqlite3.Connection, steps: Iterable[StepOutcome], now: int
+) -> list[str]:
+    """Count flow steps that finished for good, in the caller's transaction
+    (the one that made their jobs final); returns the flows made ready.
+
+    Steps are counted in order, so that under the abort policy the first
+    fail decides and the outcomes after it are not recorded.
+    """
+    ready: list[str] = []
+    for flow_id, step_index, outcome in steps:
+        params = {
+            "flow_id": flow_id,
+            "step_index": step_index,
+            "outcome": outcome,
+            "now": now,
+        }
+        counted = conn.execute(SQL["flow_barrier"], params).fetchone()
+        if counted is None:
+            continue  # recorded before, or the flow is no longer running
+        conn.execute(SQL["flow_barrier.record"], params)
+        if counted["status"] == FlowStatus.READY:
+            ready.append(flow_id)
+    return ready
 
 
 def waited_token_states(
@@ -656,6 +743,129 @@ def decode_claimed(row: sqlite3.Row) -> Claimed:
         return BrokenJob(id=row["id"], error=f"{type(error).__name__}: {error}")
 
 
+def decode_flow(row: sqlite3.Row, steps: list[FlowStep]) -> FlowRecord:
+    return FlowRecord(
+        id=row["id"],
+        status=FlowStatus(row["status"]),
+        failure_policy=row["failure_policy"],
+        total_steps=row["total_steps"],
+        remaining_steps=row["remaining_steps"],
+        aborted=bool(row["aborted"]),
+        timed_out=bool(row["timed_out"]),
+        timeout_at=from_micros(row["timeout_at"]),
+        join_job_type=row["join_job_type"],
+        join_job_id=row["join_job_id"],
+        entity=entity_from(row["entity_id"], row["entity_type"]),
+        created_at=EPOCH + timedelta(microseconds=row["created_at"]),
+        updated_at=EPOCH + timedelta(microseconds=row["updated_at"]),
+        steps=steps,
+    )
+
+
+def decode_step(row: sqlite3.Row) -> FlowStep:
+    """A step (``get_flow.steps``): the output of a success, the last error
+    of a fail (``"cancelled"`` for a job cancelled without one)."""
+    outcome = row["outcome"]
+    status = row["status"]
+    result: Any = None
+    error: str | None = None
+    if outcome == "success" and row["output"] is not None:
+        result = json.loads(row["output"])
+    elif outcome == "fail":
+        error = row["error"]
+        if error is None and status == JobStatus.CANCELLED:
+            error = "cancelled"
+    return FlowStep(
+        step_index=row["step_index"],
+        job_id=row["job_id"],
+        job_type=row["job_type"],
+        status=JobStatus(status),
+        outcome=outcome,
+        result=result,
+        error=error,
+    )
+
+
+def decode_worker(row: sqlite3.Row) -> WorkerInfo:
+    job_types = row["job_types"]
+    return WorkerInfo(
+        id=row["id"],
+        host=row["host"],
+        pid=row["pid"],
+        started_at=EPOCH + timedelta(microseconds=row["started_at"]),
+        last_heartbeat=EPOCH + timedelta(microseconds=row["last_heartbeat"]),
+        job_types=None if job_types is None else json.loads(job_types),
+        concurrency=row["concurrency"],
+        running_job_ids=json.loads(row["running_job_ids"]),
+    )
+
+
+def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> int:
+    """Cancel the pending or waiting jobs among ``ids``, with their events,
+    their waiting tokens expired and their flows' barriers met (as fails)."""
+    rows = conn.execute(
+        SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}
+    ).fetchall()
+    if not rows:
+        return 0
+    insert_events(
+        conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
+    )
+    cancelled = json_list(r["id"] for r in rows)
+    conn.execute(SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now})
+    flow_barrier(conn, step_outcomes(rows, "fail"), now)
+    return len(rows)
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """A number that changes whenever another connection commits."""
+    (version,) = conn.execute("PRAGMA data_version").fetchone()
+    return int(version)
+
+
+def open_doorbell(path: str, *, finished: bool) -> doorbell.Doorbell | None:
+    """This process's doorbell beside ``path``; None (poll instead) where
+    there can be none."""
+    if not doorbell.supported():
+        return None
+    try:
+        return doorbell.Doorbell(path, finished=finished)
+    except OSError as error:
+        logger.warning("no wake-up socket beside %r (%s); polling instead", path, error)
+        return None
+
+
+class FileReader:
+    """A listener's own connection to the file, on its own thread: one
+    thread owns it, so closing it on cancellation can never overlap a read
+    still running."""
+
+    def __init__(self, path: str, thread_name: str) -> None:
+        self._path = path
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+        self._conn: sqlite3.Connection | None = None
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._call, op)
+
+    def _call(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = sqlite3.connect(
+                self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        return op(self._conn)
+
+    def close(self) -> None:
+        self._thread.submit(self._disconnect)
+        self._thread.shutdown(wait=False)
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
 class SqliteBackend(Backend):
     """Jobs in a SQLite file (WAL mode), safe across processes on one machine.
 
@@ -675,6 +885,10 @@ class SqliteBackend(Backend):
         # A private in-memory database has no other writer to listen for.
         self._hub = WakeupHub(None if path == MEMORY else self._listen)
         self._ringer = doorbell.Ringer(path)
+        self._finished_hub = WakeupHub(
+            None if path == MEMORY else self._listen_finished
+        )
+        self._finished_ringer = doorbell.Ringer(path, finished=True)
 
     # -- lifecycle -------------------------------------------------------
 
@@ -686,7 +900,9 @@ class SqliteBackend(Backend):
 
     async def close(self) -> None:
         await self._hub.close()
+        await self._finished_hub.close()
         self._ringer.close()
+        self._finished_ringer.close()
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
@@ -929,9 +1145,12 @@ class SqliteBackend(Backend):
         micros = to_micros(now)
 
         def cancel(conn: sqlite3.Connection) -> int:
-            return self._cancel_ids(conn, [job_id], micros)
+            return cancel_ids(conn, [job_id], micros)
 
-        return bool(await self._write_op("cancel_job", cancel))
+        cancelled = await self._write_op("cancel_job", cancel)
+        if cancelled:
+            self._finished_now()
+        return bool(cancelled)
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
         micros = to_micros(now)
@@ -939,23 +1158,12 @@ class SqliteBackend(Backend):
 
         def cancel(conn: sqlite3.Connection) -> int:
             ids = [row["id"] for row in conn.execute(SQL["get_jobs"], params)]
-            return self._cancel_ids(conn, ids, micros)
+            return cancel_ids(conn, ids, micros)
 
-        return await self._write_op("cancel_jobs", cancel)
-
-    def _cancel_ids(self, conn: sqlite3.Connection, ids: list[int], now: int) -> int:
-        rows = conn.execute(
-            SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}
-        ).fetchall()
-        insert_events(
-            conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
-        )
-        if rows:
-            cancelled = json_list(r["id"] for r in rows)
-            conn.execute(
-                SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now}
-            )
-        return len(rows)
+        cancelled = await self._write_op("cancel_jobs", cancel)
+        if cancelled:
+            self._finished_now()
+        return cancelled
 
     async def edit_jobs(
         self, target: int | JobFilter, changes: JobChanges, *, now: datetime
@@ -1000,17 +1208,19 @@ class SqliteBackend(Backend):
             "next_attempt_at": None,
         }
 
-        def reclaim(conn: sqlite3.Connection) -> int:
+        def reclaim(conn: sqlite3.Connection) -> tuple[int, int]:
             stuck = {
                 row["id"]: row["locked_by"]
                 for row in conn.execute(SQL["reclaim_stuck_jobs.find"], find)
             }
             if not stuck:
-                return 0
+                return 0, 0
             rows = conn.execute(
                 SQL["reclaim_stuck_jobs"],
                 {"ids": json_list(stuck), "error": error, "now": micros},
             ).fetchall()
+            failed = [r for r in rows if r["status"] == "failed"]
+            flow_barrier(conn, step_outcomes(failed, "fail"), micros)
             insert_events(
                 conn,
                 (
@@ -1025,9 +1235,12 @@ class SqliteBackend(Backend):
                     for r in rows
                 ),
             )
-            return len(rows)
+            return len(rows), len(failed)
 
-        return await self._write_op("reclaim_stuck_jobs", reclaim)
+        reclaimed, failed = await self._write_op("reclaim_stuck_jobs", reclaim)
+        if failed:
+            self._finished_now()
+        return reclaimed
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
         return await self._delete_in_batches("cleanup_old_jobs", before, batch_size)
@@ -1134,6 +1347,11 @@ class SqliteBackend(Backend):
         self._ringer.ring(doorbell.ADDED)
         self._hub.notify()
 
+    def _finished_now(self) -> None:
+        """Jobs became final: wake those waiting for them, here and elsewhere."""
+        self._finished_ringer.ring(doorbell.FINISHED)
+        self._finished_hub.notify()
+
     # -- processing ------------------------------------------------------
 
     async def settle_and_claim(
@@ -1148,16 +1366,26 @@ class SqliteBackend(Backend):
         micros = to_micros(now)
         iso_now = now.isoformat()
 
-        def exchange(conn: sqlite3.Connection) -> tuple[list[bool], list[sqlite3.Row]]:
-            settled = settle(conn, outcomes, micros, iso_now) if outcomes else []
+        def exchange(conn: sqlite3.Connection) -> tuple[Settlement, list[sqlite3.Row]]:
+            settlement = (
+                settle(conn, outcomes, micros, iso_now)
+                if outcomes
+                else Settlement([], 0, [])
+            )
             if claim is not None:
                 resume_due_waits(conn, micros)
             rows = [] if claim is None else claim_jobs(conn, claim, micros)
-            return settled, rows
+            return settlement, rows
 
-        settled, rows = await self._write_op("settle_and_claim", exchange)
+        settlement, rows = await self._write_op("settle_and_claim", exchange)
+        if settlement.finished:
+            self._finished_now()
         # Decoded here, on the event loop, to keep the store's thread short.
-        return Exchange(settled=settled, claimed=[decode_claimed(row) for row in rows])
+        return Exchange(
+            settled=settlement.settled,
+            claimed=[decode_claimed(row) for row in rows],
+            ready_flows=settlement.ready_flows,
+        )
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
         if not leases:
@@ -1261,43 +1489,19 @@ class SqliteBackend(Backend):
         writer that rang nothing, or by a ``db=`` caller that has committed
         since ringing.
         """
-        # One thread owns the listener's connection, so that closing it on
-        # cancellation can never overlap a read still running.
-        thread = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="dataqueue-wakeup"
-        )
         loop = asyncio.get_running_loop()
-        conn: sqlite3.Connection | None = None
-        bell: doorbell.Doorbell | None = None
+        bell = open_doorbell(self._path, finished=False)
+        reader = FileReader(self._path, "dataqueue-wakeup")
 
-        def read_state() -> tuple[int, int]:
-            nonlocal conn
-            if conn is None:
-                conn = sqlite3.connect(
-                    self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-                )
-            (version,) = conn.execute("PRAGMA data_version").fetchone()
+        def read_state(conn: sqlite3.Connection) -> tuple[int, int]:
             (last_id,) = conn.execute(SQL["subscribe.last_job_id"]).fetchone()
-            return int(version), int(last_id)
-
-        def disconnect() -> None:
-            if conn is not None:
-                conn.close()
+            return data_version(conn), int(last_id)
 
         try:
-            if doorbell.supported():
-                try:
-                    bell = doorbell.Doorbell(self._path)
-                except OSError as error:
-                    logger.warning(
-                        "no wake-up socket beside %r (%s); polling instead",
-                        self._path,
-                        error,
-                    )
             if bell is not None:
                 self._ringer.own = bell.name
             idle_poll = FALLBACK_POLL_SECONDS if bell is None else SAFETY_POLL_SECONDS
-            version, last_id = await loop.run_in_executor(thread, read_state)
+            version, last_id = await reader.run(read_state)
             watch_until = 0.0
             rung = False  # a doorbell rang since the last read
             while True:
@@ -1316,7 +1520,7 @@ class SqliteBackend(Backend):
                     continue
                 if message == doorbell.PENDING:
                     watch_until = loop.time() + PENDING_WATCH_SECONDS
-                seen, newest = await loop.run_in_executor(thread, read_state)
+                seen, newest = await reader.run(read_state)
                 if seen != version and newest != last_id:
                     # Maybe a job already announced (harmless: the claim
                     # finds nothing new), maybe one nobody announced.
@@ -1328,8 +1532,44 @@ class SqliteBackend(Backend):
             if bell is not None:
                 self._ringer.own = None
                 bell.close()
-            thread.submit(disconnect)
-            thread.shutdown(wait=False)
+            reader.close()
+
+    async def subscribe_finished(self) -> Wakeup:
+        return await self._finished_hub.subscribe()
+
+    async def _listen_finished(self, notify: Callable[[], None]) -> None:
+        """Notify when another connection may have made a job final.
+
+        Every call that makes jobs final rings the doorbells of
+        ``finished/``, so the file is polled only as a safety net (a ring
+        lost, or no doorbells at all): any commit by another connection
+        (``data_version``) then wakes the waiters, who read their jobs again.
+        """
+        bell = open_doorbell(self._path, finished=True)
+        reader = FileReader(self._path, "dataqueue-finished")
+        try:
+            if bell is not None:
+                self._finished_ringer.own = bell.name
+            idle_poll = FALLBACK_POLL_SECONDS if bell is None else SAFETY_POLL_SECONDS
+            version = await reader.run(data_version)
+            # A job may have become final before the doorbell was bound and
+            # the version read: let the waiters look once.
+            notify()
+            while True:
+                if bell is None:
+                    await asyncio.sleep(idle_poll)
+                elif await bell.receive(idle_poll) is not None:
+                    notify()
+                    continue
+                seen = await reader.run(data_version)
+                if seen != version:
+                    notify()
+                    version = seen
+        finally:
+            if bell is not None:
+                self._finished_ringer.own = None
+                bell.close()
+            reader.close()
 
     # -- cron ----------------------------------------------------------------
 
@@ -1428,3 +1668,166 @@ class SqliteBackend(Backend):
             return conn.execute(sql, params).fetchone() is not None
 
         return await self._write_op(operation, write)
+
+    # -- flows ---------------------------------------------------------------
+
+    async def start_flow(self, flow: NewFlow, *, now: datetime) -> list[int]:
+        micros = to_micros(now)
+        entity = flow.entity
+        params = {
+            "id": flow.id,
+            "failure_policy": flow.failure_policy,
+            "total_steps": len(flow.steps),
+            "timeout_at": optional_micros(flow.timeout_at),
+            "join_job_type": flow.join_job_type,
+            "join_spec": flow.join_spec,
+            "entity_id": None if entity is None else entity["id"],
+            "entity_type": None if entity is None else entity["type"],
+            "now": micros,
+        }
+
+        def start(conn: sqlite3.Connection) -> list[int]:
+            conn.execute(SQL["start_flow"], params)
+            ids = insert_jobs(conn.cursor(), flow.steps, micros)
+            conn.executemany(
+                SQL["start_flow.step"],
+                (
+                    {
+                        "flow_id": flow.id,
+                        "step_index": step.flow_step_index,
+                        "job_id": job_id,
+                    }
+                    for step, job_id in zip(flow.steps, ids, strict=True)
+                ),
+            )
+            return ids
+
+        ids = await self._write_op("start_flow", start)
+        self._woken()
+        return ids
+
+    async def get_flow(self, flow_id: str) -> StoredFlow | None:
+        def read(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, list[Any]]:
+            # One transaction, so the steps match the flow row.
+            conn.execute("BEGIN")
+            try:
+                flow = conn.execute(SQL["get_flow"], {"id": flow_id}).fetchone()
+                steps = conn.execute(
+                    SQL["get_flow.steps"], {"flow_id": flow_id}
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            return flow, steps
+
+        row, steps = await self._run(
+            "get_flow", lambda conn: self._retry_busy(lambda: read(conn))
+        )
+        if row is None:
+            return None
+        record = decode_flow(row, [decode_step(step) for step in steps])
+        return StoredFlow(record=record, join_spec=row["join_spec"])
+
+    async def list_flows(
+        self, status: FlowStatus | None, limit: int, offset: int
+    ) -> list[FlowRecord]:
+        params = {
+            "status": None if status is None else status.value,
+            "limit": limit,
+            "offset": offset,
+        }
+        rows = await self._read("list_flows", SQL["list_flows"], params)
+        return [decode_flow(row, []) for row in rows]
+
+    async def enqueue_flow_join(
+        self, flow_id: str, join: NewJob, *, now: datetime
+    ) -> int | None:
+        micros = to_micros(now)
+
+        def enqueue(conn: sqlite3.Connection) -> int | None:
+            ready = conn.execute(SQL["enqueue_flow_join.ready"], {"id": flow_id})
+            if ready.fetchone() is None:
+                return None
+            (job_id,) = insert_jobs(conn.cursor(), [join], micros)
+            conn.execute(
+                SQL["enqueue_flow_join"],
+                {"id": flow_id, "join_job_id": job_id, "now": micros},
+            )
+            return job_id
+
+        job_id = await self._write_op("enqueue_flow_join", enqueue)
+        if job_id is not None:
+            self._woken()
+        return job_id
+
+    async def time_out_flows(self, *, now: datetime) -> list[str]:
+        params = {"now": to_micros(now)}
+
+        def time_out(conn: sqlite3.Connection) -> list[str]:
+            return [row["id"] for row in conn.execute(SQL["time_out_flows"], params)]
+
+        return await self._write_op("time_out_flows", time_out)
+
+    async def get_ready_flows(self, limit: int) -> list[str]:
+        rows = await self._read(
+            "get_ready_flows", SQL["get_ready_flows"], {"limit": limit}
+        )
+        return [row["id"] for row in rows]
+
+    # -- counts --------------------------------------------------------------
+
+    async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
+        params = {**filter_params(where), "status": None}
+        rows = await self._read("count_jobs", SQL["count_jobs"], params)
+        counts = dict.fromkeys(JobStatus, 0)
+        for row in rows:
+            counts[JobStatus(row["status"])] = row["jobs"]
+        return counts
+
+    # -- workers -------------------------------------------------------------
+
+    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
+        params = {
+            "id": worker.id,
+            "host": worker.host,
+            "pid": worker.pid,
+            "started_at": to_micros(worker.started_at),
+            "last_heartbeat": to_micros(worker.last_heartbeat),
+            "job_types": None
+            if worker.job_types is None
+            else json_list(worker.job_types),
+            "concurrency": worker.concurrency,
+            "running_job_ids": json_list(worker.running_job_ids),
+        }
+
+        def register(conn: sqlite3.Connection) -> None:
+            conn.execute(SQL["register_worker"], params)
+
+        await self._write_op("register_worker", register)
+
+    async def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
+    ) -> bool:
+        params = {
+            "id": worker_id,
+            "running_job_ids": json_list(running_job_ids),
+            "now": to_micros(now),
+        }
+        return await self._write_one("heartbeat_worker", params)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        def unregister(conn: sqlite3.Connection) -> None:
+            conn.execute(SQL["unregister_worker"], {"id": worker_id})
+
+        await self._write_op("unregister_worker", unregister)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = await self._read("list_workers", SQL["list_workers"], {})
+        return [decode_worker(row) for row in rows]
+
+    async def remove_dead_workers(self, *, before: datetime) -> int:
+        params = {"before": to_micros(before)}
+
+        def remove(conn: sqlite3.Connection) -> int:
+            return conn.execute(SQL["remove_dead_workers"], params).rowcount
+
+        return await self._write_op("remove_dead_workers", remove)

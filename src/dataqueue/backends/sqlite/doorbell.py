@@ -7,6 +7,10 @@ process that adds jobs sends one byte to each doorbell there. A listener
 sleeps in the event loop's selector, so waiting costs no CPU, and wakes a
 fraction of a millisecond after the add.
 
+Processes waiting for jobs to finish (``wait_for_job``) bind theirs in the
+subfolder ``finished/``, rung by every process that makes jobs final: each
+kind of ring reaches only the listeners that want it.
+
 Whoever may write the database may write beside it (SQLite needs that for its
 ``-wal`` and ``-shm`` files), so the folder needs no extra permission. A
 doorbell left behind by a process that died refuses datagrams; the next ringer
@@ -31,14 +35,24 @@ PENDING = b"p"
 """Jobs were added inside a caller's transaction (``db=``): they become
 visible when the caller commits, if ever, so listeners watch the file."""
 
+FINISHED = b"f"
+"""Jobs became final (completed, cancelled, failed for good) and committed;
+rung to the doorbells of ``finished/`` only."""
+
+FINISHED_FOLDER = "finished"
+
 SUFFIX = ".sock"
 RECENT_CHANGE_NS = 2_000_000_000
 # sun_path holds 108 bytes on Linux, 104 on macOS; keep clear of both.
 MAX_ADDRESS = 100
 
 
-def folder_for(database: str) -> str:
-    return os.path.abspath(database) + "-wakeup"
+def folder_for(database: str, *, finished: bool = False) -> str:
+    """The folder of the doorbells for new jobs, or (``finished``) for jobs
+    that became final. The second lies inside the first, where ringers of
+    new jobs (which ring every ``*.sock`` of their folder) never look."""
+    folder = os.path.abspath(database) + "-wakeup"
+    return os.path.join(folder, FINISHED_FOLDER) if finished else folder
 
 
 def supported() -> bool:
@@ -75,14 +89,14 @@ class Folder:
 class Ringer:
     """Rings every doorbell in a folder; safe to call from any thread."""
 
-    def __init__(self, database: str) -> None:
-        self._folder = Folder(folder_for(database))
+    def __init__(self, database: str, *, finished: bool = False) -> None:
+        self._folder = Folder(folder_for(database, finished=finished))
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()
         self._listing: tuple[int, tuple[str, ...]] = (-1, ())
         self.own: str | None = None
-        """The name of this process's doorbell, skipped for ``ADDED``: the
-        process wakes its own processors directly."""
+        """The name of this process's doorbell, skipped for ``ADDED`` and
+        ``FINISHED``: the process wakes its own listeners directly."""
 
     def ring(self, message: bytes) -> None:
         if not supported():
@@ -97,7 +111,7 @@ class Ringer:
                 self._socket.setblocking(False)
             sock = self._socket
         for name in names:
-            if message == ADDED and name == self.own:
+            if message != PENDING and name == self.own:
                 continue
             address = self._folder.address(name)
             if address is None:
@@ -137,9 +151,9 @@ class Ringer:
 class Doorbell:
     """This process's doorbell: a bound socket that ``receive`` waits on."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, *, finished: bool = False) -> None:
         self.name = f"{os.getpid()}-{secrets.token_hex(6)}{SUFFIX}"
-        self._folder = Folder(folder_for(database))
+        self._folder = Folder(folder_for(database, finished=finished))
         os.makedirs(self._folder.path, exist_ok=True)
         address = self._folder.address(self.name)
         if address is None:
@@ -155,7 +169,7 @@ class Doorbell:
 
     async def receive(self, timeout: float) -> bytes | None:
         """Wait up to ``timeout`` seconds; the strongest message that came
-        (``ADDED`` over ``PENDING``), or None."""
+        (``ADDED`` over ``PENDING``; ``FINISHED`` in ``finished/``), or None."""
         loop = asyncio.get_running_loop()
         try:
             first = await asyncio.wait_for(loop.sock_recv(self._socket, 16), timeout)
@@ -168,7 +182,7 @@ class Doorbell:
                 messages.add(self._socket.recv(16))
             except BlockingIOError:
                 break
-        return ADDED if ADDED in messages else PENDING
+        return ADDED if ADDED in messages else first
 
     def close(self) -> None:
         self._socket.close()

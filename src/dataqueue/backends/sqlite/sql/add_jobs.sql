@@ -2,20 +2,23 @@
 -- Returns the new id, or no row when the key is taken (the caller then reads
 -- the existing id with add_jobs.existing). run_at NULL means now. A job
 -- enqueued by a cron schedule (enqueue_cron_jobs) has its cron_job_id and
--- cron_due_at; other jobs have NULL there.
+-- cron_due_at, a flow's step (start_flow) its flow_id and flow_step_index;
+-- other jobs have NULL there. The entity is stored as its id and type.
 -- :job_type :payload (JSON) :priority :run_at :max_attempts :timeout
 -- :force_kill_on_timeout :tags (JSON list) :idempotency_key :retry_delay
--- :retry_backoff :retry_delay_max :flow_id :cron_job_id :cron_due_at :now
+-- :retry_backoff :retry_delay_max :flow_id :flow_step_index :entity_id
+-- :entity_type :cron_job_id :cron_due_at :now
 INSERT INTO job_queue (
     job_type, payload, status, created_at, updated_at, max_attempts, priority,
     run_at, timeout, force_kill_on_timeout, tags, idempotency_key, retry_delay,
-    retry_backoff, retry_delay_max, flow_id, cron_job_id, cron_due_at
+    retry_backoff, retry_delay_max, flow_id, flow_step_index, entity_id,
+    entity_type, cron_job_id, cron_due_at
 )
 VALUES (
     :job_type, :payload, 'pending', :now, :now, :max_attempts, :priority,
     coalesce(:run_at, :now), :timeout, :force_kill_on_timeout, :tags,
     :idempotency_key, :retry_delay, :retry_backoff, :retry_delay_max, :flow_id,
-    :cron_job_id, :cron_due_at
+    :flow_step_index, :entity_id, :entity_type, :cron_job_id, :cron_due_at
 )
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id

@@ -1,6 +1,8 @@
 -- cancel_jobs: the pending or waiting jobs among :ids become cancelled.
--- Used for one job and for a filter alike. Returns the ids cancelled.
--- :ids (JSON list) :now
+-- Used for one job and for a filter alike. A cancelled flow step meets its
+-- flow's barrier as a fail (flow_barrier) in the same transaction.
+-- :ids (JSON list) :now. Returns id, flow_id and flow_step_index of each job
+-- cancelled.
 UPDATE job_queue
 SET status = 'cancelled',
     locked_by = NULL,
@@ -9,4 +11,4 @@ SET status = 'cancelled',
     updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids))
     AND status IN ('pending', 'waiting')
-RETURNING id
+RETURNING id, flow_id, flow_step_index

@@ -1,10 +1,13 @@
 -- held_leases: which of the given leases still hold, with each job's lock
--- holder. Read inside the write transaction of settle_and_claim and
--- release_jobs, so the answer stays true until they commit.
+-- holder and, for a flow's step, its flow and place (for the barrier). Read
+-- inside the write transaction of settle_and_claim and release_jobs, so the
+-- answer stays true until they commit.
 -- The unary + keeps the planner off the status index (every processing job):
 -- each lease finds its job by id instead.
--- :leases (JSON list of [job_id, token]). Returns id, locked_by.
-SELECT job_queue.id, job_queue.locked_by
+-- :leases (JSON list of [job_id, token]).
+-- Returns id, lease_token, locked_by, flow_id, flow_step_index.
+SELECT job_queue.id, job_queue.lease_token, job_queue.locked_by,
+    job_queue.flow_id, job_queue.flow_step_index
 FROM json_each(:leases) AS lease
 JOIN job_queue ON job_queue.id = json_extract(lease.value, '$[0]')
 WHERE +job_queue.status = 'processing'

@@ -4,8 +4,10 @@
 -- the jobs already waiting, so a job that kills its worker cannot stay first
 -- in line); one that has used max_attempts becomes failed for good with
 -- failure_reason worker_lost and :error appended to error_history. Both clear
--- the lock and the lease.
--- :ids (JSON list) :error (JSON object) :now. Returns id and the new status.
+-- the lock and the lease. A flow's step that failed for good here meets its
+-- flow's barrier (flow_barrier) in the same transaction.
+-- :ids (JSON list) :error (JSON object) :now. Returns id, the new status,
+-- flow_id and flow_step_index.
 UPDATE job_queue
 SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
     run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,
@@ -24,4 +26,4 @@ SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END
     lease_token = NULL,
     updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'processing'
-RETURNING id, status
+RETURNING id, status, flow_id, flow_step_index

@@ -1,0 +1,3 @@
+-- get_flow: one flow by id.
+-- :id
+SELECT * FROM flows WHERE id = :id

@@ -1,0 +1,3 @@
+-- unregister_worker: a processor stopped.
+-- :id
+DELETE FROM workers WHERE id = :id
