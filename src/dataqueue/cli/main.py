@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dataqueue.cli.cron import cron
+from dataqueue.cli.dashboard import dashboard
 from dataqueue.cli.demo import demo
 from dataqueue.cli.docs import docs
 from dataqueue.cli.init import init
@@ -30,3 +31,4 @@ main.add_command(install_skills)
 main.add_command(install_rules)
 main.add_command(install_mcp)
 main.add_command(cron)
+main.add_command(dashboard)

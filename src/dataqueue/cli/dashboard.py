@@ -1,0 +1,100 @@
+"""``dataqueue dashboard``: serve the web dashboard with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+import dataqueue as dq
+from dataqueue.cli._options import import_handlers, resolve_url, url_option
+
+
+@click.command()
+@click.argument("handlers", metavar="MODULE:HANDLERS")
+@url_option
+@click.option("--schema", help="PostgreSQL schema (default: public).")
+@click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--base-path",
+    default="/",
+    show_default=True,
+    help="URL path to serve the dashboard under.",
+)
+@click.option(
+    "--auth",
+    envvar="DATAQUEUE_DASHBOARD_AUTH",
+    metavar="USER:PASSWORD",
+    help="Ask for these HTTP Basic credentials (needed off loopback). "
+    "Prefer $DATAQUEUE_DASHBOARD_AUTH: a command line is visible to other users.",
+)
+def dashboard(
+    handlers: str,
+    url: str | None,
+    schema: str | None,
+    key_prefix: str | None,
+    host: str,
+    port: int,
+    base_path: str,
+    auth: str | None,
+) -> None:
+    """Serve the dashboard; "Process jobs" runs the handlers at MODULE:HANDLERS.
+
+    Without --auth it serves loopback only, and refuses any other --host.
+    """
+    try:
+        import uvicorn
+
+        from dataqueue.dashboard import create_app, require_auth_off_loopback
+    except ImportError as error:
+        raise click.ClickException(
+            f"the dashboard needs its extra: pip install 'dataqueue[dashboard]' "
+            f"({error})"
+        ) from error
+    credentials = _credentials(auth)
+    try:
+        require_auth_off_loopback(host, credentials)
+    except ValueError as error:
+        raise click.UsageError(f"{error}; here: --auth USER:PASSWORD") from None
+    handler_map = import_handlers(handlers)
+    try:
+        queue = dq.connect(
+            resolve_url(url, required=False), schema=schema, key_prefix=key_prefix
+        )
+        app = create_app(queue, handler_map, base_path=base_path, auth=credentials)
+    except (ValueError, TypeError, ImportError) as error:
+        raise click.ClickException(str(error)) from None
+    shown_host = f"[{host}]" if ":" in host else host
+    access = (
+        "no authentication: loopback clients only"
+        if credentials is None
+        else "HTTP Basic authentication"
+    )
+    click.echo(
+        f"dataqueue dashboard on http://{shown_host}:{port}"
+        f"{base_path.rstrip('/')}/ ({access})",
+        err=True,
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off"))
+    asyncio.run(_serve(server, queue))
+
+
+async def _serve(server: Any, queue: dq.JobQueue) -> None:
+    try:
+        await server.serve()
+    finally:
+        await queue.close()
+
+
+def _credentials(auth: str | None) -> tuple[str, str] | None:
+    if auth is None:
+        return None
+    user, colon, password = auth.partition(":")
+    if not (user and colon and password):
+        raise click.BadParameter(
+            "expected USER:PASSWORD with both parts non-empty", param_hint="--auth"
+        )
+    return user, password
