@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dataqueue._clock import Clock
-from dataqueue._commands import CronRun, CronTick, NewJob
+from dataqueue._commands import CronRun, CronTick, NewFlow, NewJob
 from dataqueue.backends.protocol import Backend
 from dataqueue.cron import CronJob, normalize_expression, plan_due_run, zone
+from dataqueue.events import CLOSE_GRACE, CallbackRunner, EventBus, QueueEvent
 from dataqueue.flows import join_job
-from dataqueue.models import FlowStatus
+from dataqueue.models import FlowRecord, FlowStatus, JobRecord
+from dataqueue.projections import ProjectionSink
 
 logger = logging.getLogger("dataqueue")
 
@@ -66,13 +69,22 @@ def cron_tick(schedule: CronJob, now: datetime) -> CronTick:
 
 
 class Runtime:
-    """A store and a clock, opened on first use."""
+    """A store and a clock, opened on first use; the queue's event
+    listeners and projection provider."""
 
-    def __init__(self, backend: Backend, clock: Clock) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Clock,
+        projections: ProjectionSink | None = None,
+    ) -> None:
         self.backend = backend
         self.clock = clock
         self._opened = False
         self._opening: asyncio.Lock | None = None
+        self.callbacks = CallbackRunner()
+        self.events = EventBus(self.callbacks)
+        self.projections = projections or ProjectionSink()
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -90,8 +102,72 @@ class Runtime:
         return self.backend
 
     async def close(self) -> None:
+        # Callbacks and the provider may use the store (or its pool): first.
+        await self.projections.drain(CLOSE_GRACE)
+        await self.callbacks.drain(CLOSE_GRACE)
         await self.backend.close()
         self._opened = False
+
+    # -- events and projections ---------------------------------------------
+
+    def announce(self, events: Sequence[QueueEvent]) -> None:
+        """Tell listeners and the projection provider about changes the
+        store confirmed (a processor's flush, a cancel, a retry)."""
+        self.events.emit_all(events)
+        self.projections.report(self.projections.from_events(events, self.now()))
+
+    def jobs_added(self, jobs: Sequence[NewJob], ids: Sequence[int]) -> None:
+        """``job:added`` and ``scheduled`` for jobs just inserted (a job
+        that an idempotency key made a duplicate within the call, once)."""
+        first: dict[int, NewJob] = {}
+        for job, job_id in zip(jobs, ids, strict=True):
+            first.setdefault(job_id, job)
+        added = [(job, job_id) for job_id, job in first.items()]
+        now = self.now()
+        if self.events.wants("job:added"):
+            self.events.emit_all(
+                QueueEvent("job:added", job_id, job.job_type, at=now)
+                for job, job_id in added
+            )
+        self.projections.report(
+            self.projections.scheduled(
+                [job for job, _ in added], [job_id for _, job_id in added], now
+            )
+        )
+
+    def flow_started(self, flow: NewFlow, step_ids: Sequence[int]) -> None:
+        """``job:added`` for the steps; ``processing`` for a flow's entity."""
+        self.jobs_added(flow.steps, step_ids)
+        self.projections.report(self.projections.flow_started(flow, self.now()))
+
+    def flow_joined(self, flow: FlowRecord, join: NewJob, join_id: int) -> None:
+        """``job:added`` for the join; ``failed`` for the entity of a flow
+        that was aborted or timed out (the join of a flow that ran to its
+        end projects the flow when it finishes)."""
+        self.jobs_added([join], [join_id])
+        self.projections.report(self.projections.flow_ended_early(flow, self.now()))
+
+    def error(
+        self,
+        error: BaseException,
+        *,
+        job: JobRecord | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        """An ``error`` event (beside a processor's or supervisor's on_error)."""
+        if self.events.wants("error"):
+            self.events.emit(
+                QueueEvent(
+                    "error",
+                    None if job is None else job.id,
+                    None if job is None else job.job_type,
+                    job=job,
+                    worker_id=worker_id,
+                    error=str(error),
+                    exception=error,
+                    at=self.now(),
+                )
+            )
 
     async def migrate(self) -> None:
         await self.backend.migrate()
@@ -124,6 +200,11 @@ class Runtime:
         store = await self.store()
         return await store.expire_timed_out_tokens(now=self.now())
 
+    async def remove_dead_workers(self, silent_seconds: float) -> int:
+        store = await self.store()
+        before = self.now() - timedelta(seconds=silent_seconds)
+        return await store.remove_dead_workers(before=before)
+
     # -- cron ---------------------------------------------------------------
 
     async def enqueue_due_cron_jobs(self) -> int:
@@ -143,7 +224,16 @@ class Runtime:
                 logger.exception("cron schedule %s skipped", schedule.schedule_name)
         if not ticks:
             return 0
-        return len(await store.enqueue_cron_jobs(ticks, now=now))
+        ids = await store.enqueue_cron_jobs(ticks, now=now)
+        if ids and self.events.wants("job:added"):
+            # The store returns only ids; a schedule's job type is read back.
+            for job_id in ids:
+                job = await store.get_job(job_id)
+                if job is not None:
+                    self.events.emit(
+                        QueueEvent("job:added", job_id, job.job_type, at=now)
+                    )
+        return len(ids)
 
     # -- flows ----------------------------------------------------------------
 
@@ -156,11 +246,11 @@ class Runtime:
             flow = await store.get_flow(flow_id)
             if flow is None or flow.record.status is not FlowStatus.READY:
                 continue
-            job_id = await store.enqueue_flow_join(
-                flow_id, join_job(flow), now=self.now()
-            )
+            join = join_job(flow)
+            job_id = await store.enqueue_flow_join(flow_id, join, now=self.now())
             if job_id is not None:
                 enqueued += 1
+                self.flow_joined(flow.record, join, job_id)
                 logger.info(
                     "flow %s: join %s enqueued as job %s%s",
                     flow_id,

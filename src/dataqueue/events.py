@@ -1,0 +1,332 @@
+"""Queue events and processor hooks: callbacks told about confirmed changes.
+
+An event is emitted in the process that caused a change, once the store has
+confirmed it: ``job:added`` after the insert, a processor's ``job:completed``
+after the flush that wrote the outcome, and so on. Every listener call, and
+every processor hook, goes through one ``CallbackRunner``: it runs the call
+on its own (an ``async def`` as a task, a plain function on a small pool of
+daemon threads), at most ``MAX_RUNNING_CALLBACKS`` at once, each stopped
+after ``CALLBACK_TIMEOUT`` seconds. So a callback that raises, blocks or
+hangs is logged and never holds up a claim, a settle or another callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dataqueue.models import FailureReason, JobRecord
+
+logger = logging.getLogger("dataqueue")
+
+EVENT_NAMES: tuple[str, ...] = (
+    "job:added",
+    "job:processing",
+    "job:completed",
+    "job:failed",
+    "job:cancelled",
+    "job:retried",
+    "job:waiting",
+    "job:progress",
+    "error",
+)
+"""What ``queue.on(event, callback)`` accepts."""
+
+CALLBACK_TIMEOUT = 30.0
+"""Seconds a callback may run; then it is cancelled (an ``async def``) or
+left to finish on its own in its thread (a plain function), and a warning
+is logged."""
+
+MAX_RUNNING_CALLBACKS = 100
+"""Callbacks running at once (per queue); the others wait their turn."""
+
+MAX_QUEUED_CALLBACKS = 10_000
+"""Callbacks started or waiting (per queue); beyond this, calls are dropped
+with a warning, so listeners that cannot keep up never exhaust memory."""
+
+CALLBACK_THREADS = 8
+"""Daemon threads (per process) that run plain-function callbacks."""
+
+CLOSE_GRACE = 5.0
+"""Seconds ``queue.close()`` waits for callbacks still running."""
+
+Callback = Callable[["QueueEvent"], Any]
+"""A listener or hook: ``def`` or ``async def``, taking one ``QueueEvent``."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """What a listener (``queue.on``) or a processor hook receives.
+
+    Attributes:
+        name: The event: ``job:added``, ``job:processing``, ``job:completed``,
+            ``job:failed``, ``job:cancelled``, ``job:retried``,
+            ``job:waiting``, ``job:progress`` or ``error``.
+        job_id: The job concerned (None for an ``error`` not about a job).
+        job_type: Its type, when known.
+        job: The job as its attempt claimed it (status ``processing``), for
+            events of a processor; as read after the change for
+            ``job:cancelled`` and ``job:retried``; None for ``job:added``.
+        worker_id: The processor that caused the event, if any.
+        error: ``job:failed``: the failure message; ``error``: the error's text.
+        failure_reason: ``job:failed``: why the attempt failed.
+        will_retry: ``job:failed``: True when another attempt is scheduled.
+        progress: ``job:progress``: the percentage stored.
+        output: ``job:completed``: the output stored (None when the handler
+            returned nothing or the value could not be stored).
+        exception: ``error``, and ``job:failed`` after a handler raised: the
+            exception itself.
+        duration_seconds: ``job:completed`` / ``job:failed`` of a processor:
+            how long the attempt ran.
+        at: When the change was confirmed, by the queue's clock.
+    """
+
+    name: str
+    job_id: int | None = None
+    job_type: str | None = None
+    job: JobRecord | None = None
+    worker_id: str | None = None
+    error: str | None = None
+    failure_reason: FailureReason | None = None
+    will_retry: bool | None = None
+    progress: int | None = None
+    output: Any = None
+    exception: BaseException | None = None
+    duration_seconds: float | None = None
+    at: datetime | None = None
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    call = getattr(function, "__call__", None)  # noqa: B004 - callable objects
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
+
+
+def check_callback(callback: Any, where: str, name: str) -> Callback | None:
+    """A hook or listener argument: None or a callable."""
+    if callback is None:
+        return None
+    if not callable(callback):
+        raise TypeError(
+            f"{where}: {name} must be a function (def or async def) taking one "
+            f"QueueEvent, got {type(callback).__name__}"
+        )
+    checked: Callback = callback
+    return checked
+
+
+class _DaemonThreads:
+    """Threads for plain-function callbacks. Daemon threads, unlike a
+    ``ThreadPoolExecutor``'s, never hold up the interpreter's exit, so a
+    callback that hangs cannot keep a stopped worker alive. A new thread is
+    started when none is idle, up to ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._work: queue.SimpleQueue[
+            tuple[Callable[[Any], Any], Any, concurrent.futures.Future[Any]]
+        ] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(
+        self, function: Callable[[Any], Any], argument: Any
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._work.put((function, argument, future))
+        with self._lock:
+            start = self._idle == 0 and self._threads < self._size
+            if start:
+                self._threads += 1
+        if start:
+            threading.Thread(
+                target=self._serve, name="dataqueue-callback", daemon=True
+            ).start()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            function, argument, future = self._work.get()
+            with self._lock:
+                self._idle -= 1
+            # A call that timed out while queued was cancelled: skip it.
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(argument))
+            except BaseException as error:
+                future.set_exception(error)
+
+
+_threads = _DaemonThreads(CALLBACK_THREADS)
+
+
+class CallbackRunner:
+    """Runs callbacks without making the caller wait (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dropped = 0
+
+    def __len__(self) -> int:
+        """Callbacks started or waiting."""
+        return len(self._tasks)
+
+    def call(self, callback: Callback, event: QueueEvent, what: str) -> None:
+        """Start ``callback(event)``; must be called on the event loop.
+        ``what`` names the callback in log lines."""
+        if len(self._tasks) >= MAX_QUEUED_CALLBACKS:
+            if self._dropped % 1000 == 0:
+                logger.warning(
+                    "%d callback(s) are running or waiting; %s for %s dropped "
+                    "(%d dropped so far): callbacks are slower than the jobs",
+                    len(self._tasks),
+                    what,
+                    event.name,
+                    self._dropped + 1,
+                )
+            self._dropped += 1
+            return
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._slots = loop, asyncio.Semaphore(MAX_RUNNING_CALLBACKS)
+        task = loop.create_task(self._run(callback, event, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def call_each(
+        self, callbacks: Iterable[Callback], event: QueueEvent, what: str
+    ) -> None:
+        for callback in callbacks:
+            self.call(callback, event, what)
+
+    async def _run(self, callback: Callback, event: QueueEvent, what: str) -> None:
+        assert self._slots is not None
+        async with self._slots:
+            try:
+                async with asyncio.timeout(CALLBACK_TIMEOUT):
+                    if _is_async(callback):
+                        await callback(event)
+                    else:
+                        result = await asyncio.wrap_future(
+                            _threads.submit(callback, event)
+                        )
+                        if inspect.isawaitable(result):
+                            await result
+            except TimeoutError:
+                logger.warning(
+                    "%s for %s still running after %gs; no longer waited for",
+                    what,
+                    event.name,
+                    CALLBACK_TIMEOUT,
+                )
+            except Exception:
+                logger.exception("%s for %s raised", what, event.name)
+
+    async def drain(self, timeout: float = CLOSE_GRACE) -> None:
+        """Wait up to ``timeout`` seconds for the callbacks started so far,
+        then cancel those still running."""
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        if late:
+            logger.warning(
+                "%d callback(s) still running after %gs; cancelled", len(late), timeout
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late)
+
+
+class EventBus:
+    """The listeners of one queue's events (``queue.on``)."""
+
+    def __init__(self, runner: CallbackRunner) -> None:
+        self._runner = runner
+        # Replaced, never changed in place: a SyncJobQueue subscribes from
+        # the caller's thread while the loop thread emits.
+        self._listeners: dict[str, tuple[Callback, ...]] = {}
+
+    def on(self, event: str, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(QueueEvent)`` on each ``event``; returns a function
+        that unsubscribes it."""
+        if event not in EVENT_NAMES:
+            raise ValueError(
+                f"on: unknown event {event!r}; events: {', '.join(EVENT_NAMES)}"
+            )
+        if check_callback(callback, "on", "callback") is None:
+            raise TypeError("on: callback must be a function, got None")
+        self._listeners[event] = (*self._listeners.get(event, ()), callback)
+
+        def unsubscribe() -> None:
+            listeners = list(self._listeners.get(event, ()))
+            if callback in listeners:
+                listeners.remove(callback)
+                self._listeners[event] = tuple(listeners)
+
+        return unsubscribe
+
+    def wants(self, event: str) -> bool:
+        """True when ``event`` has a listener."""
+        return bool(self._listeners.get(event))
+
+    def emit(self, event: QueueEvent) -> None:
+        self._runner.call_each(self._listeners.get(event.name, ()), event, "listener")
+
+    def emit_all(self, events: Iterable[QueueEvent]) -> None:
+        for event in events:
+            self.emit(event)
+
+
+HOOK_EVENTS: Mapping[str, str] = {
+    "job:processing": "on_job_start",
+    "job:completed": "on_job_complete",
+    "job:failed": "on_job_fail",
+}
+"""The processor hook called for each event of its flushes."""
+
+
+class ProcessorHooks:
+    """``on_job_start`` / ``on_job_complete`` / ``on_job_fail`` of a processor."""
+
+    def __init__(
+        self,
+        runner: CallbackRunner,
+        *,
+        on_job_start: Any = None,
+        on_job_complete: Any = None,
+        on_job_fail: Any = None,
+        where: str = "create_processor",
+    ) -> None:
+        self._runner = runner
+        given = {
+            "on_job_start": on_job_start,
+            "on_job_complete": on_job_complete,
+            "on_job_fail": on_job_fail,
+        }
+        self._hooks: dict[str, Callback] = {}
+        for event, name in HOOK_EVENTS.items():
+            hook = check_callback(given[name], where, name)
+            if hook is not None:
+                self._hooks[event] = hook
+
+    def fire(self, events: Iterable[QueueEvent]) -> None:
+        if not self._hooks:
+            return
+        for event in events:
+            hook = self._hooks.get(event.name)
+            if hook is not None:
+                self._runner.call(hook, event, HOOK_EVENTS[event.name])
