@@ -1,0 +1,140 @@
+// Cron schedules: expression, zone, next runs, last job; pause and resume.
+
+import { api } from "../api.js";
+import { emptyState, fill, h, loading, statusBadge, tagChips, timeAgo, timeFull } from "../dom.js";
+import { refresher } from "../refresh.js";
+import { toast, toastError } from "../toast.js";
+
+export function mountCron(main, { app }) {
+  app.title("Cron");
+  const holder = h("div", { class: "card table-card" }, loading());
+  fill(
+    main,
+    h(
+      "section",
+      { class: "page" },
+      h(
+        "div",
+        { class: "page-head" },
+        h(
+          "div",
+          { class: "title-block" },
+          h("h1", { text: "Cron schedules" }),
+          h("p", { class: "subtitle", text: "Recurring jobs, enqueued when due by any running supervisor or worker." }),
+        ),
+      ),
+      holder,
+    ),
+  );
+
+  async function load() {
+    try {
+      const { schedules } = await api.cron();
+      render(schedules);
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
+  function render(schedules) {
+    if (schedules.length === 0) {
+      fill(
+        holder,
+        emptyState("No cron schedules", "Add one with queue.add_cron_job(name, expression, job_type, payload)."),
+      );
+      return;
+    }
+    const head = h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Name", "Schedule", "Job type", "Status", "Next runs", "Last enqueued", ""].map((label) =>
+          h("th", { scope: "col", text: label }),
+        ),
+      ),
+    );
+    fill(holder, h("table", { class: "table cron-table" }, head, h("tbody", {}, schedules.map(row))));
+  }
+
+  function row(schedule) {
+    const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
+    const nextRuns = schedule.next_runs ?? (schedule.next_run_at ? [schedule.next_run_at] : []);
+    return h(
+      "tr",
+      { dataset: { cronId: schedule.id, status: schedule.status } },
+      cell(
+        "Name",
+        h("strong", { text: schedule.schedule_name }),
+        schedule.tags.length ? h("div", {}, tagChips(schedule.tags)) : null,
+      ),
+      cell(
+        "Schedule",
+        h("code", { class: "cron-expression", text: schedule.cron_expression }),
+        h("div", { class: "muted small", text: schedule.timezone }),
+      ),
+      cell("Job type", h("span", { class: "mono", text: schedule.job_type })),
+      cell(
+        "Status",
+        statusBadge(schedule.status),
+        schedule.skipped_runs ? h("div", { class: "muted small", text: `${schedule.skipped_runs} skipped` }) : null,
+      ),
+      cell(
+        "Next runs",
+        schedule.status === "paused"
+          ? h("span", { class: "muted", text: "paused" })
+          : nextRuns.length === 0
+            ? h("span", { class: "muted", text: "—" })
+            : h(
+                "ol",
+                { class: "next-runs" },
+                nextRuns.map((iso, index) => h("li", {}, index === 0 ? timeFull(iso) : timeAgo(iso))),
+              ),
+      ),
+      cell(
+        "Last enqueued",
+        schedule.last_enqueued_at ? timeAgo(schedule.last_enqueued_at) : h("span", { class: "muted", text: "never" }),
+        schedule.last_job_id === null
+          ? null
+          : h(
+              "div",
+              {},
+              h("a", { class: "mono", href: app.href(`/jobs/${schedule.last_job_id}`), text: `#${schedule.last_job_id}` }),
+            ),
+      ),
+      h("td", { class: "row-actions" }, toggleButton(schedule)),
+    );
+  }
+
+  function toggleButton(schedule) {
+    const paused = schedule.status === "paused";
+    const button = h("button", {
+      type: "button",
+      class: "button small",
+      dataset: { action: paused ? "resume" : "pause" },
+      text: paused ? "Resume" : "Pause",
+      "aria-label": `${paused ? "Resume" : "Pause"} ${schedule.schedule_name}`,
+    });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await (paused ? api.resumeCron(schedule.id) : api.pauseCron(schedule.id));
+        toast(`${schedule.schedule_name} ${paused ? "resumed" : "paused"}`, "success");
+        loader.run();
+      } catch (error) {
+        button.disabled = false;
+        toastError(error);
+      }
+    });
+    return button;
+  }
+
+  const loader = refresher(load);
+  const stopLive = app.live.onChange(() => loader.run());
+  loader.run();
+  return () => {
+    loader.stop();
+    stopLive();
+  };
+}

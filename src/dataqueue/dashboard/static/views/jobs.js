@@ -1,0 +1,381 @@
+// The jobs list: status tabs with counts, type and tag filters, pages,
+// inline cancel / retry, refreshed live from the shared stream.
+
+import { api } from "../api.js";
+import { emptyState, fill, h, progressBar, statusBadge, tagChips, timeAgo } from "../dom.js";
+import { refresher } from "../refresh.js";
+import { toast, toastError } from "../toast.js";
+import { jobActions } from "./actions.js";
+
+const PAGE_SIZE = 20;
+const STATUSES = ["pending", "processing", "completed", "failed", "cancelled", "waiting"];
+const TABS = [["all", "All"], ...STATUSES.map((status) => [status, capitalize(status)])];
+const AUTO_REFRESH_KEY = "dataqueue-auto-refresh";
+
+function capitalize(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function parseTags(text) {
+  return text
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter(Boolean);
+}
+
+function readState(query) {
+  const status = query.get("status");
+  const page = Number.parseInt(query.get("page") || "1", 10);
+  return {
+    status: STATUSES.includes(status) ? status : "all",
+    jobType: query.get("job_type") || "",
+    tags: query.get("tags") || "",
+    page: Number.isFinite(page) && page > 0 ? page : 1,
+  };
+}
+
+export function mountJobs(main, { query, app }) {
+  app.title("Jobs");
+  const state = readState(query);
+  let autoRefresh = localStorage.getItem(AUTO_REFRESH_KEY) !== "off";
+  let staleWhilePaused = false;
+  let lastCounts = null;
+
+  // ---- the static frame; the data parts are filled by `load` ----
+
+  const tabButtons = new Map();
+  const tabs = h(
+    "div",
+    { class: "tabs", role: "tablist", "aria-label": "Status" },
+    TABS.map(([status, label]) => {
+      const count = h("span", { class: "count", text: "" });
+      const button = h(
+        "button",
+        {
+          type: "button",
+          role: "tab",
+          class: `tab tab-${status}`,
+          dataset: { status },
+          on: { click: () => update({ status, page: 1 }) },
+        },
+        h("span", { class: "tab-label", text: label }),
+        count,
+      );
+      tabButtons.set(status, { button, count });
+      return button;
+    }),
+  );
+
+  const typeSelect = h(
+    "select",
+    {
+      id: "filter-job-type",
+      name: "job_type",
+      on: { change: () => update({ jobType: typeSelect.value, page: 1 }) },
+    },
+    h("option", { value: "", text: "All job types" }),
+  );
+  const tagInput = h("input", {
+    id: "filter-tags",
+    name: "tags",
+    type: "search",
+    placeholder: "tag, another",
+    autocomplete: "off",
+    value: state.tags,
+  });
+  const filters = h(
+    "form",
+    {
+      class: "filters",
+      role: "search",
+      on: {
+        submit: (event) => {
+          event.preventDefault();
+          update({ tags: parseTags(tagInput.value).join(","), page: 1 });
+        },
+      },
+    },
+    h("label", { class: "field" }, h("span", { class: "field-label", text: "Job type" }), typeSelect),
+    h(
+      "label",
+      { class: "field grow" },
+      h("span", { class: "field-label", text: "Tags (all of)" }),
+      tagInput,
+    ),
+    h("button", { type: "submit", class: "button", text: "Apply" }),
+    h("button", {
+      type: "button",
+      class: "button ghost",
+      id: "filter-clear",
+      text: "Clear",
+      on: {
+        click: () => {
+          tagInput.value = "";
+          update({ jobType: "", tags: "", page: 1 });
+        },
+      },
+    }),
+  );
+
+  const autoToggle = h("input", {
+    type: "checkbox",
+    role: "switch",
+    id: "auto-refresh",
+    checked: autoRefresh,
+    on: {
+      change: () => {
+        autoRefresh = autoToggle.checked;
+        localStorage.setItem(AUTO_REFRESH_KEY, autoRefresh ? "on" : "off");
+        if (autoRefresh && staleWhilePaused) loader.run();
+        showStale();
+      },
+    },
+  });
+  const staleButton = h("button", {
+    type: "button",
+    class: "button small stale-notice",
+    id: "stale-notice",
+    text: "New changes · refresh",
+    hidden: true,
+    on: { click: () => loader.run() },
+  });
+  const tableHolder = h("div", { class: "card table-card" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+
+  fill(
+    main,
+    h(
+      "section",
+      { class: "page" },
+      h(
+        "div",
+        { class: "page-head" },
+        h("h1", { text: "Jobs" }),
+        h(
+          "div",
+          { class: "page-tools" },
+          staleButton,
+          h("label", { class: "switch" }, autoToggle, h("span", { class: "switch-track" }), "Auto-refresh"),
+        ),
+      ),
+      tabs,
+      filters,
+      tableHolder,
+      pager,
+    ),
+  );
+
+  // ---- data ----
+
+  function update(changes) {
+    Object.assign(state, changes);
+    app.setQuery({
+      status: state.status === "all" ? "" : state.status,
+      job_type: state.jobType,
+      tags: state.tags,
+      page: state.page > 1 ? state.page : "",
+    });
+    watch();
+    loader.run();
+  }
+
+  function showStale() {
+    staleButton.hidden = autoRefresh || !staleWhilePaused;
+  }
+
+  async function loadJobTypes() {
+    try {
+      const { job_types: jobTypes } = await api.jobTypes();
+      const known = new Set(jobTypes);
+      if (state.jobType) known.add(state.jobType);
+      fill(
+        typeSelect,
+        h("option", { value: "", text: "All job types" }),
+        [...known].sort().map((jobType) => h("option", { value: jobType, text: jobType })),
+      );
+      typeSelect.value = state.jobType;
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
+  function listParams() {
+    return {
+      job_type: state.jobType,
+      tags: parseTags(state.tags),
+      status: state.status === "all" ? "" : state.status,
+      limit: PAGE_SIZE,
+      offset: (state.page - 1) * PAGE_SIZE,
+    };
+  }
+
+  async function load() {
+    try {
+      const [countsResponse, jobsResponse] = await Promise.all([
+        api.counts({ job_type: state.jobType, tags: parseTags(state.tags) }),
+        api.jobs(listParams()),
+      ]);
+      staleWhilePaused = false;
+      showStale();
+      lastCounts = countsResponse.counts;
+      renderTabs();
+      renderTable(jobsResponse.jobs);
+      renderPager(jobsResponse.jobs.length, jobsResponse.has_more);
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
+  function totalFor(status) {
+    if (!lastCounts) return null;
+    if (status === "all") return STATUSES.reduce((sum, name) => sum + (lastCounts[name] || 0), 0);
+    return lastCounts[status] || 0;
+  }
+
+  function renderTabs() {
+    for (const [status, { button, count }] of tabButtons) {
+      const selected = status === state.status;
+      button.setAttribute("aria-selected", String(selected));
+      button.tabIndex = selected ? 0 : -1;
+      const total = totalFor(status);
+      count.textContent = total === null ? "" : total.toLocaleString();
+    }
+  }
+
+  function renderTable(jobs) {
+    if (jobs.length === 0) {
+      const filtered = state.jobType || state.tags;
+      const scope = state.status === "all" ? "jobs" : `${state.status} jobs`;
+      fill(
+        tableHolder,
+        emptyState(
+          filtered ? `No ${scope} match these filters` : `No ${scope}`,
+          filtered
+            ? "Clear the filters to see every job."
+            : state.status === "all"
+              ? "Jobs appear here as soon as your app adds them with queue.add_job()."
+              : "Jobs show up here when they reach this status.",
+        ),
+      );
+      return;
+    }
+    const head = h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["ID", "Type", "Status", "Tags", "Attempts", "Priority", "Progress", "Created", ""].map((label) =>
+          h("th", { scope: "col", text: label }),
+        ),
+      ),
+    );
+    const body = h("tbody", {}, jobs.map(jobRow));
+    fill(tableHolder, h("table", { class: "table jobs-table" }, head, body));
+  }
+
+  function jobRow(job) {
+    const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
+    return h(
+      "tr",
+      { dataset: { jobId: job.id, status: job.status } },
+      cell("ID", h("a", { class: "job-link mono", href: app.href(`/jobs/${job.id}`), text: `#${job.id}` })),
+      cell("Type", h("span", { class: "mono", text: job.job_type })),
+      cell("Status", statusBadge(job.status), statusNote(job)),
+      cell("Tags", tagChips(job.tags)),
+      cell("Attempts", `${job.attempts} / ${job.max_attempts}`),
+      cell("Priority", String(job.priority)),
+      cell("Progress", job.progress === null ? h("span", { class: "muted", text: "—" }) : progressBar(job.progress)),
+      cell("Created", timeAgo(job.created_at)),
+      h(
+        "td",
+        { class: "row-actions" },
+        jobActions(job, {
+          small: true,
+          done: (message) => {
+            toast(message, "success");
+            loader.run();
+          },
+        }),
+      ),
+    );
+  }
+
+  function renderPager(shown, hasMore) {
+    const total = totalFor(state.status);
+    const first = (state.page - 1) * PAGE_SIZE;
+    const pages = total === null ? null : Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const hasNext = hasMore;
+    fill(
+      pager,
+      h("span", {
+        class: "pager-info",
+        text:
+          shown === 0
+            ? ""
+            : `${(first + 1).toLocaleString()}–${(first + shown).toLocaleString()}` +
+              (total === null ? "" : ` of ${total.toLocaleString()}`),
+      }),
+      h(
+        "span",
+        { class: "pager-buttons" },
+        h("button", {
+          type: "button",
+          class: "button small",
+          id: "page-prev",
+          text: "← Previous",
+          disabled: state.page <= 1,
+          on: { click: () => update({ page: state.page - 1 }) },
+        }),
+        h("span", {
+          class: "pager-page",
+          id: "page-number",
+          text: pages === null ? `Page ${state.page}` : `Page ${state.page} of ${pages}`,
+        }),
+        h("button", {
+          type: "button",
+          class: "button small",
+          id: "page-next",
+          text: "Next →",
+          disabled: !hasNext,
+          on: { click: () => update({ page: state.page + 1 }) },
+        }),
+      ),
+    );
+  }
+
+  function statusNote(job) {
+    if (job.status === "failed" && job.next_attempt_at) {
+      return h("span", { class: "status-note" }, "retry ", timeAgo(job.next_attempt_at));
+    }
+    if (job.status === "waiting" && job.wait_token_id) {
+      return h("span", { class: "status-note", text: "for a token" });
+    }
+    if (job.status === "waiting" && job.wait_until) {
+      return h("span", { class: "status-note" }, "until ", timeAgo(job.wait_until));
+    }
+    return null;
+  }
+
+  const loader = refresher(load);
+  let stopLive = () => {};
+  function watch() {
+    stopLive();
+    stopLive = app.live.onChange(() => {
+      if (autoRefresh) loader.run();
+      else {
+        staleWhilePaused = true;
+        showStale();
+      }
+    }, listParams());
+  }
+  renderTabs();
+  loadJobTypes();
+  watch();
+  loader.run();
+
+  return () => {
+    loader.stop();
+    stopLive();
+  };
+}

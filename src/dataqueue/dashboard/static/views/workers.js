@@ -1,0 +1,111 @@
+// Live workers: where they run, their heartbeats, what they hold now.
+
+import { api } from "../api.js";
+import { emptyState, fill, h, loading, progressBar, tagChips, timeAgo, timeFull } from "../dom.js";
+import { refresher } from "../refresh.js";
+import { toastError } from "../toast.js";
+
+// A heartbeat older than this is shown as late (workers beat every few seconds).
+const LATE_AFTER_MS = 60_000;
+
+export function mountWorkers(main, { app }) {
+  app.title("Workers");
+  const holder = h("div", { class: "workers" }, loading());
+  fill(
+    main,
+    h(
+      "section",
+      { class: "page" },
+      h(
+        "div",
+        { class: "page-head" },
+        h(
+          "div",
+          { class: "title-block" },
+          h("h1", { text: "Workers" }),
+          h("p", { class: "subtitle", text: "Processors that are running now, as their heartbeats report them." }),
+        ),
+      ),
+      holder,
+    ),
+  );
+
+  async function load() {
+    try {
+      const { workers } = await api.workers();
+      render(workers);
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
+  function render(workers) {
+    if (workers.length === 0) {
+      fill(
+        holder,
+        emptyState(
+          "No workers running",
+          "Start one with `dataqueue worker module:handlers`, or press Process jobs to run one batch here.",
+        ),
+      );
+      return;
+    }
+    fill(holder, workers.map(workerCard));
+  }
+
+  function workerCard(worker) {
+    const late = Date.now() - new Date(worker.last_heartbeat).getTime() > LATE_AFTER_MS;
+    const running = worker.running_job_ids.length;
+    return h(
+      "article",
+      { class: "card worker", dataset: { workerId: worker.id } },
+      h(
+        "header",
+        { class: "worker-head" },
+        h("span", { class: `live-dot${late ? " late" : ""}`, "aria-hidden": "true" }),
+        h("h2", { class: "worker-host", text: `${worker.host} · pid ${worker.pid}` }),
+      ),
+      h("p", { class: "worker-id mono muted", text: worker.id }),
+      h(
+        "dl",
+        { class: "props" },
+        prop("Last heartbeat", h("span", { class: late ? "late-text" : "" }, timeAgo(worker.last_heartbeat))),
+        prop("Started", timeFull(worker.started_at)),
+        prop("Job types", worker.job_types === null ? "all" : tagChips(worker.job_types)),
+        prop(
+          "Busy",
+          h(
+            "span",
+            { class: "busy" },
+            progressBar(Math.round((running / Math.max(1, worker.concurrency)) * 100), { label: false }),
+            ` ${running} of ${worker.concurrency} slots`,
+          ),
+        ),
+        prop(
+          "Running jobs",
+          running === 0
+            ? h("span", { class: "muted", text: "idle" })
+            : h(
+                "span",
+                { class: "chips" },
+                worker.running_job_ids.map((jobId) =>
+                  h("a", { class: "chip mono", href: app.href(`/jobs/${jobId}`), text: `#${jobId}` }),
+                ),
+              ),
+        ),
+      ),
+    );
+  }
+
+  const loader = refresher(load);
+  const stopLive = app.live.onChange(() => loader.run());
+  loader.run();
+  return () => {
+    loader.stop();
+    stopLive();
+  };
+}
+
+function prop(label, value) {
+  return h("div", { class: "prop" }, h("dt", { text: label }), h("dd", {}, value));
+}
