@@ -110,6 +110,10 @@ def check_auth(auth: object) -> Auth | None:
 def loopback_refusal(request: Request) -> str | None:
     """Why a request may not use a dashboard without ``auth``, or None."""
     client = request.client.host if request.client else None
+    if client is None:
+        # a2wsgi leaves the client out when the WSGI server gives no
+        # REMOTE_PORT (wsgiref, test clients); the address is still there.
+        client = request.scope.get("wsgi_environ", {}).get("REMOTE_ADDR")
     if not is_loopback(client):
         return (
             f"this dashboard has no auth= and serves loopback clients only "
