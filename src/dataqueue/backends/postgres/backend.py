@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,9 +33,12 @@ from dataqueue._commands import (
     JobFilter,
     Lease,
     NewCronJob,
+    NewFlow,
     NewJob,
     NewToken,
+    NewWorker,
     Outcome,
+    StoredFlow,
 )
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import cron_from_row, event_from_row, job_from_row
@@ -44,23 +48,39 @@ from dataqueue.backends.postgres.codec import (
     add_params,
     edit_params,
     filter_params,
+    flow_from_row,
+    flow_params,
     in_utc,
     json_text,
     lease_params,
     now_params,
     outcome_params,
+    worker_from_row,
+    worker_params,
 )
 from dataqueue.backends.postgres.faults import (
     connect_error,
     location,
     statement_error,
 )
-from dataqueue.backends.postgres.notify import channel_for, job_listener
+from dataqueue.backends.postgres.notify import (
+    channel_for,
+    finished_channel_for,
+    job_listener,
+)
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
-from dataqueue.models import JobEvent, JobRecord, Token
+from dataqueue.models import (
+    FlowRecord,
+    FlowStatus,
+    JobEvent,
+    JobRecord,
+    JobStatus,
+    Token,
+    WorkerInfo,
+)
 from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
@@ -175,6 +195,24 @@ async def _pool_setting(value: Any) -> Any:
     return value
 
 
+def distinct_specs(jobs: Sequence[NewJob]) -> tuple[list[NewJob], list[int]]:
+    """The specs to insert, and each job's place among them: within a batch
+    the first spec with a key wins, and later ones share its id."""
+    first: dict[str, int] = {}
+    distinct: list[NewJob] = []
+    slots: list[int] = []
+    for spec in jobs:
+        key = spec.idempotency_key
+        if key is not None and key in first:
+            slots.append(first[key])
+            continue
+        if key is not None:
+            first[key] = len(distinct)
+        slots.append(len(distinct))
+        distinct.append(spec)
+    return distinct, slots
+
+
 def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
     """A row's id read from the raw result, for a row that will not decode."""
     result = cur.pgresult
@@ -182,6 +220,28 @@ def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
     if raw is None:
         raise BackendError("PostgreSQL claim: a claimed row has no id")
     return int(raw) if cur.format == psycopg.pq.Format.TEXT else int.from_bytes(raw)
+
+
+@dataclass
+class Settlement:
+    """What the outcomes of a settle_and_claim wrote, as its rows say (each
+    row repeats it): the leases settled, the flows made ready, and whether a
+    job became final."""
+
+    leases: set[Lease] = field(default_factory=set)
+    ready_flows: list[str] = field(default_factory=list)
+    finished: bool = False
+
+    def read(self, row: Row) -> None:
+        self.leases.update(
+            Lease(job_id, token)
+            for job_id, token in zip(
+                row["settled"] or (), row["settled_tokens"] or (), strict=True
+            )
+        )
+        if not self.ready_flows:
+            self.ready_flows = list(row["ready_flows"] or ())
+        self.finished = self.finished or bool(row["finished"])
 
 
 class PostgresBackend(Backend):
@@ -221,6 +281,15 @@ class PostgresBackend(Backend):
         self._channel = channel_for(schema)
         self._hub = WakeupHub(
             job_listener(self._listen_connection, self._channel, lambda: self._where)
+        )
+        self._finished_channel = finished_channel_for(schema)
+        self._finished_hub = WakeupHub(
+            job_listener(
+                self._listen_connection,
+                self._finished_channel,
+                lambda: self._where,
+                "finished jobs",
+            )
         )
         identifier = sql.Identifier(schema)
         # Rendered to bytes once: executing a Composed would render it again
@@ -367,6 +436,7 @@ class PostgresBackend(Backend):
 
     async def close(self) -> None:
         await self._hub.close()
+        await self._finished_hub.close()
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -399,26 +469,8 @@ class PostgresBackend(Backend):
     ) -> list[int]:
         if not jobs:
             return []
-        # Within a batch the first spec with a key wins; later ones share its
-        # id. Only distinct specs go to the statement.
-        first: dict[str, int] = {}
-        distinct: list[NewJob] = []
-        slots: list[int] = []
-        for spec in jobs:
-            key = spec.idempotency_key
-            if key is not None and key in first:
-                slots.append(first[key])
-                continue
-            if key is not None:
-                first[key] = len(distinct)
-            slots.append(len(distinct))
-            distinct.append(spec)
-        params = {
-            **add_params(distinct),
-            "now": now,
-            "sequence": self._sequence,
-            "channel": self._channel,
-        }
+        distinct, slots = distinct_specs(jobs)
+        params = self._add_params(distinct, now)
         if db is None:
             rows = await self._fetch("add_jobs", params)
             self._hub.notify()
@@ -431,6 +483,24 @@ class PostgresBackend(Backend):
             except psycopg.errors.UndefinedTable as e:
                 raise self._not_migrated(str(e).strip()) from e
         ids = [int(row["id"]) for row in rows]
+        return [ids[slot] for slot in slots]
+
+    def _add_params(self, jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
+        return {
+            **add_params(jobs),
+            "now": now,
+            "sequence": self._sequence,
+            "channel": self._channel,
+        }
+
+    async def _insert_jobs(
+        self, cur: psycopg.AsyncCursor[Row], jobs: Sequence[NewJob], now: datetime
+    ) -> list[int]:
+        """add_jobs inside another operation's transaction; no wake-up
+        before that transaction commits (the statement's NOTIFY does it)."""
+        distinct, slots = distinct_specs(jobs)
+        await cur.execute(self._queries["add_jobs"], self._add_params(distinct, now))
+        ids = [int(row["id"]) for row in await cur.fetchall()]
         return [ids[slot] for slot in slots]
 
     async def get_job(self, job_id: int) -> JobRecord | None:
@@ -447,13 +517,19 @@ class PostgresBackend(Backend):
         rows = await self._fetch("get_job_events", {"job_id": job_id})
         return [event_from_row(row) for row in rows]
 
+    async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
+        counts = dict.fromkeys(JobStatus, 0)
+        for row in await self._fetch("count_jobs", filter_params(where)):
+            counts[JobStatus(row["status"])] = int(row["n"])
+        return counts
+
     # -- changing -----------------------------------------------------------
 
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
         return await self._count("retry_job", {"job_id": job_id, "now": now}) > 0
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        return await self._count("cancel_job", {"job_id": job_id, "now": now}) > 0
+        return await self._finishing("cancel_job", {"job_id": job_id, "now": now}) > 0
 
     async def edit_jobs(
         self, target: int | JobFilter, changes: JobChanges, *, now: datetime
@@ -471,7 +547,19 @@ class PostgresBackend(Backend):
         return await self._count("edit_jobs", params)
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
-        return await self._count("cancel_jobs", {**filter_params(where), "now": now})
+        return await self._finishing(
+            "cancel_jobs", {**filter_params(where), "now": now}
+        )
+
+    async def _finishing(self, name: str, params: Mapping[str, Any]) -> int:
+        """Run a statement that may make jobs final (it NOTIFYs the finished
+        channel, and wakes this process's waiters at once); its count."""
+        rows = await self._fetch(
+            name, {**params, "finished_channel": self._finished_channel}
+        )
+        if rows[0]["finished"]:
+            self._finished_hub.notify()
+        return int(rows[0]["n"])
 
     # -- maintenance ----------------------------------------------------------
 
@@ -483,7 +571,7 @@ class PostgresBackend(Backend):
             "threshold": max_processing_seconds,
             "message": message,
         }
-        return await self._count("reclaim_stuck_jobs", params)
+        return await self._finishing("reclaim_stuck_jobs", params)
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
         return await self._delete_in_batches("cleanup_old_jobs", before, batch_size)
@@ -619,6 +707,7 @@ class PostgresBackend(Backend):
         params = {
             **outcome_params(outcomes),
             **now_params(now),
+            "finished_channel": self._finished_channel,
             "worker_id": None if claim is None else claim.worker_id,
             "token": None if claim is None else claim.token,
             "claim_limit": 0 if claim is None else claim.limit,
@@ -627,17 +716,21 @@ class PostgresBackend(Backend):
             params["job_types"] = list(claim.job_types)
         if self._verbose:
             logger.debug("postgres %s %r", name, params)
+        settlement = Settlement()
         async with self._cursor("settle_and_claim") as cur:
             await cur.execute(self._queries[name], params)
-            settled_ids, claimed = await self._read_claimed(cur)
+            claimed = await self._read_claimed(cur, settlement)
+        if settlement.finished:
+            self._finished_hub.notify()
         return Exchange(
-            settled=[o.lease.job_id in settled_ids for o in outcomes],
+            settled=[o.lease in settlement.leases for o in outcomes],
             claimed=claimed,
+            ready_flows=settlement.ready_flows,
         )
 
     async def _read_claimed(
-        self, cur: psycopg.AsyncCursor[Row]
-    ) -> tuple[set[int], list[Claimed]]:
+        self, cur: psycopg.AsyncCursor[Row], settlement: Settlement
+    ) -> list[Claimed]:
         """Decode the claim's rows; a row that will not decode (a corrupt
         value, a timestamp Python cannot hold) becomes a BrokenJob instead of
         failing the whole claim."""
@@ -646,37 +739,35 @@ class PostgresBackend(Backend):
         # Any decoding error at all: one bad row must not raise out of a claim
         # that already moved every row to processing. Read them one by one.
         except Exception:
-            return await self._read_claimed_one_by_one(cur)
-        settled: set[int] = set()
+            return await self._read_claimed_one_by_one(cur, settlement)
         claimed: list[Claimed] = []
         for row in rows:
-            settled.update(row["settled"] or ())
+            settlement.read(row)
             if row["id"] is not None:
                 try:
                     claimed.append(job_from_row(in_utc(row)))
                 except Exception as e:
                     claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
-        return settled, claimed
+        return claimed
 
     async def _read_claimed_one_by_one(
-        self, cur: psycopg.AsyncCursor[Row]
-    ) -> tuple[set[int], list[Claimed]]:
+        self, cur: psycopg.AsyncCursor[Row], settlement: Settlement
+    ) -> list[Claimed]:
         assert cur.description is not None
         id_column = [c.name for c in cur.description].index("id")
-        settled: set[int] = set()
         claimed: list[Claimed] = []
         for pos in range(cur.rowcount):
             await cur.scroll(pos, mode="absolute")
             try:
                 row = await cur.fetchone()
                 assert row is not None
-                settled.update(row["settled"] or ())
+                settlement.read(row)
                 if row["id"] is not None:
                     claimed.append(job_from_row(in_utc(row)))
             except Exception as e:
                 job_id = _raw_id(cur, pos, id_column)
                 claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
-        return settled, claimed
+        return claimed
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
         if not leases:
@@ -709,6 +800,9 @@ class PostgresBackend(Backend):
 
     async def subscribe(self) -> Wakeup:
         return await self._hub.subscribe()
+
+    async def subscribe_finished(self) -> Wakeup:
+        return await self._finished_hub.subscribe()
 
     # -- cron -----------------------------------------------------------------
 
@@ -787,15 +881,7 @@ class PostgresBackend(Backend):
             fired_ticks = [t for t in ticks if t.run.cron_job_id in fired]
             if not fired_ticks:
                 return []
-            jobs = [tick.job for tick in fired_ticks]
-            params = {
-                **add_params(jobs),
-                "now": now,
-                "sequence": self._sequence,
-                "channel": self._channel,
-            }
-            await cur.execute(q["add_jobs"], params)
-            ids = [int(row["id"]) for row in await cur.fetchall()]
+            ids = await self._insert_jobs(cur, [t.job for t in fired_ticks], now)
             record = {
                 "schedule_ids": [tick.run.cron_job_id for tick in fired_ticks],
                 "job_ids": ids,
@@ -808,3 +894,82 @@ class PostgresBackend(Backend):
             return []
         self._hub.notify()
         return ids
+
+    # -- flows ----------------------------------------------------------------
+
+    async def start_flow(self, flow: NewFlow, *, now: datetime) -> list[int]:
+        async def start(cur: psycopg.AsyncCursor[Row]) -> list[int]:
+            ids = await self._insert_jobs(cur, flow.steps, now)
+            params = {**flow_params(flow, ids), "now": now}
+            await cur.execute(self._queries["start_flow"], params)
+            return ids
+
+        ids = await self._in_transaction("start_flow", start)
+        self._hub.notify()
+        return ids
+
+    async def get_flow(self, flow_id: str) -> StoredFlow | None:
+        rows = await self._fetch("get_flow", {"flow_id": flow_id})
+        return flow_from_row(rows[0]) if rows else None
+
+    async def list_flows(
+        self, status: FlowStatus | None, limit: int, offset: int
+    ) -> list[FlowRecord]:
+        params = {
+            "status": None if status is None else status.value,
+            "limit": limit,
+            "offset": offset,
+        }
+        rows = await self._fetch("list_flows", params)
+        return [flow_from_row(row).record for row in rows]
+
+    async def enqueue_flow_join(
+        self, flow_id: str, join: NewJob, *, now: datetime
+    ) -> int | None:
+        q = self._queries
+
+        async def enqueue(cur: psycopg.AsyncCursor[Row]) -> int | None:
+            await cur.execute(q["enqueue_flow_join"], {"flow_id": flow_id, "now": now})
+            if not await cur.fetchall():
+                return None
+            [job_id] = await self._insert_jobs(cur, [join], now)
+            record = {"flow_id": flow_id, "job_id": job_id}
+            await cur.execute(q["enqueue_flow_join.record"], record)
+            return job_id
+
+        job_id = await self._in_transaction("enqueue_flow_join", enqueue)
+        if job_id is not None:
+            self._hub.notify()
+        return job_id
+
+    async def time_out_flows(self, *, now: datetime) -> list[str]:
+        rows = await self._fetch("time_out_flows", {"now": now})
+        return [row["id"] for row in rows]
+
+    async def get_ready_flows(self, limit: int) -> list[str]:
+        rows = await self._fetch("get_ready_flows", {"limit": limit})
+        return [row["id"] for row in rows]
+
+    # -- workers --------------------------------------------------------------
+
+    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
+        await self._fetch("register_worker", worker_params(worker))
+
+    async def heartbeat_worker(
+        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
+    ) -> bool:
+        params = {
+            "id": worker_id,
+            "running_job_ids": list(running_job_ids),
+            "now": now,
+        }
+        return bool(await self._fetch("heartbeat_worker", params))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._fetch("unregister_worker", {"id": worker_id})
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return [worker_from_row(row) for row in await self._fetch("list_workers", {})]
+
+    async def remove_dead_workers(self, *, before: datetime) -> int:
+        return await self._count("remove_dead_workers", {"before": before})

@@ -20,12 +20,23 @@ from dataqueue._commands import (
     JobChanges,
     JobFilter,
     Lease,
+    NewFlow,
     NewJob,
+    NewWorker,
     Outcome,
+    StoredFlow,
     Suspension,
     added_metadata,
 )
-from dataqueue.models import TimeRange
+from dataqueue.models import (
+    Entity,
+    FlowRecord,
+    FlowStatus,
+    FlowStep,
+    JobStatus,
+    TimeRange,
+    WorkerInfo,
+)
 from dataqueue.types import JSONValue
 
 Row = dict[str, Any]
@@ -35,6 +46,12 @@ def json_text(value: JSONValue) -> str:
     # The default float repr round-trips exactly; compact separators keep
     # stored rows small.
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def entity_text(entity: Entity | None) -> str | None:
+    if entity is None:
+        return None
+    return json_text({"id": entity["id"], "type": entity["type"]})
 
 
 def in_utc(row: Row) -> Row:
@@ -62,6 +79,8 @@ def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
         "retry_backoffs": [j.retry_backoff for j in jobs],
         "retry_delay_maxes": [j.retry_delay_max for j in jobs],
         "flow_ids": [j.flow_id for j in jobs],
+        "flow_step_indexes": [j.flow_step_index for j in jobs],
+        "entities": [entity_text(j.entity) for j in jobs],
         "cron_job_ids": [None if j.cron is None else j.cron.cron_job_id for j in jobs],
         "cron_due_ats": [None if j.cron is None else j.cron.due_at for j in jobs],
         # NULL: the statement writes just job_type, as added_metadata would.
@@ -149,3 +168,78 @@ def edit_params(changes: JobChanges) -> dict[str, Any]:
 def now_params(now: datetime) -> Mapping[str, Any]:
     """``now``, and the same instant as ISO text for JSON documents."""
     return {"now": now, "now_iso": now.isoformat()}
+
+
+def flow_params(flow: NewFlow, job_ids: Sequence[int]) -> dict[str, Any]:
+    """The flow's row and its steps (see start_flow.sql); ``job_ids[i]`` is
+    the job of ``flow.steps[i]``."""
+    return {
+        "id": flow.id,
+        "failure_policy": flow.failure_policy,
+        "timeout_at": flow.timeout_at,
+        "join_job_type": flow.join_job_type,
+        "join_spec": flow.join_spec,
+        "entity": entity_text(flow.entity),
+        "step_indexes": [step.flow_step_index for step in flow.steps],
+        "job_ids": list(job_ids),
+    }
+
+
+def flow_from_row(row: Row) -> StoredFlow:
+    """A flows row (with ``steps``, the JSON array of get_flow.sql, or
+    without: an empty list)."""
+    steps = [
+        FlowStep(
+            step_index=step["step_index"],
+            job_id=step["job_id"],
+            job_type=step["job_type"],
+            status=JobStatus(step["status"]),
+            outcome=step["outcome"],
+            result=step["result"],
+            error=step["error"],
+        )
+        for step in row.get("steps") or ()
+    ]
+    record = FlowRecord(
+        id=row["id"],
+        status=FlowStatus(row["status"]),
+        failure_policy=row["failure_policy"],
+        total_steps=row["total_steps"],
+        remaining_steps=row["remaining_steps"],
+        aborted=row["aborted"],
+        timed_out=row["timed_out"],
+        timeout_at=row["timeout_at"],
+        join_job_type=row["join_job_type"],
+        join_job_id=row["join_job_id"],
+        entity=row["entity"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        steps=steps,
+    )
+    return StoredFlow(record=record, join_spec=row["join_spec"])
+
+
+def worker_params(worker: NewWorker) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "host": worker.host,
+        "pid": worker.pid,
+        "started_at": worker.started_at,
+        "last_heartbeat": worker.last_heartbeat,
+        "job_types": worker.job_types,
+        "concurrency": worker.concurrency,
+        "running_job_ids": list(worker.running_job_ids),
+    }
+
+
+def worker_from_row(row: Row) -> WorkerInfo:
+    return WorkerInfo(
+        id=row["id"],
+        host=row["host"],
+        pid=row["pid"],
+        started_at=row["started_at"],
+        last_heartbeat=row["last_heartbeat"],
+        job_types=None if row["job_types"] is None else list(row["job_types"]),
+        concurrency=row["concurrency"],
+        running_job_ids=list(row["running_job_ids"]),
+    )

@@ -1,4 +1,5 @@
-"""LISTEN/NOTIFY wake-ups: a job added by any process wakes idle processors."""
+"""LISTEN/NOTIFY wake-ups: a job added by any process wakes idle processors,
+and a job finished by any process wakes whoever waits for it."""
 
 from __future__ import annotations
 
@@ -31,10 +32,17 @@ def channel_for(schema: str) -> str:
     return f"dataqueue_{schema}"[:MAX_CHANNEL_LENGTH]
 
 
+def finished_channel_for(schema: str) -> str:
+    """The channel notified when jobs of ``schema`` become final. A schema
+    name has no ``:``, so it never equals a ``channel_for`` channel."""
+    return f"dataqueue:finished:{schema}"[:MAX_CHANNEL_LENGTH]
+
+
 def job_listener(
     connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]],
     channel: str,
     where: Callable[[], str],
+    signal: str = "new jobs",
 ) -> Listener:
     """A WakeupHub listener on its own autocommit connection (never a pooled
     one: LISTEN would outlive its borrower).
@@ -57,8 +65,9 @@ def job_listener(
                     )
                     if down_since is not None:
                         logger.info(
-                            "%s: listening for new jobs again after %.1fs",
+                            "%s: listening for %s again after %.1fs",
                             where(),
+                            signal,
                             loop.time() - down_since,
                         )
                         down_since = None
@@ -70,9 +79,9 @@ def job_listener(
                 if down_since is None:
                     down_since = loop.time()
                     logger.error(
-                        "%s: lost the connection listening for new jobs, "
-                        "reconnecting: %s",
+                        "%s: lost the connection listening for %s, reconnecting: %s",
                         where(),
+                        signal,
                         cause(error),
                     )
             await asyncio.sleep(backoff)

@@ -20,7 +20,8 @@
 -- (the NOTIFY channel) and one array per column: job_types, payloads,
 -- priorities, run_ats (NULL: now), max_attempts, timeouts, force_kills,
 -- tags, keys, retry_delays, retry_backoffs, retry_delay_maxes, flow_ids,
--- cron_job_ids, cron_due_ats, events (JSON text).
+-- flow_step_indexes, entities (JSON text), cron_job_ids, cron_due_ats,
+-- events (JSON text).
 -- Returns one row per spec, in spec order: id.
 WITH fresh AS (
     SELECT t.*, nextval(%(sequence)s::regclass) AS id
@@ -40,13 +41,15 @@ WITH fresh AS (
             %(retry_backoffs)s::boolean[],
             %(retry_delay_maxes)s::double precision[],
             %(flow_ids)s::text[],
+            %(flow_step_indexes)s::integer[],
+            %(entities)s::text[],
             %(cron_job_ids)s::bigint[],
             %(cron_due_ats)s::timestamptz[],
             %(events)s::text[]
         ) WITH ORDINALITY AS u (
             job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
             tags, key, retry_delay, retry_backoff, retry_delay_max, flow_id,
-            cron_job_id, cron_due_at, event, ord
+            flow_step_index, entity, cron_job_id, cron_due_at, event, ord
         )
         ORDER BY u.ord
     ) AS t
@@ -55,8 +58,8 @@ saved AS (
     INSERT INTO {schema}.job_queue AS j (
         id, job_type, payload, status, created_at, updated_at, run_at, priority,
         max_attempts, timeout, force_kill_on_timeout, tags, idempotency_key,
-        retry_delay, retry_backoff, retry_delay_max, flow_id, cron_job_id,
-        cron_due_at
+        retry_delay, retry_backoff, retry_delay_max, flow_id, flow_step_index,
+        entity, cron_job_id, cron_due_at
     )
     SELECT
         f.id,
@@ -77,6 +80,8 @@ saved AS (
         f.retry_backoff,
         f.retry_delay_max,
         f.flow_id,
+        f.flow_step_index,
+        f.entity::json,
         f.cron_job_id,
         f.cron_due_at
     FROM fresh AS f

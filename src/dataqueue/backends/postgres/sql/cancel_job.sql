@@ -1,6 +1,11 @@
 -- cancel_job: a pending or waiting job becomes cancelled; records a
--- 'cancelled' event. Its tokens still waiting become timed_out.
--- Parameters: job_id, now. Returns how many jobs changed (0 or 1).
+-- 'cancelled' event. Its tokens still waiting become timed_out. A cancelled
+-- job is final: a flow step's 'fail' goes to the barrier
+-- (record_flow_outcomes, migrations/0005_flows.sql), and a NOTIFY on
+-- finished_channel says that a job finished.
+-- Parameters: job_id, now, finished_channel. Returns n (how many jobs
+-- changed, 0 or 1), finished (1 when one did) and ready_flows (the flows
+-- made ready, or NULL; the supervisor finds them with get_ready_flows).
 WITH cancelled AS (
     UPDATE {schema}.job_queue
     SET status = 'cancelled',
@@ -9,7 +14,7 @@ WITH cancelled AS (
         locked_at = NULL,
         updated_at = %(now)s::timestamptz
     WHERE id = %(job_id)s::bigint AND status IN ('pending', 'waiting')
-    RETURNING id
+    RETURNING id, flow_id, flow_step_index
 ),
 expired AS (
     UPDATE {schema}.waitpoints
@@ -19,5 +24,20 @@ expired AS (
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
     SELECT id, 'cancelled', %(now)s::timestamptz, jsonb_build_object() FROM cancelled
+),
+ready_flows AS (
+    SELECT {schema}.record_flow_outcomes(
+        array_agg(flow_id), array_agg(flow_step_index), array_agg('fail'::text),
+        %(now)s::timestamptz
+    ) AS ids
+    FROM cancelled
+    WHERE flow_step_index IS NOT NULL
+    HAVING count(*) > 0
+),
+finished_signal AS (
+    SELECT pg_notify(%(finished_channel)s::text, '')
+    FROM (SELECT 1 FROM cancelled LIMIT 1) AS any_finished
 )
-SELECT count(*) AS n FROM cancelled
+SELECT (SELECT count(*) FROM cancelled) AS n,
+    (SELECT count(*) FROM finished_signal) AS finished,
+    (SELECT ids FROM ready_flows) AS ready_flows

@@ -1,11 +1,16 @@
 -- cancel_jobs: every pending or waiting job matching the filters becomes
 -- cancelled, each with a 'cancelled' event; their tokens still waiting
--- become timed_out.
+-- become timed_out. Cancelled jobs are final: the flow steps among them
+-- report 'fail' to the barrier (record_flow_outcomes,
+-- migrations/0005_flows.sql), and one NOTIFY on finished_channel says that
+-- jobs finished.
 -- Filter parameters (NULL means no filter): job_type, priority, status,
 -- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
 -- tag_mode (all: every tag, any: at least one, none: none of them, exact:
 -- the same set).
--- Also: now. Returns how many jobs changed.
+-- Also: now, finished_channel. Returns n (how many jobs changed), finished
+-- (1 when any did) and ready_flows (the flows made ready, or NULL; the
+-- supervisor finds them with get_ready_flows).
 WITH cancelled AS (
     UPDATE {schema}.job_queue AS j
     SET status = 'cancelled',
@@ -31,7 +36,7 @@ WITH cancelled AS (
             ELSE j.tags @> %(tags)s::text[] AND j.tags <@ %(tags)s::text[]
         END
     )
-    RETURNING j.id
+    RETURNING j.id, j.flow_id, j.flow_step_index
 ),
 expired AS (
     UPDATE {schema}.waitpoints
@@ -43,5 +48,20 @@ logged AS (
     SELECT id, 'cancelled', %(now)s::timestamptz, jsonb_build_object()
     FROM cancelled
     ORDER BY id
+),
+ready_flows AS (
+    SELECT {schema}.record_flow_outcomes(
+        array_agg(flow_id), array_agg(flow_step_index), array_agg('fail'::text),
+        %(now)s::timestamptz
+    ) AS ids
+    FROM cancelled
+    WHERE flow_step_index IS NOT NULL
+    HAVING count(*) > 0
+),
+finished_signal AS (
+    SELECT pg_notify(%(finished_channel)s::text, '')
+    FROM (SELECT 1 FROM cancelled LIMIT 1) AS any_finished
 )
-SELECT count(*) AS n FROM cancelled
+SELECT (SELECT count(*) FROM cancelled) AS n,
+    (SELECT count(*) FROM finished_signal) AS finished,
+    (SELECT ids FROM ready_flows) AS ready_flows

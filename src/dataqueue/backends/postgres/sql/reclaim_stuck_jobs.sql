@@ -5,14 +5,20 @@
 -- already waiting), with a 'retried' event naming the worker that held it.
 -- A job that used max_attempts fails for good with failure_reason
 -- worker_lost, the message appended to error_history and a 'failed' event.
+-- A job failed for good is final: a flow step's 'fail' goes to the barrier
+-- (record_flow_outcomes, migrations/0005_flows.sql) and one NOTIFY on
+-- finished_channel says that jobs finished.
 -- Both clear the lock and the lease. Locked rows are skipped: their worker
 -- is settling them right now.
 -- Ages are compared as seconds in double precision, never as now minus an
 -- interval, so no job's timeout (1e12 s, say) can push a timestamp out of
 -- range and fail the statement for the whole queue. The processing index
 -- keeps the scan to processing jobs.
--- Parameters: now, now_iso (now as ISO text), threshold (seconds), message.
--- Returns how many jobs changed.
+-- Parameters: now, now_iso (now as ISO text), threshold (seconds), message,
+-- finished_channel.
+-- Returns n (how many jobs changed), finished (1 when one failed for good,
+-- else 0) and ready_flows (the flows made ready, or NULL; the supervisor
+-- finds them with get_ready_flows).
 WITH stuck AS (
     SELECT id, locked_by, attempts >= max_attempts AS spent
     FROM {schema}.job_queue
@@ -42,7 +48,20 @@ reclaimed AS (
         updated_at = %(now)s::timestamptz
     FROM stuck
     WHERE j.id = stuck.id
-    RETURNING j.id, stuck.locked_by, stuck.spent
+    RETURNING j.id, stuck.locked_by, stuck.spent, j.flow_id, j.flow_step_index
+),
+ready_flows AS (
+    SELECT {schema}.record_flow_outcomes(
+        array_agg(flow_id), array_agg(flow_step_index), array_agg('fail'::text),
+        %(now)s::timestamptz
+    ) AS ids
+    FROM reclaimed
+    WHERE spent AND flow_step_index IS NOT NULL
+    HAVING count(*) > 0
+),
+finished_signal AS (
+    SELECT pg_notify(%(finished_channel)s::text, '')
+    FROM (SELECT 1 FROM reclaimed WHERE spent LIMIT 1) AS any_finished
 ),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
@@ -60,4 +79,6 @@ logged AS (
     FROM reclaimed
     ORDER BY id
 )
-SELECT count(*) AS n FROM reclaimed
+SELECT (SELECT count(*) FROM reclaimed) AS n,
+    (SELECT count(*) FROM finished_signal) AS finished,
+    (SELECT ids FROM ready_flows) AS ready_flows

@@ -12,6 +12,12 @@
 -- completion or expiry either committed first (the job is then due at once:
 -- pending, run_at now, 'resumed') or waits for this statement and then sees
 -- the job waiting (see complete_token.sql).
+-- A completion, and a failure with no next attempt, make a job final: a
+-- flow step among them has its outcome (success, fail) given to the
+-- barrier, record_flow_outcomes (see migrations/0005_flows.sql), called only
+-- when there is such a step, so plain jobs never reach it; the flows it
+-- made ready are returned. One NOTIFY on finished_channel (at commit), when
+-- any job became final, wakes whoever waits for a job to finish.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
 -- with a 'processing' event; waiting jobs whose wait_until has come are due
@@ -25,15 +31,19 @@
 -- The job_type_filter placeholder is rendered once per backend: empty, or a job_type
 -- test on the claim's job_types; two statements instead of one optional
 -- filter, so each keeps a plan that walks the claim index.
--- Parameters: now, now_iso (now as ISO text, for error_history);
+-- Parameters: now, now_iso (now as ISO text, for error_history),
+-- finished_channel;
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text); failures: f_ids, f_tokens, f_messages, f_reasons, f_next_at,
 -- f_next_iso (next_attempt_at as ISO text or NULL); suspensions: s_ids,
 -- s_tokens, s_step_data (JSON text), s_wait_until, s_token_ids, s_metadata
 -- (the 'waiting' event's, JSON text); claim: worker_id, token,
 -- claim_limit (0: claim nothing), job_types (typed statement only).
--- Returns at least one row: settled (the ids written, or NULL), then the
--- claimed job's columns (all NULL in the one row when nothing was claimed),
+-- Returns at least one row: settled and settled_tokens (the outcomes
+-- written, by job id and lease token: a batch may hold a stale attempt's
+-- outcome beside the current one for the same job; or NULL),
+-- ready_flows (text[], or NULL when no flow step finished), finished (1
+-- when a job became final, else 0), then the claimed job's columns (all NULL in the one row when nothing was claimed),
 -- in claim order.
 WITH completions AS (
     SELECT *
@@ -53,7 +63,7 @@ completed AS (
         updated_at = %(now)s::timestamptz
     FROM completions AS c
     WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token
-    RETURNING j.id, c.metadata
+    RETURNING j.id, c.token, c.metadata, j.flow_id, j.flow_step_index
 ),
 failures AS (
     SELECT *
@@ -77,7 +87,26 @@ failed AS (
         updated_at = %(now)s::timestamptz
     FROM failures AS f
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
-    RETURNING j.id, f.message, f.reason, f.next_iso
+    RETURNING j.id, f.token, f.message, f.reason, f.next_iso, j.flow_id,
+        j.flow_step_index
+),
+finished AS (
+    SELECT flow_id, flow_step_index, 'success' AS outcome FROM completed
+    UNION ALL
+    SELECT flow_id, flow_step_index, 'fail' FROM failed WHERE next_iso IS NULL
+),
+ready_flows AS (
+    SELECT {schema}.record_flow_outcomes(
+        array_agg(flow_id), array_agg(flow_step_index), array_agg(outcome),
+        %(now)s::timestamptz
+    ) AS ids
+    FROM finished
+    WHERE flow_step_index IS NOT NULL
+    HAVING count(*) > 0
+),
+finished_signal AS (
+    SELECT pg_notify(%(finished_channel)s::text, '')
+    FROM (SELECT 1 FROM finished LIMIT 1) AS any_finished
 ),
 suspensions AS (
     SELECT *
@@ -114,7 +143,7 @@ suspended AS (
     FROM suspensions AS s
     LEFT JOIN token_states AS t ON t.id = s.token_id
     WHERE j.id = s.id AND j.status = 'processing' AND j.lease_token = s.token
-    RETURNING j.id, j.status, s.metadata, s.token_id, t.status AS token_status
+    RETURNING j.id, s.token, j.status, s.metadata, s.token_id, t.status AS token_status
 ),
 waits_due AS (
     SELECT id, priority, wait_until AS run_at
@@ -204,16 +233,19 @@ logged AS (
     FROM claimed
 ),
 settled AS (
-    SELECT array_agg(id) AS ids
+    SELECT array_agg(id) AS ids, array_agg(token) AS tokens,
+        (SELECT ids FROM ready_flows) AS ready_flows,
+        (SELECT count(*) FROM finished_signal) AS finished
     FROM (
-        SELECT id FROM completed
+        SELECT id, token FROM completed
         UNION ALL
-        SELECT id FROM failed
+        SELECT id, token FROM failed
         UNION ALL
-        SELECT id FROM suspended
+        SELECT id, token FROM suspended
     ) AS written
 )
-SELECT settled.ids AS settled, claimed.*
+SELECT settled.ids AS settled, settled.tokens AS settled_tokens,
+    settled.ready_flows, settled.finished, claimed.*
 FROM settled
 LEFT JOIN claimed ON true
 ORDER BY claimed.priority DESC, claimed.run_at, claimed.id
