@@ -15,6 +15,7 @@ from dataqueue.errors import (
     TokenError,
     UnsupportedInForceKill,
 )
+from dataqueue.events import QueueEvent
 from dataqueue.models import (
     Entity,
     EventType,
@@ -33,6 +34,8 @@ from dataqueue.models import (
     WorkerInfo,
 )
 from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobContext
+from dataqueue.processor.metrics import ProcessorMetrics, PrometheusCollector
+from dataqueue.projections import EntityProjection
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
 from dataqueue.sync import SyncJobQueue, SyncProcessor, SyncSupervisor
@@ -47,6 +50,7 @@ __all__ = [
     "CronStatus",
     "DataQueueError",
     "Entity",
+    "EntityProjection",
     "EventType",
     "FailureReason",
     "FlowRecord",
@@ -63,6 +67,9 @@ __all__ = [
     "MaintenanceResult",
     "NotMigratedError",
     "Processor",
+    "ProcessorMetrics",
+    "PrometheusCollector",
+    "QueueEvent",
     "StoreRefusedError",
     "StoreUnavailableError",
     "Supervisor",

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from dataqueue import _validate as v
 from dataqueue._clock import Clock
 from dataqueue.backends.protocol import Backend
+from dataqueue.projections import PROJECTION_TIMEOUT, ProjectionSink, check_provider
 from dataqueue.queue import JobQueue
+from dataqueue.types import Duration
 
 if TYPE_CHECKING:
     from dataqueue.sync import SyncJobQueue
@@ -128,6 +130,9 @@ def connect(
     max_connections: int = 10,
     verbose: bool = False,
     clock: Clock | None = None,
+    projection: Any = None,
+    projection_include_payload: bool = False,
+    projection_timeout: Duration = PROJECTION_TIMEOUT,
 ) -> JobQueue:
     """Open a queue.
 
@@ -145,11 +150,24 @@ def connect(
         max_connections: Pool size, 1 to 1000.
         verbose: Log every store operation at DEBUG.
         clock: Where the queue reads the time (tests pass a fake clock).
+        projection: A provider with ``async def upsert_projections(entries)``:
+            jobs added with ``entity=`` are reported to it (see
+            docs/observability.md).
+        projection_include_payload: Put each job's payload in its entries.
+        projection_timeout: Seconds one provider call may take before it is
+            abandoned (default 10).
 
     Example:
         ``async with dataqueue.connect("sqlite:///jobs.db") as queue: ...``
     """
     v.check_clock(clock)
+    provider = check_provider(projection)
+    include_payload = v.check_bool(
+        projection_include_payload, "connect", "projection_include_payload"
+    )
+    timeout = v.to_seconds(
+        projection_timeout, "connect", "projection_timeout", allow_zero=False
+    )
     backend = create_backend(
         url,
         schema=schema,
@@ -161,7 +179,25 @@ def connect(
         max_connections=max_connections,
         verbose=verbose,
     )
-    return JobQueue(backend, clock=clock)
+    projections = ProjectionSink(
+        provider,
+        include_payload=include_payload,
+        timeout=timeout,
+        queue_id=queue_namespace(backend.name, schema, key_prefix),
+    )
+    return JobQueue(backend, clock=clock, projections=projections)
+
+
+def queue_namespace(
+    store: str, schema: str | None, key_prefix: str | None
+) -> str | None:
+    """A projection's ``queue_id``: the schema or key prefix the queue lives
+    in (None on SQLite, where the file is the queue)."""
+    if store == "postgres":
+        return schema or "public"
+    if store == "redis":
+        return key_prefix or "dq:"
+    return None
 
 
 def connect_sync(url: str | None = None, **options: Any) -> SyncJobQueue:

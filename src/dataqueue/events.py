@@ -115,8 +115,7 @@ def check_callback(callback: Any, where: str, name: str) -> Callback | None:
         return None
     if not callable(callback):
         raise TypeError(
-            f"{where}: {name} must be a function (def or async def) taking one "
-            f"QueueEvent, got {type(callback).__name__}"
+            f"{where}: {name} must be a function, got {type(callback).__name__}"
         )
     checked: Callback = callback
     return checked

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import TokenError
+from dataqueue.events import Callback, QueueEvent
 from dataqueue.flows import check_flow_id, flow_status, new_flow
 from dataqueue.models import (
     Entity,
@@ -25,7 +26,9 @@ from dataqueue.models import (
     JobSpec,
     JobStatus,
     Token,
+    WorkerInfo,
 )
+from dataqueue.projections import ProjectionSink
 from dataqueue.types import Duration, Handlers, JSONValue
 
 if TYPE_CHECKING:
@@ -46,8 +49,14 @@ CRON_WRITE_ATTEMPTS = 5
 class JobQueue:
     """A queue of jobs in one store. Create it with ``dataqueue.connect()``."""
 
-    def __init__(self, backend: Backend, *, clock: Clock | None = None) -> None:
-        self._runtime = Runtime(backend, clock or SystemClock())
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Clock | None = None,
+        projections: ProjectionSink | None = None,
+    ) -> None:
+        self._runtime = Runtime(backend, clock or SystemClock(), projections)
 
     @property
     def backend(self) -> Backend:
@@ -119,6 +128,7 @@ class JobQueue:
         retry_delay: Duration | None = None,
         retry_backoff: bool | None = None,
         retry_delay_max: Duration | None = None,
+        entity: Entity | None = None,
         db: Any = None,
     ) -> int:
         """Add one job and return its id.
@@ -134,7 +144,11 @@ class JobQueue:
             tags: Labels for searching and bulk changes.
             idempotency_key: A second add with the same key returns the first id.
             retry_delay / retry_backoff / retry_delay_max: Retry timing.
-            db: A connection in an open transaction to enqueue within.
+            entity: ``{"id", "type"}`` of the domain object the job works
+                on: its life is reported to the queue's projection provider.
+            db: A connection in an open transaction to enqueue within (the
+                ``job:added`` event and ``scheduled`` projection are not
+                sent: the queue cannot see your commit).
 
         Example:
             ``job_id = await queue.add_job("email", {"to": "a@x.com"})``
@@ -152,10 +166,13 @@ class JobQueue:
             retry_delay=retry_delay,
             retry_backoff=retry_backoff,
             retry_delay_max=retry_delay_max,
+            entity=entity,
         )
         job = v.new_job(spec)
         store = await self._store()
         (job_id,) = await store.add_jobs([job], now=self._runtime.now(), db=db)
+        if db is None:
+            self._runtime.jobs_added([job], [job_id])
         return job_id
 
     async def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
@@ -164,7 +181,10 @@ class JobQueue:
         if not jobs:
             return []
         store = await self._store()
-        return await store.add_jobs(jobs, now=self._runtime.now(), db=db)
+        ids = await store.add_jobs(jobs, now=self._runtime.now(), db=db)
+        if db is None:
+            self._runtime.jobs_added(jobs, ids)
+        return ids
 
     # -- reading ----------------------------------------------------------
 
@@ -310,7 +330,8 @@ class JobQueue:
             now=self._runtime.now(),
         )
         store = await self._store()
-        await store.start_flow(flow, now=self._runtime.now())
+        step_ids = await store.start_flow(flow, now=self._runtime.now())
+        self._runtime.flow_started(flow, step_ids)
         return flow.id
 
     async def get_flow(self, flow_id: str) -> FlowRecord | None:
@@ -337,15 +358,30 @@ class JobQueue:
         """Run a failed or cancelled job again now; other jobs (a processing
         one above all) are left alone."""
         v.check_id(job_id, "retry_job")
-        await (await self._store()).retry_job(job_id, now=self._runtime.now())
+        store = await self._store()
+        if await store.retry_job(job_id, now=self._runtime.now()):
+            await self._announce_change("job:retried", job_id)
 
     async def cancel_job(self, job_id: int) -> None:
         """Cancel a pending or waiting job; other jobs are left alone."""
         v.check_id(job_id, "cancel_job")
         store = await self._store()
         if await store.cancel_job(job_id, now=self._runtime.now()):
+            await self._announce_change("job:cancelled", job_id)
             # A cancelled flow step may be the one its flow waited for.
             await self._runtime.enqueue_ready_flow_joins()
+
+    async def _announce_change(self, event: str, job_id: int) -> None:
+        """Emit ``event`` for a job this call changed (and project it), with
+        the job read back, when anyone listens."""
+        runtime = self._runtime
+        if not (runtime.events.wants(event) or runtime.projections.enabled):
+            return
+        job = await (await self._store()).get_job(job_id)
+        if job is not None:
+            runtime.announce(
+                [QueueEvent(event, job_id, job.job_type, job=job, at=runtime.now())]
+            )
 
     async def edit_job(self, job_id: int, /, **updates: Any) -> None:
         """Change fields of a pending job; does nothing to other jobs.
@@ -441,7 +477,31 @@ class JobQueue:
         token_id = v.check_name(token_id, "get_token", "token_id")
         return await (await self._store()).get_token(token_id)
 
+    # -- events -----------------------------------------------------------
+
+    def on(self, event: str, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(dq.QueueEvent)`` after each ``event`` this process
+        causes; returns a function that unsubscribes it.
+
+        Events: ``job:added``, ``job:processing``, ``job:completed``,
+        ``job:failed`` (``will_retry``), ``job:cancelled``, ``job:retried``,
+        ``job:waiting``, ``job:progress``, ``error``. The callback may be a
+        ``def`` (run on a small thread pool) or an ``async def``; it never
+        delays the queue, and what it raises is logged. See
+        docs/observability.md.
+
+        Example:
+            ``queue.on("job:failed", lambda e: alert(e.job_id) if not
+            e.will_retry else None)``
+        """
+        return self._runtime.events.on(event, callback)
+
     # -- workers ----------------------------------------------------------
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """The processors running now (registered, and not yet found silent
+        by a supervisor), by start time, with what each is running."""
+        return await (await self._store()).list_workers()
 
     def create_processor(
         self,
@@ -455,6 +515,9 @@ class JobQueue:
         verbose: bool = False,
         job_type: str | list[str] | None = None,
         heartbeat_interval: Duration = 10,
+        on_job_start: Callback | None = None,
+        on_job_complete: Callback | None = None,
+        on_job_fail: Callback | None = None,
     ) -> Processor:
         """A processor that runs this queue's jobs with ``handlers``.
 
@@ -467,7 +530,13 @@ class JobQueue:
             on_error: Called with each handler error.
             verbose: Log every claim and write at INFO.
             job_type: Only run these job types.
-            heartbeat_interval: Seconds between lease refreshes.
+            heartbeat_interval: Seconds between lease refreshes and worker
+                registry heartbeats.
+            on_job_start / on_job_complete / on_job_fail: Called with a
+                ``dq.QueueEvent`` once per claim, completion and failed
+                attempt (``will_retry`` says if another follows), after the
+                store confirmed it; ``def`` or ``async def``, never fatal,
+                never delaying the processor.
         """
         from dataqueue.processor import Processor
 
@@ -482,6 +551,9 @@ class JobQueue:
             verbose=verbose,
             job_type=job_type,
             heartbeat_interval=heartbeat_interval,
+            on_job_start=on_job_start,
+            on_job_complete=on_job_complete,
+            on_job_fail=on_job_fail,
         )
 
     def create_supervisor(
@@ -491,8 +563,18 @@ class JobQueue:
         stuck_jobs_timeout_minutes: float | timedelta = 1,
         cleanup_jobs_days_to_keep: float | None = 30,
         cleanup_events_days_to_keep: float | None = 30,
+        on_error: Any = None,
+        dead_worker_timeout: Duration | None = None,
     ) -> Supervisor:
-        """A maintenance loop: reclaim stuck jobs, clean up, expire tokens."""
+        """A maintenance loop: reclaim stuck jobs, clean up, expire tokens,
+        remove dead workers from the registry.
+
+        Args:
+            on_error: Called with the error of each failed maintenance step.
+            dead_worker_timeout: Seconds (or timedelta) without a heartbeat
+                after which a worker is removed from ``list_workers()``
+                (default: the stuck-jobs threshold).
+        """
         from dataqueue.supervisor import Supervisor
 
         return Supervisor(
@@ -501,6 +583,8 @@ class JobQueue:
             stuck_jobs_timeout_minutes=stuck_jobs_timeout_minutes,
             cleanup_jobs_days_to_keep=cleanup_jobs_days_to_keep,
             cleanup_events_days_to_keep=cleanup_events_days_to_keep,
+            on_error=on_error,
+            dead_worker_timeout=dead_worker_timeout,
         )
 
     # -- cron ---------------------------------------------------------------

@@ -16,8 +16,10 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dataqueue import _validate as v
+from dataqueue.events import Callback
 from dataqueue.models import JobSpec
 from dataqueue.processor import Processor
+from dataqueue.processor.metrics import ProcessorMetrics
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
 from dataqueue.types import Duration
@@ -147,6 +149,12 @@ class SyncJobQueue:
     edit_cron_job = _blocking(JobQueue.edit_cron_job)
     remove_cron_job = _blocking(JobQueue.remove_cron_job)
     enqueue_due_cron_jobs = _blocking(JobQueue.enqueue_due_cron_jobs)
+    list_workers = _blocking(JobQueue.list_workers)
+
+    @functools.wraps(JobQueue.on)
+    def on(self, event: str, callback: Callback) -> Callable[[], None]:
+        # Listeners run on the queue's loop thread (a def on a worker thread).
+        return self._queue.on(event, callback)
 
     @property
     def backend(self) -> Any:
@@ -203,6 +211,9 @@ class SyncProcessor:
 
     def is_running(self) -> bool:
         return self.processor.is_running()
+
+    def metrics(self) -> ProcessorMetrics:
+        return self.processor.metrics()
 
 
 class SyncSupervisor:

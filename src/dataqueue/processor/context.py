@@ -80,6 +80,8 @@ class LeasedWriter:
         self._now = now
         self.signal = signal
         self._on_lease_lost = on_lease_lost
+        # Told each progress value the store accepted (the job:progress event).
+        self.on_progress: Callable[[int], None] | None = None
 
     def now(self) -> datetime:
         return self._now()  # type: ignore[no-any-return]
@@ -96,6 +98,8 @@ class LeasedWriter:
     async def set_progress(self, percent: int) -> None:
         if not await self.store.set_progress(self.lease, percent, now=self._now()):
             self.lease_lost()
+        elif self.on_progress is not None:
+            self.on_progress(percent)
 
 
 class Deadline(Protocol):

@@ -29,6 +29,8 @@ from dataqueue._looper import Looper
 from dataqueue._outage import OutageLog
 from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.events import ProcessorHooks, QueueEvent
+from dataqueue.models import JobRecord
 from dataqueue.processor.attempt import (
     Abandoned,
     Attempt,
@@ -39,7 +41,9 @@ from dataqueue.processor.attempt import (
     Suspended,
 )
 from dataqueue.processor.lease import LeaseKeeper
+from dataqueue.processor.metrics import MetricsRecorder, ProcessorMetrics
 from dataqueue.processor.outcome import OutcomeWriter
+from dataqueue.processor.registry import WorkerRegistration
 from dataqueue.types import Duration, Handlers
 
 logger = logging.getLogger("dataqueue")
@@ -79,6 +83,9 @@ class Processor(Looper):
         verbose: bool = False,
         job_type: str | Sequence[str] | None = None,
         heartbeat_interval: Duration = HEARTBEAT_INTERVAL,
+        on_job_start: Callable[[QueueEvent], Any] | None = None,
+        on_job_complete: Callable[[QueueEvent], Any] | None = None,
+        on_job_fail: Callable[[QueueEvent], Any] | None = None,
     ) -> None:
         super().__init__()
         options = v.processor_options(
@@ -103,11 +110,28 @@ class Processor(Looper):
         self.verbose = options.verbose
         self.job_types = options.job_types
         self._attempts: dict[int, tuple[Attempt, asyncio.Task[AttemptResult]]] = {}
-        self._outcomes = OutcomeWriter(self.report_error)
+        self._hooks = ProcessorHooks(
+            runtime.callbacks,
+            on_job_start=on_job_start,
+            on_job_complete=on_job_complete,
+            on_job_fail=on_job_fail,
+        )
+        self._metrics = MetricsRecorder(self.worker_id, self.concurrency)
+        self._outcomes = OutcomeWriter(
+            self.report_error, worker_id=self.worker_id, after_flush=self._after_flush
+        )
         self._to_release: list[Lease] = []
         self._attempt_ended = asyncio.Event()
         self._outage = OutageLog(f"processor {self.worker_id}")
         self._leases = LeaseKeeper(self, options.heartbeat_interval)
+        self._registration = WorkerRegistration(
+            runtime,
+            worker_id=self.worker_id,
+            job_types=self.job_types,
+            concurrency=self.concurrency,
+            interval=options.heartbeat_interval,
+            running_job_ids=lambda: list(self._attempts),
+        )
         self._drain_deadline: float | None = None
         self._cron_checked_at: datetime | None = None
         self._cron_failing = False
@@ -115,13 +139,29 @@ class Processor(Looper):
     def now(self) -> datetime:
         return self.runtime.now()
 
-    def report_error(self, error: BaseException) -> None:
+    def report_error(self, error: BaseException, job: JobRecord | None = None) -> None:
+        """Hand a handler's error to ``on_error`` and the ``error`` event."""
+        self.runtime.error(error, job=job, worker_id=self.worker_id)
         if self.on_error is None:
             return
         try:
             self.on_error(error)
         except Exception:
             logger.exception("on_error callback raised")
+
+    def metrics(self) -> ProcessorMetrics:
+        """What this processor runs now and has done since it was created."""
+        return self._metrics.snapshot()
+
+    def _after_flush(self, events: list[QueueEvent]) -> None:
+        """The changes a flush confirmed: count them, call the hooks, emit
+        the queue's events and report projections (none of which waits)."""
+        try:
+            self._metrics.record(events)
+            self._hooks.fire(events)
+            self.runtime.announce(events)
+        except Exception:
+            logger.exception("processor %s: reporting a flush failed", self.worker_id)
 
     # -- leases -----------------------------------------------------------
 
@@ -194,6 +234,7 @@ class Processor(Looper):
             return
         wakeup = await store.subscribe()
         self._leases.start_in_background()
+        self._registration.start_in_background()
         try:
             while not self.stopping:
                 await self._turn(store, wakeup)
@@ -202,6 +243,7 @@ class Processor(Looper):
                 await self._drain(store)
             finally:
                 await self._leases.close()
+                await self._registration.close()
                 await wakeup.close()
                 self._drain_deadline = None
 
@@ -302,12 +344,13 @@ class Processor(Looper):
     ) -> list[tuple[Claimed, Lease]]:
         """Write the buffered outcomes and claim, in one store call."""
         outcomes = self._outcomes.take()
+        now = self.now()
         try:
-            exchange = await store.settle_and_claim(outcomes, claim, now=self.now())
+            exchange = await store.settle_and_claim(outcomes, claim, now=now)
         except BaseException:
             self._outcomes.restore(outcomes)
             raise
-        self._outcomes.written(outcomes, exchange.settled)
+        self._outcomes.written(outcomes, exchange.settled, exchange.claimed, now)
         if exchange.ready_flows:
             await self._enqueue_flow_joins(exchange.ready_flows)
         if self.verbose:
@@ -323,6 +366,20 @@ class Processor(Looper):
 
     # -- attempts -----------------------------------------------------------
 
+    def _progressed(self, job: JobRecord, percent: int) -> None:
+        if self.runtime.events.wants("job:progress"):
+            self.runtime.events.emit(
+                QueueEvent(
+                    "job:progress",
+                    job.id,
+                    job.job_type,
+                    job=job,
+                    worker_id=self.worker_id,
+                    progress=percent,
+                    at=self.now(),
+                )
+            )
+
     def _launch(
         self,
         store: Backend,
@@ -336,6 +393,7 @@ class Processor(Looper):
         attempt = Attempt(
             job, lease, self._specs.get(job.job_type), store, self.now, self.lease_lost
         )
+        attempt.writer.on_progress = lambda percent: self._progressed(job, percent)
         task = asyncio.get_running_loop().create_task(self._run(attempt, slots))
         self._attempts[job.id] = (attempt, task)
         return task
@@ -355,18 +413,21 @@ class Processor(Looper):
                     job.attempts,
                 )
                 started = time.perf_counter()
+                self._metrics.attempt_started(job.id)
                 result = await attempt.run()
         except asyncio.CancelledError:
             result = Abandoned(attempt.signal.reason or "shutdown")
         finally:
             self._attempts.pop(job.id, None)
+            self._metrics.attempt_ended(job.id)
             self._attempt_ended.set()
         match result:
             case Succeeded():
                 seconds = time.perf_counter() - started
                 self._outcomes.succeeded(job, attempt.lease, result, seconds)
             case Raised():
-                self._outcomes.failed(job, attempt.lease, result, self.now())
+                seconds = time.perf_counter() - started
+                self._outcomes.failed(job, attempt.lease, result, self.now(), seconds)
             case Suspended():
                 self._outcomes.suspended(job, attempt.lease, result)
             case Abandoned(reason="shutdown"):
@@ -429,7 +490,7 @@ class Processor(Looper):
                         len(self._to_release),
                         error,
                     )
-                    self._outcomes.take()
+                    self._outcomes.discard()
                     self._to_release = []
                     return
                 await asyncio.sleep(self._outage.failed(error))

@@ -3,10 +3,16 @@
 The retry decision, the ``completed`` event's metadata and the log lines are
 made here; the writes themselves are buffered and handed to the store in
 one ``settle_and_claim`` call per flush (fused with the next claim).
+
+``written`` is where a flush's results come back: the changes the store
+confirmed (outcomes whose lease held, then the jobs claimed) go, as one list
+of ``QueueEvent``, to the processor's ``after_flush`` (metrics, hooks, queue
+events and projections), so each is reported once, after it happened.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -16,12 +22,14 @@ from typing import Any
 from dataqueue import _validate as v
 from dataqueue._commands import (
     BrokenJob,
+    Claimed,
     Completion,
     Failure,
     Lease,
     Outcome,
     Suspension,
 )
+from dataqueue.events import QueueEvent
 from dataqueue.models import FailureReason, JobRecord
 from dataqueue.processor.attempt import Raised, Succeeded, Suspended
 from dataqueue.retry import next_attempt_at
@@ -50,12 +58,19 @@ class OutcomeWriter:
 
     def __init__(
         self,
-        report_error: Callable[[BaseException], None],
+        report_error: Callable[[BaseException, JobRecord | None], None],
         rand: Callable[[], float] = random.random,
+        *,
+        worker_id: str | None = None,
+        after_flush: Callable[[list[QueueEvent]], None] | None = None,
     ) -> None:
         self._report_error = report_error
         self._rand = rand
+        self._worker_id = worker_id
+        self._after_flush = after_flush
         self._pending: list[Outcome] = []
+        # What each unwritten outcome will be reported as, once written.
+        self._events: dict[Lease, QueueEvent] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -73,6 +88,16 @@ class OutcomeWriter:
         """Put back outcomes whose write failed, to be tried again."""
         self._pending[:0] = outcomes
 
+    def discard(self) -> None:
+        """Give up on every unwritten outcome (their jobs will be reclaimed)."""
+        self._pending = []
+        self._events.clear()
+
+    def _event(self, name: str, job: JobRecord, lease: Lease, **fields: Any) -> None:
+        self._events[lease] = QueueEvent(
+            name, job.id, job.job_type, job=job, worker_id=self._worker_id, **fields
+        )
+
     def succeeded(
         self, job: JobRecord, lease: Lease, result: Succeeded, seconds: float
     ) -> None:
@@ -82,10 +107,18 @@ class OutcomeWriter:
                 "job %s: output not stored: %s", job.id, metadata["output_dropped"]
             )
         self._pending.append(Completion(lease, output, metadata))
+        self._event(
+            "job:completed", job, lease, output=output, duration_seconds=seconds
+        )
         logger.info("job %s (%s) completed in %.3fs", job.id, job.job_type, seconds)
 
     def failed(
-        self, job: JobRecord, lease: Lease, result: Raised, now: datetime
+        self,
+        job: JobRecord,
+        lease: Lease,
+        result: Raised,
+        now: datetime,
+        seconds: float | None = None,
     ) -> None:
         retry_at = next_attempt_at(
             now,
@@ -97,6 +130,16 @@ class OutcomeWriter:
             self._rand,
         )
         self._pending.append(Failure(lease, result.message, result.reason, retry_at))
+        self._event(
+            "job:failed",
+            job,
+            lease,
+            error=result.message,
+            failure_reason=result.reason,
+            will_retry=retry_at is not None,
+            exception=result.error,
+            duration_seconds=seconds,
+        )
         if result.reason is FailureReason.HANDLER_ERROR and result.error is not None:
             logger.error(
                 "job %s (%s) raised", job.id, job.job_type, exc_info=result.error
@@ -114,7 +157,7 @@ class OutcomeWriter:
                 retry_at.isoformat(),
             )
         if result.error is not None:
-            self._report_error(result.error)
+            self._report_error(result.error, job)
 
     def suspended(self, job: JobRecord, lease: Lease, result: Suspended) -> None:
         """The job waits: written like the other outcomes, it frees its
@@ -125,6 +168,7 @@ class OutcomeWriter:
                 lease, request.step_data, request.wait_until, request.wait_token_id
             )
         )
+        self._event("job:waiting", job, lease)
         until = request.wait_until
         logger.info(
             "job %s (%s) waiting for %s",
@@ -140,14 +184,46 @@ class OutcomeWriter:
         self._pending.append(
             Failure(lease, message, FailureReason.HANDLER_ERROR, next_attempt_at=None)
         )
+        self._events[lease] = QueueEvent(
+            "job:failed",
+            job.id,
+            worker_id=self._worker_id,
+            error=message,
+            failure_reason=FailureReason.HANDLER_ERROR,
+            will_retry=False,
+        )
 
-    @staticmethod
-    def written(outcomes: Sequence[Outcome], settled: Sequence[bool]) -> None:
-        """Log the outcomes that found their lease lost."""
+    def written(
+        self,
+        outcomes: Sequence[Outcome],
+        settled: Sequence[bool],
+        claimed: Sequence[Claimed] = (),
+        now: datetime | None = None,
+    ) -> None:
+        """A flush is done: log the outcomes that found their lease lost, and
+        hand what the store confirmed to ``after_flush``."""
+        confirmed: list[QueueEvent] = []
         for outcome, applied in zip(outcomes, settled, strict=True):
+            event = self._events.pop(outcome.lease, None)
             if not applied:
                 logger.warning(
                     "job %s: result not recorded: the job was taken from this "
                     "worker (lease lost)",
                     outcome.lease.job_id,
                 )
+            elif event is not None:
+                confirmed.append(dataclasses.replace(event, at=now))
+        for job in claimed:
+            if isinstance(job, JobRecord):
+                confirmed.append(
+                    QueueEvent(
+                        "job:processing",
+                        job.id,
+                        job.job_type,
+                        job=job,
+                        worker_id=self._worker_id,
+                        at=now,
+                    )
+                )
+        if confirmed and self._after_flush is not None:
+            self._after_flush(confirmed)
