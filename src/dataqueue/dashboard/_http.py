@@ -51,7 +51,8 @@ class Param:
     """A path or query parameter: its schema drives both parsing and docs.
 
     Supported shapes: integers (``minimum``/``maximum``), strings
-    (``enum``, ``maxLength``, ``format: uuid``) and arrays of strings
+    (``enum``, ``minLength``/``maxLength``, ``pattern``, ``format: uuid``)
+    and arrays of strings
     (a repeated query key, ``maxItems``).
     """
 
@@ -90,6 +91,9 @@ class Param:
             raise ValueError(f"{self.name}: expected one of {choices}, got {text!r}")
         if not schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", 1e9):
             raise ValueError(f"{self.name}: {len(text)} characters is out of range")
+        pattern = schema.get("pattern")
+        if pattern is not None and not re.search(pattern, text):
+            raise ValueError(f"{self.name}: malformed: {text!r}")
         if schema.get("format") == "uuid":
             try:
                 return str(uuid.UUID(text))

@@ -93,7 +93,12 @@ CRON_ID = id_param("cron_id", "cron schedule")
 FLOW_ID = Param(
     "flow_id", "path", {"type": "string", "format": "uuid"}, "The flow's id."
 )
-TOKEN_ID = Param("token_id", "path", NAME, "The token's id.")
+TOKEN_ID = Param(
+    "token_id",
+    "path",
+    {**NAME, "pattern": "^[A-Za-z0-9_.:-]+$"},
+    "The token's id (as ctx.create_token made it: tok_ and hex digits).",
+)
 STATUS = Param(
     "status",
     "query",

@@ -66,15 +66,19 @@ export function mountJobs(main, { query, app }) {
     }),
   );
 
-  const typeSelect = h(
-    "select",
-    {
-      id: "filter-job-type",
-      name: "job_type",
-      on: { change: () => update({ jobType: typeSelect.value, page: 1 }) },
-    },
-    h("option", { value: "", text: "All job types" }),
-  );
+  // Free text, with the types the dashboard knows as suggestions: jobs of
+  // any type can be in the store.
+  const typeOptions = h("datalist", { id: "job-type-options" });
+  const typeInput = h("input", {
+    id: "filter-job-type",
+    name: "job_type",
+    type: "search",
+    list: "job-type-options",
+    placeholder: "All job types",
+    autocomplete: "off",
+    value: state.jobType,
+    on: { change: () => filters.requestSubmit() },
+  });
   const tagInput = h("input", {
     id: "filter-tags",
     name: "tags",
@@ -91,11 +95,11 @@ export function mountJobs(main, { query, app }) {
       on: {
         submit: (event) => {
           event.preventDefault();
-          update({ tags: parseTags(tagInput.value).join(","), page: 1 });
+          update({ jobType: typeInput.value.trim(), tags: parseTags(tagInput.value).join(","), page: 1 });
         },
       },
     },
-    h("label", { class: "field" }, h("span", { class: "field-label", text: "Job type" }), typeSelect),
+    h("label", { class: "field" }, h("span", { class: "field-label", text: "Job type" }), typeInput, typeOptions),
     h(
       "label",
       { class: "field grow" },
@@ -110,6 +114,7 @@ export function mountJobs(main, { query, app }) {
       text: "Clear",
       on: {
         click: () => {
+          typeInput.value = "";
           tagInput.value = "";
           update({ jobType: "", tags: "", page: 1 });
         },
@@ -186,14 +191,10 @@ export function mountJobs(main, { query, app }) {
   async function loadJobTypes() {
     try {
       const { job_types: jobTypes } = await api.jobTypes();
-      const known = new Set(jobTypes);
-      if (state.jobType) known.add(state.jobType);
       fill(
-        typeSelect,
-        h("option", { value: "", text: "All job types" }),
-        [...known].sort().map((jobType) => h("option", { value: jobType, text: jobType })),
+        typeOptions,
+        jobTypes.map((jobType) => h("option", { value: jobType })),
       );
-      typeSelect.value = state.jobType;
     } catch (error) {
       toastError(error);
     }
