@@ -146,16 +146,21 @@ async def test_auth_refusing_a_request_answers_403_on_both_routes(
     async with served(job_status_app(queue, auth=only_alice)) as client:
         refused = await client.get(f"/jobs/{job_id}")
         refused_stream = await client.get(f"/jobs/{job_id}/stream")
-        refused_unknown = await client.get("/jobs/abc")
+        refused_unknown = await client.get("/jobs/424242")
+        not_an_id = await client.get("/jobs/abc")
         allowed = await client.get(f"/jobs/{job_id}", headers={"x-user": "alice"})
+        allowed_unknown = await client.get("/jobs/424242", headers={"x-user": "alice"})
     assert refused.status_code == 403
     assert refused.json() == {"error": "forbidden"}
     assert refused_stream.status_code == 403
-    # Refused before the id is looked at: no probing which jobs exist.
+    # Refused before the lookup: no probing which jobs exist.
     assert refused_unknown.status_code == 403
     assert allowed.status_code == 200
     assert allowed.json()["id"] == job_id
-    assert asked == [str(job_id), str(job_id), "abc", str(job_id)]
+    assert allowed_unknown.status_code == 404
+    # auth only ever sees valid ids.
+    assert not_an_id.status_code == 404
+    assert asked == [str(job_id), str(job_id), "424242", str(job_id), "424242"]
 
 
 async def test_auth_may_be_async(queue: dq.JobQueue) -> None:

@@ -32,8 +32,9 @@ from dataqueue.types import JSONValue
 from dataqueue.web._stream import ServerSentEvent, event_stream, job_updates
 
 Auth: TypeAlias = Callable[[Request], bool | Awaitable[bool]]
-"""Decides whether a request may read a job; ``request.path_params["job_id"]``
-names the job (as text)."""
+"""Decides whether a request may read a job. It is asked only for a valid id:
+``int(request.path_params["job_id"])`` is a positive 64-bit integer, though
+no such job may exist."""
 
 # Ids every store keeps: positive 64-bit integers.
 _ID = re.compile(r"[0-9]{1,19}")
@@ -74,17 +75,22 @@ def job_status_app(
 
     Args:
         queue: The queue to read jobs from; the app never closes it.
-        auth: Called with each request; a false result (or awaitable of one)
-            answers 403. ``None`` lets every request through.
+        auth: Called with each request for a valid id, before the job is
+            read; a false result (or awaitable of one) answers 403. ``None``
+            lets every request through.
         poll_interval: Seconds between reads of a streamed job.
     """
 
     async def requested_job(request: Request) -> JobRecord:
-        if auth is not None and not await _allows(auth, request):
-            raise HTTPException(403, "forbidden")
         text = request.path_params["job_id"]
         job_id = int(text) if _ID.fullmatch(text) else 0
-        job = await queue.get_job(job_id) if 0 < job_id <= _MAX_ID else None
+        if not 0 < job_id <= _MAX_ID:
+            raise HTTPException(404, "job not found")
+        # Asked before the lookup, so a refused caller cannot tell which
+        # jobs exist.
+        if auth is not None and not await _allows(auth, request):
+            raise HTTPException(403, "forbidden")
+        job = await queue.get_job(job_id)
         if job is None:
             raise HTTPException(404, "job not found")
         return job
