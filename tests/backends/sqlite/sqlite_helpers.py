@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from dataqueue._commands import Claimed, ClaimRequest, Lease, NewJob, Outcome
+from dataqueue._commands import (
+    Claimed,
+    ClaimRequest,
+    Completion,
+    Lease,
+    NewFlow,
+    NewJob,
+    Outcome,
+)
 from dataqueue.backends.sqlite import SqliteBackend
 from dataqueue.models import JobRecord
 
@@ -116,3 +125,59 @@ def add_one_when_told(path: str, go: Any, added: Any) -> None:
             await backend.close()
 
     asyncio.run(run())
+
+
+def new_flow(
+    count: int, *, step_options: dict[str, Any] | None = None, **options: Any
+) -> NewFlow:
+    """A flow of ``count`` "step" jobs (with ``step_options``), policy
+    ``continue`` unless ``options`` say otherwise."""
+    flow_id = options.pop("id", None) or str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "id": flow_id,
+        "steps": [
+            new_job(
+                "step", flow_id=flow_id, flow_step_index=index, **(step_options or {})
+            )
+            for index in range(count)
+        ],
+        "join_job_type": "join",
+        "join_spec": '{"job_type": "join"}',
+        "failure_policy": "continue",
+        "timeout_at": None,
+        "entity": None,
+    }
+    values.update(options)
+    return NewFlow(**values)
+
+
+def complete_until_empty(path: str, worker_id: str, start: Any) -> list[str]:
+    """Run in a child process: once every process is ready (``start`` is a
+    barrier), claim batches and complete each in the next exchange, as a
+    worker does, until nothing is due; returns the ``ready_flows`` reported
+    to this process."""
+
+    async def run() -> list[str]:
+        backend = SqliteBackend(path)
+        ready: list[str] = []
+        try:
+            await backend.open()
+            await asyncio.to_thread(start.wait)
+            outcomes: list[Outcome] = []
+            while True:
+                token = secrets.token_hex(16)
+                exchange = await backend.settle_and_claim(
+                    outcomes, ClaimRequest(worker_id, token, 3), now=NOW
+                )
+                ready.extend(exchange.ready_flows)
+                if not exchange.claimed:
+                    return ready
+                outcomes = [
+                    Completion(Lease(job.id, token), {"by": worker_id}, {})
+                    for job in exchange.claimed
+                ]
+                await asyncio.sleep(0.002)  # as claim_until_empty: interleave
+        finally:
+            await backend.close()
+
+    return asyncio.run(run())
