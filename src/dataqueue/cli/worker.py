@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
 
+from dataqueue import Processor, PrometheusCollector
 from dataqueue.cli._options import import_handlers, resolve_url, url_option
 from dataqueue.connect import connect
 from dataqueue.errors import DataQueueError, StoreUnavailableError
@@ -54,6 +55,17 @@ logger = logging.getLogger("dataqueue")
     help="Seconds to let running jobs finish after SIGTERM.",
 )
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics on this port (needs dataqueue[prometheus]).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics endpoint listens on.",
+)
+@click.option(
     "--log-level",
     default="INFO",
     show_default=True,
@@ -73,6 +85,8 @@ def worker(
     stuck_minutes: float,
     heartbeat_interval: float,
     drain_timeout: float,
+    metrics_port: int | None,
+    metrics_host: str,
     log_level: str,
 ) -> None:
     """Run jobs with the handlers dict at MODULE:HANDLERS until stopped."""
@@ -95,11 +109,41 @@ def worker(
             stuck_minutes=stuck_minutes,
             heartbeat_interval=heartbeat_interval,
             drain_timeout=drain_timeout,
+            metrics_address=None
+            if metrics_port is None
+            else (metrics_host, metrics_port),
         )
     )
 
 
 STARTUP_BACKOFF_MAX = 5.0
+
+
+def serve_metrics(processor: Processor, host: str, port: int) -> Callable[[], None]:
+    """Serve the processor's metrics at ``http://host:port/metrics`` from a
+    thread; returns the function that stops serving."""
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+    except ImportError as error:
+        raise click.ClickException(
+            f"--metrics-port needs: pip install 'dataqueue[prometheus]' ({error})"
+        ) from None
+    registry = CollectorRegistry()
+    registry.register(PrometheusCollector(processor))
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot serve metrics on {host}:{port}: {error}"
+        ) from None
+    logger.info("metrics at http://%s:%d/metrics", host, port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    return stop
 
 
 async def wait_for_store(queue: JobQueue, stop: asyncio.Event) -> bool:
@@ -147,6 +191,7 @@ async def run_worker(
     stuck_minutes: float,
     heartbeat_interval: float,
     drain_timeout: float,
+    metrics_address: tuple[str, int] | None = None,
 ) -> None:
     try:
         queue = connect(url, schema=schema, key_prefix=key_prefix)
@@ -176,6 +221,11 @@ async def run_worker(
             if supervise
             else None
         )
+        stop_metrics = (
+            None
+            if metrics_address is None
+            else serve_metrics(processor, *metrics_address)
+        )
         processor.start_in_background()
         if supervisor is not None:
             supervisor.start_in_background()
@@ -190,4 +240,6 @@ async def run_worker(
         await processor.stop_and_drain(drain_timeout)
         if supervisor is not None:
             await supervisor.stop_and_drain(drain_timeout)
+        if stop_metrics is not None:
+            stop_metrics()
     logger.info("worker %s stopped", processor.worker_id)
