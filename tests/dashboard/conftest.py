@@ -3,9 +3,10 @@ the dashboard's own page: from loopback, same origin, with the CSRF token."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 import dataqueue as dq
 from dataqueue.dashboard import create_app
-from tests.dashboard.jobs import HANDLERS
+from tests.dashboard.jobs import HANDLERS, Gate
 
 BASE = "/admin/dataqueue"
 ORIGIN = "http://127.0.0.1"
@@ -88,3 +89,14 @@ async def make_dashboard(
 @pytest.fixture
 async def dash(make_dashboard: MakeDashboard) -> DashboardClient:
     return await make_dashboard()
+
+
+@pytest.fixture
+def gate() -> Iterator[asyncio.Event]:
+    """Holds ``stepping`` jobs at 50% until set (set at the end anyway)."""
+    Gate.event = asyncio.Event()
+    try:
+        yield Gate.event
+    finally:
+        Gate.event.set()
+        Gate.event = None

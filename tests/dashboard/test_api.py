@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import dataqueue as dq
 from dataqueue.testing import FakeClock
+from tests.conftest import eventually
 from tests.dashboard.conftest import DashboardClient, MakeDashboard
+from tests.dashboard.jobs import HANDLERS
 
 
 async def test_jobs_are_listed_newest_first_with_every_field(
@@ -347,3 +350,36 @@ async def test_an_unknown_flow_is_a_404(dash: DashboardClient) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     assert (await dash.get(f"/api/flows/{missing}")).status_code == 404
     assert (await dash.get("/api/flows/not-a-uuid")).status_code == 404
+
+
+async def test_live_workers_are_listed_with_their_running_jobs(
+    queue: dq.JobQueue, dash: DashboardClient, gate: asyncio.Event
+) -> None:
+    job_id = await queue.add_job("stepping", {})
+    processor = queue.create_processor(
+        HANDLERS,
+        worker_id="worker-a",
+        concurrency=2,
+        poll_interval=0.05,
+        heartbeat_interval=0.05,
+    )
+    processor.start_in_background()
+    try:
+
+        async def running() -> bool:
+            workers = (await dash.get("/api/workers")).json()["workers"]
+            return bool(workers) and workers[0]["running_job_ids"] == [job_id]
+
+        await eventually(running)
+        worker = (await dash.get("/api/workers")).json()["workers"][0]
+    finally:
+        gate.set()
+        await processor.stop_and_drain(5)
+
+    assert (worker["id"], worker["concurrency"], worker["job_types"]) == (
+        "worker-a",
+        2,
+        None,
+    )
+    assert datetime.fromisoformat(worker["last_heartbeat"]).utcoffset() == timedelta(0)
+    assert (await dash.get("/api/workers")).json() == {"workers": []}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -13,7 +13,7 @@ import pytest
 import dataqueue as dq
 from dataqueue.dashboard import create_app, streams
 from tests.dashboard.conftest import BASE
-from tests.dashboard.jobs import HANDLERS, Gate
+from tests.dashboard.jobs import HANDLERS
 from tests.web.conftest import Received, received, served
 
 
@@ -21,16 +21,6 @@ from tests.web.conftest import Received, received, served
 def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(streams, "LIST_POLL_SECONDS", 0.02)
     monkeypatch.setattr(streams, "JOB_POLL_SECONDS", 0.02)
-
-
-@pytest.fixture
-def gate() -> Iterator[asyncio.Event]:
-    Gate.event = asyncio.Event()
-    try:
-        yield Gate.event
-    finally:
-        Gate.event.set()
-        Gate.event = None
 
 
 class Events:
