@@ -80,6 +80,7 @@ from dataqueue.models import (
     JobEvent,
     JobRecord,
     JobStatus,
+    StepOutcome,
     TimeRange,
     Token,
     WorkerInfo,
@@ -425,7 +426,7 @@ def leases_json(leases: Iterable[Lease]) -> str:
     return json_list([lease.job_id, lease.token] for lease in leases)
 
 
-StepOutcome = tuple[str, int, str]
+FinishedStep = tuple[str, int, StepOutcome]
 """A flow step that finished for good: (flow_id, step_index, outcome)."""
 
 
@@ -461,7 +462,7 @@ def settle(
     failures: list[dict[str, Any]] = []
     suspensions: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    steps: list[StepOutcome] = []
+    steps: list[FinishedStep] = []
     finished = 0
     token_states = waited_token_states(conn, outcomes)
     for outcome in outcomes:
@@ -536,7 +537,9 @@ def settle(
     return Settlement(settled, finished, ready_flows)
 
 
-def step_outcomes(rows: Iterable[sqlite3.Row], outcome: str) -> list[StepOutcome]:
+def finished_steps(
+    rows: Iterable[sqlite3.Row], outcome: StepOutcome
+) -> list[FinishedStep]:
     """The flow steps among jobs just made final (rows with ``flow_id`` and
     ``flow_step_index``), all with one outcome."""
     return [
@@ -547,7 +550,7 @@ def step_outcomes(rows: Iterable[sqlite3.Row], outcome: str) -> list[StepOutcome
 
 
 def flow_barrier(
-    conn: sqlite3.Connection, steps: Iterable[StepOutcome], now: int
+    conn: sqlite3.Connection, steps: Iterable[FinishedStep], now: int
 ) -> list[str]:
     """Count flow steps that finished for good, in the caller's transaction
     (the one that made their jobs final); returns the flows made ready.
@@ -813,7 +816,7 @@ def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> int:
     )
     cancelled = json_list(r["id"] for r in rows)
     conn.execute(SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now})
-    flow_barrier(conn, step_outcomes(rows, "fail"), now)
+    flow_barrier(conn, finished_steps(rows, "fail"), now)
     return len(rows)
 
 
@@ -1220,7 +1223,7 @@ class SqliteBackend(Backend):
                 {"ids": json_list(stuck), "error": error, "now": micros},
             ).fetchall()
             failed = [r for r in rows if r["status"] == "failed"]
-            flow_barrier(conn, step_outcomes(failed, "fail"), micros)
+            flow_barrier(conn, finished_steps(failed, "fail"), micros)
             insert_events(
                 conn,
                 (
