@@ -10,10 +10,11 @@ from typing import Any
 import psycopg
 from tests.conftest import PG_URL
 
-from dataqueue._commands import ClaimRequest, Lease, NewJob
+from dataqueue._commands import ClaimRequest, Lease, NewFlow, NewJob
 from dataqueue._validate import new_job
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.models import JobSpec
+from dataqueue.flows import new_flow
+from dataqueue.models import FailurePolicy, JobSpec
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -56,3 +57,17 @@ async def claim(
 async def execute(query: str) -> None:
     async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
         await conn.execute(query.encode())
+
+
+def flow(
+    steps: int,
+    *,
+    failure_policy: FailurePolicy = "continue",
+    timeout: float | None = None,
+    job_type: str = "step",
+    **options: Any,
+) -> NewFlow:
+    """A validated flow of ``steps`` jobs of ``job_type`` (``options`` go to
+    every step's JobSpec) and a join of type ``join``."""
+    specs = [JobSpec(job_type, {"n": n}, **options) for n in range(steps)]
+    return new_flow(specs, JobSpec("join", {}), failure_policy, timeout, None, now=NOW)

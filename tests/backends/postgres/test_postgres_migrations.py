@@ -6,12 +6,14 @@ import asyncio
 import sys
 
 import pytest
-from pg_helpers import NOW, MakeBackend, claim, execute, job, scalar
+from pg_helpers import NOW, MakeBackend, claim, execute, flow, job, scalar
 from tests.conftest import PG_URL
 
 import dataqueue as dq
+from dataqueue._commands import JobFilter
 from dataqueue.backends.postgres import PostgresBackend
 from dataqueue.errors import NotMigratedError
+from dataqueue.models import JobStatus
 
 MIGRATE_IN_A_PROCESS = """
 import asyncio, sys
@@ -176,3 +178,40 @@ async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
         f"AND conrelid = '\"{schema}\".job_events'::regclass"
     )
     assert foreign_keys == 0
+
+
+async def test_0005_upgrades_a_0004_schema_and_keeps_its_jobs(
+    make_backend: MakeBackend, schema: str
+) -> None:
+    old = await make_backend(migrate=False)
+    old._migrations = {v: m for v, m in old._migrations.items() if v <= 4}
+    await old.migrate()
+    # Written as the 0004 statements did: this backend's own add_jobs already
+    # names the entity column.
+    await execute(
+        f'INSERT INTO "{schema}".job_queue (job_type, payload, output, status, '
+        "created_at, updated_at, run_at) VALUES "
+        "('email', '{}', NULL, 'pending', now(), now(), now()), "
+        "('report', '{}', '{\"ok\": true}', 'completed', now(), now(), now())"
+    )
+
+    backend = await make_backend()
+    kept = await backend.get_job(1)
+    finished = await backend.get_job(2)
+    assert kept is not None and kept.status is JobStatus.PENDING
+    assert (kept.flow_step_index, kept.entity) == (None, None)
+    assert finished is not None and finished.output == {"ok": True}
+    counts = await backend.count_jobs(JobFilter())
+    assert (counts[JobStatus.PENDING], counts[JobStatus.COMPLETED]) == (1, 1)
+    # The flows and workers tables of 0001 are replaced by what the store uses.
+    new = flow(1)
+    await backend.start_flow(new, now=NOW)
+    stored = await backend.get_flow(new.id)
+    assert stored is not None and stored.record.total_steps == 1
+    columns = await scalar(
+        "SELECT string_agg(column_name, ',' ORDER BY column_name) "
+        "FROM information_schema.columns "
+        f"WHERE table_schema = '{schema}' AND table_name = 'job_queue' "
+        "AND column_name LIKE 'entity%'"
+    )
+    assert columns == "entity"
