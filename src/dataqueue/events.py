@@ -52,8 +52,10 @@ MAX_QUEUED_CALLBACKS = 10_000
 """Callbacks started or waiting (per queue); beyond this, calls are dropped
 with a warning, so listeners that cannot keep up never exhaust memory."""
 
-CALLBACK_THREADS = 8
-"""Daemon threads (per process) that run plain-function callbacks."""
+CALLBACK_THREADS = 32
+"""Daemon threads (per process) that run plain-function callbacks, started
+as needed. When every one is busy (say, with callbacks that block), further
+plain-function callbacks wait for a free one; ``async def`` ones do not."""
 
 CLOSE_GRACE = 5.0
 """Seconds ``queue.close()`` waits for callbacks still running."""
