@@ -1136,6 +1136,8 @@ class RedisBackend(Backend):
         return [_text(flow_id) for flow_id in flow_ids]
 
     async def get_ready_flows(self, limit: int) -> list[str]:
+        if limit <= 0:
+            return []  # ZRANGE 0 -1 would be every one
         with store_faults(self._where):
             flow_ids = await self._client.zrange(
                 keys.flow_status(self._prefix, FlowStatus.READY.value), 0, limit - 1
