@@ -66,6 +66,7 @@ async def test_open_creates_the_schema_and_migrate_is_idempotent(
         "waitpoints",
         "cron_schedules",
         "flows",
+        "flow_steps",
         "workers",
     } <= tables
 
