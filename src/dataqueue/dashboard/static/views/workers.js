@@ -7,6 +7,7 @@ import { toastError } from "../toast.js";
 
 // A heartbeat older than this is shown as late (workers beat every few seconds).
 const LATE_AFTER_MS = 60_000;
+const RUNNING_LIMIT = 500;
 
 export function mountWorkers(main, { app }) {
   app.title("Workers");
@@ -32,14 +33,24 @@ export function mountWorkers(main, { app }) {
 
   async function load() {
     try {
-      const { workers } = await api.workers();
-      render(workers);
+      const [{ workers }, { jobs }] = await Promise.all([
+        api.workers(),
+        api.jobs({ status: "processing", limit: RUNNING_LIMIT }),
+      ]);
+      // A worker's heartbeat lists its jobs only every few seconds; the
+      // store's locks say which it holds now, and their changes are pushed.
+      const held = new Map();
+      for (const job of jobs) {
+        if (!held.has(job.locked_by)) held.set(job.locked_by, []);
+        held.get(job.locked_by).push(job.id);
+      }
+      render(workers, held);
     } catch (error) {
       toastError(error);
     }
   }
 
-  function render(workers) {
+  function render(workers, held) {
     if (workers.length === 0) {
       fill(
         holder,
@@ -50,12 +61,15 @@ export function mountWorkers(main, { app }) {
       );
       return;
     }
-    fill(holder, workers.map(workerCard));
+    fill(
+      holder,
+      workers.map((worker) => workerCard(worker, held.get(worker.id) ?? [])),
+    );
   }
 
-  function workerCard(worker) {
+  function workerCard(worker, runningJobIds) {
     const late = Date.now() - new Date(worker.last_heartbeat).getTime() > LATE_AFTER_MS;
-    const running = worker.running_job_ids.length;
+    const running = runningJobIds.length;
     return h(
       "article",
       { class: "card worker", dataset: { workerId: worker.id } },
@@ -88,7 +102,7 @@ export function mountWorkers(main, { app }) {
             : h(
                 "span",
                 { class: "chips" },
-                worker.running_job_ids.map((jobId) =>
+                runningJobIds.map((jobId) =>
                   h("a", { class: "chip mono", href: app.href(`/jobs/${jobId}`), text: `#${jobId}` }),
                 ),
               ),
