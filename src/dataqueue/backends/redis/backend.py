@@ -537,13 +537,10 @@ def _flow_record(row: Mapping[str, str], steps: list[FlowStep]) -> FlowRecord:
     )
 
 
-def _flow_step(step_index: int, row: Sequence[Any]) -> FlowStep:
-    """A step as ``get_flow.lua`` returns it: [job id, job type, job status,
-    outcome, output, error history], false (here None) where absent."""
-    job_id, job_type, status, outcome, output, history = row
-    if status is None:
-        # Its job was deleted by cleanup, so it had finished for good.
-        status = JobStatus.COMPLETED if outcome == "success" else JobStatus.FAILED
+def _flow_step(row: Sequence[Any]) -> FlowStep:
+    """A step as ``get_flow.lua`` returns it: [step index, job id, job type,
+    job status, outcome, output, error history], None where absent."""
+    step_index, job_id, job_type, status, outcome, output, history = row
     error = None
     if outcome == "fail":
         errors = json.loads(history) if history else []
@@ -1106,9 +1103,10 @@ class RedisBackend(Backend):
             return None
         found = json.loads(text)
         row: dict[str, str] = found["flow"]
+        # cjson writes an empty list as {}; Lua's false stands for nil.
         steps = [
-            _flow_step(index, [value or None for value in step])
-            for index, step in enumerate(found["steps"])
+            _flow_step([None if value is False else value for value in step])
+            for step in found["steps"] or []
         ]
         return StoredFlow(record=_flow_record(row, steps), join_spec=row["join_spec"])
 
