@@ -126,8 +126,8 @@ def check_callback(callback: Any, where: str, name: str) -> Callback | None:
 class _DaemonThreads:
     """Threads for plain-function callbacks. Daemon threads, unlike a
     ``ThreadPoolExecutor``'s, never hold up the interpreter's exit, so a
-    callback that hangs cannot keep a stopped worker alive. A new thread is
-    started when none is idle, up to ``size``."""
+    callback that hangs cannot keep a stopped worker alive. Each call takes
+    an idle thread, or starts one while there are fewer than ``size``."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -137,16 +137,23 @@ class _DaemonThreads:
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
+        self._waiting = 0  # calls queued while every thread was busy
 
     def submit(
         self, function: Callable[[Any], Any], argument: Any
     ) -> concurrent.futures.Future[Any]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._work.put((function, argument, future))
         with self._lock:
-            start = self._idle == 0 and self._threads < self._size
-            if start:
+            # Counted here, not when a thread picks the call up, so that two
+            # quick calls never both count on the same idle thread.
+            start = not self._idle and self._threads < self._size
+            if self._idle:
+                self._idle -= 1
+            elif start:
                 self._threads += 1
+            else:
+                self._waiting += 1
+        self._work.put((function, argument, future))
         if start:
             threading.Thread(
                 target=self._serve, name="dataqueue-callback", daemon=True
@@ -155,18 +162,18 @@ class _DaemonThreads:
 
     def _serve(self) -> None:
         while True:
-            with self._lock:
-                self._idle += 1
             function, argument, future = self._work.get()
-            with self._lock:
-                self._idle -= 1
             # A call that timed out while queued was cancelled: skip it.
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(function(argument))
-            except BaseException as error:
-                future.set_exception(error)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function(argument))
+                except BaseException as error:
+                    future.set_exception(error)
+            with self._lock:
+                if self._waiting:
+                    self._waiting -= 1  # this thread takes a queued call next
+                else:
+                    self._idle += 1
 
 
 _threads = _DaemonThreads(CALLBACK_THREADS)
