@@ -356,3 +356,37 @@ def test_dark_mode_follows_the_system_and_the_toggle_is_remembered(
 
 def background(page: Page) -> str:
     return str(page.evaluate("getComputedStyle(document.body).backgroundColor"))
+
+
+def test_a_running_job_s_progress_moves_in_the_list(
+    dashboard: Dashboard, page: Page, snap: Snap
+) -> None:
+    queue = dashboard.queue
+    for n, tags in enumerate([["welcome"], ["welcome", "eu"], ["digest"]] * 2):
+        queue.add_job("send_email", {"to": f"user{n}@example.com"}, tags=tags)
+    queue.add_job("always_fails", {"to": "bounce@example.com"}, max_attempts=1)
+    queue.add_job("needs_approval", {"invoice": 1042}, tags=["billing"])
+    assert queue.create_processor(HANDLERS, job_type=list(HANDLERS)).start() == 8
+    queue.add_job("resize_image", {"path": "/img/1.png"}, tags=["media"], priority=5)
+    queue.add_job("sync_crm", {"account": 31}, tags=["crm"])
+    gate = ProgressGate([40, 65])
+    report = queue.add_job("generate_report", {"month": "2026-10"}, tags=["reports"])
+    processor = queue.create_processor(
+        {"generate_report": gate.handler}, job_type="generate_report"
+    )
+    page.goto(dashboard.at("/"))
+    row = page.locator(f'tr[data-job-id="{report}"]')
+    expect(row.locator(".badge")).to_have_text("pending")
+
+    processor.start_in_background()
+    try:
+        expect(row.locator(".badge")).to_have_text("processing")
+        gate.release()
+        expect(row.locator(".progress-wrap")).to_have_attribute("data-value", "40")
+        snap(page, "dashboard")
+        gate.release()
+        expect(row.locator(".progress-wrap")).to_have_attribute("data-value", "65")
+        gate.release()
+        expect(row.locator(".badge")).to_have_text("completed")
+    finally:
+        processor.stop_and_drain(10)
