@@ -76,17 +76,19 @@ async def test_the_list_stream_pushes_counts_when_a_processor_changes_them(
         assert response.headers["content-type"].startswith("text/event-stream")
         first = await events.next()
         await queue.create_processor(HANDLERS).start()
-        second = await events.next()
+        later = [await events.next()]
+        # A poll may also catch the job while it runs.
+        while json.loads(later[-1].data or "")["counts"]["completed"] != 1:
+            later.append(await events.next())
 
-    assert first.event == second.event == "changed"
+    assert {block.event for block in (first, *later)} == {"changed"}
     assert json.loads(first.data or "")["counts"]["pending"] == 1
-    counts = json.loads(second.data or "")["counts"]
-    assert (counts["pending"], counts["completed"]) == (0, 1)
+    assert json.loads(later[-1].data or "")["counts"]["pending"] == 0
     job = await queue.get_job(job_id)
     assert job is not None and job.status is dq.JobStatus.COMPLETED
 
 
-async def test_the_list_stream_is_quiet_while_nothing_changes_and_sees_progress(
+async def test_the_list_stream_is_quiet_while_nothing_changes_and_speaks_when_a_job_starts(
     queue: dq.JobQueue, gate: asyncio.Event
 ) -> None:
     await queue.add_job("stepping", {})
@@ -102,10 +104,10 @@ async def test_the_list_stream_is_quiet_while_nothing_changes_and_sees_progress(
             await events.next(timeout=0.3)
         batch = asyncio.create_task(processor.start())
         moved = await events.next()
+        while json.loads(moved.data or "")["counts"]["processing"] != 1:
+            moved = await events.next()
         gate.set()
         await batch
-
-    assert json.loads(moved.data or "")["counts"]["processing"] == 1
 
 
 async def test_the_job_stream_follows_a_running_job_to_its_end(

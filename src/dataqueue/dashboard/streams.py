@@ -52,10 +52,13 @@ async def _list_changes(
     seen: object = None
     while True:
         try:
-            counts = await queue.count_jobs(filters)
+            # Two reads, not one snapshot: a change between them is seen
+            # (and sent) again by the next poll. Counts last, as they are
+            # what the event carries.
             page = await queue.get_jobs(
                 filters, args["status"], args["limit"], args["offset"]
             )
+            counts = await queue.count_jobs(filters)
         except ApiError as error:
             # The browser reconnects by itself; it finds the store back or
             # not then.
