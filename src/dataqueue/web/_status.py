@@ -6,8 +6,8 @@ Routes (relative to where it is mounted):
 - ``GET /jobs/{id}/stream``: ``text/event-stream`` of ``job`` events, one
   each time that JSON changes; ends after a final state.
 
-A non-numeric or unknown id is a 404 and a refused ``auth`` a 403, both as
-``{"error": ...}``.
+A non-numeric or unknown id is a 404, a refused ``auth`` a 403 and an
+unreachable store a 503, all as ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dataqueue.errors import StoreUnavailableError
 from dataqueue.models import JobRecord
 from dataqueue.queue import JobQueue
 from dataqueue.types import JSONValue
@@ -90,7 +91,10 @@ def job_status_app(
         # jobs exist.
         if auth is not None and not await _allows(auth, request):
             raise HTTPException(403, "forbidden")
-        job = await queue.get_job(job_id)
+        try:
+            job = await queue.get_job(job_id)
+        except StoreUnavailableError as error:
+            raise HTTPException(503, "the job store is unavailable") from error
         if job is None:
             raise HTTPException(404, "job not found")
         return job

@@ -12,6 +12,7 @@ closed client is noticed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -19,8 +20,11 @@ from dataclasses import dataclass
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from dataqueue.errors import StoreUnavailableError
 from dataqueue.models import JobRecord
 from dataqueue.queue import JobQueue
+
+logger = logging.getLogger("dataqueue.web")
 
 HEARTBEAT = b": heartbeat\n\n"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -36,17 +40,28 @@ async def job_updates(
     queue: JobQueue, job_id: int, *, poll_interval: float = 0.5
 ) -> AsyncIterator[JobRecord]:
     """Yield the job now and again each time it changes; end after yielding a
-    final state (``JobRecord.is_final``), or when the job does not exist."""
+    final state (``JobRecord.is_final``), or when the job does not exist.
+    While the store is unavailable it keeps trying (one warning logged)."""
     last: JobRecord | None = None
+    outage = False
     while True:
-        job = await queue.get_job(job_id)
-        if job is None:
-            return
-        if job != last:
-            last = job
-            yield job
-        if job.is_final:
-            return
+        try:
+            job = await queue.get_job(job_id)
+        except StoreUnavailableError as error:
+            # Wait the store out: the watcher sees the next change once it is
+            # back, and heartbeats keep the stream open meanwhile.
+            if not outage:
+                logger.warning("job %s: updates paused, %s", job_id, error)
+            outage = True
+        else:
+            outage = False
+            if job is None:
+                return
+            if job != last:
+                last = job
+                yield job
+            if job.is_final:
+                return
         await asyncio.sleep(poll_interval)
 
 
