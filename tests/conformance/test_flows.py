@@ -83,7 +83,7 @@ async def test_continue_policy_joins_once_with_every_outcome(
                     "step_index": 1,
                     "job_id": failed.id,
                     "status": "fail",
-                    "error": "step 1 broke",
+                    "error": "RuntimeError: step 1 broke",
                 },
                 {
                     "step_index": 2,
@@ -118,7 +118,7 @@ async def test_continue_policy_joins_once_with_every_outcome(
         dq.JobStatus.COMPLETED,
     ]
     assert flow.steps[0].result == {"done": 0}
-    assert flow.steps[1].error == "step 1 broke"
+    assert flow.steps[1].error == "RuntimeError: step 1 broke"
     step_job = await queue.get_job(ids[2])
     assert step_job is not None
     assert (step_job.flow_id, step_job.flow_step_index) == (flow_id, 2)
