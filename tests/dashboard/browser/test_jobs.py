@@ -390,3 +390,51 @@ def test_a_running_job_s_progress_moves_in_the_list(
         expect(row.locator(".badge")).to_have_text("completed")
     finally:
         processor.stop_and_drain(10)
+
+
+def test_the_list_follows_the_store_live_unless_auto_refresh_is_off(
+    dashboard: Dashboard, page: Page
+) -> None:
+    queue = dashboard.queue
+    queue.add_job("send_email", {"to": "a@example.com"})
+    page.goto(dashboard.at("/"))
+    rows = page.locator(".jobs-table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+
+    queue.add_job("send_email", {"to": "b@example.com"})
+    expect(rows).to_have_count(2)
+    tab_count(page, "pending").to_have_text("2")
+
+    page.locator("label.switch").click()
+    expect(page.locator("#auto-refresh")).not_to_be_checked()
+    queue.add_job("send_email", {"to": "c@example.com"})
+    # The change is announced, not applied.
+    expect(page.locator("#stale-notice")).to_be_visible()
+    expect(rows).to_have_count(2)
+    page.locator("#stale-notice").click()
+    expect(rows).to_have_count(3)
+    expect(page.locator("#stale-notice")).to_be_hidden()
+
+    page.reload()
+    expect(page.locator("#auto-refresh")).not_to_be_checked()
+    page.locator("label.switch").click()
+    queue.add_job("send_email", {"to": "d@example.com"})
+    expect(rows).to_have_count(4)
+
+
+def test_the_status_tabs_work_from_the_keyboard(
+    dashboard: Dashboard, page: Page
+) -> None:
+    seed_every_status(dashboard.queue)
+    page.goto(dashboard.at("/"))
+    tab_count(page, "all").to_have_text("8")
+    page.locator('.tab[data-status="all"]').focus()
+    page.keyboard.press("ArrowRight")
+    pending = page.locator('.tab[data-status="pending"]')
+    expect(pending).to_have_attribute("aria-selected", "true")
+    expect(pending).to_be_focused()
+    expect(page.locator('.jobs-table tbody tr[data-status="pending"]')).to_have_count(2)
+    page.keyboard.press("End")
+    expect(page.locator('.tab[data-status="waiting"]')).to_be_focused()
+    expect(page.locator('.jobs-table tbody tr[data-status="waiting"]')).to_have_count(1)

@@ -39,8 +39,8 @@ function applyTheme(theme) {
 }
 
 function setUpTheme() {
-  applyTheme(localStorage.getItem(THEME_KEY));
-  systemDark.addEventListener("change", () => applyTheme(localStorage.getItem(THEME_KEY)));
+  applyTheme(document.documentElement.dataset.theme);
+  systemDark.addEventListener("change", () => applyTheme(document.documentElement.dataset.theme));
   document.getElementById("theme-toggle").addEventListener("click", () => {
     const next = effectiveTheme() === "dark" ? "light" : "dark";
     localStorage.setItem(THEME_KEY, next);
@@ -92,7 +92,7 @@ function routePath() {
   return inside === "" ? "/" : inside.replace(/(.)\/+$/, "$1");
 }
 
-export function href(path) {
+function href(path) {
   return `${basePath}${path}`;
 }
 

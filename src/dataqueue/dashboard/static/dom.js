@@ -221,3 +221,19 @@ export function shortId(id) {
   const text = String(id);
   return text.length > 12 ? `${text.slice(0, 8)}…` : text;
 }
+
+/** Arrow keys, Home and End move between the tabs of `tablist` and select. */
+export function tabKeys(tablist) {
+  tablist.addEventListener("keydown", (event) => {
+    const tabs = [...tablist.querySelectorAll('[role="tab"]')];
+    const index = tabs.indexOf(document.activeElement);
+    if (index < 0) return;
+    const moves = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = tabs[(moves[event.key] + tabs.length) % tabs.length];
+    next.focus();
+    next.click();
+  });
+  return tablist;
+}

@@ -10,6 +10,7 @@ import {
   progressBar,
   shortId,
   statusBadge,
+  tabKeys,
   timeAgo,
   timeFull,
 } from "../dom.js";
@@ -55,7 +56,7 @@ export function mountFlows(main, { query, app }) {
   const page = Math.max(1, Number.parseInt(query.get("page") || "1", 10) || 1);
   const state = { status: STATUSES.includes(requested) ? requested : "all", page };
 
-  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Flow status" });
+  const tabs = tabKeys(h("div", { class: "tabs", role: "tablist", "aria-label": "Flow status" }));
   const holder = h("div", { class: "card table-card" }, loading());
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
   fill(
@@ -85,21 +86,24 @@ export function mountFlows(main, { query, app }) {
     loader.run();
   }
 
+  const tabButtons = ["all", ...STATUSES].map((status) =>
+    h("button", {
+      type: "button",
+      role: "tab",
+      class: "tab",
+      dataset: { status },
+      text: status.charAt(0).toUpperCase() + status.slice(1),
+      on: { click: () => update({ status, page: 1 }) },
+    }),
+  );
+  fill(tabs, tabButtons);
+
   function renderTabs() {
-    fill(
-      tabs,
-      ["all", ...STATUSES].map((status) =>
-        h("button", {
-          type: "button",
-          role: "tab",
-          class: "tab",
-          "aria-selected": String(status === state.status),
-          dataset: { status },
-          text: status.charAt(0).toUpperCase() + status.slice(1),
-          on: { click: () => update({ status, page: 1 }) },
-        }),
-      ),
-    );
+    for (const button of tabButtons) {
+      const selected = button.dataset.status === state.status;
+      button.setAttribute("aria-selected", String(selected));
+      button.tabIndex = selected ? 0 : -1;
+    }
   }
 
   async function load() {

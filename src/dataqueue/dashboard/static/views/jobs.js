@@ -2,7 +2,7 @@
 // inline cancel / retry, refreshed live from the shared stream.
 
 import { api } from "../api.js";
-import { emptyState, fill, h, progressBar, statusBadge, tagChips, timeAgo } from "../dom.js";
+import { emptyState, fill, h, progressBar, statusBadge, tabKeys, tagChips, timeAgo } from "../dom.js";
 import { refresher } from "../refresh.js";
 import { toast, toastError } from "../toast.js";
 import { jobActions } from "./actions.js";
@@ -44,7 +44,7 @@ export function mountJobs(main, { query, app }) {
   // ---- the static frame; the data parts are filled by `load` ----
 
   const tabButtons = new Map();
-  const tabs = h(
+  const tabs = tabKeys(h(
     "div",
     { class: "tabs", role: "tablist", "aria-label": "Status" },
     TABS.map(([status, label]) => {
@@ -64,7 +64,7 @@ export function mountJobs(main, { query, app }) {
       tabButtons.set(status, { button, count });
       return button;
     }),
-  );
+  ));
 
   // Free text, with the types the dashboard knows as suggestions: jobs of
   // any type can be in the store.
