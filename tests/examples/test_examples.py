@@ -57,5 +57,5 @@ def test_the_media_pipeline_joins_once_with_every_step(tmp_path: Path) -> None:
     assert lines[5] == (
         "published: {'item': 'clip-7', 'parts': [{'thumbnail': 'clip-7-320w.jpg'}, "
         "{'thumbnail': 'clip-7-1280w.jpg'}, {'video': 'clip-7.av1.mp4'}], "
-        "'problems': ['clip-7: subtitles are missing']}"
+        "'problems': ['ValueError: clip-7: subtitles are missing']}"
     )
