@@ -189,7 +189,7 @@ export function mountJob(main, { params, app }) {
       output,
       h("h2", { class: "card-title", text: "Output" }),
       job.output === null || job.output === undefined
-        ? h("p", { class: "muted", text: job.status === "completed" ? "No output." : "No output yet." })
+        ? h("p", { class: "muted", text: isFinal(job) ? "No output." : "No output yet." })
         : jsonView(job.output),
     );
     renderErrors();
