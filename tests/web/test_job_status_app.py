@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.requests import Request
 
 import dataqueue as dq
@@ -260,3 +262,16 @@ async def test_a_reconnect_after_the_final_event_is_told_to_stop(
     assert again.status_code == 204
     assert stale.status_code == 200
     assert "cancelled" in stale.text
+
+
+def test_it_needs_the_async_queue_and_a_positive_poll_interval(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with (
+        dq.connect_sync(url) as sync_queue,
+        pytest.raises(TypeError, match=r"async JobQueue of dq\.connect\(\)"),
+    ):
+        job_status_app(sync_queue)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="poll_interval must be above 0"):
+        job_status_app(dq.connect(url), poll_interval=0)

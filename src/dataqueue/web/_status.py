@@ -81,6 +81,16 @@ def job_status_app(
             lets every request through.
         poll_interval: Seconds between reads of a streamed job.
     """
+    if not isinstance(queue, JobQueue):
+        raise TypeError(
+            "job_status_app: queue must be the async JobQueue of dq.connect(), "
+            f"got {type(queue).__name__}"
+        )
+    if not poll_interval > 0:
+        raise ValueError(
+            "job_status_app: poll_interval must be above 0 seconds, "
+            f"got {poll_interval!r}"
+        )
 
     async def requested_job(request: Request) -> JobRecord:
         text = request.path_params["job_id"]
