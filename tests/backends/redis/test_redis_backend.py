@@ -83,6 +83,9 @@ async def test_subscriber_is_woken_by_add_from_another_backend(
         await eventually(subscribed)
     finally:
         await client.aclose()
+    # The signal of the subscription itself (jobs added before it sent none
+    # that anyone saw), then nothing until an add.
+    assert await wakeup.wait(5)
     assert not await wakeup.wait(0.05)
     await adder.add_jobs([new_job()], now=NOW)
     assert await wakeup.wait(5)

@@ -355,10 +355,27 @@ async def test_one_job_finished_message_per_script_and_only_for_final_jobs(
         await pubsub.aclose()
 
 
+async def test_a_job_finished_as_the_subscription_starts_still_wakes(
+    make_backend: MakeBackend, prefix: str
+) -> None:
+    listener, worker = await make_backend(prefix), await make_backend(prefix)
+    [job_id] = await worker.add_jobs([new_job()], now=NOW)
+    token, _ = await claim(worker, 1)
+    wakeup = await listener.subscribe_finished()
+    try:
+        # Most likely before the listener's SUBSCRIBE reached the server: its
+        # message is lost, and the signal of the subscription stands for it.
+        await settle(worker, done(job_id, token))
+        assert await wakeup.wait(5)
+    finally:
+        await wakeup.close()
+
+
 async def test_subscribe_finished_is_woken_from_another_backend(
     make_backend: MakeBackend, prefix: str, client: aioredis.Redis
 ) -> None:
     listener, worker = await make_backend(prefix), await make_backend(prefix)
+    [job_id] = await worker.add_jobs([new_job()], now=NOW)
     wakeup = await listener.subscribe_finished()
     try:
 
@@ -367,9 +384,8 @@ async def test_subscribe_finished_is_woken_from_another_backend(
             return bool(counts[0][1])
 
         await eventually(subscribed)
-        [job_id] = await worker.add_jobs([new_job()], now=NOW)
-        token, _ = await claim(worker, 1)
-        await settle(worker, done(job_id, token))
+        assert await wakeup.wait(5)  # the subscription's own signal
+        assert await worker.cancel_job(job_id, now=NOW)
         assert await wakeup.wait(5)
     finally:
         await wakeup.close()

@@ -971,9 +971,10 @@ class RedisBackend(Backend):
         """Relay the messages of ``channel`` until cancelled, reconnecting
         with backoff.
 
-        One ERROR when the connection is lost, one INFO when it is back; a
-        signal then, since changes made meanwhile sent no message we could
-        see.
+        A signal each time the server confirms the subscription, the first
+        time too: changes made before it sent no message we could see, so a
+        caller that subscribes, reads, then waits misses none. One ERROR when
+        the connection is lost, one INFO when it is back.
         """
         task = asyncio.current_task()
         delay = LISTEN_BACKOFF_FIRST
@@ -982,19 +983,17 @@ class RedisBackend(Backend):
             pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(channel)
-                if outage:
-                    logger.info("%s: %ss are back", self._where, what)
-                    outage = False
-                    notify()
                 delay = LISTEN_BACKOFF_FIRST
                 # redis-py swallows a cancel that lands while it connects, so
                 # the loop checks for one itself instead of blocking in listen().
                 while task is None or not task.cancelling():
-                    message = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=LISTEN_POLL
-                    )
-                    if message is not None:
-                        notify()
+                    message = await pubsub.get_message(timeout=LISTEN_POLL)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe" and outage:
+                        logger.info("%s: %ss are back", self._where, what)
+                        outage = False
+                    notify()
                 raise asyncio.CancelledError
             except (RedisError, OSError) as error:
                 if not outage:
