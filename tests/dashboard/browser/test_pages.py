@@ -178,10 +178,13 @@ def test_on_a_phone_the_pages_fit_the_screen(
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         phone = context.new_page()
-        for path, name in [("/", "jobs-list-phone"), (f"/jobs/{job_id}", "job-phone")]:
+        pages = [
+            ("/", "jobs-list-phone", ".jobs-table tbody tr", 7),
+            (f"/jobs/{job_id}", "job-phone", "#job-events .timeline-item", 3),
+        ]
+        for path, name, items, count in pages:
             phone.goto(dashboard.at(path))
-            expect(phone.locator("h1")).to_be_visible()
-            expect(phone.locator(".loading")).to_have_count(0)
+            expect(phone.locator(items)).to_have_count(count)
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{path} is {width}px wide"
             snap(phone, name)

@@ -118,7 +118,8 @@ export function mountJob(main, { params, app }) {
   const errors = card("Error history", "job-errors");
   const steps = card("Step data", "job-steps");
   const tokens = card("Tokens", "job-tokens");
-  const events = card("Events", "job-events");
+  const events = card("Events", "job-events", loading());
+  tokens.hidden = true;
 
   const page = h(
     "section",
