@@ -161,6 +161,30 @@ async def test_processing_on_the_first_attempt_failed_only_when_final(
     assert provider.calls[2][0].error == "RuntimeError: no space left"
 
 
+async def test_a_job_resumed_after_a_wait_is_not_processing_again(
+    open_queue: Opener, clock: FakeClock
+) -> None:
+    provider = Recorder()
+    queue = await open_queue(provider)
+
+    async def remind(payload: Any, ctx: dq.JobContext) -> str:
+        await ctx.wait_for(minutes=10)
+        return "reminded"
+
+    job_id = await queue.add_job("remind", {}, entity=ITEM)
+    processor = queue.create_processor({"remind": remind})
+    await processor.start()
+    clock.advance(timedelta(minutes=11))
+    await processor.start()
+    await queue.close()
+    task = str(job_id)
+    assert [s for call in provider.statuses() for s in call] == [
+        (task, "scheduled"),
+        (task, "processing"),
+        (task, "executed"),
+    ]
+
+
 async def test_a_cancelled_job_is_failed_and_payloads_only_when_asked(
     open_queue: Opener,
 ) -> None:

@@ -106,6 +106,13 @@ def is_flow_join(job: JobRecord) -> bool:
     return job.flow_id is not None and job.flow_step_index is None
 
 
+def _first_claim(job: JobRecord) -> bool:
+    """The claim of a job's first attempt; not a retry, nor the claim that
+    resumes a job after a wait (a wait gives its attempt back, but
+    ``started_at`` stays the time of the first claim)."""
+    return job.attempts == 1 and job.started_at == job.locked_at
+
+
 def _join_succeeded_normally(job: JobRecord) -> bool:
     """A join projects its flow only when the flow ran to its end: an
     aborted or timed-out flow was already projected ``failed`` at dispatch."""
@@ -251,7 +258,7 @@ class ProjectionSink:
         status: ProjectionStatus
         error = result = None
         match event.name:
-            case "job:processing" if job.attempts == 1 and not is_flow_join(job):
+            case "job:processing" if _first_claim(job) and not is_flow_join(job):
                 status = "processing"
             case "job:completed":
                 status, result = "executed", event.output
