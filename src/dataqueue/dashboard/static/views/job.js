@@ -15,7 +15,6 @@ import {
   shortId,
   statusBadge,
   tagChips,
-  timeAgo,
   timeFull,
 } from "../dom.js";
 import { REFRESH_EVENT, serial } from "../refresh.js";
