@@ -31,6 +31,7 @@ Handler = Callable[["Dashboard", Request, Mapping[str, Any]], Awaitable[Response
 MAX_ID = 2**63 - 1
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,18})")
 NO_STORE = {"Cache-Control": "no-store"}
+EVENT_STREAM = "text/event-stream"
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -114,8 +115,8 @@ def id_param(name: str, what: str) -> Param:
 @dataclass(frozen=True)
 class Answer:
     """One documented response. ``shape`` is a type hint of the JSON body,
-    or ``{property: hint}`` for an object; None is the error object (or no
-    schema for a body that is not JSON)."""
+    or ``{property: hint}`` for an object; None is the error object. For an
+    event stream it is ``{event name: shape of its JSON data}``."""
 
     status: int
     description: str

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 import dataqueue
 from dataqueue.cron import CronJob
-from dataqueue.dashboard._http import Answer, Endpoint, json_response
+from dataqueue.dashboard._http import EVENT_STREAM, Answer, Endpoint, json_response
 from dataqueue.dashboard._schema import Components, Schema
 from dataqueue.dashboard.api import CronSchedule, Dashboard
 from dataqueue.dashboard.pages import base_path_of
@@ -142,22 +142,49 @@ def _response(answer: Answer, components: Components) -> dict[str, Any]:
     described: dict[str, Any] = {"description": answer.description}
     if answer.status == 204:
         return described
-    if answer.media_type != "application/json":
-        schema: Schema = {"type": "string"}
+    if answer.media_type == EVENT_STREAM:
+        schema: Schema = {
+            "oneOf": [
+                _event(name, data, components) for name, data in answer.shape.items()
+            ]
+        }
+    elif answer.media_type != "application/json":
+        schema = {"type": "string"}
     elif answer.shape is None:
         schema = {"$ref": "#/components/schemas/Error"}
-    elif isinstance(answer.shape, Mapping):
-        properties = {name: components.of(hint) for name, hint in answer.shape.items()}
-        schema = {
-            "type": "object",
-            "properties": properties,
-            "required": list(properties),
-            "additionalProperties": False,
-        }
     else:
-        schema = components.of(answer.shape)
+        schema = _body(answer.shape, components)
     described["content"] = {answer.media_type: {"schema": schema}}
     return described
+
+
+def _body(shape: Any, components: Components) -> Schema:
+    if not isinstance(shape, Mapping):
+        return components.of(shape)
+    properties = {name: components.of(hint) for name, hint in shape.items()}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _event(name: str, data: Any, components: Components) -> Schema:
+    """One kind of server-sent event: its name, and JSON in its data."""
+    return {
+        "type": "object",
+        "properties": {
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": _body(data, components),
+            },
+            "id": {"type": "string"},
+        },
+        "required": ["event", "data"],
+    }
 
 
 async def openapi_json(

@@ -13,15 +13,16 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dataqueue.dashboard._http import Answer, Endpoint
+from dataqueue.dashboard._http import EVENT_STREAM, Answer, Endpoint
 from dataqueue.dashboard._json import dumps
 from dataqueue.dashboard._queue import ApiError, QueueView
 from dataqueue.dashboard.api import (
+    BAD_QUERY,
     JOB_ID,
     LIST_PARAMS,
     NOT_FOUND,
@@ -36,7 +37,6 @@ logger = logging.getLogger("dataqueue.dashboard")
 
 LIST_POLL_SECONDS = 1.0
 JOB_POLL_SECONDS = 0.5
-EVENT_STREAM = "text/event-stream"
 
 
 async def stream_jobs(
@@ -123,7 +123,15 @@ STREAM_ENDPOINTS = (
         'Server-sent events: a `changed` event with `{"counts"}` at once and '
         "whenever the counts or the jobs of the page with these filters change.",
         LIST_PARAMS,
-        (Answer(200, "An endless event stream.", media_type=EVENT_STREAM),),
+        (
+            Answer(
+                200,
+                "An endless event stream.",
+                {"changed": {"counts": dict[str, int]}},
+                EVENT_STREAM,
+            ),
+            BAD_QUERY,
+        ),
     ),
     Endpoint(
         "GET",
@@ -134,7 +142,15 @@ STREAM_ENDPOINTS = (
         "failed with no attempt left) or deleted.",
         (JOB_ID,),
         (
-            Answer(200, "The job's event stream.", media_type=EVENT_STREAM),
+            Answer(
+                200,
+                "The job's event stream.",
+                {
+                    "job": {"job": JobRecord},
+                    "end": {"reason": Literal["final", "deleted"]},
+                },
+                EVENT_STREAM,
+            ),
             Answer(204, "The client already saw the final state (Last-Event-ID)."),
             NOT_FOUND,
         ),
