@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from typing import Any
 
 import click
@@ -79,7 +81,15 @@ def dashboard(
         err=True,
     )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off"))
-    asyncio.run(_serve(server, queue))
+    # uvicorn shuts down gracefully, then raises the signal it caught again:
+    # both signals then end the command with status 0.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(server, queue))
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _serve(server: Any, queue: dq.JobQueue) -> None:

@@ -1,0 +1,157 @@
+"""``dataqueue dashboard`` as a real process on a free port."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+import dataqueue as dq
+from tests.conftest import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = "tests.dashboard.jobs:HANDLERS"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dataqueue", "dashboard", HANDLERS, *args]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    env.pop("DATAQUEUE_DASHBOARD_AUTH", None)
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        command(*args),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=20)
+
+
+async def wait_until_serving(client: httpx.AsyncClient, url: str) -> None:
+    async def serving() -> bool:
+        try:
+            await client.get(url)
+        except httpx.TransportError:
+            return False
+        return True
+
+    await eventually(serving, timeout=30)
+
+
+async def test_it_serves_loopback_without_auth_and_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with dq.connect_sync(url) as queue:
+        job_id = queue.add_job("echo", {"via": "cli"})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    with running(["--url", url, "--port", str(port)], environment()) as process:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            await wait_until_serving(client, "/")
+            page = await client.get("/")
+            token = re.search(r'name="dataqueue-csrf" content="([^"]+)"', page.text)
+            assert token
+            listed = await client.get("/api/jobs")
+            ran = await client.post(
+                "/api/process",
+                headers={"Origin": base, "X-DataQueue-CSRF": token.group(1)},
+            )
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+
+    assert '<meta name="dataqueue-base" content="">' in page.text
+    assert [job["id"] for job in listed.json()["jobs"]] == [job_id]
+    assert ran.json() == {"processed": 1}
+    assert process.returncode == 0, err
+    assert (
+        f"dataqueue dashboard on http://127.0.0.1:{port}/ "
+        "(no authentication: loopback clients only)"
+    ) in err
+    with dq.connect_sync(url) as queue:
+        job = queue.get_job(job_id)
+    assert job is not None and job.output == {"echo": {"via": "cli"}}
+
+
+def test_it_refuses_a_public_host_without_auth(tmp_path: Path) -> None:
+    done = subprocess.run(
+        command("--url", f"sqlite:///{tmp_path / 'x.db'}", "--host", "0.0.0.0"),
+        cwd=ROOT,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert "refusing to serve the dashboard on '0.0.0.0' without authentication" in (
+        done.stderr
+    )
+    assert "--auth USER:PASSWORD" in done.stderr
+
+
+async def test_with_basic_auth_it_serves_a_public_host_until_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = environment(DATAQUEUE_DASHBOARD_AUTH="admin:pa55word")
+    args = ["--url", f"sqlite:///{tmp_path / 'x.db'}", "--host", "0.0.0.0"]
+    credentials = base64.b64encode(b"admin:pa55word").decode()
+
+    with running([*args, "--port", str(port), "--base-path", "/ops"], env) as process:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10
+        ) as client:
+            await wait_until_serving(client, "/ops/")
+            anonymous = await client.get("/ops/api/jobs")
+            admitted = await client.get(
+                "/ops/api/jobs", headers={"Authorization": f"Basic {credentials}"}
+            )
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+
+    assert process.returncode == 0, err
+    assert anonymous.status_code == 401
+    assert admitted.status_code == 200
+    assert f"on http://0.0.0.0:{port}/ops/ (HTTP Basic authentication)" in err
+
+
+def test_malformed_credentials_are_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        command("--url", f"sqlite:///{tmp_path / 'x.db'}", "--auth", "admin"),
+        cwd=ROOT,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert "USER:PASSWORD" in done.stderr
