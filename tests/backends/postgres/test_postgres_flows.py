@@ -163,25 +163,31 @@ async def test_a_failure_with_an_attempt_left_is_no_outcome(
     assert stored.record.steps[0].outcome is None
 
 
-async def test_a_deadline_racing_the_last_step_readies_the_flow_once(
+async def test_deadlines_racing_the_last_steps_ready_each_flow_once(
     make_backend: MakeBackend,
 ) -> None:
     settler, timer = await make_backend(), await make_backend()
     for _ in range(10):
-        new = flow(1, timeout=1)
-        await settler.start_flow(new, now=NOW)
-        (lease,) = await claim(settler)
+        # Two flows settled in one statement while their deadlines pass: the
+        # barrier and the timeout lock both flows, in the same order.
+        flows = [flow(1, timeout=1), flow(1, timeout=1)]
+        for new in flows:
+            await settler.start_flow(new, now=NOW)
+        leases = await claim(settler, 2)
         exchange, timed_out = await asyncio.gather(
-            settler.settle_and_claim([done(lease)], None, now=LATER),
+            settler.settle_and_claim(
+                [done(lease) for lease in leases], None, now=LATER
+            ),
             timer.time_out_flows(now=LATER),
         )
-        assert len(exchange.ready_flows) + len(timed_out) == 1
-        stored = await settler.get_flow(new.id)
-        assert stored is not None
-        record = stored.record
-        assert record.status is FlowStatus.READY
-        assert record.timed_out == bool(timed_out)
-        assert record.remaining_steps == (1 if timed_out else 0)
+        assert sorted(exchange.ready_flows + timed_out) == sorted(f.id for f in flows)
+        for new in flows:
+            stored = await settler.get_flow(new.id)
+            assert stored is not None
+            record = stored.record
+            assert record.status is FlowStatus.READY
+            assert record.timed_out == (new.id in timed_out)
+            assert record.remaining_steps == (1 if record.timed_out else 0)
 
 
 async def test_a_reclaimed_step_with_no_attempt_left_fails_the_step(

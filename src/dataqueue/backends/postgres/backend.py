@@ -239,15 +239,14 @@ class Settlement:
                 row["settled"] or (), row["settled_tokens"] or (), strict=True
             )
         )
-        if not self.ready_flows:
-            self.ready_flows = list(row["ready_flows"] or ())
+        self.ready_flows = list(row["ready_flows"] or ())
         self.finished = self.finished or bool(row["finished"])
 
 
 class PostgresBackend(Backend):
     """Jobs in PostgreSQL tables, one statement per operation; a few take a
     transaction of several (migrate, completing and expiring tokens,
-    enqueueing cron jobs)."""
+    enqueueing cron jobs, starting a flow, enqueueing a flow's join)."""
 
     name = "postgres"
 
