@@ -119,7 +119,9 @@ def test_it_refuses_a_public_host_without_auth(tmp_path: Path) -> None:
     assert "--auth USER:PASSWORD" in done.stderr
 
 
-async def test_with_basic_auth_it_serves_a_public_host_until_sigterm(tmp_path: Path) -> None:
+async def test_with_basic_auth_it_serves_a_public_host_until_sigterm(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     env = environment(DATAQUEUE_DASHBOARD_AUTH="admin:pa55word")
     args = ["--url", f"sqlite:///{tmp_path / 'x.db'}", "--host", "0.0.0.0"]

@@ -88,7 +88,7 @@ async def test_the_list_stream_pushes_counts_when_a_processor_changes_them(
     assert job is not None and job.status is dq.JobStatus.COMPLETED
 
 
-async def test_the_list_stream_is_quiet_while_nothing_changes_and_speaks_when_a_job_starts(
+async def test_the_list_stream_is_quiet_until_a_job_starts(
     queue: dq.JobQueue, gate: asyncio.Event
 ) -> None:
     await queue.add_job("stepping", {})
