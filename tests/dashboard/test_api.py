@@ -66,6 +66,8 @@ async def test_pages_say_whether_more_follow(
     assert first["has_more"] is True
     assert [job["id"] for job in last["jobs"]] == [ids[0]]
     assert last["has_more"] is False
+    beyond = await dash.get(f"/api/jobs?limit=500&offset={2**63 - 1}")
+    assert beyond.json()["jobs"] == []
 
 
 async def test_bad_list_parameters_are_400s(dash: DashboardClient) -> None:
