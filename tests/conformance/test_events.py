@@ -192,6 +192,27 @@ async def test_due_cron_schedules_emit_job_added(
     assert job is not None and job.cron_job_id is not None
 
 
+async def test_flow_steps_and_their_join_emit_job_added(queue: dq.JobQueue) -> None:
+    seen = subscribe(queue, "job:added")
+    flow_id = await queue.start_flow(
+        [dq.JobSpec("resize", {"n": 0}), dq.JobSpec("resize", {"n": 1})],
+        dq.JobSpec("publish", {}),
+    )
+    await seen.until(2)
+    processor = queue.create_processor(
+        {"resize": lambda p: p["n"], "publish": lambda p: None}
+    )
+    await processor.start()
+    await seen.until(3)
+    flow = await queue.get_flow(flow_id)
+    assert flow is not None
+    assert [(e.job_id, e.job_type) for e in seen.events] == [
+        (flow.steps[0].job_id, "resize"),
+        (flow.steps[1].job_id, "resize"),
+        (flow.join_job_id, "publish"),
+    ]
+
+
 async def test_listeners_that_raise_block_or_hang_hold_nothing_up(
     queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
