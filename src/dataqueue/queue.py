@@ -570,7 +570,8 @@ class JobQueue:
         remove dead workers from the registry.
 
         Args:
-            on_error: Called with the error of each failed maintenance step.
+            on_error: Called with the error of each failed maintenance step
+                (during a store outage, only for the first failing pass).
             dead_worker_timeout: Seconds (or timedelta) without a heartbeat
                 after which a worker is removed from ``list_workers()``
                 (default: the stuck-jobs threshold).

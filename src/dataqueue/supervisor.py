@@ -87,7 +87,9 @@ class Supervisor(Looper):
                 return await call()
             except Exception as error:
                 failures.append(error)
-                self._report_error(error)
+                # Once per outage: the loop retries every second meanwhile.
+                if not self._outage.failing:
+                    self._report_error(error)
                 return 0
 
         runtime = self.runtime
