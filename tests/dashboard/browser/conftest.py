@@ -157,7 +157,9 @@ def server_store_dashboard(
     yield from serve(str(request.param), tmp_path)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open its event
+# loop counts as running in this thread, which async tests elsewhere refuse.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         raise RuntimeError(

@@ -86,6 +86,10 @@ def test_the_flows_pages_show_the_barrier_move_and_the_join_appear(
     expect(row.locator(".badge")).to_have_text("running")
     expect(row.locator(".barrier-text")).to_have_text("0 / 2 steps")
     snap(page, "flows")
+    page.locator('.tab[data-status="joined"]').click()
+    expect(page.locator(".empty-title")).to_have_text("No flows")
+    page.locator('.tab[data-status="running"]').click()
+    expect(row.locator(".badge")).to_have_text("running")
 
     row.locator("a").click()
     expect(page).to_have_url(dashboard.at(f"/flows/{flow_id}"))

@@ -107,12 +107,15 @@ export function mountFlows(main, { query, app }) {
   }
 
   async function load() {
+    const asked = JSON.stringify(state);
     try {
       const { flows, has_more: hasMore } = await api.flows({
         status: state.status === "all" ? "" : state.status,
         limit: PAGE_SIZE,
         offset: (state.page - 1) * PAGE_SIZE,
       });
+      // The tab or page changed meanwhile: a load for them follows.
+      if (JSON.stringify(state) !== asked) return;
       render(flows, hasMore);
     } catch (error) {
       toastError(error);

@@ -211,11 +211,14 @@ export function mountJobs(main, { query, app }) {
   }
 
   async function load() {
+    const asked = JSON.stringify(state);
     try {
       const [countsResponse, jobsResponse] = await Promise.all([
         api.counts({ job_type: state.jobType, tags: parseTags(state.tags) }),
         api.jobs(listParams()),
       ]);
+      // The filters or page changed meanwhile: a load for them follows.
+      if (JSON.stringify(state) !== asked) return;
       staleWhilePaused = false;
       showStale();
       lastCounts = countsResponse.counts;
