@@ -53,8 +53,7 @@ class Param:
 
     Supported shapes: integers (``minimum``/``maximum``), strings
     (``enum``, ``minLength``/``maxLength``, ``pattern``, ``format: uuid``)
-    and arrays of strings
-    (a repeated query key, ``maxItems``).
+    and arrays of strings (a repeated query key, ``maxItems``).
     """
 
     name: str
@@ -90,8 +89,9 @@ class Param:
         choices = schema.get("enum")
         if choices is not None and text not in choices:
             raise ValueError(f"{self.name}: expected one of {choices}, got {text!r}")
-        if not schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", 1e9):
-            raise ValueError(f"{self.name}: {len(text)} characters is out of range")
+        length = len(text)
+        if not schema.get("minLength", 0) <= length <= schema.get("maxLength", length):
+            raise ValueError(f"{self.name}: {length} characters is out of range")
         pattern = schema.get("pattern")
         if pattern is not None and not re.search(pattern, text):
             raise ValueError(f"{self.name}: malformed: {text!r}")

@@ -15,7 +15,13 @@ from starlette.responses import Response
 
 import dataqueue
 from dataqueue.cron import CronJob
-from dataqueue.dashboard._http import EVENT_STREAM, Answer, Endpoint, json_response
+from dataqueue.dashboard._http import (
+    EVENT_STREAM,
+    Answer,
+    Endpoint,
+    Param,
+    json_response,
+)
 from dataqueue.dashboard._schema import Components, Schema
 from dataqueue.dashboard.api import CronSchedule, Dashboard
 from dataqueue.dashboard.pages import base_path_of
@@ -125,7 +131,7 @@ def openapi_document(
     return document
 
 
-def _parameter(param: Any) -> dict[str, Any]:
+def _parameter(param: Param) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": param.name,
         "in": param.where,
