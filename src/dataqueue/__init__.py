@@ -1,5 +1,8 @@
 """dataqueue: background jobs on PostgreSQL, Redis or an embedded SQLite file."""
 
+import importlib
+from typing import Any
+
 from dataqueue import testing
 from dataqueue._clock import Clock, SystemClock
 from dataqueue.connect import connect, connect_sync
@@ -41,6 +44,15 @@ from dataqueue.supervisor import MaintenanceResult, Supervisor
 from dataqueue.sync import SyncJobQueue, SyncProcessor, SyncSupervisor
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The web parts need the `dashboard` extra (Starlette): imported on first
+    # use, so `dq.dashboard.create_app` works without importing them eagerly.
+    if name in ("dashboard", "web"):
+        return importlib.import_module(f"dataqueue.{name}")
+    raise AttributeError(f"module 'dataqueue' has no attribute {name!r}")
+
 
 __all__ = [
     "AbortSignal",

@@ -22,7 +22,7 @@ from dataqueue.processor import Processor
 from dataqueue.processor.metrics import ProcessorMetrics
 from dataqueue.queue import JobQueue
 from dataqueue.supervisor import MaintenanceResult, Supervisor
-from dataqueue.types import Duration
+from dataqueue.types import Duration, Handlers
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -172,13 +172,13 @@ class SyncJobQueue:
         """The redis-py client of a Redis queue; ``BackendError`` elsewhere."""
         return self._queue.get_redis_client()
 
-    @functools.wraps(JobQueue.create_processor)
-    def create_processor(self, *args: Any, **kwargs: Any) -> SyncProcessor:
-        return SyncProcessor(self, self._queue.create_processor(*args, **kwargs))
+    def create_processor(self, handlers: Handlers, **options: Any) -> SyncProcessor:
+        """A blocking processor; the options of ``JobQueue.create_processor``."""
+        return SyncProcessor(self, self._queue.create_processor(handlers, **options))
 
-    @functools.wraps(JobQueue.create_supervisor)
-    def create_supervisor(self, *args: Any, **kwargs: Any) -> SyncSupervisor:
-        return SyncSupervisor(self, self._queue.create_supervisor(*args, **kwargs))
+    def create_supervisor(self, **options: Any) -> SyncSupervisor:
+        """A blocking supervisor; the options of ``JobQueue.create_supervisor``."""
+        return SyncSupervisor(self, self._queue.create_supervisor(**options))
 
 
 class SyncProcessor:

@@ -23,7 +23,7 @@ from dataqueue.models import (
     WorkerInfo,
 )
 from dataqueue.queue import JobQueue
-from dataqueue.sync import SyncJobQueue, SyncProcessor
+from dataqueue.sync import SyncJobQueue
 
 
 class ApiError(Exception):
@@ -55,8 +55,7 @@ class QueueView:
         self._batches: set[asyncio.Future[int]] = set()
         # Bad processor options fail here, when the app is built, rather
         # than at the first press of "Process jobs".
-        create: Callable[..., object] = queue.create_processor
-        create(self.handlers, **self._processor_options)
+        queue.create_processor(self.handlers, **self._processor_options)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         bound: Callable[..., Any] = getattr(self._queue, method)
@@ -146,8 +145,7 @@ class QueueView:
                 self._batches.add(batch)
                 batch.add_done_callback(self._batches.discard)
                 return await asyncio.shield(batch)
-            create: Callable[..., SyncProcessor] = queue.create_processor
-            blocking = create(self.handlers, **self._processor_options)
+            blocking = queue.create_processor(self.handlers, **self._processor_options)
             return await asyncio.to_thread(blocking.start)
         except StoreUnavailableError as error:
             raise ApiError(503, f"the store is unavailable: {error}") from error
