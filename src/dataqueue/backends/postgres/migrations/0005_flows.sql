@@ -29,7 +29,11 @@
 --   a flow locked after a concurrent barrier committed is re-read at its
 --   latest version: two steps settled at once from two connections
 --   decrement twice, and only the call that reaches 0 sees the flow become
---   ready. Returns the ids of the flows it made ready.
+--   ready. Returns the ids of the flows it made ready. PL/pgSQL, not SQL:
+--   the planner would parse a SQL function's body, to see whether it can be
+--   inlined, each time it plans a statement that calls it (settle_and_claim
+--   is planned on every call), and PL/pgSQL keeps the body's plan for the
+--   session.
 -- * workers: one row per registered processor, refreshed by heartbeats.
 -- The indexes serve: a running flow's deadline (time_out_flows), ready
 -- flows oldest first (get_ready_flows), flows newest first (list_flows, on
@@ -77,9 +81,12 @@ CREATE TABLE {schema}.flow_steps (
 CREATE FUNCTION {schema}.record_flow_outcomes(
     flow_ids TEXT[], step_indexes INTEGER[], outcomes TEXT[], changed_at TIMESTAMPTZ
 ) RETURNS TEXT[]
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 AS $$
+DECLARE
+    ready TEXT[];
+BEGIN
 WITH reported AS (
     SELECT *
     FROM unnest(flow_ids, step_indexes, outcomes) AS r (flow_id, step_index, outcome)
@@ -120,7 +127,10 @@ changed AS (
     RETURNING f.id, f.status
 )
 SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE status = 'ready'), ARRAY[]::TEXT[])
-FROM changed
+INTO ready
+FROM changed;
+RETURN ready;
+END
 $$;
 
 CREATE TABLE {schema}.workers (

@@ -14,10 +14,12 @@
 -- the job waiting (see complete_token.sql).
 -- A completion, and a failure with no next attempt, make a job final: a
 -- flow step among them has its outcome (success, fail) given to the
--- barrier, record_flow_outcomes (see migrations/0005_flows.sql), called only
--- when there is such a step, so plain jobs never reach it; the flows it
--- made ready are returned. One NOTIFY on finished_channel (at commit), when
--- any job became final, wakes whoever waits for a job to finish.
+-- barrier, record_flow_outcomes (see migrations/0005_flows.sql), called once
+-- and only when there is such a step, so plain jobs never reach it; the
+-- flows it made ready are returned. One NOTIFY on finished_channel (at
+-- commit), when any job became final, wakes whoever waits for a job to
+-- finish. Both hang off the one row that sums up what was written: the
+-- statement is planned on every call, and each CTE adds to that.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
 -- with a 'processing' event; waiting jobs whose wait_until has come are due
@@ -42,8 +44,8 @@
 -- Returns at least one row: settled and settled_tokens (the outcomes
 -- written, by job id and lease token: a batch may hold a stale attempt's
 -- outcome beside the current one for the same job; or NULL),
--- ready_flows (text[], or NULL when no flow step finished), finished (1
--- when a job became final, else 0), then the claimed job's columns (all NULL in the one row when nothing was claimed),
+-- ready_flows (text[], or NULL when no flow step finished), finished (true
+-- when a job became final), then the claimed job's columns (all NULL in the one row when nothing was claimed),
 -- in claim order.
 WITH completions AS (
     SELECT *
@@ -89,24 +91,6 @@ failed AS (
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
     RETURNING j.id, f.token, f.message, f.reason, f.next_iso, j.flow_id,
         j.flow_step_index
-),
-finished AS (
-    SELECT flow_id, flow_step_index, 'success' AS outcome FROM completed
-    UNION ALL
-    SELECT flow_id, flow_step_index, 'fail' FROM failed WHERE next_iso IS NULL
-),
-ready_flows AS (
-    SELECT {schema}.record_flow_outcomes(
-        array_agg(flow_id), array_agg(flow_step_index), array_agg(outcome),
-        %(now)s::timestamptz
-    ) AS ids
-    FROM finished
-    WHERE flow_step_index IS NOT NULL
-    HAVING count(*) > 0
-),
-finished_signal AS (
-    SELECT pg_notify(%(finished_channel)s::text, '')
-    FROM (SELECT 1 FROM finished LIMIT 1) AS any_finished
 ),
 suspensions AS (
     SELECT *
@@ -234,18 +218,38 @@ logged AS (
 ),
 settled AS (
     SELECT array_agg(id) AS ids, array_agg(token) AS tokens,
-        (SELECT ids FROM ready_flows) AS ready_flows,
-        (SELECT count(*) FROM finished_signal) AS finished
+        bool_or(final) AS finished,
+        array_agg(flow_id) FILTER (WHERE final AND flow_step_index IS NOT NULL)
+            AS step_flow_ids,
+        array_agg(flow_step_index) FILTER (WHERE final AND flow_step_index IS NOT NULL)
+            AS step_indexes,
+        array_agg(outcome) FILTER (WHERE final AND flow_step_index IS NOT NULL)
+            AS step_outcomes
     FROM (
-        SELECT id, token FROM completed
+        SELECT id, token, true AS final, flow_id, flow_step_index,
+            'success' AS outcome
+        FROM completed
         UNION ALL
-        SELECT id, token FROM failed
+        SELECT id, token, next_iso IS NULL, flow_id, flow_step_index, 'fail'
+        FROM failed
         UNION ALL
-        SELECT id, token FROM suspended
+        SELECT id, token, false, NULL, NULL, NULL FROM suspended
     ) AS written
+),
+finishing AS (
+    SELECT
+        CASE WHEN step_flow_ids IS NOT NULL THEN {schema}.record_flow_outcomes(
+            step_flow_ids, step_indexes, step_outcomes, %(now)s::timestamptz
+        ) END AS ready_flows,
+        CASE WHEN finished
+            THEN pg_notify(%(finished_channel)s::text, '') IS NOT NULL
+            ELSE false
+        END AS finished
+    FROM settled
 )
 SELECT settled.ids AS settled, settled.tokens AS settled_tokens,
-    settled.ready_flows, settled.finished, claimed.*
+    finishing.ready_flows, finishing.finished, claimed.*
 FROM settled
+CROSS JOIN finishing
 LEFT JOIN claimed ON true
 ORDER BY claimed.priority DESC, claimed.run_at, claimed.id
