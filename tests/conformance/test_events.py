@@ -213,6 +213,28 @@ async def test_flow_steps_and_their_join_emit_job_added(queue: dq.JobQueue) -> N
     ]
 
 
+async def test_a_flow_started_by_a_handler_emits_job_added(
+    queue: dq.JobQueue,
+) -> None:
+    seen = subscribe(queue, "job:added")
+
+    async def starter(payload: dict[str, int], ctx: dq.JobContext) -> str:
+        return await ctx.start_flow([dq.JobSpec("resize", {"n": 0})], dq.JobSpec("j"))
+
+    starter_id = await queue.add_job("starter")
+    await seen.until(1)
+    await queue.create_processor({"starter": starter}).start()
+    await seen.until(2)
+    started = await queue.get_job(starter_id)
+    assert started is not None
+    flow = await queue.get_flow(started.output)
+    assert flow is not None
+    assert [(e.job_id, e.job_type) for e in seen.events] == [
+        (starter_id, "starter"),
+        (flow.steps[0].job_id, "resize"),
+    ]
+
+
 async def test_listeners_that_raise_block_or_hang_hold_nothing_up(
     queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:

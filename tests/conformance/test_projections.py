@@ -292,6 +292,31 @@ async def test_a_flow_is_projected_once_keyed_on_its_id(open_queue: Opener) -> N
     assert entries[1].result == "published" and entries[1].task_type == "publish"
 
 
+async def test_a_flow_started_by_a_handler_is_projected(open_queue: Opener) -> None:
+    provider = Recorder()
+    queue = await open_queue(provider)
+
+    async def starter(payload: dict[str, int], ctx: dq.JobContext) -> str:
+        return await ctx.start_flow(
+            [dq.JobSpec("resize", {"n": 0})], dq.JobSpec("publish", {}), entity=ITEM
+        )
+
+    starter_id = await queue.add_job("starter")
+    processor = queue.create_processor(
+        {"starter": starter, "resize": lambda p: p["n"], "publish": lambda p: "done"}
+    )
+    while await processor.start():
+        pass
+    await provider.until(2)
+    await queue.close()
+    started = [e for call in provider.calls for e in call]
+    flow_id = next(e.task_id for e in started if e.task_id != str(starter_id))
+    assert [(e.task_id, e.status) for e in started] == [
+        (flow_id, "processing"),
+        (flow_id, "executed"),
+    ]
+
+
 async def test_an_aborted_flow_is_failed_at_dispatch_and_its_join_adds_nothing(
     open_queue: Opener,
 ) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from dataqueue import _validate as v
-from dataqueue._commands import Lease
+from dataqueue._commands import Lease, NewFlow
 from dataqueue.backends.protocol import Backend
 from dataqueue.models import (
     Entity,
@@ -82,6 +82,8 @@ class LeasedWriter:
         self._on_lease_lost = on_lease_lost
         # Told each progress value the store accepted (the job:progress event).
         self.on_progress: Callable[[int], None] | None = None
+        # Told each flow the handler started (job:added, the flow's projection).
+        self.on_flow_started: Callable[[NewFlow, list[int]], None] | None = None
 
     def now(self) -> datetime:
         return self._now()  # type: ignore[no-any-return]

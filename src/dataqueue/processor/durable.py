@@ -315,7 +315,9 @@ class Durable:
         )
         if not isinstance(known, str):
             await self.save_step(key, flow.id)
-        await store.start_flow(flow, now=self._writer.now())
+        step_ids = await store.start_flow(flow, now=self._writer.now())
+        if self._writer.on_flow_started is not None:
+            self._writer.on_flow_started(flow, step_ids)
         return flow.id
 
     async def _token(self, token_id: Any, where: str) -> Token:

@@ -394,6 +394,7 @@ class Processor(Looper):
             job, lease, self._specs.get(job.job_type), store, self.now, self.lease_lost
         )
         attempt.writer.on_progress = lambda percent: self._progressed(job, percent)
+        attempt.writer.on_flow_started = self.runtime.flow_started
         task = asyncio.get_running_loop().create_task(self._run(attempt, slots))
         self._attempts[job.id] = (attempt, task)
         return task
