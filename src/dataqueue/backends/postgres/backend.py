@@ -224,23 +224,22 @@ def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
 
 @dataclass
 class Settlement:
-    """What the outcomes of a settle_and_claim wrote, as its rows say (each
-    row repeats it): the leases settled, the flows made ready, and whether a
-    job became final."""
+    """What the outcomes of a settle_and_claim wrote: the positions of the
+    outcomes written, the flows made ready, and whether a job became final.
+    Every row of the statement repeats it; the first one decoded is read."""
 
-    leases: set[Lease] = field(default_factory=set)
+    written: set[int] = field(default_factory=set)
     ready_flows: list[str] = field(default_factory=list)
     finished: bool = False
+    known: bool = False
 
     def read(self, row: Row) -> None:
-        self.leases.update(
-            Lease(job_id, token)
-            for job_id, token in zip(
-                row["settled"] or (), row["settled_tokens"] or (), strict=True
-            )
-        )
+        if self.known:
+            return
+        self.known = True
+        self.written = set(row["settled"] or ())
         self.ready_flows = list(row["ready_flows"] or ())
-        self.finished = self.finished or bool(row["finished"])
+        self.finished = bool(row["finished"])
 
 
 class PostgresBackend(Backend):
@@ -722,7 +721,7 @@ class PostgresBackend(Backend):
         if settlement.finished:
             self._finished_hub.notify()
         return Exchange(
-            settled=[o.lease in settlement.leases for o in outcomes],
+            settled=[n in settlement.written for n in range(len(outcomes))],
             claimed=claimed,
             ready_flows=settlement.ready_flows,
         )

@@ -91,36 +91,40 @@ def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
 
 
 def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """Completions and failures as parallel arrays (see settle_and_claim.sql)."""
-    done = [o for o in outcomes if isinstance(o, Completion)]
-    failed = [o for o in outcomes if isinstance(o, Failure)]
-    waits = [o for o in outcomes if isinstance(o, Suspension)]
+    """Completions, failures and suspensions as parallel arrays, each with
+    the outcomes' positions in ``outcomes`` (see settle_and_claim.sql)."""
+    done = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Completion)]
+    failed = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Failure)]
+    waits = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Suspension)]
     return {
-        "s_ids": [o.lease.job_id for o in waits],
-        "s_tokens": [o.lease.token for o in waits],
-        "s_step_data": [json_text(o.step_data) for o in waits],
-        "s_wait_until": [o.wait_until for o in waits],
-        "s_token_ids": [o.wait_token_id for o in waits],
+        "s_positions": [n for n, _ in waits],
+        "s_ids": [o.lease.job_id for _, o in waits],
+        "s_tokens": [o.lease.token for _, o in waits],
+        "s_step_data": [json_text(o.step_data) for _, o in waits],
+        "s_wait_until": [o.wait_until for _, o in waits],
+        "s_token_ids": [o.wait_token_id for _, o in waits],
         "s_metadata": [
             json_text(
                 {"token_id": o.wait_token_id}
                 if o.wait_until is None
                 else {"wait_until": o.wait_until.isoformat()}
             )
-            for o in waits
+            for _, o in waits
         ],
-        "c_ids": [o.lease.job_id for o in done],
-        "c_tokens": [o.lease.token for o in done],
-        "c_outputs": [json_text(o.output) for o in done],
-        "c_metadata": [json_text(o.metadata) for o in done],
-        "f_ids": [o.lease.job_id for o in failed],
-        "f_tokens": [o.lease.token for o in failed],
-        "f_messages": [o.message for o in failed],
-        "f_reasons": [o.reason.value for o in failed],
-        "f_next_at": [o.next_attempt_at for o in failed],
+        "c_positions": [n for n, _ in done],
+        "c_ids": [o.lease.job_id for _, o in done],
+        "c_tokens": [o.lease.token for _, o in done],
+        "c_outputs": [json_text(o.output) for _, o in done],
+        "c_metadata": [json_text(o.metadata) for _, o in done],
+        "f_positions": [n for n, _ in failed],
+        "f_ids": [o.lease.job_id for _, o in failed],
+        "f_tokens": [o.lease.token for _, o in failed],
+        "f_messages": [o.message for _, o in failed],
+        "f_reasons": [o.reason.value for _, o in failed],
+        "f_next_at": [o.next_attempt_at for _, o in failed],
         "f_next_iso": [
             None if o.next_attempt_at is None else o.next_attempt_at.isoformat()
-            for o in failed
+            for _, o in failed
         ],
     }
 

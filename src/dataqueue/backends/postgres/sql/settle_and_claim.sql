@@ -18,8 +18,8 @@
 -- and only when there is such a step, so plain jobs never reach it; the
 -- flows it made ready are returned. One NOTIFY on finished_channel (at
 -- commit), when any job became final, wakes whoever waits for a job to
--- finish. Both hang off the one row that sums up what was written: the
--- statement is planned on every call, and each CTE adds to that.
+-- finish. Both hang off the aggregate that sums up what was written: the
+-- statement is planned on every call, and every CTE adds to that.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
 -- with a 'processing' event; waiting jobs whose wait_until has come are due
@@ -39,20 +39,22 @@
 -- text); failures: f_ids, f_tokens, f_messages, f_reasons, f_next_at,
 -- f_next_iso (next_attempt_at as ISO text or NULL); suspensions: s_ids,
 -- s_tokens, s_step_data (JSON text), s_wait_until, s_token_ids, s_metadata
--- (the 'waiting' event's, JSON text); claim: worker_id, token,
--- claim_limit (0: claim nothing), job_types (typed statement only).
--- Returns at least one row: settled and settled_tokens (the outcomes
--- written, by job id and lease token: a batch may hold a stale attempt's
--- outcome beside the current one for the same job; or NULL),
--- ready_flows (text[], or NULL when no flow step finished), finished (true
--- when a job became final), then the claimed job's columns (all NULL in the one row when nothing was claimed),
--- in claim order.
+-- (the 'waiting' event's, JSON text); each kind's positions (c_positions,
+-- f_positions, s_positions): where each outcome stands in the caller's
+-- batch; claim: worker_id, token, claim_limit (0: claim nothing),
+-- job_types (typed statement only).
+-- Returns at least one row: settled (the positions of the outcomes written,
+-- or NULL: a batch may hold a stale attempt's outcome beside the current
+-- one for the same job, so job ids would not say which), ready_flows
+-- (text[], or NULL when no flow step finished), finished (true when a job
+-- became final), then the claimed job's columns (all NULL in the one row
+-- when nothing was claimed), in claim order.
 WITH completions AS (
     SELECT *
     FROM unnest(
         %(c_ids)s::bigint[], %(c_tokens)s::text[], %(c_outputs)s::text[],
-        %(c_metadata)s::text[]
-    ) AS c (id, token, output, metadata)
+        %(c_metadata)s::text[], %(c_positions)s::integer[]
+    ) AS c (id, token, output, metadata, position)
 ),
 completed AS (
     UPDATE {schema}.job_queue AS j
@@ -65,14 +67,15 @@ completed AS (
         updated_at = %(now)s::timestamptz
     FROM completions AS c
     WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token
-    RETURNING j.id, c.token, c.metadata, j.flow_id, j.flow_step_index
+    RETURNING j.id, c.position, c.metadata, j.flow_id, j.flow_step_index
 ),
 failures AS (
     SELECT *
     FROM unnest(
         %(f_ids)s::bigint[], %(f_tokens)s::text[], %(f_messages)s::text[],
-        %(f_reasons)s::text[], %(f_next_at)s::timestamptz[], %(f_next_iso)s::text[]
-    ) AS f (id, token, message, reason, next_at, next_iso)
+        %(f_reasons)s::text[], %(f_next_at)s::timestamptz[], %(f_next_iso)s::text[],
+        %(f_positions)s::integer[]
+    ) AS f (id, token, message, reason, next_at, next_iso, position)
 ),
 failed AS (
     UPDATE {schema}.job_queue AS j
@@ -89,7 +92,7 @@ failed AS (
         updated_at = %(now)s::timestamptz
     FROM failures AS f
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
-    RETURNING j.id, f.token, f.message, f.reason, f.next_iso, j.flow_id,
+    RETURNING j.id, f.position, f.message, f.reason, f.next_iso, j.flow_id,
         j.flow_step_index
 ),
 suspensions AS (
@@ -97,8 +100,8 @@ suspensions AS (
     FROM unnest(
         %(s_ids)s::bigint[], %(s_tokens)s::text[], %(s_step_data)s::text[],
         %(s_wait_until)s::timestamptz[], %(s_token_ids)s::text[],
-        %(s_metadata)s::text[]
-    ) AS s (id, token, step_data, wait_until, token_id, metadata)
+        %(s_metadata)s::text[], %(s_positions)s::integer[]
+    ) AS s (id, token, step_data, wait_until, token_id, metadata, position)
 ),
 token_states AS (
     SELECT w.id, w.status
@@ -127,7 +130,8 @@ suspended AS (
     FROM suspensions AS s
     LEFT JOIN token_states AS t ON t.id = s.token_id
     WHERE j.id = s.id AND j.status = 'processing' AND j.lease_token = s.token
-    RETURNING j.id, s.token, j.status, s.metadata, s.token_id, t.status AS token_status
+    RETURNING j.id, s.position, j.status, s.metadata, s.token_id,
+        t.status AS token_status
 ),
 waits_due AS (
     SELECT id, priority, wait_until AS run_at
@@ -217,39 +221,32 @@ logged AS (
     FROM claimed
 ),
 settled AS (
-    SELECT array_agg(id) AS ids, array_agg(token) AS tokens,
-        bool_or(final) AS finished,
-        array_agg(flow_id) FILTER (WHERE final AND flow_step_index IS NOT NULL)
-            AS step_flow_ids,
-        array_agg(flow_step_index) FILTER (WHERE final AND flow_step_index IS NOT NULL)
-            AS step_indexes,
-        array_agg(outcome) FILTER (WHERE final AND flow_step_index IS NOT NULL)
-            AS step_outcomes
-    FROM (
-        SELECT id, token, true AS final, flow_id, flow_step_index,
-            'success' AS outcome
-        FROM completed
-        UNION ALL
-        SELECT id, token, next_iso IS NULL, flow_id, flow_step_index, 'fail'
-        FROM failed
-        UNION ALL
-        SELECT id, token, false, NULL, NULL, NULL FROM suspended
-    ) AS written
-),
-finishing AS (
-    SELECT
-        CASE WHEN step_flow_ids IS NOT NULL THEN {schema}.record_flow_outcomes(
-            step_flow_ids, step_indexes, step_outcomes, %(now)s::timestamptz
-        ) END AS ready_flows,
-        CASE WHEN finished
+    SELECT array_agg(position) AS settled,
+        CASE WHEN bool_or(final AND flow_step_index IS NOT NULL)
+            THEN {schema}.record_flow_outcomes(
+                array_agg(flow_id) FILTER (WHERE final AND flow_step_index IS NOT NULL),
+                array_agg(flow_step_index)
+                    FILTER (WHERE final AND flow_step_index IS NOT NULL),
+                array_agg(outcome) FILTER (WHERE final AND flow_step_index IS NOT NULL),
+                %(now)s::timestamptz
+            )
+        END AS ready_flows,
+        CASE WHEN bool_or(final)
             THEN pg_notify(%(finished_channel)s::text, '') IS NOT NULL
             ELSE false
         END AS finished
-    FROM settled
+    FROM (
+        SELECT position, true AS final, flow_id, flow_step_index,
+            'success' AS outcome
+        FROM completed
+        UNION ALL
+        SELECT position, next_iso IS NULL, flow_id, flow_step_index, 'fail'
+        FROM failed
+        UNION ALL
+        SELECT position, false, NULL, NULL, NULL FROM suspended
+    ) AS written
 )
-SELECT settled.ids AS settled, settled.tokens AS settled_tokens,
-    finishing.ready_flows, finishing.finished, claimed.*
+SELECT settled.*, claimed.*
 FROM settled
-CROSS JOIN finishing
 LEFT JOIN claimed ON true
 ORDER BY claimed.priority DESC, claimed.run_at, claimed.id
