@@ -141,14 +141,15 @@ class JobStore(Protocol):
         matches a filter; returns how many were edited."""
 
     @abstractmethod
-    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
+    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         """Cancel every ``pending`` or ``waiting`` job matching the filter,
-        expiring their waiting tokens as ``cancel_job`` does."""
+        expiring their waiting tokens as ``cancel_job`` does; returns the ids
+        of the jobs cancelled."""
 
     @abstractmethod
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
-    ) -> int:
+    ) -> list[int]:
         """Take back ``processing`` jobs whose lease was not refreshed for
         longer than the threshold (or than their own longer ``timeout``):
         their worker is gone. The lost attempt counts as used.
@@ -159,7 +160,8 @@ class JobStore(Protocol):
         ``max_attempts`` becomes ``failed`` for good with
         ``failure_reason = worker_lost``, ``{"message", "timestamp"}``
         appended to ``error_history`` and a ``failed`` event, as ``Failure``
-        does. Both clear the lock and the lease. Returns how many.
+        does. Both clear the lock and the lease. Returns the ids of the jobs
+        taken back.
         """
 
     @abstractmethod
@@ -170,6 +172,12 @@ class JobStore(Protocol):
     @abstractmethod
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
         """Delete events created before ``before``, in batches."""
+
+    @abstractmethod
+    async def cleanup_old_flows(self, before: datetime, batch_size: int) -> int:
+        """Delete ``joined`` flows last updated before ``before``, with their
+        step records, ``batch_size`` flows at a time; returns how many.
+        Their jobs are left to ``cleanup_old_jobs``."""
 
 
 class WorkStore(Protocol):
