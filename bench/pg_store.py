@@ -197,6 +197,7 @@ async def explain_typed_claim(backend: PostgresBackend) -> str:
         "token": "t",
         "claim_limit": 10,
         "job_types": ["noop"],
+        "finished_channel": backend._finished_channel,
     }
     query = backend._queries["settle_and_claim_typed"]
     async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
