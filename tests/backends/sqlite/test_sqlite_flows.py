@@ -5,12 +5,13 @@ doorbells of finished/."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -185,7 +186,10 @@ async def test_steps_cancelled_or_lost_for_good_fail_in_their_transaction(
     _, claimed = await claim(backend)
     assert lost_id in [job.id for job in claimed]
     later = NOW + timedelta(hours=1)
-    assert await backend.reclaim_stuck_jobs(60, "worker lost", now=later) == 2
+    # The lost step fails for good; the other flow's second step goes back to
+    # pending.
+    reclaimed = await backend.reclaim_stuck_jobs(60, "worker lost", now=later)
+    assert sorted(reclaimed) == sorted([lost_id, cancelled_ids[1]])
     stored = await backend.get_flow(lost.id)
     assert stored is not None
     assert stored.record.status is FlowStatus.READY
@@ -193,7 +197,8 @@ async def test_steps_cancelled_or_lost_for_good_fail_in_their_transaction(
     # The other step had attempts left: pending again, still no outcome.
     assert await backend.get_ready_flows(10) == [lost.id]
 
-    assert await backend.cancel_jobs(JobFilter(job_type="step"), now=later) == 1
+    cancelled_now = await backend.cancel_jobs(JobFilter(job_type="step"), now=later)
+    assert cancelled_now == [cancelled_ids[1]]
     assert await backend.get_ready_flows(10) == [cancelled.id, lost.id]
 
 
@@ -310,7 +315,7 @@ async def test_jobs_made_final_elsewhere_ring_the_finished_doorbell(
         assert await wakeup.wait(5)
 
         later = NOW + timedelta(hours=1)
-        assert await other.reclaim_stuck_jobs(60, "lost", now=later) == 1
+        assert await other.reclaim_stuck_jobs(60, "lost", now=later) == [ids[2]]
         assert await wakeup.wait(5)
     finally:
         await wakeup.close()
@@ -394,6 +399,79 @@ async def test_workers_register_heartbeat_and_are_removed_when_silent(
     assert [w.id for w in await backend.list_workers()] == ["a"]
     await backend.unregister_worker("a")
     assert await backend.list_workers() == []
+
+
+# -- cleanup -------------------------------------------------------------------
+
+
+async def joined_flow(backend: SqliteBackend, *, at: datetime) -> tuple[str, list[int]]:
+    """A flow of two steps, cancelled at NOW and joined at ``at``: its id and
+    its jobs (the steps, then the join)."""
+    flow = new_flow(2)
+    steps = await backend.start_flow(flow, now=NOW)
+    await backend.cancel_jobs(JobFilter(job_type="step"), now=NOW)
+    join = await backend.enqueue_flow_join(flow.id, new_job("join"), now=at)
+    assert join is not None
+    return flow.id, [*steps, join]
+
+
+def flows_with_step_rows(path: str) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute("SELECT flow_id FROM flow_steps")}
+    finally:
+        conn.close()
+
+
+async def test_cleanup_deletes_old_joined_flows_with_their_steps_and_no_job(
+    path: str, backend: SqliteBackend
+) -> None:
+    old, old_jobs = await joined_flow(backend, at=NOW)
+    recent, _ = await joined_flow(backend, at=NOW + timedelta(days=2))
+    ready = new_flow(1)
+    (ready_step,) = await backend.start_flow(ready, now=NOW)
+    assert await backend.cancel_job(ready_step, now=NOW)
+    running = new_flow(1)
+    await backend.start_flow(running, now=NOW)
+
+    assert await backend.cleanup_old_flows(NOW + timedelta(days=1), 100) == 1
+
+    assert await backend.get_flow(old) is None
+    kept = {flow.id: flow.status for flow in await backend.list_flows(None, 10, 0)}
+    assert kept == {
+        recent: FlowStatus.JOINED,
+        ready.id: FlowStatus.READY,
+        running.id: FlowStatus.RUNNING,
+    }
+    assert flows_with_step_rows(path) == {recent, ready.id, running.id}
+    # The flow's jobs stay for cleanup_old_jobs.
+    for job_id in old_jobs:
+        assert await backend.get_job(job_id) is not None
+    assert await backend.cleanup_old_flows(NOW + timedelta(days=1), 100) == 0
+
+
+@pytest.mark.parametrize("flows", [5, 4])
+async def test_cleanup_deletes_flows_in_batches_until_none_is_left(
+    path: str, caplog: pytest.LogCaptureFixture, flows: int
+) -> None:
+    # A verbose store logs each transaction: one per batch.
+    backend = SqliteBackend(path, verbose=True)
+    try:
+        for _ in range(flows):
+            await joined_flow(backend, at=NOW)
+        with caplog.at_level(logging.DEBUG, logger=backend_module.logger.name):
+            deleted = await backend.cleanup_old_flows(NOW + timedelta(days=1), 2)
+        assert await backend.list_flows(None, 10, 0) == []
+    finally:
+        await backend.close()
+
+    assert deleted == flows
+    batches = [
+        r for r in caplog.records if r.getMessage().endswith("cleanup_old_flows")
+    ]
+    # Two full batches, then a short one (empty when the count divides).
+    assert len(batches) == 3
+    assert flows_with_step_rows(path) == set()
 
 
 # -- the upgrade ---------------------------------------------------------------

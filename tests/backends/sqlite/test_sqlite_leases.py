@@ -125,7 +125,7 @@ async def test_a_stale_lease_writes_nothing_after_reclaim_even_under_the_same_wo
 ) -> None:
     (job_id,) = await backend.add_jobs([new_job(max_attempts=5)], now=NOW)
     stale, _ = await claim_one(backend, "worker-1")
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == 1
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == [job_id]
     # The restarted worker comes back with the same id and takes the job again.
     fresh, _ = await claim_one(backend, "worker-1", now=LATER)
     assert fresh.token != stale.token
@@ -218,14 +218,14 @@ async def test_heartbeat_keeps_a_long_job_from_being_reclaimed(
     assert await backend.heartbeat(leases, now=beat) == ids
     assert (
         await backend.reclaim_stuck_jobs(600, "lost", now=NOW + timedelta(minutes=15))
-        == 0
+        == []
     )
     assert (await get(backend, ids[0])).locked_at == beat
     # Without heartbeats the jobs are taken back.
-    assert (
-        await backend.reclaim_stuck_jobs(600, "lost", now=beat + timedelta(minutes=11))
-        == 2
+    reclaimed = await backend.reclaim_stuck_jobs(
+        600, "lost", now=beat + timedelta(minutes=11)
     )
+    assert sorted(reclaimed) == ids
     assert await backend.heartbeat(leases, now=beat) == []
 
 
@@ -238,7 +238,7 @@ async def test_reclaim_gives_back_jobs_with_attempts_left_behind_the_waiting_one
     )
     await claim_one(backend, "dead-worker")
 
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == 1
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == [stuck_id]
 
     job = await get(backend, stuck_id)
     assert job.status is JobStatus.PENDING
@@ -256,18 +256,18 @@ async def test_reclaim_gives_back_jobs_with_attempts_left_behind_the_waiting_one
 
 
 async def test_reclaim_respects_a_longer_job_timeout(backend: SqliteBackend) -> None:
-    await backend.add_jobs([new_job(timeout=3600)], now=NOW)
+    (job_id,) = await backend.add_jobs([new_job(timeout=3600)], now=NOW)
     await claim_one(backend)
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == 0
-    assert (
-        await backend.reclaim_stuck_jobs(60, "lost", now=NOW + timedelta(hours=2)) == 1
-    )
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == []
+    assert await backend.reclaim_stuck_jobs(
+        60, "lost", now=NOW + timedelta(hours=2)
+    ) == [job_id]
 
 
 async def test_a_huge_job_timeout_does_not_stop_reclaim(backend: SqliteBackend) -> None:
-    await backend.add_jobs([new_job(timeout=1e300), new_job()], now=NOW)
+    _, plain_id = await backend.add_jobs([new_job(timeout=1e300), new_job()], now=NOW)
     await claim(backend)
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == 1
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=LATER) == [plain_id]
 
 
 async def test_a_job_whose_worker_died_max_attempts_times_fails_as_worker_lost(
@@ -278,7 +278,7 @@ async def test_a_job_whose_worker_died_max_attempts_times_fails_as_worker_lost(
     for _ in range(2):
         await claim_one(backend, now=now)
         now += timedelta(minutes=10)
-        assert await backend.reclaim_stuck_jobs(60, "worker lost", now=now) == 1
+        assert await backend.reclaim_stuck_jobs(60, "worker lost", now=now) == [job_id]
 
     job = await get(backend, job_id)
     assert job.status is JobStatus.FAILED

@@ -21,6 +21,7 @@ from dataqueue.backends.protocol import (
 from dataqueue.backends.sqlite import SqliteBackend
 from dataqueue.backends.sqlite.backend import (
     LATEST_MIGRATION,
+    MIGRATION_NUMBERS,
     MIGRATIONS,
     SQL,
     split_statements,
@@ -111,9 +112,9 @@ async def test_a_file_at_0001_with_jobs_in_it_is_upgraded_on_open(
         )
         assert exchange.settled == [True]
         # A job a worker without leases left processing is taken back.
-        assert (
-            await backend.reclaim_stuck_jobs(0, "lost", now=NOW.replace(hour=13)) == 1
-        )
+        assert await backend.reclaim_stuck_jobs(
+            0, "lost", now=NOW.replace(hour=13)
+        ) == [2]
         reclaimed = await backend.get_job(2)
         assert reclaimed is not None and reclaimed.status is JobStatus.PENDING
         (job_id,) = await backend.add_jobs([new_job()], now=NOW)
@@ -129,3 +130,21 @@ async def test_a_file_at_0001_with_jobs_in_it_is_upgraded_on_open(
         conn.close()
     assert version == LATEST_MIGRATION
     assert "lease_token" in columns
+
+
+def test_cleanup_old_flows_walks_its_index() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        for _, name in MIGRATION_NUMBERS:
+            for statement in split_statements(MIGRATIONS[name]):
+                conn.execute(statement)
+        plan = " ".join(
+            row[3]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN " + SQL["cleanup_old_flows"],
+                {"before": 0, "batch_size": 1},
+            )
+        )
+    finally:
+        conn.close()
+    assert "USING INDEX flows_cleanup (status=? AND updated_at<?)" in plan

@@ -803,21 +803,22 @@ def decode_worker(row: sqlite3.Row) -> WorkerInfo:
     )
 
 
-def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> int:
+def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> list[int]:
     """Cancel the pending or waiting jobs among ``ids``, with their events,
-    their waiting tokens expired and their flows' barriers met (as fails)."""
+    their waiting tokens expired and their flows' barriers met (as fails);
+    returns the ids cancelled."""
     rows = conn.execute(
         SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}
     ).fetchall()
     if not rows:
-        return 0
+        return []
     insert_events(
         conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
     )
     cancelled = json_list(r["id"] for r in rows)
     conn.execute(SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now})
     flow_barrier(conn, finished_steps(rows, "fail"), now)
-    return len(rows)
+    return [r["id"] for r in rows]
 
 
 def data_version(conn: sqlite3.Connection) -> int:
@@ -1147,7 +1148,7 @@ class SqliteBackend(Backend):
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
         micros = to_micros(now)
 
-        def cancel(conn: sqlite3.Connection) -> int:
+        def cancel(conn: sqlite3.Connection) -> list[int]:
             return cancel_ids(conn, [job_id], micros)
 
         cancelled = await self._write_op("cancel_job", cancel)
@@ -1155,11 +1156,11 @@ class SqliteBackend(Backend):
             self._finished_now()
         return bool(cancelled)
 
-    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
+    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         micros = to_micros(now)
         params = {**filter_params(where), "statuses": json_list(["pending", "waiting"])}
 
-        def cancel(conn: sqlite3.Connection) -> int:
+        def cancel(conn: sqlite3.Connection) -> list[int]:
             ids = [row["id"] for row in conn.execute(SQL["get_jobs"], params)]
             return cancel_ids(conn, ids, micros)
 
@@ -1201,7 +1202,7 @@ class SqliteBackend(Backend):
 
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
-    ) -> int:
+    ) -> list[int]:
         micros = to_micros(now)
         find = {"now": micros, "threshold": max_processing_seconds}
         error = encode_json({"message": message, "timestamp": now.isoformat()})
@@ -1211,13 +1212,13 @@ class SqliteBackend(Backend):
             "next_attempt_at": None,
         }
 
-        def reclaim(conn: sqlite3.Connection) -> tuple[int, int]:
+        def reclaim(conn: sqlite3.Connection) -> tuple[list[int], int]:
             stuck = {
                 row["id"]: row["locked_by"]
                 for row in conn.execute(SQL["reclaim_stuck_jobs.find"], find)
             }
             if not stuck:
-                return 0, 0
+                return [], 0
             rows = conn.execute(
                 SQL["reclaim_stuck_jobs"],
                 {"ids": json_list(stuck), "error": error, "now": micros},
@@ -1238,7 +1239,7 @@ class SqliteBackend(Backend):
                     for r in rows
                 ),
             )
-            return len(rows), len(failed)
+            return [r["id"] for r in rows], len(failed)
 
         reclaimed, failed = await self._write_op("reclaim_stuck_jobs", reclaim)
         if failed:
@@ -1253,6 +1254,16 @@ class SqliteBackend(Backend):
             "cleanup_old_job_events", before, batch_size
         )
 
+    async def cleanup_old_flows(self, before: datetime, batch_size: int) -> int:
+        params = {"before": to_micros(before), "batch_size": batch_size}
+
+        def delete(conn: sqlite3.Connection) -> int:
+            ids = [row["id"] for row in conn.execute(SQL["cleanup_old_flows"], params)]
+            conn.execute(SQL["cleanup_old_flows.steps"], {"ids": json_list(ids)})
+            return len(ids)
+
+        return await self._in_batches("cleanup_old_flows", batch_size, delete)
+
     async def _delete_in_batches(
         self, operation: str, before: datetime, batch_size: int
     ) -> int:
@@ -1262,6 +1273,16 @@ class SqliteBackend(Backend):
         def delete(conn: sqlite3.Connection) -> int:
             return conn.execute(sql, params).rowcount
 
+        return await self._in_batches(operation, batch_size, delete)
+
+    async def _in_batches(
+        self,
+        operation: str,
+        batch_size: int,
+        delete: Callable[[sqlite3.Connection], int],
+    ) -> int:
+        """Run ``delete`` (one batch; returns how many it deleted) until a
+        batch comes back short; returns the total."""
         total = 0
         # One transaction per batch, so that writers are never held off for
         # the whole cleanup.
