@@ -195,9 +195,10 @@ async def test_a_reclaimed_step_with_no_attempt_left_fails_the_step(
 ) -> None:
     new = flow(2, max_attempts=1)
     await backend.start_flow(new, now=NOW)
-    first, _ = await claim(backend, 2)
+    first, lost = await claim(backend, 2)
     await backend.settle_and_claim([done(first)], None, now=NOW)
-    assert await backend.reclaim_stuck_jobs(1, "worker lost", now=LATER) == 1
+    reclaimed = await backend.reclaim_stuck_jobs(1, "worker lost", now=LATER)
+    assert reclaimed == [lost.job_id]
     assert await backend.get_ready_flows(10) == [new.id]
     stored = await backend.get_flow(new.id)
     assert stored is not None
@@ -213,14 +214,18 @@ async def test_cancelling_steps_of_several_flows_fails_each_in_one_statement(
     flows = [flow(2, job_type="doomed") for _ in range(2)]
     for new in flows:
         await backend.start_flow(new, now=NOW)
-    assert await backend.cancel_jobs(JobFilter(job_type="doomed"), now=NOW) == 4
+    cancelled = await backend.cancel_jobs(JobFilter(job_type="doomed"), now=NOW)
     assert sorted(await backend.get_ready_flows(10)) == sorted(f.id for f in flows)
-    stored = await backend.get_flow(flows[0].id)
-    assert stored is not None
-    assert [(s.outcome, s.error) for s in stored.record.steps] == [
-        ("fail", "cancelled"),
-        ("fail", "cancelled"),
-    ]
+    step_jobs = []
+    for new in flows:
+        stored = await backend.get_flow(new.id)
+        assert stored is not None
+        assert [(s.outcome, s.error) for s in stored.record.steps] == [
+            ("fail", "cancelled"),
+            ("fail", "cancelled"),
+        ]
+        step_jobs += [s.job_id for s in stored.record.steps]
+    assert sorted(cancelled) == sorted(step_jobs)
 
 
 async def test_a_step_that_finishes_twice_counts_once(
@@ -286,13 +291,14 @@ async def test_a_flow_that_cannot_be_inserted_leaves_no_step_behind(
 async def test_one_notification_per_statement_that_finishes_jobs(
     backend: PostgresBackend, schema: str
 ) -> None:
-    await backend.add_jobs([job("doomed") for _ in range(20)], now=NOW)
+    ids = await backend.add_jobs([job("doomed") for _ in range(20)], now=NOW)
     async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
         channel = finished_channel_for(schema)
         await conn.execute(
             psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel))
         )
-        assert await backend.cancel_jobs(JobFilter(job_type="doomed"), now=NOW) == 20
+        cancelled = await backend.cancel_jobs(JobFilter(job_type="doomed"), now=NOW)
+        assert sorted(cancelled) == sorted(ids)
         received = []
         async for notification in conn.notifies(timeout=0.5):
             received.append(notification.channel)

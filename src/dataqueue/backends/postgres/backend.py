@@ -527,7 +527,7 @@ class PostgresBackend(Backend):
         return await self._count("retry_job", {"job_id": job_id, "now": now}) > 0
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        return await self._finishing("cancel_job", {"job_id": job_id, "now": now}) > 0
+        return bool(await self._finishing("cancel_job", {"job_id": job_id, "now": now}))
 
     async def edit_jobs(
         self, target: int | JobFilter, changes: JobChanges, *, now: datetime
@@ -544,26 +544,27 @@ class PostgresBackend(Backend):
         }
         return await self._count("edit_jobs", params)
 
-    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
+    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         return await self._finishing(
             "cancel_jobs", {**filter_params(where), "now": now}
         )
 
-    async def _finishing(self, name: str, params: Mapping[str, Any]) -> int:
+    async def _finishing(self, name: str, params: Mapping[str, Any]) -> list[int]:
         """Run a statement that may make jobs final (it NOTIFYs the finished
-        channel, and wakes this process's waiters at once); its count."""
+        channel, and wakes this process's waiters at once); the ids of the
+        jobs it changed."""
         rows = await self._fetch(
             name, {**params, "finished_channel": self._finished_channel}
         )
         if rows[0]["finished"]:
             self._finished_hub.notify()
-        return int(rows[0]["n"])
+        return list(rows[0]["ids"])
 
     # -- maintenance ----------------------------------------------------------
 
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
-    ) -> int:
+    ) -> list[int]:
         params = {
             **now_params(now),
             "threshold": max_processing_seconds,
@@ -578,6 +579,9 @@ class PostgresBackend(Backend):
         return await self._delete_in_batches(
             "cleanup_old_job_events", before, batch_size
         )
+
+    async def cleanup_old_flows(self, before: datetime, batch_size: int) -> int:
+        return await self._delete_in_batches("cleanup_old_flows", before, batch_size)
 
     async def _delete_in_batches(
         self, name: str, before: datetime, batch_size: int

@@ -3,9 +3,10 @@
 -- job is final: a flow step's 'fail' goes to the barrier
 -- (record_flow_outcomes, migrations/0005_flows.sql), and a NOTIFY on
 -- finished_channel says that a job finished.
--- Parameters: job_id, now, finished_channel. Returns n (how many jobs
--- changed, 0 or 1), finished (1 when one did) and ready_flows (the flows
--- made ready, or NULL; the supervisor finds them with get_ready_flows).
+-- Parameters: job_id, now, finished_channel. Returns ids (the job's id
+-- when it was cancelled, else empty), finished (1 when it was) and
+-- ready_flows (the flows made ready, or NULL; the supervisor finds them
+-- with get_ready_flows).
 WITH cancelled AS (
     UPDATE {schema}.job_queue
     SET status = 'cancelled',
@@ -38,6 +39,7 @@ finished_signal AS (
     SELECT pg_notify(%(finished_channel)s::text, '')
     FROM (SELECT 1 FROM cancelled LIMIT 1) AS any_finished
 )
-SELECT (SELECT count(*) FROM cancelled) AS n,
+SELECT (SELECT coalesce(array_agg(id), ARRAY[]::bigint[]) FROM cancelled)
+        AS ids,
     (SELECT count(*) FROM finished_signal) AS finished,
     (SELECT ids FROM ready_flows) AS ready_flows

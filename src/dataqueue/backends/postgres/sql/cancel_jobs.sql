@@ -8,9 +8,9 @@
 -- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
 -- tag_mode (all: every tag, any: at least one, none: none of them, exact:
 -- the same set).
--- Also: now, finished_channel. Returns n (how many jobs changed), finished
--- (1 when any did) and ready_flows (the flows made ready, or NULL; the
--- supervisor finds them with get_ready_flows).
+-- Also: now, finished_channel. Returns ids (the jobs cancelled, in id
+-- order), finished (1 when any were) and ready_flows (the flows made
+-- ready, or NULL; the supervisor finds them with get_ready_flows).
 WITH cancelled AS (
     UPDATE {schema}.job_queue AS j
     SET status = 'cancelled',
@@ -62,6 +62,8 @@ finished_signal AS (
     SELECT pg_notify(%(finished_channel)s::text, '')
     FROM (SELECT 1 FROM cancelled LIMIT 1) AS any_finished
 )
-SELECT (SELECT count(*) FROM cancelled) AS n,
+SELECT (
+        SELECT coalesce(array_agg(id ORDER BY id), ARRAY[]::bigint[]) FROM cancelled
+    ) AS ids,
     (SELECT count(*) FROM finished_signal) AS finished,
     (SELECT ids FROM ready_flows) AS ready_flows

@@ -16,9 +16,9 @@
 -- keeps the scan to processing jobs.
 -- Parameters: now, now_iso (now as ISO text), threshold (seconds), message,
 -- finished_channel.
--- Returns n (how many jobs changed), finished (1 when one failed for good,
--- else 0) and ready_flows (the flows made ready, or NULL; the supervisor
--- finds them with get_ready_flows).
+-- Returns ids (the jobs taken back, in id order), finished (1 when one
+-- failed for good, else 0) and ready_flows (the flows made ready, or NULL;
+-- the supervisor finds them with get_ready_flows).
 WITH stuck AS (
     SELECT id, locked_by, attempts >= max_attempts AS spent
     FROM {schema}.job_queue
@@ -79,6 +79,8 @@ logged AS (
     FROM reclaimed
     ORDER BY id
 )
-SELECT (SELECT count(*) FROM reclaimed) AS n,
+SELECT (
+        SELECT coalesce(array_agg(id ORDER BY id), ARRAY[]::bigint[]) FROM reclaimed
+    ) AS ids,
     (SELECT count(*) FROM finished_signal) AS finished,
     (SELECT ids FROM ready_flows) AS ready_flows
