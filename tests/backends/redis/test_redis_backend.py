@@ -400,9 +400,9 @@ async def test_reclaim_and_prolong_use_the_lock_time(backend: RedisBackend) -> N
     assert await backend.prolong_job(Lease(ids[0], token), 30.0, now=prolonged_at)
     assert not await backend.prolong_job(Lease(ids[0], "other"), 30.0, now=prolonged_at)
     stale = NOW + timedelta(seconds=61)
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=stale) == 0
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=stale) == []
     later = prolonged_at + timedelta(seconds=61)
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == 1
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == [ids[0]]
     events = await backend.get_job_events(ids[0])
     assert [e.event_type for e in events] == [
         "added",
@@ -413,4 +413,4 @@ async def test_reclaim_and_prolong_use_the_lock_time(backend: RedisBackend) -> N
     assert events[2].metadata == {"timeout": 30.0}
     assert events[3].metadata == {"reclaimed_from": "w"}
     later = NOW + timedelta(seconds=601)
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == 1
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == [ids[1]]

@@ -25,6 +25,7 @@ from dataqueue._commands import (
     Outcome,
 )
 from dataqueue.backends.redis import RedisBackend, keys
+from dataqueue.backends.redis.scripts import script_sources
 from dataqueue.models import (
     FailurePolicy,
     FlowRecord,
@@ -306,6 +307,80 @@ async def test_a_step_whose_job_was_cleaned_up_is_left_out(
     assert (left.total_steps, left.remaining_steps) == (2, 1)
 
 
+async def join_steps_of(
+    backend: RedisBackend, flows: list[NewFlow], at: datetime
+) -> None:
+    """Finish the one step of each flow and insert its join, all at ``at``."""
+    for flow in flows:
+        token, [step] = await claim(backend, 1, ["step"], now=at)
+        assert step.flow_id == flow.id
+        await settle(backend, done(step.id, token), now=at)
+        assert await backend.enqueue_flow_join(flow.id, join_of(flow), now=at)
+
+
+async def test_cleanup_deletes_old_joined_flows_with_their_keys_only(
+    backend: RedisBackend, client: aioredis.Redis, prefix: str
+) -> None:
+    old, ready, recent = new_flow(1), new_flow(1), new_flow(1)
+    running = new_flow(1, timeout_at=NOW + MINUTE, job_type="idle")
+    for flow in (old, ready, recent, running):
+        await backend.start_flow(flow, now=NOW)
+    await join_steps_of(backend, [old], NOW)
+    token, [ready_step] = await claim(backend, 1, ["step"])
+    await settle(backend, done(ready_step.id, token))
+    await join_steps_of(backend, [recent], NOW + 2 * MINUTE)
+    stored = await backend.get_flow(old.id)
+    assert stored is not None
+    join_id = stored.record.join_job_id
+    assert join_id is not None
+    old_jobs = [stored.record.steps[0].job_id, join_id]
+
+    # Running and ready flows are older than the cut too, and kept.
+    assert await backend.cleanup_old_flows(NOW + MINUTE, 10) == 1
+    assert await backend.get_flow(old.id) is None
+    for flow_key in (keys.flow, keys.flow_steps, keys.flow_outcomes):
+        assert not await client.exists(flow_key(prefix, old.id))
+    for index in (keys.flows(prefix), keys.flow_status(prefix, "joined")):
+        assert await client.zscore(index, old.id) is None
+    # Their jobs are left to cleanup_old_jobs.
+    left = [await backend.get_job(job_id) for job_id in old_jobs]
+    assert [job.flow_id for job in left if job] == [old.id, old.id]
+    listed = await backend.list_flows(None, 10, 0)
+    assert [(f.id, f.status) for f in listed] == [
+        (running.id, FlowStatus.RUNNING),
+        (recent.id, FlowStatus.JOINED),
+        (ready.id, FlowStatus.READY),
+    ]
+    assert await client.zscore(keys.flow_timeouts(prefix), running.id) is not None
+    assert await backend.cleanup_old_flows(NOW + MINUTE, 10) == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5, 8])
+async def test_cleanup_walks_every_joined_flow_in_batches(
+    backend: RedisBackend, client: aioredis.Redis, prefix: str, batch_size: int
+) -> None:
+    flows = [new_flow(1) for _ in range(7)]
+    for flow in flows:
+        await backend.start_flow(flow, now=NOW)
+    # Creation order is not age order: recent flows sit between old ones.
+    for index, flow in enumerate(flows):
+        await join_steps_of(backend, [flow], NOW + (index % 3 == 0) * 2 * MINUTE)
+    kept = [flows[0].id, flows[3].id, flows[6].id]
+
+    # One script looks at one batch and deletes no more than it.
+    script = script_sources()["cleanup_old_flows"]
+    before = round((NOW + MINUTE).timestamp() * 1_000_000)
+    deleted, last = await client.eval(script, 0, prefix, before, batch_size, "-inf")
+    first_batch = [f.id for f in flows[:batch_size]]
+    assert deleted == len(set(first_batch) - set(kept))
+    assert (last is None) == (batch_size > len(flows))
+
+    assert await backend.cleanup_old_flows(NOW + MINUTE, batch_size) == 4 - deleted
+    joined = await backend.list_flows(FlowStatus.JOINED, 10, 0)
+    assert sorted(f.id for f in joined) == sorted(kept)
+    assert await client.zcard(keys.flows(prefix)) == len(kept)
+
+
 async def job_finished_messages(
     prefix: str,
 ) -> tuple[aioredis.client.PubSub, Callable[[], Awaitable[str]]]:
@@ -347,9 +422,11 @@ async def test_one_job_finished_message_per_script_and_only_for_final_jobs(
             failed(ids[3], token),
         )
         assert await next_message() == "3"
-        assert await backend.cancel_jobs(JobFilter(), now=NOW) == 2
+        cancelled = await backend.cancel_jobs(JobFilter(), now=NOW)
+        assert sorted(cancelled) == [ids[6], ids[7]]
         assert await next_message() == "2"
-        assert await backend.reclaim_stuck_jobs(60, "lost", now=NOW + 2 * MINUTE) == 1
+        reclaimed = await backend.reclaim_stuck_jobs(60, "lost", now=NOW + 2 * MINUTE)
+        assert reclaimed == [ids[4]]
         assert await next_message() == "1"
     finally:
         await pubsub.aclose()

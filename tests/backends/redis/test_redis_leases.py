@@ -36,7 +36,7 @@ async def test_stale_lease_writes_change_nothing_after_a_reclaim(
     # The same worker id claims again after the reclaim: only the token tells.
     old, _ = await claim(backend, worker="w")
     later = NOW + 2 * MINUTE
-    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == 1
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == [job_id]
     new, [again] = await claim(backend, worker="w", now=later)
     assert again.id == job_id and again.attempts == 2
 
@@ -114,7 +114,7 @@ async def test_heartbeat_keeps_a_long_job_from_reclaim(backend: RedisBackend) ->
     assert held == [ids[0]]
     assert (await job(backend, ids[0])).locked_at == beat
     # Ten minutes after the claim only the job without heartbeats is stuck.
-    assert await backend.reclaim_stuck_jobs(600, "lost", now=beat + MINUTE) == 1
+    assert await backend.reclaim_stuck_jobs(600, "lost", now=beat + MINUTE) == [ids[1]]
     assert (await job(backend, ids[0])).status is JobStatus.PROCESSING
     assert (await job(backend, ids[1])).status is JobStatus.PENDING
 
@@ -130,7 +130,7 @@ async def test_reclaim_counts_the_lost_attempt_and_fails_for_good_at_the_last(
         _, [claimed] = await claim(backend, now=at)
         assert (claimed.id, claimed.attempts) == (job_id, attempt)
         at += 2 * MINUTE
-        assert await backend.reclaim_stuck_jobs(60, "worker died", now=at) == 1
+        assert await backend.reclaim_stuck_jobs(60, "worker died", now=at) == [job_id]
         record = await job(backend, job_id)
         if attempt == 1:
             # Back to pending, due now, behind jobs already waiting.

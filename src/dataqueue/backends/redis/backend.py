@@ -789,13 +789,11 @@ class RedisBackend(Backend):
         )
         return int(edited)
 
-    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> int:
-        cancelled = int(
-            await self._scripts.run("cancel_jobs", _us(now), _filter(where))
-        )
-        if cancelled:
+    async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
+        ids = await self._scripts.run("cancel_jobs", _us(now), _filter(where))
+        if ids:
             self._finished_hub.notify()
-        return cancelled
+        return [int(job_id) for job_id in ids]
 
     async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
         statuses = list(JobStatus)
@@ -811,25 +809,37 @@ class RedisBackend(Backend):
 
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
-    ) -> int:
+    ) -> list[int]:
         threshold = round(max_processing_seconds * 1_000_000)
         cutoff = int(_us(now)) - threshold
-        reclaimed = await self._scripts.run(
+        ids = await self._scripts.run(
             "reclaim_stuck_jobs",
             _us(now),
             threshold,
             cutoff,
             *_failure(message, FailureReason.WORKER_LOST, None, now),
         )
-        if reclaimed:
+        if ids:
             self._finished_hub.notify()  # some may have failed for good
-        return int(reclaimed)
+        return [int(job_id) for job_id in ids]
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
         return await self._in_batches("cleanup_old_jobs", before, batch_size)
 
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
         return await self._in_batches("cleanup_old_job_events", before, batch_size)
+
+    async def cleanup_old_flows(self, before: datetime, batch_size: int) -> int:
+        # Joined flows are indexed by creation, not by age: walk them all.
+        total, after = 0, "-inf"
+        while True:
+            deleted, last = await self._scripts.run(
+                "cleanup_old_flows", _us(before), batch_size, after
+            )
+            total += int(deleted)
+            if last is None:
+                return total
+            after = _text(last)
 
     async def _in_batches(
         self,

@@ -44,7 +44,8 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   ``{p}flows`` and ``{p}flow_status:{status}`` zsets of flow ids by seq;
   ``{p}flow_timeouts`` running flows with a deadline, by timeout_at. A flow
   step's job hash has ``flow_id`` and ``flow_step_index``; a join's has
-  ``flow_id`` only.
+  ``flow_id`` only. ``cleanup_old_flows`` deletes a joined flow's keys and
+  index entries, not its jobs.
 * Workers: ``{p}worker:{id}`` hash of one registered processor (id, host,
   pid, started_at, last_heartbeat, job_types as JSON (absent: every type),
   concurrency, running_job_ids as JSON); ``{p}workers`` zset of worker ids

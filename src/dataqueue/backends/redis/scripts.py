@@ -22,6 +22,7 @@ ScriptName = Literal[
     "add_jobs",
     "cancel_job",
     "cancel_jobs",
+    "cleanup_old_flows",
     "cleanup_old_job_events",
     "cleanup_old_jobs",
     "complete_token",

@@ -1,7 +1,7 @@
 --[[ cancel_jobs: cancel every pending or waiting job matching a filter
   (their waiting tokens become timed_out).
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] filter JSON (see matches() in _lib)
-  Returns how many jobs were cancelled. ]]
+  Returns the ids of the jobs cancelled. ]]
 local now = ARGV[2]
 local filter = cjson.decode(ARGV[3])
 filter.statuses = {'pending', 'waiting'}
@@ -10,4 +10,4 @@ for _, id in ipairs(ids) do
   cancel(id, load_job(id), now)
 end
 finish()
-return #ids
+return ids

@@ -8,9 +8,9 @@
   ARGV[5] error_history entry of a final failure (JSON object)
   ARGV[6] metadata of its 'failed' event (JSON text)
   A job is stuck when locked_at < now - max(threshold, its own timeout).
-  Returns how many jobs were reclaimed. ]]
+  Returns the ids of the jobs reclaimed. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
-local reclaimed = 0
+local reclaimed = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARGV[4])) do
   local job = load_job(id)
   if not job then
@@ -36,7 +36,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARG
         add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
       end
       update(id, job, changes, now)
-      reclaimed = reclaimed + 1
+      reclaimed[#reclaimed + 1] = id
     end
   end
 end
