@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from dataqueue._clock import Clock
@@ -20,7 +20,13 @@ from dataqueue.backends.protocol import Backend
 from dataqueue.cron import CronJob, normalize_expression, plan_due_run, zone
 from dataqueue.events import CLOSE_GRACE, CallbackRunner, EventBus, QueueEvent
 from dataqueue.flows import join_job
-from dataqueue.models import FlowRecord, FlowStatus, JobRecord
+from dataqueue.models import (
+    FailureReason,
+    FlowRecord,
+    FlowStatus,
+    JobRecord,
+    JobStatus,
+)
 from dataqueue.projections import ProjectionSink
 
 logger = logging.getLogger("dataqueue")
@@ -32,6 +38,27 @@ READY_FLOWS_PER_SWEEP = 1000
 """Ready flows whose joins one supervisor pass enqueues."""
 
 WORKER_LOST_MESSAGE = "worker lost: its lease was not refreshed for {seconds:g}s"
+
+
+def reclaimed_event(job: JobRecord, at: datetime) -> QueueEvent:
+    """What a reclaim did to a job: gave it back for another attempt, or
+    failed it for good (its worker was lost ``max_attempts`` times)."""
+    if (
+        job.status is JobStatus.FAILED
+        and job.failure_reason is FailureReason.WORKER_LOST
+    ):
+        message = job.error_history[-1]["message"] if job.error_history else None
+        return QueueEvent(
+            "job:failed",
+            job.id,
+            job.job_type,
+            job=job,
+            error=message,
+            failure_reason=job.failure_reason,
+            will_retry=False,
+            at=at,
+        )
+    return QueueEvent("job:retried", job.id, job.job_type, job=job, at=at)
 
 
 def cron_tick(schedule: CronJob, now: datetime) -> CronTick:
@@ -116,6 +143,28 @@ class Runtime:
         self.events.emit_all(events)
         self.projections.report(self.projections.from_events(events, self.now()))
 
+    async def announce_changed(
+        self,
+        job_ids: Sequence[int],
+        names: Sequence[str],
+        describe: Callable[[JobRecord, datetime], QueueEvent],
+    ) -> None:
+        """Announce jobs a queue or supervisor call changed, read back from
+        the store (which returns only their ids), when anyone listens for
+        one of ``names`` or projections are on."""
+        if not (
+            any(self.events.wants(name) for name in names) or self.projections.enabled
+        ):
+            return
+        store = await self.store()
+        now = self.now()
+        changed = []
+        for job_id in job_ids:
+            job = await store.get_job(job_id)
+            if job is not None:
+                changed.append(describe(job, now))
+        self.announce(changed)
+
     def jobs_added(self, jobs: Sequence[NewJob], ids: Sequence[int]) -> None:
         """``job:added`` and ``scheduled`` for jobs just inserted (a job
         that an idempotency key made a duplicate within the call, once)."""
@@ -182,14 +231,23 @@ class Runtime:
             threshold_seconds, message, now=self.now()
         )
         if reclaimed:
+            await self.announce_changed(
+                reclaimed, ("job:retried", "job:failed"), reclaimed_event
+            )
             # A flow step whose worker died for good may complete its flow.
             await self.enqueue_ready_flow_joins()
-        return reclaimed
+        return len(reclaimed)
 
     async def cleanup_old_jobs(self, keep_seconds: float) -> int:
+        """Delete finished jobs, and joined flows, older than that; returns
+        how many jobs."""
         store = await self.store()
         before = self.now() - timedelta(seconds=keep_seconds)
-        return await store.cleanup_old_jobs(before, CLEANUP_BATCH_SIZE)
+        jobs = await store.cleanup_old_jobs(before, CLEANUP_BATCH_SIZE)
+        flows = await store.cleanup_old_flows(before, CLEANUP_BATCH_SIZE)
+        if flows:
+            logger.info("cleanup: %d joined flow(s) deleted", flows)
+        return jobs
 
     async def cleanup_old_job_events(self, keep_seconds: float) -> int:
         store = await self.store()

@@ -360,28 +360,24 @@ class JobQueue:
         v.check_id(job_id, "retry_job")
         store = await self._store()
         if await store.retry_job(job_id, now=self._runtime.now()):
-            await self._announce_change("job:retried", job_id)
+            await self._announce_change("job:retried", [job_id])
 
     async def cancel_job(self, job_id: int) -> None:
         """Cancel a pending or waiting job; other jobs are left alone."""
         v.check_id(job_id, "cancel_job")
         store = await self._store()
         if await store.cancel_job(job_id, now=self._runtime.now()):
-            await self._announce_change("job:cancelled", job_id)
+            await self._announce_change("job:cancelled", [job_id])
             # A cancelled flow step may be the one its flow waited for.
             await self._runtime.enqueue_ready_flow_joins()
 
-    async def _announce_change(self, event: str, job_id: int) -> None:
-        """Emit ``event`` for a job this call changed (and project it), with
-        the job read back, when anyone listens."""
-        runtime = self._runtime
-        if not (runtime.events.wants(event) or runtime.projections.enabled):
-            return
-        job = await (await self._store()).get_job(job_id)
-        if job is not None:
-            runtime.announce(
-                [QueueEvent(event, job_id, job.job_type, job=job, at=runtime.now())]
-            )
+    async def _announce_change(self, event: str, job_ids: Sequence[int]) -> None:
+        """Emit ``event`` for jobs this call changed (and project them)."""
+        await self._runtime.announce_changed(
+            job_ids,
+            (event,),
+            lambda job, at: QueueEvent(event, job.id, job.job_type, job=job, at=at),
+        )
 
     async def edit_job(self, job_id: int, /, **updates: Any) -> None:
         """Change fields of a pending job; does nothing to other jobs.
@@ -416,8 +412,9 @@ class JobQueue:
         store = await self._store()
         cancelled = await store.cancel_jobs(where, now=self._runtime.now())
         if cancelled:
+            await self._announce_change("job:cancelled", cancelled)
             await self._runtime.enqueue_ready_flow_joins()
-        return cancelled
+        return len(cancelled)
 
     # -- maintenance ------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest
 from dataqueue.events import EVENT_NAMES
 from tests.conftest import FakeClock, eventually
 
@@ -233,6 +234,41 @@ async def test_a_flow_started_by_a_handler_emits_job_added(
         (starter_id, "starter"),
         (flow.steps[0].job_id, "resize"),
     ]
+
+
+async def test_bulk_cancels_emit_job_cancelled_per_job(queue: dq.JobQueue) -> None:
+    seen = subscribe(queue, "job:cancelled")
+    ids = await queue.add_jobs([dq.JobSpec("email", tags=["bulk"]) for _ in range(3)])
+    kept = await queue.add_job("email")
+    assert await queue.cancel_all_upcoming_jobs(tags={"values": ["bulk"]}) == 3
+    await seen.until(3)
+    assert sorted(e.job_id for e in seen.events if e.job_id is not None) == ids
+    assert all(
+        e.job is not None and e.job.status is dq.JobStatus.CANCELLED
+        for e in seen.events
+    )
+    assert kept not in [e.job_id for e in seen.events]
+
+
+async def test_reclaims_emit_retried_or_a_final_failure(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    seen = subscribe(queue, "job:retried", "job:failed")
+    again = await queue.add_job("email", max_attempts=2)
+    lost = await queue.add_job("email", max_attempts=1)
+    claimed = await queue.backend.settle_and_claim(
+        [], ClaimRequest("gone", "lease", 2), now=clock.now()
+    )
+    assert len(claimed.claimed) == 2
+    clock.advance(600)
+    assert await queue.reclaim_stuck_jobs(1) == 2
+    await seen.until(2)
+    by_job = {e.job_id: e for e in seen.events}
+    assert by_job[again].name == "job:retried"
+    failed = by_job[lost]
+    assert (failed.name, failed.will_retry) == ("job:failed", False)
+    assert failed.failure_reason is dq.FailureReason.WORKER_LOST
+    assert failed.error is not None and "worker lost" in failed.error
 
 
 async def test_listeners_that_raise_block_or_hang_hold_nothing_up(

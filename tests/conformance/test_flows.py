@@ -437,6 +437,26 @@ async def test_entity_and_listing(queue: dq.JobQueue) -> None:
     assert await queue.get_flow("6f1c7f43-0000-4000-8000-000000000000") is None
 
 
+async def test_cleanup_deletes_old_joined_flows_only(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    joins = Joins()
+    old = await queue.start_flow([dq.JobSpec("ok", {"n": 0})], dq.JobSpec("join"))
+    running = await queue.start_flow(
+        [dq.JobSpec("later", {"n": 1})], dq.JobSpec("join")
+    )
+    await run_until_idle(queue, {"ok": ok, "join": joins})
+    clock.advance(timedelta(days=31))
+    recent = await queue.start_flow([dq.JobSpec("ok", {"n": 2})], dq.JobSpec("join"))
+    await run_until_idle(queue, {"ok": ok, "join": joins})
+    assert await queue.cleanup_old_jobs(30) == 2  # the old flow's step and join
+    assert await queue.get_flow(old) is None
+    assert await queue.get_flow(running) is not None
+    kept = await queue.get_flow(recent)
+    assert kept is not None and kept.status is dq.FlowStatus.JOINED
+    assert {f.id for f in await queue.list_flows()} == {running, recent}
+
+
 @pytest.mark.parametrize(
     ("steps", "join", "options", "error", "message"),
     [

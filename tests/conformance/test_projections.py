@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest
 from tests.conftest import (
     PG_URL,
     FakeClock,
@@ -200,6 +201,33 @@ async def test_a_cancelled_job_is_failed_and_payloads_only_when_asked(
         "cancelled",
         {"w": 1},
     )
+
+
+async def test_bulk_cancels_and_lost_workers_are_projected_failed(
+    open_queue: Opener, clock: FakeClock
+) -> None:
+    provider = Recorder()
+    queue = await open_queue(provider)
+    lost = await queue.add_job("resize", {"n": 0}, entity=ITEM, max_attempts=1)
+    claimed = await queue.backend.settle_and_claim(
+        [], ClaimRequest("gone", "lease", 1), now=clock.now()
+    )
+    assert [job.id for job in claimed.claimed] == [lost]
+    cancelled = await queue.add_job("resize", {"n": 1}, entity=ITEM, tags=["bulk"])
+    assert await queue.cancel_all_upcoming_jobs(tags={"values": ["bulk"]}) == 1
+    clock.advance(600)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+    await provider.until(4)
+    finals = [(e.task_id, e.status) for call in provider.calls for e in call]
+    assert (str(cancelled), "failed") in finals
+    assert (str(lost), "failed") in finals
+    (worker_lost,) = [
+        e
+        for call in provider.calls
+        for e in call
+        if e.task_id == str(lost) and e.status == "failed"
+    ]
+    assert worker_lost.error is not None and "worker lost" in worker_lost.error
 
 
 async def test_a_provider_that_raises_disturbs_no_job(
