@@ -322,12 +322,7 @@ class JobQueue:
         raises and writes nothing.
         """
         flow = new_flow(
-            list(steps) if isinstance(steps, tuple) else steps,
-            join,
-            failure_policy,
-            timeout,
-            entity,
-            now=self._runtime.now(),
+            steps, join, failure_policy, timeout, entity, now=self._runtime.now()
         )
         store = await self._store()
         step_ids = await store.start_flow(flow, now=self._runtime.now())
