@@ -110,6 +110,26 @@ async def test_the_list_stream_is_quiet_until_a_job_starts(
         await batch
 
 
+async def test_the_list_stream_pushes_workers_coming_and_going(
+    queue: dq.JobQueue,
+) -> None:
+    processor = queue.create_processor(HANDLERS, poll_interval=0.05)
+    async with (
+        served(create_app(queue, HANDLERS)) as client,
+        client.stream("GET", f"{BASE}/api/stream") as response,
+        events_of(response) as events,
+    ):
+        await events.next()
+        with pytest.raises(TimeoutError):
+            await events.next(timeout=0.2)
+        processor.start_in_background()
+        assert (await events.next()).event == "changed"
+        assert [w.id for w in await queue.list_workers()] == [processor.worker_id]
+        await processor.stop_and_drain(5)
+        assert (await events.next()).event == "changed"
+        assert await queue.list_workers() == []
+
+
 async def test_the_job_stream_follows_a_running_job_to_its_end(
     queue: dq.JobQueue, gate: asyncio.Event
 ) -> None:

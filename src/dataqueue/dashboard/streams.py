@@ -3,8 +3,9 @@ event-stream response (heartbeats, closing on disconnect).
 
 No store tells another process that a job changed, so each stream reads the
 store on a timer and sends only when what it read differs from the last
-read: the list stream reads the counts and the page the client shows (two
-cheap queries a second), the job stream one job twice a second.
+read: the list stream reads the counts, the page the client shows and the
+live workers (three cheap queries a second), the job stream one job twice a
+second.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ async def _list_changes(
             page = await queue.get_jobs(
                 filters, args["status"], args["limit"], args["offset"]
             )
+            workers = await queue.list_workers()
             counts = await queue.count_jobs(filters)
         except ApiError as error:
             # The browser reconnects by itself; it finds the store back or
@@ -67,6 +69,8 @@ async def _list_changes(
         state = (
             counts,
             [(job.id, job.status, job.progress, job.updated_at) for job in page],
+            # Who runs and what: a worker starting, stopping or taking a job.
+            [(worker.id, worker.running_job_ids) for worker in workers],
         )
         if state != seen:
             seen = state
@@ -121,7 +125,8 @@ STREAM_ENDPOINTS = (
         "/api/stream",
         stream_jobs,
         'Server-sent events: a `changed` event with `{"counts"}` at once and '
-        "whenever the counts or the jobs of the page with these filters change.",
+        "whenever the counts or the jobs of the page with these filters change, "
+        "or a worker starts, stops or takes up other jobs.",
         LIST_PARAMS,
         (
             Answer(
