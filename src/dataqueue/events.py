@@ -331,6 +331,10 @@ class ProcessorHooks:
             if hook is not None:
                 self._hooks[event] = hook
 
+    def wants(self, event: str) -> bool:
+        """True when a hook is set for ``event``."""
+        return event in self._hooks
+
     def fire(self, events: Iterable[QueueEvent]) -> None:
         if not self._hooks:
             return

@@ -118,7 +118,10 @@ class Processor(Looper):
         )
         self._metrics = MetricsRecorder(self.worker_id, self.concurrency)
         self._outcomes = OutcomeWriter(
-            self.report_error, worker_id=self.worker_id, after_flush=self._after_flush
+            self.report_error,
+            worker_id=self.worker_id,
+            after_flush=self._after_flush,
+            reports_claims=self._reports_claims,
         )
         self._to_release: list[Lease] = []
         self._attempt_ended = asyncio.Event()
@@ -152,6 +155,16 @@ class Processor(Looper):
     def metrics(self) -> ProcessorMetrics:
         """What this processor runs now and has done since it was created."""
         return self._metrics.snapshot()
+
+    def _reports_claims(self) -> bool:
+        """Whether anyone is told of claims: ``on_job_start``, a
+        ``job:processing`` listener, or the projection provider."""
+        runtime = self.runtime
+        return (
+            self._hooks.wants("job:processing")
+            or runtime.events.wants("job:processing")
+            or runtime.projections.enabled
+        )
 
     def _after_flush(self, events: list[QueueEvent]) -> None:
         """The changes a flush confirmed: count them, call the hooks, emit

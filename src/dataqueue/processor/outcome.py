@@ -12,12 +12,11 @@ events and projections), so each is reported once, after it happened.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from dataqueue import _validate as v
 from dataqueue._commands import (
@@ -36,6 +35,8 @@ from dataqueue.retry import next_attempt_at
 from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
+
+_PendingEvent: TypeAlias = tuple[str, JobRecord | None, dict[str, Any]]
 
 
 def encode_output(value: Any) -> tuple[JSONValue, dict[str, JSONValue]]:
@@ -63,14 +64,17 @@ class OutcomeWriter:
         *,
         worker_id: str | None = None,
         after_flush: Callable[[list[QueueEvent]], None] | None = None,
+        reports_claims: Callable[[], bool] = lambda: True,
     ) -> None:
         self._report_error = report_error
         self._rand = rand
         self._worker_id = worker_id
         self._after_flush = after_flush
+        self._reports_claims = reports_claims
         self._pending: list[Outcome] = []
-        # What each unwritten outcome will be reported as, once written.
-        self._events: dict[Lease, QueueEvent] = {}
+        # What each unwritten outcome will be reported as once written: the
+        # event's name, the job (None for a broken row) and its fields.
+        self._events: dict[Lease, _PendingEvent] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -93,10 +97,10 @@ class OutcomeWriter:
         self._pending = []
         self._events.clear()
 
-    def _event(self, name: str, job: JobRecord, lease: Lease, **fields: Any) -> None:
-        self._events[lease] = QueueEvent(
-            name, job.id, job.job_type, job=job, worker_id=self._worker_id, **fields
-        )
+    def _event(
+        self, name: str, job: JobRecord | None, lease: Lease, **fields: Any
+    ) -> None:
+        self._events[lease] = (name, job, fields)
 
     def succeeded(
         self, job: JobRecord, lease: Lease, result: Succeeded, seconds: float
@@ -184,10 +188,10 @@ class OutcomeWriter:
         self._pending.append(
             Failure(lease, message, FailureReason.HANDLER_ERROR, next_attempt_at=None)
         )
-        self._events[lease] = QueueEvent(
+        self._event(
             "job:failed",
-            job.id,
-            worker_id=self._worker_id,
+            None,
+            lease,
             error=message,
             failure_reason=FailureReason.HANDLER_ERROR,
             will_retry=False,
@@ -212,18 +216,32 @@ class OutcomeWriter:
                     outcome.lease.job_id,
                 )
             elif event is not None:
-                confirmed.append(dataclasses.replace(event, at=now))
-        for job in claimed:
-            if isinstance(job, JobRecord):
+                name, job, fields = event
                 confirmed.append(
                     QueueEvent(
-                        "job:processing",
-                        job.id,
-                        job.job_type,
+                        name,
+                        outcome.lease.job_id,
+                        None if job is None else job.job_type,
                         job=job,
                         worker_id=self._worker_id,
                         at=now,
+                        **fields,
                     )
                 )
+        # Claims are reported only to whoever asked (hooks, listeners,
+        # projections): every job of a busy worker is claimed.
+        if claimed and self._reports_claims():
+            for claim in claimed:
+                if isinstance(claim, JobRecord):
+                    confirmed.append(
+                        QueueEvent(
+                            "job:processing",
+                            claim.id,
+                            claim.job_type,
+                            job=claim,
+                            worker_id=self._worker_id,
+                            at=now,
+                        )
+                    )
         if confirmed and self._after_flush is not None:
             self._after_flush(confirmed)
