@@ -273,6 +273,32 @@ async def test_nested_flows_from_a_join(queue: dq.JobQueue) -> None:
     assert inner is not None and inner.status is dq.FlowStatus.JOINED
 
 
+async def test_a_handler_resumed_after_its_flow_was_cleaned_up_starts_none(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    finals = Joins()
+
+    async def starter(payload: dict[str, Any], ctx: dq.JobContext) -> str:
+        flow_id = await ctx.start_flow(
+            [dq.JobSpec("ok", {"n": 0})], dq.JobSpec("final")
+        )
+        await ctx.wait_for(days=40)
+        return flow_id
+
+    handlers = {"starter": starter, "ok": ok, "final": finals}
+    starter_id = await queue.add_job("starter")
+    await run_until_idle(queue, handlers)
+    (flow,) = await queue.list_flows()
+    clock.advance(timedelta(days=41))
+    assert await queue.cleanup_old_jobs(30) == 2
+    assert await queue.list_flows() == []
+    await run_until_idle(queue, handlers)
+    job = await queue.get_job(starter_id)
+    assert job is not None and job.output == flow.id
+    assert await queue.list_flows() == []
+    assert len(finals.payloads) == 1
+
+
 async def test_sync_handler_starts_a_flow(queue: dq.JobQueue) -> None:
     finals = Joins()
 

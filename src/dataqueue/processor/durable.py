@@ -14,8 +14,9 @@ is replayed and what is new:
 * ``create_token`` is counted by position too (``"__token_<n>"``), so a
   re-run gets the token it created before rather than a new one.
 * ``start_flow`` likewise (``"__flow_<n>"``): the flow's id is stored under
-  the lease first, then the flow is started with that id, so a re-run (even
-  after a crash in between) starts it at most once.
+  the lease first, then the flow is started with that id, then marked
+  started (``{"flow_id"}``), so a re-run starts it at most once: after a
+  crash in between, and also once the finished flow was cleaned up.
 
 Suspending raises ``WaitSignal`` through the handler; the attempt turns it
 into a ``Suspension`` outcome, written with the next ``settle_and_claim``.
@@ -300,9 +301,11 @@ class Durable:
         key = f"{RESERVED_PREFIX}flow_{self._flows}"
         self._flows += 1
         known = self.steps.get(key)
+        if isinstance(known, dict):  # started: the flow may be cleaned up since
+            return str(known["flow_id"])
         store = self._writer.store
         if isinstance(known, str) and await store.get_flow(known) is not None:
-            return known
+            return known  # written, then the attempt ended before marking it
         flow = new_flow(
             steps,
             join,
@@ -316,6 +319,7 @@ class Durable:
         if not isinstance(known, str):
             await self.save_step(key, flow.id)
         step_ids = await store.start_flow(flow, now=self._writer.now())
+        await self.save_step(key, {"flow_id": flow.id})
         if self._writer.on_flow_started is not None:
             self._writer.on_flow_started(flow, step_ids)
         return flow.id
