@@ -393,6 +393,25 @@ async def test_failed_job_waits_for_its_next_attempt_and_retry_job_skips_it(
     assert await backend.cleanup_old_jobs(NOW + MICRO, 10) == 1
 
 
+async def test_bulk_cancel_and_reclaim_go_in_id_order(backend: RedisBackend) -> None:
+    # As on the other stores: the ids come back (and their events are
+    # written) in id order, not in the order of an index.
+    ids = await backend.add_jobs([new_job() for _ in range(3)], now=NOW)
+    assert await backend.cancel_jobs(JobFilter(), now=NOW) == ids
+    cancel_events = [(await backend.get_job_events(job_id))[-1].id for job_id in ids]
+    assert cancel_events == sorted(cancel_events)
+
+    # Claimed later, the lower id is locked later: the processing index puts
+    # it second.
+    low, high = await backend.add_jobs(
+        [new_job(priority=0), new_job(priority=10)], now=NOW
+    )
+    await claim(backend, 1)
+    await claim(backend, 1, now=NOW + timedelta(seconds=5))
+    later = NOW + timedelta(minutes=10)
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=later) == [low, high]
+
+
 async def test_reclaim_and_prolong_use_the_lock_time(backend: RedisBackend) -> None:
     ids = await backend.add_jobs([new_job(), new_job(timeout=600.0)], now=NOW)
     token, _ = await claim(backend, 2)

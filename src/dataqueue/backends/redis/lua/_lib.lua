@@ -435,6 +435,13 @@ local function matching_ids(filter)
   return ids
 end
 
+-- Job ids (text) in ascending numeric order, in place: the order in which
+-- bulk changes are written and returned, as on the other stores.
+local function sort_ids(ids)
+  table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
+  return ids
+end
+
 --[[ Durable waits. A token is {p}token:{id} (status waiting, then completed
   or timed_out, never both: every change checks it is still waiting, and a
   script runs alone); {p}job_tokens:{job id} is the set of a job's tokens. ]]

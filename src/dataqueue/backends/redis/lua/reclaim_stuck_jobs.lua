@@ -8,9 +8,9 @@
   ARGV[5] error_history entry of a final failure (JSON object)
   ARGV[6] metadata of its 'failed' event (JSON text)
   A job is stuck when locked_at < now - max(threshold, its own timeout).
-  Returns the ids of the jobs reclaimed. ]]
+  Returns the ids of the jobs reclaimed, in id order. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
-local reclaimed = {}
+local stuck, jobs = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARGV[4])) do
   local job = load_job(id)
   if not job then
@@ -18,27 +18,32 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARG
   else
     local limit = math.max(threshold, (tonumber(job.timeout) or 0) * 1000000)
     if (tonumber(job.locked_at) or 0) < tonumber(now) - limit then
-      local owner = job.locked_by
-      local changes = {
-        updated_at = now, locked_by = false, locked_at = false, lease_token = false,
-      }
-      if (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or 1) then
-        changes.status = 'failed'
-        changes.error_history = append_entry(job.error_history, ARGV[5])
-        changes.failure_reason = 'worker_lost'
-        changes.last_failed_at = now
-        changes.next_attempt_at = false
-        add_event(id, 'failed', now, ARGV[6])
-        finished_for_good(job, 'fail', now)
-      else
-        changes.status = 'pending'
-        changes.run_at = now
-        add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
-      end
-      update(id, job, changes, now)
-      reclaimed[#reclaimed + 1] = id
+      stuck[#stuck + 1] = id
+      jobs[id] = job
     end
   end
+end
+local reclaimed = sort_ids(stuck)
+for _, id in ipairs(reclaimed) do
+  local job = jobs[id]
+  local owner = job.locked_by
+  local changes = {
+    updated_at = now, locked_by = false, locked_at = false, lease_token = false,
+  }
+  if (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or 1) then
+    changes.status = 'failed'
+    changes.error_history = append_entry(job.error_history, ARGV[5])
+    changes.failure_reason = 'worker_lost'
+    changes.last_failed_at = now
+    changes.next_attempt_at = false
+    add_event(id, 'failed', now, ARGV[6])
+    finished_for_good(job, 'fail', now)
+  else
+    changes.status = 'pending'
+    changes.run_at = now
+    add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
+  end
+  update(id, job, changes, now)
 end
 finish()
 return reclaimed
