@@ -1,5 +1,6 @@
 """Serving an ASGI app for real (uvicorn on a free loopback port, in the
-test's event loop, so it shares the test's queue) and reading its events."""
+test's event loop, so it shares the test's queue), reading its events, and
+a Redis queue whose connection can be cut."""
 
 from __future__ import annotations
 
@@ -8,12 +9,23 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from tests.conftest import eventually
+import dataqueue as dq
+from tests.conftest import (
+    REDIS_URL,
+    drop_namespace,
+    eventually,
+    namespace,
+    open_store,
+    store_options,
+)
+from tests.faults import StoreProxy
 
 
 @asynccontextmanager
@@ -74,3 +86,34 @@ async def received(response: httpx.Response) -> AsyncIterator[Received]:
                 setattr(block, name, value)
     if block != Received():
         yield block
+
+
+@asynccontextmanager
+async def cuttable_queues(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[dq.JobQueue, dq.JobQueue, StoreProxy]]:
+    """Two queues on one Redis namespace: one reached directly, one through
+    a proxy that can be cut. Redis fails a read at once; PostgreSQL raises
+    the same StoreUnavailableError after its pool's 10 s wait."""
+    store = "redis"
+    ns = namespace()
+    direct = await open_store(store, tmp_path, None, ns)
+    target = urlsplit(REDIS_URL)
+    assert target.hostname is not None and target.port is not None
+    async with StoreProxy(target.hostname, target.port) as proxy:
+        options = store_options(store, tmp_path, ns)
+        options["url"] = _through(proxy, options["url"])
+        flaky = dq.connect(**options)
+        try:
+            yield direct, flaky, proxy
+        finally:
+            await flaky.close()
+            await direct.close()
+            await drop_namespace(store, ns)
+
+
+def _through(proxy: StoreProxy, url: str) -> str:
+    parts = urlsplit(url)
+    credentials, _, _ = parts.netloc.rpartition("@")
+    host = f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}".lstrip("@")))

@@ -9,51 +9,22 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 import dataqueue as dq
 from dataqueue.web import job_status_app
-from tests.conftest import (
-    REDIS_URL,
-    drop_namespace,
-    eventually,
-    namespace,
-    open_store,
-    store_options,
-)
+from tests.conftest import eventually
 from tests.faults import StoreProxy
-from tests.web.conftest import received, served
-
-
-def through(proxy: StoreProxy, url: str) -> str:
-    parts = urlsplit(url)
-    credentials, _, _ = parts.netloc.rpartition("@")
-    host = f"127.0.0.1:{proxy.port}"
-    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}".lstrip("@")))
+from tests.web.conftest import cuttable_queues, received, served
 
 
 @pytest.fixture
 async def queues(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[dq.JobQueue, dq.JobQueue, StoreProxy]]:
-    """A queue reached directly, and one through a proxy that can be cut."""
-    store = "redis"
-    ns = namespace()
-    direct = await open_store(store, tmp_path, None, ns)
-    target = urlsplit(REDIS_URL)
-    assert target.hostname is not None and target.port is not None
-    async with StoreProxy(target.hostname, target.port) as proxy:
-        options = store_options(store, tmp_path, ns)
-        options["url"] = through(proxy, options["url"])
-        flaky = dq.connect(**options)
-        try:
-            yield direct, flaky, proxy
-        finally:
-            await flaky.close()
-            await direct.close()
-            await drop_namespace(store, ns)
+    async with cuttable_queues(tmp_path) as opened:
+        yield opened
 
 
 @pytest.mark.redis

@@ -3,6 +3,7 @@
 ``job_updates`` is a watch loop: no store pushes "this job changed" to
 another process, so it reads the job (one cheap ``get_job``) every
 ``poll_interval`` seconds and yields it when it differs from the last read.
+It serves the status app and the dashboard, async or blocking queue alike.
 ``event_stream`` turns any async iterator of ``ServerSentEvent`` into a
 ``text/event-stream`` response with a comment every ``heartbeat_interval``
 seconds while nothing happens, so proxies keep the connection open and a
@@ -23,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from dataqueue.errors import StoreUnavailableError
 from dataqueue.models import JobRecord
 from dataqueue.queue import JobQueue
+from dataqueue.sync import SyncJobQueue
 
 logger = logging.getLogger("dataqueue.web")
 
@@ -37,7 +39,7 @@ STREAM_HEADERS = {
 
 
 async def job_updates(
-    queue: JobQueue, job_id: int, *, poll_interval: float = 0.5
+    queue: JobQueue | SyncJobQueue, job_id: int, *, poll_interval: float = 0.5
 ) -> AsyncIterator[JobRecord]:
     """Yield the job now and again each time it changes; end after yielding a
     final state (``JobRecord.is_final``), or when the job does not exist.
@@ -46,7 +48,7 @@ async def job_updates(
     outage = False
     while True:
         try:
-            job = await queue.get_job(job_id)
+            job = await _read_job(queue, job_id)
         except StoreUnavailableError as error:
             # Wait the store out: the watcher sees the next change once it is
             # back, and heartbeats keep the stream open meanwhile.
@@ -63,6 +65,14 @@ async def job_updates(
             if job.is_final:
                 return
         await asyncio.sleep(poll_interval)
+
+
+async def _read_job(queue: JobQueue | SyncJobQueue, job_id: int) -> JobRecord | None:
+    if isinstance(queue, JobQueue):
+        return await queue.get_job(job_id)
+    # The blocking queue waits on its own loop thread; this loop keeps
+    # serving meanwhile.
+    return await asyncio.to_thread(queue.get_job, job_id)
 
 
 @dataclass(frozen=True, slots=True)
