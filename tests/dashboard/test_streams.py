@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 import dataqueue as dq
 from dataqueue.dashboard import create_app, streams
+from tests.conftest import eventually
 from tests.dashboard.conftest import BASE
 from tests.dashboard.jobs import HANDLERS
-from tests.web.conftest import Received, received, served
+from tests.web.conftest import Received, cuttable_queues, received, served
 
 
 @pytest.fixture(autouse=True)
@@ -159,6 +162,37 @@ async def test_the_job_stream_follows_a_running_job_to_its_end(
         {"reason": "final"},
     )
     assert all(block.event == "job" and block.id for block in rest[:-1])
+
+
+@pytest.mark.redis
+async def test_the_job_stream_waits_out_a_store_outage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with cuttable_queues(tmp_path) as (direct, flaky, proxy):
+        job_id = await direct.add_job("echo", {})
+        async with (
+            served(create_app(flaky, HANDLERS)) as client,
+            client.stream("GET", f"{BASE}/api/jobs/{job_id}/stream") as response,
+            events_of(response) as events,
+        ):
+            first = json.loads((await events.next()).data or "")["job"]
+            with caplog.at_level(logging.WARNING, logger="dataqueue.web"):
+                proxy.cut()
+
+                async def paused() -> bool:
+                    return "updates paused" in caplog.text
+
+                await eventually(paused, timeout=30)
+                proxy.restore()
+            await direct.cancel_job(job_id)
+            rest = await events.rest()
+
+    assert first["status"] == "pending"
+    assert [block.event for block in rest] == ["job", "end"]
+    last_job = json.loads(rest[0].data or "")["job"]
+    assert (last_job["id"], last_job["status"]) == (job_id, "cancelled")
+    assert json.loads(rest[1].data or "") == {"reason": "final"}
+    assert caplog.text.count("updates paused") == 1
 
 
 async def test_a_client_that_saw_the_final_state_is_told_to_stop(

@@ -9,7 +9,7 @@ reports become 400 answers, an unreachable store a 503.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from dataqueue.cron import CronJob
@@ -24,6 +24,7 @@ from dataqueue.models import (
 )
 from dataqueue.queue import JobQueue
 from dataqueue.sync import SyncJobQueue
+from dataqueue.web import job_updates
 
 
 class ApiError(Exception):
@@ -71,6 +72,13 @@ class QueueView:
     async def get_job(self, job_id: int) -> JobRecord | None:
         job: JobRecord | None = await self._call("get_job", job_id)
         return job
+
+    def job_updates(
+        self, job_id: int, poll_interval: float
+    ) -> AsyncIterator[JobRecord]:
+        """``dataqueue.web.job_updates`` on this queue: the job now and at
+        each change until it is final or gone, waiting out store outages."""
+        return job_updates(self._queue, job_id, poll_interval=poll_interval)
 
     async def get_jobs(
         self, filters: Mapping[str, Any], status: str | None, limit: int, offset: int

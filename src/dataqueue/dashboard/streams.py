@@ -5,7 +5,7 @@ No store tells another process that a job changed, so each stream reads the
 store on a timer and sends only when what it read differs from the last
 read: the list stream reads the counts, the page the client shows and the
 live workers (three cheap queries a second), the job stream one job twice a
-second.
+second (``dataqueue.web.job_updates``, which waits out a store outage).
 """
 
 from __future__ import annotations
@@ -87,28 +87,16 @@ async def stream_job(
     seen = request.headers.get("last-event-id")
     if seen is not None and job.is_final and seen == _version(_encode(job)):
         return Response(status_code=204)
-    return event_stream(_job_changes(dashboard.queue, job))
+    return event_stream(_job_changes(dashboard.queue, job.id))
 
 
-async def _job_changes(
-    queue: QueueView, job: JobRecord | None
-) -> AsyncIterator[ServerSentEvent]:
-    sent = None
-    while job is not None:
-        text = _encode(job)
-        if text != sent:
-            sent = text
-            yield ServerSentEvent(text, event="job", id=_version(text))
-        if job.is_final:
-            yield ServerSentEvent(dumps({"reason": "final"}), event="end")
-            return
-        await asyncio.sleep(JOB_POLL_SECONDS)
-        try:
-            job = await queue.get_job(job.id)
-        except ApiError as error:
-            logger.warning("dashboard job stream ends: %s", error.message)
-            return
-    yield ServerSentEvent(dumps({"reason": "deleted"}), event="end")
+async def _job_changes(queue: QueueView, job_id: int) -> AsyncIterator[ServerSentEvent]:
+    last: JobRecord | None = None
+    async for last in queue.job_updates(job_id, JOB_POLL_SECONDS):
+        text = _encode(last)
+        yield ServerSentEvent(text, event="job", id=_version(text))
+    reason = "final" if last is not None and last.is_final else "deleted"
+    yield ServerSentEvent(dumps({"reason": reason}), event="end")
 
 
 def _encode(job: JobRecord) -> str:
