@@ -203,6 +203,20 @@ export function setProgress(wrapper, value) {
   wrapper.dataset.value = known ? String(percent) : "";
 }
 
+/** A list page: its heading and one-line description, then `children`. */
+export function listPage(title, subtitle, ...children) {
+  return h(
+    "section",
+    { class: "page" },
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", { class: "title-block" }, h("h1", { text: title }), h("p", { class: "subtitle", text: subtitle })),
+    ),
+    ...children,
+  );
+}
+
 export function emptyState(title, hint) {
   return h(
     "div",

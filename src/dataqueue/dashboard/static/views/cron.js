@@ -1,7 +1,7 @@
 // Cron schedules: expression, zone, next runs, last job; pause and resume.
 
 import { api } from "../api.js";
-import { emptyState, fill, h, loading, statusBadge, tagChips, timeAgo, timeFull } from "../dom.js";
+import { emptyState, fill, h, listPage, loading, statusBadge, tagChips, timeAgo, timeFull } from "../dom.js";
 import { refresher } from "../refresh.js";
 import { toast, toastError } from "../toast.js";
 
@@ -10,21 +10,7 @@ export function mountCron(main, { app }) {
   const holder = h("div", { class: "card table-card" }, loading());
   fill(
     main,
-    h(
-      "section",
-      { class: "page" },
-      h(
-        "div",
-        { class: "page-head" },
-        h(
-          "div",
-          { class: "title-block" },
-          h("h1", { text: "Cron schedules" }),
-          h("p", { class: "subtitle", text: "Recurring jobs, enqueued when due by any running supervisor or worker." }),
-        ),
-      ),
-      holder,
-    ),
+    listPage("Cron schedules", "Recurring jobs, enqueued when due by any running supervisor or worker.", holder),
   );
 
   async function load() {

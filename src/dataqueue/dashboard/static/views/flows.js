@@ -6,6 +6,7 @@ import {
   fill,
   h,
   jsonView,
+  listPage,
   loading,
   progressBar,
   shortId,
@@ -61,23 +62,7 @@ export function mountFlows(main, { query, app }) {
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
   fill(
     main,
-    h(
-      "section",
-      { class: "page" },
-      h(
-        "div",
-        { class: "page-head" },
-        h(
-          "div",
-          { class: "title-block" },
-          h("h1", { text: "Flows" }),
-          h("p", { class: "subtitle", text: "Steps that run in parallel, and the join that runs once after them." }),
-        ),
-      ),
-      tabs,
-      holder,
-      pager,
-    ),
+    listPage("Flows", "Steps that run in parallel, and the join that runs once after them.", tabs, holder, pager),
   );
 
   function update(changes) {

@@ -1,7 +1,7 @@
 // Live workers: where they run, their heartbeats, what they hold now.
 
 import { api } from "../api.js";
-import { emptyState, fill, h, loading, progressBar, tagChips, timeAgo, timeFull } from "../dom.js";
+import { emptyState, fill, h, listPage, loading, progressBar, tagChips, timeAgo, timeFull } from "../dom.js";
 import { refresher } from "../refresh.js";
 import { toastError } from "../toast.js";
 
@@ -12,24 +12,7 @@ const RUNNING_LIMIT = 500;
 export function mountWorkers(main, { app }) {
   app.title("Workers");
   const holder = h("div", { class: "workers" }, loading());
-  fill(
-    main,
-    h(
-      "section",
-      { class: "page" },
-      h(
-        "div",
-        { class: "page-head" },
-        h(
-          "div",
-          { class: "title-block" },
-          h("h1", { text: "Workers" }),
-          h("p", { class: "subtitle", text: "Processors that are running now, as their heartbeats report them." }),
-        ),
-      ),
-      holder,
-    ),
-  );
+  fill(main, listPage("Workers", "Processors that are running now, as their heartbeats report them.", holder));
 
   async function load() {
     try {
