@@ -228,6 +228,48 @@ async def test_cancelling_steps_of_several_flows_fails_each_in_one_statement(
     assert sorted(cancelled) == sorted(step_jobs)
 
 
+async def test_under_abort_the_outcomes_after_the_first_fail_of_a_call_are_not_recorded(
+    backend: PostgresBackend,
+) -> None:
+    # As on the other stores: the first fail makes the flow ready, so the
+    # outcomes reported after it in the same statement find it no longer
+    # running.
+    cancelled = flow(3, failure_policy="abort", job_type="doomed")
+    await backend.start_flow(cancelled, now=NOW)
+    await backend.cancel_jobs(JobFilter(job_type="doomed"), now=NOW)
+    stored = await backend.get_flow(cancelled.id)
+    assert stored is not None
+    assert [s.outcome for s in stored.record.steps] == ["fail", None, None]
+    assert (stored.record.status, stored.record.remaining_steps) == (
+        FlowStatus.READY,
+        2,
+    )
+
+    settled = flow(4, failure_policy="abort")
+    await backend.start_flow(settled, now=NOW)
+    first, second, third, fourth = sorted(
+        await claim(backend, 4), key=lambda lease: lease.job_id
+    )
+    # In batch order: a success counts, the first fail decides, and neither
+    # the fail nor the success after it is recorded.
+    exchange = await backend.settle_and_claim(
+        [
+            done(second),
+            failed_for_good(third),
+            failed_for_good(first),
+            done(fourth),
+        ],
+        None,
+        now=NOW,
+    )
+    assert exchange.settled == [True] * 4
+    assert exchange.ready_flows == [settled.id]
+    stored = await backend.get_flow(settled.id)
+    assert stored is not None
+    assert [s.outcome for s in stored.record.steps] == [None, "success", "fail", None]
+    assert stored.record.aborted and stored.record.remaining_steps == 2
+
+
 async def test_a_step_that_finishes_twice_counts_once(
     backend: PostgresBackend,
 ) -> None:

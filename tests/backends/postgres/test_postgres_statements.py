@@ -79,4 +79,4 @@ def test_the_barrier_and_the_finished_signal_are_in_every_finishing_statement() 
             r"CREATE (OR REPLACE )?FUNCTION \{schema\}\.record_flow_outcomes", text
         )
     ]
-    assert defined == ["0005_flows"]
+    assert defined == ["0005_flows", "0007_abort_barrier"]

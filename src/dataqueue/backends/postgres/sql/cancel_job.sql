@@ -1,7 +1,7 @@
 -- cancel_job: a pending or waiting job becomes cancelled; records a
 -- 'cancelled' event. Its tokens still waiting become timed_out. A cancelled
 -- job is final: a flow step's 'fail' goes to the barrier
--- (record_flow_outcomes, migrations/0005_flows.sql), and a NOTIFY on
+-- (record_flow_outcomes, migrations/0007_abort_barrier.sql), and a NOTIFY on
 -- finished_channel says that a job finished.
 -- Parameters: job_id, now, finished_channel. Returns ids (the job's id
 -- when it was cancelled, else empty), finished (1 when it was) and

@@ -2,7 +2,7 @@
 -- cancelled, each with a 'cancelled' event; their tokens still waiting
 -- become timed_out. Cancelled jobs are final: the flow steps among them
 -- report 'fail' to the barrier (record_flow_outcomes,
--- migrations/0005_flows.sql), and one NOTIFY on finished_channel says that
+-- migrations/0007_abort_barrier.sql), and one NOTIFY on finished_channel says that
 -- jobs finished.
 -- Filter parameters (NULL means no filter): job_type, priority, status,
 -- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
@@ -51,8 +51,8 @@ logged AS (
 ),
 ready_flows AS (
     SELECT {schema}.record_flow_outcomes(
-        array_agg(flow_id), array_agg(flow_step_index), array_agg('fail'::text),
-        %(now)s::timestamptz
+        array_agg(flow_id ORDER BY id), array_agg(flow_step_index ORDER BY id),
+        array_agg('fail'::text), %(now)s::timestamptz
     ) AS ids
     FROM cancelled
     WHERE flow_step_index IS NOT NULL

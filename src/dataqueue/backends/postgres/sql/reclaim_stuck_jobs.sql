@@ -6,7 +6,7 @@
 -- A job that used max_attempts fails for good with failure_reason
 -- worker_lost, the message appended to error_history and a 'failed' event.
 -- A job failed for good is final: a flow step's 'fail' goes to the barrier
--- (record_flow_outcomes, migrations/0005_flows.sql) and one NOTIFY on
+-- (record_flow_outcomes, migrations/0007_abort_barrier.sql) and one NOTIFY on
 -- finished_channel says that jobs finished.
 -- Both clear the lock and the lease. Locked rows are skipped: their worker
 -- is settling them right now.
@@ -52,8 +52,8 @@ reclaimed AS (
 ),
 ready_flows AS (
     SELECT {schema}.record_flow_outcomes(
-        array_agg(flow_id), array_agg(flow_step_index), array_agg('fail'::text),
-        %(now)s::timestamptz
+        array_agg(flow_id ORDER BY id), array_agg(flow_step_index ORDER BY id),
+        array_agg('fail'::text), %(now)s::timestamptz
     ) AS ids
     FROM reclaimed
     WHERE spent AND flow_step_index IS NOT NULL

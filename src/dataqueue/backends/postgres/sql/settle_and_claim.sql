@@ -14,8 +14,9 @@
 -- the job waiting (see complete_token.sql).
 -- A completion, and a failure with no next attempt, make a job final: a
 -- flow step among them has its outcome (success, fail) given to the
--- barrier, record_flow_outcomes (see migrations/0005_flows.sql), called once
--- and only when there is such a step, so plain jobs never reach it; the
+-- barrier, record_flow_outcomes (see migrations/0007_abort_barrier.sql) in
+-- their order in the batch, called once and only when there is such a
+-- step, so plain jobs never reach it; the
 -- flows it made ready are returned. One NOTIFY on finished_channel (at
 -- commit), when any job became final, wakes whoever waits for a job to
 -- finish. Both hang off the aggregate that sums up what was written: the
@@ -224,10 +225,12 @@ settled AS (
     SELECT array_agg(position) AS settled,
         CASE WHEN bool_or(final AND flow_step_index IS NOT NULL)
             THEN {schema}.record_flow_outcomes(
-                array_agg(flow_id) FILTER (WHERE final AND flow_step_index IS NOT NULL),
-                array_agg(flow_step_index)
+                array_agg(flow_id ORDER BY position)
                     FILTER (WHERE final AND flow_step_index IS NOT NULL),
-                array_agg(outcome) FILTER (WHERE final AND flow_step_index IS NOT NULL),
+                array_agg(flow_step_index ORDER BY position)
+                    FILTER (WHERE final AND flow_step_index IS NOT NULL),
+                array_agg(outcome ORDER BY position)
+                    FILTER (WHERE final AND flow_step_index IS NOT NULL),
                 %(now)s::timestamptz
             )
         END AS ready_flows,
