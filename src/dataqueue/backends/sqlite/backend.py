@@ -807,9 +807,11 @@ def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> list[int]:
     """Cancel the pending or waiting jobs among ``ids``, with their events,
     their waiting tokens expired and their flows' barriers met (as fails);
     returns the ids cancelled."""
-    rows = conn.execute(
-        SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}
-    ).fetchall()
+    # RETURNING gives no order: the jobs go (to the barrier too) by id.
+    rows = sorted(
+        conn.execute(SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}),
+        key=lambda row: int(row["id"]),
+    )
     if not rows:
         return []
     insert_events(
@@ -1219,10 +1221,14 @@ class SqliteBackend(Backend):
             }
             if not stuck:
                 return [], 0
-            rows = conn.execute(
-                SQL["reclaim_stuck_jobs"],
-                {"ids": json_list(stuck), "error": error, "now": micros},
-            ).fetchall()
+            # RETURNING gives no order: the jobs go (to the barrier too) by id.
+            rows = sorted(
+                conn.execute(
+                    SQL["reclaim_stuck_jobs"],
+                    {"ids": json_list(stuck), "error": error, "now": micros},
+                ),
+                key=lambda row: int(row["id"]),
+            )
             failed = [r for r in rows if r["status"] == "failed"]
             flow_barrier(conn, finished_steps(failed, "fail"), micros)
             insert_events(
