@@ -389,6 +389,25 @@ async def test_cancelling_a_step_counts_as_a_failure(queue: dq.JobQueue) -> None
     }
 
 
+async def test_under_abort_a_bulk_cancel_records_only_its_first_fail(
+    queue: dq.JobQueue,
+) -> None:
+    joins = Joins()
+    flow_id = await queue.start_flow(
+        [dq.JobSpec("later", {"n": n}, tags=["cut"]) for n in range(3)],
+        dq.JobSpec("join"),
+        failure_policy="abort",
+    )
+    assert await queue.cancel_all_upcoming_jobs(tags={"values": ["cut"]}) == 3
+    flow = await queue.get_flow(flow_id)
+    assert flow is not None and flow.aborted
+    assert [s.outcome for s in flow.steps] == ["fail", None, None]
+    assert flow.remaining_steps == 2
+    await run_until_idle(queue, {"join": joins})
+    (payload,) = joins.payloads
+    assert [s["step_index"] for s in payload["flow_results"]["steps"]] == [0]
+
+
 async def test_a_step_whose_worker_died_for_good_is_a_failure(
     queue: dq.JobQueue, clock: FakeClock
 ) -> None:

@@ -32,7 +32,10 @@ Shared rules, true of every backend:
   or its flow is no longer ``running`` (then nothing happens: duplicates and
   late outcomes are ignored), and decrements the flow's ``remaining_steps``.
   The flow becomes ``ready`` when ``remaining_steps`` reaches 0, or at its
-  first ``fail`` when its policy is ``abort`` (``aborted`` set). A ``ready``
+  first ``fail`` when its policy is ``abort`` (``aborted`` set). One call's
+  outcomes reach the barrier in order (a batch's in its order, a bulk
+  cancel's or a reclaim's by job id), so under ``abort`` its first fail
+  decides and the rest are not recorded. A ``ready``
   flow's join is enqueued exactly once by ``enqueue_flow_join``.
 """
 
@@ -144,7 +147,7 @@ class JobStore(Protocol):
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         """Cancel every ``pending`` or ``waiting`` job matching the filter,
         expiring their waiting tokens as ``cancel_job`` does; returns the ids
-        of the jobs cancelled."""
+        of the jobs cancelled, in id order."""
 
     @abstractmethod
     async def reclaim_stuck_jobs(
@@ -161,7 +164,7 @@ class JobStore(Protocol):
         ``failure_reason = worker_lost``, ``{"message", "timestamp"}``
         appended to ``error_history`` and a ``failed`` event, as ``Failure``
         does. Both clear the lock and the lease. Returns the ids of the jobs
-        taken back.
+        taken back, in id order.
         """
 
     @abstractmethod
