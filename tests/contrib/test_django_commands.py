@@ -1,0 +1,96 @@
+"""``manage.py dataqueue_migrate`` and ``dataqueue_worker`` in a real Django
+project, on every store, configured from the project's settings."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+import dataqueue as dq
+from tests.conftest import drop_namespace, eventually, namespace
+from tests.contrib.django_project import (
+    SHOP_JOBS,
+    make_project,
+    project_queue,
+    store_settings,
+)
+
+pytestmark = pytest.mark.slow
+
+
+async def test_the_worker_command_runs_jobs_with_django_set_up_and_drains(
+    store: str, tmp_path: Path
+) -> None:
+    ns = namespace()
+    options = {**store_settings(store, ns), "HANDLERS": "shop.jobs:handlers"}
+    project = make_project(
+        tmp_path / "site",
+        f"DATAQUEUE = {options!r}\n",
+        {"shop/jobs.py": SHOP_JOBS},
+    )
+    migrated = project.manage("dataqueue_migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "dataqueue schema is up to date" in migrated.stdout
+    queue = project_queue(project, options)
+    try:
+        job_id = await queue.add_job("where", {"n": 7})
+        with project.running("dataqueue_worker", "--poll-interval", "0.2") as worker:
+
+            async def completed() -> bool:
+                if worker.poll() is not None:
+                    raise AssertionError(worker.communicate()[0])
+                job = await queue.get_job(job_id)
+                return job is not None and job.status is dq.JobStatus.COMPLETED
+
+            await eventually(completed, timeout=60)
+            worker.send_signal(signal.SIGTERM)
+            output = worker.communicate(timeout=30)[0]
+            assert worker.returncode == 0, output
+        job = await queue.get_job(job_id)
+        assert job is not None and job.output == {"urlconf": "site_.urls", "n": 7}
+        assert f"started on {store} for where" in output
+        assert f"job {job_id} (where) completed" in output
+        assert "stopping: draining running jobs" in output
+    finally:
+        await queue.close()
+        await drop_namespace(store, ns)
+
+
+def test_the_worker_command_takes_the_options_of_dataqueue_worker(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path / "site", "", {})
+    shown = project.manage("help", "dataqueue_worker")
+    assert shown.returncode == 0, shown.stderr
+    for option in ("--concurrency", "--batch-size", "--job-type", "--drain-timeout"):
+        assert option in shown.stdout
+    refused = project.manage("dataqueue_worker", "--concurrency", "0")
+    assert refused.returncode == 2
+    assert "--concurrency" in refused.stderr
+
+
+def test_a_worker_without_handlers_says_where_to_put_them(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "site", "", {})
+    result = project.manage("dataqueue_worker")
+    assert result.returncode != 0
+    assert 'DATAQUEUE = {"HANDLERS": "myapp.jobs:handlers"' in result.stderr
+
+
+def test_bad_settings_are_named_before_anything_runs(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "site", 'DATAQUEUE = {"URL": "redis://x", "DATABSE": "x"}\n', {}
+    )
+    result = project.manage("dataqueue_migrate")
+    assert result.returncode == 1
+    assert "unknown key(s) DATABSE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_uses_the_django_database_when_no_url_is_set(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "site", "", {})
+    result = project.manage("dataqueue_migrate")
+    assert result.returncode == 0, result.stderr
+    database = (project.root / "db.sqlite3").resolve()
+    assert f"up to date at sqlite:///{database}" in result.stdout
