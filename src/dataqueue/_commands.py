@@ -58,18 +58,6 @@ class CronRun:
     skipped: int = 0
 
 
-def added_metadata(job: NewJob) -> dict[str, JSONValue]:
-    """The metadata of a new job's ``added`` event, the same on every store."""
-    if job.cron is None:
-        return {"job_type": job.job_type}
-    return {
-        "job_type": job.job_type,
-        "cron_job_id": job.cron.cron_job_id,
-        "cron_due_at": job.cron.due_at.isoformat(),
-        "cron_skipped": job.cron.skipped,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class JobFilter:
     """A validated conjunction of filters; ``None`` fields do not filter."""

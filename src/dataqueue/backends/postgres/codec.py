@@ -26,8 +26,8 @@ from dataqueue._commands import (
     Outcome,
     StoredFlow,
     Suspension,
-    added_metadata,
 )
+from dataqueue._transitions import added_metadata
 from dataqueue.models import (
     Entity,
     FlowRecord,

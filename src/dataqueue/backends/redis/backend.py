@@ -66,8 +66,8 @@ from dataqueue._commands import (
     Outcome,
     StoredFlow,
     Suspension,
-    added_metadata,
 )
+from dataqueue._transitions import added_metadata
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
 from dataqueue.backends._records import CRON_TIME_FIELDS, JOB_TIME_FIELDS

@@ -50,7 +50,35 @@ from dataqueue._commands import (
     Outcome,
     StoredFlow,
     Suspension,
+)
+from dataqueue._transitions import (
+    ADD,
+    CANCEL,
+    CLAIM,
+    COMPLETE,
+    EDIT,
+    MANUAL_RETRY,
+    PROLONG,
+    RECLAIM_AS_WORKER_LOST,
+    RECLAIM_TO_RETRY,
+    RELEASE,
+    RESUME_AT_TIME,
+    RESUME_ON_TOKEN,
+    SUSPEND,
+    Transition,
     added_metadata,
+    cancelled_metadata,
+    error_entry,
+    failed_metadata,
+    failure,
+    processing_metadata,
+    prolonged_metadata,
+    reclaimed_metadata,
+    released_metadata,
+    resumed_at_time_metadata,
+    resumed_on_token_metadata,
+    retried_metadata,
+    waiting_metadata,
 )
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import (
@@ -72,7 +100,6 @@ from dataqueue.errors import (
 )
 from dataqueue.models import (
     Entity,
-    EventType,
     FailureReason,
     FlowRecord,
     FlowStatus,
@@ -321,11 +348,12 @@ def decode_event(row: sqlite3.Row) -> JobEvent:
 
 
 def event_params(
-    job_id: int, event_type: EventType, now: int, metadata: Mapping[str, Any]
+    job_id: int, transition: Transition, now: int, metadata: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """The event ``transition`` appends, with the metadata built for it."""
     return {
         "job_id": job_id,
-        "event_type": event_type.value,
+        "event_type": transition.event.value,
         "now": now,
         "metadata": encode_json(metadata),
     }
@@ -376,7 +404,7 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
             job_id = row[0]
             cursor.execute(
                 SQL["insert_event"],
-                event_params(job_id, EventType.ADDED, now, added_metadata(job)),
+                event_params(job_id, ADD, now, added_metadata(job)),
             )
         ids.append(job_id)
     return ids
@@ -422,6 +450,11 @@ def change_params(changes: JobChanges, now: int) -> dict[str, Any]:
     return params
 
 
+def statuses_json(transition: Transition) -> str:
+    """The statuses ``transition`` starts from, for ``json_each``."""
+    return json_list(sorted(transition.from_statuses))
+
+
 def leases_json(leases: Iterable[Lease]) -> str:
     return json_list([lease.job_id, lease.token] for lease in leases)
 
@@ -441,7 +474,7 @@ class Settlement:
 
 
 def settle(
-    conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: int, iso_now: str
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: int, at: datetime
 ) -> Settlement:
     """Write outcomes whose lease still holds.
 
@@ -477,7 +510,9 @@ def settle(
         if isinstance(outcome, Completion):
             finished += 1
             if row["flow_step_index"] is not None:
-                steps.append((row["flow_id"], row["flow_step_index"], "success"))
+                steps.append(
+                    (row["flow_id"], row["flow_step_index"], COMPLETE.step_outcome)
+                )
             completions.append(
                 {
                     "id": job_id,
@@ -486,22 +521,21 @@ def settle(
                     "now": now,
                 }
             )
-            events.append(
-                event_params(job_id, EventType.COMPLETED, now, outcome.metadata)
-            )
+            events.append(event_params(job_id, COMPLETE, now, outcome.metadata))
         elif isinstance(outcome, Failure):
             retry_at = outcome.next_attempt_at
-            if retry_at is None:
+            failed = failure(retry_at)
+            if failed.barrier is not None:
                 finished += 1
                 if row["flow_step_index"] is not None:
-                    steps.append((row["flow_id"], row["flow_step_index"], "fail"))
+                    steps.append(
+                        (row["flow_id"], row["flow_step_index"], failed.step_outcome)
+                    )
             failures.append(
                 {
                     "id": job_id,
                     "token": outcome.lease.token,
-                    "error": encode_json(
-                        {"message": outcome.message, "timestamp": iso_now}
-                    ),
+                    "error": encode_json(error_entry(outcome.message, at)),
                     "failure_reason": outcome.reason.value,
                     "next_attempt_at": optional_micros(retry_at),
                     "now": now,
@@ -510,15 +544,9 @@ def settle(
             events.append(
                 event_params(
                     job_id,
-                    EventType.FAILED,
+                    failed,
                     now,
-                    {
-                        "message": outcome.message,
-                        "failure_reason": outcome.reason.value,
-                        "next_attempt_at": None
-                        if retry_at is None
-                        else retry_at.isoformat(),
-                    },
+                    failed_metadata(outcome.message, outcome.reason, retry_at),
                 )
             )
         elif isinstance(outcome, Suspension):
@@ -538,10 +566,11 @@ def settle(
 
 
 def finished_steps(
-    rows: Iterable[sqlite3.Row], outcome: StepOutcome
+    rows: Iterable[sqlite3.Row], transition: Transition
 ) -> list[FinishedStep]:
-    """The flow steps among jobs just made final (rows with ``flow_id`` and
-    ``flow_step_index``), all with one outcome."""
+    """The flow steps among jobs just made final by ``transition`` (rows
+    with ``flow_id`` and ``flow_step_index``), with what it reports."""
+    outcome = transition.step_outcome
     return [
         (row["flow_id"], row["flow_step_index"], outcome)
         for row in rows
@@ -601,22 +630,19 @@ def suspension_params(
     write) makes the job due at once rather than wait for ever."""
     job_id = outcome.lease.job_id
     token_id = outcome.wait_token_id
-    status = "waiting"
-    waiting: dict[str, Any] = {"token_id": token_id}
-    if outcome.wait_until is not None:
-        waiting = {"wait_until": outcome.wait_until.isoformat()}
-    events.append(event_params(job_id, EventType.WAITING, now, waiting))
+    status = SUSPEND.to_status
+    waiting = waiting_metadata(outcome.wait_until, token_id)
+    events.append(event_params(job_id, SUSPEND, now, waiting))
     if token_id is not None and token_states.get(token_id) != "waiting":
-        status = "pending"
-        resumed = {
-            "token_id": token_id,
-            "timed_out": token_states.get(token_id) != "completed",
-        }
-        events.append(event_params(job_id, EventType.RESUMED, now, resumed))
+        status = RESUME_ON_TOKEN.to_status
+        resumed = resumed_on_token_metadata(
+            token_id, timed_out=token_states.get(token_id) != "completed"
+        )
+        events.append(event_params(job_id, RESUME_ON_TOKEN, now, resumed))
     return {
         "id": job_id,
         "token": outcome.lease.token,
-        "status": status,
+        "status": status.value,
         "step_data": encode_json(outcome.step_data),
         "wait_until": optional_micros(outcome.wait_until),
         "wait_token_id": token_id,
@@ -633,17 +659,17 @@ def resume_due_waits(conn: sqlite3.Connection, now: int) -> None:
             [
                 event_params(
                     row["id"],
-                    EventType.RESUMED,
+                    RESUME_AT_TIME,
                     now,
-                    {"wait_until": iso_micros(row["wait_until"])},
+                    resumed_at_time_metadata(from_micros_utc(row["wait_until"])),
                 )
                 for row in rows
             ],
         )
 
 
-def iso_micros(value: int) -> str:
-    return (EPOCH + timedelta(microseconds=value)).isoformat()
+def from_micros_utc(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
 
 
 def decode_token(row: sqlite3.Row) -> Token:
@@ -687,9 +713,9 @@ def resume_token_waits(
         [
             event_params(
                 row["id"],
-                EventType.RESUMED,
+                RESUME_ON_TOKEN,
                 now,
-                {"token_id": row["wait_token_id"], "timed_out": timed_out},
+                resumed_on_token_metadata(row["wait_token_id"], timed_out=timed_out),
             )
             for row in rows
         ],
@@ -729,9 +755,9 @@ def claim_jobs(
         [
             event_params(
                 row["id"],
-                EventType.PROCESSING,
+                CLAIM,
                 now,
-                {"worker_id": claim.worker_id, "attempt": row["attempts"]},
+                processing_metadata(claim.worker_id, row["attempts"]),
             )
             for row in rows
         ],
@@ -809,17 +835,20 @@ def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> list[int]:
     returns the ids cancelled."""
     # RETURNING gives no order: the jobs go (to the barrier too) by id.
     rows = sorted(
-        conn.execute(SQL["cancel_jobs"], {"ids": json_list(ids), "now": now}),
+        conn.execute(
+            SQL["cancel_jobs"],
+            {"ids": json_list(ids), "statuses": statuses_json(CANCEL), "now": now},
+        ),
         key=lambda row: int(row["id"]),
     )
     if not rows:
         return []
     insert_events(
-        conn, (event_params(r["id"], EventType.CANCELLED, now, {}) for r in rows)
+        conn, (event_params(r["id"], CANCEL, now, cancelled_metadata()) for r in rows)
     )
     cancelled = json_list(r["id"] for r in rows)
     conn.execute(SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now})
-    flow_barrier(conn, finished_steps(rows, "fail"), now)
+    flow_barrier(conn, finished_steps(rows, CANCEL), now)
     return [r["id"] for r in rows]
 
 
@@ -1144,7 +1173,11 @@ class SqliteBackend(Backend):
 
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
         return await self._change_one(
-            "retry_job", {"id": job_id}, EventType.RETRIED, {}, now
+            "retry_job",
+            {"id": job_id, "statuses": statuses_json(MANUAL_RETRY)},
+            MANUAL_RETRY,
+            retried_metadata(),
+            now,
         )
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
@@ -1160,7 +1193,7 @@ class SqliteBackend(Backend):
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         micros = to_micros(now)
-        params = {**filter_params(where), "statuses": json_list(["pending", "waiting"])}
+        params = {**filter_params(where), "statuses": statuses_json(CANCEL)}
 
         def cancel(conn: sqlite3.Connection) -> list[int]:
             ids = [row["id"] for row in conn.execute(SQL["get_jobs"], params)]
@@ -1177,7 +1210,7 @@ class SqliteBackend(Backend):
         micros = to_micros(now)
         params = change_params(changes, micros)
         if isinstance(target, JobFilter):
-            select = {**filter_params(target), "statuses": json_list(["pending"])}
+            select = {**filter_params(target), "statuses": statuses_json(EDIT)}
         else:
             select = None
 
@@ -1191,10 +1224,7 @@ class SqliteBackend(Backend):
             ).fetchall()
             insert_events(
                 conn,
-                (
-                    event_params(r["id"], EventType.EDITED, micros, changes.metadata)
-                    for r in rows
-                ),
+                (event_params(r["id"], EDIT, micros, changes.metadata) for r in rows),
             )
             return len(rows)
 
@@ -1207,12 +1237,10 @@ class SqliteBackend(Backend):
     ) -> list[int]:
         micros = to_micros(now)
         find = {"now": micros, "threshold": max_processing_seconds}
-        error = encode_json({"message": message, "timestamp": now.isoformat()})
-        failed_metadata = {
-            "message": message,
-            "failure_reason": FailureReason.WORKER_LOST.value,
-            "next_attempt_at": None,
-        }
+        lost = FailureReason.WORKER_LOST
+        error = encode_json(error_entry(message, now))
+        lost_event = failed_metadata(message, lost, None)
+        lost_status = RECLAIM_AS_WORKER_LOST.to_status.value
 
         def reclaim(conn: sqlite3.Connection) -> tuple[list[int], int]:
             stuck = {
@@ -1225,27 +1253,34 @@ class SqliteBackend(Backend):
             rows = sorted(
                 conn.execute(
                     SQL["reclaim_stuck_jobs"],
-                    {"ids": json_list(stuck), "error": error, "now": micros},
+                    {
+                        "ids": json_list(stuck),
+                        "error": error,
+                        "failure_reason": lost.value,
+                        "now": micros,
+                    },
                 ),
                 key=lambda row: int(row["id"]),
             )
-            failed = [r for r in rows if r["status"] == "failed"]
-            flow_barrier(conn, finished_steps(failed, "fail"), micros)
+            lost_jobs = [r for r in rows if r["status"] == lost_status]
+            flow_barrier(
+                conn, finished_steps(lost_jobs, RECLAIM_AS_WORKER_LOST), micros
+            )
             insert_events(
                 conn,
                 (
-                    event_params(r["id"], EventType.FAILED, micros, failed_metadata)
-                    if r["status"] == "failed"
+                    event_params(r["id"], RECLAIM_AS_WORKER_LOST, micros, lost_event)
+                    if r["status"] == lost_status
                     else event_params(
                         r["id"],
-                        EventType.RETRIED,
+                        RECLAIM_TO_RETRY,
                         micros,
-                        {"reclaimed_from": stuck[r["id"]]},
+                        reclaimed_metadata(stuck[r["id"]]),
                     )
                     for r in rows
                 ),
             )
-            return [r["id"] for r in rows], len(failed)
+            return [r["id"] for r in rows], len(lost_jobs)
 
         reclaimed, failed = await self._write_op("reclaim_stuck_jobs", reclaim)
         if failed:
@@ -1394,11 +1429,10 @@ class SqliteBackend(Backend):
         if not outcomes and claim is None:
             return Exchange(settled=[], claimed=[])
         micros = to_micros(now)
-        iso_now = now.isoformat()
 
         def exchange(conn: sqlite3.Connection) -> tuple[Settlement, list[sqlite3.Row]]:
             settlement = (
-                settle(conn, outcomes, micros, iso_now)
+                settle(conn, outcomes, micros, now)
                 if outcomes
                 else Settlement([], 0, [])
             )
@@ -1447,10 +1481,7 @@ class SqliteBackend(Backend):
                 conn,
                 (
                     event_params(
-                        r["id"],
-                        EventType.RETRIED,
-                        micros,
-                        {"released_by": held[r["id"]]},
+                        r["id"], RELEASE, micros, released_metadata(held[r["id"]])
                     )
                     for r in rows
                 ),
@@ -1463,8 +1494,8 @@ class SqliteBackend(Backend):
         return await self._change_one(
             "prolong_job",
             {"id": lease.job_id, "token": lease.token},
-            EventType.PROLONGED,
-            {"timeout": timeout},
+            PROLONG,
+            prolonged_metadata(timeout),
             now,
         )
 
@@ -1485,11 +1516,12 @@ class SqliteBackend(Backend):
         self,
         operation: LiteralString,
         params: Mapping[str, Any],
-        event_type: EventType,
+        transition: Transition,
         metadata: Mapping[str, Any],
         now: datetime,
     ) -> bool:
-        """Run a one-job UPDATE ... RETURNING id; log ``event_type`` if it hit."""
+        """Run a one-job UPDATE ... RETURNING id; append ``transition``'s
+        event if it hit."""
         micros = to_micros(now)
         sql = SQL[operation]
 
@@ -1499,7 +1531,7 @@ class SqliteBackend(Backend):
                 return False
             conn.execute(
                 SQL["insert_event"],
-                event_params(row["id"], event_type, micros, metadata),
+                event_params(row["id"], transition, micros, metadata),
             )
             return True
 

@@ -3,10 +3,10 @@
 -- as used: a job with attempts left becomes pending with run_at = now (behind
 -- the jobs already waiting, so a job that kills its worker cannot stay first
 -- in line); one that has used max_attempts becomes failed for good with
--- failure_reason worker_lost and :error appended to error_history. Both clear
+-- :failure_reason (worker_lost) and :error appended to error_history. Both clear
 -- the lock and the lease. A flow's step that failed for good here meets its
 -- flow's barrier (flow_barrier) in the same transaction.
--- :ids (JSON list) :error (JSON object) :now. Returns id, the new status,
+-- :ids (JSON list) :error (JSON object) :failure_reason :now. Returns id, the new status,
 -- flow_id and flow_step_index.
 UPDATE job_queue
 SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
@@ -17,7 +17,7 @@ SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END
         ELSE error_history
     END,
     failure_reason = CASE
-        WHEN attempts >= max_attempts THEN 'worker_lost' ELSE failure_reason
+        WHEN attempts >= max_attempts THEN :failure_reason ELSE failure_reason
     END,
     last_failed_at = CASE WHEN attempts >= max_attempts THEN :now ELSE last_failed_at END,
     next_attempt_at = NULL,

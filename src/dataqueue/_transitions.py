@@ -1,0 +1,399 @@
+"""The job's state machine, as data.
+
+Every change of a job's status is one ``Transition`` below: the statuses it
+may start from, the status it ends in, the event it appends, whether it
+appends an ``error_history`` entry, whether the job is final afterwards and
+what a flow step reports to its barrier. The functions after the table build
+each event's metadata and the error entry; the stores append what they
+return and keep only what must be atomic (the lease fence, the conditional
+write, the event append, the barrier count). ``flow_barrier`` is the
+barrier's rule, which each store applies in the atomic step that makes a
+step's job final.
+
+A new transition (held, released, dead-lettered...) is a new row here, its
+metadata builder beside the others, and the one conditional write per store
+that applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from dataqueue._commands import NewJob
+from dataqueue.models import (
+    EventType,
+    FailurePolicy,
+    FailureReason,
+    FlowStatus,
+    JobStatus,
+    StepOutcome,
+)
+from dataqueue.types import JSONValue
+
+Metadata = dict[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One way a job's status changes.
+
+    ``from_statuses`` empty: the job is new. ``barrier``: what a flow step
+    that takes this transition reports to its flow's barrier (None: nothing,
+    the step is not finished).
+    """
+
+    name: str
+    from_statuses: frozenset[JobStatus]
+    to_status: JobStatus
+    event: EventType
+    error_entry: bool
+    final: bool
+    barrier: StepOutcome | None
+    made_by: str
+
+    @property
+    def step_outcome(self) -> StepOutcome:
+        """What a flow step reports to its barrier; only a transition that
+        makes a job final reports anything."""
+        if self.barrier is None:
+            raise ValueError(f"{self.name} does not finish a job")
+        return self.barrier
+
+
+ADD = Transition(
+    name="add",
+    from_statuses=frozenset(),
+    to_status=JobStatus.PENDING,
+    event=EventType.ADDED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="add_jobs, start_flow, enqueue_cron_jobs, enqueue_flow_join",
+)
+
+CLAIM = Transition(
+    name="claim",
+    from_statuses=frozenset((JobStatus.PENDING, JobStatus.FAILED, JobStatus.WAITING)),
+    to_status=JobStatus.PROCESSING,
+    event=EventType.PROCESSING,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="settle_and_claim: a due job (see the protocol's module rules)",
+)
+
+RESUME_AT_TIME = Transition(
+    name="resume at time",
+    from_statuses=frozenset((JobStatus.WAITING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RESUMED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="settle_and_claim: a time wait that came, just before its claim",
+)
+
+COMPLETE = Transition(
+    name="complete",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.COMPLETED,
+    event=EventType.COMPLETED,
+    error_entry=False,
+    final=True,
+    barrier="success",
+    made_by="settle_and_claim: a Completion",
+)
+
+FAIL_AND_RETRY = Transition(
+    name="fail and retry",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.FAILED,
+    event=EventType.FAILED,
+    error_entry=True,
+    final=False,
+    barrier=None,
+    made_by="settle_and_claim: a Failure with a next attempt",
+)
+
+FAIL_FOR_GOOD = Transition(
+    name="fail for good",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.FAILED,
+    event=EventType.FAILED,
+    error_entry=True,
+    final=True,
+    barrier="fail",
+    made_by="settle_and_claim: a Failure with no next attempt",
+)
+
+SUSPEND = Transition(
+    name="suspend",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.WAITING,
+    event=EventType.WAITING,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="settle_and_claim: a Suspension (its attempt is given back)",
+)
+
+RESUME_ON_TOKEN = Transition(
+    name="resume on token",
+    from_statuses=frozenset((JobStatus.WAITING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RESUMED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by=(
+        "complete_token, expire_timed_out_tokens; settle_and_claim for a "
+        "Suspension whose token was resolved meanwhile"
+    ),
+)
+
+CANCEL = Transition(
+    name="cancel",
+    from_statuses=frozenset((JobStatus.PENDING, JobStatus.WAITING)),
+    to_status=JobStatus.CANCELLED,
+    event=EventType.CANCELLED,
+    error_entry=False,
+    final=True,
+    barrier="fail",
+    made_by="cancel_job, cancel_jobs (the job's waiting tokens time out)",
+)
+
+RECLAIM_TO_RETRY = Transition(
+    name="reclaim to retry",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RETRIED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="reclaim_stuck_jobs: a lost worker's job with attempts left",
+)
+
+RECLAIM_AS_WORKER_LOST = Transition(
+    name="reclaim as worker lost",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.FAILED,
+    event=EventType.FAILED,
+    error_entry=True,
+    final=True,
+    barrier="fail",
+    made_by="reclaim_stuck_jobs: a lost worker's job that used max_attempts",
+)
+
+RELEASE = Transition(
+    name="release",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RETRIED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="release_jobs: a draining worker gives its job back (the attempt too)",
+)
+
+MANUAL_RETRY = Transition(
+    name="manual retry",
+    from_statuses=frozenset((JobStatus.FAILED, JobStatus.CANCELLED)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RETRIED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="retry_job",
+)
+
+EDIT = Transition(
+    name="edit",
+    from_statuses=frozenset((JobStatus.PENDING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.EDITED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="edit_jobs",
+)
+
+PROLONG = Transition(
+    name="prolong",
+    from_statuses=frozenset((JobStatus.PROCESSING,)),
+    to_status=JobStatus.PROCESSING,
+    event=EventType.PROLONGED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="prolong_job",
+)
+
+TRANSITIONS: tuple[Transition, ...] = (
+    ADD,
+    CLAIM,
+    RESUME_AT_TIME,
+    COMPLETE,
+    FAIL_AND_RETRY,
+    FAIL_FOR_GOOD,
+    SUSPEND,
+    RESUME_ON_TOKEN,
+    CANCEL,
+    RECLAIM_TO_RETRY,
+    RECLAIM_AS_WORKER_LOST,
+    RELEASE,
+    MANUAL_RETRY,
+    EDIT,
+    PROLONG,
+)
+
+CANCELLABLE = CANCEL.from_statuses
+"""The statuses ``cancel_job`` changes: pending or waiting."""
+
+RETRYABLE = MANUAL_RETRY.from_statuses
+"""The statuses ``retry_job`` changes: failed or cancelled."""
+
+
+def failure(next_attempt_at: datetime | None) -> Transition:
+    """The transition a failed attempt takes: a retry is planned or not."""
+    return FAIL_FOR_GOOD if next_attempt_at is None else FAIL_AND_RETRY
+
+
+def is_final(status: JobStatus, next_attempt_at: datetime | None) -> bool:
+    """Whether a job in ``status`` stays there for good (short of a manual
+    retry): completed, cancelled, or failed with no next attempt."""
+    if status is JobStatus.FAILED:
+        return next_attempt_at is None
+    return status in (JobStatus.COMPLETED, JobStatus.CANCELLED)
+
+
+# -- what each transition appends ---------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def added_metadata(job: NewJob) -> Metadata:
+    """``added``: the job's type; a cron job's also its schedule, due time
+    and the due times it stands in for."""
+    if job.cron is None:
+        return {"job_type": job.job_type}
+    return {
+        "job_type": job.job_type,
+        "cron_job_id": job.cron.cron_job_id,
+        "cron_due_at": job.cron.due_at.isoformat(),
+        "cron_skipped": job.cron.skipped,
+    }
+
+
+def processing_metadata(worker_id: str, attempt: int) -> Metadata:
+    """``processing``: the claiming worker and the attempt's number."""
+    return {"worker_id": worker_id, "attempt": attempt}
+
+
+def failed_metadata(
+    message: str, reason: FailureReason, next_attempt_at: datetime | None
+) -> Metadata:
+    """``failed``: why, and when it runs again (null: failed for good)."""
+    return {
+        "message": message,
+        "failure_reason": reason.value,
+        "next_attempt_at": _iso(next_attempt_at),
+    }
+
+
+def error_entry(message: str, at: datetime) -> Metadata:
+    """The entry a failure appends to the job's ``error_history``."""
+    return {"message": message, "timestamp": at.isoformat()}
+
+
+def waiting_metadata(wait_until: datetime | None, token_id: str | None) -> Metadata:
+    """``waiting``: the time waited for, or else the token."""
+    if wait_until is not None:
+        return {"wait_until": wait_until.isoformat()}
+    return {"token_id": token_id}
+
+
+def resumed_at_time_metadata(wait_until: datetime) -> Metadata:
+    """``resumed`` of a time wait that came."""
+    return {"wait_until": wait_until.isoformat()}
+
+
+def resumed_on_token_metadata(token_id: str, *, timed_out: bool) -> Metadata:
+    """``resumed`` of a token wait: the token completed, or timed out."""
+    return {"token_id": token_id, "timed_out": timed_out}
+
+
+def cancelled_metadata() -> Metadata:
+    return {}
+
+
+def retried_metadata() -> Metadata:
+    """``retried`` by ``retry_job``."""
+    return {}
+
+
+def reclaimed_metadata(locked_by: str | None) -> Metadata:
+    """``retried`` of a stuck job taken back from the worker that held it."""
+    return {"reclaimed_from": locked_by}
+
+
+def released_metadata(worker_id: str | None) -> Metadata:
+    """``retried`` of a job its worker gave back unfinished."""
+    return {"released_by": worker_id}
+
+
+def prolonged_metadata(timeout: float) -> Metadata:
+    return {"timeout": timeout}
+
+
+# -- the flow barrier ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierState:
+    """What the barrier keeps of a flow: its status, the steps still to
+    finish, whether a fail aborted it, and each step's recorded outcome."""
+
+    status: FlowStatus
+    remaining_steps: int
+    aborted: bool
+    outcomes: Mapping[int, StepOutcome]
+
+    @classmethod
+    def started(cls, steps: int) -> BarrierState:
+        return cls(FlowStatus.RUNNING, steps, False, {})
+
+
+def flow_barrier(
+    state: BarrierState,
+    policy: FailurePolicy,
+    finished: Iterable[tuple[int, StepOutcome]],
+) -> BarrierState:
+    """The barrier after steps finished for good, ``(step_index, outcome)``
+    in the order one call reports them.
+
+    A step's outcome is recorded only while the flow is running and the
+    step has none yet (duplicates and late outcomes change nothing); each
+    recorded outcome counts ``remaining_steps`` down by one. The flow
+    becomes ready when none remain, or at its first fail under ``abort``
+    (``aborted`` set), after which the call's later outcomes are not
+    recorded.
+    """
+    for step_index, outcome in finished:
+        if state.status is not FlowStatus.RUNNING or step_index in state.outcomes:
+            continue
+        remaining = state.remaining_steps - 1
+        aborted = outcome == "fail" and policy == "abort"
+        state = replace(
+            state,
+            status=FlowStatus.READY
+            if remaining <= 0 or aborted
+            else FlowStatus.RUNNING,
+            remaining_steps=remaining,
+            aborted=aborted,
+            outcomes={**state.outcomes, step_index: outcome},
+        )
+    return state

@@ -1,0 +1,183 @@
+"""The job's state machine as data, its event builders and the flow
+barrier's rule: pure, checked without a store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dataqueue import _transitions as t
+from dataqueue._commands import CronRun, NewJob
+from dataqueue.models import (
+    EventType,
+    FailureReason,
+    FlowStatus,
+    JobStatus,
+    StepOutcome,
+)
+
+NOW = datetime(2030, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
+
+
+def test_every_transition_has_a_unique_name_and_every_event_type_a_transition() -> None:
+    names = [tr.name for tr in t.TRANSITIONS]
+    assert len(names) == len(set(names))
+    assert {tr.event for tr in t.TRANSITIONS} == set(EventType)
+
+
+def test_a_transition_is_final_exactly_when_it_reports_to_the_barrier() -> None:
+    for tr in t.TRANSITIONS:
+        assert (tr.barrier is not None) == tr.final, tr.name
+        assert tr.final == t.is_final(tr.to_status, None if tr.final else NOW), tr.name
+
+
+def test_only_failures_append_to_error_history() -> None:
+    for tr in t.TRANSITIONS:
+        assert tr.error_entry == (tr.event is EventType.FAILED), tr.name
+
+
+def test_a_running_attempt_ends_only_from_processing() -> None:
+    for tr in (
+        t.COMPLETE,
+        t.FAIL_AND_RETRY,
+        t.FAIL_FOR_GOOD,
+        t.SUSPEND,
+        t.RECLAIM_TO_RETRY,
+        t.RECLAIM_AS_WORKER_LOST,
+        t.RELEASE,
+        t.PROLONG,
+    ):
+        assert tr.from_statuses == {JobStatus.PROCESSING}, tr.name
+
+
+def test_cancel_and_retry_start_from_the_documented_statuses() -> None:
+    assert {JobStatus.PENDING, JobStatus.WAITING} == t.CANCELLABLE
+    assert {JobStatus.FAILED, JobStatus.CANCELLED} == t.RETRYABLE
+    assert t.ADD.from_statuses == frozenset()
+    assert t.CLAIM.from_statuses == {
+        JobStatus.PENDING,
+        JobStatus.FAILED,
+        JobStatus.WAITING,
+    }
+
+
+def test_a_failure_is_final_when_no_attempt_is_planned() -> None:
+    assert t.failure(None) is t.FAIL_FOR_GOOD
+    assert t.failure(NOW) is t.FAIL_AND_RETRY
+    assert t.FAIL_FOR_GOOD.step_outcome == "fail"
+    assert t.COMPLETE.step_outcome == "success"
+    with pytest.raises(ValueError, match="fail and retry does not finish a job"):
+        _ = t.FAIL_AND_RETRY.step_outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "next_attempt_at", "final"),
+    [
+        (JobStatus.COMPLETED, None, True),
+        (JobStatus.CANCELLED, None, True),
+        (JobStatus.FAILED, None, True),
+        (JobStatus.FAILED, NOW, False),
+        (JobStatus.PENDING, None, False),
+        (JobStatus.PROCESSING, None, False),
+        (JobStatus.WAITING, None, False),
+    ],
+)
+def test_is_final(
+    status: JobStatus, next_attempt_at: datetime | None, final: bool
+) -> None:
+    assert t.is_final(status, next_attempt_at) is final
+
+
+def new_job(cron: CronRun | None = None) -> NewJob:
+    return NewJob(
+        "email", {}, 0, None, 3, None, False, [], None, None, None, None, cron=cron
+    )
+
+
+def test_event_metadata_as_documented_by_the_store_contract() -> None:
+    assert t.added_metadata(new_job()) == {"job_type": "email"}
+    assert t.added_metadata(new_job(CronRun(4, NOW, 2))) == {
+        "job_type": "email",
+        "cron_job_id": 4,
+        "cron_due_at": "2030-01-02T03:04:05.000600+00:00",
+        "cron_skipped": 2,
+    }
+    assert t.processing_metadata("w1", 2) == {"worker_id": "w1", "attempt": 2}
+    assert t.failed_metadata("boom", FailureReason.TIMEOUT, NOW) == {
+        "message": "boom",
+        "failure_reason": "timeout",
+        "next_attempt_at": "2030-01-02T03:04:05.000600+00:00",
+    }
+    assert t.failed_metadata("gone", FailureReason.WORKER_LOST, None) == {
+        "message": "gone",
+        "failure_reason": "worker_lost",
+        "next_attempt_at": None,
+    }
+    assert t.error_entry("boom", NOW) == {
+        "message": "boom",
+        "timestamp": "2030-01-02T03:04:05.000600+00:00",
+    }
+    assert t.waiting_metadata(NOW, None) == {
+        "wait_until": "2030-01-02T03:04:05.000600+00:00"
+    }
+    assert t.waiting_metadata(None, "tok") == {"token_id": "tok"}
+    assert t.resumed_at_time_metadata(NOW) == {
+        "wait_until": "2030-01-02T03:04:05.000600+00:00"
+    }
+    assert t.resumed_on_token_metadata("tok", timed_out=True) == {
+        "token_id": "tok",
+        "timed_out": True,
+    }
+    assert t.cancelled_metadata() == {}
+    assert t.retried_metadata() == {}
+    assert t.reclaimed_metadata("w1") == {"reclaimed_from": "w1"}
+    assert t.released_metadata("w2") == {"released_by": "w2"}
+    assert t.prolonged_metadata(2.5) == {"timeout": 2.5}
+
+
+# -- the barrier's rule ---------------------------------------------------------
+
+
+def test_the_barrier_counts_down_to_ready_under_continue() -> None:
+    state = t.BarrierState.started(3)
+    state = t.flow_barrier(state, "continue", [(0, "success"), (1, "fail")])
+    assert state == t.BarrierState(
+        FlowStatus.RUNNING, 1, False, {0: "success", 1: "fail"}
+    )
+    state = t.flow_barrier(state, "continue", [(2, "success")])
+    assert state.status is FlowStatus.READY
+    assert state.remaining_steps == 0
+    assert not state.aborted
+
+
+def test_the_barrier_ignores_a_step_reported_twice() -> None:
+    state = t.flow_barrier(
+        t.BarrierState.started(2), "continue", [(0, "success"), (0, "fail")]
+    )
+    assert state == t.BarrierState(FlowStatus.RUNNING, 1, False, {0: "success"})
+
+
+def test_under_abort_the_first_fail_decides_and_later_outcomes_are_dropped() -> None:
+    outcomes: list[tuple[int, StepOutcome]] = [(0, "success"), (2, "fail"), (1, "fail")]
+    state = t.flow_barrier(t.BarrierState.started(4), "abort", outcomes)
+    assert state == t.BarrierState(FlowStatus.READY, 2, True, {0: "success", 2: "fail"})
+    assert t.flow_barrier(state, "abort", [(3, "success")]) == state
+
+
+def test_a_fail_under_continue_does_not_abort() -> None:
+    state = t.flow_barrier(t.BarrierState.started(1), "continue", [(0, "fail")])
+    assert state == t.BarrierState(FlowStatus.READY, 0, False, {0: "fail"})
+
+
+def test_the_architecture_doc_shows_the_table_as_it_is() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text()
+    for tr in t.TRANSITIONS:
+        start = ", ".join(sorted(s.value for s in tr.from_statuses)) or "(new)"
+        row = (
+            f"| {tr.name} | {start} | {tr.to_status.value} | `{tr.event.value}` "
+            f"| {'yes' if tr.error_entry else ''} | {'yes' if tr.final else ''} "
+            f"| {tr.barrier or ''} | {tr.made_by} |"
+        )
+        assert row in doc, row
