@@ -258,3 +258,25 @@ class WorkerInfo:
     job_types: list[str] | None
     concurrency: int
     running_job_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class JobTypeStats:
+    """One job type's numbers at one moment (``queue.get_queue_stats()``).
+
+    Attributes:
+        job_type: The job type.
+        counts: How many of its jobs are in each status; every status is
+            present, 0 when none.
+        oldest_pending_at: The ``run_at`` of its longest-waiting pending job
+            that is due (None when none is due): ``now - oldest_pending_at``
+            is how far the workers of this type are behind.
+        completed: Jobs completed in the window asked for.
+        failed: Jobs whose last failed attempt falls in the window.
+    """
+
+    job_type: str
+    counts: dict[JobStatus, int]
+    oldest_pending_at: datetime | None
+    completed: int
+    failed: int

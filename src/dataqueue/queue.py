@@ -25,6 +25,7 @@ from dataqueue.models import (
     JobRecord,
     JobSpec,
     JobStatus,
+    JobTypeStats,
     Token,
     WorkerInfo,
 )
@@ -252,6 +253,24 @@ class JobQueue:
         """
         where = v.job_filter(filters, "count_jobs", None, filter_kwargs)
         return await (await self._store()).count_jobs(where)
+
+    async def get_queue_stats(self, window: Duration = 300) -> list[JobTypeStats]:
+        """Per job type with jobs, by name: counts per status, the ``run_at``
+        of the oldest due pending job, and the jobs completed and failed in
+        the last ``window`` (at most an hour). The window starts at a whole
+        minute, so it may reach up to 59 seconds further back. The store
+        reads the whole queue in one call (Redis from counts it keeps).
+
+        Example:
+            ``[s.counts[dq.JobStatus.PENDING] for s in await queue.get_queue_stats()]``
+        """
+        span = v.to_seconds(
+            window, "get_queue_stats", "window", allow_zero=False, maximum=3600
+        )
+        now = self.clock.now()
+        since = now - timedelta(seconds=span)
+        since = since.replace(second=0, microsecond=0)
+        return await (await self._store()).job_type_stats(now=now, since=since)
 
     async def wait_for_job(
         self, job_id: int, timeout: Duration | None = None

@@ -150,6 +150,7 @@ class SyncJobQueue:
     remove_cron_job = _blocking(JobQueue.remove_cron_job)
     enqueue_due_cron_jobs = _blocking(JobQueue.enqueue_due_cron_jobs)
     list_workers = _blocking(JobQueue.list_workers)
+    get_queue_stats = _blocking(JobQueue.get_queue_stats)
 
     @functools.wraps(JobQueue.on)
     def on(self, event: str, callback: Callback) -> Callable[[], None]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from dataqueue.cron import CronJob, CronStatus
-from dataqueue.models import EventType, FailureReason, JobEvent, JobRecord, JobStatus
+from dataqueue.models import (
+    EventType,
+    FailureReason,
+    JobEvent,
+    JobRecord,
+    JobStatus,
+    JobTypeStats,
+)
 
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
 JOB_TIME_FIELDS: frozenset[str] = frozenset(
@@ -57,3 +65,32 @@ def cron_from_row(row: Mapping[str, Any]) -> CronJob:
     if values["retry_backoff"] is not None:
         values["retry_backoff"] = bool(values["retry_backoff"])
     return CronJob(**values)
+
+
+def type_stats_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[JobTypeStats]:
+    """Fold grouped rows (``job_type status jobs oldest_pending_at completed
+    failed``, one per type and status, times decoded) into one JobTypeStats
+    per type, by type name."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["job_type"], []).append(row)
+    stats = []
+    for job_type, group in sorted(grouped.items()):
+        counts = dict.fromkeys(JobStatus, 0)
+        for row in group:
+            counts[JobStatus(row["status"])] = int(row["jobs"])
+        due: list[datetime] = [
+            row["oldest_pending_at"]
+            for row in group
+            if row["oldest_pending_at"] is not None
+        ]
+        stats.append(
+            JobTypeStats(
+                job_type=job_type,
+                counts=counts,
+                oldest_pending_at=min(due, default=None),
+                completed=sum(int(row["completed"]) for row in group),
+                failed=sum(int(row["failed"]) for row in group),
+            )
+        )
+    return stats

@@ -70,6 +70,7 @@ from dataqueue.models import (
     JobEvent,
     JobRecord,
     JobStatus,
+    JobTypeStats,
     Token,
     WorkerInfo,
 )
@@ -120,6 +121,17 @@ class JobStore(Protocol):
     async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
         """How many jobs match ``where`` (its ``status`` ignored), per
         status; every status is present, 0 when none."""
+
+    @abstractmethod
+    async def job_type_stats(
+        self, *, now: datetime, since: datetime
+    ) -> list[JobTypeStats]:
+        """Per job type that has jobs, by type name: its counts per status,
+        the ``run_at`` of its oldest pending job due at ``now``, its jobs
+        completed at or after ``since`` and those whose last failure is at or
+        after ``since`` (``since`` is a whole minute at most an hour before
+        ``now``). Work bounded by the number of types and statuses, not jobs,
+        where the store can keep counts (Redis); one grouped read on SQL."""
 
     @abstractmethod
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:

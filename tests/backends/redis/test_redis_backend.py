@@ -197,6 +197,8 @@ async def test_cleanup_removes_every_key_of_a_job(
             keys.job_id_counter(prefix),
             keys.event_id_counter(prefix),
             keys.instance(prefix),
+            # the attempts that ended in NOW's minute, kept for two hours
+            keys.ended(prefix, int(NOW.timestamp()) // 60),
         ]
     )
     [again] = await backend.add_jobs([new_job(idempotency_key="key")], now=NOW)

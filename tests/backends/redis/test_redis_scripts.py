@@ -103,6 +103,10 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.flow_status(prefix, "ready"),
         keys.workers(prefix),
         keys.worker(prefix, "w"),
+        keys.types(prefix),
+        keys.type_counts(prefix),
+        keys.type_pending(prefix, "email"),
+        keys.ended(prefix, 7),
     ]
     probe = (
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
@@ -112,7 +116,8 @@ async def test_lua_key_names_match_keys_module() -> None:
         "K_WAITS, k_job_tokens(7), K_CRON_ID, K_CRON_NAMES, K_CRON_ALL, "
         "K_CRON_DUE, k_cron(7), k_cron_jobs(7), K_JOB_FINISHED, K_FLOW_SEQ, "
         "K_FLOWS, K_FLOW_TIMEOUTS, k_flow('f'), k_flow_steps('f'), "
-        "k_flow_outcomes('f'), k_flow_status('ready'), K_WORKERS, k_worker('w')}"
+        "k_flow_outcomes('f'), k_flow_status('ready'), K_WORKERS, k_worker('w'), "
+        "K_TYPES, K_TYPE_COUNTS, k_type_pending('email'), k_ended(7)}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:

@@ -41,7 +41,12 @@ from dataqueue._commands import (
     StoredFlow,
 )
 from dataqueue.backends._files import load_dir
-from dataqueue.backends._records import cron_from_row, event_from_row, job_from_row
+from dataqueue.backends._records import (
+    cron_from_row,
+    event_from_row,
+    job_from_row,
+    type_stats_from_rows,
+)
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.postgres.codec import (
     Row,
@@ -78,6 +83,7 @@ from dataqueue.models import (
     JobEvent,
     JobRecord,
     JobStatus,
+    JobTypeStats,
     Token,
     WorkerInfo,
 )
@@ -520,6 +526,12 @@ class PostgresBackend(Backend):
         for row in await self._fetch("count_jobs", filter_params(where)):
             counts[JobStatus(row["status"])] = int(row["n"])
         return counts
+
+    async def job_type_stats(
+        self, *, now: datetime, since: datetime
+    ) -> list[JobTypeStats]:
+        rows = await self._fetch("job_type_stats", {"now": now, "since": since})
+        return type_stats_from_rows(rows)
 
     # -- changing -----------------------------------------------------------
 

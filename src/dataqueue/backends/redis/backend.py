@@ -87,6 +87,7 @@ from dataqueue.models import (
     JobEvent,
     JobRecord,
     JobStatus,
+    JobTypeStats,
     Token,
     WorkerInfo,
 )
@@ -124,6 +125,9 @@ _JSON_FIELDS = frozenset(
 )
 # JSON fields whose NULL is an absent field, like every non-JSON field.
 _ABSENT_WHEN_NULL = frozenset({"entity"})
+
+
+MINUTE_US = 60_000_000
 
 
 def _us(value: datetime) -> str:
@@ -806,6 +810,32 @@ class RedisBackend(Backend):
         return {
             status: int(count) for status, count in zip(statuses, counts, strict=True)
         }
+
+    async def job_type_stats(
+        self, *, now: datetime, since: datetime
+    ) -> list[JobTypeStats]:
+        reply = await self._scripts.run(
+            "job_type_stats",
+            _us(now),
+            int(_us(since)) // MINUTE_US,
+            int(_us(now)) // MINUTE_US,
+        )
+        return [
+            JobTypeStats(
+                job_type=job_type,
+                # max(): counts of a dataset written before they were kept
+                counts={
+                    status: max(0, int(counts.get(status.value, 0)))
+                    for status in JobStatus
+                },
+                oldest_pending_at=None if oldest is False else _time(oldest),
+                completed=int(completed),
+                failed=int(failed),
+            )
+            for job_type, counts, oldest, completed, failed in sorted(
+                json.loads(_text(reply))
+            )
+        ]
 
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime

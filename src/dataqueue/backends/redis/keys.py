@@ -50,6 +50,11 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   pid, started_at, last_heartbeat, job_types as JSON (absent: every type),
   concurrency, running_job_ids as JSON); ``{p}workers`` zset of worker ids
   by last_heartbeat.
+* Per-type counts (read by ``job_type_stats``): ``{p}types`` set of every job
+  type added; ``{p}type_counts`` hash ``type TAB status`` → jobs;
+  ``{p}type_pending:{job_type}`` zset of the type's pending jobs by run_at;
+  ``{p}ended:{minute}`` hash ``type TAB completed|failed`` → attempts that
+  ended so in that minute since the epoch (expires after two hours).
 
 Upgrades: keys are only ever added. A job hash written before a field
 existed (``flow_step_index``, ``entity``) reads as NULL there, so a dataset
@@ -209,3 +214,19 @@ def worker(prefix: str, worker_id: str) -> str:
 
 def workers(prefix: str) -> str:
     return f"{prefix}workers"
+
+
+def types(prefix: str) -> str:
+    return f"{prefix}types"
+
+
+def type_counts(prefix: str) -> str:
+    return f"{prefix}type_counts"
+
+
+def type_pending(prefix: str, job_type: str) -> str:
+    return f"{prefix}type_pending:{job_type}"
+
+
+def ended(prefix: str, minute: int | str) -> str:
+    return f"{prefix}ended:{minute}"

@@ -39,6 +39,7 @@ ScriptName = Literal[
     "get_jobs",
     "heartbeat",
     "heartbeat_worker",
+    "job_type_stats",
     "list_cron_jobs",
     "list_flows",
     "list_workers",

@@ -87,6 +87,7 @@ from dataqueue.backends._records import (
     cron_from_row,
     event_from_row,
     job_from_row,
+    type_stats_from_rows,
 )
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
@@ -107,6 +108,7 @@ from dataqueue.models import (
     JobEvent,
     JobRecord,
     JobStatus,
+    JobTypeStats,
     StepOutcome,
     TimeRange,
     Token,
@@ -1844,6 +1846,16 @@ class SqliteBackend(Backend):
         for row in rows:
             counts[JobStatus(row["status"])] = row["jobs"]
         return counts
+
+    async def job_type_stats(
+        self, *, now: datetime, since: datetime
+    ) -> list[JobTypeStats]:
+        params = {"now": to_micros(now), "since": to_micros(since)}
+        rows = await self._read("job_type_stats", SQL["job_type_stats"], params)
+        return type_stats_from_rows(
+            {**row, "oldest_pending_at": from_micros(row["oldest_pending_at"])}
+            for row in map(dict, rows)
+        )
 
     # -- workers -------------------------------------------------------------
 

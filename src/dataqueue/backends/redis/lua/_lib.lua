@@ -43,6 +43,11 @@ local function k_flow_outcomes(id) return P .. 'flow_outcomes:' .. id end
 local function k_flow_status(status) return P .. 'flow_status:' .. status end
 local K_WORKERS = P .. 'workers'
 local function k_worker(id) return P .. 'worker:' .. id end
+local K_TYPES = P .. 'types'
+local K_TYPE_COUNTS = P .. 'type_counts'
+local function k_type_pending(job_type) return P .. 'type_pending:' .. job_type end
+local function k_ended(minute) return P .. 'ended:' .. minute end
+local ENDED_KEPT_SECONDS = 7200
 
 local function int_text(n) return string.format('%.0f', n) end
 
@@ -91,13 +96,14 @@ end
 
 local function load_job(id) return load_hash(k_job(id)) end
 
--- Just the named fields of a job (absent ones nil); nil if the job is gone.
+-- Just the named fields of a job (absent ones nil), with its status and
+-- type (every status change counts them); nil if the job is gone.
 local function load_fields(id, names)
-  local values = redis.call('HMGET', k_job(id), 'status', unpack(names))
+  local values = redis.call('HMGET', k_job(id), 'status', 'job_type', unpack(names))
   if not values[1] then return nil end
   -- write() cannot tell an absent field from one not loaded: it deletes both.
-  local job = {status = values[1], _partial = true}
-  for i, name in ipairs(names) do job[name] = values[i + 1] or nil end
+  local job = {status = values[1], job_type = values[2], _partial = true}
+  for i, name in ipairs(names) do job[name] = values[i + 2] or nil end
   return job
 end
 
@@ -115,6 +121,30 @@ end
   within one collection a job must not leave and re-enter the same zset:
   a script that changes a job twice flushes in between. ]]
 local ZREMS, ZADDS = {}, {}
+
+--[[ Per-type counts, kept so that job_type_stats reads a few keys whatever
+  the number of jobs: {p}type_counts "type TAB status" -> jobs, and
+  {p}ended:<minute> "type TAB completed|failed" -> attempts that ended so in
+  that minute (kept two hours). Collected like the index changes and sent by
+  flush_indexes(). ]]
+local COUNTS, ENDED = {}, {}
+local STATUSES = {'pending', 'processing', 'completed', 'failed', 'cancelled', 'waiting'}
+
+local function count(job_type, status, delta)
+  local field = job_type .. '\t' .. status
+  COUNTS[field] = (COUNTS[field] or 0) + delta
+end
+
+local function count_ended(job_type, status, now)
+  local key = k_ended(string.format('%d', math.floor(tonumber(now) / 60000000)))
+  local fields = ENDED[key]
+  if not fields then
+    fields = {}
+    ENDED[key] = fields
+  end
+  local field = job_type .. '\t' .. status
+  fields[field] = (fields[field] or 0) + 1
+end
 
 local function index_remove(key, member)
   local members = ZREMS[key]
@@ -142,7 +172,26 @@ local function flush_indexes()
       redis.call('ZADD', key, unpack(scored, first, math.min(first + 999, #scored)))
     end
   end
-  ZREMS, ZADDS = {}, {}
+  local emptied = {}
+  for field, delta in pairs(COUNTS) do
+    if delta ~= 0 and redis.call('HINCRBY', K_TYPE_COUNTS, field, delta) <= 0 then
+      redis.call('HDEL', K_TYPE_COUNTS, field)
+      emptied[string.match(field, '^(.*)\t')] = true
+    end
+  end
+  for job_type in pairs(emptied) do
+    local fields = {}
+    for i, status in ipairs(STATUSES) do fields[i] = job_type .. '\t' .. status end
+    local left = redis.call('HMGET', K_TYPE_COUNTS, unpack(fields))
+    if not (left[1] or left[2] or left[3] or left[4] or left[5] or left[6]) then
+      redis.call('SREM', K_TYPES, job_type)  -- its last job was deleted
+    end
+  end
+  for key, fields in pairs(ENDED) do
+    for field, n in pairs(fields) do redis.call('HINCRBY', key, field, n) end
+    redis.call('EXPIRE', key, ENDED_KEPT_SECONDS)
+  end
+  ZREMS, ZADDS, COUNTS, ENDED = {}, {}, {}, {}
 end
 
 -- Ready members sort by run_at then id among equal scores (-priority).
@@ -175,6 +224,7 @@ end
 local function enqueue(id, job, now)
   local status = job.status
   if status == 'pending' then
+    index_add(k_type_pending(job.job_type), job.run_at, id)
     if (tonumber(job.run_at) or 0) <= tonumber(now) then
       index_add(K_READY, ready_score(job), ready_member(id, job.run_at))
     else
@@ -191,9 +241,17 @@ local function enqueue(id, job, now)
   end
 end
 
-local function move_status(id, from, to)
+-- `job` (its status and job_type loaded) moves to status `to`: the status
+-- index, the per-type counts, and out of its type's pending zset (enqueue()
+-- puts a job that becomes pending there, by run_at).
+local function move_status(id, job, to, now)
+  local from = job.status
   index_remove(k_status(from), id)
   index_add(k_status(to), id, id)
+  if from == 'pending' then index_remove(k_type_pending(job.job_type), id) end
+  count(job.job_type, from, -1)
+  count(job.job_type, to, 1)
+  if to == 'completed' or to == 'failed' then count_ended(job.job_type, to, now) end
 end
 
 -- Write `changes` (field -> string, or false to delete) to the job's hash
@@ -220,7 +278,7 @@ end
 local function update(id, job, changes, now)
   unqueue(id, job)
   if changes.status and changes.status ~= job.status then
-    move_status(id, job.status, changes.status)
+    move_status(id, job, changes.status, now)
   end
   write(id, job, changes)
   enqueue(id, job, now)
@@ -321,8 +379,13 @@ local function create_job(id, spec, now)
   redis.call('ZADD', K_ALL, id, id)
   redis.call('ZADD', k_status('pending'), id, id)
   redis.call('ZADD', k_type(spec.job_type), id, id)
+  redis.call('SADD', K_TYPES, spec.job_type)
+  count(spec.job_type, 'pending', 1)
   for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
-  enqueue(id, {status = 'pending', run_at = spec.run_at, priority = spec.priority}, now)
+  enqueue(id, {
+    status = 'pending', job_type = spec.job_type, run_at = spec.run_at,
+    priority = spec.priority,
+  }, now)
   add_event(id, 'added', now, spec.event)
 end
 
@@ -337,6 +400,8 @@ local function delete_job(id, job)
   redis.call('ZREM', k_status(job.status), id)
   redis.call('ZREM', K_ALL, id)
   redis.call('ZREM', k_type(job.job_type), id)
+  redis.call('ZREM', k_type_pending(job.job_type), id)
+  count(job.job_type, job.status, -1)
   for _, tag in ipairs(cjson.decode(job.tags)) do
     redis.call('ZREM', k_tag(tag), id)
   end

@@ -142,7 +142,7 @@ if limit > 0 then
       elseif wanted then
         taken[#taken + 1] = member
         local attempt = (tonumber(job.attempts) or 0) + 1
-        move_status(id, job.status, 'processing')
+        move_status(id, job, 'processing', now)
         write(id, job, {
           status = 'processing', locked_by = worker, locked_at = now,
           lease_token = token, attempts = tostring(attempt),
