@@ -1,6 +1,10 @@
 import type { Fetcher, JobData, JobLike } from "./types.js";
 
-/** An answer of `job_status_app` other than 2xx: 403 (refused by its auth) or 404 (no such job). */
+/**
+ * An answer of `job_status_app` other than 2xx: 403 (refused by its auth),
+ * 404 (no such job, or not a handle), 410 (the handle expired) or 429 (too
+ * many open streams).
+ */
 export class JobRequestError extends Error {
   readonly status: number;
 
@@ -21,20 +25,20 @@ function trimmed(baseUrl: string): string {
   return baseUrl.replace(/\/+$/, "");
 }
 
-/** `{baseUrl}/jobs/{id}`, what the default fetcher reads. */
-export function jobUrl(baseUrl: string, id: number): string {
-  return `${trimmed(baseUrl)}/jobs/${id}`;
+/** `{baseUrl}/jobs/{handle}` (the handle URL-encoded), what the default fetcher reads. */
+export function jobUrl(baseUrl: string, handle: string): string {
+  return `${trimmed(baseUrl)}/jobs/${encodeURIComponent(handle)}`;
 }
 
-/** `{baseUrl}/jobs/{id}/stream`, what push mode listens to. */
-export function jobStreamUrl(baseUrl: string, id: number): string {
-  return `${jobUrl(baseUrl, id)}/stream`;
+/** `{baseUrl}/jobs/{handle}/stream`, what push mode listens to. */
+export function jobStreamUrl(baseUrl: string, handle: string): string {
+  return `${jobUrl(baseUrl, handle)}/stream`;
 }
 
 /** A fetcher reading `job_status_app` mounted at `baseUrl`. */
 export function jobFetcher(baseUrl: string): Fetcher<JobData> {
-  return async (id, signal) => {
-    const url = jobUrl(baseUrl, id);
+  return async (handle, signal) => {
+    const url = jobUrl(baseUrl, handle);
     const response = await fetch(url, {
       signal,
       headers: { Accept: "application/json" },

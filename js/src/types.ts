@@ -14,16 +14,14 @@ export type FailureReason =
   | "no_handler"
   | "worker_lost";
 
-/** A job as `GET {baseUrl}/jobs/{id}` of `dataqueue.web.job_status_app` returns it. */
+/** A job as `GET {baseUrl}/jobs/{handle}` of `dataqueue.web.job_status_app` returns it. */
 export interface JobData {
-  id: number;
-  job_type: string;
   status: JobStatus;
   /** 0-100, as set by the handler; `null` until it reports any. */
   progress: number | null;
   /** What the handler returned, once completed. */
   output: unknown;
-  /** The message of the last failed attempt. */
+  /** The message of the last failed attempt, when the app has `show_errors=True`. */
   error: string | null;
   failure_reason: FailureReason | null;
   /** ISO 8601 times, in UTC. */
@@ -46,9 +44,9 @@ export interface JobLike {
   next_attempt_at?: string | null;
 }
 
-/** Reads one job; `signal` aborts when the hook no longer needs the answer. */
+/** Reads one job by its handle; `signal` aborts when the hook no longer needs the answer. */
 export type Fetcher<TJob extends JobLike = JobData> = (
-  id: number,
+  handle: string,
   signal: AbortSignal,
 ) => Promise<TJob>;
 
@@ -56,7 +54,7 @@ export type Fetcher<TJob extends JobLike = JobData> = (
 export type Mode = "poll" | "push";
 
 export interface UseJobOptions<TJob extends JobLike = JobData> {
-  /** Reads the job; default: `GET {baseUrl}/jobs/{id}`. Not used in push mode. */
+  /** Reads the job; default: `GET {baseUrl}/jobs/{handle}`. Not used in push mode. */
   fetcher?: Fetcher<TJob>;
   /** Where `job_status_app` is mounted, e.g. `"/api"`. */
   baseUrl?: string;
@@ -79,7 +77,7 @@ export interface UseJobResult<TJob extends JobLike = JobData> {
   data: TJob | null;
   status: JobStatus | null;
   progress: number | null;
-  /** `true` until the first answer (job or error) for this job id. */
+  /** `true` until the first answer (job or error) for this job handle. */
   isLoading: boolean;
   /** The last error, cleared by the next answer. */
   error: Error | null;

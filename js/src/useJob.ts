@@ -20,7 +20,7 @@ interface Sink<TJob> {
 }
 
 interface Snapshot<TJob> {
-  jobId: number | null;
+  handle: string | null;
   data: TJob | null;
   error: Error | null;
   answered: boolean;
@@ -28,22 +28,24 @@ interface Snapshot<TJob> {
 
 /** What the hook has seen of one job, kept across re-subscriptions so callbacks fire once. */
 interface Seen {
-  jobId: number | null;
+  handle: string | null;
   status: JobStatus | null;
   final: boolean;
 }
 
 /**
  * Follows one job's status and progress: polls `fetcher` (mode `"poll"`, the
- * default) or listens to `{baseUrl}/jobs/{id}/stream` (mode `"push"`), and
- * stops once the job is final. `jobId` `null` or `undefined` fetches nothing.
+ * default) or listens to `{baseUrl}/jobs/{handle}/stream` (mode `"push"`),
+ * and stops once the job is final. `handle` is the job handle your server
+ * made with `dataqueue.web.job_handle` (never a raw job id); `null` or
+ * `undefined` fetches nothing.
  */
 export function useJob<TJob extends JobLike = JobData>(
-  jobId: number | null | undefined,
+  handle: string | null | undefined,
   options: UseJobOptions<TJob> = {},
 ): UseJobResult<TJob> {
   const config = useDataqueueConfig();
-  const id = jobId ?? null;
+  const id = handle ?? null;
   const baseUrl = options.baseUrl ?? config.baseUrl;
   const mode = options.mode ?? config.mode ?? "poll";
   const pollingInterval =
@@ -60,31 +62,31 @@ export function useJob<TJob extends JobLike = JobData>(
   });
 
   const [snapshot, setSnapshot] = useState<Snapshot<TJob>>({
-    jobId: id,
+    handle: id,
     data: null,
     error: null,
     answered: false,
   });
-  const seen = useRef<Seen>({ jobId: null, status: null, final: false });
+  const seen = useRef<Seen>({ handle: null, status: null, final: false });
 
   useEffect(() => {
     if (!enabled || id === null) return;
-    if (seen.current.jobId !== id) {
-      seen.current = { jobId: id, status: null, final: false };
+    if (seen.current.handle !== id) {
+      seen.current = { handle: id, status: null, final: false };
     }
     if (seen.current.final) return;
     let live = true;
     const sink: Sink<TJob> = {
       accept(job) {
         if (!live) return true;
-        setSnapshot({ jobId: id, data: job, error: null, answered: true });
+        setSnapshot({ handle: id, data: job, error: null, answered: true });
         return observe(seen.current, job, latest.current.options);
       },
       fail(error) {
         if (!live) return;
         setSnapshot((before) => ({
-          jobId: id,
-          data: before.jobId === id ? before.data : null,
+          handle: id,
+          data: before.handle === id ? before.data : null,
           error,
           answered: true,
         }));
@@ -112,7 +114,7 @@ export function useJob<TJob extends JobLike = JobData>(
   }, [id, enabled, mode, pollingInterval, baseUrl]);
 
   const current =
-    snapshot.jobId === id
+    snapshot.handle === id
       ? snapshot
       : { data: null, error: null, answered: false };
   return {
@@ -144,7 +146,7 @@ function observe<TJob extends JobLike>(
 }
 
 function poll<TJob>(
-  id: number,
+  id: string,
   interval: number,
   resolveFetcher: () => Fetcher<TJob & JobLike> | undefined,
   sink: Sink<TJob>,

@@ -18,27 +18,33 @@ async function post(path: string, body: unknown = {}): Promise<unknown> {
   return response.json();
 }
 
-/** A job run by the server's processor, command by command; `parked` jobs stay pending. */
+/**
+ * A job run by the server's processor, command by command; `parked` jobs
+ * stay pending. Returns its handle, as a site hands one to its users.
+ */
 export async function addJob(
   options: { parked?: boolean; maxAttempts?: number } = {},
-): Promise<number> {
+): Promise<string> {
   const answer = (await post("/jobs", {
     job_type: options.parked ? "parked" : "steered",
     max_attempts: options.maxAttempts ?? 1,
-  })) as { id: number };
-  return answer.id;
+  })) as { handle: string };
+  return answer.handle;
 }
 
-export const setProgress = (id: number, progress: number) =>
-  post(`/jobs/${id}/progress`, { progress });
-export const complete = (id: number, output: unknown) =>
-  post(`/jobs/${id}/complete`, { output });
-export const fail = (id: number, message: string) =>
-  post(`/jobs/${id}/fail`, { message });
-export const cancel = (id: number) => post(`/jobs/${id}/cancel`);
+const steer = (handle: string, kind: string, body: unknown = {}) =>
+  post(`/jobs/${encodeURIComponent(handle)}/${kind}`, body);
+export const setProgress = (handle: string, progress: number) =>
+  steer(handle, "progress", { progress });
+export const complete = (handle: string, output: unknown) =>
+  steer(handle, "complete", { output });
+export const fail = (handle: string, message: string) =>
+  steer(handle, "fail", { message });
+export const cancel = (handle: string) => steer(handle, "cancel");
 
-export const jobPath = (id: number) => `/api/jobs/${id}`;
-export const streamPath = (id: number) => `/api/jobs/${id}/stream`;
+/** The (decoded) path the status app sees for a handle's routes. */
+export const jobPath = (handle: string) => `/api/jobs/${handle}`;
+export const streamPath = (handle: string) => `/api/jobs/${handle}/stream`;
 
 /** How many requests the server received for `path`. */
 export async function hits(path: string): Promise<number> {

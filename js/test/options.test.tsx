@@ -54,7 +54,7 @@ describe("useJob options", () => {
     expect(await hits(jobPath(id))).toBeGreaterThan(0);
   });
 
-  it("fetches nothing for a null or undefined id", async () => {
+  it("fetches nothing for a null or undefined handle", async () => {
     const fetcher = vi.fn<Fetcher<JobLike>>();
     const { result } = renderHook(() => useJob(null, { fetcher }), {
       wrapper: Provider,
@@ -72,10 +72,10 @@ describe("useJob options", () => {
   it("uses a custom fetcher given to the hook, shaped as the app's own route answers", async () => {
     const id = await addJob();
     // A site's own route wrapping the job: { job: {...} }.
-    const calls: number[] = [];
-    const fetcher = async (jobId: number, signal: AbortSignal) => {
-      calls.push(jobId);
-      const response = await fetch(`${serverUrl}/api/jobs/${jobId}`, { signal });
+    const calls: string[] = [];
+    const fetcher = async (handle: string, signal: AbortSignal) => {
+      calls.push(handle);
+      const response = await fetch(`${serverUrl}/api/jobs/${handle}`, { signal });
       const job = (await response.json()) as JobLike & { output: unknown };
       return { job, ...job };
     };
@@ -129,7 +129,7 @@ describe("useJob options", () => {
   });
 
   it("says what is missing when there is neither a fetcher nor a baseUrl", async () => {
-    const { result } = renderHook(() => useJob(1));
+    const { result } = renderHook(() => useJob("some-handle"));
     await waitFor(() => expect(result.current.error).not.toBeNull());
     expect(result.current.error?.message).toMatch(/needs a fetcher or a baseUrl/);
     expect(result.current.isLoading).toBe(false);

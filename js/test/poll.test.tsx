@@ -45,7 +45,9 @@ describe("useJob polling", () => {
     await complete(id, { rows: 12 });
     await waitFor(() => expect(result.current.status).toBe("completed"));
     const job = result.current.data as JobData;
-    expect(job.id).toBe(id);
+    // The allow-list: no id, job type or payload reaches the browser.
+    expect(job).not.toHaveProperty("id");
+    expect(job).not.toHaveProperty("job_type");
     expect(job.output).toEqual({ rows: 12 });
     expect(job.completed_at).not.toBeNull();
     expect(result.current.error).toBeNull();
@@ -72,7 +74,6 @@ describe("useJob polling", () => {
     expect(await hits(jobPath(id))).toBe(polled);
     expect(onComplete).toHaveBeenCalledTimes(1);
     expect(onComplete.mock.calls[0]?.[0]).toMatchObject({
-      id,
       status: "completed",
       output: "done",
     });
@@ -126,7 +127,7 @@ describe("useJob polling", () => {
     const job = onFailed.mock.calls[0]?.[0] as JobData;
     expect(job).toMatchObject({
       status: "failed",
-      error: "RuntimeError: second try",
+      error: null, // raw error text only with show_errors=True
       failure_reason: "handler_error",
       attempts: 2,
       next_attempt_at: null,
@@ -162,8 +163,19 @@ describe("useJob polling", () => {
     expect(onFailed).not.toHaveBeenCalled();
   });
 
-  it("reports an unknown job as an error and ends loading", async () => {
-    const { result } = renderHook(() => useJob(987654321), { wrapper: Provider });
+  it("encodes the handle into the URL", async () => {
+    const handle = "a/b?c#d";
+    const { result } = renderHook(() => useJob(handle), { wrapper: Provider });
+    await waitFor(() => expect(result.current.error).not.toBeNull());
+    // Sent encoded, the whole handle reached the app as one path segment.
+    expect(await hits(jobPath(handle))).toBeGreaterThan(0);
+    expect(result.current.error).toMatchObject({ status: 404 });
+  });
+
+  it("reports a raw job id (not a handle) as an unknown job and ends loading", async () => {
+    await addJob({ parked: true }); // so job 1 exists, whatever ran before
+    const raw = "1";
+    const { result } = renderHook(() => useJob(raw), { wrapper: Provider });
     await waitFor(() => expect(result.current.error).not.toBeNull());
     expect(result.current.error?.message).toContain("404");
     expect(result.current.error).toMatchObject({ status: 404 });

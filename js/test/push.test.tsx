@@ -70,7 +70,8 @@ describe("useJob push mode", () => {
     await waitFor(() => expect(onFailed).toHaveBeenCalledTimes(1));
     expect(onFailed.mock.calls[0]?.[0]).toMatchObject({
       status: "failed",
-      error: "RuntimeError: out of paper",
+      error: null,
+      failure_reason: "handler_error",
     });
 
     await afterPolls();
@@ -120,7 +121,7 @@ describe("useJob push mode", () => {
   });
 
   it("reports a stream the server refuses (unknown job) as an error", async () => {
-    const { result } = renderHook(() => useJob(987654322), { wrapper: Pushing });
+    const { result } = renderHook(() => useJob("987654322"), { wrapper: Pushing });
     await waitFor(() => expect(result.current.error).not.toBeNull());
     expect(result.current.error?.message).toContain("refused");
     expect(result.current.isLoading).toBe(false);

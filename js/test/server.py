@@ -1,7 +1,7 @@
 """A real job_status_app over SQLite for the dataqueue-react tests.
 
 Serves the status app under ``/api`` and, under ``/control``, the routes the
-tests steer jobs with. Jobs of type ``steered`` are run by a processor in
+tests steer jobs with, by the handles it hands out. Jobs of type ``steered`` are run by a processor in
 this process, one command at a time: each progress, complete or fail command
 sent for a job is carried out by its running handler. Jobs of any other type
 stay pending (no handler runs them). ``GET /control/hits`` counts the
@@ -28,9 +28,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import dataqueue as dq
-from dataqueue.web import job_status_app
+from dataqueue.web import job_handle, job_status_app
 
 Command = tuple[str, Any]
+SECRET = "dataqueue-react-test-secret"
 
 
 class HitCounter:
@@ -49,6 +50,8 @@ class HitCounter:
 def control_app(
     queue: dq.JobQueue, commands: dict[int, asyncio.Queue[Command]], hits: Counter[str]
 ) -> Starlette:
+    ids: dict[str, int] = {}
+
     async def add(request: Request) -> JSONResponse:
         body = await request.json()
         job_id = await queue.add_job(
@@ -57,10 +60,12 @@ def control_app(
             max_attempts=body.get("max_attempts", 1),
             retry_delay=0,
         )
-        return JSONResponse({"id": job_id})
+        handle = job_handle(job_id, secret=SECRET, expires_in=3600)
+        ids[handle] = job_id
+        return JSONResponse({"handle": handle})
 
     async def command(request: Request) -> JSONResponse:
-        job_id = int(request.path_params["job_id"])
+        job_id = ids[request.path_params["handle"]]
         kind = request.path_params["kind"]
         if kind == "cancel":
             await queue.cancel_job(job_id)
@@ -74,7 +79,7 @@ def control_app(
     return Starlette(
         routes=[
             Route("/jobs", add, methods=["POST"]),
-            Route("/jobs/{job_id:int}/{kind}", command, methods=["POST"]),
+            Route("/jobs/{handle}/{kind}", command, methods=["POST"]),
             Route("/hits", count),
         ]
     )
@@ -100,7 +105,7 @@ async def serve(database: str) -> None:
         hits: Counter[str] = Counter()
         app = Starlette(
             routes=[
-                Mount("/api", job_status_app(queue, poll_interval=0.05)),
+                Mount("/api", job_status_app(queue, secret=SECRET, poll_interval=0.05)),
                 Mount("/control", control_app(queue, commands, hits)),
             ]
         )

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 import dataqueue as dq
+from dataqueue.web import job_handle
 from tests.conftest import (
     REDIS_URL,
     drop_namespace,
@@ -117,3 +118,13 @@ def _through(proxy: StoreProxy, url: str) -> str:
     credentials, _, _ = parts.netloc.rpartition("@")
     host = f"127.0.0.1:{proxy.port}"
     return urlunsplit(parts._replace(netloc=f"{credentials}@{host}".lstrip("@")))
+
+
+SECRET = "status-app-test-secret-0123456789"
+
+
+def handle_of(queue: dq.JobQueue, job_id: int, expires_in: float = 3600) -> str:
+    """A handle for ``job_id`` made at the queue's (test) clock's now."""
+    return job_handle(
+        job_id, secret=SECRET, expires_in=expires_in, now=queue.clock.now()
+    )

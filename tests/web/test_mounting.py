@@ -16,14 +16,16 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import dataqueue as dq
-from dataqueue.web import job_status_app
+from dataqueue.web import job_handle, job_status_app
+from tests.web.conftest import SECRET, handle_of
 
 
 async def test_fastapi_serves_it_under_a_mount_path(queue: dq.JobQueue) -> None:
     job_id = await queue.add_job("report", None)
     await queue.cancel_job(job_id)
+    handle = handle_of(queue, job_id)
     app = FastAPI()
-    app.mount("/api", job_status_app(queue))
+    app.mount("/api", job_status_app(queue, secret=SECRET))
 
     @app.get("/")
     def home() -> dict[str, str]:
@@ -31,8 +33,8 @@ async def test_fastapi_serves_it_under_a_mount_path(queue: dq.JobQueue) -> None:
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://site") as client:
-        job = await client.get(f"/api/jobs/{job_id}")
-        stream = await client.get(f"/api/jobs/{job_id}/stream")
+        job = await client.get(f"/api/jobs/{handle}")
+        stream = await client.get(f"/api/jobs/{handle}/stream")
         home_page = await client.get("/")
     assert job.json()["status"] == "cancelled"
     assert stream.headers["content-type"].startswith("text/event-stream")
@@ -61,6 +63,7 @@ def test_flask_serves_it_through_a2wsgi(
     with dq.connect_sync(url) as views_queue:
         job_id = views_queue.add_job("report", None)
         views_queue.cancel_job(job_id)
+        handle = job_handle(job_id, secret=SECRET, expires_in=60)
         # The status app's own async queue, used on a2wsgi's loop only.
         status_queue = dq.connect(url)
         app = Flask(__name__)
@@ -71,13 +74,17 @@ def test_flask_serves_it_through_a2wsgi(
 
         app.wsgi_app = DispatcherMiddleware(
             app.wsgi_app,
-            {"/api": ASGIMiddleware(job_status_app(status_queue), loop=loop_thread)},
+            {
+                "/api": ASGIMiddleware(
+                    job_status_app(status_queue, secret=SECRET), loop=loop_thread
+                )
+            },
         )
         client = app.test_client()
         try:
             # Buffered: each response is read whole while a2wsgi's loop runs.
-            job = client.get(f"/api/jobs/{job_id}", buffered=True)
-            stream = client.get(f"/api/jobs/{job_id}/stream", buffered=True)
+            job = client.get(f"/api/jobs/{handle}", buffered=True)
+            stream = client.get(f"/api/jobs/{handle}/stream", buffered=True)
             missing = client.get("/api/jobs/abc", buffered=True)
             home_page = client.get("/")
         finally:

@@ -16,7 +16,7 @@ import dataqueue as dq
 from dataqueue.web import job_status_app
 from tests.conftest import eventually
 from tests.faults import StoreProxy
-from tests.web.conftest import cuttable_queues, received, served
+from tests.web.conftest import SECRET, cuttable_queues, handle_of, received, served
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ async def test_a_stream_waits_out_an_outage_and_a_read_answers_503(
     direct, flaky, proxy = queues
     job_id = await direct.add_job("report", None)
     async with (
-        served(job_status_app(flaky, poll_interval=0.02)) as client,
-        client.stream("GET", f"/jobs/{job_id}/stream") as response,
+        served(job_status_app(flaky, secret=SECRET, poll_interval=0.02)) as client,
+        client.stream("GET", f"/jobs/{handle_of(flaky, job_id)}/stream") as response,
     ):
         blocks = received(response)
         first = json.loads((await anext(blocks)).data or "")
@@ -47,7 +47,7 @@ async def test_a_stream_waits_out_an_outage_and_a_read_answers_503(
                 return "updates paused" in caplog.text
 
             await eventually(paused, timeout=30)
-            read = await client.get(f"/jobs/{job_id}")
+            read = await client.get(f"/jobs/{handle_of(flaky, job_id)}")
             proxy.restore()
         await direct.cancel_job(job_id)
         rest = [json.loads(block.data or "") async for block in blocks]

@@ -7,7 +7,9 @@ It serves the status app and the dashboard, async or blocking queue alike.
 ``event_stream`` turns any async iterator of ``ServerSentEvent`` into a
 ``text/event-stream`` response with a comment every ``heartbeat_interval``
 seconds while nothing happens, so proxies keep the connection open and a
-closed client is noticed.
+closed client is noticed. ``StreamLimits`` caps how many streams an app
+and each client keep open, and a client that stops reading is dropped after
+``SEND_TIMEOUT`` seconds instead of holding its unsent events in memory.
 """
 
 from __future__ import annotations
@@ -15,11 +17,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
+from collections import Counter
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Mapping,
+)
 from dataclasses import dataclass
 
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from dataqueue.errors import StoreUnavailableError
 from dataqueue.models import JobRecord
@@ -29,6 +39,8 @@ from dataqueue.sync import SyncJobQueue
 logger = logging.getLogger("dataqueue.web")
 
 HEARTBEAT = b": heartbeat\n\n"
+# A client that has not taken an event for this long is not reading.
+SEND_TIMEOUT = 30.0
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 STREAM_HEADERS = {
@@ -101,20 +113,60 @@ def _one_line(field: str) -> str:
     return field
 
 
+class StreamLimits:
+    """How many event streams an app keeps open, in all and per client
+    address; ``acquire`` hands out a slot or None when one limit is full."""
+
+    def __init__(self, total: int, per_client: int, where: str) -> None:
+        for name, value in (
+            ("max_streams", total),
+            ("max_streams_per_client", per_client),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where}: {name} must be an int >= 1, got {value!r}")
+        self.total = total
+        self.per_client = per_client
+        self.open: Counter[str] = Counter()
+
+    def acquire(self, request: Request) -> Callable[[], None] | None:
+        """A slot for ``request``'s client, released by calling the result
+        (once), or None when the app or this client has no slot left."""
+        client = request.client.host if request.client else ""
+        if self.open.total() >= self.total or self.open[client] >= self.per_client:
+            return None
+        self.open[client] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.open[client] -= 1
+                if not self.open[client]:
+                    del self.open[client]
+
+        return release
+
+
 def event_stream(
     events: AsyncIterable[ServerSentEvent],
     *,
     heartbeat_interval: float = 15.0,
     headers: Mapping[str, str] | None = None,
+    on_close: Callable[[], None] | None = None,
+    send_timeout: float = SEND_TIMEOUT,
 ) -> StreamingResponse:
     """A ``text/event-stream`` response sending ``events`` as they come, with
     heartbeat comments in between, and ending when ``events`` ends. When the
-    client leaves, ``events`` is closed (an async generator's ``finally``
-    runs) by the time the response returns."""
+    client leaves, or takes no event for ``send_timeout`` seconds, ``events``
+    is closed (an async generator's ``finally`` runs) and ``on_close`` called
+    by the time the response returns."""
     return _EventStreamResponse(
         _with_heartbeats(events, heartbeat_interval),
         media_type="text/event-stream",
         headers={**STREAM_HEADERS, **(headers or {})},
+        on_close=on_close,
+        send_timeout=send_timeout,
     )
 
 
@@ -125,17 +177,37 @@ class _EventStreamResponse(StreamingResponse):
         *,
         media_type: str,
         headers: Mapping[str, str],
+        on_close: Callable[[], None] | None,
+        send_timeout: float,
     ) -> None:
         super().__init__(content, media_type=media_type, headers=headers)
         self._chunks = content
+        self._on_close = on_close
+        self._send_timeout = send_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_or_give_up(message: Message) -> None:
+            # The server waits for the socket to drain before taking more;
+            # a client that never reads would hold this stream forever.
+            async with asyncio.timeout(self._send_timeout):
+                await send(message)
+
         # Starlette leaves the iterator suspended when the client leaves;
         # close it now rather than whenever it is garbage-collected.
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_or_give_up)
+        except TimeoutError:
+            logger.warning(
+                "event stream %s: dropped a client that read nothing for %gs",
+                scope.get("path"),
+                self._send_timeout,
+            )
         finally:
-            await self._chunks.aclose()
+            try:
+                await self._chunks.aclose()
+            finally:
+                if self._on_close is not None:
+                    self._on_close()
 
 
 async def _with_heartbeats(
