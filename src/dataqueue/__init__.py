@@ -41,6 +41,7 @@ from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobConte
 from dataqueue.processor.metrics import ProcessorMetrics, PrometheusCollector
 from dataqueue.projections import EntityProjection
 from dataqueue.queue import JobQueue
+from dataqueue.queue_metrics import QueueCollector
 from dataqueue.supervisor import MaintenanceResult, Supervisor
 from dataqueue.sync import SyncJobQueue, SyncProcessor, SyncSupervisor
 
@@ -83,6 +84,7 @@ __all__ = [
     "Processor",
     "ProcessorMetrics",
     "PrometheusCollector",
+    "QueueCollector",
     "QueueEvent",
     "StoreRefusedError",
     "StoreUnavailableError",

@@ -40,16 +40,22 @@ async def test_a_worker_serves_its_metrics(
                 text = await asyncio.to_thread(scrape, url)
             except OSError:
                 return False  # not listening yet
+            # the queue's lines are read from the store at most every 5 s
             return (
                 'dataqueue_processor_jobs_completed_total{worker_id="metered"} 20.0'
                 in text
+                and 'dataqueue_queue_jobs{job_type="count",status="completed"} 20.0'
+                in text
             )
 
-        await eventually(all_counted, timeout=30)
+        await eventually(all_counted, timeout=40)
         assert (
             'dataqueue_processor_jobs_rejected_total{worker_id="metered"} 1.0' in text
         )
         assert 'dataqueue_processor_concurrency{worker_id="metered"} 3.0' in text
+        # the whole queue, read from the store
+        assert 'dataqueue_queue_jobs{job_type="nobody",status="failed"} 1.0' in text
+        assert 'job_type="count",le="+Inf",worker_id="metered"} 20.0' in text
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0, cluster.logs()
     with pytest.raises(urllib.error.URLError, match="refused"):

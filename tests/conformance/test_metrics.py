@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 import dataqueue as dq
+from dataqueue.testing import FakeClock
 from tests.conftest import eventually
 
 
@@ -117,3 +120,89 @@ async def test_prometheus_collector_exposes_each_processor(
     assert samples['dataqueue_processor_jobs_rejected_total{worker_id="w-2"}'] == 0
     assert samples['dataqueue_processor_concurrency{worker_id="w-2"}'] == 2
     assert samples['dataqueue_processor_active_jobs{worker_id="w-1"}'] == 0
+
+
+def parse_samples(text: str) -> dict[str, float]:
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+async def test_prometheus_collector_has_histograms_and_failures_per_type(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    await queue.add_jobs([dq.JobSpec("ok", {"n": n}) for n in range(3)])
+    clock.advance(2)  # the three jobs start 2 s after they were due
+    await queue.add_job("boom", {}, max_attempts=1)
+    processor = queue.create_processor({"ok": ok, "boom": boom}, worker_id="w")
+    assert await processor.start() == 4
+    registry = CollectorRegistry()
+    registry.register(dq.PrometheusCollector(processor))
+    samples = parse_samples(generate_latest(registry).decode())
+
+    ok_labels = 'job_type="ok",worker_id="w"'
+
+    def bucket(name: str, le: str) -> str:
+        return f'dataqueue_job_{name}_bucket{{job_type="ok",le="{le}",worker_id="w"}}'
+
+    assert samples[f"dataqueue_job_run_duration_seconds_count{{{ok_labels}}}"] == 3
+    assert samples[bucket("run_duration_seconds", "+Inf")] == 3
+    assert samples[bucket("start_delay_seconds", "1.0")] == 0
+    assert samples[bucket("start_delay_seconds", "2.5")] == 3
+    assert samples[f"dataqueue_job_start_delay_seconds_sum{{{ok_labels}}}"] == 6.0
+    failed = (
+        "dataqueue_job_failures_total"
+        '{job_type="boom",reason="handler_error",worker_id="w"}'
+    )
+    assert samples[failed] == 1
+    assert processor.metrics().failures == {("boom", "handler_error"): 1}
+
+
+async def test_queue_collector_reads_the_whole_queue_from_the_store(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    await queue.add_jobs([dq.JobSpec("email", {}) for _ in range(2)])
+    await queue.add_job("report", {}, run_at=clock.now() + timedelta(hours=1))
+    clock.advance(90)
+    registry = CollectorRegistry()
+    registry.register(dq.QueueCollector(queue, max_age=0))
+    # Scrapes come from another thread than the queue's loop, as
+    # prometheus_client's server makes them.
+    samples = parse_samples(
+        (await asyncio.to_thread(generate_latest, registry)).decode()
+    )
+
+    assert samples["dataqueue_queue_up"] == 1
+    assert samples['dataqueue_queue_jobs{job_type="email",status="pending"}'] == 2
+    assert samples['dataqueue_queue_jobs{job_type="email",status="failed"}'] == 0
+    assert samples['dataqueue_queue_jobs{job_type="report",status="pending"}'] == 1
+    age = "dataqueue_queue_oldest_pending_age_seconds"
+    assert samples[f'{age}{{job_type="email"}}'] == 90
+    assert samples[f'{age}{{job_type="report"}}'] == 0  # not due yet
+
+    await queue.create_processor({"email": lambda p: None}, job_type="email").start()
+    samples = parse_samples(
+        (await asyncio.to_thread(generate_latest, registry)).decode()
+    )
+    assert samples['dataqueue_queue_jobs{job_type="email",status="completed"}'] == 2
+
+
+async def test_queue_collector_reuses_a_fresh_read(queue: dq.JobQueue) -> None:
+    await queue.add_job("email", {})
+    collector = dq.QueueCollector(queue, max_age=3600)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    await asyncio.to_thread(generate_latest, registry)
+    await queue.add_job("email", {})
+    samples = parse_samples(
+        (await asyncio.to_thread(generate_latest, registry)).decode()
+    )
+    assert samples['dataqueue_queue_jobs{job_type="email",status="pending"}'] == 1
+
+
+def test_queue_collector_of_an_async_queue_needs_its_loop() -> None:
+    queue = dq.connect("sqlite:///:memory:")
+    with pytest.raises(RuntimeError, match="needs loop="):
+        dq.QueueCollector(queue)

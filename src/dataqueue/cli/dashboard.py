@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 import dataqueue as dq
+from dataqueue.cli._metrics import metrics_options, serve_metrics
 from dataqueue.cli._options import import_handlers, resolve_url, url_option
 
 
@@ -33,6 +34,7 @@ from dataqueue.cli._options import import_handlers, resolve_url, url_option
     help="Ask for these HTTP Basic credentials (needed off loopback). "
     "Prefer $DATAQUEUE_DASHBOARD_AUTH: a command line is visible to other users.",
 )
+@metrics_options
 def dashboard(
     handlers: str,
     url: str | None,
@@ -42,6 +44,8 @@ def dashboard(
     port: int,
     base_path: str,
     auth: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Serve the dashboard; "Process jobs" runs the handlers at MODULE:HANDLERS.
 
@@ -85,17 +89,30 @@ def dashboard(
     # both signals then end the command with status 0.
     signal.signal(signal.SIGTERM, _exit_quietly)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(server, queue))
+        asyncio.run(
+            _serve(
+                server,
+                queue,
+                None if metrics_port is None else (metrics_host, metrics_port),
+            )
+        )
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-async def _serve(server: Any, queue: dq.JobQueue) -> None:
+async def _serve(
+    server: Any, queue: dq.JobQueue, metrics_address: tuple[str, int] | None
+) -> None:
+    stop_metrics = (
+        None if metrics_address is None else serve_metrics(*metrics_address, queue)
+    )
     try:
         await server.serve()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         await queue.close()
 
 

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
-from dataqueue import Processor, PrometheusCollector
+from dataqueue.cli._metrics import metrics_options, serve_metrics
 from dataqueue.cli._options import import_handlers, resolve_url, url_option
 from dataqueue.connect import connect
 from dataqueue.errors import DataQueueError, StoreUnavailableError
@@ -54,17 +54,7 @@ logger = logging.getLogger("dataqueue")
     type=click.FloatRange(0),
     help="Seconds to let running jobs finish after SIGTERM.",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(1, 65535),
-    help="Serve Prometheus metrics on this port (needs dataqueue[prometheus]).",
-)
-@click.option(
-    "--metrics-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address the metrics endpoint listens on.",
-)
+@metrics_options
 @click.option(
     "--log-level",
     default="INFO",
@@ -117,33 +107,6 @@ def worker(
 
 
 STARTUP_BACKOFF_MAX = 5.0
-
-
-def serve_metrics(processor: Processor, host: str, port: int) -> Callable[[], None]:
-    """Serve the processor's metrics at ``http://host:port/metrics`` from a
-    thread; returns the function that stops serving."""
-    try:
-        from prometheus_client import CollectorRegistry, start_http_server
-    except ImportError as error:
-        raise click.ClickException(
-            f"--metrics-port needs: pip install 'dataqueue[prometheus]' ({error})"
-        ) from None
-    registry = CollectorRegistry()
-    registry.register(PrometheusCollector(processor))
-    try:
-        server, thread = start_http_server(port, addr=host, registry=registry)
-    except OSError as error:
-        raise click.ClickException(
-            f"cannot serve metrics on {host}:{port}: {error}"
-        ) from None
-    logger.info("metrics at http://%s:%d/metrics", host, port)
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-    return stop
 
 
 async def wait_for_store(queue: JobQueue, stop: asyncio.Event) -> bool:
@@ -224,7 +187,7 @@ async def run_worker(
         stop_metrics = (
             None
             if metrics_address is None
-            else serve_metrics(processor, *metrics_address)
+            else serve_metrics(*metrics_address, queue, processor)
         )
         processor.start_in_background()
         if supervisor is not None:

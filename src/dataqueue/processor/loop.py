@@ -427,7 +427,7 @@ class Processor(Looper):
                     job.attempts,
                 )
                 started = time.perf_counter()
-                self._metrics.attempt_started(job.id)
+                self._metrics.attempt_started(job, self.now())
                 result = await attempt.run()
         except asyncio.CancelledError:
             result = Abandoned(attempt.signal.reason or "shutdown")

@@ -1,5 +1,6 @@
 """Processor metrics: what one processor is doing and has done since it was
-created, and their Prometheus exposition.
+created, and their Prometheus exposition: counts, and per job type the run
+durations, the delays from due to start and the failures by reason.
 
 Counts move when the store has confirmed an outcome (after the flush that
 wrote it), so an outcome whose lease was lost is not counted. The four
@@ -9,16 +10,47 @@ than a wait, is exactly one of completed, failed, timed out or rejected.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from dataqueue.events import QueueEvent
-from dataqueue.models import FailureReason
+from dataqueue.models import FailureReason, JobRecord
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
+
+
+BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+)  # fmt: skip
+"""Upper bounds (seconds) of the histogram buckets, from 5 ms to an hour."""
+
+
+@dataclass(slots=True)
+class Histogram:
+    """Observations counted per bucket of ``BUCKETS`` (not cumulative; the
+    last count is above every bound), with their sum."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """Prometheus's buckets: ``(le, observations <= le)``, ending +Inf."""
+        running = 0
+        out = []
+        for bound, count in zip((*map(str, BUCKETS), "+Inf"), self.counts, strict=True):
+            running += count
+            out.append((bound, float(running)))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +69,11 @@ class ProcessorMetrics:
         utilization_percent: ``active`` as a percentage of ``concurrency``.
         oldest_running_seconds: How long the longest-running attempt has
             run (0 when none runs).
+        run_seconds: Per job type, how long its attempts that completed or
+            failed ran.
+        start_delay_seconds: Per job type, how long after it was due each
+            job started its first attempt.
+        failures: Failed attempts per (job type, failure reason).
     """
 
     worker_id: str
@@ -48,6 +85,9 @@ class ProcessorMetrics:
     concurrency: int
     utilization_percent: float
     oldest_running_seconds: float
+    run_seconds: dict[str, Histogram] = field(default_factory=dict)
+    start_delay_seconds: dict[str, Histogram] = field(default_factory=dict)
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class MetricsRecorder:
@@ -58,9 +98,19 @@ class MetricsRecorder:
         self.concurrency = concurrency
         self.completed = self.failed = self.timed_out = self.rejected = 0
         self._running: dict[int, float] = {}
+        self.run_seconds: dict[str, Histogram] = {}
+        self.start_delay_seconds: dict[str, Histogram] = {}
+        self.failures: dict[tuple[str, str], int] = {}
 
-    def attempt_started(self, job_id: int) -> None:
-        self._running[job_id] = time.monotonic()
+    def attempt_started(self, job: JobRecord, now: datetime) -> None:
+        """An attempt starts at ``now``; a job's first start (or its start
+        after a wait) is ``now - run_at`` after it was due."""
+        self._running[job.id] = time.monotonic()
+        if job.attempts == 1:
+            delay = max(0.0, (now - job.run_at).total_seconds())
+            self.start_delay_seconds.setdefault(job.job_type, Histogram()).observe(
+                delay
+            )
 
     def attempt_ended(self, job_id: int) -> None:
         self._running.pop(job_id, None)
@@ -68,6 +118,12 @@ class MetricsRecorder:
     def record(self, events: Iterable[QueueEvent]) -> None:
         """Count the outcomes of one flush."""
         for event in events:
+            if event.duration_seconds is not None and event.job_type is not None:
+                histogram = self.run_seconds.setdefault(event.job_type, Histogram())
+                histogram.observe(event.duration_seconds)
+            if event.name == "job:failed" and event.failure_reason is not None:
+                key = (event.job_type or "", event.failure_reason.value)
+                self.failures[key] = self.failures.get(key, 0) + 1
             if event.name == "job:completed":
                 self.completed += 1
             elif event.name == "job:failed":
@@ -98,7 +154,18 @@ class MetricsRecorder:
             oldest_running_seconds=0.0
             if started is None
             else max(0.0, time.monotonic() - started),
+            run_seconds=_copied(self.run_seconds),
+            start_delay_seconds=_copied(self.start_delay_seconds),
+            failures=dict(self.failures),
         )
+
+
+def _copied(histograms: dict[str, Histogram]) -> dict[str, Histogram]:
+    # list(): the processor's loop may add a type while a scrape reads
+    return {
+        job_type: Histogram(list(histogram.counts), histogram.total)
+        for job_type, histogram in list(histograms.items())
+    }
 
 
 class HasMetrics(Protocol):
@@ -114,7 +181,11 @@ class PrometheusCollector:
     ``dataqueue_processor_utilization_percent``,
     ``dataqueue_processor_oldest_running_seconds`` (gauges) and
     ``dataqueue_processor_jobs_{completed,failed,timed_out,rejected}_total``
-    (counters).
+    (counters); per job type too (labels ``worker_id``, ``job_type``):
+    ``dataqueue_job_run_duration_seconds`` (histogram of attempts that
+    completed or failed), ``dataqueue_job_start_delay_seconds`` (histogram
+    from due to the first start) and ``dataqueue_job_failures_total``
+    (counter, with ``reason``).
 
     Example:
         ``prometheus_client.REGISTRY.register(dq.PrometheusCollector(processor))``
@@ -142,12 +213,12 @@ class PrometheusCollector:
                 "How long the longest-running attempt has run.",
             ),
         ]
-        for name, field, help_text in gauges:
+        for name, attribute, help_text in gauges:
             gauge = GaugeMetricFamily(
                 f"dataqueue_processor_{name}", help_text, labels=labels
             )
             for sample in samples:
-                gauge.add_metric([sample.worker_id], float(getattr(sample, field)))
+                gauge.add_metric([sample.worker_id], float(getattr(sample, attribute)))
             yield gauge
         counters = [
             ("completed", "Attempts that returned."),
@@ -155,10 +226,46 @@ class PrometheusCollector:
             ("timed_out", "Attempts stopped at their timeout."),
             ("rejected", "Claimed jobs with no handler or an unreadable row."),
         ]
-        for field, help_text in counters:
+        for name, help_text in counters:
             counter = CounterMetricFamily(
-                f"dataqueue_processor_jobs_{field}", help_text, labels=labels
+                f"dataqueue_processor_jobs_{name}", help_text, labels=labels
             )
             for sample in samples:
-                counter.add_metric([sample.worker_id], float(getattr(sample, field)))
+                counter.add_metric([sample.worker_id], float(getattr(sample, name)))
             yield counter
+        yield from self._per_type(samples)
+
+    @staticmethod
+    def _per_type(samples: list[ProcessorMetrics]) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        labels = ["worker_id", "job_type"]
+        histograms = [
+            ("run_duration_seconds", "run_seconds", "How long attempts ran."),
+            (
+                "start_delay_seconds",
+                "start_delay_seconds",
+                "From when a job was due to its first start.",
+            ),
+        ]
+        for name, attribute, help_text in histograms:
+            family = HistogramMetricFamily(
+                f"dataqueue_job_{name}", help_text, labels=labels
+            )
+            for sample in samples:
+                for job_type, histogram in getattr(sample, attribute).items():
+                    family.add_metric(
+                        [sample.worker_id, job_type],
+                        histogram.cumulative(),
+                        histogram.total,
+                    )
+            yield family
+        failures = CounterMetricFamily(
+            "dataqueue_job_failures",
+            "Failed attempts, by job type and reason.",
+            labels=[*labels, "reason"],
+        )
+        for sample in samples:
+            for (job_type, reason), count in sample.failures.items():
+                failures.add_metric([sample.worker_id, job_type, reason], count)
+        yield failures
