@@ -137,6 +137,35 @@ async def test_migrate_records_schema_version_and_is_repeatable(
     assert await prefix_keys(prefix) == [keys.schema_version(prefix)]
 
 
+async def test_migrate_builds_the_type_status_index_of_older_datasets(
+    backend: RedisBackend, prefix: str
+) -> None:
+    ids = await backend.add_jobs([new_job("a"), new_job("b"), new_job("a")], now=NOW)
+    await backend.cancel_job(ids[2], now=NOW)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # A dataset written before schema version 2 had no type_status keys.
+        await client.delete(
+            keys.type_status(prefix, "pending", "a"),
+            keys.type_status(prefix, "pending", "b"),
+            keys.type_status(prefix, "cancelled", "a"),
+        )
+        await client.set(keys.schema_version(prefix), 1)
+        await backend.migrate()
+        assert await client.get(keys.schema_version(prefix)) == b"2"
+    finally:
+        await client.aclose()
+    counts = await backend.count_jobs(JobFilter(job_type="a"))
+    assert {status: n for status, n in counts.items() if n} == {
+        JobStatus.PENDING: 1,
+        JobStatus.CANCELLED: 1,
+    }
+    cancelled = await backend.get_jobs(
+        JobFilter(job_type="a", status=JobStatus.CANCELLED), 10, 0
+    )
+    assert [job.id for job in cancelled] == [ids[2]]
+
+
 async def test_claim_order_is_exact_for_close_times_and_large_ids(
     backend: RedisBackend,
 ) -> None:

@@ -83,6 +83,7 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.events(prefix, 7),
         keys.status(prefix, "pending"),
         keys.job_type(prefix, "email"),
+        keys.type_status(prefix, "pending", "email"),
         keys.tag(prefix, "vip"),
         keys.token(prefix, "tok"),
         keys.waits(prefix),
@@ -112,7 +113,8 @@ async def test_lua_key_names_match_keys_module() -> None:
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
         "K_READY, K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENT_TIMES, "
         "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_events(7), "
-        "k_status('pending'), k_type('email'), k_tag('vip'), k_token('tok'), "
+        "k_status('pending'), k_type('email'), k_type_status('email', 'pending'), "
+        "k_tag('vip'), k_token('tok'), "
         "K_WAITS, k_job_tokens(7), K_CRON_ID, K_CRON_NAMES, K_CRON_ALL, "
         "K_CRON_DUE, k_cron(7), k_cron_jobs(7), K_JOB_FINISHED, K_FLOW_SEQ, "
         "K_FLOWS, K_FLOW_TIMEOUTS, k_flow('f'), k_flow_steps('f'), "

@@ -95,7 +95,11 @@ from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Candidate jobs one script call looks at when a filter walks an index (see
+# walk_matches in lua/_lib.lua): a filtered read or bulk change of many jobs
+# is several short calls, so other clients are served in between.
+WALK_BUDGET = 500
 LISTEN_POLL = 1.0
 HEALTH_CHECK_SECONDS = 5
 LISTEN_BACKOFF_FIRST = 0.1
@@ -696,11 +700,22 @@ class RedisBackend(Backend):
         self._temp_files = []
 
     async def migrate(self) -> None:
-        # Redis needs no schema; the version lets a later release upgrade keys.
+        """Fill the indexes a dataset of an older schema version lacks.
+
+        Redis needs no schema; a dataset that predates a version (or has
+        none: jobs written before versions were kept) gets that version's
+        new indexes built from its jobs, a budget of jobs per call.
+        """
+        version_key = keys.schema_version(self._prefix)
         with store_faults(self._where):
-            await self._client.set(
-                keys.schema_version(self._prefix), SCHEMA_VERSION, nx=True
-            )
+            stored = await self._client.get(version_key)
+        if stored is not None and int(stored) >= SCHEMA_VERSION:
+            return
+        cursor = ""
+        while cursor is not None:
+            cursor = await self._scripts.run("migrate", cursor, WALK_BUDGET)
+        with store_faults(self._where):
+            await self._client.set(version_key, SCHEMA_VERSION)
 
     def _saw_instance(self, marker: str | bytes) -> None:
         """Note the dataset's instance marker; a changed one means a reset."""
@@ -743,8 +758,16 @@ class RedisBackend(Backend):
     async def get_jobs(
         self, where: JobFilter, limit: int, offset: int
     ) -> list[JobRecord]:
-        rows = await self._scripts.run("get_jobs", _filter(where), limit, offset)
-        return [_job(row) for row in json.loads(rows)]
+        spec, cursor = _filter(where), ""
+        rows: list[dict[str, str]] = []
+        while True:
+            found, skipped, cursor = await self._scripts.run(
+                "get_jobs", spec, limit - len(rows), offset, cursor, WALK_BUDGET
+            )
+            rows += json.loads(found)
+            offset -= int(skipped)
+            if cursor is None or len(rows) >= limit:
+                return [_job(row) for row in rows]
 
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
         with store_faults(self._where):
@@ -783,33 +806,48 @@ class RedisBackend(Backend):
             job_id, where = "", _filter(target)
         else:
             job_id, where = str(target), "{}"
-        edited = await self._scripts.run(
-            "edit_jobs",
-            _us(now),
-            job_id,
-            where,
-            _changes(changes, now),
-            to_json_text(changes.metadata),
-        )
-        return int(edited)
+        edits, metadata = _changes(changes, now), to_json_text(changes.metadata)
+        total, cursor = 0, ""
+        while cursor is not None:
+            edited, cursor = await self._scripts.run(
+                "edit_jobs",
+                _us(now),
+                job_id,
+                where,
+                edits,
+                metadata,
+                cursor,
+                WALK_BUDGET,
+            )
+            total += int(edited)
+        return total
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
-        ids = await self._scripts.run("cancel_jobs", _us(now), _filter(where))
-        if ids:
+        spec, cancelled, cursor = _filter(where), [], ""
+        while cursor is not None:
+            ids, cursor = await self._scripts.run(
+                "cancel_jobs", _us(now), spec, cursor, WALK_BUDGET
+            )
+            cancelled += [int(job_id) for job_id in ids]
+        if cancelled:
             self._finished_hub.notify()
-        return [int(job_id) for job_id in ids]
+        return cancelled
 
     async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
         statuses = list(JobStatus)
         names: list[JSONValue] = [status.value for status in statuses]
-        counts = await self._scripts.run(
-            "count_jobs",
+        spec, wanted = (
             _filter(dataclasses.replace(where, status=None)),
             to_json_text(names),
         )
-        return {
-            status: int(count) for status, count in zip(statuses, counts, strict=True)
-        }
+        totals, cursor = dict.fromkeys(statuses, 0), ""
+        while cursor is not None:
+            counts, cursor = await self._scripts.run(
+                "count_jobs", spec, wanted, cursor, WALK_BUDGET
+            )
+            for status, count in zip(statuses, counts, strict=True):
+                totals[status] += int(count)
+        return totals
 
     async def job_type_stats(
         self, *, now: datetime, since: datetime

@@ -7,8 +7,10 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   error_history, step_data; absent field = NULL; ``lease_token`` while it is
   processing); ``{p}id`` the id counter; ``{p}instance`` the dataset's
   instance marker (see ``backend.py`` on resets).
-* ``{p}all``, ``{p}status:{status}``, ``{p}type:{job_type}``, ``{p}tag:{tag}``:
-  zsets of ids scored by id, so each one lists newest first.
+* ``{p}all``, ``{p}status:{status}``, ``{p}type:{job_type}``,
+  ``{p}type_status:{status}:{job_type}``, ``{p}tag:{tag}``: zsets of ids
+  scored by id, so each one lists newest first. Filtered reads, counts and
+  bulk changes are served from them (see ``filter_source`` in ``_lib.lua``).
 * ``{p}idempotency`` hash key → id.
 * Claiming: ``{p}ready`` (due jobs, score -priority, member ``<run_at>:<id>``
   zero-padded), ``{p}scheduled`` (pending jobs not yet due when written, by
@@ -57,8 +59,9 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   ended so in that minute since the epoch (expires after two hours).
 
 Upgrades: keys are only ever added. A job hash written before a field
-existed (``flow_step_index``, ``entity``) reads as NULL there, so a dataset
-of an earlier version needs no migration.
+existed (``flow_step_index``, ``entity``) reads as NULL there. Indexes added
+later are filled for older jobs by ``migrate()`` (schema version 2 added
+``type_status``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,10 @@ def status(prefix: str, name: str) -> str:
 
 def job_type(prefix: str, name: str) -> str:
     return f"{prefix}type:{name}"
+
+
+def type_status(prefix: str, status_name: str, job_type_name: str) -> str:
+    return f"{prefix}type_status:{status_name}:{job_type_name}"
 
 
 def tag(prefix: str, name: str) -> str:

@@ -43,6 +43,7 @@ ScriptName = Literal[
     "list_cron_jobs",
     "list_flows",
     "list_workers",
+    "migrate",
     "pause_cron_job",
     "prolong_job",
     "reclaim_stuck_jobs",

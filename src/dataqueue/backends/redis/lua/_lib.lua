@@ -25,6 +25,10 @@ local function k_events(id) return P .. 'events:' .. id end
 local function k_status(status) return P .. 'status:' .. status end
 local function k_type(job_type) return P .. 'type:' .. job_type end
 local function k_tag(tag) return P .. 'tag:' .. tag end
+-- The status comes first: a job type may hold ':'.
+local function k_type_status(job_type, status)
+  return P .. 'type_status:' .. status .. ':' .. job_type
+end
 local function k_token(id) return P .. 'token:' .. id end
 local function k_job_tokens(id) return P .. 'job_tokens:' .. id end
 local K_CRON_ID = P .. 'cron_id'
@@ -241,13 +245,18 @@ local function enqueue(id, job, now)
   end
 end
 
--- `job` (its status and job_type loaded) moves to status `to`: the status
--- index, the per-type counts, and out of its type's pending zset (enqueue()
--- puts a job that becomes pending there, by run_at).
+--[[ THE STATUS INDEXES: every change of a job's status goes through here
+  (create_job() and delete_job() add and remove the entries). `job` (its
+  status and job_type loaded) moves to status `to`: {p}status:<status> and
+  {p}type_status:<status>:<job type> (both scored by id), the per-type
+  counts, and out of its type's pending zset (enqueue() puts a job that
+  becomes pending there, by run_at). ]]
 local function move_status(id, job, to, now)
   local from = job.status
   index_remove(k_status(from), id)
   index_add(k_status(to), id, id)
+  index_remove(k_type_status(job.job_type, from), id)
+  index_add(k_type_status(job.job_type, to), id, id)
   if from == 'pending' then index_remove(k_type_pending(job.job_type), id) end
   count(job.job_type, from, -1)
   count(job.job_type, to, 1)
@@ -379,6 +388,7 @@ local function create_job(id, spec, now)
   redis.call('ZADD', K_ALL, id, id)
   redis.call('ZADD', k_status('pending'), id, id)
   redis.call('ZADD', k_type(spec.job_type), id, id)
+  redis.call('ZADD', k_type_status(spec.job_type, 'pending'), id, id)
   redis.call('SADD', K_TYPES, spec.job_type)
   count(spec.job_type, 'pending', 1)
   for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
@@ -400,6 +410,7 @@ local function delete_job(id, job)
   redis.call('ZREM', k_status(job.status), id)
   redis.call('ZREM', K_ALL, id)
   redis.call('ZREM', k_type(job.job_type), id)
+  redis.call('ZREM', k_type_status(job.job_type, job.status), id)
   redis.call('ZREM', k_type_pending(job.job_type), id)
   count(job.job_type, job.status, -1)
   for _, tag in ipairs(cjson.decode(job.tags)) do
@@ -460,44 +471,109 @@ local function matches(job, filter)
   return true
 end
 
--- The smallest index zset that holds every job the filter can match.
-local function candidate_key(filter)
-  local best, best_count = K_ALL, redis.call('ZCARD', K_ALL)
-  local function consider(key)
-    local count = redis.call('ZCARD', key)
-    if count < best_count then best, best_count = key, count end
+--[[ FILTERED READS AND BULK CHANGES never walk every job in one script.
+  Every job is in {p}all, {p}status:<status>, {p}type:<job type>,
+  {p}type_status:<status>:<job type> and {p}tag:<tag> per tag, each scored by
+  id. A filter is served from its source: the union of index zsets with the
+  fewest members that holds every job it can match. When the source holds
+  exactly the matching jobs (`exact`: no condition is left to check), pages
+  and counts come from the zsets alone. Otherwise the caller walks the
+  source in id order, at most a budget of candidates per script call,
+  reading only the fields the conditions need; backend.py makes the calls. ]]
+
+-- A source: {keys = {zset, ...}, exact = bool}.
+local function filter_source(filter)
+  local statuses = filter.statuses or (filter.status and {filter.status})
+  local tags = filter.tags
+  local unindexed = filter.priority ~= nil or filter.run_at ~= nil
+  local keys = {}
+  if statuses then
+    for i, status in ipairs(statuses) do
+      keys[i] = filter.job_type and k_type_status(filter.job_type, status) or k_status(status)
+    end
+  elseif filter.job_type then
+    keys = {k_type(filter.job_type)}
+  else
+    keys = {K_ALL}
   end
-  if filter.status then consider(k_status(filter.status)) end
-  if filter.statuses and #filter.statuses == 1 then
-    consider(k_status(filter.statuses[1]))
+  local options = {{keys = keys, exact = not unindexed and not tags}}
+  -- A tag source is exact only when the tags are the filter's one condition.
+  local tags_alone = not unindexed and not statuses and not filter.job_type
+  if tags and tags.mode == 'any' then
+    local tag_keys = {}
+    for i, tag in ipairs(tags.values) do tag_keys[i] = k_tag(tag) end
+    options[#options + 1] = {keys = tag_keys, exact = tags_alone}
+  elseif tags and (tags.mode == 'all' or tags.mode == 'exact') then
+    for _, tag in ipairs(tags.values) do
+      options[#options + 1] = {
+        keys = {k_tag(tag)},
+        exact = tags_alone and tags.mode == 'all' and #tags.values == 1,
+      }
+    end
   end
-  if filter.job_type then consider(k_type(filter.job_type)) end
-  if filter.tags and (filter.tags.mode == 'all' or filter.tags.mode == 'exact') then
-    for _, tag in ipairs(filter.tags.values) do consider(k_tag(tag)) end
+  local best, best_size
+  for _, option in ipairs(options) do
+    local size = 0
+    for _, key in ipairs(option.keys) do size = size + redis.call('ZCARD', key) end
+    if best == nil or size < best_size then best, best_size = option, size end
   end
   return best
 end
 
--- Call visit(id, job) for each matching job, newest first, until it returns
--- false. Paging by score (= id) stays correct if visit changes the indexes.
-local function each_match(filter, visit)
-  local key = candidate_key(filter)
-  local below = '+inf'
-  while true do
-    local ids = redis.call('ZREVRANGEBYSCORE', key, below, '-inf', 'LIMIT', 0, 500)
-    if #ids == 0 then return end
-    for _, id in ipairs(ids) do
-      local job = load_job(id)
-      if job and matches(job, filter) and visit(id, job) == false then return end
+--[[ Up to `budget` ids of the union of zsets `keys` past `cursor` (an id,
+  exclusive; '' to start), in descending id order, or ascending when
+  `ascending`. Returns them and the cursor to go on from (nil: the union is
+  exhausted). Each zset gives its first budget / #keys ids, so the merged
+  ids up to the cursor are all of the union's. ]]
+local function walk_ids(keys, cursor, budget, ascending)
+  local share = math.max(1, math.floor(budget / math.max(#keys, 1)))
+  local ids, seen = {}, {}
+  for _, key in ipairs(keys) do
+    local found
+    if ascending then
+      found = redis.call('ZRANGEBYSCORE', key, cursor == '' and '-inf' or '(' .. cursor,
+        '+inf', 'LIMIT', 0, share)
+    else
+      found = redis.call('ZREVRANGEBYSCORE', key, cursor == '' and '+inf' or '(' .. cursor,
+        '-inf', 'LIMIT', 0, share)
     end
-    below = '(' .. ids[#ids]
+    for _, id in ipairs(found) do
+      if not seen[id] then
+        seen[id] = true
+        ids[#ids + 1] = id
+      end
+    end
   end
+  if #keys > 1 then
+    table.sort(ids, function(a, b)
+      if ascending then return tonumber(a) < tonumber(b) end
+      return tonumber(a) > tonumber(b)
+    end)
+  end
+  if #ids < share then return ids, nil end
+  for i = #ids, share + 1, -1 do ids[i] = nil end
+  return ids, ids[#ids]
 end
 
-local function matching_ids(filter)
-  local ids = {}
-  each_match(filter, function(id) ids[#ids + 1] = id end)
-  return ids
+local FILTERED_FIELDS = {'job_type', 'priority', 'run_at', 'tags'}
+
+--[[ One call's share of a walk over the source of `filter`: visit(id, job)
+  for each matching job among up to `budget` candidates past `cursor`, until
+  visit returns false. `job` holds status and the filtered fields (nil when
+  the source is exact and `need_status` is false). Returns the cursor to go
+  on from, or false when the walk is over. ]]
+local function walk_matches(filter, cursor, budget, ascending, need_status, visit)
+  local source = filter_source(filter)
+  local ids, next_cursor = walk_ids(source.keys, cursor, budget, ascending)
+  for _, id in ipairs(ids) do
+    local job, found = nil, source.exact
+    if need_status or not source.exact then
+      job = load_fields(id, FILTERED_FIELDS)
+      found = job ~= nil and (source.exact or matches(job, filter))
+    end
+    if found and visit(id, job) == false then return false end
+  end
+  return next_cursor or false
 end
 
 -- Job ids (text) in ascending numeric order, in place: the order in which

@@ -1,21 +1,26 @@
---[[ edit_jobs: change fields of one pending job, or of every pending job
-  matching a filter.
+--[[ edit_jobs: change fields of one pending job, or of the pending jobs
+  matching a filter among one budget of candidates.
   ARGV[1] prefix   ARGV[2] now (us)
   ARGV[3] job id, or "" to use the filter   ARGV[4] filter JSON
   ARGV[5] changes JSON: {"set": [name, value, ...] (strings), "unset": [name, ...],
           "tags": [...] when the tags change}
   ARGV[6] metadata of the 'edited' event (JSON text)
-  Returns how many jobs were edited. ]]
+  ARGV[7] cursor ('' at first)   ARGV[8] budget (candidates per call)
+  A filter is walked in ascending id order, one budget per call (see
+  walk_matches in _lib); each job is edited in the call that finds it.
+  Returns {how many jobs were edited, the cursor to call again with (false:
+  done)}. ]]
 local now, target = ARGV[2], ARGV[3]
 local changes = cjson.decode(ARGV[5])
-local ids
+local ids, cursor = {}, false
 if target ~= '' then
-  local job = load_job(target)
-  ids = (job and job.status == 'pending') and {target} or {}
+  local status = redis.call('HGET', k_job(target), 'status')
+  if status == 'pending' then ids = {target} end
 else
   local filter = cjson.decode(ARGV[4])
   filter.statuses = {'pending'}
-  ids = matching_ids(filter)
+  cursor = walk_matches(filter, ARGV[7], tonumber(ARGV[8]), true, false,
+    function(id) ids[#ids + 1] = id end)
 end
 for _, id in ipairs(ids) do
   local job = load_job(id)
@@ -32,4 +37,4 @@ for _, id in ipairs(ids) do
   add_event(id, 'edited', now, ARGV[6])
 end
 finish()
-return #ids
+return {#ids, cursor}

@@ -10,9 +10,11 @@ local FIELDS = {
 }
 local key = ARGV[2] == '' and K_FLOWS or k_flow_status(ARGV[2])
 local limit, offset = tonumber(ARGV[3]), tonumber(ARGV[4])
-if limit == 0 then return '[]' end
+local size = redis.call('ZCARD', key)
+-- Compared before use: an offset past 2^53 would reach Redis in exponent form.
+if limit == 0 or offset >= size then return '[]' end
 local rows = {}
-for _, flow_id in ipairs(redis.call('ZREVRANGE', key, offset, offset + limit - 1)) do
+for _, flow_id in ipairs(redis.call('ZREVRANGE', key, offset, math.min(offset + limit, size) - 1)) do
   local values = redis.call('HMGET', k_flow(flow_id), unpack(FIELDS))
   if values[1] then
     local row = {}
