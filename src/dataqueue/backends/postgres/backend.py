@@ -40,6 +40,15 @@ from dataqueue._commands import (
     Outcome,
     StoredFlow,
 )
+from dataqueue._transitions import (
+    MANUAL_RETRY,
+    RECLAIM_AS_WORKER_LOST,
+    error_entry,
+    failed_metadata,
+    prolonged_metadata,
+    resumed_on_token_metadata,
+    retried_metadata,
+)
 from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import (
     cron_from_row,
@@ -49,6 +58,7 @@ from dataqueue.backends._records import (
 )
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.postgres.codec import (
+    CANCEL_PARAMS,
     Row,
     add_params,
     edit_params,
@@ -58,8 +68,8 @@ from dataqueue.backends.postgres.codec import (
     in_utc,
     json_text,
     lease_params,
-    now_params,
     outcome_params,
+    transition_params,
     worker_from_row,
     worker_params,
 )
@@ -78,6 +88,7 @@ from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
 from dataqueue.models import (
+    FailureReason,
     FlowRecord,
     FlowStatus,
     JobEvent,
@@ -536,10 +547,16 @@ class PostgresBackend(Backend):
     # -- changing -----------------------------------------------------------
 
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
-        return await self._count("retry_job", {"job_id": job_id, "now": now}) > 0
+        params = {
+            "job_id": job_id,
+            **transition_params(MANUAL_RETRY, retried_metadata()),
+            "now": now,
+        }
+        return await self._count("retry_job", params) > 0
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        return bool(await self._finishing("cancel_job", {"job_id": job_id, "now": now}))
+        params = {"job_id": job_id, **CANCEL_PARAMS, "now": now}
+        return bool(await self._finishing("cancel_job", params))
 
     async def edit_jobs(
         self, target: int | JobFilter, changes: JobChanges, *, now: datetime
@@ -558,7 +575,7 @@ class PostgresBackend(Backend):
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         return await self._finishing(
-            "cancel_jobs", {**filter_params(where), "now": now}
+            "cancel_jobs", {**filter_params(where), **CANCEL_PARAMS, "now": now}
         )
 
     async def _finishing(self, name: str, params: Mapping[str, Any]) -> list[int]:
@@ -577,10 +594,14 @@ class PostgresBackend(Backend):
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> list[int]:
+        lost = FailureReason.WORKER_LOST
         params = {
-            **now_params(now),
+            "now": now,
             "threshold": max_processing_seconds,
-            "message": message,
+            "lost_error": json_text(error_entry(message, now)),
+            "lost_reason": lost.value,
+            "lost_metadata": json_text(failed_metadata(message, lost, None)),
+            "lost_outcome": RECLAIM_AS_WORKER_LOST.step_outcome,
         }
         return await self._finishing("reclaim_stuck_jobs", params)
 
@@ -693,9 +714,13 @@ class PostgresBackend(Backend):
         """The jobs waiting on ``tokens`` become due now; a statement of its
         own, so that its snapshot sees suspensions that committed while the
         tokens' row locks were awaited."""
+        events = [
+            json_text(resumed_on_token_metadata(token, timed_out=timed_out))
+            for token in tokens
+        ]
         params = {
             "token_ids": tokens,
-            "timed_out": timed_out,
+            "events": events,
             "now": now,
             "channel": self._channel,
         }
@@ -719,8 +744,8 @@ class PostgresBackend(Backend):
         typed = claim is not None and claim.job_types is not None
         name = "settle_and_claim_typed" if typed else "settle_and_claim"
         params = {
-            **outcome_params(outcomes),
-            **now_params(now),
+            **outcome_params(outcomes, now),
+            "now": now,
             "finished_channel": self._finished_channel,
             "worker_id": None if claim is None else claim.worker_id,
             "token": None if claim is None else claim.token,
@@ -798,7 +823,7 @@ class PostgresBackend(Backend):
         params = {
             "job_id": lease.job_id,
             "token": lease.token,
-            "timeout": timeout,
+            "metadata": json_text(prolonged_metadata(timeout)),
             "now": now,
         }
         return await self._count("prolong_job", params) > 0

@@ -9,7 +9,7 @@ as the same float (``1e16`` stays a float, ``-0.0`` keeps its sign), where
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,18 @@ from dataqueue._commands import (
     StoredFlow,
     Suspension,
 )
-from dataqueue._transitions import added_metadata
+from dataqueue._transitions import (
+    CANCEL,
+    COMPLETE,
+    Transition,
+    added_metadata,
+    cancelled_metadata,
+    error_entry,
+    failed_metadata,
+    failure,
+    resumed_on_token_metadata,
+    waiting_metadata,
+)
 from dataqueue.models import (
     Entity,
     FlowRecord,
@@ -83,14 +94,11 @@ def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
         "entities": [entity_text(j.entity) for j in jobs],
         "cron_job_ids": [None if j.cron is None else j.cron.cron_job_id for j in jobs],
         "cron_due_ats": [None if j.cron is None else j.cron.due_at for j in jobs],
-        # NULL: the statement writes just job_type, as added_metadata would.
-        "events": [
-            None if j.cron is None else json_text(added_metadata(j)) for j in jobs
-        ],
+        "events": [json_text(added_metadata(j)) for j in jobs],
     }
 
 
-def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
     """Completions, failures and suspensions as parallel arrays, each with
     the outcomes' positions in ``outcomes`` (see settle_and_claim.sql)."""
     done = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Completion)]
@@ -104,11 +112,14 @@ def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "s_wait_until": [o.wait_until for _, o in waits],
         "s_token_ids": [o.wait_token_id for _, o in waits],
         "s_metadata": [
-            json_text(
-                {"token_id": o.wait_token_id}
-                if o.wait_until is None
-                else {"wait_until": o.wait_until.isoformat()}
-            )
+            json_text(waiting_metadata(o.wait_until, o.wait_token_id)) for _, o in waits
+        ],
+        "s_resumed_completed": [
+            None if o.wait_token_id is None else json_text(resumed(o, False))
+            for _, o in waits
+        ],
+        "s_resumed_timed_out": [
+            None if o.wait_token_id is None else json_text(resumed(o, True))
             for _, o in waits
         ],
         "c_positions": [n for n, _ in done],
@@ -116,17 +127,40 @@ def outcome_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "c_tokens": [o.lease.token for _, o in done],
         "c_outputs": [json_text(o.output) for _, o in done],
         "c_metadata": [json_text(o.metadata) for _, o in done],
+        "c_outcome": COMPLETE.step_outcome,
         "f_positions": [n for n, _ in failed],
         "f_ids": [o.lease.job_id for _, o in failed],
         "f_tokens": [o.lease.token for _, o in failed],
-        "f_messages": [o.message for _, o in failed],
+        "f_errors": [json_text(error_entry(o.message, now)) for _, o in failed],
         "f_reasons": [o.reason.value for _, o in failed],
         "f_next_at": [o.next_attempt_at for _, o in failed],
-        "f_next_iso": [
-            None if o.next_attempt_at is None else o.next_attempt_at.isoformat()
+        "f_metadata": [
+            json_text(failed_metadata(o.message, o.reason, o.next_attempt_at))
             for _, o in failed
         ],
+        "f_outcomes": [failure(o.next_attempt_at).barrier for _, o in failed],
     }
+
+
+def resumed(suspension: Suspension, timed_out: bool) -> dict[str, JSONValue]:
+    """The 'resumed' event of a suspension whose token ended meanwhile."""
+    assert suspension.wait_token_id is not None
+    return resumed_on_token_metadata(suspension.wait_token_id, timed_out=timed_out)
+
+
+def transition_params(
+    transition: Transition, metadata: dict[str, JSONValue]
+) -> dict[str, Any]:
+    """What a statement applying ``transition`` takes: the statuses it starts
+    from, its event's metadata (JSON text) and what a flow step reports."""
+    return {
+        "statuses": sorted(transition.from_statuses),
+        "metadata": json_text(metadata),
+        "outcome": transition.barrier,
+    }
+
+
+CANCEL_PARAMS = transition_params(CANCEL, cancelled_metadata())
 
 
 def lease_params(leases: Sequence[Lease]) -> dict[str, Any]:
@@ -167,11 +201,6 @@ def edit_params(changes: JobChanges) -> dict[str, Any]:
         params[f"set_{name}"] = present
         params[f"new_{name}"] = value
     return params
-
-
-def now_params(now: datetime) -> Mapping[str, Any]:
-    """``now``, and the same instant as ISO text for JSON documents."""
-    return {"now": now, "now_iso": now.isoformat()}
 
 
 def flow_params(flow: NewFlow, job_ids: Sequence[int]) -> dict[str, Any]:

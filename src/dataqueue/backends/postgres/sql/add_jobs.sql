@@ -10,9 +10,9 @@
 -- the same keys wait for each other in the same order instead of
 -- deadlocking. pg_notify wakes listeners when the transaction commits.
 -- A job enqueued by a cron schedule (enqueue_cron_jobs runs this statement
--- inside its transaction) has its cron_job_id and cron_due_at, and its
--- 'added' event metadata given in events; for the other jobs those are NULL
--- and the event holds just job_type.
+-- inside its transaction) has its cron_job_id and cron_due_at; for the
+-- other jobs those are NULL. Every job's 'added' event metadata is given in
+-- events.
 -- The specs come as one array per column (unnest: one pass, no per-row
 -- lookups, so the cost stays linear in the batch); payloads as JSON text,
 -- stored as json so that they read back exactly; tags as JSON arrays.
@@ -93,7 +93,7 @@ saved AS (
 added AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
     SELECT s.id, 'added', %(now)s::timestamptz,
-        coalesce(f.event::jsonb, jsonb_build_object('job_type', s.job_type))
+        f.event::jsonb
     FROM saved AS s
     JOIN fresh AS f ON f.id = s.id
     ORDER BY s.id

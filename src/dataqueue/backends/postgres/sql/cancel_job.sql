@@ -1,9 +1,11 @@
--- cancel_job: a pending or waiting job becomes cancelled; records a
--- 'cancelled' event. Its tokens still waiting become timed_out. A cancelled
--- job is final: a flow step's 'fail' goes to the barrier
+-- cancel_job: a job in one of statuses (pending, waiting) becomes
+-- cancelled; records a 'cancelled' event with metadata. Its tokens still
+-- waiting become timed_out. A cancelled job is final: a flow step's outcome
+-- goes to the barrier
 -- (record_flow_outcomes, migrations/0007_abort_barrier.sql), and a NOTIFY on
 -- finished_channel says that a job finished.
--- Parameters: job_id, now, finished_channel. Returns ids (the job's id
+-- Parameters: job_id, statuses (text[]), metadata (JSON text), outcome,
+-- now, finished_channel. Returns ids (the job's id
 -- when it was cancelled, else empty), finished (1 when it was) and
 -- ready_flows (the flows made ready, or NULL; the supervisor finds them
 -- with get_ready_flows).
@@ -14,7 +16,7 @@ WITH cancelled AS (
         locked_by = NULL,
         locked_at = NULL,
         updated_at = %(now)s::timestamptz
-    WHERE id = %(job_id)s::bigint AND status IN ('pending', 'waiting')
+    WHERE id = %(job_id)s::bigint AND status = ANY (%(statuses)s::text[])
     RETURNING id, flow_id, flow_step_index
 ),
 expired AS (
@@ -24,11 +26,11 @@ expired AS (
 ),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
-    SELECT id, 'cancelled', %(now)s::timestamptz, jsonb_build_object() FROM cancelled
+    SELECT id, 'cancelled', %(now)s::timestamptz, %(metadata)s::jsonb FROM cancelled
 ),
 ready_flows AS (
     SELECT {schema}.record_flow_outcomes(
-        array_agg(flow_id), array_agg(flow_step_index), array_agg('fail'::text),
+        array_agg(flow_id), array_agg(flow_step_index), array_agg(%(outcome)s::text),
         %(now)s::timestamptz
     ) AS ids
     FROM cancelled

@@ -1,14 +1,15 @@
--- cancel_jobs: every pending or waiting job matching the filters becomes
--- cancelled, each with a 'cancelled' event; their tokens still waiting
--- become timed_out. Cancelled jobs are final: the flow steps among them
--- report 'fail' to the barrier (record_flow_outcomes,
+-- cancel_jobs: every job in one of statuses (pending, waiting) matching the
+-- filters becomes cancelled, each with a 'cancelled' event with metadata;
+-- their tokens still waiting become timed_out. Cancelled jobs are final:
+-- the flow steps among them report outcome to the barrier (record_flow_outcomes,
 -- migrations/0007_abort_barrier.sql), and one NOTIFY on finished_channel says that
 -- jobs finished.
 -- Filter parameters (NULL means no filter): job_type, priority, status,
 -- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
 -- tag_mode (all: every tag, any: at least one, none: none of them, exact:
 -- the same set).
--- Also: now, finished_channel. Returns ids (the jobs cancelled, in id
+-- Also: statuses (text[]), metadata (JSON text), outcome, now,
+-- finished_channel. Returns ids (the jobs cancelled, in id
 -- order), finished (1 when any were) and ready_flows (the flows made
 -- ready, or NULL; the supervisor finds them with get_ready_flows).
 WITH cancelled AS (
@@ -18,7 +19,7 @@ WITH cancelled AS (
         locked_by = NULL,
         locked_at = NULL,
         updated_at = %(now)s::timestamptz
-    WHERE j.status IN ('pending', 'waiting')
+    WHERE j.status = ANY (%(statuses)s::text[])
     AND (%(job_type)s::text IS NULL OR j.job_type = %(job_type)s::text)
     AND (%(priority)s::integer IS NULL OR j.priority = %(priority)s::integer)
     AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
@@ -45,14 +46,14 @@ expired AS (
 ),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
-    SELECT id, 'cancelled', %(now)s::timestamptz, jsonb_build_object()
+    SELECT id, 'cancelled', %(now)s::timestamptz, %(metadata)s::jsonb
     FROM cancelled
     ORDER BY id
 ),
 ready_flows AS (
     SELECT {schema}.record_flow_outcomes(
         array_agg(flow_id ORDER BY id), array_agg(flow_step_index ORDER BY id),
-        array_agg('fail'::text), %(now)s::timestamptz
+        array_agg(%(outcome)s::text), %(now)s::timestamptz
     ) AS ids
     FROM cancelled
     WHERE flow_step_index IS NOT NULL

@@ -3,7 +3,8 @@
 -- processors are woken (pg_notify, at commit). Run after the token change,
 -- in its transaction (see complete_token.sql); expire_timed_out_tokens runs
 -- it too. wait_token_id stays, as the record of the job's last wait.
--- Parameters: token_ids (text[]), timed_out, now, channel.
+-- Parameters: token_ids (text[]), events (text[]: the 'resumed' event of
+-- the job waiting on each token, JSON text), now, channel.
 -- Returns how many jobs were resumed.
 WITH resumed AS (
     UPDATE {schema}.job_queue
@@ -12,13 +13,15 @@ WITH resumed AS (
     WHERE status = 'waiting' AND wait_token_id = ANY (%(token_ids)s::text[])
     RETURNING id, wait_token_id
 ),
+events AS (
+    SELECT * FROM unnest(%(token_ids)s::text[], %(events)s::text[]) AS e (token_id, metadata)
+),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
-    SELECT id, 'resumed', %(now)s::timestamptz, jsonb_build_object(
-        'token_id', wait_token_id, 'timed_out', %(timed_out)s::boolean
-    )
-    FROM resumed
-    ORDER BY id
+    SELECT r.id, 'resumed', %(now)s::timestamptz, e.metadata::jsonb
+    FROM resumed AS r
+    JOIN events AS e ON e.token_id = r.wait_token_id
+    ORDER BY r.id
 ),
 woken AS (
     SELECT pg_notify(%(channel)s::text, '') FROM (SELECT 1 FROM resumed LIMIT 1) AS any_resumed

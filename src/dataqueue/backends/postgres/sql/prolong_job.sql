@@ -1,6 +1,6 @@
 -- prolong_job: refresh the lock of a job still held under the lease, so
 -- reclaim_stuck_jobs leaves it alone; records a 'prolonged' event.
--- Parameters: job_id, token, timeout (seconds), now.
+-- Parameters: job_id, token, metadata (the event's, JSON text), now.
 -- Returns how many jobs changed (0 when the lease was lost).
 WITH prolonged AS (
     UPDATE {schema}.job_queue
@@ -13,7 +13,7 @@ WITH prolonged AS (
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
     SELECT id, 'prolonged', %(now)s::timestamptz,
-        jsonb_build_object('timeout', %(timeout)s::double precision)
+        %(metadata)s::jsonb
     FROM prolonged
 )
 SELECT count(*) AS n FROM prolonged

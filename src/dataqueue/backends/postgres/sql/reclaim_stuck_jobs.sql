@@ -4,8 +4,10 @@
 -- A job with attempts left goes back to pending, due now (behind the jobs
 -- already waiting), with a 'retried' event naming the worker that held it.
 -- A job that used max_attempts fails for good with failure_reason
--- worker_lost, the message appended to error_history and a 'failed' event.
--- A job failed for good is final: a flow step's 'fail' goes to the barrier
+-- lost_reason, lost_error appended to error_history and a 'failed' event
+-- with lost_metadata (all built in Python, _transitions.py).
+-- A job failed for good is final: a flow step's lost_outcome goes to the
+-- barrier
 -- (record_flow_outcomes, migrations/0007_abort_barrier.sql) and one NOTIFY on
 -- finished_channel says that jobs finished.
 -- Both clear the lock and the lease. Locked rows are skipped: their worker
@@ -14,8 +16,8 @@
 -- interval, so no job's timeout (1e12 s, say) can push a timestamp out of
 -- range and fail the statement for the whole queue. The processing index
 -- keeps the scan to processing jobs.
--- Parameters: now, now_iso (now as ISO text), threshold (seconds), message,
--- finished_channel.
+-- Parameters: now, threshold (seconds), lost_error (JSON text),
+-- lost_reason, lost_metadata (JSON text), lost_outcome, finished_channel.
 -- Returns ids (the jobs taken back, in id order), finished (1 when one
 -- failed for good, else 0) and ready_flows (the flows made ready, or NULL;
 -- the supervisor finds them with get_ready_flows).
@@ -33,12 +35,10 @@ reclaimed AS (
     SET status = CASE WHEN stuck.spent THEN 'failed' ELSE 'pending' END,
         run_at = CASE WHEN stuck.spent THEN j.run_at ELSE %(now)s::timestamptz END,
         error_history = CASE WHEN stuck.spent
-            THEN j.error_history || jsonb_build_array(jsonb_build_object(
-                'message', %(message)s::text, 'timestamp', %(now_iso)s::text
-            ))
+            THEN j.error_history || jsonb_build_array(%(lost_error)s::jsonb)
             ELSE j.error_history END,
         failure_reason = CASE WHEN stuck.spent
-            THEN 'worker_lost' ELSE j.failure_reason END,
+            THEN %(lost_reason)s::text ELSE j.failure_reason END,
         last_failed_at = CASE WHEN stuck.spent
             THEN %(now)s::timestamptz ELSE j.last_failed_at END,
         next_attempt_at = NULL,
@@ -53,7 +53,7 @@ reclaimed AS (
 ready_flows AS (
     SELECT {schema}.record_flow_outcomes(
         array_agg(flow_id ORDER BY id), array_agg(flow_step_index ORDER BY id),
-        array_agg('fail'::text), %(now)s::timestamptz
+        array_agg(%(lost_outcome)s::text), %(now)s::timestamptz
     ) AS ids
     FROM reclaimed
     WHERE spent AND flow_step_index IS NOT NULL
@@ -69,11 +69,7 @@ logged AS (
         CASE WHEN spent THEN 'failed' ELSE 'retried' END,
         %(now)s::timestamptz,
         CASE WHEN spent
-            THEN jsonb_build_object(
-                'message', %(message)s::text,
-                'failure_reason', 'worker_lost',
-                'next_attempt_at', NULL
-            )
+            THEN %(lost_metadata)s::jsonb
             ELSE jsonb_build_object('reclaimed_from', locked_by)
         END
     FROM reclaimed

@@ -3,17 +3,20 @@
 -- Each completion and failure matches its job by id, status 'processing'
 -- and lease token, so an attempt that lost its lease changes nothing. A
 -- completion stores its output (JSON text, kept exactly) and gets a
--- 'completed' event with its metadata; a failure appends (message,
--- timestamp) to error_history, sets failure_reason, last_failed_at and
--- next_attempt_at (NULL: failed for good), and gets a 'failed' event. Both
+-- 'completed' event with its metadata; a failure appends its error entry to
+-- error_history, sets failure_reason, last_failed_at and next_attempt_at,
+-- and gets a 'failed' event with its metadata (entry and metadata built in
+-- Python, _transitions.py). Both
 -- clear the lock and the lease. A suspension stores step_data, gives back
 -- the claim's attempt and makes its job waiting (wait_until or
 -- wait_token_id) with a 'waiting' event; its token is read FOR UPDATE, so a
 -- completion or expiry either committed first (the job is then due at once:
--- pending, run_at now, 'resumed') or waits for this statement and then sees
--- the job waiting (see complete_token.sql).
--- A completion, and a failure with no next attempt, make a job final: a
--- flow step among them has its outcome (success, fail) given to the
+-- pending, run_at now, 'resumed' with the metadata prepared for how the
+-- token ended) or waits for this statement and then sees the job waiting
+-- (see complete_token.sql).
+-- A completion, and a failure with a barrier outcome (Python gives one to
+-- a failure with no next attempt), make a job final: a flow step among
+-- them has its outcome (c_outcome, f_outcomes) given to the
 -- barrier, record_flow_outcomes (see migrations/0007_abort_barrier.sql) in
 -- their order in the batch, called once and only when there is such a
 -- step, so plain jobs never reach it; the
@@ -34,13 +37,16 @@
 -- The job_type_filter placeholder is rendered once per backend: empty, or a job_type
 -- test on the claim's job_types; two statements instead of one optional
 -- filter, so each keeps a plan that walks the claim index.
--- Parameters: now, now_iso (now as ISO text, for error_history),
--- finished_channel;
+-- Parameters: now, finished_channel;
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
--- text); failures: f_ids, f_tokens, f_messages, f_reasons, f_next_at,
--- f_next_iso (next_attempt_at as ISO text or NULL); suspensions: s_ids,
--- s_tokens, s_step_data (JSON text), s_wait_until, s_token_ids, s_metadata
--- (the 'waiting' event's, JSON text); each kind's positions (c_positions,
+-- text), c_outcome (what a completed step reports); failures: f_ids,
+-- f_tokens, f_errors (the error_history entry, JSON text), f_reasons,
+-- f_next_at, f_metadata (the 'failed' event's, JSON text), f_outcomes (what
+-- the step reports; NULL: not final); suspensions: s_ids, s_tokens,
+-- s_step_data (JSON text), s_wait_until, s_token_ids, s_metadata (the
+-- 'waiting' event's, JSON text), s_resumed_completed and s_resumed_timed_out
+-- (the 'resumed' event's for a token that completed or timed out
+-- meanwhile, JSON text); each kind's positions (c_positions,
 -- f_positions, s_positions): where each outcome stands in the caller's
 -- batch; claim: worker_id, token, claim_limit (0: claim nothing),
 -- job_types (typed statement only).
@@ -68,22 +74,21 @@ completed AS (
         updated_at = %(now)s::timestamptz
     FROM completions AS c
     WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token
-    RETURNING j.id, c.position, c.metadata, j.flow_id, j.flow_step_index
+    RETURNING j.id, c.position, c.metadata, j.flow_id, j.flow_step_index,
+        %(c_outcome)s::text AS outcome
 ),
 failures AS (
     SELECT *
     FROM unnest(
-        %(f_ids)s::bigint[], %(f_tokens)s::text[], %(f_messages)s::text[],
-        %(f_reasons)s::text[], %(f_next_at)s::timestamptz[], %(f_next_iso)s::text[],
-        %(f_positions)s::integer[]
-    ) AS f (id, token, message, reason, next_at, next_iso, position)
+        %(f_ids)s::bigint[], %(f_tokens)s::text[], %(f_errors)s::text[],
+        %(f_reasons)s::text[], %(f_next_at)s::timestamptz[], %(f_metadata)s::text[],
+        %(f_outcomes)s::text[], %(f_positions)s::integer[]
+    ) AS f (id, token, error, reason, next_at, metadata, outcome, position)
 ),
 failed AS (
     UPDATE {schema}.job_queue AS j
     SET status = 'failed',
-        error_history = j.error_history || jsonb_build_array(
-            jsonb_build_object('message', f.message, 'timestamp', %(now_iso)s::text)
-        ),
+        error_history = j.error_history || jsonb_build_array(f.error::jsonb),
         failure_reason = f.reason,
         last_failed_at = %(now)s::timestamptz,
         next_attempt_at = f.next_at,
@@ -93,7 +98,7 @@ failed AS (
         updated_at = %(now)s::timestamptz
     FROM failures AS f
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
-    RETURNING j.id, f.position, f.message, f.reason, f.next_iso, j.flow_id,
+    RETURNING j.id, f.position, f.metadata, f.outcome, j.flow_id,
         j.flow_step_index
 ),
 suspensions AS (
@@ -101,8 +106,10 @@ suspensions AS (
     FROM unnest(
         %(s_ids)s::bigint[], %(s_tokens)s::text[], %(s_step_data)s::text[],
         %(s_wait_until)s::timestamptz[], %(s_token_ids)s::text[],
-        %(s_metadata)s::text[], %(s_positions)s::integer[]
-    ) AS s (id, token, step_data, wait_until, token_id, metadata, position)
+        %(s_metadata)s::text[], %(s_resumed_completed)s::text[],
+        %(s_resumed_timed_out)s::text[], %(s_positions)s::integer[]
+    ) AS s (id, token, step_data, wait_until, token_id, metadata,
+        resumed_completed, resumed_timed_out, position)
 ),
 token_states AS (
     SELECT w.id, w.status
@@ -131,8 +138,10 @@ suspended AS (
     FROM suspensions AS s
     LEFT JOIN token_states AS t ON t.id = s.token_id
     WHERE j.id = s.id AND j.status = 'processing' AND j.lease_token = s.token
-    RETURNING j.id, s.position, j.status, s.metadata, s.token_id,
-        t.status AS token_status
+    RETURNING j.id, s.position, j.status, s.metadata,
+        CASE WHEN t.status = 'completed'
+            THEN s.resumed_completed ELSE s.resumed_timed_out
+        END AS resumed
 ),
 waits_due AS (
     SELECT id, priority, wait_until AS run_at
@@ -193,16 +202,11 @@ logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
     SELECT id, 'completed', %(now)s::timestamptz, metadata::jsonb FROM completed
     UNION ALL
-    SELECT id, 'failed', %(now)s::timestamptz, jsonb_build_object(
-        'message', message, 'failure_reason', reason, 'next_attempt_at', next_iso
-    )
-    FROM failed
+    SELECT id, 'failed', %(now)s::timestamptz, metadata::jsonb FROM failed
     UNION ALL
     SELECT id, 'waiting', %(now)s::timestamptz, metadata::jsonb FROM suspended
     UNION ALL
-    SELECT id, 'resumed', %(now)s::timestamptz, jsonb_build_object(
-        'token_id', token_id, 'timed_out', token_status IS DISTINCT FROM 'completed'
-    )
+    SELECT id, 'resumed', %(now)s::timestamptz, resumed::jsonb
     FROM suspended
     WHERE status = 'pending'
     UNION ALL
@@ -239,11 +243,10 @@ settled AS (
             ELSE false
         END AS finished
     FROM (
-        SELECT position, true AS final, flow_id, flow_step_index,
-            'success' AS outcome
+        SELECT position, true AS final, flow_id, flow_step_index, outcome
         FROM completed
         UNION ALL
-        SELECT position, next_iso IS NULL, flow_id, flow_step_index, 'fail'
+        SELECT position, outcome IS NOT NULL, flow_id, flow_step_index, outcome
         FROM failed
         UNION ALL
         SELECT position, false, NULL, NULL, NULL FROM suspended
