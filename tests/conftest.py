@@ -24,11 +24,14 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("DATAQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-STORES = [
+PROCESS_STORES = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("redis", marks=pytest.mark.redis),
 ]
+"""The stores several processes share. A test that runs real processes
+parametrises ``store`` over these: ``memory://`` lives in one process."""
+STORES = ["memory", *PROCESS_STORES]
 
 for name in ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE"):
     os.environ.pop(name, None)
@@ -50,6 +53,8 @@ def store_options(store: str, tmp_path: Path, ns: str) -> dict[str, Any]:
             return {"url": PG_URL, "schema": ns}
         case "redis":
             return {"url": REDIS_URL, "key_prefix": f"{ns}:"}
+        case "memory":
+            return {"url": f"memory://{ns}"}
         case _:
             return {"url": f"sqlite:///{tmp_path / (ns + '.db')}"}
 
@@ -79,8 +84,13 @@ async def open_store(
 
 
 async def drop_namespace(store: str, ns: str) -> None:
-    """Remove everything a test wrote: DROP SCHEMA, or SCAN + UNLINK the prefix."""
-    if store == "postgres":
+    """Remove everything a test wrote: DROP SCHEMA, SCAN + UNLINK the prefix,
+    or forget the named memory store."""
+    if store == "memory":
+        from dataqueue.backends.memory import forget_named
+
+        forget_named(ns)
+    elif store == "postgres":
         import psycopg
 
         async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as c:

@@ -98,9 +98,13 @@ def create_backend(
         from dataqueue.backends.sqlite import SqliteBackend
 
         return SqliteBackend(sqlite_path(url or DEFAULT_URL), verbose=verbose)
+    if scheme == "memory":
+        from dataqueue.backends.memory import MemoryBackend
+
+        return MemoryBackend(memory_name(url or ""))
     raise ValueError(
         f"connect: unsupported URL {url!r}; use postgresql://, redis://, "
-        "rediss:// or sqlite:///path.db"
+        "rediss://, sqlite:///path.db or memory://"
     )
 
 
@@ -116,6 +120,17 @@ def sqlite_path(url: str) -> str:
             f"got {url!r}"
         )
     return rest[3:]
+
+
+def memory_name(url: str) -> str | None:
+    """``memory://`` → None (a store of its own); ``memory://NAME`` → NAME
+    (the process's store of that name)."""
+    rest = url.split(":", 1)[1]
+    if not rest.startswith("//") or "/" in rest[2:]:
+        raise ValueError(
+            f"connect: memory URLs look like memory:// or memory://NAME, got {url!r}"
+        )
+    return rest[2:] or None
 
 
 def connect(
@@ -137,7 +152,9 @@ def connect(
     """Open a queue.
 
     Args:
-        url: ``postgresql://…``, ``redis://…`` or ``sqlite:///path.db``.
+        url: ``postgresql://…``, ``redis://…``, ``sqlite:///path.db``, or
+            ``memory://`` (in this process only, for tests: see
+            docs/testing.md).
             Default: ``$DATAQUEUE_URL``, then ``$PG_DATAQUEUE_DATABASE``,
             then ``sqlite:///dataqueue.db``.
         schema: PostgreSQL schema (default ``public``): a plain identifier.

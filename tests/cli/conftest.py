@@ -16,6 +16,7 @@ import pytest
 import dataqueue as dq
 from tests.conftest import (
     PG_URL,
+    PROCESS_STORES,
     REDIS_URL,
     drop_namespace,
     namespace,
@@ -64,6 +65,12 @@ class Cluster:
         for path in self.runs_dir.glob(f"{kind}-*.txt"):
             counts.update(int(line) for line in path.read_text().split())
         return counts
+
+
+@pytest.fixture(params=PROCESS_STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    """Commands run as their own processes: on the stores processes share."""
+    return str(request.param)
 
 
 @pytest.fixture

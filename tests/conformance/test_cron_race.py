@@ -13,6 +13,7 @@ import pytest
 import dataqueue as dq
 from dataqueue.cron import next_run_after
 from tests.conftest import (
+    PROCESS_STORES,
     FakeClock,
     drop_namespace,
     namespace,
@@ -41,6 +42,7 @@ def due_times(expression: str) -> list[datetime]:
         times.append(run)
 
 
+@pytest.mark.parametrize("store", PROCESS_STORES)
 async def test_one_job_per_schedule_and_due_time(store: str, tmp_path: Path) -> None:
     ns = namespace()
     queue = await open_store(store, tmp_path, FakeClock(START), ns)

@@ -18,6 +18,7 @@ import dataqueue as dq
 from dataqueue._commands import ClaimRequest, Lease, NewToken, Suspension
 from dataqueue.testing import FakeClock
 from tests.conftest import (
+    PROCESS_STORES,
     drop_namespace,
     eventually,
     namespace,
@@ -576,6 +577,7 @@ queue.close()
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store", PROCESS_STORES)
 async def test_each_token_gets_one_outcome_and_each_job_resumes_once(
     store: str, tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 import dataqueue as dq
 from dataqueue._commands import BrokenJob, ClaimRequest
+from dataqueue.backends.memory.tables import named_tables
 from tests.conftest import (
     PG_URL,
     FakeClock,
@@ -438,6 +439,10 @@ async def raw_queue(
                 await conn.execute(query.format(table), (text, job_id))
         elif store == "redis":
             await queue.get_redis_client().hset(f"{ns}:job:{job_id}", "payload", text)
+        elif store == "memory":
+            tables = named_tables(ns)
+            with tables.lock:
+                tables.jobs[job_id]["payload"] = text
         else:
             path = store_options(store, tmp_path, ns)["url"].removeprefix("sqlite:///")
             with sqlite3.connect(path) as conn:

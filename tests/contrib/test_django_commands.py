@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import dataqueue as dq
-from tests.conftest import drop_namespace, eventually, namespace
+from tests.conftest import PROCESS_STORES, drop_namespace, eventually, namespace
 from tests.contrib.django_project import (
     SHOP_JOBS,
     make_project,
@@ -20,6 +20,7 @@ from tests.contrib.django_project import (
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize("store", PROCESS_STORES)
 async def test_the_worker_command_runs_jobs_with_django_set_up_and_drains(
     store: str, tmp_path: Path
 ) -> None:

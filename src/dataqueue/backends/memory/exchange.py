@@ -1,0 +1,431 @@
+"""The atomic steps of the memory store: each applies one transition of
+``dataqueue._transitions`` (its statuses, event and metadata, error entry,
+barrier outcome) to the rows, and nothing more.
+
+Each function runs inside the caller's critical section (``Tables.lock``).
+Read with ``_transitions.py`` beside it, this is the state machine every
+store applies, with no store's machinery in the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dataqueue import _transitions as t
+from dataqueue._commands import (
+    ClaimRequest,
+    Completion,
+    CronTick,
+    Failure,
+    Lease,
+    Outcome,
+    Suspension,
+)
+from dataqueue.backends.memory.codec import (
+    Row,
+    claim_order,
+    encode_json,
+    is_due,
+    optional_json,
+)
+from dataqueue.backends.memory.tables import Tables
+from dataqueue.cron import CronStatus
+from dataqueue.models import FailureReason, FlowStatus, JobStatus, StepOutcome
+
+FinishedStep = tuple[str, int, StepOutcome]
+"""A flow step that finished for good: (flow_id, step_index, outcome)."""
+
+
+def apply(
+    tables: Tables,
+    row: Row,
+    transition: t.Transition,
+    now: datetime,
+    metadata: t.Metadata,
+    **values: Any,
+) -> t.Transition:
+    """Move the job along ``transition``: its status, ``values``, the event."""
+    assert JobStatus(row["status"]) in transition.from_statuses, (
+        f"job {row['id']} is {row['status']}: no {transition.name}"
+    )
+    row.update(values, status=transition.to_status.value, updated_at=now)
+    tables.append_event(row["id"], transition.event, now, metadata)
+    return transition
+
+
+def finished_step(row: Row, transition: t.Transition) -> list[FinishedStep]:
+    """The flow step the job is, with what the transition reports to its
+    barrier; nothing for a job that is no step, or a transition that does
+    not finish it."""
+    if transition.barrier is None or row["flow_step_index"] is None:
+        return []
+    return [(row["flow_id"], row["flow_step_index"], transition.barrier)]
+
+
+def held(tables: Tables, lease: Lease) -> Row | None:
+    """The job, if it is still ``processing`` under this lease."""
+    row = tables.jobs.get(lease.job_id)
+    if (
+        row is None
+        or row["status"] != JobStatus.PROCESSING
+        or row["lease_token"] != lease.token
+    ):
+        return None
+    return row
+
+
+UNLOCKED = {"locked_by": None, "locked_at": None, "lease_token": None}
+
+
+# -- settle -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What ``settle`` wrote: ``settled[i]`` for ``outcomes[i]``, how many
+    jobs became final, and the flows whose barrier they met."""
+
+    settled: list[bool]
+    finished: int
+    ready_flows: list[str]
+
+
+def settle(tables: Tables, outcomes: Sequence[Outcome], now: datetime) -> Settlement:
+    """Write each outcome whose lease still holds, in order (an outcome
+    listed twice is written once: the first write ends the lease); then the
+    flow steps that finished for good meet their barrier, in the same order."""
+    settled: list[bool] = []
+    steps: list[FinishedStep] = []
+    finished = 0
+    for outcome in outcomes:
+        row = held(tables, outcome.lease)
+        settled.append(row is not None)
+        if row is None:
+            continue
+        if isinstance(outcome, Completion):
+            transition = complete(tables, row, outcome, now)
+        elif isinstance(outcome, Failure):
+            transition = fail(tables, row, outcome, now)
+        elif isinstance(outcome, Suspension):
+            transition = suspend(tables, row, outcome, now)
+        else:
+            raise TypeError(f"settle_and_claim cannot write a {type(outcome).__name__}")
+        finished += transition.final
+        steps += finished_step(row, transition)
+    return Settlement(settled, finished, flow_barrier(tables, steps, now))
+
+
+def complete(
+    tables: Tables, row: Row, outcome: Completion, now: datetime
+) -> t.Transition:
+    return apply(
+        tables,
+        row,
+        t.COMPLETE,
+        now,
+        outcome.metadata,
+        completed_at=now,
+        output=optional_json(outcome.output),
+        **UNLOCKED,
+    )
+
+
+def fail(tables: Tables, row: Row, outcome: Failure, now: datetime) -> t.Transition:
+    retry_at = outcome.next_attempt_at
+    return apply(
+        tables,
+        row,
+        t.failure(retry_at),
+        now,
+        t.failed_metadata(outcome.message, outcome.reason, retry_at),
+        error_history=[*row["error_history"], t.error_entry(outcome.message, now)],
+        failure_reason=outcome.reason.value,
+        last_failed_at=now,
+        next_attempt_at=retry_at,
+        **UNLOCKED,
+    )
+
+
+def suspend(
+    tables: Tables, row: Row, outcome: Suspension, now: datetime
+) -> t.Transition:
+    """The job waits, its attempt given back; a token already resolved (or
+    unknown) makes it due at once instead, with a ``resumed`` event after
+    the ``waiting`` one."""
+    token_id = outcome.wait_token_id
+    transition = apply(
+        tables,
+        row,
+        t.SUSPEND,
+        now,
+        t.waiting_metadata(outcome.wait_until, token_id),
+        step_data=encode_json(outcome.step_data),
+        wait_until=outcome.wait_until,
+        wait_token_id=token_id,
+        attempts=max(row["attempts"] - 1, 0),
+        **UNLOCKED,
+    )
+    if token_id is None:
+        return transition
+    token = tables.tokens.get(token_id)
+    resolved_as = "unknown" if token is None else token["status"]
+    if resolved_as == "waiting":
+        return transition
+    timed_out = resolved_as != "completed"
+    return apply(
+        tables,
+        row,
+        t.RESUME_ON_TOKEN,
+        now,
+        t.resumed_on_token_metadata(token_id, timed_out=timed_out),
+        run_at=now,
+    )
+
+
+# -- claim ------------------------------------------------------------------
+
+
+def resume_due_waits(tables: Tables, now: datetime) -> None:
+    """Waiting jobs whose ``wait_until`` has come become pending, due since
+    then, so that the claim after takes them in their turn."""
+    for row in tables.jobs.values():
+        wait_until = row["wait_until"]
+        if (
+            row["status"] == JobStatus.WAITING
+            and wait_until is not None
+            and wait_until <= now
+        ):
+            apply(
+                tables,
+                row,
+                t.RESUME_AT_TIME,
+                now,
+                t.resumed_at_time_metadata(wait_until),
+                run_at=wait_until,
+            )
+
+
+def claim(tables: Tables, request: ClaimRequest, now: datetime) -> list[Row]:
+    """Up to ``request.limit`` due jobs become ``processing`` under the
+    request's lease, in claim order."""
+    types = request.job_types
+    due = sorted(
+        (
+            row
+            for row in tables.jobs.values()
+            if is_due(row, now) and (types is None or row["job_type"] in types)
+        ),
+        key=claim_order,
+    )[: request.limit]
+    for row in due:
+        attempt = row["attempts"] + 1
+        apply(
+            tables,
+            row,
+            t.CLAIM,
+            now,
+            t.processing_metadata(request.worker_id, attempt),
+            locked_by=request.worker_id,
+            locked_at=now,
+            lease_token=request.token,
+            attempts=attempt,
+            started_at=now if row["started_at"] is None else row["started_at"],
+            next_attempt_at=None,
+            pending_reason=None,
+        )
+    return due
+
+
+# -- the flow barrier ---------------------------------------------------------
+
+
+def flow_barrier(
+    tables: Tables, steps: Iterable[FinishedStep], now: datetime
+) -> list[str]:
+    """Apply the barrier's rule (``_transitions.flow_barrier``) to flow
+    steps that finished for good, one at a time in order; returns the flows
+    made ready, in the order they became ready."""
+    ready: list[str] = []
+    for flow_id, step_index, outcome in steps:
+        flow = tables.flows.get(flow_id)
+        if flow is None:
+            continue
+        before = t.BarrierState(
+            status=FlowStatus(flow["status"]),
+            remaining_steps=flow["remaining_steps"],
+            aborted=flow["aborted"],
+            outcomes={
+                index: step["outcome"]
+                for index, step in flow["steps"].items()
+                if step["outcome"] is not None
+            },
+        )
+        after = t.flow_barrier(before, flow["failure_policy"], [(step_index, outcome)])
+        if after == before:
+            continue  # recorded before, or the flow is no longer running
+        flow["steps"][step_index]["outcome"] = outcome
+        flow.update(
+            status=after.status.value,
+            remaining_steps=after.remaining_steps,
+            aborted=after.aborted,
+            updated_at=now,
+        )
+        if after.status is FlowStatus.READY:
+            ready.append(flow_id)
+    return ready
+
+
+# -- cancel, reclaim, release, tokens --------------------------------------------
+
+
+def cancel_ids(tables: Tables, ids: Iterable[int], now: datetime) -> list[int]:
+    """The cancellable jobs among ``ids`` become cancelled, by id: their
+    waiting tokens expire and their flow steps meet the barrier as fails.
+    Returns the ids cancelled."""
+    cancelled: list[int] = []
+    steps: list[FinishedStep] = []
+    for job_id in sorted(set(ids)):
+        row = tables.jobs.get(job_id)
+        if row is None or row["status"] not in t.CANCELLABLE:
+            continue
+        transition = apply(
+            tables,
+            row,
+            t.CANCEL,
+            now,
+            t.cancelled_metadata(),
+            locked_by=None,
+            locked_at=None,
+            last_cancelled_at=now,
+        )
+        steps += finished_step(row, transition)
+        cancelled.append(job_id)
+    expired = set(cancelled)
+    for token in tables.tokens.values():
+        if token["job_id"] in expired and token["status"] == "waiting":
+            token.update(status="timed_out", completed_at=now)
+    flow_barrier(tables, steps, now)
+    return cancelled
+
+
+def reclaim(
+    tables: Tables, threshold: float, message: str, now: datetime
+) -> tuple[list[int], int]:
+    """Take back processing jobs whose lock is older than the threshold (or
+    their own longer timeout), by id; the lost attempt counts as used.
+    Returns their ids and how many failed for good."""
+    stuck = sorted(
+        (
+            row
+            for row in tables.jobs.values()
+            if row["status"] == JobStatus.PROCESSING
+            and row["locked_at"]
+            < now - timedelta(seconds=max(threshold, row["timeout"] or 0))
+        ),
+        key=lambda row: int(row["id"]),
+    )
+    steps: list[FinishedStep] = []
+    failed = 0
+    for row in stuck:
+        if row["attempts"] < row["max_attempts"]:
+            apply(
+                tables,
+                row,
+                t.RECLAIM_TO_RETRY,
+                now,
+                t.reclaimed_metadata(row["locked_by"]),
+                run_at=now,
+                next_attempt_at=None,
+                **UNLOCKED,
+            )
+            continue
+        failed += 1
+        transition = apply(
+            tables,
+            row,
+            t.RECLAIM_AS_WORKER_LOST,
+            now,
+            t.failed_metadata(message, FailureReason.WORKER_LOST, None),
+            error_history=[*row["error_history"], t.error_entry(message, now)],
+            failure_reason=FailureReason.WORKER_LOST.value,
+            last_failed_at=now,
+            next_attempt_at=None,
+            **UNLOCKED,
+        )
+        steps += finished_step(row, transition)
+    flow_barrier(tables, steps, now)
+    return [row["id"] for row in stuck], failed
+
+
+def release(tables: Tables, leases: Sequence[Lease], now: datetime) -> int:
+    """Jobs still held under their leases become pending, due now (an
+    earlier ``run_at`` kept), with the attempt they never made restored."""
+    rows = {lease.job_id: row for lease in leases if (row := held(tables, lease))}
+    for job_id in sorted(rows):
+        row = rows[job_id]
+        apply(
+            tables,
+            row,
+            t.RELEASE,
+            now,
+            t.released_metadata(row["locked_by"]),
+            run_at=min(row["run_at"], now),
+            attempts=max(row["attempts"] - 1, 0),
+            **UNLOCKED,
+        )
+    return len(rows)
+
+
+def resume_token_waits(
+    tables: Tables, token_ids: Iterable[str], now: datetime, timed_out: bool
+) -> int:
+    """Jobs waiting on ``token_ids`` (just resolved) become due now, each
+    with a ``resumed`` event; returns how many."""
+    tokens = set(token_ids)
+    resumed = 0
+    for row in tables.jobs.values():
+        token_id = row["wait_token_id"]
+        if row["status"] == JobStatus.WAITING and token_id in tokens:
+            apply(
+                tables,
+                row,
+                t.RESUME_ON_TOKEN,
+                now,
+                t.resumed_on_token_metadata(token_id, timed_out=timed_out),
+                run_at=now,
+            )
+            resumed += 1
+    return resumed
+
+
+# -- cron -------------------------------------------------------------------
+
+BUSY = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.WAITING})
+"""A cron schedule's job in these statuses blocks its next one (no overlap)."""
+
+
+def enqueue_tick(tables: Tables, tick: CronTick, now: datetime) -> int | None:
+    """Claim the tick's due time; insert its job unless an instance still
+    runs and overlap is forbidden (then the due time is skipped)."""
+    run = tick.run
+    row = tables.crons.get(run.cron_job_id)
+    if (
+        row is None
+        or row["status"] != CronStatus.ACTIVE
+        or row["next_run_at"] != tick.claimed_run_at
+    ):
+        return None
+    row.update(next_run_at=tick.next_run_at, updated_at=now)
+    busy = any(
+        job["cron_job_id"] == run.cron_job_id and job["status"] in BUSY
+        for job in tables.jobs.values()
+    )
+    job_id: int | None = None
+    if row["allow_overlap"] or not busy:
+        (job_id,) = tables.insert_jobs([tick.job], now)
+        row.update(last_job_id=job_id, last_enqueued_at=now)
+    row["skipped_runs"] += run.skipped + (job_id is None)
+    return job_id

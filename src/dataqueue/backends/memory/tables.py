@@ -1,0 +1,116 @@
+"""The data of one memory store, and the registry of named stores.
+
+Every operation of the store runs under ``Tables.lock``, start to finish,
+with no ``await`` inside: that one critical section is what the other
+stores get from a transaction or a Lua script. The lock is a thread lock
+because a named store may be used by queues on several threads of the
+process (a ``connect_sync`` queue runs its own loop on its own thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dataqueue._commands import NewJob
+from dataqueue._transitions import ADD, added_metadata
+from dataqueue.backends.memory.codec import Row, encode_json, new_job_row
+from dataqueue.backends.memory.signals import Signals
+from dataqueue.models import EventType, WorkerInfo
+
+
+@dataclass
+class Tables:
+    """Jobs, their events, tokens, cron schedules, flows and workers.
+
+    Dicts keep insertion order, which stands in for the other stores' row
+    order where they order by it (flows by creation).
+    """
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    jobs: dict[int, Row] = field(default_factory=dict)
+    events: dict[int, list[Row]] = field(default_factory=dict)
+    """Each job's events, oldest first (a job's list goes with it)."""
+    idempotency_keys: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, Row] = field(default_factory=dict)
+    crons: dict[int, Row] = field(default_factory=dict)
+    flows: dict[str, Row] = field(default_factory=dict)
+    """Each flow with its ``steps``: step index -> {"job_id", "outcome"}."""
+    workers: dict[str, WorkerInfo] = field(default_factory=dict)
+    last_job_id: int = 0
+    last_event_id: int = 0
+    last_cron_id: int = 0
+    added: Signals = field(default_factory=Signals)
+    """Idle processors: jobs were added or became due now."""
+    finished: Signals = field(default_factory=Signals)
+    """``wait_for_job``: jobs became final."""
+
+    # -- jobs and events -------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[int]:
+        """``add_jobs``: a job whose idempotency key is taken gets the
+        existing job's id and changes nothing."""
+        ids: list[int] = []
+        for job in jobs:
+            key = job.idempotency_key
+            if key is not None and key in self.idempotency_keys:
+                ids.append(self.idempotency_keys[key])
+                continue
+            self.last_job_id += 1
+            job_id = self.last_job_id
+            self.jobs[job_id] = new_job_row(job_id, job, now)
+            if key is not None:
+                self.idempotency_keys[key] = job_id
+            self.append_event(job_id, ADD.event, now, added_metadata(job))
+            ids.append(job_id)
+        return ids
+
+    def append_event(
+        self,
+        job_id: int,
+        event_type: EventType,
+        now: datetime,
+        metadata: Mapping[str, Any],
+    ) -> None:
+        self.last_event_id += 1
+        self.events.setdefault(job_id, []).append(
+            {
+                "id": self.last_event_id,
+                "job_id": job_id,
+                "event_type": event_type.value,
+                "created_at": now,
+                "metadata": encode_json(metadata),
+            }
+        )
+
+    def delete_jobs(self, job_ids: Iterable[int]) -> None:
+        """Delete jobs with their events; their idempotency keys become free."""
+        for job_id in job_ids:
+            row = self.jobs.pop(job_id)
+            self.events.pop(job_id, None)
+            key = row["idempotency_key"]
+            if key is not None:
+                del self.idempotency_keys[key]
+
+
+_named: dict[str, Tables] = {}
+_named_lock = threading.Lock()
+
+
+def named_tables(name: str) -> Tables:
+    """The process's store called ``name``, made on first use; it lives as
+    long as the process (or until ``forget_named``)."""
+    with _named_lock:
+        tables = _named.get(name)
+        if tables is None:
+            tables = _named[name] = Tables()
+        return tables
+
+
+def forget_named(name: str) -> None:
+    """Drop the store called ``name``: the next ``memory://name`` starts empty."""
+    with _named_lock:
+        _named.pop(name, None)
