@@ -152,7 +152,7 @@ async def test_migrate_builds_the_type_status_index_of_older_datasets(
         )
         await client.set(keys.schema_version(prefix), 1)
         await backend.migrate()
-        assert await client.get(keys.schema_version(prefix)) == b"2"
+        assert await client.get(keys.schema_version(prefix)) == b"3"
     finally:
         await client.aclose()
     counts = await backend.count_jobs(JobFilter(job_type="a"))
@@ -164,6 +164,26 @@ async def test_migrate_builds_the_type_status_index_of_older_datasets(
         JobFilter(job_type="a", status=JobStatus.CANCELLED), 10, 0
     )
     assert [job.id for job in cancelled] == [ids[2]]
+
+
+async def test_migrate_builds_the_per_type_stats_keys_of_older_datasets(
+    backend: RedisBackend, prefix: str
+) -> None:
+    ids = await backend.add_jobs([new_job("a"), new_job("b")], now=NOW)
+    await backend.cancel_job(ids[1], now=NOW)
+    expected = await backend.job_type_stats(now=NOW, since=NOW)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # A dataset written before schema version 3 had neither key.
+        await client.delete(keys.types(prefix), keys.type_pending(prefix, "a"))
+        await client.set(keys.schema_version(prefix), 2)
+        assert await backend.job_type_stats(now=NOW, since=NOW) == []
+        await backend.migrate()
+        assert await client.get(keys.schema_version(prefix)) == b"3"
+    finally:
+        await client.aclose()
+    assert await backend.job_type_stats(now=NOW, since=NOW) == expected
+    assert expected[0].oldest_pending_at == NOW
 
 
 async def test_claim_order_is_exact_for_close_times_and_large_ids(

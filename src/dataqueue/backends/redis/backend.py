@@ -95,7 +95,7 @@ from dataqueue.types import JSONValue
 
 logger = logging.getLogger("dataqueue")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Candidate jobs one script call looks at when a filter walks an index (see
 # walk_matches in lua/_lib.lua): a filtered read or bulk change of many jobs
 # is several short calls, so other clients are served in between.
@@ -861,11 +861,7 @@ class RedisBackend(Backend):
         return [
             JobTypeStats(
                 job_type=job_type,
-                # max(): counts of a dataset written before they were kept
-                counts={
-                    status: max(0, int(counts.get(status.value, 0)))
-                    for status in JobStatus
-                },
+                counts={status: int(counts[status.value]) for status in JobStatus},
                 oldest_pending_at=None if oldest is False else _time(oldest),
                 completed=int(completed),
                 failed=int(failed),

@@ -52,16 +52,16 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
   pid, started_at, last_heartbeat, job_types as JSON (absent: every type),
   concurrency, running_job_ids as JSON); ``{p}workers`` zset of worker ids
   by last_heartbeat.
-* Per-type counts (read by ``job_type_stats``): ``{p}types`` set of every job
-  type added; ``{p}type_counts`` hash ``type TAB status`` → jobs;
-  ``{p}type_pending:{job_type}`` zset of the type's pending jobs by run_at;
-  ``{p}ended:{minute}`` hash ``type TAB completed|failed`` → attempts that
-  ended so in that minute since the epoch (expires after two hours).
+* Read by ``job_type_stats`` with the type+status index: ``{p}types`` set of
+  the job types that have jobs; ``{p}type_pending:{job_type}`` zset of the
+  type's pending jobs by run_at; ``{p}ended:{minute}`` hash ``type TAB
+  completed|failed`` → attempts that ended so in that minute since the
+  epoch (expires after two hours).
 
 Upgrades: keys are only ever added. A job hash written before a field
 existed (``flow_step_index``, ``entity``) reads as NULL there. Indexes added
 later are filled for older jobs by ``migrate()`` (schema version 2 added
-``type_status``).
+``type_status``; 3 ``types`` and ``type_pending``).
 """
 
 from __future__ import annotations
@@ -225,10 +225,6 @@ def workers(prefix: str) -> str:
 
 def types(prefix: str) -> str:
     return f"{prefix}types"
-
-
-def type_counts(prefix: str) -> str:
-    return f"{prefix}type_counts"
 
 
 def type_pending(prefix: str, job_type: str) -> str:

@@ -48,7 +48,6 @@ local function k_flow_status(status) return P .. 'flow_status:' .. status end
 local K_WORKERS = P .. 'workers'
 local function k_worker(id) return P .. 'worker:' .. id end
 local K_TYPES = P .. 'types'
-local K_TYPE_COUNTS = P .. 'type_counts'
 local function k_type_pending(job_type) return P .. 'type_pending:' .. job_type end
 local function k_ended(minute) return P .. 'ended:' .. minute end
 local ENDED_KEPT_SECONDS = 7200
@@ -126,18 +125,11 @@ end
   a script that changes a job twice flushes in between. ]]
 local ZREMS, ZADDS = {}, {}
 
---[[ Per-type counts, kept so that job_type_stats reads a few keys whatever
-  the number of jobs: {p}type_counts "type TAB status" -> jobs, and
-  {p}ended:<minute> "type TAB completed|failed" -> attempts that ended so in
-  that minute (kept two hours). Collected like the index changes and sent by
-  flush_indexes(). ]]
-local COUNTS, ENDED = {}, {}
-local STATUSES = {'pending', 'processing', 'completed', 'failed', 'cancelled', 'waiting'}
-
-local function count(job_type, status, delta)
-  local field = job_type .. '\t' .. status
-  COUNTS[field] = (COUNTS[field] or 0) + delta
-end
+--[[ What job_type_stats reads besides the type+status index, so that it
+  reads a few keys whatever the number of jobs: {p}ended:<minute> "type TAB
+  completed|failed" -> attempts that ended so in that minute (kept two
+  hours). Collected like the index changes and sent by flush_indexes(). ]]
+local ENDED = {}
 
 local function count_ended(job_type, status, now)
   local key = k_ended(string.format('%d', math.floor(tonumber(now) / 60000000)))
@@ -176,26 +168,11 @@ local function flush_indexes()
       redis.call('ZADD', key, unpack(scored, first, math.min(first + 999, #scored)))
     end
   end
-  local emptied = {}
-  for field, delta in pairs(COUNTS) do
-    if delta ~= 0 and redis.call('HINCRBY', K_TYPE_COUNTS, field, delta) <= 0 then
-      redis.call('HDEL', K_TYPE_COUNTS, field)
-      emptied[string.match(field, '^(.*)\t')] = true
-    end
-  end
-  for job_type in pairs(emptied) do
-    local fields = {}
-    for i, status in ipairs(STATUSES) do fields[i] = job_type .. '\t' .. status end
-    local left = redis.call('HMGET', K_TYPE_COUNTS, unpack(fields))
-    if not (left[1] or left[2] or left[3] or left[4] or left[5] or left[6]) then
-      redis.call('SREM', K_TYPES, job_type)  -- its last job was deleted
-    end
-  end
   for key, fields in pairs(ENDED) do
     for field, n in pairs(fields) do redis.call('HINCRBY', key, field, n) end
     redis.call('EXPIRE', key, ENDED_KEPT_SECONDS)
   end
-  ZREMS, ZADDS, COUNTS, ENDED = {}, {}, {}, {}
+  ZREMS, ZADDS, ENDED = {}, {}, {}
 end
 
 -- Ready members sort by run_at then id among equal scores (-priority).
@@ -248,9 +225,9 @@ end
 --[[ THE STATUS INDEXES: every change of a job's status goes through here
   (create_job() and delete_job() add and remove the entries). `job` (its
   status and job_type loaded) moves to status `to`: {p}status:<status> and
-  {p}type_status:<status>:<job type> (both scored by id), the per-type
-  counts, and out of its type's pending zset (enqueue() puts a job that
-  becomes pending there, by run_at). ]]
+  {p}type_status:<status>:<job type> (both scored by id), out of its type's
+  pending zset (enqueue() puts a job that becomes pending there, by run_at),
+  and a completion or failure into this minute's ended counts. ]]
 local function move_status(id, job, to, now)
   local from = job.status
   index_remove(k_status(from), id)
@@ -258,8 +235,6 @@ local function move_status(id, job, to, now)
   index_remove(k_type_status(job.job_type, from), id)
   index_add(k_type_status(job.job_type, to), id, id)
   if from == 'pending' then index_remove(k_type_pending(job.job_type), id) end
-  count(job.job_type, from, -1)
-  count(job.job_type, to, 1)
   if to == 'completed' or to == 'failed' then count_ended(job.job_type, to, now) end
 end
 
@@ -390,7 +365,6 @@ local function create_job(id, spec, now)
   redis.call('ZADD', k_type(spec.job_type), id, id)
   redis.call('ZADD', k_type_status(spec.job_type, 'pending'), id, id)
   redis.call('SADD', K_TYPES, spec.job_type)
-  count(spec.job_type, 'pending', 1)
   for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
   enqueue(id, {
     status = 'pending', job_type = spec.job_type, run_at = spec.run_at,
@@ -412,7 +386,9 @@ local function delete_job(id, job)
   redis.call('ZREM', k_type(job.job_type), id)
   redis.call('ZREM', k_type_status(job.job_type, job.status), id)
   redis.call('ZREM', k_type_pending(job.job_type), id)
-  count(job.job_type, job.status, -1)
+  if redis.call('ZCARD', k_type(job.job_type)) == 0 then
+    redis.call('SREM', K_TYPES, job.job_type)  -- its last job
+  end
   for _, tag in ipairs(cjson.decode(job.tags)) do
     redis.call('ZREM', k_tag(tag), id)
   end

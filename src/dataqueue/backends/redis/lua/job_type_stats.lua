@@ -1,19 +1,14 @@
 --[[ job_type_stats: per job type, its counts per status, the run_at of its
   oldest pending job due at now, and the attempts that completed or failed
-  since a minute. Reads the counts kept by _lib (type_counts, one
-  type_pending zset per type, one ended hash per minute): the work grows
-  with the number of types and minutes, never with the number of jobs.
+  since a minute. Reads what _lib keeps (the types set, the type+status
+  index's sizes, one type_pending zset per type, one ended hash per
+  minute): the work grows with the number of types and minutes, never with
+  the number of jobs.
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] first minute   ARGV[4] last minute
   Returns JSON text: [[job_type, {status: jobs}, oldest run_at (us) or
   false, completed, failed], ...] for each type with jobs. ]]
 local now = ARGV[2]
-local counts = {}
-local flat = redis.call('HGETALL', K_TYPE_COUNTS)
-for i = 1, #flat, 2 do
-  local job_type, status = string.match(flat[i], '^(.*)\t([a-z]+)$')
-  counts[job_type] = counts[job_type] or {}
-  counts[job_type][status] = tonumber(flat[i + 1])
-end
+local STATUSES = {'pending', 'processing', 'completed', 'failed', 'cancelled', 'waiting'}
 local ended = {}
 for minute = tonumber(ARGV[3]), tonumber(ARGV[4]) do
   local entries = redis.call('HGETALL', k_ended(string.format('%d', minute)))
@@ -23,9 +18,12 @@ for minute = tonumber(ARGV[3]), tonumber(ARGV[4]) do
 end
 local stats = {}
 for _, job_type in ipairs(redis.call('SMEMBERS', K_TYPES)) do
-  local by_status = counts[job_type] or {}
+  local by_status = {}
   local jobs = 0
-  for _, n in pairs(by_status) do jobs = jobs + n end
+  for _, status in ipairs(STATUSES) do
+    by_status[status] = redis.call('ZCARD', k_type_status(job_type, status))
+    jobs = jobs + by_status[status]
+  end
   if jobs > 0 then
     local oldest = redis.call('ZRANGEBYSCORE', k_type_pending(job_type), '-inf', now,
       'LIMIT', 0, 1)[1]
