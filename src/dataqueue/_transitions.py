@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from dataqueue._commands import NewJob
+from dataqueue._commands import Completion, Failure, NewJob, Outcome, Suspension
 from dataqueue.models import (
     EventType,
     FailurePolicy,
@@ -258,6 +258,17 @@ RETRYABLE = MANUAL_RETRY.from_statuses
 def failure(next_attempt_at: datetime | None) -> Transition:
     """The transition a failed attempt takes: a retry is planned or not."""
     return FAIL_FOR_GOOD if next_attempt_at is None else FAIL_AND_RETRY
+
+
+def settled_by(outcome: Outcome) -> Transition:
+    """The transition an attempt's outcome makes its job take."""
+    if isinstance(outcome, Completion):
+        return COMPLETE
+    if isinstance(outcome, Failure):
+        return failure(outcome.next_attempt_at)
+    if isinstance(outcome, Suspension):
+        return SUSPEND
+    raise TypeError(f"not an attempt's outcome: {type(outcome).__name__}")
 
 
 def is_final(status: JobStatus, next_attempt_at: datetime | None) -> bool:

@@ -67,7 +67,23 @@ from dataqueue._commands import (
     StoredFlow,
     Suspension,
 )
-from dataqueue._transitions import added_metadata
+from dataqueue._transitions import (
+    CANCEL,
+    COMPLETE,
+    MANUAL_RETRY,
+    RECLAIM_AS_WORKER_LOST,
+    Transition,
+    added_metadata,
+    cancelled_metadata,
+    error_entry,
+    failed_metadata,
+    failure,
+    prolonged_metadata,
+    resumed_on_token_metadata,
+    retried_metadata,
+    settled_by,
+    waiting_metadata,
+)
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
 from dataqueue.backends._records import CRON_TIME_FIELDS, JOB_TIME_FIELDS
@@ -420,15 +436,24 @@ def _failure(
     """A failure's error_history entry and its 'failed' event's metadata
     (JSON text), as ``settle_and_claim.lua`` and ``reclaim_stuck_jobs.lua``
     append them."""
-    entry = to_json_text({"message": message, "timestamp": now.isoformat()})
-    metadata = to_json_text(
+    entry = to_json_text(error_entry(message, now))
+    metadata = to_json_text(failed_metadata(message, reason, retry_at))
+    return entry, metadata
+
+
+def _transition(transition: Transition, metadata: dict[str, JSONValue]) -> str:
+    """A transition as the scripts read it (``starts_from`` in _lib.lua)."""
+    return to_json_text(
         {
-            "message": message,
-            "failure_reason": reason.value,
-            "next_attempt_at": None if retry_at is None else retry_at.isoformat(),
+            "from": [status.value for status in sorted(transition.from_statuses)],
+            "metadata": to_json_text(metadata),
+            "outcome": transition.barrier or "",
         }
     )
-    return entry, metadata
+
+
+CANCEL_ARG = _transition(CANCEL, cancelled_metadata())
+RETRY_ARG = _transition(MANUAL_RETRY, retried_metadata())
 
 
 def _outcome(outcome: Outcome, now: datetime) -> list[JSONValue]:
@@ -441,20 +466,25 @@ def _outcome(outcome: Outcome, now: datetime) -> list[JSONValue]:
             lease.token,
             to_json_text(outcome.output),
             to_json_text(outcome.metadata),
+            COMPLETE.step_outcome,
         ]
     if isinstance(outcome, Suspension):
-        until = outcome.wait_until
-        waiting: dict[str, JSONValue] = {"token_id": outcome.wait_token_id}
-        if until is not None:
-            waiting = {"wait_until": until.isoformat()}
+        until, token_id = outcome.wait_until, outcome.wait_token_id
+        resumed = [
+            ""
+            if token_id is None
+            else to_json_text(resumed_on_token_metadata(token_id, timed_out=ended))
+            for ended in (False, True)
+        ]
         return [
             "s",
             str(lease.job_id),
             lease.token,
             to_json_text(outcome.step_data),
             "" if until is None else _us(until),
-            outcome.wait_token_id or "",
-            to_json_text(waiting),
+            token_id or "",
+            to_json_text(waiting_metadata(until, token_id)),
+            *resumed,
         ]
     if not isinstance(outcome, Failure):
         raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
@@ -468,6 +498,7 @@ def _outcome(outcome: Outcome, now: datetime) -> list[JSONValue]:
         outcome.reason.value,
         "" if retry_at is None else _us(retry_at),
         metadata,
+        failure(retry_at).barrier or "",
     ]
 
 
@@ -601,13 +632,6 @@ def _worker(row: Mapping[str, str]) -> WorkerInfo:
         concurrency=int(row["concurrency"]),
         running_job_ids=json.loads(row["running_job_ids"]),
     )
-
-
-def _is_final(outcome: Outcome) -> bool:
-    """Whether the outcome, once written, leaves its job final."""
-    if isinstance(outcome, Failure):
-        return outcome.next_attempt_at is None
-    return isinstance(outcome, Completion)
 
 
 def _lease_args(leases: Sequence[Lease]) -> list[str]:
@@ -791,10 +815,12 @@ class RedisBackend(Backend):
         return events
 
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
-        return bool(await self._scripts.run("retry_job", job_id, _us(now)))
+        return bool(await self._scripts.run("retry_job", job_id, _us(now), RETRY_ARG))
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        cancelled = bool(await self._scripts.run("cancel_job", job_id, _us(now)))
+        cancelled = bool(
+            await self._scripts.run("cancel_job", job_id, _us(now), CANCEL_ARG)
+        )
         if cancelled:
             self._finished_hub.notify()
         return cancelled
@@ -826,7 +852,7 @@ class RedisBackend(Backend):
         spec, cancelled, cursor = _filter(where), [], ""
         while cursor is not None:
             ids, cursor = await self._scripts.run(
-                "cancel_jobs", _us(now), spec, cursor, WALK_BUDGET
+                "cancel_jobs", _us(now), spec, cursor, WALK_BUDGET, CANCEL_ARG
             )
             cancelled += [int(job_id) for job_id in ids]
         if cancelled:
@@ -882,6 +908,8 @@ class RedisBackend(Backend):
             threshold,
             cutoff,
             *_failure(message, FailureReason.WORKER_LOST, None, now),
+            FailureReason.WORKER_LOST.value,
+            RECLAIM_AS_WORKER_LOST.step_outcome,
         )
         if ids:
             self._finished_hub.notify()  # some may have failed for good
@@ -994,7 +1022,7 @@ class RedisBackend(Backend):
         self._saw_instance(marker)
         was_settled = [flag == 1 for flag in settled]
         if any(
-            done and _is_final(outcome)
+            done and settled_by(outcome).final
             for done, outcome in zip(was_settled, outcomes, strict=True)
         ):
             self._finished_hub.notify()
@@ -1023,7 +1051,7 @@ class RedisBackend(Backend):
             lease.job_id,
             lease.token,
             _us(now),
-            to_json_text({"timeout": timeout}),
+            to_json_text(prolonged_metadata(timeout)),
         )
         return bool(done)
 

@@ -601,16 +601,26 @@ local function resume_waiter(token_id, job_id, now, timed_out)
   return true
 end
 
---[[ A loaded pending or waiting job becomes cancelled ('cancelled' event,
-  and a flow step's 'fail'); its tokens still waiting become timed_out.
-  Send with finish(). ]]
-local function cancel(id, job, now)
+--[[ A transition decided in Python, as backend.py's _transition builds
+  it: {"from": [status, ...], "metadata": the event's (JSON text),
+  "outcome": what a flow step reports ('' for none)}. ]]
+local function starts_from(transition, status)
+  for _, from in ipairs(transition.from) do
+    if from == status then return true end
+  end
+  return false
+end
+
+--[[ A loaded job that `transition` (the cancel) starts from becomes
+  cancelled (its 'cancelled' event, and a flow step's outcome); its tokens
+  still waiting become timed_out. Send with finish(). ]]
+local function cancel(id, job, now, transition)
   update(id, job, {
     status = 'cancelled', locked_by = false, locked_at = false,
     last_cancelled_at = now, updated_at = now,
   }, now)
-  add_event(id, 'cancelled', now, '{}')
-  finished_for_good(job, 'fail', now)
+  add_event(id, 'cancelled', now, transition.metadata)
+  finished_for_good(job, transition.outcome, now)
   for _, token_id in ipairs(redis.call('SMEMBERS', k_job_tokens(id))) do
     if redis.call('HGET', k_token(token_id), 'status') == 'waiting' then
       redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)

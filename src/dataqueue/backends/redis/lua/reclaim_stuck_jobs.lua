@@ -2,11 +2,12 @@
   refreshed for too long (their worker is gone). The lost attempt counts:
   a job with attempts left becomes pending, due now ('retried' event
   {"reclaimed_from"}); one that used max_attempts fails for good with
-  failure_reason worker_lost ('failed' event; a flow step's 'fail').
+  failure_reason ARGV[7] ('failed' event; a flow step's ARGV[8]).
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] threshold (us)
   ARGV[4] now - threshold (us): only jobs locked before it can be stuck
   ARGV[5] error_history entry of a final failure (JSON object)
   ARGV[6] metadata of its 'failed' event (JSON text)
+  ARGV[7] its failure reason   ARGV[8] what a flow step reports for it
   A job is stuck when locked_at < now - max(threshold, its own timeout).
   Returns the ids of the jobs reclaimed, in id order. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
@@ -33,11 +34,11 @@ for _, id in ipairs(reclaimed) do
   if (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or 1) then
     changes.status = 'failed'
     changes.error_history = append_entry(job.error_history, ARGV[5])
-    changes.failure_reason = 'worker_lost'
+    changes.failure_reason = ARGV[7]
     changes.last_failed_at = now
     changes.next_attempt_at = false
     add_event(id, 'failed', now, ARGV[6])
-    finished_for_good(job, 'fail', now)
+    finished_for_good(job, ARGV[8], now)
   else
     changes.status = 'pending'
     changes.run_at = now

@@ -4,21 +4,25 @@
   ARGV[3] the outcomes as a JSON list (one argument parses faster than many),
     each a list of strings: kind ('c' completed, 'f' failed, 's'
     suspended), job id, lease token, then
-      c: output (JSON text), metadata of the 'completed' event (JSON text)
+      c: output (JSON text), metadata of the 'completed' event (JSON text),
+         what a flow step reports to its barrier
       f: error_history entry (JSON object text), failure reason,
          next_attempt_at (us, or '' when failed for good), metadata of the
-         'failed' event (JSON text)
+         'failed' event (JSON text), what a flow step reports to its barrier
+         ('' when the job is not final)
       s: step_data (JSON text), wait_until (us, or ''), token id (or ''),
-         metadata of the 'waiting' event (JSON text). The job waits with
-         its attempt given back; if its token is already resolved it is due
-         at once instead (pending, 'resumed').
+         metadata of the 'waiting' event (JSON text), then of the 'resumed'
+         event for a token that completed, and for one that timed out. The
+         job waits with its attempt given back; if its token is already
+         resolved it is due at once instead (pending, 'resumed').
+  Every metadata and entry is built in Python (_transitions.py).
   ARGV[4] claim limit (0: no claim)   ARGV[5] worker id   ARGV[6] lease token
   ARGV[7] job types (JSON list, or '' for every type)
   ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
     event's metadata
   An outcome is written only while its job is processing under its token.
-  A completion, and a failure with no next attempt, finish the job for good:
-  a flow step's outcome goes to the barrier (record_step in _lib).
+  An outcome with a barrier outcome finishes the job for good: a flow
+  step's outcome goes to the barrier (record_step in _lib).
   Waiting jobs whose wait_until has come (in waits) become pending first,
   with a 'resumed' event, at most PROMOTE per call.
   Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
@@ -56,16 +60,15 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
       if resolved and resolved ~= 'waiting' then
         changes.status = 'pending'
         changes.run_at = now
-        add_event(id, 'resumed', now, cjson.encode({
-          token_id = token_id, timed_out = resolved ~= 'completed',
-        }))
+        add_event(id, 'resumed', now,
+          resolved == 'completed' and outcome[8] or outcome[9])
       end
     elseif kind == 'c' then
       changes.status = 'completed'
       changes.completed_at = now
       changes.output = outcome[4]
       add_event(id, 'completed', now, outcome[5])
-      finished_for_good(job, 'success', now)
+      finished_for_good(job, outcome[6], now)
     else
       changes.status = 'failed'
       changes.error_history = append_entry(job.error_history, outcome[4])
@@ -73,7 +76,7 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
       changes.last_failed_at = now
       changes.next_attempt_at = outcome[6] ~= '' and outcome[6]
       add_event(id, 'failed', now, outcome[7])
-      if not changes.next_attempt_at then finished_for_good(job, 'fail', now) end
+      if outcome[8] ~= '' then finished_for_good(job, outcome[8], now) end
     end
     update(id, job, changes, now)
     settled[#settled + 1] = 1
