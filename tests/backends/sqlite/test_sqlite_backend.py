@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlite_helpers import NOW, claim, claim_one, new_job
 
-from dataqueue.backends.sqlite import SqliteBackend
-from dataqueue.backends.sqlite import backend as backend_module
-from dataqueue.backends.sqlite.backend import LATEST_MIGRATION
+from dataqueue.backends.sqlite import SqliteBackend, connection
+from dataqueue.backends.sqlite import listener as listener_module
+from dataqueue.backends.sqlite.connection import LATEST_MIGRATION
 from dataqueue.errors import (
     BackendError,
     NotMigratedError,
@@ -268,7 +268,7 @@ async def test_a_db_add_wakes_a_subscriber_once_the_caller_commits(
     backend: SqliteBackend, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only the doorbell and the watch it starts can wake the subscriber.
-    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(listener_module, "SAFETY_POLL_SECONDS", 60.0)
     wakeup = await backend.subscribe()
     conn = sqlite3.connect(path)
     try:
@@ -338,7 +338,7 @@ async def test_a_doorbell_left_by_a_dead_process_is_removed_by_the_next_add(
 async def test_a_deep_database_path_still_gets_a_doorbell(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(listener_module, "SAFETY_POLL_SECONDS", 60.0)
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     path = str(deep / "jobs.db")
@@ -378,8 +378,8 @@ async def test_a_file_that_is_not_a_database_is_a_refusal(tmp_path: Path) -> Non
 async def test_a_write_lock_held_past_every_retry_is_unavailable(
     backend: SqliteBackend, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backend_module, "BUSY_TIMEOUT_MS", 10)
-    monkeypatch.setattr(backend_module, "BUSY_RETRIES", 1)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 10)
+    monkeypatch.setattr(connection, "BUSY_RETRIES", 1)
     impatient = SqliteBackend(path)
     holder = sqlite3.connect(path, isolation_level=None)
     try:

@@ -18,8 +18,9 @@ import pytest
 from sqlite_helpers import NOW, claim, complete_until_empty, new_flow, new_job
 
 from dataqueue._commands import Completion, Failure, JobFilter, Lease, Outcome
-from dataqueue.backends.sqlite import SqliteBackend, doorbell
+from dataqueue.backends.sqlite import SqliteBackend, codec, connection, doorbell
 from dataqueue.backends.sqlite import backend as backend_module
+from dataqueue.backends.sqlite import listener as listener_module
 from dataqueue.errors import BackendError
 from dataqueue.models import (
     FailureReason,
@@ -154,7 +155,7 @@ async def test_settling_plain_jobs_runs_no_flow_statement(
     await backend.add_jobs([new_job() for _ in range(5)], now=NOW)
     token, claimed = await claim(backend)
     statements: list[str] = []
-    await backend._run("trace", lambda c: c.set_trace_callback(statements.append))
+    await backend._db.run("trace", lambda c: c.set_trace_callback(statements.append))
     try:
         outcomes: list[Outcome] = [
             Completion(Lease(job.id, token), None, {}) for job in claimed[:3]
@@ -162,7 +163,7 @@ async def test_settling_plain_jobs_runs_no_flow_statement(
         outcomes += [final_failure(Lease(job.id, token)) for job in claimed[3:]]
         exchange = await backend.settle_and_claim(outcomes, None, now=NOW)
     finally:
-        await backend._run("untrace", lambda c: c.set_trace_callback(None))
+        await backend._db.run("untrace", lambda c: c.set_trace_callback(None))
 
     assert exchange.settled == [True] * 5
     assert statements, "the trace saw the settle"
@@ -293,7 +294,7 @@ async def test_jobs_made_final_elsewhere_ring_the_finished_doorbell(
     backend: SqliteBackend, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only the doorbell can wake the subscriber: the file poll is pushed away.
-    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(listener_module, "SAFETY_POLL_SECONDS", 60.0)
     other = SqliteBackend(path)
     wakeup = await backend.subscribe_finished()
     try:
@@ -483,15 +484,13 @@ async def test_a_file_at_0003_with_jobs_in_it_is_upgraded_to_flows(
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        for number, name in backend_module.MIGRATION_NUMBERS:
+        for number, name in connection.MIGRATION_NUMBERS:
             if number > 3:
                 break
-            for statement in backend_module.split_statements(
-                backend_module.MIGRATIONS[name]
-            ):
+            for statement in connection.split_statements(connection.MIGRATIONS[name]):
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 3")
-        micros = backend_module.to_micros(NOW)
+        micros = codec.to_micros(NOW)
         conn.execute(
             "INSERT INTO job_queue (job_type, payload, status, created_at, "
             "updated_at, run_at, entity_id, entity_type) "

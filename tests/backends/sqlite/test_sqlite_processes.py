@@ -20,8 +20,8 @@ from sqlite_helpers import (
 )
 
 from dataqueue.backends.sqlite import SqliteBackend
-from dataqueue.backends.sqlite import backend as backend_module
-from dataqueue.backends.sqlite.backend import LATEST_MIGRATION
+from dataqueue.backends.sqlite import listener as listener_module
+from dataqueue.backends.sqlite.connection import LATEST_MIGRATION
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ async def test_an_add_in_another_process_wakes_a_listener_within_milliseconds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only the doorbell can wake the listener: the file poll is pushed away.
-    monkeypatch.setattr(backend_module, "SAFETY_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(listener_module, "SAFETY_POLL_SECONDS", 60.0)
     path = str(tmp_path / "jobs.db")
     listener = SqliteBackend(path)
     await listener.open()

@@ -19,7 +19,7 @@ from dataqueue.backends.protocol import (
     WorkStore,
 )
 from dataqueue.backends.sqlite import SqliteBackend
-from dataqueue.backends.sqlite.backend import (
+from dataqueue.backends.sqlite.connection import (
     LATEST_MIGRATION,
     MIGRATION_NUMBERS,
     MIGRATIONS,

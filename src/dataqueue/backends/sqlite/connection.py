@@ -1,0 +1,294 @@
+"""The SQLite store's one connection to its file, on one thread: opening
+(WAL, pragmas, migrations), BEGIN IMMEDIATE transactions retried while the
+file is busy, and SQLite errors turned into the store's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, LiteralString, TypeVar
+
+from dataqueue.backends._files import load_dir
+from dataqueue.errors import (
+    BackendError,
+    NotMigratedError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
+
+logger = logging.getLogger("dataqueue")
+
+T = TypeVar("T")
+
+SQL = load_dir("dataqueue.backends.sqlite", "sql", ".sql")
+MIGRATIONS = load_dir("dataqueue.backends.sqlite", "migrations", ".sql")
+# user_version is the number in the newest applied file's name (0003_cron.sql
+# is 3): what a file's number means never depends on which others exist.
+MIGRATION_NUMBERS = sorted((int(name.split("_", 1)[0]), name) for name in MIGRATIONS)
+LATEST_MIGRATION = MIGRATION_NUMBERS[-1][0]
+
+MEMORY = ":memory:"
+BUSY_TIMEOUT_MS = 5000
+# busy_timeout already waits 5 s per attempt; these retries cover the cases
+# where SQLite returns SQLITE_BUSY without waiting (e.g. during a checkpoint).
+BUSY_RETRIES = 20
+BUSY_RETRY_DELAY = 0.05
+STATEMENT_CACHE = 256
+MMAP_BYTES = 256 * 1024 * 1024
+JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    return statements
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+# The file is held by another writer past every retry, or the disk failed or
+# filled up: the same call may work later.
+UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+
+# The file cannot be opened, written or read as a database: retrying will not
+# help until someone fixes the path, its permissions or the file.
+REFUSED_CODES = frozenset(
+    {
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_AUTH,
+    }
+)
+
+
+def store_error(operation: str, path: str, error: sqlite3.Error) -> BackendError:
+    """The dataqueue error for a failed SQLite call: unavailable (transient),
+    refused (permanent), or a plain BackendError."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in UNAVAILABLE_CODES:
+        return StoreUnavailableError(
+            f"SQLite database {path!r} is unavailable: {error}"
+        )
+    if code in REFUSED_CODES:
+        return StoreRefusedError(f"SQLite database {path!r} cannot be used: {error}")
+    return BackendError(f"sqlite {operation} failed on {path!r}: {error}")
+
+
+def write(conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``op`` in one BEGIN IMMEDIATE transaction, retried while busy."""
+
+    def attempt() -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = op(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    return retry_busy(attempt)
+
+
+def retry_busy(op: Callable[[], T]) -> T:
+    for _ in range(BUSY_RETRIES):
+        try:
+            return op()
+        except sqlite3.OperationalError as error:
+            if not is_busy(error):
+                raise
+        time.sleep(BUSY_RETRY_DELAY)
+    return op()
+
+
+class Connection:
+    """The store's connection to ``path``, opened on first use and owned by
+    one thread: every operation runs there, one hop per call.
+
+    Args:
+        path: A filesystem path, or ``":memory:"``.
+        verbose: Log every store operation at DEBUG.
+    """
+
+    def __init__(self, path: str, *, verbose: bool = False) -> None:
+        self._path = path
+        self._verbose = verbose
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._conn is not None
+
+    async def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+            executor.shutdown(wait=False)
+
+    def migrate_now(self) -> None:
+        """Migrate from another thread, waiting for it."""
+        self._thread().submit(self.call, "migrate", self.migrate).result()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            # Every statement of the store stays prepared.
+            cached_statements=STATEMENT_CACHE,
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            if self._path != MEMORY:
+                retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            # In WAL mode, NORMAL syncs the log only at checkpoints: a commit
+            # survives the process crashing, and the file is never corrupted,
+            # but a power loss or OS crash may undo the last commits.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Reads straight from the page cache of the OS, no copy per page.
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES:d}")
+            # Keep the log from growing without bound under a steady load.
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
+            self.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def migrate(self, conn: sqlite3.Connection) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            for number, name in MIGRATION_NUMBERS:
+                if number <= version:
+                    continue
+                for statement in split_statements(MIGRATIONS[name]):
+                    conn.execute(statement)
+                # PRAGMA takes no parameters; number is our own int.
+                conn.execute(f"PRAGMA user_version = {number:d}")
+
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version < LATEST_MIGRATION:
+            write(conn, apply)
+
+    def _thread(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="dataqueue-sqlite"
+            )
+        return self._executor
+
+    async def run(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        # One hop per call, however many statements it runs. Running calls
+        # on the event loop instead saves about a fifth of a worker's CPU, but
+        # a call may wait seconds for another process's write lock or run a
+        # WAL checkpoint, and the loop must keep heartbeats and handlers going.
+        if self._verbose:
+            logger.debug("sqlite %s: %s", self._path, operation)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread(), self.call, operation, op)
+
+    def call(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            return op(self._conn)
+        except sqlite3.Error as error:
+            raise store_error(operation, self._path, error) from error
+
+    async def write_op(
+        self, operation: str, op: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        return await self.run(operation, lambda conn: write(conn, op))
+
+    async def read(
+        self, operation: str, sql: LiteralString, params: Mapping[str, Any]
+    ) -> list[sqlite3.Row]:
+        def fetch(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return retry_busy(lambda: conn.execute(sql, params).fetchall())
+
+        return await self.run(operation, fetch)
+
+
+def caller_cursor(db: Any) -> sqlite3.Cursor:
+    """A cursor on a caller's ``sqlite3.Connection`` (``add_jobs(db=...)``);
+    rows come back as tuples."""
+    if not isinstance(db, sqlite3.Connection):
+        raise BackendError(
+            "SQLite add_jobs(db=...) needs a sqlite3.Connection, got "
+            f"{type(db).__module__}.{type(db).__qualname__}"
+        )
+    try:
+        cursor = db.cursor()
+    except sqlite3.ProgrammingError as error:
+        raise BackendError(
+            f"sqlite add_jobs(db=...) cannot use this connection: {error} "
+            "(call from the connection's thread, or open it with "
+            "check_same_thread=False)"
+        ) from error
+    cursor.row_factory = None
+    return cursor
+
+
+def same_file(cursor: sqlite3.Cursor, path: str) -> bool:
+    files = {
+        name: file
+        for _, name, file in cursor.execute("PRAGMA database_list").fetchall()
+    }
+    theirs = files.get("main") or ""
+    if path == MEMORY or not theirs:
+        return False
+    try:
+        return os.path.samefile(theirs, path)
+    except FileNotFoundError:
+        return False
+
+
+def ensure_schema(
+    cursor: sqlite3.Cursor, db: sqlite3.Connection, path: str, own: Connection
+) -> None:
+    """Migrate a file not yet migrated, through the store's ``own``
+    connection; not while the caller holds a transaction, whose lock the
+    migration would wait for in vain."""
+    (version,) = cursor.execute("PRAGMA user_version").fetchone()
+    if version >= LATEST_MIGRATION:
+        return
+    if db.in_transaction:
+        raise NotMigratedError(
+            f"add_jobs(db=...): {path!r} has no up-to-date dataqueue "
+            "schema; open the queue (or run `dataqueue migrate`) before "
+            "adding jobs inside a transaction"
+        )
+    own.migrate_now()
