@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
 
+import django
+
 import dataqueue as dq
 from tests.conftest import store_options
 
@@ -97,9 +99,10 @@ def make_project(root: Path, settings: str, files: dict[str, str]) -> DjangoProj
     settings_py = root / "site_" / "settings.py"
     text = settings_py.read_text()
     start = text.index("INSTALLED_APPS = [") + len("INSTALLED_APPS = [")
-    text = (
-        text[:start] + '\n    "dataqueue.contrib.django",\n    "shop",' + text[start:]
-    )
+    apps = ["dataqueue.contrib.django", "shop"]
+    if django.VERSION < (6, 0):
+        apps.append("django_tasks")  # django.tasks before Django 6
+    text = text[:start] + "".join(f"\n    {app!r}," for app in apps) + text[start:]
     settings_py.write_text(text + "\n" + dedent(settings))
     for name, content in {"shop/__init__.py": "", **files}.items():
         path = root / name

@@ -95,3 +95,69 @@ def test_migrate_uses_the_django_database_when_no_url_is_set(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     database = (project.root / "db.sqlite3").resolve()
     assert f"up to date at sqlite:///{database}" in result.stdout
+
+
+SHOP_TASKS = """
+from django.conf import settings
+
+try:
+    from django.tasks import task
+except ImportError:  # Django before 6
+    from django_tasks import task
+
+
+@task(priority=5)
+def where(n):
+    return {"urlconf": settings.ROOT_URLCONF, "n": n}
+"""
+
+
+async def test_the_worker_command_runs_django_tasks(store: str, tmp_path: Path) -> None:
+    ns = namespace()
+    options = store_settings(store, ns)
+    project = make_project(
+        tmp_path / "site",
+        f"""
+        TASKS = {{
+            "default": {{
+                "BACKEND": "dataqueue.contrib.django.DataQueueBackend",
+                "OPTIONS": {options!r},
+            }}
+        }}
+        """,
+        {"shop/tasks.py": SHOP_TASKS},
+    )
+    try:
+        assert project.manage("dataqueue_migrate").returncode == 0
+        enqueued = project.manage(
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from shop.tasks import where; print(where.enqueue(7).id)",
+        )
+        assert enqueued.returncode == 0, enqueued.stderr
+        result_id = enqueued.stdout.strip()
+        read = (
+            "from shop.tasks import where; "
+            f"r = where.get_result({result_id!r}); print(r.status, r.return_value)"
+        )
+        with project.running("dataqueue_worker", "--poll-interval", "0.2") as worker:
+
+            async def successful() -> bool:
+                if worker.poll() is not None:
+                    raise AssertionError(worker.communicate()[0])
+                return project.manage("shell", "-v", "0", "-c", read).stdout.startswith(
+                    "SUCCESSFUL"
+                )
+
+            await eventually(successful, timeout=60)
+            worker.send_signal(signal.SIGTERM)
+            output = worker.communicate(timeout=30)[0]
+            assert worker.returncode == 0, output
+        shown = project.manage("shell", "-v", "0", "-c", read).stdout
+        assert shown.strip() == "SUCCESSFUL {'urlconf': 'site_.urls', 'n': 7}"
+        assert f"started on {store} for django:default" in output
+        assert f"Task id={result_id} path=shop.tasks.where state=SUCCESSFUL" in output
+    finally:
+        await drop_namespace(store, ns)

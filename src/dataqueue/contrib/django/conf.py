@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 BACKEND_PATH = "dataqueue.contrib.django.DataQueueBackend"
+DEFAULT_QUEUES = ("default",)
+DEFAULT_QUEUES = ("default",)
 KEYS = ("URL", "SCHEMA", "KEY_PREFIX", "DATABASE", "HANDLERS")
 # Keys of a PostgreSQL DATABASES entry's OPTIONS that are Django's, not libpq's.
 DJANGO_ONLY_PG_OPTIONS = frozenset(
@@ -74,14 +76,38 @@ def queue_settings(options: Mapping[str, Any] | None = None) -> QueueSettings:
     )
 
 
+def job_type(queue_name: str) -> str:
+    """The job type of the tasks enqueued to the Django queue ``queue_name``."""
+    return f"django:{queue_name}"
+
+
+def task_backends() -> dict[str, Mapping[str, Any]]:
+    """The ``TASKS`` entries that are a ``DataQueueBackend``, by alias."""
+    return {
+        alias: entry
+        for alias, entry in getattr(settings, "TASKS", {}).items()
+        if entry.get("BACKEND") == BACKEND_PATH
+    }
+
+
 def tasks_backend_options() -> Mapping[str, Any]:
     """The OPTIONS of the first ``TASKS`` entry that is a ``DataQueueBackend``."""
-    for alias, entry in getattr(settings, "TASKS", {}).items():
-        if entry.get("BACKEND") == BACKEND_PATH:
-            return _mapping_setting(
-                f"TASKS[{alias!r}]['OPTIONS']", entry.get("OPTIONS")
-            )
+    for alias, entry in task_backends().items():
+        return _mapping_setting(f"TASKS[{alias!r}]['OPTIONS']", entry.get("OPTIONS"))
     return {}
+
+
+def task_job_types() -> list[str]:
+    """The job types of every queue of the ``DataQueueBackend`` entries whose
+    store is the one the commands use."""
+    store = queue_settings()
+    found: list[str] = []
+    for entry in task_backends().values():
+        if queue_settings(entry.get("OPTIONS") or {}) == store:
+            for name in entry.get("QUEUES", DEFAULT_QUEUES):
+                if job_type(name) not in found:
+                    found.append(job_type(name))
+    return found
 
 
 def database_url(alias: str) -> str:
