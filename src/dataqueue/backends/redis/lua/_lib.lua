@@ -531,7 +531,14 @@ local function walk_ids(keys, cursor, budget, ascending)
   return ids, ids[#ids]
 end
 
-local FILTERED_FIELDS = {'job_type', 'priority', 'run_at', 'tags'}
+-- The fields besides status that matches() reads for `filter`.
+local function filtered_fields(filter)
+  local names = {}
+  for _, name in ipairs({'job_type', 'priority', 'run_at', 'tags'}) do
+    if filter[name] ~= nil then names[#names + 1] = name end
+  end
+  return names
+end
 
 --[[ One call's share of a walk over the source of `filter`: visit(id, job)
   for each matching job among up to `budget` candidates past `cursor`, until
@@ -541,10 +548,11 @@ local FILTERED_FIELDS = {'job_type', 'priority', 'run_at', 'tags'}
 local function walk_matches(filter, cursor, budget, ascending, need_status, visit)
   local source = filter_source(filter)
   local ids, next_cursor = walk_ids(source.keys, cursor, budget, ascending)
+  local names = source.exact and {} or filtered_fields(filter)
   for _, id in ipairs(ids) do
     local job, found = nil, source.exact
     if need_status or not source.exact then
-      job = load_fields(id, FILTERED_FIELDS)
+      job = load_fields(id, names)
       found = job ~= nil and (source.exact or matches(job, filter))
     end
     if found and visit(id, job) == false then return false end
