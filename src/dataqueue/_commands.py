@@ -46,6 +46,7 @@ class NewJob:
     flow_step_index: int | None = None
     entity: Entity | None = None
     cron: CronRun | None = None
+    trace_context: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

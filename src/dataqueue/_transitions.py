@@ -288,15 +288,15 @@ def _iso(value: datetime | None) -> str | None:
 
 def added_metadata(job: NewJob) -> Metadata:
     """``added``: the job's type; a cron job's also its schedule, due time
-    and the due times it stands in for."""
-    if job.cron is None:
-        return {"job_type": job.job_type}
-    return {
-        "job_type": job.job_type,
-        "cron_job_id": job.cron.cron_job_id,
-        "cron_due_at": job.cron.due_at.isoformat(),
-        "cron_skipped": job.cron.skipped,
-    }
+    and the due times it stands in for; a traced add's trace context."""
+    metadata: Metadata = {"job_type": job.job_type}
+    if job.cron is not None:
+        metadata["cron_job_id"] = job.cron.cron_job_id
+        metadata["cron_due_at"] = job.cron.due_at.isoformat()
+        metadata["cron_skipped"] = job.cron.skipped
+    if job.trace_context is not None:
+        metadata["trace_context"] = dict(job.trace_context)
+    return metadata
 
 
 def processing_metadata(worker_id: str, attempt: int) -> Metadata:

@@ -11,11 +11,13 @@ so however many processors and supervisors try, the join is enqueued once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dataqueue import _trace
 from dataqueue import _validate as v
 from dataqueue._commands import NewFlow, NewJob, StoredFlow
 from dataqueue.models import (
@@ -25,6 +27,9 @@ from dataqueue.models import (
     JobSpec,
 )
 from dataqueue.types import Duration, JSONValue
+
+if TYPE_CHECKING:
+    from dataqueue.backends.protocol import FlowStore
 
 MAX_FLOW_STEPS = 10_000
 """Steps in one flow: they are inserted in one atomic step."""
@@ -43,6 +48,7 @@ _JOIN_OPTIONS = (
     "retry_delay",
     "retry_backoff",
     "retry_delay_max",
+    "trace_context",
 )
 
 
@@ -137,6 +143,29 @@ def _no_key_or_entity(spec: JobSpec, label: str) -> None:
 
 def _encode_join(job: NewJob) -> str:
     return json.dumps({name: getattr(job, name) for name in _JOIN_OPTIONS})
+
+
+async def store_flow(
+    store: FlowStore, flow: NewFlow, now: datetime
+) -> tuple[NewFlow, list[int]]:
+    """Insert the flow (under a producer span when traced, whose context its
+    steps and join keep); the flow as stored and its steps' ids."""
+    with _trace.producing("start_flow", [s.job_type for s in flow.steps]) as producer:
+        if producer is not None:
+            join = json.loads(flow.join_spec)
+            join["trace_context"] = producer.carrier
+            flow = dataclasses.replace(
+                flow,
+                steps=[
+                    dataclasses.replace(s, trace_context=producer.carrier)
+                    for s in flow.steps
+                ],
+                join_spec=json.dumps(join),
+            )
+        step_ids = await store.start_flow(flow, now=now)
+        if producer is not None:
+            producer.added(step_ids)
+    return flow, step_ids
 
 
 def join_job(flow: StoredFlow) -> NewJob:

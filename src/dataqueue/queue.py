@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from dataqueue import _trace
 from dataqueue import _validate as v
 from dataqueue._clock import Clock, SystemClock
+from dataqueue._commands import NewJob
 from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import TokenError
 from dataqueue.events import Callback, QueueEvent
-from dataqueue.flows import check_flow_id, flow_status, new_flow
+from dataqueue.flows import check_flow_id, flow_status, new_flow, store_flow
 from dataqueue.models import (
     Entity,
     FailurePolicy,
@@ -169,11 +172,7 @@ class JobQueue:
             retry_delay_max=retry_delay_max,
             entity=entity,
         )
-        job = v.new_job(spec)
-        store = await self._store()
-        (job_id,) = await store.add_jobs([job], now=self._runtime.now(), db=db)
-        if db is None:
-            self._runtime.jobs_added([job], [job_id])
+        (job_id,) = await self._insert([v.new_job(spec)], db)
         return job_id
 
     async def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
@@ -181,8 +180,19 @@ class JobQueue:
         jobs = v.new_jobs(specs)
         if not jobs:
             return []
+        return await self._insert(jobs, db)
+
+    async def _insert(self, jobs: list[NewJob], db: Any) -> list[int]:
+        """Store new jobs (under a producer span when traced) and announce
+        them unless they wait for the caller's commit."""
         store = await self._store()
-        ids = await store.add_jobs(jobs, now=self._runtime.now(), db=db)
+        with _trace.producing("add_jobs", [j.job_type for j in jobs]) as producer:
+            if producer is not None:
+                carrier = producer.carrier
+                jobs = [dataclasses.replace(j, trace_context=carrier) for j in jobs]
+            ids = await store.add_jobs(jobs, now=self._runtime.now(), db=db)
+            if producer is not None:
+                producer.added(ids)
         if db is None:
             self._runtime.jobs_added(jobs, ids)
         return ids
@@ -344,7 +354,7 @@ class JobQueue:
             steps, join, failure_policy, timeout, entity, now=self._runtime.now()
         )
         store = await self._store()
-        step_ids = await store.start_flow(flow, now=self._runtime.now())
+        flow, step_ids = await store_flow(store, flow, self._runtime.now())
         self._runtime.flow_started(flow, step_ids)
         return flow.id
 

@@ -15,6 +15,7 @@ from dataqueue.cli._metrics import metrics_options, serve_metrics
 from dataqueue.cli._options import import_handlers, resolve_url, url_option
 from dataqueue.connect import connect
 from dataqueue.errors import DataQueueError, StoreUnavailableError
+from dataqueue.joblog import JsonFormatter
 from dataqueue.queue import JobQueue
 
 logger = logging.getLogger("dataqueue")
@@ -56,6 +57,19 @@ logger = logging.getLogger("dataqueue")
 )
 @metrics_options
 @click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="json: one object per line with job_id, job_type, attempt, trace_id.",
+)
+@click.option(
+    "--otel",
+    is_flag=True,
+    help="Trace jobs with OpenTelemetry (needs dataqueue[otel] and a tracer "
+    "provider, e.g. from opentelemetry-instrument).",
+)
+@click.option(
     "--log-level",
     default="INFO",
     show_default=True,
@@ -77,13 +91,21 @@ def worker(
     drain_timeout: float,
     metrics_port: int | None,
     metrics_host: str,
+    log_format: str,
+    otel: bool,
     log_level: str,
 ) -> None:
     """Run jobs with the handlers dict at MODULE:HANDLERS until stopped."""
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, log_format)
     handler_map = import_handlers(handlers)
+    if otel:
+        try:
+            from dataqueue.otel import instrument
+        except ImportError as error:
+            raise click.ClickException(
+                f"--otel needs: pip install 'dataqueue[otel]' ({error})"
+            ) from None
+        instrument()
     asyncio.run(
         run_worker(
             handler_map,
@@ -107,6 +129,17 @@ def worker(
 
 
 STARTUP_BACKOFF_MAX = 5.0
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """Log to stderr as text, or as JSON lines that name each line's job."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 async def wait_for_store(queue: JobQueue, stop: asyncio.Event) -> bool:

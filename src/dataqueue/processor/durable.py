@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from dataqueue import _validate as v
 from dataqueue._commands import NewToken
 from dataqueue.errors import DataQueueError
-from dataqueue.flows import new_flow
+from dataqueue.flows import new_flow, store_flow
 from dataqueue.models import JobRecord, Token, TokenResult
 from dataqueue.types import Duration, JSONValue
 
@@ -318,7 +318,7 @@ class Durable:
         )
         if not isinstance(known, str):
             await self.save_step(key, flow.id)
-        step_ids = await store.start_flow(flow, now=self._writer.now())
+        flow, step_ids = await store_flow(store, flow, self._writer.now())
         await self.save_step(key, {"flow_id": flow.id})
         if self._writer.on_flow_started is not None:
             self._writer.on_flow_started(flow, step_ids)

@@ -23,14 +23,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from dataqueue import _trace
 from dataqueue import _validate as v
 from dataqueue._commands import BrokenJob, Claimed, ClaimRequest, Lease
 from dataqueue._looper import Looper
 from dataqueue._outage import OutageLog
 from dataqueue._runtime import Runtime
 from dataqueue.backends.protocol import Backend, Wakeup
+from dataqueue.errors import DataQueueError
 from dataqueue.events import ProcessorHooks, QueueEvent
-from dataqueue.models import JobRecord
+from dataqueue.joblog import JobLogContext, current_job
+from dataqueue.models import EventType, JobRecord
 from dataqueue.processor.attempt import (
     Abandoned,
     Attempt,
@@ -416,6 +419,12 @@ class Processor(Looper):
         self, attempt: Attempt, slots: asyncio.Semaphore | None
     ) -> AttemptResult:
         job = attempt.job
+        claimed_ns = time.time_ns()
+        # The attempt runs as its own task, in a copy of the context: the job
+        # stays on this task's (and its handler's) log lines only.
+        current_job.set(
+            JobLogContext(job.id, job.job_type, job.attempts, self.worker_id)
+        )
         try:
             async with slots or contextlib.nullcontext():
                 if self.stopping:
@@ -428,7 +437,11 @@ class Processor(Looper):
                 )
                 started = time.perf_counter()
                 self._metrics.attempt_started(job, self.now())
-                result = await attempt.run()
+                tracer = _trace.active
+                if tracer is None:
+                    result = await attempt.run()
+                else:
+                    result = await self._run_traced(attempt, tracer, claimed_ns)
         except asyncio.CancelledError:
             result = Abandoned(attempt.signal.reason or "shutdown")
         finally:
@@ -448,6 +461,38 @@ class Processor(Looper):
                 self._to_release.append(attempt.lease)
             case Abandoned():
                 pass
+        return result
+
+    async def _run_traced(
+        self, attempt: Attempt, tracer: _trace.Tracer, claimed_ns: int
+    ) -> AttemptResult:
+        """The attempt inside its consumer spans, continuing the trace of
+        the add that stored the job (its ``added`` event keeps the context)."""
+        job = attempt.job
+        try:
+            events = await (await self.runtime.store()).get_job_events(job.id)
+        except DataQueueError:
+            events = []  # tracing never holds up a job: run it in a new trace
+        carrier = next(
+            (
+                e.metadata.get(_trace.TRACE_CONTEXT_KEY)
+                for e in events
+                if e.event_type is EventType.ADDED and isinstance(e.metadata, dict)
+            ),
+            None,
+        )
+        with tracer.processing(
+            job,
+            carrier if isinstance(carrier, dict) else None,
+            self.worker_id,
+            claimed_ns,
+        ) as span:
+            logged = current_job.get()
+            if logged is not None:
+                logged.trace_id = tracer.current_trace_id()
+            result = await attempt.run()
+            if isinstance(result, Raised):
+                span.failed(result.message, result.error)
         return result
 
     # -- stopping -----------------------------------------------------------
