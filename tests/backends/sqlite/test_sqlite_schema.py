@@ -30,7 +30,7 @@ from dataqueue.models import JobRecord, JobStatus
 
 # Statements more than one method runs (flow_barrier: every call that makes a
 # job final).
-SHARED = {"insert_event", "held_leases", "flow_barrier"}
+SHARED = {"insert_event", "held_leases", "flow_barrier", "filter_by"}
 
 
 def protocol_methods(*protocols: type) -> set[str]:

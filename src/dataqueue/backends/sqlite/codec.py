@@ -204,9 +204,19 @@ def filter_params(where: JobFilter) -> dict[str, Any]:
         "run_at_eq": optional_micros(run_at.eq),
         "tag_mode": None if tags is None else tags.mode,
         "tag_values": None if tags is None else json_list(tags.values),
+        "driver_tags": _driver_tags(where),
         "limit": -1,
         "offset": 0,
     }
+
+
+def _driver_tags(where: JobFilter) -> str | None:
+    """The tags whose jobs filter_by.tags starts from: one tag every match
+    holds (modes all, exact), or every tag of mode any."""
+    tags = where.tags
+    if tags is None or tags.mode == "none":
+        return None
+    return json_list(tags.values if tags.mode == "any" else tags.values[:1])
 
 
 def change_params(changes: JobChanges, now: int) -> dict[str, Any]:

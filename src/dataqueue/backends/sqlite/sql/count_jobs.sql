@@ -2,10 +2,12 @@
 -- with none are missing). The filters are get_jobs's, word for word (a test
 -- keeps them so); :status and :statuses are NULL here.
 -- :job_type :priority :status :statuses :run_at_gt :run_at_gte :run_at_lt
--- :run_at_lte :run_at_eq :tag_mode :tag_values (JSON list)
+-- :run_at_lte :run_at_eq :tag_mode :tag_values (JSON list); the first
+-- condition as in get_jobs.
 SELECT j.status, count(*) AS jobs
 FROM job_queue AS j
-WHERE (:job_type IS NULL OR j.job_type = :job_type)
+WHERE {driver}
+    AND (:job_type IS NULL OR j.job_type = :job_type)
     AND (:priority IS NULL OR j.priority = :priority)
     AND (:status IS NULL OR j.status = :status)
     AND (:statuses IS NULL OR j.status IN (SELECT value FROM json_each(:statuses)))

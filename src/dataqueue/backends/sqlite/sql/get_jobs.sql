@@ -4,9 +4,13 @@
 -- :job_type :priority :status :statuses (JSON list: status must be one of them)
 -- :run_at_gt :run_at_gte :run_at_lt :run_at_lte :run_at_eq
 -- :tag_mode :tag_values (JSON list) :limit (-1 = no limit) :offset
+-- The first condition is one filter_by.*.sql, picked for the filter by
+-- backend.py: SQLite plans a statement once whatever its parameters, and
+-- the NULL tests below would make it read every job.
 SELECT j.*
 FROM job_queue AS j
-WHERE (:job_type IS NULL OR j.job_type = :job_type)
+WHERE {driver}
+    AND (:job_type IS NULL OR j.job_type = :job_type)
     AND (:priority IS NULL OR j.priority = :priority)
     AND (:status IS NULL OR j.status = :status)
     AND (:statuses IS NULL OR j.status IN (SELECT value FROM json_each(:statuses)))
