@@ -8,8 +8,10 @@ import sys
 
 import psycopg
 import pytest
+import redis
 
-from tests.conftest import PG_URL, namespace
+from dataqueue.backends.redis.backend import SCHEMA_VERSION
+from tests.conftest import PG_URL, REDIS_URL, namespace
 
 
 def run(
@@ -63,6 +65,19 @@ def test_migrate_reads_the_url_from_an_env_file(tmp_path: object) -> None:
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.redis
+def test_migrate_upgrades_a_redis_key_prefix() -> None:
+    prefix = f"{namespace()}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        result = run("--url", REDIS_URL, "--key-prefix", prefix)
+        assert result.returncode == 0, result.stderr
+        assert client.get(f"{prefix}schema_version") == str(SCHEMA_VERSION).encode()
+    finally:
+        client.delete(f"{prefix}schema_version")
+        client.close()
 
 
 def test_migrate_without_url_explains_what_to_do() -> None:

@@ -19,15 +19,19 @@ from dataqueue.connect import connect
 @click.command()
 @url_option
 @click.option("--schema", help="PostgreSQL schema to create and use (default: public).")
+@click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
 @env_file_option
-def migrate(url: str | None, schema: str | None, env_file: Path | None) -> None:
-    """Create or upgrade dataqueue's tables. Safe to run again."""
+def migrate(
+    url: str | None, schema: str | None, key_prefix: str | None, env_file: Path | None
+) -> None:
+    """Create or upgrade dataqueue's tables (on Redis: its indexes). Safe to
+    run again."""
     load_env_file(env_file)
     resolved = resolve_url(url, required=True)
     assert resolved is not None
 
     async def run() -> None:
-        queue = connect(resolved, schema=schema)
+        queue = connect(resolved, schema=schema, key_prefix=key_prefix)
         try:
             await queue.migrate()
         finally:
