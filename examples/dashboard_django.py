@@ -7,12 +7,15 @@ serves under it. The project is one file here; in a real one ``application``
 lives in ``asgi.py`` and the queue in a module of its own.
 
 Run it: ``python examples/dashboard_django.py [sqlite:///dashboard.db] [8000]``
-and open http://127.0.0.1:8000/admin/dataqueue/. Without ``auth=`` the
-dashboard answers loopback clients only; see docs/dashboard.md for auth.
+with ``DATAQUEUE_DASHBOARD_TOKEN`` set to a long random string, and open
+http://127.0.0.1:8000/admin/dataqueue/?token=<that string>. Without
+``auth=`` the dashboard answers loopback clients that show this token only;
+see docs/dashboard.md for auth.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -61,7 +64,12 @@ settings.configure(
 django.setup()
 
 django_app = get_asgi_application()
-dashboard = create_app(queue, handlers, base_path=DASHBOARD_PATH)
+dashboard = create_app(
+    queue,
+    handlers,
+    base_path=DASHBOARD_PATH,
+    access_token=os.environ.get("DATAQUEUE_DASHBOARD_TOKEN"),
+)
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

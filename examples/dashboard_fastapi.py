@@ -5,12 +5,15 @@ mounted at ``/admin/dataqueue``, shows them and runs them ("Process jobs").
 FastAPI's ``mount`` tells the dashboard where it lives, so its links follow.
 
 Run it: ``python examples/dashboard_fastapi.py [sqlite:///dashboard.db] [8000]``
-and open http://127.0.0.1:8000/admin/dataqueue/. Without ``auth=`` the
-dashboard answers loopback clients only; see docs/dashboard.md for auth.
+with ``DATAQUEUE_DASHBOARD_TOKEN`` set to a long random string, and open
+http://127.0.0.1:8000/admin/dataqueue/?token=<that string>. Without
+``auth=`` the dashboard answers loopback clients that show this token only;
+see docs/dashboard.md for auth.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,7 +49,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 app.mount(
     "/admin/dataqueue",
-    create_app(queue, handlers, processor_options={"batch_size": 20}),
+    create_app(
+        queue,
+        handlers,
+        processor_options={"batch_size": 20},
+        access_token=os.environ.get("DATAQUEUE_DASHBOARD_TOKEN"),
+    ),
 )
 
 

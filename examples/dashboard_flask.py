@@ -6,12 +6,15 @@ dashboard alike. Werkzeug's ``DispatcherMiddleware`` mounts it at
 ``/admin/dataqueue``.
 
 Run it: ``python examples/dashboard_flask.py [sqlite:///dashboard.db] [8000]``
-and open http://127.0.0.1:8000/admin/dataqueue/. Without ``auth=`` the
-dashboard answers loopback clients only; see docs/dashboard.md for auth.
+with ``DATAQUEUE_DASHBOARD_TOKEN`` set to a long random string, and open
+http://127.0.0.1:8000/admin/dataqueue/?token=<that string>. Without
+``auth=`` the dashboard answers loopback clients that show this token only;
+see docs/dashboard.md for auth.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -36,7 +39,12 @@ handlers = {"send_welcome": send_welcome}
 
 app = Flask(__name__)
 app.wsgi_app = DispatcherMiddleware(
-    app.wsgi_app, {"/admin/dataqueue": create_wsgi_app(queue, handlers)}
+    app.wsgi_app,
+    {
+        "/admin/dataqueue": create_wsgi_app(
+            queue, handlers, access_token=os.environ.get("DATAQUEUE_DASHBOARD_TOKEN")
+        )
+    },
 )
 
 

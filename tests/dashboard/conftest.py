@@ -1,5 +1,6 @@
 """A dashboard over the test's queue, and a client that speaks to it like
-the dashboard's own page: from loopback, same origin, with the CSRF token."""
+the dashboard's own page: from loopback, with the access token's cookie,
+same origin, with its session's CSRF token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 import dataqueue as dq
 from dataqueue.dashboard import create_app
+from dataqueue.dashboard.security import cookie_name
 from tests.dashboard.jobs import HANDLERS, Gate
 
 BASE = "/admin/dataqueue"
@@ -65,7 +67,21 @@ async def dashboard_client(
     async with httpx.AsyncClient(
         transport=transport, base_url=f"http://{host}"
     ) as client:
+        token = access_token_of(app)
+        if token is not None:
+            client.cookies.set(cookie_name("access", token), token)
         yield DashboardClient(client, base)
+
+
+def access_token_of(app: Any) -> str | None:
+    """The access token of a dashboard made without ``auth=``."""
+    token: str | None = app.state.access_token
+    return token
+
+
+def bearing(app: Any) -> tuple[Any, dict[str, str]]:
+    """``app`` and the headers that show its access token, for ``served``."""
+    return app, {"Authorization": f"Bearer {access_token_of(app)}"}
 
 
 MakeDashboard = Callable[..., Awaitable[DashboardClient]]

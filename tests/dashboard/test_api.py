@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import dataqueue as dq
+from dataqueue.dashboard.api import PREVIEW_CHARS
 from dataqueue.testing import FakeClock
 from tests.conftest import eventually
 from tests.dashboard.conftest import DashboardClient, MakeDashboard
@@ -25,11 +26,30 @@ async def test_jobs_are_listed_newest_first_with_every_field(
     assert [job["id"] for job in body["jobs"]] == [second, first]
     assert (body["has_more"], body["limit"], body["offset"]) == (False, 50, 0)
     job = body["jobs"][1]
-    assert job["payload"] == {"n": 1}
+    assert job["payload_preview"] == '{"n":1}'
+    assert job["output_preview"] is None
     assert job["tags"] == ["a"]
     assert job["status"] == "pending"
     assert datetime.fromisoformat(job["created_at"]).utcoffset() == timedelta(0)
-    assert set(job) >= {"error_history", "step_data", "wait_token_id", "flow_id"}
+    assert set(job) >= {"last_error", "wait_token_id", "flow_id", "locked_by"}
+    # The heavy fields are on the job's own route only.
+    assert not set(job) & {"payload", "output", "error_history", "step_data"}
+
+
+async def test_a_list_of_big_jobs_carries_previews_and_stays_small(
+    queue: dq.JobQueue, dash: DashboardClient
+) -> None:
+    big = {"blob": "x" * 1_000_000}
+    ids = [await queue.add_job("echo", big) for _ in range(5)]
+
+    listed = await dash.get("/api/jobs?limit=60")
+    one = await dash.get(f"/api/jobs/{ids[0]}")
+
+    assert len(listed.content) < 20_000
+    previews = [job["payload_preview"] for job in listed.json()["jobs"]]
+    assert all(p.startswith('{"blob":"xxx') and p.endswith("…") for p in previews)
+    assert all(len(p) == PREVIEW_CHARS for p in previews)
+    assert one.json()["job"]["payload"] == big
 
 
 async def test_the_list_filters_by_status_type_and_tags(

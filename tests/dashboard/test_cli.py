@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 import dataqueue as dq
 from tests.conftest import eventually
@@ -54,7 +55,7 @@ def running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[s
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-            process.wait(timeout=20)
+            process.communicate(timeout=20)
 
 
 async def wait_until_serving(client: httpx.AsyncClient, url: str) -> None:
@@ -68,7 +69,17 @@ async def wait_until_serving(client: httpx.AsyncClient, url: str) -> None:
     await eventually(serving, timeout=30)
 
 
-async def test_it_serves_loopback_without_auth_and_says_so(tmp_path: Path) -> None:
+def printed_url(process: subprocess.Popen[str]) -> str:
+    """The ``open <url>`` line the command prints on stderr when it serves."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        found = re.search(r"open (http://\S+)", line)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no URL printed; exit status {process.wait(20)}")
+
+
+async def test_it_serves_loopback_with_the_token_it_prints(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     with dq.connect_sync(url) as queue:
         job_id = queue.add_job("echo", {"via": "cli"})
@@ -76,9 +87,14 @@ async def test_it_serves_loopback_without_auth_and_says_so(tmp_path: Path) -> No
     base = f"http://127.0.0.1:{port}"
 
     with running(["--url", url, "--port", str(port)], environment()) as process:
+        opened = printed_url(process)
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             await wait_until_serving(client, "/")
-            page = await client.get("/")
+            without_token = await client.get("/api/jobs")
+            # The browser opens the printed URL: a cookie, and the URL
+            # without its token.
+            entry = await client.get(opened)
+            page = await client.get(entry.headers["location"])
             token = re.search(r'name="dataqueue-csrf" content="([^"]+)"', page.text)
             assert token
             listed = await client.get("/api/jobs")
@@ -89,22 +105,39 @@ async def test_it_serves_loopback_without_auth_and_says_so(tmp_path: Path) -> No
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
 
+    assert opened.startswith(f"{base}/?token=")
+    assert without_token.status_code == 403
+    assert "access token" in without_token.json()["error"]
+    assert entry.status_code == 303
+    assert entry.headers["location"] == "/"
     assert '<meta name="dataqueue-base" content="">' in page.text
     assert [job["id"] for job in listed.json()["jobs"]] == [job_id]
     assert ran.json() == {"processed": 1}
     assert process.returncode == 0, err
-    assert (
-        f"dataqueue dashboard on http://127.0.0.1:{port}/ "
-        "(no authentication: loopback clients only)"
-    ) in err
     with dq.connect_sync(url) as queue:
         job = queue.get_job(job_id)
     assert job is not None and job.output == {"echo": {"via": "cli"}}
 
 
-def test_it_refuses_a_public_host_without_auth(tmp_path: Path) -> None:
+async def test_each_start_has_a_new_token(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    printed = []
+    for _ in range(2):
+        port = free_port()
+        with running(["--url", url, "--port", str(port)], environment()) as process:
+            printed.append(printed_url(process).partition("?token=")[2])
+    assert printed[0] != printed[1]
+    assert all(len(token) >= 32 for token in printed)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "dataqueue-nowhere.localhost"])
+def test_it_refuses_a_host_that_may_bind_off_loopback(
+    tmp_path: Path, host: str
+) -> None:
+    # A .localhost name is resolved, not trusted by its spelling: this one
+    # resolves to nothing here, so nothing says it binds loopback.
     done = subprocess.run(
-        command("--url", f"sqlite:///{tmp_path / 'x.db'}", "--host", "0.0.0.0"),
+        command("--url", f"sqlite:///{tmp_path / 'x.db'}", "--host", host),
         cwd=ROOT,
         env=environment(),
         capture_output=True,
@@ -113,7 +146,7 @@ def test_it_refuses_a_public_host_without_auth(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 2
-    assert "refusing to serve the dashboard on '0.0.0.0' without authentication" in (
+    assert f"refusing to serve the dashboard on {host!r} without authentication" in (
         done.stderr
     )
     assert "--auth USER:PASSWORD" in done.stderr

@@ -26,7 +26,7 @@ import dataqueue as dq
 from dataqueue.dashboard import create_app
 from dataqueue.dashboard.app import ENDPOINTS
 from dataqueue.dashboard.openapi import openapi_document
-from tests.dashboard.conftest import BASE
+from tests.dashboard.conftest import BASE, bearing
 from tests.dashboard.jobs import HANDLERS
 
 ORIGIN = "http://testserver"  # the host schemathesis's in-process client uses
@@ -117,7 +117,7 @@ async def test_the_served_document_names_the_mount_point(tmp_path: Path) -> None
         app = create_app(queue, HANDLERS)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1"
+            transport=transport, base_url="http://127.0.0.1", headers=bearing(app)[1]
         ) as client:
             served = (await client.get(f"{BASE}/api/openapi.json")).json()
 

@@ -11,7 +11,7 @@ from starlette.routing import Mount
 import dataqueue as dq
 from dataqueue.dashboard import create_app
 from dataqueue.dashboard.pages import STATIC_DIR
-from tests.dashboard.conftest import BASE, DashboardClient
+from tests.dashboard.conftest import BASE, DashboardClient, bearing
 from tests.dashboard.jobs import HANDLERS
 
 
@@ -62,11 +62,12 @@ async def test_the_front_ends_files_are_served_with_their_types(
 
 
 async def test_a_mount_elsewhere_is_the_pages_base_path(queue: dq.JobQueue) -> None:
-    site = Starlette(routes=[Mount("/ops/queue", app=create_app(queue, HANDLERS))])
+    dashboard, headers = bearing(create_app(queue, HANDLERS))
+    site = Starlette(routes=[Mount("/ops/queue", app=dashboard)])
     job_id = await queue.add_job("echo", {})
     transport = httpx.ASGITransport(app=site, client=("127.0.0.1", 1))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://localhost"
+        transport=transport, base_url="http://localhost", headers=headers
     ) as client:
         page = await client.get("/ops/queue/")
         job = await client.get(f"/ops/queue/api/jobs/{job_id}")
@@ -78,11 +79,10 @@ async def test_a_mount_elsewhere_is_the_pages_base_path(queue: dq.JobQueue) -> N
 
 
 async def test_at_the_root_the_base_path_is_empty(queue: dq.JobQueue) -> None:
-    transport = httpx.ASGITransport(
-        app=create_app(queue, HANDLERS, base_path="/"), client=("127.0.0.1", 1)
-    )
+    app, headers = bearing(create_app(queue, HANDLERS, base_path="/"))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://localhost"
+        transport=transport, base_url="http://localhost", headers=headers
     ) as client:
         page = await client.get("/")
         listed = await client.get("/api/jobs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.dashboard.conftest import (
     CSP,
     DashboardClient,
     MakeDashboard,
+    bearing,
     dashboard_client,
 )
 from tests.dashboard.jobs import HANDLERS
@@ -87,7 +89,21 @@ async def test_without_auth_a_foreign_host_name_is_refused(queue: dq.JobQueue) -
 
 
 @pytest.mark.parametrize(
-    "header", ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"]
+    "header",
+    [
+        "X-Forwarded-For",
+        "Forwarded",
+        "X-Real-IP",
+        "X-Forwarded-Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Port",
+        "Via",
+        "True-Client-IP",
+        "CF-Connecting-IP",
+        "Fastly-Client-IP",
+        "X-Client-IP",
+        "X-Cluster-Client-IP",
+    ],
 )
 async def test_without_auth_a_request_through_a_proxy_is_refused(
     dash: DashboardClient, header: str
@@ -103,11 +119,102 @@ def test_serving_on_loopback_needs_no_auth(host: str) -> None:
     require_auth_off_loopback(host, None)
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])
+@pytest.mark.parametrize(
+    "host",
+    ["0.0.0.0", "::", "192.168.1.10", "example.com", "dataqueue-nowhere.localhost"],
+)
 def test_serving_off_loopback_without_auth_is_refused(host: str) -> None:
     with pytest.raises(ValueError, match="refusing to serve the dashboard on"):
         require_auth_off_loopback(host, None)
     require_auth_off_loopback(host, ("admin", "secret"))
+
+
+async def test_without_auth_the_access_token_is_asked_for(queue: dq.JobQueue) -> None:
+    app = create_app(queue, HANDLERS, access_token="the-access-token-of-a-test")
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1"
+    ) as client:
+        bare = await client.get(f"{BASE}/api/jobs")
+        wrong = await client.get(f"{BASE}/jobs/1?token=not-the-token")
+        entry = await client.get(f"{BASE}/jobs/1?token=the-access-token-of-a-test&x=1")
+        with_cookie = await client.get(f"{BASE}/api/jobs")
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1"
+    ) as other:
+        bearer = await other.get(
+            f"{BASE}/api/jobs",
+            headers={"Authorization": "Bearer the-access-token-of-a-test"},
+        )
+        websocket_shaped = await other.get(
+            f"{BASE}/api/jobs", headers={"Authorization": "Bearer wrong"}
+        )
+
+    assert bare.status_code == 403
+    assert "access token" in bare.json()["error"]
+    assert_secured(bare)
+    assert wrong.status_code == 403
+    # The token is traded for a cookie and dropped from the URL.
+    assert entry.status_code == 303
+    assert entry.headers["location"] == f"{BASE}/jobs/1?x=1"
+    cookie = next(
+        value
+        for name, value in entry.headers.multi_items()
+        if name == "set-cookie" and value.startswith("dataqueue_access_")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert f"Path={BASE}" in cookie
+    assert with_cookie.status_code == 200
+    assert bearer.status_code == 200
+    assert websocket_shaped.status_code == 403
+
+
+async def test_without_auth_each_app_has_its_own_random_token(
+    queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="dataqueue.dashboard"):
+        first = create_app(queue, HANDLERS)
+        second = create_app(queue, HANDLERS)
+        given = create_app(queue, HANDLERS, access_token="chosen-by-the-operator")
+        with_auth = create_app(queue, HANDLERS, auth=("admin", "pw"))
+    assert first.state.access_token != second.state.access_token
+    assert len(first.state.access_token) >= 32
+    assert given.state.access_token == "chosen-by-the-operator"
+    assert with_auth.state.access_token is None
+    # Said once per app made without auth= and without a chosen token.
+    warnings = [r for r in caplog.records if "without auth=" in r.getMessage()]
+    assert len(warnings) == 2
+    with pytest.raises(ValueError, match="access_token must be a str of 16"):
+        create_app(queue, HANDLERS, access_token="short")
+    with pytest.raises(ValueError, match="access_token is for auth=None only"):
+        create_app(queue, HANDLERS, auth=("a", "b"), access_token="x" * 20)
+
+
+async def test_a_websocket_is_refused_before_any_check_is_skipped(
+    queue: dq.JobQueue,
+) -> None:
+    app = create_app(queue, HANDLERS)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    scope = {
+        "type": "websocket",
+        "path": f"{BASE}/api/jobs",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": OUTSIDER,
+        "query_string": b"",
+        "scheme": "ws",
+        "subprotocols": [],
+    }
+    await app(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
 # -- auth= --------------------------------------------------------------------
@@ -244,15 +351,17 @@ async def test_a_same_origin_referer_stands_in_for_a_missing_origin(
     assert answer.json()["job"]["status"] == "cancelled"
 
 
-async def test_each_app_has_its_own_token_unless_given_a_shared_secret(
+async def test_each_session_has_its_own_csrf_token(
     queue: dq.JobQueue, make_dashboard: MakeDashboard
 ) -> None:
     first = await make_dashboard()
     second = await make_dashboard()
+    token = await first.page_token()
+    # Stable within a session, different in another one.
+    assert await first.page_token() == token
+    assert await second.page_token() != token
     shared = [await make_dashboard(csrf_secret="a secret of 16+ bytes") for _ in "ab"]
-
-    assert await first.page_token() != await second.page_token()
-    assert await shared[0].page_token() == await shared[1].page_token()
+    assert await shared[0].page_token() != await shared[1].page_token()
     job_id = await queue.add_job("echo", {})
     borrowed = await second.post(
         f"/api/jobs/{job_id}/cancel",
@@ -278,7 +387,7 @@ async def test_a_script_payload_is_json_escaped_and_never_in_the_page(
     assert listed.headers["content-type"] == "application/json"
     assert "<" not in listed.text and ">" not in listed.text and "&" not in listed.text
     assert "\\u003cscript\\u003e" in listed.text
-    assert listed.json()["jobs"][0]["payload"] == {"note": attack}
+    assert json.loads(listed.json()["jobs"][0]["payload_preview"]) == {"note": attack}
     assert listed.json()["jobs"][0]["tags"] == ["<b>tag</b>"]
     assert "alert" not in page.text and "<b>tag" not in page.text
     assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "an inline script"
@@ -286,11 +395,10 @@ async def test_a_script_payload_is_json_escaped_and_never_in_the_page(
 
 async def test_the_injected_base_path_is_escaped(queue: dq.JobQueue) -> None:
     root = "/a\"b'<c>"
-    transport = httpx.ASGITransport(
-        app=create_app(queue, HANDLERS), root_path=root, client=("127.0.0.1", 1)
-    )
+    app, headers = bearing(create_app(queue, HANDLERS))
+    transport = httpx.ASGITransport(app=app, root_path=root, client=("127.0.0.1", 1))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://127.0.0.1"
+        transport=transport, base_url="http://127.0.0.1", headers=headers
     ) as client:
         page = await client.get(root + "/")
 

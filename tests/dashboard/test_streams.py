@@ -15,7 +15,7 @@ import pytest
 import dataqueue as dq
 from dataqueue.dashboard import create_app, streams
 from tests.conftest import eventually
-from tests.dashboard.conftest import BASE
+from tests.dashboard.conftest import BASE, bearing
 from tests.dashboard.jobs import HANDLERS
 from tests.web.conftest import Received, cuttable_queues, received, served
 
@@ -72,7 +72,7 @@ async def test_the_list_stream_pushes_counts_when_a_processor_changes_them(
 ) -> None:
     job_id = await queue.add_job("echo", {})
     async with (
-        served(create_app(queue, HANDLERS)) as client,
+        served(*bearing(create_app(queue, HANDLERS))) as client,
         client.stream("GET", f"{BASE}/api/stream") as response,
         events_of(response) as events,
     ):
@@ -97,7 +97,7 @@ async def test_the_list_stream_is_quiet_until_a_job_starts(
     await queue.add_job("stepping", {})
     processor = queue.create_processor(HANDLERS)
     async with (
-        served(create_app(queue, HANDLERS)) as client,
+        served(*bearing(create_app(queue, HANDLERS))) as client,
         client.stream("GET", f"{BASE}/api/stream?status=processing") as response,
         events_of(response) as events,
     ):
@@ -118,7 +118,7 @@ async def test_the_list_stream_pushes_workers_coming_and_going(
 ) -> None:
     processor = queue.create_processor(HANDLERS, poll_interval=0.05)
     async with (
-        served(create_app(queue, HANDLERS)) as client,
+        served(*bearing(create_app(queue, HANDLERS))) as client,
         client.stream("GET", f"{BASE}/api/stream") as response,
         events_of(response) as events,
     ):
@@ -140,7 +140,7 @@ async def test_the_job_stream_follows_a_running_job_to_its_end(
     processor = queue.create_processor(HANDLERS)
     seen: list[dict[str, object]] = []
     async with (
-        served(create_app(queue, HANDLERS)) as client,
+        served(*bearing(create_app(queue, HANDLERS))) as client,
         client.stream("GET", f"{BASE}/api/jobs/{job_id}/stream") as response,
         events_of(response) as events,
     ):
@@ -171,7 +171,7 @@ async def test_the_job_stream_waits_out_a_store_outage(
     async with cuttable_queues(tmp_path) as (direct, flaky, proxy):
         job_id = await direct.add_job("echo", {})
         async with (
-            served(create_app(flaky, HANDLERS)) as client,
+            served(*bearing(create_app(flaky, HANDLERS))) as client,
             client.stream("GET", f"{BASE}/api/jobs/{job_id}/stream") as response,
             events_of(response) as events,
         ):
@@ -200,7 +200,7 @@ async def test_a_client_that_saw_the_final_state_is_told_to_stop(
 ) -> None:
     job_id = await queue.add_job("echo", {})
     await queue.create_processor(HANDLERS).start()
-    async with served(create_app(queue, HANDLERS)) as client:
+    async with served(*bearing(create_app(queue, HANDLERS))) as client:
         async with client.stream("GET", f"{BASE}/api/jobs/{job_id}/stream") as r:
             blocks = [block async for block in received(r) if block.event]
         again = await client.get(
@@ -219,7 +219,7 @@ async def test_a_client_that_saw_the_final_state_is_told_to_stop(
 
 
 async def test_streaming_an_unknown_job_is_a_404(queue: dq.JobQueue) -> None:
-    async with served(create_app(queue, HANDLERS)) as client:
+    async with served(*bearing(create_app(queue, HANDLERS))) as client:
         answer = await client.get(f"{BASE}/api/jobs/987654/stream")
 
     assert answer.status_code == 404

@@ -23,6 +23,7 @@ from tests.conftest import drop_namespace, namespace, store_options
 from tests.dashboard.conftest import BASE
 from tests.dashboard.jobs import HANDLERS
 
+TOKEN = "the-access-token-of-the-wsgi-tests"
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 
 
@@ -51,7 +52,9 @@ class LocalClient(Client):
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("buffered", True)
-        kwargs.setdefault("environ_base", LOOPBACK)
+        kwargs.setdefault(
+            "environ_base", {**LOOPBACK, "HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+        )
         return super().open(*args, **kwargs)
 
 
@@ -59,7 +62,7 @@ class LocalClient(Client):
 def wsgi_client(
     queue: dq.JobQueue | dq.SyncJobQueue, **create: Any
 ) -> Iterator[Client]:
-    app = create_wsgi_app(queue, HANDLERS, **create)
+    app = create_wsgi_app(queue, HANDLERS, access_token=TOKEN, **create)
     try:
         yield LocalClient(app, Response)
     finally:

@@ -20,6 +20,8 @@ from tests.conftest import eventually
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = "/admin/dataqueue"
 
+TOKEN = "the-access-token-of-the-examples"
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -39,13 +41,19 @@ async def test_the_mounted_dashboard_shows_and_runs_the_apps_jobs(
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / example), url, str(port)],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DATAQUEUE_DASHBOARD_TOKEN": TOKEN,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as client:
 
             async def serving() -> bool:
                 if process.poll() is not None:

@@ -30,8 +30,11 @@ from tests.faults import StoreProxy
 
 
 @asynccontextmanager
-async def served(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of ``app`` served over HTTP on 127.0.0.1."""
+async def served(
+    app: ASGIApp, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` served over HTTP on 127.0.0.1, sending ``headers``
+    with every request."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -49,7 +52,7 @@ async def served(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
     await eventually(started)
     try:
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=10
+            base_url=f"http://127.0.0.1:{port}", timeout=10, headers=headers
         ) as client:
             yield client
     finally:

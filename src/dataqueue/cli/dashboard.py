@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -49,7 +51,9 @@ def dashboard(
 ) -> None:
     """Serve the dashboard; "Process jobs" runs the handlers at MODULE:HANDLERS.
 
-    Without --auth it serves loopback only, and refuses any other --host.
+    Without --auth it serves loopback only, to a browser that opens the URL
+    it prints (carrying a random access token made at each start), and
+    refuses a --host that may bind anything but loopback.
     """
     try:
         import uvicorn
@@ -70,20 +74,29 @@ def dashboard(
         queue = dq.connect(
             resolve_url(url, required=False), schema=schema, key_prefix=key_prefix
         )
-        app = create_app(queue, handler_map, base_path=base_path, auth=credentials)
+        token = None if credentials is not None else secrets.token_urlsafe(32)
+        app = create_app(
+            queue,
+            handler_map,
+            base_path=base_path,
+            auth=credentials,
+            access_token=token,
+        )
     except (ValueError, TypeError, ImportError) as error:
         raise click.ClickException(str(error)) from None
     shown_host = f"[{host}]" if ":" in host else host
-    access = (
-        "no authentication: loopback clients only"
-        if credentials is None
-        else "HTTP Basic authentication"
-    )
-    click.echo(
-        f"dataqueue dashboard on http://{shown_host}:{port}"
-        f"{base_path.rstrip('/')}/ ({access})",
-        err=True,
-    )
+    url = f"http://{shown_host}:{port}{base_path.rstrip('/')}/"
+    if token is None:
+        click.echo(
+            f"dataqueue dashboard on {url} (HTTP Basic authentication)", err=True
+        )
+    else:
+        # As Jupyter does: whoever can read this terminal may open it.
+        click.echo(
+            f"dataqueue dashboard on {url} (no --auth: loopback only, with the "
+            f"access token of this start)\n    open {url}?token={quote(token)}",
+            err=True,
+        )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off"))
     # uvicorn shuts down gracefully, then raises the signal it caught again:
     # both signals then end the command with status 0.

@@ -43,11 +43,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any) -> str:
-    """Compact, HTML-safe JSON text of ``plain(value)``."""
-    text = json.dumps(
+def compact(value: Any) -> str:
+    """Compact JSON text of ``plain(value)`` (not yet HTML-safe)."""
+    return json.dumps(
         plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False
     )
+
+
+def dumps(value: Any) -> str:
+    """Compact, HTML-safe JSON text of ``plain(value)``."""
     # These characters only ever occur inside JSON strings, where the
     # escapes mean the same character.
-    return text.translate(_HTML_SAFE)
+    return compact(value).translate(_HTML_SAFE)

@@ -34,9 +34,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, make_dataclass
 from datetime import datetime
-from typing import Any
+from types import GenericAlias
+from typing import Any, get_type_hints
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,6 +52,7 @@ from dataqueue.dashboard._http import (
     id_param,
     json_response,
 )
+from dataqueue.dashboard._json import compact
 from dataqueue.dashboard._queue import ApiError, QueueView
 from dataqueue.errors import TokenError
 from dataqueue.models import (
@@ -62,9 +64,53 @@ from dataqueue.models import (
     Token,
     WorkerInfo,
 )
+from dataqueue.web import StreamLimits
 
 NEXT_RUNS = 5
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# A listed job carries this much of its payload, output and last error: a
+# page of jobs stays small whatever they hold (the job's route has it all).
+PREVIEW_CHARS = 200
+_LISTED_WHOLE = tuple(
+    (field.name, hint)
+    for field in fields(JobRecord)
+    if (hint := get_type_hints(JobRecord)[field.name])
+    and field.name not in ("payload", "output", "step_data", "error_history")
+)
+# Built from JobRecord's fields, so the two cannot drift apart.
+JobSummary: type = make_dataclass(
+    "JobSummary",
+    [
+        *_LISTED_WHOLE,
+        ("payload_preview", str),
+        ("output_preview", str | None),
+        ("last_error", str | None),
+    ],
+    namespace={
+        "__doc__": "A listed job: every field of a job but its payload, output, "
+        f"step data and error history, of which the first {PREVIEW_CHARS} "
+        "characters of the payload's and output's JSON, and of the last "
+        "error's message, are shown (the job's own route has them whole)."
+    },
+    frozen=True,
+)
+
+
+def preview(text: str) -> str:
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def summary(job: JobRecord) -> Any:
+    """What a list shows of ``job`` (a ``JobSummary``)."""
+    last = job.error_history[-1].get("message") if job.error_history else None
+    return JobSummary(
+        **{name: getattr(job, name) for name, _ in _LISTED_WHOLE},
+        payload_preview=preview(compact(job.payload)),
+        output_preview=None if job.output is None else preview(compact(job.output)),
+        last_error=None if last is None else preview(str(last)),
+    )
+
+
 _TOKEN_STEP = re.compile(r"__token_([0-9]+)")
 
 
@@ -73,9 +119,9 @@ class Dashboard:
     """What every handler works with."""
 
     queue: QueueView
-    csrf_token: str
     index_html: str
     openapi: dict[str, Any]
+    streams: StreamLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +193,10 @@ BAD_QUERY = Answer(400, "A query parameter is malformed or out of range.")
 NOT_FOUND = Answer(404, "No such resource (or a malformed id).")
 CONFLICT = Answer(409, "The job's status does not allow this; nothing changed.")
 REFUSED = Answer(403, "Cross-origin, or without the page's CSRF token.")
+TOO_MANY = Answer(429, "Too many open event streams (per app, or from this client).")
+# Event streams open at once: each reads the store about once a second.
+MAX_STREAMS = 200
+MAX_STREAMS_PER_CLIENT = 10
 
 
 def job_filters(args: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,7 +233,9 @@ async def list_jobs(
             "has_more": len(jobs) > limit,
             "limit": limit,
             "offset": offset,
-        }
+        },
+        # In the encoding thread: a preview encodes the whole payload first.
+        prepare=lambda page: {**page, "jobs": [summary(job) for job in page["jobs"]]},
     )
 
 
@@ -407,7 +459,12 @@ JSON_ENDPOINTS = (
         list_jobs,
         "List jobs, newest first.",
         LIST_PARAMS,
-        (Answer(200, "A page of jobs.", page_of("jobs", list[JobRecord])), BAD_QUERY),
+        (
+            Answer(
+                200, "A page of jobs.", page_of("jobs", GenericAlias(list, JobSummary))
+            ),
+            BAD_QUERY,
+        ),
     ),
     Endpoint(
         "GET",

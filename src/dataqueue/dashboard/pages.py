@@ -2,7 +2,8 @@
 
 Every page route answers the same ``static/index.html``, with two
 placeholders filled in, HTML-escaped: ``__DATAQUEUE_BASE_PATH__`` (where the
-dashboard is mounted, no trailing slash) and ``__DATAQUEUE_CSRF_TOKEN__``.
+dashboard is mounted, no trailing slash) and ``__DATAQUEUE_CSRF_TOKEN__``
+(the browser session's, which the guard put in the scope).
 No data is ever written into the page: the front-end reads the JSON API.
 The files ship in the package (no build step), served under ``/static/``.
 """
@@ -43,7 +44,7 @@ async def page(
 ) -> Response:
     text = dashboard.index_html.replace(
         BASE_PATH_MARK, html.escape(base_path_of(request))
-    ).replace(CSRF_TOKEN_MARK, html.escape(dashboard.csrf_token))
+    ).replace(CSRF_TOKEN_MARK, html.escape(request.scope["dataqueue.csrf_token"]))
     return Response(text, media_type="text/html", headers=NO_STORE)
 
 

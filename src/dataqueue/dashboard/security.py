@@ -2,17 +2,24 @@
 
 The model, in order of the checks a request meets:
 
-1. **Access.** With ``auth=None`` only loopback is served: the client
-   address, the ``Host`` the browser asked for (which stops DNS rebinding)
-   and the absence of proxy headers all have to say "this machine". With
+1. **Access.** With ``auth=None`` the network is never trusted alone: the
+   client address, the ``Host`` the browser asked for (which stops DNS
+   rebinding) and the absence of any proxy header all have to say "this
+   machine", *and* the request must carry the app's access token (random
+   per start, unless given): ``?token=`` once, which sets a cookie and
+   redirects to the URL without it, then the cookie, or an
+   ``Authorization: Bearer`` header. A reverse proxy that rewrites the
+   ``Host`` and adds no header (nginx's default) still cannot open it. With
    ``auth=`` a callable decides (``(request) -> bool | Awaitable[bool]``,
-   403 when false), or a ``("user", "password")`` pair is checked as HTTP
-   Basic credentials in constant time (401 with ``WWW-Authenticate``).
+   only ``True`` lets in), or a ``("user", "password")`` pair is checked as
+   HTTP Basic credentials in constant time (401 with ``WWW-Authenticate``).
+   A non-HTTP connection (a websocket) is refused: the dashboard has none.
 2. **Writes.** A POST must come from the dashboard's own origin
    (``Sec-Fetch-Site``, then ``Origin``, else ``Referer``, must match the
    ``Host``) *and* carry the CSRF token of the page in the
-   ``X-DataQueue-CSRF`` header. The token is an HMAC of a random secret made
-   per app (or given as ``csrf_secret`` where several processes serve it).
+   ``X-DataQueue-CSRF`` header. The token is an HMAC, under a random secret
+   made per app (or given as ``csrf_secret`` where several processes serve
+   it), of the browser's session cookie, so each session has its own.
 3. **Every answer** carries a Content-Security-Policy that allows only the
    dashboard's own scripts, styles and connections and no framing, plus
    ``nosniff`` and ``Referrer-Policy: same-origin``.
@@ -27,6 +34,7 @@ import hmac
 import inspect
 import ipaddress
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 from urllib.parse import urlsplit
@@ -53,9 +61,31 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-# Headers a reverse proxy adds: behind one, the client address is the
-# proxy's, so a loopback peer no longer means a local user.
-PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+# Headers proxies, load balancers and CDNs add: behind one, the client
+# address is the proxy's, so a loopback peer no longer means a local user.
+# Any ``X-Forwarded-*`` counts too.
+PROXY_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "cf-ray",
+        "fastly-client-ip",
+        "akamai-origin-hop",
+        "x-azure-clientip",
+        "x-appengine-user-ip",
+        "x-original-forwarded-for",
+        "x-proxyuser-ip",
+        "forwarded-for",
+    }
+)
+ACCESS_QUERY = "token"
+MIN_TOKEN_LENGTH = 16
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -76,17 +106,39 @@ def is_loopback(host: str | None) -> bool:
     return address.is_loopback
 
 
+def binds_loopback_only(host: str) -> bool:
+    """Whether binding ``host`` can only listen on loopback: a loopback
+    address literal, or a name that resolves to loopback addresses only.
+    A name is resolved, not trusted by its spelling: ``x.localhost`` may
+    resolve anywhere, and the address bound is whatever DNS says."""
+    name = host.strip("[]")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return is_loopback(name)
+    try:
+        found = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(is_loopback(str(entry[4][0])) for entry in found)
+
+
 def require_auth_off_loopback(host: str, auth: Auth | None) -> None:
-    """Refuse to serve on ``host`` without ``auth`` unless it is loopback.
+    """Refuse to serve on ``host`` without ``auth`` unless it binds
+    loopback only (``binds_loopback_only``).
 
     Raises:
-        ValueError: ``host`` is not a loopback address and ``auth`` is None.
+        ValueError: ``host`` may bind a non-loopback address and ``auth``
+            is None.
     """
-    if auth is None and not is_loopback(host):
+    if auth is None and not binds_loopback_only(host):
         raise ValueError(
             f"refusing to serve the dashboard on {host!r} without authentication: "
-            "it can cancel, retry and run jobs. Bind a loopback host "
-            "(127.0.0.1, ::1, localhost) or give auth= (a callable, or a "
+            "it can cancel, retry and run jobs. Bind a loopback address "
+            "(127.0.0.1, ::1, or a name resolving to loopback only) or give "
+            "auth= (a callable, or a "
             "(user, password) pair for HTTP Basic)"
         )
 
@@ -119,10 +171,19 @@ def loopback_refusal(request: Request) -> str | None:
             f"this dashboard has no auth= and serves loopback clients only "
             f"(request from {client or 'an unknown address'})"
         )
-    if any(name in request.headers for name in PROXY_HEADERS):
+    proxy_header = next(
+        (
+            name
+            for name in request.headers
+            if name in PROXY_HEADERS or name.startswith("x-forwarded")
+        ),
+        None,
+    )
+    if proxy_header is not None:
         return (
             "this dashboard has no auth= and serves loopback clients only; "
-            "this request came through a proxy"
+            f"this request came through a proxy ({proxy_header} header). "
+            "Give it auth= to serve it behind a proxy"
         )
     if not is_loopback(request.url.hostname):
         return (
@@ -169,11 +230,45 @@ def new_csrf_secret(given: str | bytes | None) -> bytes:
     return secret
 
 
-def csrf_token(secret: bytes) -> str:
-    return hmac.new(secret, b"dataqueue-dashboard-csrf", hashlib.sha256).hexdigest()
+def new_access_token(given: str | None) -> str:
+    if given is None:
+        return secrets.token_urlsafe(32)
+    if not isinstance(given, str) or len(given) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"create_app: access_token must be a str of {MIN_TOKEN_LENGTH} "
+            "characters or more (secrets.token_urlsafe(32))"
+        )
+    return given
 
 
-def write_refusal(request: Request, token: str) -> str | None:
+def cookie_name(kind: str, secret: str | bytes) -> str:
+    """``dataqueue_<kind>_<tag>``: the tag, from the secret, keeps the
+    cookies of two dashboards on one host (ports share cookies) apart."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    tag = hmac.new(key, kind.encode(), hashlib.sha256).hexdigest()[:12]
+    return f"dataqueue_{kind}_{tag}"
+
+
+def carries_token(request: Request, token: str, cookie: str) -> bool:
+    """Whether the request shows the access token (cookie or bearer header),
+    compared in constant time."""
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    shown = sent.strip() if scheme.lower() == "bearer" else ""
+    shown = shown or request.cookies.get(cookie, "")
+    return hmac.compare_digest(shown.encode(), token.encode())
+
+
+def new_session() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token(secret: bytes, session: str) -> str:
+    """The CSRF token of one browser session."""
+    message = b"dataqueue-dashboard-csrf\x00" + session.encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def write_refusal(request: Request, token: str | None) -> str | None:
     """Why a state-changing request is refused (cross-origin, or without
     the page's CSRF token), or None."""
     site = request.headers.get("sec-fetch-site")
@@ -189,6 +284,8 @@ def write_refusal(request: Request, token: str) -> str | None:
             return "cross-origin request refused (Referer from another origin)"
     else:
         return "request refused: it carries neither an Origin nor a Referer header"
+    if token is None:
+        return "request refused: no dashboard session; load the page first"
     sent = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(sent.encode(), token.encode()):
         reason = "missing" if not sent else "wrong"

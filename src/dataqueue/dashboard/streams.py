@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -27,6 +27,7 @@ from dataqueue.dashboard.api import (
     JOB_ID,
     LIST_PARAMS,
     NOT_FOUND,
+    TOO_MANY,
     Dashboard,
     job_filters,
     job_or_404,
@@ -43,7 +44,15 @@ JOB_POLL_SECONDS = 0.5
 async def stream_jobs(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
-    return event_stream(_list_changes(dashboard.queue, args))
+    release = _stream_slot(dashboard, request)
+    return event_stream(_list_changes(dashboard.queue, args), on_close=release)
+
+
+def _stream_slot(dashboard: Dashboard, request: Request) -> Callable[[], None]:
+    release = dashboard.streams.acquire(request)
+    if release is None:
+        raise ApiError(429, "too many open event streams; close other tabs or retry")
+    return release
 
 
 async def _list_changes(
@@ -87,7 +96,8 @@ async def stream_job(
     seen = request.headers.get("last-event-id")
     if seen is not None and job.is_final and seen == _version(_encode(job)):
         return Response(status_code=204)
-    return event_stream(_job_changes(dashboard.queue, job.id))
+    release = _stream_slot(dashboard, request)
+    return event_stream(_job_changes(dashboard.queue, job.id), on_close=release)
 
 
 async def _job_changes(queue: QueueView, job_id: int) -> AsyncIterator[ServerSentEvent]:
@@ -124,6 +134,7 @@ STREAM_ENDPOINTS = (
                 EVENT_STREAM,
             ),
             BAD_QUERY,
+            TOO_MANY,
         ),
     ),
     Endpoint(
@@ -146,6 +157,7 @@ STREAM_ENDPOINTS = (
             ),
             Answer(204, "The client already saw the final state (Last-Event-ID)."),
             NOT_FOUND,
+            TOO_MANY,
         ),
     ),
 )

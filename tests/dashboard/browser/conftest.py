@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import threading
 import time
@@ -21,10 +22,17 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    sync_playwright,
+)
 
 import dataqueue as dq
 from dataqueue.dashboard import create_app
+from dataqueue.dashboard.security import cookie_name
 from tests.conftest import drop_namespace, namespace, open_store, store_options
 from tests.dashboard.browser import handlers
 
@@ -42,6 +50,9 @@ ARTIFACTS = Path(
     os.environ.get("DATAQUEUE_ARTIFACTS") or Path(__file__).parent / "artifacts"
 )
 LAPTOP = {"width": 1366, "height": 860}
+# Every test's dashboard takes this token; each browser context holds its
+# cookie, as after opening the URL the CLI prints.
+ACCESS_TOKEN = secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -94,7 +105,9 @@ class Server:
     async def _serve(self) -> None:
         queue = await open_store(self._store, self._tmp_path, None, self._ns)
         try:
-            app = create_app(queue, handlers.HANDLERS, base_path=BASE_PATH)
+            app = create_app(
+                queue, handlers.HANDLERS, base_path=BASE_PATH, access_token=ACCESS_TOKEN
+            )
             config = uvicorn.Config(
                 app,
                 log_level="warning",
@@ -195,7 +208,7 @@ def problems() -> PageProblems:
 
 @pytest.fixture
 def page(browser: Browser, problems: PageProblems) -> Iterator[Page]:
-    context = browser.new_context(viewport=LAPTOP, color_scheme="light")
+    context = signed_in(browser, viewport=LAPTOP, color_scheme="light")
     opened = context.new_page()
 
     def on_console(message: ConsoleMessage) -> None:
@@ -210,6 +223,22 @@ def page(browser: Browser, problems: PageProblems) -> Iterator[Page]:
     finally:
         context.close()
     assert problems.unexpected() == []
+
+
+def signed_in(browser: Browser, **options: Any) -> BrowserContext:
+    """A browser context holding the dashboards' access cookie, as after
+    opening the URL with ``?token=`` once."""
+    context = browser.new_context(**options)
+    context.add_cookies(
+        [
+            {
+                "name": cookie_name("access", ACCESS_TOKEN),
+                "value": ACCESS_TOKEN,
+                "url": "http://127.0.0.1",
+            }
+        ]
+    )
+    return context
 
 
 @pytest.fixture(scope="session")

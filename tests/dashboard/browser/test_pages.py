@@ -11,7 +11,12 @@ from playwright.sync_api import Browser, Page, expect
 
 import dataqueue as dq
 from dataqueue.testing import FakeClock
-from tests.dashboard.browser.conftest import Dashboard, wait_for
+from tests.dashboard.browser.conftest import (
+    ACCESS_TOKEN,
+    Dashboard,
+    signed_in,
+    wait_for,
+)
 from tests.dashboard.browser.handlers import HANDLERS, ProgressGate
 
 Snap = Callable[[Page, str], Path]
@@ -179,7 +184,7 @@ def test_on_a_phone_the_pages_fit_the_screen(
         queue.add_job("send_email", {"to": f"u{n}@example.com"}, tags=["welcome"])
     job_id = queue.add_job("always_fails", {"a": "b" * 200}, max_attempts=1)
     queue.create_processor(HANDLERS).start()
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = signed_in(browser, viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         phone = context.new_page()
         pages = [
@@ -245,3 +250,22 @@ def test_the_core_actions_on_postgres_and_redis(
     expect(page.locator("#job-output pre")).to_contain_text(
         '"sent_to": "a@example.com"'
     )
+
+
+def test_the_printed_url_signs_the_browser_in_and_leaves_no_token_behind(
+    dashboard: Dashboard, browser: Browser
+) -> None:
+    job_id = dashboard.queue.add_job("send_email", {"to": "a@example.com"})
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        refused = tab.goto(dashboard.at("/"))
+        assert refused is not None and refused.status == 403
+        tab.goto(dashboard.at(f"/jobs/{job_id}?token={ACCESS_TOKEN}"))
+        expect(tab.locator("#job-events .timeline-item")).not_to_have_count(0)
+        assert tab.url == dashboard.at(f"/jobs/{job_id}")
+        # The cookie now opens every page of this dashboard.
+        tab.goto(dashboard.at("/cron"))
+        expect(tab.locator("h1")).to_have_text("Cron schedules")
+    finally:
+        context.close()
