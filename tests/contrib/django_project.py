@@ -87,9 +87,15 @@ class DjangoProject:
         return env
 
 
-def make_project(root: Path, settings: str, files: dict[str, str]) -> DjangoProject:
-    """``startproject site_`` in ``root``, with the dataqueue app and ``shop``
-    installed, ``settings`` appended to settings.py and ``files`` written."""
+def make_project(
+    root: Path,
+    settings: str,
+    files: dict[str, str],
+    apps: tuple[str, ...] = ("dataqueue.contrib.django", "shop"),
+) -> DjangoProject:
+    """``startproject site_`` in ``root``, with ``apps`` installed (and
+    django_tasks before Django 6), ``settings`` appended to settings.py and
+    ``files`` written."""
     root.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "site_", str(root)],
@@ -99,9 +105,8 @@ def make_project(root: Path, settings: str, files: dict[str, str]) -> DjangoProj
     settings_py = root / "site_" / "settings.py"
     text = settings_py.read_text()
     start = text.index("INSTALLED_APPS = [") + len("INSTALLED_APPS = [")
-    apps = ["dataqueue.contrib.django", "shop"]
     if django.VERSION < (6, 0):
-        apps.append("django_tasks")  # django.tasks before Django 6
+        apps = (*apps, "django_tasks")  # django.tasks before Django 6
     text = text[:start] + "".join(f"\n    {app!r}," for app in apps) + text[start:]
     settings_py.write_text(text + "\n" + dedent(settings))
     for name, content in {"shop/__init__.py": "", **files}.items():

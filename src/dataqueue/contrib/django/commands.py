@@ -74,24 +74,6 @@ def settings_defaults() -> dict[str, Any]:
     }
 
 
-def with_optional_handlers(command: click.Command) -> click.Command:
-    """``command`` with its MODULE:HANDLERS argument defaulting to the
-    settings' handlers (see ``dataqueue.contrib.django.worker``)."""
-    params = [
-        click.Argument(["handlers"], required=False, metavar="[MODULE:HANDLERS]")
-        if param.name == "handlers"
-        else param
-        for param in command.params
-    ]
-    return click.Command(
-        command.name,
-        params=params,
-        callback=command.callback,
-        help="Run jobs until stopped, with the handlers at MODULE:HANDLERS, "
-        "by default DATAQUEUE['HANDLERS'] of the settings.",
-    )
-
-
 def without_startup_options(args: list[str]) -> list[str]:
     kept: list[str] = []
     skip_value = False
