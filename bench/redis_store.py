@@ -37,7 +37,7 @@ import redis.asyncio as aioredis
 
 import dataqueue as dq
 from dataqueue._commands import ClaimRequest, Completion, Lease, NewJob, Outcome
-from dataqueue.backends.redis import RedisBackend
+from dataqueue.backends.redis import RedisBackend, keys
 
 REDIS_URL = os.environ.get("DATAQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 FILL_CHUNK = 1000
@@ -119,7 +119,9 @@ async def command_calls(client: aioredis.Redis) -> int:
 
 
 async def drop(client: aioredis.Redis, prefix: str) -> None:
-    found = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+    found = [
+        key async for key in client.scan_iter(match=keys.pattern(prefix), count=1000)
+    ]
     for first in range(0, len(found), 1000):
         await client.unlink(*found[first : first + 1000])
 
@@ -207,7 +209,7 @@ async def worker_loop(prefix: str, jobs: int, batch: int, meter: Meter) -> int:
         )
         await meter.start()
         running = asyncio.ensure_future(processor.run())
-        completed = f"{prefix}status:completed"
+        completed = keys.status(prefix, "completed")
         while (done := int(await client.zcard(completed))) < jobs:
             if running.done():
                 break

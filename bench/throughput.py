@@ -69,8 +69,12 @@ async def drop(store: str, options: dict[str, Any]) -> None:
     elif store == "redis":
         import redis.asyncio as aioredis
 
+        from dataqueue.backends.redis import keys
+
         client = aioredis.Redis.from_url(REDIS_URL)
-        keys = [k async for k in client.scan_iter(match=f"{options['key_prefix']}*")]
+        keys = [
+            k async for k in client.scan_iter(match=keys.pattern(options["key_prefix"]))
+        ]
         if keys:
             await client.unlink(*keys)
         await client.aclose()

@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,52 @@ PROCESS_STORES = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis_cluster", marks=pytest.mark.redis_cluster),
 ]
 """The stores several processes share. A test that runs real processes
 parametrises ``store`` over these: ``memory://`` lives in one process."""
 STORES = ["memory", *PROCESS_STORES]
+# The conformance modules that also run on a Redis Cluster: the ones whose
+# tests go through the store's scripts (adding, reading, changing, claiming,
+# settling, waits, flows, cron, cleanup, workers). The others check the
+# Python edge (argument parity, hooks, metrics, projections) or fault paths
+# against the single server, and run as they would on any Redis.
+CLUSTER_MODULES = frozenset(
+    f"tests/conformance/test_{name}.py"
+    for name in (
+        "adding",
+        "changing",
+        "cron",
+        "durable",
+        "engine",
+        "events",
+        "flows",
+        "maintenance",
+        "processing",
+        "reading",
+        "sync_facade",
+        "workers",
+    )
+)
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Keep the Redis Cluster runs of CLUSTER_MODULES only."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_cluster = (
+            params is not None and params.params.get("store") == "redis_cluster"
+        )
+        where = item.nodeid.partition("::")[0]
+        (dropped if on_cluster and where not in CLUSTER_MODULES else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
 
 for name in ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE"):
     os.environ.pop(name, None)
@@ -46,6 +88,25 @@ def namespace() -> str:
     return f"t_{uuid.uuid4().hex[:10]}"
 
 
+# The URL of the Redis Cluster started by the ``redis_cluster`` fixture.
+_cluster_urls: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis Cluster for the whole session (3 masters, 3 replicas); its URL."""
+    from tests.redis_cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    _cluster_urls.append(cluster.url)
+    try:
+        yield cluster.url
+    finally:
+        _cluster_urls.remove(cluster.url)
+        cluster.stop()
+
+
 def store_options(store: str, tmp_path: Path, ns: str) -> dict[str, Any]:
     """``connect()`` arguments for ``store`` in namespace ``ns``."""
     match store:
@@ -55,6 +116,8 @@ def store_options(store: str, tmp_path: Path, ns: str) -> dict[str, Any]:
             return {"url": REDIS_URL, "key_prefix": f"{ns}:"}
         case "memory":
             return {"url": f"memory://{ns}"}
+        case "redis_cluster":
+            return {"url": _cluster_urls[-1], "key_prefix": f"{ns}:"}
         case _:
             return {"url": f"sqlite:///{tmp_path / (ns + '.db')}"}
 
@@ -98,17 +161,35 @@ async def drop_namespace(store: str, ns: str) -> None:
     elif store == "redis":
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(REDIS_URL)
-        try:
-            batch = [key async for key in client.scan_iter(match=f"{ns}:*", count=500)]
-            if batch:
-                await client.unlink(*batch)
-        finally:
-            await client.aclose()
+        await drop_prefix(aioredis.Redis.from_url(REDIS_URL), f"{ns}:")
+    elif store == "redis_cluster":
+        from dataqueue.backends.redis import keys
+        from dataqueue.backends.redis.connection import cluster_client
+
+        client = cluster_client(_cluster_urls[-1], max_connections=4, options={})
+        await client.initialize()
+        # Every key of the queue is in one slot: scan its master only.
+        node = client.get_node_from_key(keys.base(f"{ns}:"))
+        await drop_prefix(client, f"{ns}:", target_nodes=node)
+
+
+async def drop_prefix(client: Any, prefix: str, **options: Any) -> None:
+    """Unlink every key of one queue (all in one slot), then close ``client``."""
+    from dataqueue.backends.redis import keys
+
+    try:
+        scan = client.scan_iter(match=keys.pattern(prefix), count=500, **options)
+        found = [key async for key in scan]
+        if found:
+            await client.unlink(*found)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis_cluster":
+        request.getfixturevalue("redis_cluster")
     return str(request.param)
 
 

@@ -84,6 +84,7 @@ _BAD_NAME_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Lone surrogates cannot be encoded as UTF-8; NUL cannot be stored by PostgreSQL.
 _BAD_TEXT_CHAR = re.compile("[\x00\ud800-\udfff]")
 _SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_BRACES = frozenset("{}")
 _GLOB_CHARS = frozenset("*?[]\\")
 
 Unit = Literal["seconds", "minutes", "days"]
@@ -957,7 +958,8 @@ def check_schema(value: Any, where: str = "connect") -> str | None:
 
 def check_key_prefix(value: Any, where: str = "connect") -> str | None:
     """A Redis key prefix: a name of at most 100 characters without the glob
-    characters ``* ? [ ] \\`` (the prefix is matched when keys are scanned)."""
+    characters ``* ? [ ] \\`` (the prefix is matched when keys are scanned)
+    nor braces (dataqueue makes the prefix the hash tag ``{prefix}`` itself)."""
     if value is None:
         return None
     prefix = check_name(value, where, "key_prefix", max_chars=MAX_KEY_PREFIX_CHARS)
@@ -966,6 +968,12 @@ def check_key_prefix(value: Any, where: str = "connect") -> str | None:
         raise ValueError(
             f"{where}: key_prefix must not contain the glob characters "
             f"{' '.join(glob)}, got {show(prefix)}"
+        )
+    braces = sorted(_BRACES.intersection(prefix))
+    if braces:
+        raise ValueError(
+            f"{where}: key_prefix must not contain {' '.join(braces)} "
+            f"(dataqueue wraps the prefix in one hash tag itself), got {show(prefix)}"
         )
     return prefix
 

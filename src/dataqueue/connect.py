@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "sqlite:///dataqueue.db"
 URL_ENV_VARS = ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE")
+REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
 
 def default_url() -> str:
@@ -81,7 +82,7 @@ def create_backend(
             max_connections=max_connections,
             verbose=verbose,
         )
-    if client is not None or scheme in ("redis", "rediss"):
+    if client is not None or scheme in REDIS_SCHEMES:
         try:
             from dataqueue.backends.redis import RedisBackend
         except ImportError as error:
@@ -104,7 +105,7 @@ def create_backend(
         return MemoryBackend(memory_name(url or ""))
     raise ValueError(
         f"connect: unsupported URL {url!r}; use postgresql://, redis://, "
-        "rediss://, sqlite:///path.db or memory://"
+        "rediss://, redis+cluster://, sqlite:///path.db or memory://"
     )
 
 
@@ -152,7 +153,8 @@ def connect(
     """Open a queue.
 
     Args:
-        url: ``postgresql://…``, ``redis://…``, ``sqlite:///path.db``, or
+        url: ``postgresql://…``, ``redis://…``,
+            ``redis+cluster://host:port,host:port…``, ``sqlite:///path.db``, or
             ``memory://`` (in this process only, for tests: see
             docs/testing.md).
             Default: ``$DATAQUEUE_URL``, then ``$PG_DATAQUEUE_DATABASE``,
@@ -160,7 +162,8 @@ def connect(
         schema: PostgreSQL schema (default ``public``): a plain identifier.
         key_prefix: Redis key prefix (default ``"dq:"``); no glob characters.
         pool: An existing psycopg ``AsyncConnectionPool`` (never closed by us).
-        client: An existing ``redis.asyncio.Redis`` (never closed by us).
+        client: An existing ``redis.asyncio.Redis`` or ``RedisCluster``
+            (never closed by us).
         ssl: PostgreSQL TLS: ``ca``, ``cert``, ``key``, ``reject_unauthorized``;
             a value starting with ``file://`` is read from that file.
         tls: Redis TLS, same keys.

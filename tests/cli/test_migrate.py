@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import redis
 
+from dataqueue.backends.redis import keys
 from dataqueue.backends.redis.backend import SCHEMA_VERSION
 from tests.conftest import PG_URL, REDIS_URL, namespace
 
@@ -74,9 +75,10 @@ def test_migrate_upgrades_a_redis_key_prefix() -> None:
     try:
         result = run("--url", REDIS_URL, "--key-prefix", prefix)
         assert result.returncode == 0, result.stderr
-        assert client.get(f"{prefix}schema_version") == str(SCHEMA_VERSION).encode()
+        stored = client.get(keys.schema_version(prefix))
+        assert stored == str(SCHEMA_VERSION).encode()
     finally:
-        client.delete(f"{prefix}schema_version")
+        client.delete(keys.schema_version(prefix))
         client.close()
 
 
@@ -96,3 +98,21 @@ def test_migrate_rejects_a_bad_schema_name() -> None:
     result = run("--url", PG_URL, "--schema", "bad; drop table x")
     assert result.returncode != 0
     assert "schema" in result.stderr
+
+
+@pytest.mark.redis
+def test_migrate_renames_the_redis_keys_of_the_given_prefix() -> None:
+    prefix = f"{namespace()}:"
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        client.set(prefix + "instance", "marker")
+        client.hset(prefix + "job:7", "id", "7")
+        done = run("--url", REDIS_URL, "--key-prefix", prefix)
+        assert done.returncode == 0, done.stderr
+        assert client.get(keys.instance(prefix)) == "marker"
+        assert client.hget(keys.job(prefix, 7), "id") == "7"
+        assert not client.exists(prefix + "instance", prefix + "job:7")
+    finally:
+        found = list(client.scan_iter(match=keys.pattern(prefix)))
+        client.delete(*found, prefix + "instance", prefix + "job:7")
+        client.close()

@@ -23,6 +23,7 @@ import pytest
 import dataqueue as dq
 from dataqueue._commands import BrokenJob, ClaimRequest
 from dataqueue.backends.memory.tables import named_tables
+from dataqueue.backends.redis import keys
 from tests.conftest import (
     PG_URL,
     FakeClock,
@@ -437,8 +438,9 @@ async def raw_queue(
                 table = sql.Identifier(ns, "job_queue")
                 query = sql.SQL("UPDATE {} SET payload = %s WHERE id = %s")
                 await conn.execute(query.format(table), (text, job_id))
-        elif store == "redis":
-            await queue.get_redis_client().hset(f"{ns}:job:{job_id}", "payload", text)
+        elif store in ("redis", "redis_cluster"):
+            key = keys.job(f"{ns}:", job_id)
+            await queue.get_redis_client().hset(key, "payload", text)
         elif store == "memory":
             tables = named_tables(ns)
             with tables.lock:

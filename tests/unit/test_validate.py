@@ -410,6 +410,7 @@ def test_supervisor_options_reject_with_named_fields(
         ({"key_prefix": ""}, ValueError, "key_prefix must not be empty"),
         ({"key_prefix": "*"}, ValueError, "key_prefix must not contain the glob"),
         ({"key_prefix": "a[1]:"}, ValueError, r"glob characters \[ \]"),
+        ({"key_prefix": "{app}:"}, ValueError, "key_prefix must not contain { }"),
         ({"key_prefix": "\x00"}, ValueError, "key_prefix must not contain control"),
         ({"key_prefix": 5}, TypeError, "key_prefix must be a str"),
         ({"schema": ""}, ValueError, "schema must be a plain identifier"),

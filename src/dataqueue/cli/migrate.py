@@ -24,8 +24,8 @@ from dataqueue.connect import connect
 def migrate(
     url: str | None, schema: str | None, key_prefix: str | None, env_file: Path | None
 ) -> None:
-    """Create or upgrade dataqueue's tables (on Redis: its indexes). Safe to
-    run again."""
+    """Create or upgrade dataqueue's tables (on Redis: its indexes, and the
+    names of keys of an earlier layout). Safe to run again."""
     load_env_file(env_file)
     resolved = resolve_url(url, required=True)
     assert resolved is not None

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from redis_helpers import drop_prefix
 from tests.conftest import REDIS_URL
 
@@ -34,6 +35,16 @@ async def make_backend() -> AsyncIterator[Callable[..., Awaitable[RedisBackend]]
             await backend.close()
         for prefix in prefixes:
             await drop_prefix(prefix)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aioredis.Redis]:
+    """A plain connection to the test server, replies decoded."""
+    connection = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
 
 
 @pytest.fixture

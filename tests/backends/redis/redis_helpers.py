@@ -18,7 +18,7 @@ from dataqueue._commands import (
     NewJob,
     Outcome,
 )
-from dataqueue.backends.redis import RedisBackend
+from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.models import FailureReason, JobRecord
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -46,7 +46,9 @@ def new_job(job_type: str = "task", **changes: Any) -> NewJob:
 async def prefix_keys(prefix: str) -> list[str]:
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        return sorted([key async for key in client.scan_iter(match=f"{prefix}*")])
+        return sorted(
+            [key async for key in client.scan_iter(match=keys.pattern(prefix))]
+        )
     finally:
         await client.aclose()
 
@@ -54,7 +56,9 @@ async def prefix_keys(prefix: str) -> list[str]:
 async def drop_prefix(prefix: str) -> None:
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
-        found = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        found = [
+            key async for key in client.scan_iter(match=keys.pattern(prefix), count=500)
+        ]
         if found:
             await client.unlink(*found)
     finally:

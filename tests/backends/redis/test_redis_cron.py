@@ -41,7 +41,7 @@ async def test_lua_cron_key_names_match_keys_module() -> None:
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        names = await client.eval(f"{LUA[LIBRARY]}\n{probe}", 0, prefix)
+        names = await client.eval(f"{LUA[LIBRARY]}\n{probe}", 0, keys.base(prefix))
     finally:
         await client.aclose()
     assert names == expected

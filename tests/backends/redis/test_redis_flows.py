@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,15 +69,6 @@ async def record(backend: RedisBackend, flow_id: str) -> FlowRecord:
     stored = await backend.get_flow(flow_id)
     assert stored is not None
     return stored.record
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
 
 
 async def test_concurrent_settles_make_a_flow_ready_exactly_once(
@@ -370,7 +361,9 @@ async def test_cleanup_walks_every_joined_flow_in_batches(
     # One script looks at one batch and deletes no more than it.
     script = script_sources()["cleanup_old_flows"]
     before = round((NOW + MINUTE).timestamp() * 1_000_000)
-    deleted, last = await client.eval(script, 0, prefix, before, batch_size, "-inf")
+    deleted, last = await client.eval(
+        script, 0, keys.base(prefix), before, batch_size, "-inf"
+    )
     first_batch = [f.id for f in flows[:batch_size]]
     assert deleted == len(set(first_batch) - set(kept))
     assert (last is None) == (batch_size > len(flows))

@@ -44,7 +44,7 @@ from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from dataqueue._commands import (
     BrokenJob,
@@ -90,10 +90,12 @@ from dataqueue.backends._records import CRON_TIME_FIELDS, JOB_TIME_FIELDS
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.redis import keys
+from dataqueue.backends.redis.connection import cluster_client, is_cluster_url
 from dataqueue.backends.redis.faults import redacted, store_faults
 from dataqueue.backends.redis.scripts import Scripts
+from dataqueue.backends.redis.upgrade import old_instance, rename_old_keys
 from dataqueue.cron import CronJob, CronStatus
-from dataqueue.errors import BackendError
+from dataqueue.errors import BackendError, NotMigratedError
 from dataqueue.models import (
     Entity,
     FailureReason,
@@ -641,12 +643,34 @@ def _lease_args(leases: Sequence[Lease]) -> list[str]:
     return args
 
 
+def _pooled_client(
+    url: str, max_connections: int, options: dict[str, Any]
+) -> aioredis.Redis:
+    # A blocking pool makes callers wait for a free connection instead of
+    # failing with "Too many connections". A connection found dead (by the
+    # health check's PING, or by the command itself) is replaced and the
+    # call sent once more: after a restart the first call succeeds instead
+    # of failing per pooled connection. Timeouts are not retried, as the
+    # server may have run the script.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        decode_responses=True,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        **options,
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
 class RedisBackend(Backend):
     """Jobs in Redis hashes, indexed by sorted sets, changed by Lua scripts.
 
     Args:
-        url: ``redis://`` or ``rediss://`` URL (ignored when ``client`` is given).
-        client: An existing ``redis.asyncio.Redis``; used as is and never closed.
+        url: ``redis://``, ``rediss://`` or ``redis+cluster://host:port,...``
+            URL (ignored when ``client`` is given).
+        client: An existing ``redis.asyncio.Redis`` or ``RedisCluster``; used
+            as is and never closed.
         key_prefix: Every key and the wake-up channel start with it, so queues
             with different prefixes share one Redis without seeing each other.
         tls: ``ca``, ``cert``, ``key`` (PEM text, or ``file://path``) and
@@ -676,22 +700,11 @@ class RedisBackend(Backend):
             options: dict[str, Any] = {}
             if tls is not None:
                 options, self._temp_files = tls_options(tls)
-            # A blocking pool makes callers wait for a free connection
-            # instead of failing with "Too many connections". A connection
-            # found dead (by the health check's PING, or by the command
-            # itself) is replaced and the call sent once more: after a
-            # restart the first call succeeds instead of failing per
-            # pooled connection. Timeouts are not retried, as the server
-            # may have run the script.
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=max_connections,
-                decode_responses=True,
-                health_check_interval=HEALTH_CHECK_SECONDS,
-                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-                **options,
+            client = (
+                cluster_client(url, max_connections=max_connections, options=options)
+                if is_cluster_url(url)
+                else _pooled_client(url, max_connections, options)
             )
-            client = aioredis.Redis.from_pool(pool)
         self._client = client
         self._prefix = key_prefix
         self._scripts = Scripts(client, key_prefix, self._where, verbose=verbose)
@@ -712,6 +725,14 @@ class RedisBackend(Backend):
         with store_faults(self._where):
             await self._client.ping()
             marker = await self._client.get(keys.instance(self._prefix))
+            old_layout = await self._client.exists(old_instance(self._prefix))
+        if old_layout:
+            raise NotMigratedError(
+                f"{self._where} holds the queue of prefix {self._prefix!r} in "
+                "the key layout without a hash tag: run `dataqueue migrate` "
+                "(or `await queue.migrate()`) once, with every worker stopped, "
+                "to rename its keys (see docs/scaling.md)"
+            )
         self._instance = None if marker is None else _text(marker)
 
     async def close(self) -> None:
@@ -732,6 +753,7 @@ class RedisBackend(Backend):
         """
         version_key = keys.schema_version(self._prefix)
         with store_faults(self._where):
+            await self._rename_old_keys()
             stored = await self._client.get(version_key)
         if stored is not None and int(stored) >= SCHEMA_VERSION:
             return
@@ -740,6 +762,24 @@ class RedisBackend(Backend):
             cursor = await self._scripts.run("migrate", cursor, WALK_BUDGET)
         with store_faults(self._where):
             await self._client.set(version_key, SCHEMA_VERSION)
+
+    async def _rename_old_keys(self) -> None:
+        """Bring a queue of the layout without hash tags to today's names."""
+        renamed, clashes = await rename_old_keys(self._client, self._prefix)
+        if clashes:
+            raise BackendError(
+                f"{self._where}: {len(clashes)} key(s) of prefix "
+                f"{self._prefix!r} exist in both key layouts (e.g. "
+                f"{clashes[0]!r}); a worker of an earlier version is still "
+                "writing the old one: stop it and migrate again"
+            )
+        if renamed:
+            logger.info(
+                "%s: renamed %d key(s) of prefix %r to the hash-tagged layout",
+                self._where,
+                renamed,
+                self._prefix,
+            )
 
     def _saw_instance(self, marker: str | bytes) -> None:
         """Note the dataset's instance marker; a changed one means a reset."""
@@ -1097,7 +1137,7 @@ class RedisBackend(Backend):
                         outage = False
                     notify()
                 raise asyncio.CancelledError
-            except (RedisError, OSError) as error:
+            except (RedisError, RedisClusterException, OSError) as error:
                 if not outage:
                     logger.error(
                         "%s: lost the %s subscription (%s); reconnecting",
@@ -1108,7 +1148,7 @@ class RedisBackend(Backend):
                     outage = True
             finally:
                 # Closing a connection that is already gone may fail too.
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(RedisError, RedisClusterException, OSError):
                     await pubsub.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, LISTEN_BACKOFF_MAX)

@@ -26,6 +26,11 @@ _UNAVAILABLE = (
     redis_errors.ConnectionError,  # also BusyLoadingError, still loading
     redis_errors.TimeoutError,
     redis_errors.ReadOnlyError,  # a replica during failover
+    # A cluster without a master for some slot, a slot moving, or no node
+    # reachable at all (RedisClusterException is not a RedisError).
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.RedisClusterException,
     OSError,
 )
 
@@ -57,5 +62,9 @@ def store_faults(where: str) -> Iterator[None]:
     """Raise redis-py errors raised inside as the matching store error."""
     try:
         yield
-    except (redis_errors.RedisError, OSError) as error:
+    except (
+        redis_errors.RedisError,
+        redis_errors.RedisClusterException,
+        OSError,
+    ) as error:
         raise classify(error, where) from error

@@ -67,169 +67,186 @@ later are filled for older jobs by ``migrate()`` (schema version 2 added
 from __future__ import annotations
 
 
+def base(prefix: str) -> str:
+    """What every key and channel of the queue starts with: its prefix as one
+    hash tag, so Redis Cluster keeps the whole queue in one slot and every
+    script touches one slot only."""
+    return "{" + prefix + "}"
+
+
+def pattern(prefix: str) -> str:
+    """A SCAN pattern for every key of the queue (the prefix has no glob
+    characters, see ``_validate.check_key_prefix``)."""
+    return base(prefix) + "*"
+
+
+def _key(prefix: str, name: str) -> str:
+    return base(prefix) + name
+
+
 def job(prefix: str, job_id: int | str) -> str:
-    return f"{prefix}job:{job_id}"
+    return _key(prefix, f"job:{job_id}")
 
 
 def events(prefix: str, job_id: int | str) -> str:
-    return f"{prefix}events:{job_id}"
+    return _key(prefix, f"events:{job_id}")
 
 
 def status(prefix: str, name: str) -> str:
-    return f"{prefix}status:{name}"
+    return _key(prefix, f"status:{name}")
 
 
 def job_type(prefix: str, name: str) -> str:
-    return f"{prefix}type:{name}"
+    return _key(prefix, f"type:{name}")
 
 
 def type_status(prefix: str, status_name: str, job_type_name: str) -> str:
-    return f"{prefix}type_status:{status_name}:{job_type_name}"
+    return _key(prefix, f"type_status:{status_name}:{job_type_name}")
 
 
 def tag(prefix: str, name: str) -> str:
-    return f"{prefix}tag:{name}"
+    return _key(prefix, f"tag:{name}")
 
 
 def token(prefix: str, token_id: str) -> str:
-    return f"{prefix}token:{token_id}"
+    return _key(prefix, f"token:{token_id}")
 
 
 def token_timeouts(prefix: str) -> str:
-    return f"{prefix}token_timeouts"
+    return _key(prefix, "token_timeouts")
 
 
 def job_tokens(prefix: str, job_id: int | str) -> str:
-    return f"{prefix}job_tokens:{job_id}"
+    return _key(prefix, f"job_tokens:{job_id}")
 
 
 def waits(prefix: str) -> str:
-    return f"{prefix}waits"
+    return _key(prefix, "waits")
 
 
 def all_jobs(prefix: str) -> str:
-    return f"{prefix}all"
+    return _key(prefix, "all")
 
 
 def idempotency(prefix: str) -> str:
-    return f"{prefix}idempotency"
+    return _key(prefix, "idempotency")
 
 
 def ready(prefix: str) -> str:
-    return f"{prefix}ready"
+    return _key(prefix, "ready")
 
 
 def wakeup(prefix: str) -> str:
-    return f"{prefix}wakeup"
+    return _key(prefix, "wakeup")
 
 
 def schema_version(prefix: str) -> str:
-    return f"{prefix}schema_version"
+    return _key(prefix, "schema_version")
 
 
 def job_id_counter(prefix: str) -> str:
-    return f"{prefix}id"
+    return _key(prefix, "id")
 
 
 def scheduled(prefix: str) -> str:
-    return f"{prefix}scheduled"
+    return _key(prefix, "scheduled")
 
 
 def retry(prefix: str) -> str:
-    return f"{prefix}retry"
+    return _key(prefix, "retry")
 
 
 def processing(prefix: str) -> str:
-    return f"{prefix}processing"
+    return _key(prefix, "processing")
 
 
 def finished(prefix: str) -> str:
-    return f"{prefix}finished"
+    return _key(prefix, "finished")
 
 
 def event_id_counter(prefix: str) -> str:
-    return f"{prefix}event_id"
+    return _key(prefix, "event_id")
 
 
 def event_times(prefix: str) -> str:
-    return f"{prefix}event_times"
+    return _key(prefix, "event_times")
 
 
 def instance(prefix: str) -> str:
-    return f"{prefix}instance"
+    return _key(prefix, "instance")
 
 
 def cron(prefix: str, cron_job_id: int | str) -> str:
-    return f"{prefix}cron:{cron_job_id}"
+    return _key(prefix, f"cron:{cron_job_id}")
 
 
 def cron_jobs(prefix: str, cron_job_id: int | str) -> str:
-    return f"{prefix}cron_jobs:{cron_job_id}"
+    return _key(prefix, f"cron_jobs:{cron_job_id}")
 
 
 def cron_id_counter(prefix: str) -> str:
-    return f"{prefix}cron_id"
+    return _key(prefix, "cron_id")
 
 
 def cron_names(prefix: str) -> str:
-    return f"{prefix}cron_names"
+    return _key(prefix, "cron_names")
 
 
 def cron_all(prefix: str) -> str:
-    return f"{prefix}cron_all"
+    return _key(prefix, "cron_all")
 
 
 def cron_due(prefix: str) -> str:
-    return f"{prefix}cron_due"
+    return _key(prefix, "cron_due")
 
 
 def job_finished(prefix: str) -> str:
-    return f"{prefix}job_finished"
+    return _key(prefix, "job_finished")
 
 
 def flow(prefix: str, flow_id: str) -> str:
-    return f"{prefix}flow:{flow_id}"
+    return _key(prefix, f"flow:{flow_id}")
 
 
 def flow_seq(prefix: str) -> str:
-    return f"{prefix}flow_seq"
+    return _key(prefix, "flow_seq")
 
 
 def flow_steps(prefix: str, flow_id: str) -> str:
-    return f"{prefix}flow_steps:{flow_id}"
+    return _key(prefix, f"flow_steps:{flow_id}")
 
 
 def flow_outcomes(prefix: str, flow_id: str) -> str:
-    return f"{prefix}flow_outcomes:{flow_id}"
+    return _key(prefix, f"flow_outcomes:{flow_id}")
 
 
 def flows(prefix: str) -> str:
-    return f"{prefix}flows"
+    return _key(prefix, "flows")
 
 
 def flow_status(prefix: str, name: str) -> str:
-    return f"{prefix}flow_status:{name}"
+    return _key(prefix, f"flow_status:{name}")
 
 
 def flow_timeouts(prefix: str) -> str:
-    return f"{prefix}flow_timeouts"
+    return _key(prefix, "flow_timeouts")
 
 
 def worker(prefix: str, worker_id: str) -> str:
-    return f"{prefix}worker:{worker_id}"
+    return _key(prefix, f"worker:{worker_id}")
 
 
 def workers(prefix: str) -> str:
-    return f"{prefix}workers"
+    return _key(prefix, "workers")
 
 
 def types(prefix: str) -> str:
-    return f"{prefix}types"
+    return _key(prefix, "types")
 
 
 def type_pending(prefix: str, job_type: str) -> str:
-    return f"{prefix}type_pending:{job_type}"
+    return _key(prefix, f"type_pending:{job_type}")
 
 
 def ended(prefix: str, minute: int | str) -> str:
-    return f"{prefix}ended:{minute}"
+    return _key(prefix, f"ended:{minute}")

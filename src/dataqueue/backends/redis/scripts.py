@@ -11,6 +11,7 @@ import logging
 from typing import Any, Literal, get_args
 
 from dataqueue.backends._files import load_dir
+from dataqueue.backends.redis import keys
 from dataqueue.backends.redis.faults import store_faults
 
 logger = logging.getLogger("dataqueue")
@@ -73,7 +74,10 @@ def script_sources() -> dict[str, str]:
 
 
 class Scripts:
-    """Runs the scripts for one key prefix; ARGV[1] is always the prefix.
+    """Runs the scripts for one key prefix; ARGV[1] is always the queue's
+    ``keys.base`` (its prefix as a hash tag), and so is KEYS[1]: the scripts
+    build every key name from ARGV[1], and KEYS[1] tells a Redis Cluster
+    client which node holds the queue's slot.
 
     Store faults come out as ``StoreUnavailableError`` / ``StoreRefusedError``
     (see ``faults.py``).
@@ -86,7 +90,7 @@ class Scripts:
         self._scripts = {
             name: client.register_script(sources[name]) for name in SCRIPT_NAMES
         }
-        self._prefix = prefix
+        self._base = keys.base(prefix)
         self._where = where
         self._verbose = verbose
 
@@ -94,4 +98,6 @@ class Scripts:
         if self._verbose:
             logger.debug("redis script %s %r", name, args)
         with store_faults(self._where):
-            return await self._scripts[name](keys=[], args=[self._prefix, *args])
+            return await self._scripts[name](
+                keys=[self._base], args=[self._base, *args]
+            )

@@ -1,5 +1,7 @@
 --[[ _lib: shared by every script (prepended by scripts.py, never run alone).
-  ARGV[1] is always the key prefix. Key names mirror keys.py exactly.
+  ARGV[1] is always the queue's key base (its prefix as a hash tag, see
+  keys.base), so every key below is in one cluster slot; KEYS[1] is the same
+  text, for routing only. Key names mirror keys.py exactly.
   Times are epoch microseconds, kept as the decimal strings Python sent:
   numbers are only compared. Ids are text too: they start from the clock
   (see reserve_ids), and Lua's tostring() prints such numbers in exponent
