@@ -69,8 +69,10 @@ def cron_from_row(row: Mapping[str, Any]) -> CronJob:
 
 def type_stats_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[JobTypeStats]:
     """Fold grouped rows (``job_type status jobs oldest_pending_at completed
-    failed``, one per type and status, times decoded) into one JobTypeStats
-    per type, by type name."""
+    failed``, times decoded) into one JobTypeStats per type, by type name. A
+    row counts ``jobs`` for its status; one without a status carries only
+    per-type values; the oldest time and the sums are taken over a type's
+    rows."""
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         grouped.setdefault(row["job_type"], []).append(row)
@@ -78,7 +80,8 @@ def type_stats_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[JobTypeStats
     for job_type, group in sorted(grouped.items()):
         counts = dict.fromkeys(JobStatus, 0)
         for row in group:
-            counts[JobStatus(row["status"])] = int(row["jobs"])
+            if row["status"] is not None:
+                counts[JobStatus(row["status"])] = int(row["jobs"])
         due: list[datetime] = [
             row["oldest_pending_at"]
             for row in group

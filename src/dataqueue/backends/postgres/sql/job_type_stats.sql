@@ -1,19 +1,37 @@
--- job_type_stats: per job type and status, how many jobs; the run_at of the
--- oldest pending job due at now; jobs completed since `since` and jobs whose
--- last failure is since `since`. One pass over the table (index-only where
--- the visibility map allows), for metrics scrapes and `dataqueue stats`.
+-- job_type_stats: per job type and status, how many jobs (read from the
+-- (job_type, status, id) index alone); then per job type (status NULL) the
+-- run_at of the oldest pending job due at now (pending jobs only), and the
+-- jobs completed since `since` and those whose last failure is since
+-- `since` (only rows changed since then, through the (status, updated_at)
+-- index: a completion or failure sets updated_at). For metrics scrapes and
+-- `dataqueue stats`.
 -- Parameters: now, since. Returns job_type, status, jobs, oldest_pending_at,
 -- completed, failed.
 SELECT
     j.job_type,
     j.status,
     count(*) AS jobs,
-    min(j.run_at) FILTER (
-        WHERE j.status = 'pending' AND j.run_at <= %(now)s::timestamptz
-    ) AS oldest_pending_at,
-    count(*) FILTER (
-        WHERE j.status = 'completed' AND j.completed_at >= %(since)s::timestamptz
-    ) AS completed,
-    count(*) FILTER (WHERE j.last_failed_at >= %(since)s::timestamptz) AS failed
+    NULL::timestamptz AS oldest_pending_at,
+    0 AS completed,
+    0 AS failed
 FROM {schema}.job_queue AS j
 GROUP BY j.job_type, j.status
+UNION ALL
+SELECT j.job_type, NULL, 0, min(j.run_at), 0, 0
+FROM {schema}.job_queue AS j
+WHERE j.status = 'pending' AND j.run_at <= %(now)s::timestamptz
+GROUP BY j.job_type
+UNION ALL
+SELECT
+    j.job_type,
+    NULL,
+    0,
+    NULL,
+    count(*) FILTER (
+        WHERE j.status = 'completed' AND j.completed_at >= %(since)s::timestamptz
+    ),
+    count(*) FILTER (WHERE j.last_failed_at >= %(since)s::timestamptz)
+FROM {schema}.job_queue AS j
+WHERE j.status IN ('pending', 'processing', 'completed', 'failed', 'cancelled', 'waiting')
+    AND j.updated_at >= %(since)s::timestamptz
+GROUP BY j.job_type
