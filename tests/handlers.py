@@ -14,3 +14,7 @@ def hang_forever(payload: Any) -> None:
 async def square_with_progress(payload: dict[str, int], ctx: Any) -> int:
     await ctx.set_progress(50)
     return payload["n"] ** 2
+
+
+def explode(payload: Any) -> None:
+    raise RuntimeError("exploded in child")

@@ -215,13 +215,15 @@ class Completion:
 @dataclass(frozen=True, slots=True)
 class Failure:
     """An attempt failed: the job becomes ``failed``, ``{"message",
-    "timestamp"}`` is appended to its ``error_history``, and it runs again at
+    "timestamp"}`` (and the handler's ``"traceback"``, when it raised) is
+    appended to its ``error_history``, and it runs again at
     ``next_attempt_at`` (``None``: failed for good)."""
 
     lease: Lease
     message: str
     reason: FailureReason
     next_attempt_at: datetime | None
+    traceback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

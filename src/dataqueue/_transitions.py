@@ -315,9 +315,13 @@ def failed_metadata(
     }
 
 
-def error_entry(message: str, at: datetime) -> Metadata:
-    """The entry a failure appends to the job's ``error_history``."""
-    return {"message": message, "timestamp": at.isoformat()}
+def error_entry(message: str, at: datetime, traceback: str | None = None) -> Metadata:
+    """The entry a failure appends to the job's ``error_history``, with
+    ``"traceback"`` when a handler's exception gave one."""
+    entry: Metadata = {"message": message, "timestamp": at.isoformat()}
+    if traceback is not None:
+        entry["traceback"] = traceback
+    return entry
 
 
 def waiting_metadata(wait_until: datetime | None, token_id: str | None) -> Metadata:

@@ -76,6 +76,8 @@ MIN_POLL_INTERVAL = 0.01
 MAX_KEY_PREFIX_CHARS = 100
 MAX_MESSAGE_CHARS = 8192
 """An error message stored in ``error_history`` is cut to this length."""
+MAX_TRACEBACK_BYTES = 8192
+"""A handler's traceback stored in ``error_history`` keeps its last 8 KiB."""
 
 FILTER_KEYS = ("job_type", "priority", "run_at", "tags")
 

@@ -378,22 +378,28 @@ class JobQueue:
 
     # -- changing ---------------------------------------------------------
 
-    async def retry_job(self, job_id: int) -> None:
-        """Run a failed or cancelled job again now; other jobs (a processing
-        one above all) are left alone."""
+    async def retry_job(self, job_id: int) -> bool:
+        """Run a failed or cancelled job again now; returns whether it did.
+        Other jobs (a processing one above all) are left alone: the store
+        decides, atomically, so there is no need to check the status first."""
         v.check_id(job_id, "retry_job")
         store = await self._store()
-        if await store.retry_job(job_id, now=self._runtime.now()):
+        retried = await store.retry_job(job_id, now=self._runtime.now())
+        if retried:
             await self._announce_change("job:retried", [job_id])
+        return retried
 
-    async def cancel_job(self, job_id: int) -> None:
-        """Cancel a pending or waiting job; other jobs are left alone."""
+    async def cancel_job(self, job_id: int) -> bool:
+        """Cancel a pending or waiting job; returns whether it did. Other
+        jobs are left alone: the store decides, atomically."""
         v.check_id(job_id, "cancel_job")
         store = await self._store()
-        if await store.cancel_job(job_id, now=self._runtime.now()):
+        cancelled = await store.cancel_job(job_id, now=self._runtime.now())
+        if cancelled:
             await self._announce_change("job:cancelled", [job_id])
             # A cancelled flow step may be the one its flow waited for.
             await self._runtime.enqueue_ready_flow_joins()
+        return cancelled
 
     async def _announce_change(self, event: str, job_ids: Sequence[int]) -> None:
         """Emit ``event`` for jobs this call changed (and project them)."""

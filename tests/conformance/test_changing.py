@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -158,3 +159,37 @@ async def test_cancel_all_upcoming_jobs_with_filters(
     statuses = {j.id: j.status.value for j in await queue.get_all_jobs()}
     assert statuses == {soon: "pending", late: "cancelled", other: "pending"}
     assert await queue.cancel_all_upcoming_jobs() == 2
+
+
+async def test_retry_and_cancel_say_whether_they_changed_the_job(
+    queue: dq.JobQueue,
+) -> None:
+    pending = await queue.add_job("a", {})
+    assert await queue.retry_job(pending) is False
+    assert await queue.cancel_job(pending) is True
+    assert await queue.cancel_job(pending) is False
+    assert await queue.retry_job(pending) is True
+    assert await queue.retry_job(pending) is False
+    assert await queue.retry_job(pending + 1000) is False
+    assert await queue.cancel_job(pending + 1000) is False
+    assert await events(queue, pending) == ["added", "cancelled", "retried"]
+
+
+async def test_cancel_refuses_a_processing_job(queue: dq.JobQueue) -> None:
+    job_id = await queue.add_job("a", {})
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(payload: object) -> None:
+        started.set()
+        await release.wait()
+
+    processor = queue.create_processor({"a": slow})
+    batch = asyncio.create_task(processor.start())
+    await started.wait()
+    assert await queue.cancel_job(job_id) is False
+    assert await queue.retry_job(job_id) is False
+    release.set()
+    await batch
+    job = await queue.get_job(job_id)
+    assert job is not None and job.status is dq.JobStatus.COMPLETED

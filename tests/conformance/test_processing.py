@@ -413,3 +413,116 @@ async def test_two_processors_never_run_a_job_twice(
 
     await asyncio.gather(drain(pa), drain(pb), drain(pa), drain(pb))
     assert sorted(runs) == list(range(200))
+
+
+def _check_card(payload: dict[str, str]) -> None:
+    raise ValueError(f"card {payload['card']} declined")
+
+
+async def test_handler_exception_keeps_its_traceback(queue: dq.JobQueue) -> None:
+    async def charge(payload: dict[str, str]) -> None:
+        _check_card(payload)
+
+    job_id = await queue.add_job("charge", {"card": "4242"}, max_attempts=1)
+    await queue.create_processor({"charge": charge}).start()
+    (entry,) = (await get(queue, job_id)).error_history
+    assert entry["message"] == "ValueError: card 4242 declined"
+    trace = entry["traceback"]
+    assert trace.startswith("Traceback (most recent call last):")
+    assert "in charge" in trace and "in _check_card" in trace
+    assert trace.rstrip().endswith("ValueError: card 4242 declined")
+
+
+async def test_stored_traceback_keeps_its_last_8_kib(queue: dq.JobQueue) -> None:
+    def chained(payload: object) -> None:
+        cause: Exception | None = None
+        for link in range(200):
+            try:
+                raise ValueError(f"link {link}") from cause
+            except ValueError as error:
+                cause = error
+        raise RuntimeError("bottom") from cause
+
+    job_id = await queue.add_job("chained", {}, max_attempts=1)
+    await queue.create_processor({"chained": chained}).start()
+    (entry,) = (await get(queue, job_id)).error_history
+    trace = entry["traceback"]
+    assert 8000 < len(trace.encode()) <= 8192
+    assert "ValueError: link 199" in trace and "ValueError: link 0" not in trace
+    assert trace.rstrip().endswith("RuntimeError: bottom")
+
+
+async def test_failures_without_an_exception_store_no_traceback(
+    queue: dq.JobQueue,
+) -> None:
+    job_id = await queue.add_job("slow", {}, timeout=0.05, max_attempts=1)
+
+    async def slow(payload: object) -> None:
+        await asyncio.sleep(5)
+
+    await queue.create_processor({"slow": slow}).start()
+    (entry,) = (await get(queue, job_id)).error_history
+    assert entry["message"] == "job timed out after 0.05s"
+    assert "traceback" not in entry
+
+
+async def test_force_kill_child_traceback_is_stored(queue: dq.JobQueue) -> None:
+    from tests import handlers
+
+    job_id = await queue.add_job(
+        "explode", {}, timeout=20, force_kill_on_timeout=True, max_attempts=1
+    )
+    await queue.create_processor({"explode": handlers.explode}).start()
+    (entry,) = (await get(queue, job_id)).error_history
+    assert "in explode" in entry["traceback"]
+    assert entry["traceback"].rstrip().endswith("RuntimeError: exploded in child")
+
+
+async def test_an_automatic_retry_sets_last_retried_at(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    calls = 0
+
+    def flaky(payload: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ValueError("first try fails")
+
+    job_id = await queue.add_job("flaky", {}, retry_delay=10, retry_backoff=False)
+    processor = queue.create_processor({"flaky": flaky})
+    await processor.start()
+    assert (await get(queue, job_id)).last_retried_at is None
+    clock.advance(10)
+    await processor.start()
+    job = await get(queue, job_id)
+    assert (job.status, job.attempts) == (dq.JobStatus.COMPLETED, 2)
+    assert job.last_retried_at == clock.now()
+
+
+async def test_a_first_attempt_leaves_last_retried_at_unset(
+    queue: dq.JobQueue,
+) -> None:
+    job_id = await queue.add_job("a", {})
+    await queue.create_processor({"a": lambda p: None}).start()
+    assert (await get(queue, job_id)).last_retried_at is None
+
+
+async def test_a_coroutine_returned_unawaited_fails_with_a_hint(
+    queue: dq.JobQueue,
+) -> None:
+    sent: list[object] = []
+
+    async def send(payload: object) -> None:
+        sent.append(payload)
+
+    job_id = await queue.add_job("send", {"to": "a@x.com"}, max_attempts=1)
+    await queue.create_processor({"send": lambda p: send(p)}).start()
+    job = await get(queue, job_id)
+    assert (job.status, job.failure_reason) == (
+        dq.JobStatus.FAILED,
+        dq.FailureReason.HANDLER_ERROR,
+    )
+    message = job.error_history[0]["message"]
+    assert "send()" in message and "await" in message
+    assert sent == []

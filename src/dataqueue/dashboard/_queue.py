@@ -96,11 +96,13 @@ class QueueView:
         events: list[JobEvent] = await self._call("get_job_events", job_id)
         return events
 
-    async def cancel_job(self, job_id: int) -> None:
-        await self._call("cancel_job", job_id)
+    async def cancel_job(self, job_id: int) -> bool:
+        cancelled: bool = await self._call("cancel_job", job_id)
+        return cancelled
 
-    async def retry_job(self, job_id: int) -> None:
-        await self._call("retry_job", job_id)
+    async def retry_job(self, job_id: int) -> bool:
+        retried: bool = await self._call("retry_job", job_id)
+        return retried
 
     async def get_token(self, token_id: str) -> Token | None:
         token: Token | None = await self._call("get_token", token_id)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields, make_dataclass
 from datetime import datetime
 from types import GenericAlias
@@ -288,29 +288,37 @@ async def get_job_tokens(
 async def cancel_job(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
-    job = await job_or_404(dashboard, args["job_id"])
-    if job.status not in (JobStatus.PENDING, JobStatus.WAITING):
-        raise ApiError(
-            409,
-            f"job {job.id} is {job.status.value}; only pending or waiting "
-            "jobs can be cancelled",
-        )
-    await dashboard.queue.cancel_job(job.id)
-    return json_response({"job": await job_or_404(dashboard, job.id)})
+    return await _change_job(
+        dashboard,
+        args["job_id"],
+        dashboard.queue.cancel_job,
+        "only pending or waiting jobs can be cancelled",
+    )
 
 
 async def retry_job(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
-    job = await job_or_404(dashboard, args["job_id"])
-    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        raise ApiError(
-            409,
-            f"job {job.id} is {job.status.value}; only failed or cancelled "
-            "jobs can be retried",
-        )
-    await dashboard.queue.retry_job(job.id)
-    return json_response({"job": await job_or_404(dashboard, job.id)})
+    return await _change_job(
+        dashboard,
+        args["job_id"],
+        dashboard.queue.retry_job,
+        "only failed or cancelled jobs can be retried",
+    )
+
+
+async def _change_job(
+    dashboard: Dashboard,
+    job_id: int,
+    change: Callable[[int], Awaitable[bool]],
+    refusal: str,
+) -> Response:
+    """The job after ``change``; 409 with its status when the store refused
+    the change (it decides, atomically), 404 when there is no such job."""
+    if await change(job_id):
+        return json_response({"job": await job_or_404(dashboard, job_id)})
+    job = await job_or_404(dashboard, job_id)
+    raise ApiError(409, f"job {job.id} is {job.status.value}; {refusal}")
 
 
 async def process_jobs(

@@ -247,27 +247,27 @@ def _add_write_tools(server: MCPServer[Any], queue: dq.JobQueue) -> None:
     @_tool_errors
     async def retry_job(job_id: JobId) -> dict[str, Any]:
         """Run a failed or cancelled job again now."""
+        retried = await queue.retry_job(job_id)
         job = await _existing(queue, job_id)
-        if job.status not in (dq.JobStatus.FAILED, dq.JobStatus.CANCELLED):
+        if not retried:
             raise ToolError(
                 f"job {job_id} is {job.status.value}; only failed or cancelled "
                 "jobs can be retried"
             )
-        await queue.retry_job(job_id)
-        return _summary(await _existing(queue, job_id))
+        return _summary(job)
 
     @server.tool(name="cancel-job", annotations=WRITE)
     @_tool_errors
     async def cancel_job(job_id: JobId) -> dict[str, Any]:
         """Cancel a pending or waiting job."""
+        cancelled = await queue.cancel_job(job_id)
         job = await _existing(queue, job_id)
-        if job.status not in (dq.JobStatus.PENDING, dq.JobStatus.WAITING):
+        if not cancelled:
             raise ToolError(
                 f"job {job_id} is {job.status.value}; only pending or waiting "
                 "jobs can be cancelled"
             )
-        await queue.cancel_job(job_id)
-        return _summary(await _existing(queue, job_id))
+        return _summary(job)
 
 
 async def _existing(queue: dq.JobQueue, job_id: int) -> dq.JobRecord:

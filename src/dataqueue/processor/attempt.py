@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,7 @@ class Raised:
     message: str
     reason: FailureReason
     error: BaseException | None = None
+    traceback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,12 @@ AttemptResult = Succeeded | Raised | Abandoned | Suspended
 
 
 class ChildError(Exception):
-    """The handler raised in a force-kill child process; the message is the child's."""
+    """The handler raised in a force-kill child process; the message and the
+    traceback are the child's."""
+
+    def __init__(self, message: str, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
 
 
 def error_message(error: BaseException) -> str:
@@ -101,6 +108,27 @@ def error_message(error: BaseException) -> str:
     if not isinstance(error, ChildError):
         text = f"{type(error).__name__}: {text}" if text else type(error).__name__
     return v.storable_text(text)
+
+
+def error_traceback(error: BaseException) -> str:
+    """The error's traceback as recorded: its last ``MAX_TRACEBACK_BYTES``
+    (the innermost frames, where a handler's bug usually is)."""
+    if isinstance(error, ChildError) and error.traceback is not None:
+        return error.traceback
+    text = "".join(traceback.format_exception(error))
+    data = text.encode("utf-8", "replace")
+    if len(data) > v.MAX_TRACEBACK_BYTES:
+        text = data[-v.MAX_TRACEBACK_BYTES :].decode("utf-8", "ignore")
+    return v.storable_text(text, v.MAX_TRACEBACK_BYTES)
+
+
+def _handler_failed(error: BaseException) -> Raised:
+    return Raised(
+        error_message(error),
+        FailureReason.HANDLER_ERROR,
+        error,
+        error_traceback(error),
+    )
 
 
 class Attempt:
@@ -161,10 +189,24 @@ class Attempt:
         except Exception as error:
             if self.signal.reason in ("lease_lost", "shutdown"):
                 return Abandoned(self.signal.reason)
-            return Raised(error_message(error), FailureReason.HANDLER_ERROR, error)
+            return _handler_failed(error)
+        if inspect.iscoroutine(value):
+            return self._unawaited(value)
         request = self.context.durable.request
         # A handler that caught the wait (``except BaseException``) still waits.
         return Succeeded(value) if request is None else Suspended(request)
+
+    def _unawaited(self, coroutine: Coroutine[Any, Any, Any]) -> Raised:
+        """A handler returned a coroutine (``lambda p: send(p)`` with an
+        async ``send``): its work never ran, so the attempt fails."""
+        coroutine.close()  # no "never awaited" warning on top of this error
+        name = getattr(coroutine, "__qualname__", "a coroutine")
+        return Raised(
+            f"handler for {self.job.job_type!r} returned the coroutine {name}() "
+            "without awaiting it: make the handler an async def that awaits it "
+            f"(async def handler(payload): await {name}(payload))",
+            FailureReason.HANDLER_ERROR,
+        )
 
     async def _call_with_timeout(self, handler: HandlerSpec) -> Any:
         if self.job.force_kill_on_timeout:

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from dataqueue.errors import HandlerImportError, JobTimeoutError, UnsupportedInForceKill
 from dataqueue.models import JobRecord
-from dataqueue.processor.attempt import ChildError, HandlerSpec, error_message
+from dataqueue.processor.attempt import (
+    ChildError,
+    HandlerSpec,
+    error_message,
+    error_traceback,
+)
 from dataqueue.processor.context import AbortSignal, progress_value
 
 if TYPE_CHECKING:
@@ -84,7 +89,7 @@ def child_main(path: str, job: JobRecord, conn: Connection) -> None:
             result = asyncio.run(_await(result))
         conn.send(("result", result))
     except BaseException as error:
-        conn.send(("error", error_message(error)))
+        conn.send(("error", (error_message(error), error_traceback(error))))
     finally:
         conn.close()
 
@@ -115,7 +120,7 @@ async def run_in_child(attempt: Attempt, handler: Handler) -> Any:
                     await attempt.context.set_progress(value)
                     continue
                 if kind == "error":
-                    raise ChildError(value)
+                    raise ChildError(*value)
                 return value
             if attempt.signal.reason in ("lease_lost", "shutdown"):
                 raise asyncio.CancelledError

@@ -133,7 +133,9 @@ class OutcomeWriter:
             job.retry_delay_max,
             self._rand,
         )
-        self._pending.append(Failure(lease, result.message, result.reason, retry_at))
+        self._pending.append(
+            Failure(lease, result.message, result.reason, retry_at, result.traceback)
+        )
         self._event(
             "job:failed",
             job,

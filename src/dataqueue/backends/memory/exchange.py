@@ -141,7 +141,10 @@ def fail(tables: Tables, row: Row, outcome: Failure, now: datetime) -> t.Transit
         t.failure(retry_at),
         now,
         t.failed_metadata(outcome.message, outcome.reason, retry_at),
-        error_history=[*row["error_history"], t.error_entry(outcome.message, now)],
+        error_history=[
+            *row["error_history"],
+            t.error_entry(outcome.message, now, outcome.traceback),
+        ],
         failure_reason=outcome.reason.value,
         last_failed_at=now,
         next_attempt_at=retry_at,
@@ -233,6 +236,8 @@ def claim(tables: Tables, request: ClaimRequest, now: datetime) -> list[Row]:
             lease_token=request.token,
             attempts=attempt,
             started_at=now if row["started_at"] is None else row["started_at"],
+            # a job that spent an attempt before is being retried
+            last_retried_at=now if attempt > 1 else row["last_retried_at"],
             next_attempt_at=None,
             pending_reason=None,
         )

@@ -692,10 +692,10 @@ class PostgresBackend(Backend):
 
         async def complete(cur: psycopg.AsyncCursor[Row]) -> str | None:
             await cur.execute(self._queries["complete_token"], params)
-            row = await cur.fetchone()
-            assert row is not None
-            if row["completed"] is None:
-                return "unknown" if row["status"] is None else str(row["status"])
+            if await cur.fetchone() is None:
+                await cur.execute(self._queries["get_token"], params)
+                token = await cur.fetchone()
+                return "unknown" if token is None else str(token["status"])
             await self._resume_token_waits(cur, [token_id], False, now)
             return None
 

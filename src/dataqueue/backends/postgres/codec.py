@@ -131,7 +131,9 @@ def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]
         "f_positions": [n for n, _ in failed],
         "f_ids": [o.lease.job_id for _, o in failed],
         "f_tokens": [o.lease.token for _, o in failed],
-        "f_errors": [json_text(error_entry(o.message, now)) for _, o in failed],
+        "f_errors": [
+            json_text(error_entry(o.message, now, o.traceback)) for _, o in failed
+        ],
         "f_reasons": [o.reason.value for _, o in failed],
         "f_next_at": [o.next_attempt_at for _, o in failed],
         "f_metadata": [

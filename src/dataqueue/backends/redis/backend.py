@@ -433,12 +433,16 @@ def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _failure(
-    message: str, reason: FailureReason, retry_at: datetime | None, now: datetime
+    message: str,
+    reason: FailureReason,
+    retry_at: datetime | None,
+    now: datetime,
+    traceback: str | None = None,
 ) -> tuple[str, str]:
     """A failure's error_history entry and its 'failed' event's metadata
     (JSON text), as ``settle_and_claim.lua`` and ``reclaim_stuck_jobs.lua``
     append them."""
-    entry = to_json_text(error_entry(message, now))
+    entry = to_json_text(error_entry(message, now, traceback))
     metadata = to_json_text(failed_metadata(message, reason, retry_at))
     return entry, metadata
 
@@ -491,7 +495,9 @@ def _outcome(outcome: Outcome, now: datetime) -> list[JSONValue]:
     if not isinstance(outcome, Failure):
         raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
     retry_at = outcome.next_attempt_at
-    entry, metadata = _failure(outcome.message, outcome.reason, retry_at, now)
+    entry, metadata = _failure(
+        outcome.message, outcome.reason, retry_at, now, outcome.traceback
+    )
     return [
         "f",
         str(lease.job_id),

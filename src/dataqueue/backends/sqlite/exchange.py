@@ -211,7 +211,9 @@ def settle(
                 {
                     "id": job_id,
                     "token": outcome.lease.token,
-                    "error": encode_json(error_entry(outcome.message, at)),
+                    "error": encode_json(
+                        error_entry(outcome.message, at, outcome.traceback)
+                    ),
                     "failure_reason": outcome.reason.value,
                     "next_attempt_at": optional_micros(retry_at),
                     "now": now,

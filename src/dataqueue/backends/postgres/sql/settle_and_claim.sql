@@ -26,8 +26,9 @@
 -- statement is planned on every call, and every CTE adds to that.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
--- with a 'processing' event; waiting jobs whose wait_until has come are due
--- too (run_at becomes wait_until, with a 'resumed' event before the
+-- with a 'processing' event (a job that spent an attempt before is being
+-- retried: last_retried_at is set); waiting jobs whose wait_until has come
+-- are due too (run_at becomes wait_until, with a 'resumed' event before the
 -- 'processing' one). The kinds are read separately so pending
 -- jobs come straight off the claim index in claim order (an OR of both
 -- would sort every due job); FOR UPDATE SKIP LOCKED keeps concurrent claims
@@ -188,6 +189,8 @@ claimed AS (
         run_at = CASE WHEN j.status = 'waiting' THEN j.wait_until ELSE j.run_at END,
         attempts = j.attempts + 1,
         started_at = coalesce(j.started_at, %(now)s::timestamptz),
+        last_retried_at = CASE WHEN j.attempts > 0
+            THEN %(now)s::timestamptz ELSE j.last_retried_at END,
         next_attempt_at = NULL,
         pending_reason = NULL,
         updated_at = %(now)s::timestamptz

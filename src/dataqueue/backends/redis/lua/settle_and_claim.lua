@@ -151,6 +151,8 @@ if limit > 0 then
           lease_token = token, attempts = tostring(attempt),
           started_at = job.started_at or now, updated_at = now,
           next_attempt_at = false, pending_reason = false,
+          -- a job that spent an attempt before is being retried
+          last_retried_at = attempt > 1 and now or job.last_retried_at or false,
         })
         index_add(K_PROCESSING, now, id)
         add_event(id, 'processing', now,

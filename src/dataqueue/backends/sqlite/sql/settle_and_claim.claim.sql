@@ -1,7 +1,8 @@
 -- settle_and_claim.claim: move up to :limit due jobs to processing for
 -- :worker_id under lease :token.
 -- Due: pending with run_at <= now, or failed with next_attempt_at <= now.
--- Chosen by priority (high first), run_at, id. RETURNING gives no order: the
+-- A job that spent an attempt before is being retried: last_retried_at is
+-- set. Chosen by priority (high first), run_at, id. RETURNING gives no order: the
 -- caller sorts the rows by the same key (priority and run_at are unchanged).
 -- INDEXED BY: with the status index the planner would sort every pending job;
 -- the partial index is walked in claim order and stops at the limit.
@@ -14,6 +15,7 @@ SET status = 'processing',
     lease_token = :token,
     attempts = attempts + 1,
     started_at = coalesce(started_at, :now),
+    last_retried_at = CASE WHEN attempts > 0 THEN :now ELSE last_retried_at END,
     next_attempt_at = NULL,
     pending_reason = NULL,
     updated_at = :now
