@@ -4,49 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 import dataqueue as dq
-from dataqueue.cli._options import (
-    env_file_option,
-    load_env_file,
-    resolve_url,
-    url_option,
-)
-from dataqueue.cli.migrate import redact
-
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _store_options(func: F) -> F:
-    """--url, --schema, --key-prefix and --env-file: where the schedules are."""
-    func = url_option(func)
-    func = click.option("--schema", help="PostgreSQL schema (default: public).")(func)
-    func = click.option("--key-prefix", help='Redis key prefix (default: "dq:").')(func)
-    return env_file_option(func)
-
-
-def _with_queue(store: dict[str, Any], use: Callable[[dq.SyncJobQueue], T]) -> T:
-    """Call ``use`` with the queue at the store given by ``_store_options``."""
-    load_env_file(store["env_file"])
-    resolved = resolve_url(store["url"], required=True)
-    assert resolved is not None
-    try:
-        queue = dq.connect_sync(
-            resolved, schema=store["schema"], key_prefix=store["key_prefix"]
-        )
-    except (ValueError, TypeError, ImportError) as error:
-        raise click.ClickException(str(error)) from error
-    try:
-        return use(queue)
-    except dq.BackendError as error:
-        raise click.ClickException(f"{redact(resolved)}: {error}") from error
-    finally:
-        queue.close()
+from dataqueue.cli._store import store_options, with_queue
 
 
 def _find(queue: dq.SyncJobQueue, schedule: str) -> dq.CronJob:
@@ -71,11 +35,11 @@ def cron() -> None:
 
 
 @cron.command("list")
-@_store_options
+@store_options
 @click.option("--status", type=click.Choice(["active", "paused"]), help="Only these.")
 def list_schedules(status: str | None, **store: Any) -> None:
     """Every schedule, with its next run in its own zone and in UTC."""
-    schedules = _with_queue(store, lambda q: q.list_cron_jobs(status))
+    schedules = with_queue(store, lambda q: q.list_cron_jobs(status))
     if not schedules:
         click.echo("no cron schedules")
         return
@@ -94,14 +58,14 @@ def _change(
 ) -> click.Command:
     @click.command(name, help=f"{verb.capitalize()} a schedule, given its id or name.")
     @click.argument("schedule")
-    @_store_options
+    @store_options
     def command(schedule: str, **store: Any) -> None:
         def run(queue: dq.SyncJobQueue) -> str:
             found = _find(queue, schedule)
             call(queue, found.id)
             return found.schedule_name
 
-        click.echo(f"{verb} cron schedule {_with_queue(store, run)!r}")
+        click.echo(f"{verb} cron schedule {with_queue(store, run)!r}")
 
     return command
 

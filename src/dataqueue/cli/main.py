@@ -10,6 +10,7 @@ from dataqueue.cli.demo import demo
 from dataqueue.cli.docs import docs
 from dataqueue.cli.init import init
 from dataqueue.cli.install import install_mcp, install_rules, install_skills
+from dataqueue.cli.jobs import healthcheck, jobs, stats
 from dataqueue.cli.mcp import mcp
 from dataqueue.cli.migrate import migrate
 from dataqueue.cli.worker import worker
@@ -32,3 +33,6 @@ main.add_command(install_rules)
 main.add_command(install_mcp)
 main.add_command(cron)
 main.add_command(dashboard)
+main.add_command(jobs)
+main.add_command(stats)
+main.add_command(healthcheck)
