@@ -31,6 +31,8 @@ ORDER = (
     "stores",
     "testing",
     "scaling",
+    "deploy",
+    "troubleshooting",
     "building-with-ai",
 )
 

@@ -85,6 +85,7 @@ def test_search_ranks_pages_by_their_best_section() -> None:
     assert _docs.search("SIGTERM drain timeout deploy", pages=pages)[0].page.slug in {
         "scaling",
         "processing",
+        "deploy",
     }
     assert _docs.search("", pages=pages) == []
     assert _docs.search("qqqzzz", pages=pages) == []
