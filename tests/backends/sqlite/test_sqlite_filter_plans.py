@@ -20,6 +20,7 @@ from dataqueue.backends.sqlite.codec import filter_params
 from dataqueue.backends.sqlite.connection import (
     MIGRATION_NUMBERS,
     MIGRATIONS,
+    SQL,
     split_statements,
 )
 from dataqueue.models import JobStatus, TagFilter
@@ -88,3 +89,19 @@ def test_a_page_of_every_job_walks_the_ids_newest_first(
     # SCAN in rowid order, stopped by LIMIT: no sort of every job.
     found = plan(schema, _filtered("get_jobs", JobFilter()), JobFilter())
     assert "TEMP B-TREE" not in found, found
+
+
+def test_queue_stats_read_only_the_rows_each_part_needs(
+    schema: sqlite3.Connection,
+) -> None:
+    rows = schema.execute(
+        f"EXPLAIN QUERY PLAN {SQL['job_type_stats']}", {"now": 0, "since": 0}
+    )
+    found = "\n".join(row[3] for row in rows)
+    # counts from the (job_type, status) index alone; the oldest pending job
+    # among pending ones; the window from recently updated finished jobs and
+    # from the active ones
+    scans = [line for line in found.splitlines() if line.startswith("SCAN")]
+    assert scans == ["SCAN j USING COVERING INDEX job_queue_type_status"], found
+    assert "job_queue_cleanup (updated_at>?)" in found, found
+    assert found.count("job_queue_status (status=?)") == 2, found
