@@ -29,6 +29,7 @@ PROCESS_STORES = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("redis_cluster", marks=pytest.mark.redis_cluster),
+    pytest.param("postgres_partitioned", marks=pytest.mark.postgres),
 ]
 """The stores several processes share. A test that runs real processes
 parametrises ``store`` over these: ``memory://`` lives in one process."""
@@ -57,19 +58,32 @@ CLUSTER_MODULES = frozenset(
 )
 
 
+# The conformance modules that also run on PostgreSQL's partitioned history
+# layout (migrate(partitioned=True)): the ones that write, read and clean
+# up events. Everything else runs the same statements on the same tables.
+PARTITIONED_MODULES = frozenset(
+    f"tests/conformance/test_{name}.py"
+    for name in ("adding", "events", "maintenance", "processing", "reading")
+)
+# The stores that run a part of the conformance suite only.
+PARTIAL_STORES = {
+    "redis_cluster": CLUSTER_MODULES,
+    "postgres_partitioned": PARTITIONED_MODULES,
+}
+
+
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Keep the Redis Cluster runs of CLUSTER_MODULES only."""
+    """Keep the runs of PARTIAL_STORES in their modules only."""
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         params = getattr(item, "callspec", None)
-        on_cluster = (
-            params is not None and params.params.get("store") == "redis_cluster"
-        )
+        store = params.params.get("store") if params is not None else None
         where = item.nodeid.partition("::")[0]
-        (dropped if on_cluster and where not in CLUSTER_MODULES else kept).append(item)
+        modules = PARTIAL_STORES.get(store) if isinstance(store, str) else None
+        (dropped if modules is not None and where not in modules else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -110,7 +124,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def store_options(store: str, tmp_path: Path, ns: str) -> dict[str, Any]:
     """``connect()`` arguments for ``store`` in namespace ``ns``."""
     match store:
-        case "postgres":
+        case "postgres" | "postgres_partitioned":
             return {"url": PG_URL, "schema": ns}
         case "redis":
             return {"url": REDIS_URL, "key_prefix": f"{ns}:"}
@@ -137,7 +151,7 @@ async def open_store(
     """A migrated queue on ``store`` in its own namespace."""
     queue = dq.connect(**store_options(store, tmp_path, ns), clock=clock)
     try:
-        await queue.migrate()
+        await queue.migrate(partitioned=store == "postgres_partitioned")
         await queue.get_job(1)
     except OSError as error:
         raise RuntimeError(f"{UNREACHABLE.get(store, store)} ({error})") from error
@@ -153,7 +167,7 @@ async def drop_namespace(store: str, ns: str) -> None:
         from dataqueue.backends.memory import forget_named
 
         forget_named(ns)
-    elif store == "postgres":
+    elif store in ("postgres", "postgres_partitioned"):
         import psycopg
 
         async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as c:

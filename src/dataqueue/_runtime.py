@@ -218,8 +218,10 @@ class Runtime:
                 )
             )
 
-    async def migrate(self) -> None:
+    async def migrate(self, *, partitioned: bool = False) -> None:
         await self.backend.migrate()
+        if partitioned:
+            await self.backend.partition_history()
         self._opened = False
 
     # -- maintenance ------------------------------------------------------

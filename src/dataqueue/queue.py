@@ -103,9 +103,17 @@ class JobQueue:
         """Release what the queue opened (never a pool or client you passed in)."""
         await self._runtime.close()
 
-    async def migrate(self) -> None:
-        """Create or upgrade the store's schema (PostgreSQL needs this once)."""
-        await self._runtime.migrate()
+    async def migrate(self, *, partitioned: bool = False) -> None:
+        """Create or upgrade the store's schema (PostgreSQL needs this once).
+
+        Args:
+            partitioned: PostgreSQL only: also move to the partitioned
+                history layout, where events are kept in one partition per
+                day and cleanup drops whole days (see docs/scaling.md). It
+                is kept from then on; ``BackendError`` on other stores.
+        """
+        partitioned = v.check_bool(partitioned, "migrate", "partitioned")
+        await self._runtime.migrate(partitioned=partitioned)
 
     def get_pool(self) -> Any:
         """The psycopg pool of a PostgreSQL queue; ``BackendError`` elsewhere."""

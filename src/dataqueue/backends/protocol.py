@@ -480,6 +480,12 @@ class Backend(
     async def migrate(self) -> None:
         """Create or upgrade the schema; safe to run twice and concurrently."""
 
+    async def partition_history(self) -> None:
+        """Move to the partitioned history layout (PostgreSQL only)."""
+        raise BackendError(
+            f"the partitioned history layout is PostgreSQL's, not {self.name}'s"
+        )
+
     def get_pool(self) -> Any:
         raise BackendError(
             f"get_pool() is only available on PostgreSQL, not {self.name}"

@@ -20,9 +20,19 @@ from dataqueue.connect import connect
 @url_option
 @click.option("--schema", help="PostgreSQL schema to create and use (default: public).")
 @click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
+@click.option(
+    "--partitioned",
+    is_flag=True,
+    help="PostgreSQL: keep events in one partition per day, so that cleanup "
+    "drops whole days (docs/scaling.md). Kept from then on.",
+)
 @env_file_option
 def migrate(
-    url: str | None, schema: str | None, key_prefix: str | None, env_file: Path | None
+    url: str | None,
+    schema: str | None,
+    key_prefix: str | None,
+    partitioned: bool,
+    env_file: Path | None,
 ) -> None:
     """Create or upgrade dataqueue's tables (on Redis: its indexes, and the
     names of keys of an earlier layout). Safe to run again."""
@@ -33,7 +43,7 @@ def migrate(
     async def run() -> None:
         queue = connect(resolved, schema=schema, key_prefix=key_prefix)
         try:
-            await queue.migrate()
+            await queue.migrate(partitioned=partitioned)
         finally:
             await queue.close()
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -164,6 +164,11 @@ POOL_TIMEOUT = 10.0
 # The claim's optional job-type test, rendered into settle_and_claim.sql
 # once: a typed and an untyped statement, each with a plan of its own.
 JOB_TYPE_FILTER = sql.SQL("AND job_type = ANY (%(job_types)s::text[])")
+# The partitioned history layout keeps this many days of partitions ready
+# beyond today, so that a supervisor down for a few days costs nothing.
+PARTITION_DAYS_AHEAD = 7
+# A cutoff before every event: creates partitions, drops none.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def cron_params(schedule: NewCronJob) -> dict[str, Any]:
@@ -609,9 +614,25 @@ class PostgresBackend(Backend):
         return await self._delete_in_batches("cleanup_old_jobs", before, batch_size)
 
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
-        return await self._delete_in_batches(
+        dropped = 0
+        [layout] = await self._fetch("cleanup_old_job_events.layout", {})
+        if layout["partitioned"]:
+            # Whole days go with their partition; the rest (the default
+            # partition, the day the cutoff falls in) row by row below.
+            params = {"before": before, "days_ahead": PARTITION_DAYS_AHEAD}
+            dropped = await self._count("cleanup_old_job_events.partitions", params)
+        return dropped + await self._delete_in_batches(
             "cleanup_old_job_events", before, batch_size
         )
+
+    async def partition_history(self) -> None:
+        async with self._cursor("migrate", transaction=True) as cur:
+            await cur.execute(self._queries["migrate_lock"], {"schema": self._schema})
+            await cur.execute(self._queries["migrate_partitioned"])
+            await cur.execute(
+                self._queries["cleanup_old_job_events.partitions"],
+                {"before": EPOCH, "days_ahead": PARTITION_DAYS_AHEAD},
+            )
 
     async def cleanup_old_flows(self, before: datetime, batch_size: int) -> int:
         return await self._delete_in_batches("cleanup_old_flows", before, batch_size)
