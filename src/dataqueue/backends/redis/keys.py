@@ -1,7 +1,10 @@
 """Every Redis key name, as a function of the queue's ``key_prefix``.
 
 ``lua/_lib.lua`` builds the same names inside the scripts (a test checks that
-both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
+both agree). Every name starts with the prefix as one hash tag (``base``):
+prefix ``dq:`` gives ``{dq:}job:7``, so a queue's keys share one Redis
+Cluster slot. Layout, with ``{p}`` that tagged prefix and times in epoch
+microseconds:
 
 * ``{p}job:{id}`` hash of one job (JSON for payload, output, tags,
   error_history, step_data; absent field = NULL; ``lease_token`` while it is
@@ -61,7 +64,8 @@ both agree). Layout, with ``{p}`` the prefix and times in epoch microseconds:
 Upgrades: keys are only ever added. A job hash written before a field
 existed (``flow_step_index``, ``entity``) reads as NULL there. Indexes added
 later are filled for older jobs by ``migrate()`` (schema version 2 added
-``type_status``; 3 ``types`` and ``type_pending``).
+``type_status``; 3 ``types`` and ``type_pending``). Keys named without the
+hash tag (``dq:job:7``) are renamed by ``migrate()`` (``upgrade.py``).
 """
 
 from __future__ import annotations
