@@ -1,4 +1,4 @@
-"""OpenTelemetry traces for dataqueue (needs ``dataqueue[otel]``).
+"""OpenTelemetry traces and metrics for dataqueue (needs ``dataqueue[otel]``).
 
 ``instrument()`` makes every add (``add_job``, ``add_jobs``, ``start_flow``,
 ``ctx.start_flow``) a producer span whose context is stored with the jobs,
@@ -7,22 +7,33 @@ continue that trace, in whatever process or host runs it. Spans follow
 OpenTelemetry's messaging semantic conventions, with ``messaging.system``
 ``dataqueue`` and the job type as the destination. Nothing here is imported
 until you import it.
+
+``observe_queue()`` and ``observe_processor()`` report the numbers of
+``dq.QueueCollector`` and ``dq.PrometheusCollector`` as OpenTelemetry
+observable instruments, for a meter provider that exports them (OTLP, or
+OpenTelemetry's own Prometheus exporter).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind, StatusCode
 
 from dataqueue import _trace
 from dataqueue.models import JobRecord
+from dataqueue.processor.metrics import HasMetrics
+from dataqueue.queue import JobQueue
+from dataqueue.queue_metrics import QueueStatsReader
+from dataqueue.sync import SyncJobQueue
 
-__all__ = ["instrument", "uninstrument"]
+__all__ = ["instrument", "observe_processor", "observe_queue", "uninstrument"]
 
 SYSTEM = "dataqueue"
 
@@ -150,3 +161,103 @@ class OpenTelemetryTracer:
     def current_trace_id(self) -> str | None:
         context = trace.get_current_span().get_span_context()
         return trace.format_trace_id(context.trace_id) if context.is_valid else None
+
+
+def observe_queue(
+    queue: JobQueue | SyncJobQueue,
+    *,
+    meter_provider: metrics.MeterProvider | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    max_age: float = 5.0,
+    timeout: float = 10.0,
+) -> None:
+    """Report the whole queue, read from the store, as observable gauges:
+    ``dataqueue.queue.jobs`` (attributes ``job_type``, ``status``) and
+    ``dataqueue.queue.oldest_pending_age`` (seconds, attribute
+    ``job_type``). Arguments as ``dq.QueueCollector``'s; the meter
+    provider's reader calls them from its own thread.
+
+    Example:
+        ``dataqueue.otel.observe_queue(queue)`` in a worker or the web app.
+    """
+    reader = QueueStatsReader(
+        queue, loop=loop, max_age=max_age, timeout=timeout, where="observe_queue"
+    )
+    meter = metrics.get_meter("dataqueue", meter_provider=meter_provider)
+
+    def jobs(options: CallbackOptions) -> Iterable[Observation]:
+        for entry in reader.stats() or []:
+            for status, count in entry.counts.items():
+                attributes = {"job_type": entry.job_type, "status": status.value}
+                yield Observation(count, attributes)
+
+    def oldest(options: CallbackOptions) -> Iterable[Observation]:
+        for entry in reader.stats() or []:
+            waited = reader.oldest_pending_seconds(entry)
+            yield Observation(waited, {"job_type": entry.job_type})
+
+    meter.create_observable_gauge(
+        "dataqueue.queue.jobs",
+        [jobs],
+        unit="{job}",
+        description="Jobs in the store, per job type and status.",
+    )
+    meter.create_observable_gauge(
+        "dataqueue.queue.oldest_pending_age",
+        [oldest],
+        unit="s",
+        description="How long the oldest due pending job of the type has waited.",
+    )
+
+
+def observe_processor(
+    *processors: HasMetrics, meter_provider: metrics.MeterProvider | None = None
+) -> None:
+    """Report processors' counts as observable instruments (attribute
+    ``worker_id``): ``dataqueue.processor.active_jobs`` and
+    ``dataqueue.processor.utilization`` (gauges), and
+    ``dataqueue.processor.jobs`` (counter, attribute ``outcome``:
+    completed, failed, timed_out, rejected) and
+    ``dataqueue.job.failures`` (counter, attributes ``job_type``,
+    ``reason``). Run durations are the ``process`` spans' durations."""
+    meter = metrics.get_meter("dataqueue", meter_provider=meter_provider)
+
+    def active(options: CallbackOptions) -> Iterable[Observation]:
+        for processor in processors:
+            sample = processor.metrics()
+            yield Observation(sample.active, {"worker_id": sample.worker_id})
+
+    def utilization(options: CallbackOptions) -> Iterable[Observation]:
+        for processor in processors:
+            sample = processor.metrics()
+            percent = sample.utilization_percent
+            yield Observation(percent / 100, {"worker_id": sample.worker_id})
+
+    def outcomes(options: CallbackOptions) -> Iterable[Observation]:
+        for processor in processors:
+            sample = processor.metrics()
+            for outcome in ("completed", "failed", "timed_out", "rejected"):
+                attributes = {"worker_id": sample.worker_id, "outcome": outcome}
+                yield Observation(getattr(sample, outcome), attributes)
+
+    def failures(options: CallbackOptions) -> Iterable[Observation]:
+        for processor in processors:
+            sample = processor.metrics()
+            for (job_type, reason), count in sample.failures.items():
+                attributes = {
+                    "worker_id": sample.worker_id,
+                    "job_type": job_type,
+                    "reason": reason,
+                }
+                yield Observation(count, attributes)
+
+    meter.create_observable_gauge(
+        "dataqueue.processor.active_jobs", [active], unit="{job}"
+    )
+    meter.create_observable_gauge(
+        "dataqueue.processor.utilization", [utilization], unit="1"
+    )
+    meter.create_observable_counter(
+        "dataqueue.processor.jobs", [outcomes], unit="{job}"
+    )
+    meter.create_observable_counter("dataqueue.job.failures", [failures], unit="{job}")

@@ -18,6 +18,70 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
 
+class QueueStatsReader:
+    """``get_queue_stats()`` from any thread, a read reused for ``max_age``
+    seconds; None while the store does not answer (shared by the Prometheus
+    collector and the OpenTelemetry gauges)."""
+
+    def __init__(
+        self,
+        queue: JobQueue | SyncJobQueue,
+        *,
+        loop: asyncio.AbstractEventLoop | None,
+        max_age: float,
+        timeout: float,
+        where: str,
+    ) -> None:
+        self.queue = queue
+        self.max_age = max_age
+        self.timeout = timeout
+        if isinstance(queue, JobQueue) and loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise RuntimeError(
+                    f"{where}(JobQueue) needs loop= when made outside the "
+                    "queue's event loop"
+                ) from None
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._read_at = -float("inf")
+        self._stats: list[JobTypeStats] | None = None
+        self.read_seconds = 0.0
+
+    def _read(self) -> list[JobTypeStats]:
+        queue = self.queue
+        if isinstance(queue, SyncJobQueue):
+            return queue.get_queue_stats()
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(queue.get_queue_stats(), self._loop)
+        try:
+            return future.result(self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def stats(self) -> list[JobTypeStats] | None:
+        """The last read if fresh enough, else a new one."""
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.max_age:
+                started = time.perf_counter()
+                try:
+                    self._stats = self._read()
+                except (DataQueueError, TimeoutError):
+                    self._stats = None
+                self.read_seconds = time.perf_counter() - started
+                self._read_at = time.monotonic()
+            return self._stats
+
+    def oldest_pending_seconds(self, entry: JobTypeStats) -> float:
+        """How long the type's oldest due pending job has waited (0: none)."""
+        if entry.oldest_pending_at is None:
+            return 0.0
+        waited = self.queue.clock.now() - entry.oldest_pending_at
+        return max(0.0, waited.total_seconds())
+
+
 class QueueCollector:
     """A ``prometheus_client`` collector of the queue's state per job type,
     read with ``get_queue_stats()`` (needs ``dataqueue[prometheus]``).
@@ -52,51 +116,15 @@ class QueueCollector:
         max_age: float = 5.0,
         timeout: float = 10.0,
     ) -> None:
-        self.queue = queue
-        self.max_age = max_age
-        self.timeout = timeout
-        if isinstance(queue, JobQueue) and loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                raise RuntimeError(
-                    "QueueCollector(JobQueue) needs loop= when made outside the "
-                    "queue's event loop"
-                ) from None
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._read_at = -float("inf")
-        self._stats: list[JobTypeStats] | None = None
-        self._read_seconds = 0.0
-
-    def _read(self) -> list[JobTypeStats]:
-        queue = self.queue
-        if isinstance(queue, SyncJobQueue):
-            return queue.get_queue_stats()
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(queue.get_queue_stats(), self._loop)
-        try:
-            return future.result(self.timeout)
-        except TimeoutError:
-            future.cancel()
-            raise
-
-    def _fresh(self) -> list[JobTypeStats] | None:
-        with self._lock:
-            if time.monotonic() - self._read_at >= self.max_age:
-                started = time.perf_counter()
-                try:
-                    self._stats = self._read()
-                except (DataQueueError, TimeoutError):
-                    self._stats = None
-                self._read_seconds = time.perf_counter() - started
-                self._read_at = time.monotonic()
-            return self._stats
+        self.reader = QueueStatsReader(
+            queue, loop=loop, max_age=max_age, timeout=timeout, where="QueueCollector"
+        )
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
 
-        stats = self._fresh()
+        reader = self.reader
+        stats = reader.stats()
         up = GaugeMetricFamily(
             "dataqueue_queue_up", "1 when the store answered the last read."
         )
@@ -105,7 +133,7 @@ class QueueCollector:
         yield GaugeMetricFamily(
             "dataqueue_queue_read_seconds",
             "How long the last read of the queue's numbers took.",
-            value=self._read_seconds,
+            value=reader.read_seconds,
         )
         if stats is None:
             return
@@ -119,15 +147,9 @@ class QueueCollector:
             "How long the oldest due pending job of the type has waited.",
             labels=["job_type"],
         )
-        now = self.queue.clock.now()
         for entry in stats:
             for status, count in entry.counts.items():
                 jobs.add_metric([entry.job_type, status.value], float(count))
-            waited = (
-                0.0
-                if entry.oldest_pending_at is None
-                else max(0.0, (now - entry.oldest_pending_at).total_seconds())
-            )
-            oldest.add_metric([entry.job_type], waited)
+            oldest.add_metric([entry.job_type], reader.oldest_pending_seconds(entry))
         yield jobs
         yield oldest

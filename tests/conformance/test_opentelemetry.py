@@ -1,14 +1,18 @@
-"""OpenTelemetry traces: the producer's context is stored with the job, so
-each attempt's spans continue the trace of the request that added it."""
+"""OpenTelemetry: the producer's context is stored with the job, so each
+attempt's spans continue the trace of the request that added it; the queue's
+and processors' numbers as observable instruments."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
@@ -154,3 +158,48 @@ def test_dataqueue_never_imports_opentelemetry_unless_asked() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def points(reader: InMemoryMetricReader) -> dict[str, dict[tuple[Any, ...], float]]:
+    """metric name -> sorted attribute items -> value, of one collection."""
+    data = reader.get_metrics_data()
+    assert data is not None
+    found: dict[str, dict[tuple[Any, ...], float]] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    key = tuple(sorted((point.attributes or {}).items()))
+                    found.setdefault(metric.name, {})[key] = point.value  # type: ignore[union-attr]
+    return found
+
+
+async def test_opentelemetry_metrics_of_the_queue_and_its_processors(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    await queue.add_jobs([dq.JobSpec("email", {}) for _ in range(2)])
+    await queue.add_job("report", {}, max_attempts=1)
+    clock.advance(30)
+    processor = queue.create_processor(
+        {"report": boom}, worker_id="w", job_type="report"
+    )
+    await processor.start()
+    dataqueue.otel.observe_queue(queue, meter_provider=provider, max_age=0)
+    dataqueue.otel.observe_processor(processor, meter_provider=provider)
+
+    # the reader calls back from its own thread, as a periodic reader does
+    found = await asyncio.to_thread(points, reader)
+
+    jobs = found["dataqueue.queue.jobs"]
+    assert jobs[(("job_type", "email"), ("status", "pending"))] == 2
+    assert jobs[(("job_type", "report"), ("status", "failed"))] == 1
+    oldest = found["dataqueue.queue.oldest_pending_age"]
+    assert oldest[(("job_type", "email"),)] == 30
+    outcomes = found["dataqueue.processor.jobs"]
+    assert outcomes[(("outcome", "failed"), ("worker_id", "w"))] == 1
+    failures = found["dataqueue.job.failures"]
+    key = (("job_type", "report"), ("reason", "handler_error"), ("worker_id", "w"))
+    assert failures[key] == 1
+    assert found["dataqueue.processor.active_jobs"][(("worker_id", "w"),)] == 0
