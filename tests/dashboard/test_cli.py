@@ -190,3 +190,21 @@ def test_malformed_credentials_are_a_usage_error(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert "USER:PASSWORD" in done.stderr
+
+
+async def test_metrics_port_serves_the_whole_queue(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with dq.connect_sync(url) as queue:
+        queue.add_jobs([dq.JobSpec("echo", {}), dq.JobSpec("echo", {})])
+    port, metrics_port = free_port(), free_port()
+    args = ["--url", url, "--port", str(port), "--metrics-port", str(metrics_port)]
+    with running(args, environment()) as process:
+        async with httpx.AsyncClient(timeout=10) as client:
+            metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+            await wait_until_serving(client, metrics)
+            text = (await client.get(metrics)).text
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert 'dataqueue_queue_jobs{job_type="echo",status="pending"} 2.0' in text
+    assert "dataqueue_queue_up 1.0" in text
+    assert process.returncode == 0
