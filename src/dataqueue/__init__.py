@@ -5,6 +5,7 @@ from typing import Any
 
 from dataqueue import testing
 from dataqueue._clock import Clock, SystemClock
+from dataqueue._redact import redact
 from dataqueue.connect import connect, connect_sync
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import (
@@ -103,5 +104,6 @@ __all__ = [
     "WorkerInfo",
     "connect",
     "connect_sync",
+    "redact",
     "testing",
 ]

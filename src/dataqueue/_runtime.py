@@ -95,6 +95,17 @@ def cron_tick(schedule: CronJob, now: datetime) -> CronTick:
     )
 
 
+def _cron_ticks(due: list[CronJob], now: datetime) -> list[CronTick]:
+    ticks = []
+    for schedule in due:
+        try:
+            ticks.append(cron_tick(schedule, now))
+        except ValueError:
+            # One unusable schedule must not hold back the others.
+            logger.exception("cron schedule %s skipped", schedule.schedule_name)
+    return ticks
+
+
 class Runtime:
     """A store and a clock, opened on first use; the queue's event
     listeners and projection provider."""
@@ -275,13 +286,9 @@ class Runtime:
         due = await store.get_due_cron_jobs(now=now)
         if not due:
             return 0
-        ticks = []
-        for schedule in due:
-            try:
-                ticks.append(cron_tick(schedule, now))
-            except ValueError:
-                # One unusable schedule must not hold back the others.
-                logger.exception("cron schedule %s skipped", schedule.schedule_name)
+        # Off the event loop: heartbeats and handlers keep running while a
+        # schedule that was down for long finds its newest due time.
+        ticks = await asyncio.to_thread(_cron_ticks, due, now)
         if not ticks:
             return 0
         ids = await store.enqueue_cron_jobs(ticks, now=now)

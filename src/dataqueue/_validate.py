@@ -74,6 +74,9 @@ MAX_CONNECTIONS = 1000
 MIN_POLL_INTERVAL = 0.01
 """An idle processor claims at most 100 times a second."""
 MAX_KEY_PREFIX_CHARS = 100
+# Five fields of lists and ranges fit easily; more only costs every reader
+# (each dashboard view evaluates the expression).
+MAX_CRON_EXPRESSION_CHARS = 256
 MAX_MESSAGE_CHARS = 8192
 """An error message stored in ``error_history`` is cut to this length."""
 MAX_TRACEBACK_BYTES = 8192
@@ -665,6 +668,11 @@ def check_schedule_name(value: Any, where: str) -> str:
 
 def check_cron_expression(value: Any, where: str) -> str:
     """The expression as the user wrote it (trimmed), once known to be valid."""
+    if isinstance(value, str) and len(value) > MAX_CRON_EXPRESSION_CHARS:
+        raise ValueError(
+            f"{where}: cron_expression is {len(value)} characters, over the limit "
+            f"of {MAX_CRON_EXPRESSION_CHARS}"
+        )
     normalize_expression(value, where)
     return str(value).strip()
 

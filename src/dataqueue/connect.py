@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dataqueue import _validate as v
 from dataqueue._clock import Clock
+from dataqueue._redact import redact
 from dataqueue.backends.protocol import Backend
 from dataqueue.projections import PROJECTION_TIMEOUT, ProjectionSink, check_provider
 from dataqueue.queue import JobQueue
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from dataqueue.sync import SyncJobQueue
 
 DEFAULT_URL = "sqlite:///dataqueue.db"
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,30}")
 URL_ENV_VARS = ("DATAQUEUE_URL", "PG_DATAQUEUE_DATABASE")
 REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
@@ -74,6 +77,8 @@ def create_backend(
             from dataqueue.backends.postgres import PostgresBackend
         except ImportError as error:
             raise _missing_extra("postgres", error) from error
+        if url is not None:
+            _check_postgres_url(url)
         return PostgresBackend(
             url,
             pool=pool,
@@ -103,10 +108,26 @@ def create_backend(
         from dataqueue.backends.memory import MemoryBackend
 
         return MemoryBackend(memory_name(url or ""))
+    # The scheme only: the rest of a URL may hold a password.
+    has_scheme = "://" in (url or "") and _SCHEME.fullmatch(scheme)
+    shown = f"scheme {scheme + '://'!r}" if has_scheme else "(no scheme://)"
     raise ValueError(
-        f"connect: unsupported URL {url!r}; use postgresql://, redis://, "
+        f"connect: unsupported URL {shown}; use postgresql://, redis://, "
         "rediss://, redis+cluster://, sqlite:///path.db or memory://"
     )
+
+
+def _check_postgres_url(url: str) -> None:
+    """Parse the URL now, so that a malformed one fails here with its
+    password hidden, not at first use with psycopg's echo of it."""
+    from psycopg import Error, conninfo
+
+    try:
+        conninfo.conninfo_to_dict(url)
+    except Error as error:
+        raise ValueError(
+            f"connect: malformed PostgreSQL URL: {redact(str(error).strip())}"
+        ) from None
 
 
 def sqlite_path(url: str) -> str:

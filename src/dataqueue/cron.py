@@ -190,17 +190,52 @@ class DuePlan:
     next_run_at: datetime
 
 
+# Missed runs are counted one by one up to this many; a schedule further
+# behind (a long outage) jumps to its newest due time, so catching up is the
+# same small work however long it was down.
+MAX_COUNTED_MISSED_RUNS = 1000
+
+
 def plan_due_run(
     expression: str, tz: ZoneInfo, next_run_at: datetime, now: datetime
 ) -> DuePlan:
     """Collapse every due time from ``next_run_at`` up to ``now`` into one run.
 
     The next run is found by stepping from the due time, never from ``now``,
-    so that no due time between them is lost.
+    so that no due time between them is lost. Past
+    ``MAX_COUNTED_MISSED_RUNS`` the newest due time is found by walking back
+    from ``now``, and the rest of the missed runs are estimated from the
+    spacing of those counted.
     """
     due, skipped = next_run_at, 0
     following = next_run_after(expression, tz, due)
     while following <= now:
+        if skipped == MAX_COUNTED_MISSED_RUNS:
+            newest = latest_run_at_or_before(expression, tz, now)
+            if newest is not None and newest > due:
+                spacing = (due - next_run_at) / skipped
+                skipped += max(1, round((newest - due) / spacing))
+                due = newest
+                following = next_run_after(expression, tz, due)
+                break
         due, skipped = following, skipped + 1
         following = next_run_after(expression, tz, due)
     return DuePlan(due, skipped, following)
+
+
+def latest_run_at_or_before(
+    expression: str, tz: ZoneInfo, moment: datetime
+) -> datetime | None:
+    """The newest time not after ``moment`` at which a normalized
+    ``expression`` fires in ``tz``, or None when it never did."""
+    moment = moment.astimezone(UTC)
+    # Reverse iteration starts strictly before its start: one minute on.
+    start = _wall(moment, tz).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    try:
+        for wall in CronSim(expression, start, reverse=True):
+            instant = resolve_wall_time(wall, tz)
+            if instant <= moment:
+                return instant
+    except StopIteration:
+        pass
+    return None

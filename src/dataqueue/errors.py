@@ -16,12 +16,16 @@ that names the call, the field and the value.
 
 from __future__ import annotations
 
+from dataqueue._redact import redact
+
 
 class DataQueueError(Exception):
     """A dataqueue operation failed."""
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.__doc__)
+        # Messages are shown in logs, HTTP answers and tool results: no
+        # store password ever reaches them, whoever wrote the text.
+        super().__init__(redact(message or self.__doc__ or ""))
 
 
 class BackendError(DataQueueError):

@@ -244,10 +244,35 @@ def test_a_config_it_cannot_merge_is_left_alone(tmp_path: Path, content: str) ->
     assert path.read_text() == content
 
 
-def test_allow_writes_needs_a_url(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
+def test_a_url_with_a_password_is_never_written(tmp_path: Path) -> None:
+    secret_url = "postgresql://app:s3cret@db.internal/app"
+    refused = CliRunner().invoke(
         main,
-        ["install-mcp", "--client", "claude", "--allow-writes", "--dir", str(tmp_path)],
+        [
+            "install-mcp",
+            "--client",
+            "claude",
+            "--dir",
+            str(tmp_path),
+            "--url",
+            secret_url,
+        ],
     )
-    assert result.exit_code == 2
+    assert refused.exit_code == 2
+    assert "s3cret" not in refused.output
+    assert "DATAQUEUE_URL" in refused.output
     assert not (tmp_path / ".mcp.json").exists()
+
+    written = run(
+        "install-mcp",
+        "--client",
+        "claude",
+        "--dir",
+        str(tmp_path),
+        "--env-file",
+        ".env",
+        "--allow-writes",
+    )
+    assert lines(written) == ["created .mcp.json"]
+    entry = json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["dataqueue"]
+    assert entry["args"] == ["mcp", "--env-file", ".env", "--allow-writes"]

@@ -164,6 +164,11 @@ async def test_names_are_unique(queue: dq.JobQueue) -> None:
         ({"cron_expression": "0 0 * * * *"}, "must have 5 fields"),
         ({"cron_expression": "@fortnightly"}, "'@fortnightly'"),
         ({"cron_expression": "0 0 30 2 *"}, "'0 0 30 2 \\*'"),
+        # A megabyte of list stalled every reader of the schedule.
+        (
+            {"cron_expression": "0 " + ",".join(["1"] * 500_000) + " * * *"},
+            "cron_expression is 1000007 characters, over the limit of 256",
+        ),
         ({"timezone": "Mars/Olympus"}, "unknown timezone 'Mars/Olympus'"),
         ({"timezone": ""}, "unknown timezone ''"),
     ],

@@ -294,11 +294,18 @@ async def test_completing_a_token_checks_the_token_and_the_body(
         content=b"{nope",
         headers={"Origin": "http://127.0.0.1", "X-DataQueue-CSRF": dash.token},
     )
+    nested = await dash.http.post(
+        dash.base + path,
+        content=b'{"output":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        headers={"Origin": "http://127.0.0.1", "X-DataQueue-CSRF": dash.token},
+    )
     empty = await dash.http.post(
         dash.base + path,
         headers={"Origin": "http://127.0.0.1", "X-DataQueue-CSRF": dash.token},
     )
 
+    assert nested.status_code == 400
+    assert nested.json() == {"error": "the body's JSON is nested too deeply"}
     assert unknown.status_code == 404
     assert [a.status_code for a in (not_an_object, extra_key, not_json)] == [400] * 3
     assert empty.status_code == 200

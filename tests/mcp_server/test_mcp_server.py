@@ -118,6 +118,27 @@ async def test_bad_docs_input_is_a_tool_error(tmp_path: Path) -> None:
         )  # no --url: no such tool
 
 
+async def test_the_url_comes_from_an_env_file_and_never_from_argv(
+    tmp_path: Path, sqlite_url: str, job_ids: dict[str, int]
+) -> None:
+    (tmp_path / ".env").write_text(f"DATAQUEUE_URL={sqlite_url}\n")
+    async with server(tmp_path, "--env-file", ".env") as client:
+        assert await tool_names(client) == DOCS_TOOLS | READ_TOOLS
+        job = data(await client.call_tool("get-job", {"job_id": job_ids["email"]}))
+        assert job["id"] == job_ids["email"]
+
+
+async def test_store_errors_reach_the_assistant_without_the_password(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens on port 1: every read fails, naming the store.
+    url = "redis://:hunter2@127.0.0.1:1/0?password=hunter3"
+    async with server(tmp_path, "--url", url) as client:
+        message = error(await client.call_tool("queue-stats", {}))
+    assert "127.0.0.1:1" in message
+    assert "hunter" not in message
+
+
 async def test_live_tools_read_the_queue(
     tmp_path: Path, sqlite_url: str, job_ids: dict[str, int]
 ) -> None:
@@ -137,13 +158,19 @@ async def test_live_tools_read_the_queue(
         assert data(await client.call_tool("list-jobs", {"limit": 1, "offset": 1}))
 
         job = data(await client.call_tool("get-job", {"job_id": job_ids["email"]}))
-        assert job["payload"] == {"to": "a@example.com"}
+        # What the queue's users wrote comes marked as data, not instructions.
+        assert "payload" not in job
+        untrusted = job["untrusted_data"]
+        assert untrusted["payload"] == {"to": "a@example.com"}
+        assert "never instructions" in untrusted["notice"]
+        assert set(untrusted) >= {"output", "error_history", "step_data"}
         assert job["status"] == "pending"
         assert job["created_at"].endswith("+00:00")
         events = data(
             await client.call_tool("get-job-events", {"job_id": job_ids["cancelled"]})
         )
         assert [event["event_type"] for event in events] == ["added", "cancelled"]
+        assert all("metadata" in event["untrusted_data"] for event in events)
 
         stats = data(await client.call_tool("queue-stats", {}))
         assert stats["counts"]["pending"] == 2
@@ -227,7 +254,7 @@ def test_allow_writes_needs_a_url(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert "--allow-writes needs --url" in done.stderr
+    assert "--allow-writes needs a store URL: set $DATAQUEUE_URL" in done.stderr
     assert "Traceback" not in done.stderr
 
 

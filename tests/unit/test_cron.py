@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataqueue.cron import (
+    MAX_COUNTED_MISSED_RUNS,
     next_run_after,
     normalize_expression,
     plan_due_run,
@@ -154,3 +156,40 @@ def test_normalize(text: str, normal: str) -> None:
 def test_normalize_rejects(bad: str) -> None:
     with pytest.raises(ValueError, match=repr(bad).replace("*", "\\*")):
         normalize_expression(bad, "t")
+
+
+def test_catching_up_after_a_long_outage_is_bounded_work() -> None:
+    # Every minute, 180 days behind: 259,200 missed runs.
+    tz = ZoneInfo("Europe/Berlin")
+    start = datetime(2030, 1, 1, 13, tzinfo=UTC)
+    now = start + timedelta(days=180, seconds=30)
+    began = time.perf_counter()
+    plan = plan_due_run("* * * * *", tz, start, now)
+    took = time.perf_counter() - began
+    assert plan.due_at == now.replace(second=0)
+    assert plan.next_run_at == plan.due_at + timedelta(minutes=1)
+    assert plan.skipped == 180 * 24 * 60
+    # Stepping through every missed run took seconds; this is about
+    # MAX_COUNTED_MISSED_RUNS steps.
+    assert took < 1.0, took
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone_name"),
+    [("0 9 * * MON-FRI", "America/New_York"), ("30 2 * * *", "Europe/Berlin")],
+)
+def test_far_behind_the_newest_due_time_is_the_one_stepping_finds(
+    expression: str, zone_name: str
+) -> None:
+    tz = ZoneInfo(zone_name)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    now = datetime(2029, 3, 31, 12, tzinfo=UTC)  # past many DST changes
+    stepped, count = start, 0
+    while (following := next_run_after(expression, tz, stepped)) <= now:
+        stepped, count = following, count + 1
+    plan = plan_due_run(expression, tz, start, now)
+    assert count > MAX_COUNTED_MISSED_RUNS
+    assert plan.due_at == stepped
+    assert plan.next_run_at == next_run_after(expression, tz, stepped)
+    # Beyond the counted runs the rest are estimated from their spacing.
+    assert abs(plan.skipped - count) <= count * 0.05

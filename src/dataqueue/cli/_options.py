@@ -57,16 +57,31 @@ def resolve_url(url: str | None, *, required: bool) -> str | None:
     return None
 
 
-def import_handlers(target: str) -> Mapping[str, Any]:
+def app_dir_option(func: F) -> F:
+    return click.option(
+        "--app-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Import MODULE from this directory first. Default: the current "
+        "directory, searched after the installed packages so that a file "
+        "there cannot stand in for one of them.",
+    )(func)
+
+
+def import_handlers(target: str, app_dir: Path | None = None) -> Mapping[str, Any]:
     """Import ``module:attribute``; the attribute is a dict of handlers or a
-    function returning one."""
+    function returning one.
+
+    ``app_dir`` is searched first; without it the current directory is
+    searched last (``python -m`` puts it first on its own)."""
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise click.BadParameter(
             f"expected MODULE:HANDLERS, e.g. myapp.jobs:handlers, got {target!r}"
         )
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    if app_dir is not None:
+        sys.path.insert(0, str(app_dir.resolve()))
+    elif "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:

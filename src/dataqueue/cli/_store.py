@@ -15,7 +15,6 @@ from dataqueue.cli._options import (
     resolve_url,
     url_option,
 )
-from dataqueue.cli.migrate import redact
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +48,6 @@ def with_queue(store: dict[str, Any], use: Callable[[dq.SyncJobQueue], T]) -> T:
     try:
         return use(queue)
     except dq.BackendError as error:
-        raise click.ClickException(f"{redact(resolved)}: {error}") from error
+        raise click.ClickException(dq.redact(f"{resolved}: {error}")) from error
     finally:
         queue.close()

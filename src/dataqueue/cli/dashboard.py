@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,11 +14,17 @@ import click
 
 import dataqueue as dq
 from dataqueue.cli._metrics import metrics_options, serve_metrics
-from dataqueue.cli._options import import_handlers, resolve_url, url_option
+from dataqueue.cli._options import (
+    app_dir_option,
+    import_handlers,
+    resolve_url,
+    url_option,
+)
 
 
 @click.command()
 @click.argument("handlers", metavar="MODULE:HANDLERS")
+@app_dir_option
 @url_option
 @click.option("--schema", help="PostgreSQL schema (default: public).")
 @click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
@@ -39,6 +46,7 @@ from dataqueue.cli._options import import_handlers, resolve_url, url_option
 @metrics_options
 def dashboard(
     handlers: str,
+    app_dir: Path | None,
     url: str | None,
     schema: str | None,
     key_prefix: str | None,
@@ -69,7 +77,7 @@ def dashboard(
         require_auth_off_loopback(host, credentials)
     except ValueError as error:
         raise click.UsageError(f"{error}; here: --auth USER:PASSWORD") from None
-    handler_map = import_handlers(handlers)
+    handler_map = import_handlers(handlers, app_dir)
     try:
         queue = dq.connect(
             resolve_url(url, required=False), schema=schema, key_prefix=key_prefix

@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from dataqueue import redact
+
 BEGIN = "<!-- dataqueue:begin -->"
 END = "<!-- dataqueue:end -->"
 
@@ -188,8 +190,14 @@ def merge_server(config: Any, key: str, entry: dict[str, Any], path: Path) -> An
 @dir_option
 @click.option(
     "--url",
-    help="Store URL for the live-queue tools. ${DATAQUEUE_URL}-style references "
-    "are kept as written, for clients that expand them.",
+    help="Store URL for the live-queue tools, only as a reference the client "
+    "expands (${DATAQUEUE_URL}) or without a password. By default the server "
+    "reads $DATAQUEUE_URL from the environment the client starts it in.",
+)
+@click.option(
+    "--env-file",
+    help="A .env file the server reads DATAQUEUE_URL from (its path is written, "
+    "not its content).",
 )
 @click.option("--allow-writes", is_flag=True, help="Offer retry-job and cancel-job.")
 @click.option(
@@ -203,16 +211,28 @@ def install_mcp(
     clients: tuple[str, ...],
     directory: Path,
     url: str | None,
+    env_file: str | None,
     allow_writes: bool,
     command: str,
 ) -> None:
-    """Add the dataqueue MCP server to an assistant's MCP config."""
-    if allow_writes and not url:
-        raise click.UsageError("--allow-writes needs --url")
+    """Add the dataqueue MCP server to an assistant's MCP config.
+
+    The config is often committed: it never holds a secret. The server reads
+    the store URL from $DATAQUEUE_URL, or from --env-file's file.
+    """
+    if url and redact(url) != url:
+        raise click.UsageError(
+            "--url would write the store's password into the client's config, "
+            "a file that is often committed. Leave --url out and set "
+            "$DATAQUEUE_URL where the client runs (or pass --env-file .env), "
+            "or give a reference the client expands, e.g. --url '${DATAQUEUE_URL}'"
+        )
     root = directory.resolve()
     args = ["mcp"]
     if url:
         args += ["--url", url]
+    if env_file:
+        args += ["--env-file", env_file]
     if allow_writes:
         args.append("--allow-writes")
     for client in choose_clients(clients, MCP_CONFIGS, "the MCP server"):

@@ -16,7 +16,6 @@ import click
 
 import dataqueue as dq
 from dataqueue.cli._store import store_options, store_url, with_queue
-from dataqueue.cli.migrate import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -508,7 +507,7 @@ def healthcheck(
     code, message = asyncio.run(
         _check(queue, need_worker or worker_id is not None, worker_id, max_age, timeout)
     )
-    click.echo(message.replace(url, redact(url)), err=code != HEALTHY)
+    click.echo(dq.redact(message), err=code != HEALTHY)
     sys.exit(code)
 
 

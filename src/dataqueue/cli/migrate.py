@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from dataqueue import redact
 from dataqueue.cli._options import (
     env_file_option,
     load_env_file,
@@ -53,16 +54,6 @@ def migrate(
         raise click.ClickException(str(error)) from error
     except Exception as error:
         raise click.ClickException(
-            f"could not migrate {redact(resolved)}: {error}"
+            redact(f"could not migrate {resolved}: {error}")
         ) from error
     click.echo(f"dataqueue schema is up to date at {redact(resolved)}")
-
-
-def redact(url: str) -> str:
-    """The URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"

@@ -7,12 +7,18 @@ import contextlib
 import logging
 import signal
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
 
 from dataqueue.cli._metrics import metrics_options, serve_metrics
-from dataqueue.cli._options import import_handlers, resolve_url, url_option
+from dataqueue.cli._options import (
+    app_dir_option,
+    import_handlers,
+    resolve_url,
+    url_option,
+)
 from dataqueue.connect import connect
 from dataqueue.errors import DataQueueError, StoreUnavailableError
 from dataqueue.joblog import JsonFormatter
@@ -23,6 +29,7 @@ logger = logging.getLogger("dataqueue")
 
 @click.command()
 @click.argument("handlers", metavar="MODULE:HANDLERS")
+@app_dir_option
 @url_option
 @click.option("--schema", help="PostgreSQL schema (default: public).")
 @click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
@@ -77,6 +84,7 @@ logger = logging.getLogger("dataqueue")
 )
 def worker(
     handlers: str,
+    app_dir: Path | None,
     url: str | None,
     schema: str | None,
     key_prefix: str | None,
@@ -97,7 +105,7 @@ def worker(
 ) -> None:
     """Run jobs with the handlers dict at MODULE:HANDLERS until stopped."""
     configure_logging(log_level, log_format)
-    handler_map = import_handlers(handlers)
+    handler_map = import_handlers(handlers, app_dir)
     if otel:
         try:
             from dataqueue.otel import instrument

@@ -360,6 +360,8 @@ async def json_body(request: Request) -> Any:
         return json.loads(body)
     except ValueError as error:
         raise ApiError(400, f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise ApiError(400, "the body's JSON is nested too deeply") from None
 
 
 # -- cron ---------------------------------------------------------------------
