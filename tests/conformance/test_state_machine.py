@@ -1,19 +1,17 @@
 """The memory store as the executable specification: random sequences of
 calls (add, claim, complete, fail, wait on a time or a token, complete and
-expire tokens, cancel, retry, edit, release, reclaim, flows and their
-joins, clock moves) run in lockstep on ``memory://`` and on a real store,
-and after every step both must give the same answers and hold the same
-jobs, events, tokens and flows.
+expire tokens, cancel, retry, edit, release, heartbeat and prolong, reclaim
+and a worker lost, flows with their joins and timeouts, a processor's turn,
+filtered reads, cleanup, clock moves) run in lockstep on ``memory://`` and
+on a real store, and after every step both must give the same answers and
+hold the same jobs, events, tokens and flows.
 
-Ids of jobs are compared as they are (SQLite numbers from 1 as the memory
-store does); flow ids (random) by the order the flows started; event ids
-are left out (their order within a job is kept). Every time comes from one
-``FakeClock``, so timestamps are compared exactly.
-
-It runs against SQLite. PostgreSQL and Redis need more first: Redis numbers
-a flow's step jobs apart from other jobs (ids must then be mapped, not
-compared), and reading every job's events after every step takes minutes
-over the network.
+Stores number jobs their own way (Redis starts from the time of its first
+add), so a job's id on the real store is mapped to its id on the memory
+store as the two answer the same call (``add_jobs``, a flow's steps, a
+join); flow ids (random) are compared by the order the flows started; event
+ids are left out (their order within a job is kept). Every time comes from
+one ``FakeClock``, so timestamps are compared exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -49,8 +48,9 @@ from dataqueue._commands import (
 )
 from dataqueue.backends.protocol import Backend
 from dataqueue.flows import join_job
-from dataqueue.models import FailureReason
+from dataqueue.models import TAG_MODES, FailureReason
 from tests.conftest import (
+    PROCESS_STORES,
     FakeClock,
     drop_namespace,
     namespace,
@@ -62,6 +62,41 @@ T = TypeVar("T")
 TYPES = ("a", "b")
 TAGS = ("x", "y")
 WORKERS = ("w1", "w2")
+
+JOB_ID_FIELDS = frozenset({"id", "job_id", "join_job_id"})
+"""Fields that hold a job's id (an ``id`` that is a str is a flow's or a
+token's, and stays)."""
+
+
+def succeed(payload: Any) -> Any:
+    return {"ok": payload}
+
+
+def refuse(payload: Any) -> None:
+    raise ValueError("nope")
+
+
+HANDLERS = {"a": succeed, "b": refuse, "join": succeed}
+
+
+def difference(first: Any, second: Any, path: str) -> str:
+    """Where two answers first differ (the whole of them is too long to read)."""
+    if isinstance(first, dict) and isinstance(second, dict):
+        if first.keys() != second.keys():
+            return f"{path}: keys differ: {set(first) ^ set(second)!r}"
+        for key in first:
+            if first[key] != second[key]:
+                return difference(first[key], second[key], f"{path}[{key!r}]")
+    if isinstance(first, list) and isinstance(second, list):
+        if len(first) != len(second):
+            return (
+                f"{path}: {len(first)} items != {len(second)}: {first!r} != {second!r}"
+            )
+        for index, (a, b) in enumerate(zip(first, second, strict=True)):
+            if a != b:
+                return difference(a, b, f"{path}[{index}]")
+    return f"{path}: {first!r} != {second!r}"
+
 
 small = st.integers(min_value=0, max_value=1_000)
 """An index into one of the machine's lists (taken modulo its length)."""
@@ -89,6 +124,10 @@ class LockstepMachine(RuleBasedStateMachine):
         self.tokens: list[str] = []
         self.flows: list[list[str]] = []
         """Each flow's id on each store, in start order."""
+        self.job_id_maps: list[dict[int, int]] = [{}, {}]
+        """Each store's job ids -> the memory store's."""
+        self.store_job_ids: list[dict[int, int]] = [{}, {}]
+        """The memory store's job ids -> each store's."""
         self.claims = 0
 
     def run_on_loop(self, awaitable: Awaitable[T]) -> T:
@@ -103,20 +142,56 @@ class LockstepMachine(RuleBasedStateMachine):
 
     # -- running one call on both stores ------------------------------------
 
-    def both(self, call: Callable[[dq.JobQueue, Backend, int], Awaitable[T]]) -> T:
+    def both(
+        self,
+        call: Callable[[dq.JobQueue, Backend, int], Awaitable[T]],
+        *,
+        new_ids: bool = False,
+        ids: bool = False,
+    ) -> T:
         """Run ``call(queue, backend, store_index)`` on each store; both
-        must answer alike (flow ids normalised). Returns the memory answer."""
+        must answer alike (ids normalised). ``new_ids``: the answer is a
+        list of job ids, to pair up; ``ids``: a list of job ids, or one.
+        Returns the memory store's answer."""
         answers = [
             self.run_on_loop(call(queue, queue.backend, index))
             for index, queue in enumerate(self.queues)
         ]
-        memory, real = (self.normalised(answer, i) for i, answer in enumerate(answers))
-        assert memory == real, f"memory answered {memory!r}, {self.store} {real!r}"
+        if new_ids:
+            memory_ids, real_ids = answers
+            assert isinstance(memory_ids, list) and isinstance(real_ids, list)
+            assert len(memory_ids) == len(real_ids), answers
+            for memory_id, real_id in zip(memory_ids, real_ids, strict=True):
+                paired = self.job_id_maps[1].setdefault(real_id, memory_id)
+                assert paired == memory_id, f"{real_id} is {paired}, not {memory_id}"
+                self.job_id_maps[0][memory_id] = memory_id
+                self.store_job_ids[0][memory_id] = memory_id
+                self.store_job_ids[1][memory_id] = real_id
+        memory, real = (
+            self.normalised(answer, i, ids=ids or new_ids)
+            for i, answer in enumerate(answers)
+        )
+        assert memory == real, difference(memory, real, f"memory vs {self.store}")
         return answers[0]
 
-    def normalised(self, value: Any, store_index: int) -> Any:
-        """``value`` as plain data, each flow id replaced by its start order."""
+    def on(self, store_index: int, job_id: int) -> int:
+        """The job's id on one store (the machine keeps the memory ids)."""
+        return self.store_job_ids[store_index][job_id]
+
+    def lease_on(self, store_index: int, lease: Lease) -> Lease:
+        return Lease(self.on(store_index, lease.job_id), lease.token)
+
+    def normalised(self, value: Any, store_index: int, *, ids: bool) -> Any:
+        """``value`` as plain data: flow ids replaced by their start order,
+        job ids (an ``id``, ``job_id`` or ``join_job_id`` field, a key, or
+        the whole answer when ``ids``) by the memory store's."""
         names = {flow[store_index]: f"flow-{n}" for n, flow in enumerate(self.flows)}
+        job_ids = self.job_id_maps[store_index]
+
+        def job_id(value: Any) -> Any:
+            if isinstance(value, int):
+                return job_ids.get(value, ("unpaired", value))
+            return plain(value)
 
         def plain(value: Any) -> Any:
             if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -124,18 +199,29 @@ class LockstepMachine(RuleBasedStateMachine):
                     f.name: getattr(value, f.name) for f in dataclasses.fields(value)
                 }
             if isinstance(value, dict):
-                return {plain(k): plain(item) for k, item in value.items()}
+                return {
+                    job_id(key): job_id(item) if key in JOB_ID_FIELDS else plain(item)
+                    for key, item in value.items()
+                }
             if isinstance(value, list | tuple):
                 return [plain(item) for item in value]
             if isinstance(value, str):
                 return names.get(value, value)
             return value
 
+        if ids:
+            return (
+                [job_id(i) for i in value] if isinstance(value, list) else job_id(value)
+            )
         return plain(value)
 
-    def settle(self, outcomes: list[Outcome]) -> None:
+    def settle(self, outcome: Outcome) -> None:
         exchange = self.both(
-            lambda q, b, i: b.settle_and_claim(outcomes, None, now=self.clock.now())
+            lambda q, b, i: b.settle_and_claim(
+                [dataclasses.replace(outcome, lease=self.lease_on(i, outcome.lease))],
+                None,
+                now=self.clock.now(),
+            )
         )
         self.join(exchange.ready_flows)
 
@@ -144,10 +230,10 @@ class LockstepMachine(RuleBasedStateMachine):
         for flow_id in ready_on_memory:
             ids = next(flow for flow in self.flows if flow[0] == flow_id)
             joined = self.both(
-                lambda q, b, i, ids=ids: self.enqueue_join(b, ids[i])  # type: ignore[misc]
+                lambda q, b, i, ids=ids: self.enqueue_joins(b, ids[i]),
+                new_ids=True,
             )
-            if joined is not None:
-                self.job_ids.append(joined)
+            self.job_ids += joined
 
     # -- rules --------------------------------------------------------------
 
@@ -184,7 +270,7 @@ class LockstepMachine(RuleBasedStateMachine):
             )
             for i in range(count)
         ]
-        ids = self.both(lambda q, b, i: q.add_jobs(specs))
+        ids = self.both(lambda q, b, i: q.add_jobs(specs), new_ids=True)
         self.job_ids += [job_id for job_id in ids if job_id not in self.job_ids]
 
     @rule(
@@ -200,15 +286,19 @@ class LockstepMachine(RuleBasedStateMachine):
             for q in self.queues
         ]
         self.flows.append(ids)
-        step_ids = self.both(lambda q, b, i: self.flow_step_ids(b, ids[i]))
+        step_ids = self.both(
+            lambda q, b, i: self.flow_step_ids(b, ids[i]), new_ids=True
+        )
         self.job_ids += step_ids
 
-    async def enqueue_join(self, backend: Backend, flow_id: str) -> int | None:
+    async def enqueue_joins(self, backend: Backend, flow_id: str) -> list[int]:
+        """The join's id in a list (empty when the flow was not ready)."""
         stored = await backend.get_flow(flow_id)
         assert stored is not None
-        return await backend.enqueue_flow_join(
+        joined = await backend.enqueue_flow_join(
             flow_id, join_job(stored), now=self.clock.now()
         )
+        return [] if joined is None else [joined]
 
     @staticmethod
     async def flow_step_ids(backend: Backend, flow_id: str) -> list[int]:
@@ -233,7 +323,7 @@ class LockstepMachine(RuleBasedStateMachine):
     @rule(pick=small, output=st.sampled_from([None, 1, {"ok": True}]))
     def complete(self, pick: int, output: Any) -> None:
         lease = self.leases[pick % len(self.leases)]
-        self.settle([Completion(lease, output, {"took_ms": 5})])
+        self.settle(Completion(lease, output, {"took_ms": 5}))
 
     @precondition(lambda self: self.leases)
     @rule(pick=small, retry_in=st.sampled_from([None, 10, 60]))
@@ -243,14 +333,14 @@ class LockstepMachine(RuleBasedStateMachine):
             None if retry_in is None else self.clock.now() + timedelta(seconds=retry_in)
         )
         failure = Failure(lease, "boom", FailureReason.HANDLER_ERROR, retry_at)
-        self.settle([failure])
+        self.settle(failure)
 
     @precondition(lambda self: self.leases)
     @rule(pick=small, seconds=st.sampled_from([5, 50]))
     def wait_for_time(self, pick: int, seconds: int) -> None:
         lease = self.leases[pick % len(self.leases)]
         until = self.clock.now() + timedelta(seconds=seconds)
-        self.settle([Suspension(lease, {"slept": True}, wait_until=until)])
+        self.settle(Suspension(lease, {"slept": True}, wait_until=until))
 
     @precondition(lambda self: self.leases)
     @rule(pick=small, timeout=st.sampled_from([None, 40]))
@@ -263,13 +353,16 @@ class LockstepMachine(RuleBasedStateMachine):
         token = NewToken(token_id, timeout_at, ["t"])
         created = self.both(
             lambda q, b, i: b.create_token(
-                lease, token, {"token": token_id}, now=self.clock.now()
+                self.lease_on(i, lease),
+                token,
+                {"token": token_id},
+                now=self.clock.now(),
             )
         )
         if created:
             self.tokens.append(token_id)
             suspension = Suspension(lease, {"token": token_id}, wait_token_id=token_id)
-            self.settle([suspension])
+            self.settle(suspension)
 
     @precondition(lambda self: self.tokens)
     @rule(pick=small)
@@ -287,57 +380,136 @@ class LockstepMachine(RuleBasedStateMachine):
     @rule(pick=small)
     def cancel(self, pick: int) -> None:
         job_id = self.job_ids[pick % len(self.job_ids)]
-        self.both(lambda q, b, i: b.cancel_job(job_id, now=self.clock.now()))
+        self.both(
+            lambda q, b, i: b.cancel_job(self.on(i, job_id), now=self.clock.now())
+        )
 
     @rule(job_type=st.sampled_from(TYPES))
     def cancel_by_type(self, job_type: str) -> None:
         where = JobFilter(job_type=job_type)
-        self.both(lambda q, b, i: b.cancel_jobs(where, now=self.clock.now()))
+        self.both(lambda q, b, i: b.cancel_jobs(where, now=self.clock.now()), ids=True)
 
     @precondition(lambda self: self.job_ids)
     @rule(pick=small)
     def retry(self, pick: int) -> None:
         job_id = self.job_ids[pick % len(self.job_ids)]
-        self.both(lambda q, b, i: b.retry_job(job_id, now=self.clock.now()))
+        self.both(lambda q, b, i: b.retry_job(self.on(i, job_id), now=self.clock.now()))
 
     @precondition(lambda self: self.job_ids)
     @rule(pick=small, priority=st.integers(0, 3))
     def edit(self, pick: int, priority: int) -> None:
         job_id = self.job_ids[pick % len(self.job_ids)]
         changes = JobChanges({"priority": priority}, {"priority": priority})
-        self.both(lambda q, b, i: b.edit_jobs(job_id, changes, now=self.clock.now()))
+        self.both(
+            lambda q, b, i: b.edit_jobs(
+                self.on(i, job_id), changes, now=self.clock.now()
+            )
+        )
 
     @precondition(lambda self: self.leases)
     @rule(pick=small)
     def release(self, pick: int) -> None:
         lease = self.leases[pick % len(self.leases)]
-        self.both(lambda q, b, i: b.release_jobs([lease], now=self.clock.now()))
+        self.both(
+            lambda q, b, i: b.release_jobs(
+                [self.lease_on(i, lease)], now=self.clock.now()
+            )
+        )
 
     @precondition(lambda self: self.leases)
     @rule(pick=small)
     def heartbeat_and_prolong(self, pick: int) -> None:
         lease = self.leases[pick % len(self.leases)]
-        self.both(lambda q, b, i: b.heartbeat([lease], now=self.clock.now()))
-        self.both(lambda q, b, i: b.prolong_job(lease, 90, now=self.clock.now()))
+        self.both(
+            lambda q, b, i: b.heartbeat(
+                [self.lease_on(i, lease)], now=self.clock.now()
+            ),
+            ids=True,
+        )
+        self.both(
+            lambda q, b, i: b.prolong_job(
+                self.lease_on(i, lease), 90, now=self.clock.now()
+            )
+        )
 
     @rule(threshold=st.sampled_from([30, 120]))
     def reclaim(self, threshold: int) -> None:
         self.both(
             lambda q, b, i: b.reclaim_stuck_jobs(
                 threshold, "worker lost", now=self.clock.now()
-            )
+            ),
+            ids=True,
         )
+
+    @rule(limit=st.integers(1, 3))
+    def worker_lost(self, limit: int) -> None:
+        """A worker claims, then dies: past every lease, its jobs are
+        reclaimed (retried, or failed for good when out of attempts)."""
+        self.claim("lost", limit, None)
+        self.advance(121)
+        self.reclaim(30)
 
     @rule()
     def time_out_flows(self) -> None:
         timed_out = self.both(lambda q, b, i: b.time_out_flows(now=self.clock.now()))
         self.join(timed_out)
 
+    @rule(limit=st.integers(1, 3))
+    def processor_turn(self, limit: int) -> None:
+        """One turn of a real processor: claim a batch, run it, settle it
+        (and enqueue the joins of flows it made ready)."""
+
+        async def turn(q: dq.JobQueue, b: Backend, i: int) -> int:
+            processor = q.create_processor(
+                HANDLERS, worker_id="p1", batch_size=limit, concurrency=1
+            )
+            return await processor.start()
+
+        self.both(turn)
+        self.pair_new_jobs()
+
+    @rule(
+        job_type=st.sampled_from([None, *TYPES]),
+        priority=st.sampled_from([None, 0, 1]),
+        tags=st.sampled_from([None, *(dq.TagFilter(["x"], m) for m in TAG_MODES)]),
+        status=st.sampled_from([None, dq.JobStatus.PENDING, dq.JobStatus.FAILED]),
+        offset=st.integers(0, 2),
+    )
+    def read(
+        self,
+        job_type: str | None,
+        priority: int | None,
+        tags: dq.TagFilter | None,
+        status: dq.JobStatus | None,
+        offset: int,
+    ) -> None:
+        where = JobFilter(job_type, priority, None, tags, status)
+        self.both(lambda q, b, i: b.get_jobs(where, 3, offset))
+        self.both(lambda q, b, i: b.count_jobs(where))
+
+    @rule(age=st.sampled_from([0, 60]), batch=st.integers(1, 3))
+    def clean_up(self, age: int, batch: int) -> None:
+        before = self.clock.now() - timedelta(seconds=age)
+        self.both(lambda q, b, i: b.cleanup_old_jobs(before, batch))
+        self.both(lambda q, b, i: b.cleanup_old_job_events(before, batch))
+        self.both(lambda q, b, i: b.cleanup_old_flows(before, batch))
+
     @rule(seconds=st.sampled_from([1, 15, 45, 100]))
     def advance(self, seconds: int) -> None:
         self.clock.advance(seconds)
 
     # -- what both must show --------------------------------------------------
+
+    def pair_new_jobs(self) -> None:
+        """Pair the jobs that calls made on their own (a processor's joins)
+        by creation order, which every store's ids follow."""
+
+        async def unpaired(q: dq.JobQueue, b: Backend, i: int) -> list[int]:
+            jobs = await b.get_jobs(JobFilter(), 10_000, 0)
+            known = self.job_id_maps[i]
+            return sorted(job.id for job in jobs if job.id not in known)
+
+        self.job_ids += self.both(unpaired, new_ids=True)
 
     @invariant()
     def same_jobs_events_tokens_and_flows(self) -> None:
@@ -364,8 +536,13 @@ class LockstepMachine(RuleBasedStateMachine):
         self.both(observe)
 
 
-def test_memory_and_sqlite_move_in_lockstep(tmp_path: Path) -> None:
-    store = "sqlite"
+EXAMPLES = {"sqlite": 60, "postgres": 12, "redis": 15}
+"""Sequences per store, for a run of a few tens of seconds each (a server
+store answers each call over the network)."""
+
+
+@pytest.mark.parametrize("store", PROCESS_STORES)
+def test_memory_and_the_store_move_in_lockstep(store: str, tmp_path: Path) -> None:
     machine = type(
         f"Lockstep_{store}",
         (LockstepMachine,),
@@ -374,8 +551,8 @@ def test_memory_and_sqlite_move_in_lockstep(tmp_path: Path) -> None:
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=15,
-            stateful_step_count=30,
+            max_examples=EXAMPLES[store],
+            stateful_step_count=40,
             deadline=None,
             derandomize=True,
             suppress_health_check=[HealthCheck.too_slow],
