@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio.connection import SSLConnection
 
 from dataqueue.backends.redis import RedisBackend
-from dataqueue.backends.redis.backend import tls_options
+from dataqueue.backends.redis.connection import tls_options
 
 CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
 CERT = "-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----\n"

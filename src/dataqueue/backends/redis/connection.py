@@ -1,4 +1,5 @@
-"""Connecting to a Redis Cluster (or Valkey cluster) from a
+"""Connecting: a pooled client from a ``redis://`` URL (TLS from PEM text or
+files), or a Redis Cluster (or Valkey cluster) client from a
 ``redis+cluster://`` URL.
 
 A queue's keys share one hash tag (``keys.base``), so the cluster client only
@@ -9,10 +10,18 @@ follows MOVED replies and refreshes its map of the cluster after a failover.
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from dataqueue.backends.redis.faults import redacted
 
@@ -86,3 +95,69 @@ def cluster_client(
         ssl=url.lower().startswith("rediss+") or bool(tls),
         **tls,
     )
+
+
+HEALTH_CHECK_SECONDS = 5
+TLS_KEYS = frozenset({"ca", "cert", "key", "reject_unauthorized"})
+
+
+def pem_source(value: str) -> tuple[str | None, str | None]:
+    """``(path, None)`` for ``file://path``, else ``(None, pem_text)``."""
+    if value.startswith("file://"):
+        return value.removeprefix("file://"), None
+    return None, value
+
+
+def tls_options(tls: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """redis-py SSL arguments for the ``tls=`` mapping, and the temporary files
+    written for PEM strings (redis-py takes the certificate and key only as
+    paths); the caller deletes those files when done."""
+    unknown = set(tls) - TLS_KEYS
+    if unknown:
+        raise ValueError(
+            f"connect: unknown tls option(s) {sorted(unknown)}; "
+            f"use {', '.join(sorted(TLS_KEYS))}"
+        )
+    options: dict[str, Any] = {"connection_class": SSLConnection}
+    created: list[str] = []
+    if tls.get("ca"):
+        path, pem = pem_source(tls["ca"])
+        if path is not None:
+            with open(path, encoding="utf-8") as file:
+                pem = file.read()
+        options["ssl_ca_data"] = pem
+    for name, option in (("cert", "ssl_certfile"), ("key", "ssl_keyfile")):
+        if tls.get(name):
+            path, pem = pem_source(tls[name])
+            if pem is not None:
+                descriptor, path = tempfile.mkstemp(suffix=".pem")
+                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                    file.write(pem)
+                created.append(path)
+            options[option] = path
+    if tls.get("reject_unauthorized", True):
+        options["ssl_cert_reqs"] = "required"
+    else:
+        options["ssl_cert_reqs"] = "none"
+        options["ssl_check_hostname"] = False
+    return options, created
+
+
+def pooled_client(
+    url: str, max_connections: int, options: dict[str, Any]
+) -> aioredis.Redis:
+    # A blocking pool makes callers wait for a free connection instead of
+    # failing with "Too many connections". A connection found dead (by the
+    # health check's PING, or by the command itself) is replaced and the
+    # call sent once more: after a restart the first call succeeds instead
+    # of failing per pooled connection. Timeouts are not retried, as the
+    # server may have run the script.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        decode_responses=True,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        **options,
+    )
+    return aioredis.Redis.from_pool(pool)

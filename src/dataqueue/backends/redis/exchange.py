@@ -1,0 +1,116 @@
+"""The arguments of the atomic scripts that apply a transition: an
+attempt's outcomes for ``settle_and_claim.lua``, a failure's entry and event,
+and a transition (from-statuses, event metadata, barrier outcome) for
+``starts_from`` in ``_lib.lua``; every metadata comes from
+``dataqueue._transitions``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dataqueue._commands import (
+    Completion,
+    Failure,
+    Outcome,
+    Suspension,
+)
+from dataqueue._transitions import (
+    CANCEL,
+    COMPLETE,
+    MANUAL_RETRY,
+    Transition,
+    cancelled_metadata,
+    error_entry,
+    failed_metadata,
+    failure,
+    resumed_on_token_metadata,
+    retried_metadata,
+    waiting_metadata,
+)
+from dataqueue._validate import to_json_text
+from dataqueue.backends.redis.codec import (
+    micros_text,
+)
+from dataqueue.errors import BackendError
+from dataqueue.models import (
+    FailureReason,
+)
+from dataqueue.types import JSONValue
+
+
+def failure_args(
+    message: str,
+    reason: FailureReason,
+    retry_at: datetime | None,
+    now: datetime,
+    traceback: str | None = None,
+) -> tuple[str, str]:
+    """A failure's error_history entry and its 'failed' event's metadata
+    (JSON text), as ``settle_and_claim.lua`` and ``reclaim_stuck_jobs.lua``
+    append them."""
+    entry = to_json_text(error_entry(message, now, traceback))
+    metadata = to_json_text(failed_metadata(message, reason, retry_at))
+    return entry, metadata
+
+
+def transition_arg(transition: Transition, metadata: dict[str, JSONValue]) -> str:
+    """A transition as the scripts read it (``starts_from`` in _lib.lua)."""
+    return to_json_text(
+        {
+            "from": [status.value for status in sorted(transition.from_statuses)],
+            "metadata": to_json_text(metadata),
+            "outcome": transition.barrier or "",
+        }
+    )
+
+
+CANCEL_ARG = transition_arg(CANCEL, cancelled_metadata())
+RETRY_ARG = transition_arg(MANUAL_RETRY, retried_metadata())
+
+
+def outcome_args(outcome: Outcome, now: datetime) -> list[JSONValue]:
+    """One outcome as ``settle_and_claim.lua`` reads it."""
+    lease = outcome.lease
+    if isinstance(outcome, Completion):
+        return [
+            "c",
+            str(lease.job_id),
+            lease.token,
+            to_json_text(outcome.output),
+            to_json_text(outcome.metadata),
+            COMPLETE.step_outcome,
+        ]
+    if isinstance(outcome, Suspension):
+        until, token_id = outcome.wait_until, outcome.wait_token_id
+        resumed = [
+            ""
+            if token_id is None
+            else to_json_text(resumed_on_token_metadata(token_id, timed_out=ended))
+            for ended in (False, True)
+        ]
+        return [
+            "s",
+            str(lease.job_id),
+            lease.token,
+            to_json_text(outcome.step_data),
+            "" if until is None else micros_text(until),
+            token_id or "",
+            to_json_text(waiting_metadata(until, token_id)),
+            *resumed,
+        ]
+    if not isinstance(outcome, Failure):
+        raise BackendError(f"the Redis store cannot write {type(outcome).__name__}")
+    retry_at = outcome.next_attempt_at
+    entry, metadata = failure_args(
+        outcome.message, outcome.reason, retry_at, now, outcome.traceback
+    )
+    return [
+        "f",
+        str(lease.job_id),
+        lease.token,
+        entry,
+        outcome.reason.value,
+        "" if retry_at is None else micros_text(retry_at),
+        metadata,
+        failure(retry_at).barrier or "",
+    ]
