@@ -16,7 +16,7 @@ from tests.conftest import PG_URL
 
 from dataqueue._commands import Completion, Failure, JobFilter, Lease
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.backends.postgres.notify import finished_channel_for
+from dataqueue.backends.postgres.listener import finished_channel_for
 from dataqueue.errors import BackendError
 from dataqueue.models import FailureReason, FlowStatus, JobStatus
 

@@ -12,6 +12,7 @@ from tests.conftest import PG_URL
 import dataqueue as dq
 from dataqueue._commands import JobFilter
 from dataqueue.backends.postgres import PostgresBackend
+from dataqueue.backends.postgres.connection import not_migrated
 from dataqueue.errors import NotMigratedError
 from dataqueue.models import JobStatus
 
@@ -46,11 +47,7 @@ async def test_unmigrated_queue_fails_on_first_use(schema: str) -> None:
 
 
 async def test_public_schema_message_has_no_schema_option() -> None:
-    backend = PostgresBackend(PG_URL)
-    try:
-        error = backend._not_migrated("missing")
-    finally:
-        await backend.close()
+    error = not_migrated("public", "missing")
     assert "`dataqueue migrate`" in str(error)
 
 

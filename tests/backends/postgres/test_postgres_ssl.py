@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.backends.postgres.backend import ssl_params
+from dataqueue.backends.postgres.connection import ssl_params
 
 CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n"

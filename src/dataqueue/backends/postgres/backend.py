@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import re
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from dataqueue._commands import (
-    CRON_EDITABLE_FIELDS,
-    BrokenJob,
-    Claimed,
     ClaimRequest,
     CronChanges,
     CronTick,
@@ -49,7 +42,6 @@ from dataqueue._transitions import (
     resumed_on_token_metadata,
     retried_metadata,
 )
-from dataqueue.backends._files import load_dir
 from dataqueue.backends._records import (
     cron_from_row,
     event_from_row,
@@ -61,6 +53,9 @@ from dataqueue.backends.postgres.codec import (
     CANCEL_PARAMS,
     Row,
     add_params,
+    cron_edit_params,
+    cron_params,
+    distinct_specs,
     edit_params,
     filter_params,
     flow_from_row,
@@ -73,12 +68,26 @@ from dataqueue.backends.postgres.codec import (
     worker_from_row,
     worker_params,
 )
+from dataqueue.backends.postgres.connection import (
+    CONNECT_TIMEOUT,
+    POOL_TIMEOUT,
+    conninfo,
+    migrations,
+    new_pool,
+    not_migrated,
+    pool_setting,
+    statements,
+    store_error,
+)
+from dataqueue.backends.postgres.exchange import (
+    Settlement,
+    read_claimed,
+)
 from dataqueue.backends.postgres.faults import (
     connect_error,
     location,
-    statement_error,
 )
-from dataqueue.backends.postgres.notify import (
+from dataqueue.backends.postgres.listener import (
     channel_for,
     finished_channel_for,
     job_listener,
@@ -86,7 +95,6 @@ from dataqueue.backends.postgres.notify import (
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.cron import CronJob, CronStatus
-from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
 from dataqueue.models import (
     FailureReason,
     FlowRecord,
@@ -105,163 +113,11 @@ logger = logging.getLogger("dataqueue")
 T = TypeVar("T")
 
 SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-SSL_FILES = {"ca": "sslrootcert", "cert": "sslcert", "key": "sslkey"}
-SSL_KEYS = frozenset({*SSL_FILES, "reject_unauthorized"})
-FILE_PREFIX = "file://"
-
-
-def ssl_params(ssl: Mapping[str, Any] | None, workdir: Path) -> dict[str, str]:
-    """Map ``ssl=`` (``ca``, ``cert``, ``key``, ``reject_unauthorized``) to libpq
-    parameters. PEM text is written to files in ``workdir``, since libpq only
-    reads files; ``file://`` values are used as paths.
-
-    ``reject_unauthorized=False`` encrypts without checking the server
-    (``sslmode=require``, and no CA: libpq would verify against one). Otherwise
-    the server is verified (``verify-full``) against ``ca``, or against the
-    system's trust store when no ``ca`` is given (libpq 16 and later).
-    """
-    if ssl is None:
-        return {}
-    unknown = set(ssl) - SSL_KEYS
-    if unknown:
-        raise ValueError(
-            f"connect: unknown ssl option(s) {sorted(unknown)}; "
-            f"use {', '.join(sorted(SSL_KEYS))}"
-        )
-    verify = ssl.get("reject_unauthorized", True)
-    if not isinstance(verify, bool):
-        raise TypeError(
-            f"connect: ssl reject_unauthorized must be True or False, got {verify!r}"
-        )
-    params = {"sslmode": "verify-full" if verify else "require"}
-    for option, param in SSL_FILES.items():
-        value = ssl.get(option)
-        if value is None or (option == "ca" and not verify):
-            continue
-        if not isinstance(value, str) or not value:
-            raise TypeError(
-                f"connect: ssl {option} must be PEM text or a file:// path, "
-                f"got {value!r}"
-            )
-        if value.startswith(FILE_PREFIX):
-            params[param] = value.removeprefix(FILE_PREFIX)
-        else:
-            path = workdir / f"{option}.pem"
-            path.write_text(value, encoding="utf-8")
-            # libpq refuses a private key that others can read.
-            path.chmod(0o600)
-            params[param] = str(path)
-    if verify and "sslrootcert" not in params and psycopg.pq.version() >= 160000:
-        params["sslrootcert"] = "system"
-    return params
-
-
-# Connecting: a refused or unreachable server answers well within this.
-CONNECT_TIMEOUT = 5
-# How long a call waits for a pooled connection before the store counts as
-# unavailable (the pool keeps reconnecting meanwhile).
-POOL_TIMEOUT = 10.0
-# The claim's optional job-type test, rendered into settle_and_claim.sql
-# once: a typed and an untyped statement, each with a plan of its own.
-JOB_TYPE_FILTER = sql.SQL("AND job_type = ANY (%(job_types)s::text[])")
 # The partitioned history layout keeps this many days of partitions ready
 # beyond today, so that a supervisor down for a few days costs nothing.
 PARTITION_DAYS_AHEAD = 7
 # A cutoff before every event: creates partitions, drops none.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def cron_params(schedule: NewCronJob) -> dict[str, Any]:
-    return {
-        "schedule_name": schedule.schedule_name,
-        "cron_expression": schedule.cron_expression,
-        "job_type": schedule.job_type,
-        "payload": json_text(schedule.payload),
-        "timezone": schedule.timezone,
-        "allow_overlap": schedule.allow_overlap,
-        "max_attempts": schedule.max_attempts,
-        "priority": schedule.priority,
-        "timeout": schedule.timeout,
-        "tags": list(schedule.tags),
-        "retry_delay": schedule.retry_delay,
-        "retry_backoff": schedule.retry_backoff,
-        "retry_delay_max": schedule.retry_delay_max,
-        "next_run_at": schedule.next_run_at,
-    }
-
-
-def cron_edit_params(changes: CronChanges) -> dict[str, Any]:
-    """``set_<field>`` says whether to change a field, ``new_<field>`` to what."""
-    expected = changes.expected or (None, None)
-    params: dict[str, Any] = {
-        "next_run_at": changes.next_run_at,
-        "expected_expression": expected[0],
-        "expected_timezone": expected[1],
-    }
-    for name in CRON_EDITABLE_FIELDS:
-        present = name in changes.values
-        value = changes.values.get(name)
-        if name == "payload" and present:
-            value = json_text(value)
-        params[f"set_{name}"] = present
-        params[f"new_{name}"] = value
-    return params
-
-
-async def _pool_setting(value: Any) -> Any:
-    """A pool's conninfo or kwargs, which may be given as (async) callables."""
-    if callable(value):
-        value = value()
-    if inspect.isawaitable(value):
-        value = await value
-    return value
-
-
-def distinct_specs(jobs: Sequence[NewJob]) -> tuple[list[NewJob], list[int]]:
-    """The specs to insert, and each job's place among them: within a batch
-    the first spec with a key wins, and later ones share its id."""
-    first: dict[str, int] = {}
-    distinct: list[NewJob] = []
-    slots: list[int] = []
-    for spec in jobs:
-        key = spec.idempotency_key
-        if key is not None and key in first:
-            slots.append(first[key])
-            continue
-        if key is not None:
-            first[key] = len(distinct)
-        slots.append(len(distinct))
-        distinct.append(spec)
-    return distinct, slots
-
-
-def _raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
-    """A row's id read from the raw result, for a row that will not decode."""
-    result = cur.pgresult
-    raw = None if result is None else result.get_value(pos, column)
-    if raw is None:
-        raise BackendError("PostgreSQL claim: a claimed row has no id")
-    return int(raw) if cur.format == psycopg.pq.Format.TEXT else int.from_bytes(raw)
-
-
-@dataclass
-class Settlement:
-    """What the outcomes of a settle_and_claim wrote: the positions of the
-    outcomes written, the flows made ready, and whether a job became final.
-    Every row of the statement repeats it; the first one decoded is read."""
-
-    written: set[int] = field(default_factory=set)
-    ready_flows: list[str] = field(default_factory=list)
-    finished: bool = False
-    known: bool = False
-
-    def read(self, row: Row) -> None:
-        if self.known:
-            return
-        self.known = True
-        self.written = set(row["settled"] or ())
-        self.ready_flows = list(row["ready_flows"] or ())
-        self.finished = bool(row["finished"])
 
 
 class PostgresBackend(Backend):
@@ -311,26 +167,9 @@ class PostgresBackend(Backend):
                 "finished jobs",
             )
         )
+        self._queries = statements(schema)
+        self._migrations = migrations(schema)
         identifier = sql.Identifier(schema)
-        # Rendered to bytes once: executing a Composed would render it again
-        # on every call.
-        self._queries: dict[str, bytes] = {}
-        for name, text in load_dir(__package__, "sql", ".sql").items():
-            template = sql.SQL(text)
-            if name == "settle_and_claim":
-                self._queries[f"{name}_typed"] = template.format(
-                    schema=identifier, job_type_filter=JOB_TYPE_FILTER
-                ).as_bytes(None)
-                composed = template.format(
-                    schema=identifier, job_type_filter=sql.SQL("")
-                )
-            else:
-                composed = template.format(schema=identifier)
-            self._queries[name] = composed.as_bytes(None)
-        self._migrations = {
-            int(name.split("_", 1)[0]): (name, sql.SQL(text).format(schema=identifier))
-            for name, text in load_dir(__package__, "migrations", ".sql").items()
-        }
         self._sequence = f"{identifier.as_string(None)}.job_queue_id_seq"
         if self._owns_pool:
             self._pool = self._new_pool()
@@ -338,27 +177,11 @@ class PostgresBackend(Backend):
     # -- connections --------------------------------------------------------
 
     def _conninfo(self) -> str:
-        params: dict[str, str] = {}
-        if self._ssl is not None:
-            if self._ssl_dir is None:
-                self._ssl_dir = Path(tempfile.mkdtemp(prefix="dataqueue-ssl-"))
-            params = ssl_params(self._ssl, self._ssl_dir)
-        return make_conninfo(self._url or "", **params)
+        info, self._ssl_dir = conninfo(self._url, self._ssl, self._ssl_dir)
+        return info
 
     def _new_pool(self) -> AsyncConnectionPool[Any]:
-        return AsyncConnectionPool(
-            self._conninfo(),
-            min_size=1,
-            max_size=max(1, self._max_connections),
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
-            # A connection the server dropped while idle is found out here,
-            # not by the statement that borrows it. (Looking at the socket
-            # instead of a round trip races with a termination in flight.)
-            check=AsyncConnectionPool.check_connection,
-            timeout=POOL_TIMEOUT,
-            open=False,
-            name=f"dataqueue-{self._schema}",
-        )
+        return new_pool(self._conninfo(), self._max_connections, self._schema)
 
     async def _open_pool(self) -> AsyncConnectionPool[Any]:
         async with self._pool_lock:
@@ -379,8 +202,8 @@ class PostgresBackend(Backend):
             kwargs: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
         else:
             assert self._pool is not None
-            conninfo = await _pool_setting(self._pool.conninfo)
-            kwargs = dict(await _pool_setting(self._pool.kwargs) or {})
+            conninfo = await pool_setting(self._pool.conninfo)
+            kwargs = dict(await pool_setting(self._pool.kwargs) or {})
         try:
             return await psycopg.AsyncConnection.connect(
                 conninfo, **{**kwargs, "autocommit": True}
@@ -394,26 +217,6 @@ class PostgresBackend(Backend):
 
     def get_pool(self) -> Any:
         return self._pool
-
-    def _not_migrated(self, detail: str) -> NotMigratedError:
-        option = "" if self._schema == "public" else f" --schema {self._schema}"
-        return NotMigratedError(
-            f"PostgreSQL schema {self._schema!r} is not migrated ({detail}): "
-            f"run `dataqueue migrate{option}` (or `await queue.migrate()`) first"
-        )
-
-    def _store_error(self, error: Exception, what: str) -> BackendError:
-        if isinstance(
-            error, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName
-        ):
-            return self._not_migrated(str(error).strip())
-        if isinstance(error, PoolTimeout):
-            return StoreUnavailableError(
-                f"{self._where} is unavailable ({what}): no connection "
-                f"within {POOL_TIMEOUT:g}s"
-            )
-        assert isinstance(error, psycopg.Error)
-        return statement_error(error, self._where, what)
 
     @asynccontextmanager
     async def _cursor(
@@ -430,7 +233,7 @@ class PostgresBackend(Backend):
             ):
                 yield cur
         except (psycopg.Error, PoolTimeout) as e:
-            raise self._store_error(e, what) from None
+            raise store_error(e, what, self._where, self._schema) from None
 
     async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Row]:
         if self._verbose:
@@ -452,7 +255,7 @@ class PostgresBackend(Backend):
         missing = sorted(set(self._migrations) - set(rows[0]["versions"]))
         if missing:
             names = ", ".join(self._migrations[v][0] for v in missing)
-            raise self._not_migrated(f"missing {names}")
+            raise not_migrated(self._schema, f"missing {names}")
 
     async def close(self) -> None:
         await self._hub.close()
@@ -501,7 +304,7 @@ class PostgresBackend(Backend):
             try:
                 rows = await fetch_on(conn, self._queries["add_jobs"], params)
             except psycopg.errors.UndefinedTable as e:
-                raise self._not_migrated(str(e).strip()) from e
+                raise not_migrated(self._schema, str(e).strip()) from e
         ids = [int(row["id"]) for row in rows]
         return [ids[slot] for slot in slots]
 
@@ -779,7 +582,7 @@ class PostgresBackend(Backend):
         settlement = Settlement()
         async with self._cursor("settle_and_claim") as cur:
             await cur.execute(self._queries[name], params)
-            claimed = await self._read_claimed(cur, settlement)
+            claimed = await read_claimed(cur, settlement)
         if settlement.finished:
             self._finished_hub.notify()
         return Exchange(
@@ -787,47 +590,6 @@ class PostgresBackend(Backend):
             claimed=claimed,
             ready_flows=settlement.ready_flows,
         )
-
-    async def _read_claimed(
-        self, cur: psycopg.AsyncCursor[Row], settlement: Settlement
-    ) -> list[Claimed]:
-        """Decode the claim's rows; a row that will not decode (a corrupt
-        value, a timestamp Python cannot hold) becomes a BrokenJob instead of
-        failing the whole claim."""
-        try:
-            rows = await cur.fetchall()
-        # Any decoding error at all: one bad row must not raise out of a claim
-        # that already moved every row to processing. Read them one by one.
-        except Exception:
-            return await self._read_claimed_one_by_one(cur, settlement)
-        claimed: list[Claimed] = []
-        for row in rows:
-            settlement.read(row)
-            if row["id"] is not None:
-                try:
-                    claimed.append(job_from_row(in_utc(row)))
-                except Exception as e:
-                    claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
-        return claimed
-
-    async def _read_claimed_one_by_one(
-        self, cur: psycopg.AsyncCursor[Row], settlement: Settlement
-    ) -> list[Claimed]:
-        assert cur.description is not None
-        id_column = [c.name for c in cur.description].index("id")
-        claimed: list[Claimed] = []
-        for pos in range(cur.rowcount):
-            await cur.scroll(pos, mode="absolute")
-            try:
-                row = await cur.fetchone()
-                assert row is not None
-                settlement.read(row)
-                if row["id"] is not None:
-                    claimed.append(job_from_row(in_utc(row)))
-            except Exception as e:
-                job_id = _raw_id(cur, pos, id_column)
-                claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
-        return claimed
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
         if not leases:

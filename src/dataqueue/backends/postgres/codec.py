@@ -14,12 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataqueue._commands import (
+    CRON_EDITABLE_FIELDS,
     EDITABLE_FIELDS,
     Completion,
+    CronChanges,
     Failure,
     JobChanges,
     JobFilter,
     Lease,
+    NewCronJob,
     NewFlow,
     NewJob,
     NewWorker,
@@ -278,3 +281,58 @@ def worker_from_row(row: Row) -> WorkerInfo:
         concurrency=row["concurrency"],
         running_job_ids=list(row["running_job_ids"]),
     )
+
+
+def cron_params(schedule: NewCronJob) -> dict[str, Any]:
+    return {
+        "schedule_name": schedule.schedule_name,
+        "cron_expression": schedule.cron_expression,
+        "job_type": schedule.job_type,
+        "payload": json_text(schedule.payload),
+        "timezone": schedule.timezone,
+        "allow_overlap": schedule.allow_overlap,
+        "max_attempts": schedule.max_attempts,
+        "priority": schedule.priority,
+        "timeout": schedule.timeout,
+        "tags": list(schedule.tags),
+        "retry_delay": schedule.retry_delay,
+        "retry_backoff": schedule.retry_backoff,
+        "retry_delay_max": schedule.retry_delay_max,
+        "next_run_at": schedule.next_run_at,
+    }
+
+
+def cron_edit_params(changes: CronChanges) -> dict[str, Any]:
+    """``set_<field>`` says whether to change a field, ``new_<field>`` to what."""
+    expected = changes.expected or (None, None)
+    params: dict[str, Any] = {
+        "next_run_at": changes.next_run_at,
+        "expected_expression": expected[0],
+        "expected_timezone": expected[1],
+    }
+    for name in CRON_EDITABLE_FIELDS:
+        present = name in changes.values
+        value = changes.values.get(name)
+        if name == "payload" and present:
+            value = json_text(value)
+        params[f"set_{name}"] = present
+        params[f"new_{name}"] = value
+    return params
+
+
+def distinct_specs(jobs: Sequence[NewJob]) -> tuple[list[NewJob], list[int]]:
+    """The specs to insert, and each job's place among them: within a batch
+    the first spec with a key wins, and later ones share its id."""
+    first: dict[str, int] = {}
+    distinct: list[NewJob] = []
+    slots: list[int] = []
+    for spec in jobs:
+        key = spec.idempotency_key
+        if key is not None and key in first:
+            slots.append(first[key])
+            continue
+        if key is not None:
+            first[key] = len(distinct)
+        slots.append(len(distinct))
+        distinct.append(spec)
+    return distinct, slots

@@ -1,0 +1,171 @@
+"""The PostgreSQL connection pool: created from a URL (with TLS files for
+libpq) or given, and its settings read as psycopg_pool takes them."""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from dataqueue.backends._files import load_dir
+from dataqueue.backends.postgres.faults import statement_error
+from dataqueue.errors import BackendError, NotMigratedError, StoreUnavailableError
+
+SSL_FILES = {"ca": "sslrootcert", "cert": "sslcert", "key": "sslkey"}
+SSL_KEYS = frozenset({*SSL_FILES, "reject_unauthorized"})
+FILE_PREFIX = "file://"
+
+
+def ssl_params(ssl: Mapping[str, Any] | None, workdir: Path) -> dict[str, str]:
+    """Map ``ssl=`` (``ca``, ``cert``, ``key``, ``reject_unauthorized``) to libpq
+    parameters. PEM text is written to files in ``workdir``, since libpq only
+    reads files; ``file://`` values are used as paths.
+
+    ``reject_unauthorized=False`` encrypts without checking the server
+    (``sslmode=require``, and no CA: libpq would verify against one). Otherwise
+    the server is verified (``verify-full``) against ``ca``, or against the
+    system's trust store when no ``ca`` is given (libpq 16 and later).
+    """
+    if ssl is None:
+        return {}
+    unknown = set(ssl) - SSL_KEYS
+    if unknown:
+        raise ValueError(
+            f"connect: unknown ssl option(s) {sorted(unknown)}; "
+            f"use {', '.join(sorted(SSL_KEYS))}"
+        )
+    verify = ssl.get("reject_unauthorized", True)
+    if not isinstance(verify, bool):
+        raise TypeError(
+            f"connect: ssl reject_unauthorized must be True or False, got {verify!r}"
+        )
+    params = {"sslmode": "verify-full" if verify else "require"}
+    for option, param in SSL_FILES.items():
+        value = ssl.get(option)
+        if value is None or (option == "ca" and not verify):
+            continue
+        if not isinstance(value, str) or not value:
+            raise TypeError(
+                f"connect: ssl {option} must be PEM text or a file:// path, "
+                f"got {value!r}"
+            )
+        if value.startswith(FILE_PREFIX):
+            params[param] = value.removeprefix(FILE_PREFIX)
+        else:
+            path = workdir / f"{option}.pem"
+            path.write_text(value, encoding="utf-8")
+            # libpq refuses a private key that others can read.
+            path.chmod(0o600)
+            params[param] = str(path)
+    if verify and "sslrootcert" not in params and psycopg.pq.version() >= 160000:
+        params["sslrootcert"] = "system"
+    return params
+
+
+# Connecting: a refused or unreachable server answers well within this.
+CONNECT_TIMEOUT = 5
+# How long a call waits for a pooled connection before the store counts as
+# unavailable (the pool keeps reconnecting meanwhile).
+POOL_TIMEOUT = 10.0
+
+
+async def pool_setting(value: Any) -> Any:
+    """A pool's conninfo or kwargs, which may be given as (async) callables."""
+    if callable(value):
+        value = value()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+# The claim's optional job-type test, rendered into settle_and_claim.sql
+# once: a typed and an untyped statement, each with a plan of its own.
+JOB_TYPE_FILTER = sql.SQL("AND job_type = ANY (%(job_types)s::text[])")
+
+
+def statements(schema: str) -> dict[str, bytes]:
+    """The store's statements (``sql/``) in ``schema``, rendered to bytes once:
+    executing a Composed would render it again on every call."""
+    identifier = sql.Identifier(schema)
+    rendered: dict[str, bytes] = {}
+    for name, text in load_dir(__package__, "sql", ".sql").items():
+        template = sql.SQL(text)
+        if name == "settle_and_claim":
+            rendered[f"{name}_typed"] = template.format(
+                schema=identifier, job_type_filter=JOB_TYPE_FILTER
+            ).as_bytes(None)
+            composed = template.format(schema=identifier, job_type_filter=sql.SQL(""))
+        else:
+            composed = template.format(schema=identifier)
+        rendered[name] = composed.as_bytes(None)
+    return rendered
+
+
+def migrations(schema: str) -> dict[int, tuple[str, sql.Composed]]:
+    """The migrations (``migrations/``) in ``schema``, by number."""
+    identifier = sql.Identifier(schema)
+    return {
+        int(name.split("_", 1)[0]): (name, sql.SQL(text).format(schema=identifier))
+        for name, text in load_dir(__package__, "migrations", ".sql").items()
+    }
+
+
+def new_pool(
+    conninfo: str, max_connections: int, schema: str
+) -> AsyncConnectionPool[Any]:
+    """A pool of autocommit connections, opened by the first call."""
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max(1, max_connections),
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        # A connection the server dropped while idle is found out here, not
+        # by the statement that borrows it. (Looking at the socket instead of
+        # a round trip races with a termination in flight.)
+        check=AsyncConnectionPool.check_connection,
+        timeout=POOL_TIMEOUT,
+        open=False,
+        name=f"dataqueue-{schema}",
+    )
+
+
+def conninfo(
+    url: str | None, ssl: Mapping[str, Any] | None, ssl_dir: Path | None
+) -> tuple[str, Path | None]:
+    """The URL with the ``ssl=`` options as libpq parameters, and the
+    directory their PEM files were written to (made on first use)."""
+    params: dict[str, str] = {}
+    if ssl is not None:
+        if ssl_dir is None:
+            ssl_dir = Path(tempfile.mkdtemp(prefix="dataqueue-ssl-"))
+        params = ssl_params(ssl, ssl_dir)
+    return make_conninfo(url or "", **params), ssl_dir
+
+
+def not_migrated(schema: str, detail: str) -> NotMigratedError:
+    option = "" if schema == "public" else f" --schema {schema}"
+    return NotMigratedError(
+        f"PostgreSQL schema {schema!r} is not migrated ({detail}): "
+        f"run `dataqueue migrate{option}` (or `await queue.migrate()`) first"
+    )
+
+
+def store_error(error: Exception, what: str, where: str, schema: str) -> BackendError:
+    """A psycopg or pool error as the store error it means."""
+    if isinstance(
+        error, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName
+    ):
+        return not_migrated(schema, str(error).strip())
+    if isinstance(error, PoolTimeout):
+        return StoreUnavailableError(
+            f"{where} is unavailable ({what}): no connection within {POOL_TIMEOUT:g}s"
+        )
+    assert isinstance(error, psycopg.Error)
+    return statement_error(error, where, what)

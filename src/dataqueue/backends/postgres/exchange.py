@@ -1,0 +1,87 @@
+"""Reading what ``settle_and_claim.sql`` returns: the outcomes written, the
+flows made ready, and the claimed jobs, a row that will not decode becoming
+a ``BrokenJob`` instead of failing the claim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from dataqueue._commands import BrokenJob, Claimed
+from dataqueue.backends._records import job_from_row
+from dataqueue.backends.postgres.codec import Row, in_utc
+from dataqueue.errors import BackendError
+
+
+def raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
+    """A row's id read from the raw result, for a row that will not decode."""
+    result = cur.pgresult
+    raw = None if result is None else result.get_value(pos, column)
+    if raw is None:
+        raise BackendError("PostgreSQL claim: a claimed row has no id")
+    return int(raw) if cur.format == psycopg.pq.Format.TEXT else int.from_bytes(raw)
+
+
+@dataclass
+class Settlement:
+    """What the outcomes of a settle_and_claim wrote: the positions of the
+    outcomes written, the flows made ready, and whether a job became final.
+    Every row of the statement repeats it; the first one decoded is read."""
+
+    written: set[int] = field(default_factory=set)
+    ready_flows: list[str] = field(default_factory=list)
+    finished: bool = False
+    known: bool = False
+
+    def read(self, row: Row) -> None:
+        if self.known:
+            return
+        self.known = True
+        self.written = set(row["settled"] or ())
+        self.ready_flows = list(row["ready_flows"] or ())
+        self.finished = bool(row["finished"])
+
+
+async def read_claimed(
+    cur: psycopg.AsyncCursor[Row], settlement: Settlement
+) -> list[Claimed]:
+    """Decode the claim's rows; a row that will not decode (a corrupt
+    value, a timestamp Python cannot hold) becomes a BrokenJob instead of
+    failing the whole claim."""
+    try:
+        rows = await cur.fetchall()
+    # Any decoding error at all: one bad row must not raise out of a claim
+    # that already moved every row to processing. Read them one by one.
+    except Exception:
+        return await read_claimed_one_by_one(cur, settlement)
+    claimed: list[Claimed] = []
+    for row in rows:
+        settlement.read(row)
+        if row["id"] is not None:
+            try:
+                claimed.append(job_from_row(in_utc(row)))
+            except Exception as e:
+                claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
+    return claimed
+
+
+async def read_claimed_one_by_one(
+    cur: psycopg.AsyncCursor[Row], settlement: Settlement
+) -> list[Claimed]:
+    assert cur.description is not None
+    id_column = [c.name for c in cur.description].index("id")
+    claimed: list[Claimed] = []
+    for pos in range(cur.rowcount):
+        await cur.scroll(pos, mode="absolute")
+        try:
+            row = await cur.fetchone()
+            assert row is not None
+            settlement.read(row)
+            if row["id"] is not None:
+                claimed.append(job_from_row(in_utc(row)))
+        except Exception as e:
+            job_id = raw_id(cur, pos, id_column)
+            claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
+    return claimed
