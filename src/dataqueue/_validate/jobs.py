@@ -1,0 +1,273 @@
+"""Jobs at the edge: new jobs and their options, edits, filters, and the
+maintenance calls' arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from dataqueue._commands import (
+    EDITABLE_FIELDS,
+    JobChanges,
+    JobFilter,
+    NewJob,
+)
+from dataqueue._validate.basics import (
+    FILTER_KEYS,
+    MAX_JOB_DURATION_SECONDS,
+    aware_utc,
+    check_bool,
+    check_job_type,
+    check_json,
+    check_max_attempts,
+    check_name,
+    check_priority,
+    check_run_at,
+    check_tags,
+    job_duration,
+    kind,
+    retry_delays_in_order,
+    show,
+    to_seconds,
+)
+from dataqueue.models import (
+    TAG_MODES,
+    Entity,
+    JobSpec,
+    JobStatus,
+    TagFilter,
+    TimeRange,
+)
+from dataqueue.types import JSONValue
+
+
+def check_entity(value: Any, where: str, name: str = "entity") -> Entity:
+    """An entity binding: a dict with exactly the names ``id`` and ``type``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{where}: {name} must be a dict with 'id' and 'type', got {kind(value)}"
+        )
+    if set(value) != {"id", "type"}:
+        raise ValueError(
+            f"{where}: {name} must have exactly the keys 'id' and 'type', got "
+            f"{sorted(map(str, value))}"
+        )
+    return Entity(
+        id=check_name(value["id"], where, f"{name}['id']"),
+        type=check_name(value["type"], where, f"{name}['type']"),
+    )
+
+
+def new_job(
+    spec: JobSpec,
+    flow_id: str | None = None,
+    *,
+    where: str | None = None,
+    flow_step_index: int | None = None,
+) -> NewJob:
+    """Validate one job spec (``where`` names the call; default ``add_job``)."""
+    if where is None:
+        where = f"add_job({show(spec.job_type, 60)})"
+    job_type = check_job_type(spec.job_type, where)
+    key = spec.idempotency_key
+    if key is not None:
+        key = check_name(key, where, "idempotency_key")
+    retry_delay = job_duration(spec.retry_delay, where, "retry_delay", allow_zero=True)
+    retry_delay_max = job_duration(
+        spec.retry_delay_max, where, "retry_delay_max", allow_zero=True
+    )
+    retry_delays_in_order(retry_delay, retry_delay_max, where)
+    return NewJob(
+        job_type=job_type,
+        payload=check_json(spec.payload, where),
+        priority=check_priority(spec.priority, where),
+        run_at=None if spec.run_at is None else check_run_at(spec.run_at, where),
+        max_attempts=check_max_attempts(spec.max_attempts, where),
+        timeout=job_duration(spec.timeout, where, "timeout", allow_zero=False),
+        force_kill_on_timeout=check_bool(
+            spec.force_kill_on_timeout, where, "force_kill_on_timeout"
+        ),
+        tags=check_tags(spec.tags, where),
+        idempotency_key=key,
+        retry_delay=retry_delay,
+        retry_backoff=None
+        if spec.retry_backoff is None
+        else check_bool(spec.retry_backoff, where, "retry_backoff"),
+        retry_delay_max=retry_delay_max,
+        flow_id=flow_id,
+        flow_step_index=flow_step_index,
+        entity=None if spec.entity is None else check_entity(spec.entity, where),
+    )
+
+
+def new_jobs(specs: Any, where: str = "add_jobs") -> list[NewJob]:
+    """Validate the specs of ``add_jobs``: a list or tuple of ``JobSpec``."""
+    if not isinstance(specs, list | tuple):
+        raise TypeError(
+            f"{where}: specs must be a list of dataqueue.JobSpec, got {kind(specs)}"
+        )
+    jobs = []
+    for index, spec in enumerate(specs):
+        if not isinstance(spec, JobSpec):
+            raise TypeError(
+                f"{where}: specs[{index}] must be a dataqueue.JobSpec, got {kind(spec)}"
+            )
+        label = f"{where}: specs[{index}] ({show(spec.job_type, 60)})"
+        jobs.append(new_job(spec, where=label))
+    return jobs
+
+
+def reject_unknown_fields(
+    updates: Mapping[str, Any], editable: tuple[str, ...], where: str
+) -> None:
+    unknown = set(updates) - set(editable)
+    if unknown:
+        raise TypeError(
+            f"{where}: field(s) {sorted(map(str, unknown))} cannot be edited; "
+            f"editable: {', '.join(editable)}"
+        )
+
+
+def job_option(name: str, raw: Any, where: str) -> Any:
+    """One edited job option, as ``add_job`` checks it: the fields that
+    ``edit_job`` and ``edit_cron_job`` (whose schedules copy them onto each
+    job) share. ``name`` is already known to be editable."""
+    if name == "payload":
+        return check_json(raw, where)
+    if name == "priority":
+        return check_priority(raw, where)
+    if name == "max_attempts":
+        return check_max_attempts(raw, where)
+    if name == "timeout":
+        return job_duration(raw, where, name, allow_zero=False)
+    if name == "tags":
+        return check_tags(raw, where)
+    if name == "retry_backoff":
+        return None if raw is None else check_bool(raw, where, name)
+    return job_duration(raw, where, name, allow_zero=True)  # retry_delay(_max)
+
+
+def job_changes(updates: Mapping[str, Any], where: str) -> JobChanges:
+    """Validate the fields of edit_job / edit_all_pending_jobs."""
+    reject_unknown_fields(updates, EDITABLE_FIELDS, where)
+    values: dict[str, Any] = {}
+    metadata: dict[str, JSONValue] = {}
+    for name, raw in updates.items():
+        value: Any
+        if name == "run_at":
+            value = None if raw is None else check_run_at(raw, where)
+        else:
+            value = job_option(name, raw, where)
+        values[name] = value
+        metadata[name] = value.isoformat() if isinstance(value, datetime) else value
+    retry_delays_in_order(
+        values.get("retry_delay"), values.get("retry_delay_max"), where
+    )
+    return JobChanges(values, metadata)
+
+
+def tag_filter(value: Any, where: str) -> TagFilter:
+    values: Any
+    if isinstance(value, TagFilter):
+        values, mode = value.values, value.mode
+    elif isinstance(value, Mapping):
+        unknown = set(value) - {"values", "mode"}
+        if unknown:
+            raise TypeError(
+                f"{where}: unknown key(s) in tags filter: {sorted(map(str, unknown))}"
+            )
+        if "values" not in value:
+            raise ValueError(f"{where}: tags filter needs 'values'")
+        values, mode = value["values"], value.get("mode", "all")
+    elif isinstance(value, list | tuple):
+        values, mode = value, "all"
+    else:
+        raise TypeError(
+            f"{where}: tags must be a TagFilter, a dict or a list, got {kind(value)}"
+        )
+    if mode not in TAG_MODES:
+        raise ValueError(
+            f"{where}: tag mode must be one of {', '.join(TAG_MODES)}, got {show(mode)}"
+        )
+    return TagFilter(check_tags(values, where, "tags.values"), mode)
+
+
+def time_range(value: Any, where: str) -> TimeRange:
+    if isinstance(value, datetime):
+        return TimeRange(eq=aware_utc(value, where, "run_at"))
+    if isinstance(value, TimeRange):
+        bounds = {k: getattr(value, k) for k in ("gt", "gte", "lt", "lte", "eq")}
+    elif isinstance(value, Mapping):
+        bounds = dict(value)
+    else:
+        raise TypeError(
+            f"{where}: run_at must be a datetime, a TimeRange or a dict, got "
+            f"{kind(value)}"
+        )
+    unknown = set(bounds) - {"gt", "gte", "lt", "lte", "eq"}
+    if unknown:
+        raise TypeError(
+            f"{where}: unknown run_at operator(s) {sorted(map(str, unknown))}; "
+            "use gt, gte, lt, lte or eq"
+        )
+    return TimeRange(
+        **{
+            k: aware_utc(v, where, f"run_at.{k}")
+            for k, v in bounds.items()
+            if v is not None
+        }
+    )
+
+
+def job_filter(
+    filters: Mapping[str, Any] | None,
+    where: str,
+    status: Any = None,
+    more: Mapping[str, Any] | None = None,
+) -> JobFilter:
+    """Validate the filters of get_jobs and the bulk edit/cancel calls:
+    ``filters`` (a dict) and ``more`` (given as keywords) combined."""
+    if filters is not None and not isinstance(filters, Mapping):
+        raise TypeError(f"{where}: filters must be a dict, got {kind(filters)}")
+    filters = {**(filters or {}), **(more or {})}
+    unknown = set(filters) - set(FILTER_KEYS)
+    if unknown:
+        raise TypeError(
+            f"{where}: unknown filter(s) {sorted(map(str, unknown))}; "
+            f"use {', '.join(FILTER_KEYS)}"
+        )
+    job_type = filters.get("job_type")
+    priority = filters.get("priority")
+    run_at = filters.get("run_at")
+    tags = filters.get("tags")
+    return JobFilter(
+        job_type=None if job_type is None else check_job_type(job_type, where),
+        priority=None if priority is None else check_priority(priority, where),
+        run_at=None if run_at is None else time_range(run_at, where),
+        tags=None if tags is None else tag_filter(tags, where),
+        status=None if status is None else job_status(status, where),
+    )
+
+
+def job_status(value: Any, where: str) -> JobStatus:
+    try:
+        return JobStatus(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in JobStatus)
+        raise ValueError(
+            f"{where}: status must be one of {choices}, got {show(value)}"
+        ) from None
+
+
+def stuck_threshold(value: Any, where: str, name: str) -> float:
+    """The stuck-job threshold in seconds: minutes, or a timedelta."""
+    return to_seconds(
+        value, where, name, unit="minutes", maximum=MAX_JOB_DURATION_SECONDS
+    )
+
+
+def days_to_keep(value: Any, where: str, name: str = "days_to_keep") -> float:
+    """How long finished jobs or events are kept, in seconds: days, or a
+    timedelta; at most 100 years."""
+    return to_seconds(value, where, name, unit="days")
