@@ -2,8 +2,10 @@
 
 Decisions (retry times, whether a failure is final, what an edit means) are
 made in Python before a backend is called; a backend performs each state
-change atomically with the values it is given. Every time-dependent method
-takes ``now`` so that one clock drives all three stores.
+change atomically with the values it is given. What each change of status
+means (its from-statuses, event metadata, error entry, barrier outcome) is
+``dataqueue._transitions``; a store appends what it builds. Every
+time-dependent method takes ``now`` so that one clock drives every store.
 
 Shared rules, true of every backend:
 
@@ -99,8 +101,9 @@ class JobStore(Protocol):
         A job whose ``idempotency_key`` is taken gets the existing job's id
         and changes nothing. ``run_at`` of None means ``now``. A job's
         ``cron`` is stored as its ``cron_job_id`` and ``cron_due_at``; the
-        ``added`` event carries ``added_metadata(job)``. With ``db`` the
-        insert runs on the caller's connection, inside its transaction.
+        ``added`` event carries ``_transitions.added_metadata(job)``. With
+        ``db`` the insert runs on the caller's connection, inside its
+        transaction.
         Idle processors are woken.
         """
 
