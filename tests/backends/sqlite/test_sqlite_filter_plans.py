@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from dataqueue._commands import JobFilter
-from dataqueue.backends.sqlite.backend import _filtered
-from dataqueue.backends.sqlite.codec import filter_params
+from dataqueue.backends.sqlite.codec import filter_params, filtered_statement
 from dataqueue.backends.sqlite.connection import (
     MIGRATION_NUMBERS,
     MIGRATIONS,
@@ -68,7 +67,7 @@ def plan(conn: sqlite3.Connection, statement: str, where: JobFilter) -> str:
 def test_pages_start_from_the_filter_index(
     schema: sqlite3.Connection, where: JobFilter, index: str
 ) -> None:
-    found = plan(schema, _filtered("get_jobs", where), where)
+    found = plan(schema, filtered_statement("get_jobs", where), where)
     assert index in found, found
     assert not reads_every_job(found), found
 
@@ -78,7 +77,7 @@ def test_counts_start_from_the_filter_index(
     schema: sqlite3.Connection, where: JobFilter, index: str
 ) -> None:
     where = dataclasses.replace(where, status=None)
-    found = plan(schema, _filtered("count_jobs", where), where)
+    found = plan(schema, filtered_statement("count_jobs", where), where)
     assert index in found, found
     assert not reads_every_job(found), found
 
@@ -87,7 +86,7 @@ def test_a_page_of_every_job_walks_the_ids_newest_first(
     schema: sqlite3.Connection,
 ) -> None:
     # SCAN in rowid order, stopped by LIMIT: no sort of every job.
-    found = plan(schema, _filtered("get_jobs", JobFilter()), JobFilter())
+    found = plan(schema, filtered_statement("get_jobs", JobFilter()), JobFilter())
     assert "TEMP B-TREE" not in found, found
 
 

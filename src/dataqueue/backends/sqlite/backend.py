@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal, LiteralString, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 from dataqueue._commands import (
     ClaimRequest,
@@ -68,6 +68,7 @@ from dataqueue.backends.sqlite.codec import (
     decode_token,
     decode_worker,
     filter_params,
+    filtered_statement,
     from_micros,
     json_list,
     leases_json,
@@ -125,23 +126,6 @@ from dataqueue.types import JSONValue
 logger = logging.getLogger("dataqueue")
 
 T = TypeVar("T")
-
-
-def _filtered(
-    name: Literal["get_jobs", "count_jobs"], where: JobFilter, *, statuses: bool = False
-) -> str:
-    """``name`` starting from the index that fits ``where`` (see
-    filter_by.*.sql): the job type and status, the status, the job type,
-    the tags, the statuses of a bulk change (``statuses``), or every job."""
-    if where.job_type is not None:
-        driver = "job_type" if where.status is None else "job_type_status"
-    elif where.status is not None:
-        driver = "status"
-    elif where.tags is not None and where.tags.mode != "none" and where.tags.values:
-        driver = "tags"
-    else:
-        driver = "statuses" if statuses else "none"
-    return SQL[name].replace("{driver}", SQL[f"filter_by.{driver}"].rstrip())
 
 
 class SqliteBackend(Backend):
@@ -244,7 +228,9 @@ class SqliteBackend(Backend):
         self, where: JobFilter, limit: int, offset: int
     ) -> list[JobRecord]:
         params = {**filter_params(where), "limit": limit, "offset": offset}
-        rows = await self._db.read("get_jobs", _filtered("get_jobs", where), params)
+        rows = await self._db.read(
+            "get_jobs", filtered_statement("get_jobs", where), params
+        )
         return [decode_job(row) for row in rows]
 
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
@@ -278,7 +264,7 @@ class SqliteBackend(Backend):
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         micros = to_micros(now)
         params = {**filter_params(where), "statuses": statuses_json(CANCEL)}
-        select = _filtered("get_jobs", where, statuses=True)
+        select = filtered_statement("get_jobs", where, statuses=True)
 
         def cancel(conn: sqlite3.Connection) -> list[int]:
             ids = [row["id"] for row in conn.execute(select, params)]
@@ -296,7 +282,7 @@ class SqliteBackend(Backend):
         params = change_params(changes, micros)
         if isinstance(target, JobFilter):
             select = {**filter_params(target), "statuses": statuses_json(EDIT)}
-            statement = _filtered("get_jobs", target, statuses=True)
+            statement = filtered_statement("get_jobs", target, statuses=True)
         else:
             select = None
 
@@ -744,7 +730,7 @@ class SqliteBackend(Backend):
     async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
         where = dataclasses.replace(where, status=None)
         rows = await self._db.read(
-            "count_jobs", _filtered("count_jobs", where), filter_params(where)
+            "count_jobs", filtered_statement("count_jobs", where), filter_params(where)
         )
         counts = dict.fromkeys(JobStatus, 0)
         for row in rows:

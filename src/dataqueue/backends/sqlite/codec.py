@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from dataqueue._commands import (
     CRON_EDITABLE_FIELDS,
@@ -31,6 +31,7 @@ from dataqueue.backends._records import (
     event_from_row,
     job_from_row,
 )
+from dataqueue.backends.sqlite.connection import SQL
 from dataqueue.cron import CronJob
 from dataqueue.models import (
     Entity,
@@ -339,3 +340,20 @@ def decode_worker(row: sqlite3.Row) -> WorkerInfo:
         concurrency=row["concurrency"],
         running_job_ids=json.loads(row["running_job_ids"]),
     )
+
+
+def filtered_statement(
+    name: Literal["get_jobs", "count_jobs"], where: JobFilter, *, statuses: bool = False
+) -> str:
+    """``name`` starting from the index that fits ``where`` (see
+    filter_by.*.sql): the job type and status, the status, the job type,
+    the tags, the statuses of a bulk change (``statuses``), or every job."""
+    if where.job_type is not None:
+        driver = "job_type" if where.status is None else "job_type_status"
+    elif where.status is not None:
+        driver = "status"
+    elif where.tags is not None and where.tags.mode != "none" and where.tags.values:
+        driver = "tags"
+    else:
+        driver = "statuses" if statuses else "none"
+    return SQL[name].replace("{driver}", SQL[f"filter_by.{driver}"].rstrip())
