@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 import dataqueue as dq
 from dataqueue.dashboard import create_app, require_auth_off_loopback
+from dataqueue.dashboard.api import MAX_STREAMS_PER_CLIENT
 from dataqueue.dashboard.app import ENDPOINTS
 from dataqueue.dashboard.security import SECURITY_HEADERS
 from tests.dashboard.conftest import (
@@ -24,6 +25,7 @@ from tests.dashboard.conftest import (
     dashboard_client,
 )
 from tests.dashboard.jobs import HANDLERS
+from tests.web.conftest import served
 
 
 @pytest.fixture
@@ -520,3 +522,35 @@ def test_create_app_checks_its_queue_and_processor_options(
         create_app(queue, HANDLERS, processor_options={"batch_size": 0})
     with pytest.raises(TypeError):
         create_app(queue, HANDLERS, processor_options={"colour": "red"})
+
+
+async def test_a_store_error_answers_503_without_the_password() -> None:
+    # Nothing listens on port 1: every read fails, naming the store.
+    queue = dq.connect("redis://:hunter2@127.0.0.1:1/0?password=hunter3")
+    try:
+        async with dashboard_client(create_app(queue, HANDLERS)) as dash:
+            answer = await dash.get("/api/jobs")
+    finally:
+        await queue.close()
+    assert answer.status_code == 503
+    assert "127.0.0.1:1" in answer.text
+    assert "hunter" not in answer.text
+
+
+async def test_event_streams_over_the_per_client_limit_are_429(
+    queue: dq.JobQueue,
+) -> None:
+    app, headers = bearing(create_app(queue, HANDLERS))
+    async with served(app, headers) as client:
+        opened = [
+            await client.send(
+                client.build_request("GET", f"{BASE}/api/stream"), stream=True
+            )
+            for _ in range(MAX_STREAMS_PER_CLIENT)
+        ]
+        refused = await client.get(f"{BASE}/api/stream")
+        for response in opened:
+            await response.aclose()
+    assert {response.status_code for response in opened} == {200}
+    assert refused.status_code == 429
+    assert "too many open event streams" in refused.json()["error"]
