@@ -92,8 +92,8 @@ async def test_retry_and_cancel_one_or_many(cluster: Cluster) -> None:
     assert counts[dq.JobStatus.PENDING] == 3
     assert (await queue.count_jobs(job_type="other"))[dq.JobStatus.FAILED] == 1
 
-    again = await cli(cluster, "jobs", "retry", str(ids[0]), "--json")
-    assert json.loads(again.output) == {"retried": [], "unchanged": [ids[0]]}
+    again = await cli(cluster, "jobs", "retry", str(ids[0]), str(ids[1]), "--json")
+    assert json.loads(again.output) == {"retried": [], "unchanged": ids[:2]}
 
     cancelled = await cli(cluster, "jobs", "cancel", "--job-type", "email", "--yes")
     assert cancelled.exit_code == 0

@@ -293,11 +293,14 @@ def _bulk(
         )
 
     def run(queue: dq.SyncJobQueue) -> tuple[list[int], list[int]]:
-        ids = list(job_ids) or _matching_ids(queue, filters, statuses)
-        if len(ids) > 1 and not yes:
-            raise click.UsageError(
-                f"{len(ids)} jobs would be {done}: add --yes to go ahead"
-            )
+        if job_ids:  # named one by one: nothing to confirm
+            ids = list(job_ids)
+        else:
+            ids = _matching_ids(queue, filters, statuses)
+            if not yes:
+                raise click.UsageError(
+                    f"{len(ids)} jobs would be {done}: add --yes to go ahead"
+                )
         return ids, _apply(queue, ids, lambda job_id: change(queue, job_id), name)
 
     ids, changed = with_queue(store, run)
@@ -320,7 +323,7 @@ def _bulk(
     type=click.Choice(["failed", "cancelled"]),
     help="With filters: retry jobs in this status (default: failed).",
 )
-@click.option("--yes", is_flag=True, help="Go ahead with more than one job.")
+@click.option("--yes", is_flag=True, help="Go ahead with every job the filters match.")
 @_json_option
 def retry_jobs(
     job_ids: tuple[int, ...],
@@ -351,7 +354,7 @@ def retry_jobs(
 @store_options
 @click.argument("job_ids", nargs=-1, type=click.IntRange(1))
 @_filter_options
-@click.option("--yes", is_flag=True, help="Go ahead with more than one job.")
+@click.option("--yes", is_flag=True, help="Go ahead with every job the filters match.")
 @_json_option
 def cancel_jobs(
     job_ids: tuple[int, ...],
