@@ -60,3 +60,27 @@ async def test_a_worker_serves_its_metrics(
         assert worker.wait(30) == 0, cluster.logs()
     with pytest.raises(urllib.error.URLError, match="refused"):
         scrape(url)  # stopped with the worker
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+async def test_no_queue_metrics_leaves_the_store_alone(
+    cluster: Cluster, free_tcp_port: int
+) -> None:
+    await cluster.queue.add_job("count", {"n": 1})
+    url = f"http://127.0.0.1:{free_tcp_port}/metrics"
+    options = ("--metrics-port", str(free_tcp_port), "--no-queue-metrics")
+    with cluster.worker(*options, "--worker-id", "quiet") as worker:
+        text = ""
+
+        async def counted() -> bool:
+            nonlocal text
+            try:
+                text = await asyncio.to_thread(scrape, url)
+            except OSError:
+                return False
+            return 'jobs_completed_total{worker_id="quiet"} 1.0' in text
+
+        await eventually(counted, timeout=30)
+        assert "dataqueue_queue_" not in text
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, cluster.logs()

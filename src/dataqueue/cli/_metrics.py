@@ -31,11 +31,12 @@ def metrics_options(command: F) -> F:
 
 
 def serve_metrics(
-    host: str, port: int, queue: JobQueue, processor: Processor | None = None
+    host: str, port: int, queue: JobQueue | None, processor: Processor | None = None
 ) -> Callable[[], None]:
-    """Serve the queue's metrics (and the processor's) at
-    ``http://host:port/metrics`` from a thread; returns the function that
-    stops serving. Call it on the queue's event loop."""
+    """Serve the whole queue's metrics (read from the store; None: not
+    these) and the processor's at ``http://host:port/metrics`` from a
+    thread; returns the function that stops serving. Call it on the queue's
+    event loop."""
     try:
         from prometheus_client import CollectorRegistry, start_http_server
     except ImportError as error:
@@ -43,7 +44,8 @@ def serve_metrics(
             f"--metrics-port needs: pip install 'dataqueue[prometheus]' ({error})"
         ) from None
     registry = CollectorRegistry()
-    registry.register(QueueCollector(queue))
+    if queue is not None:
+        registry.register(QueueCollector(queue))
     if processor is not None:
         registry.register(PrometheusCollector(processor))
     try:

@@ -64,6 +64,13 @@ logger = logging.getLogger("dataqueue")
 )
 @metrics_options
 @click.option(
+    "--queue-metrics/--no-queue-metrics",
+    default=True,
+    show_default=True,
+    help="Serve the whole queue's gauges (read from the store) on --metrics-port; "
+    "on a large queue, keep them on one process only.",
+)
+@click.option(
     "--log-format",
     default="text",
     show_default=True,
@@ -101,6 +108,7 @@ def worker(
     metrics_host: str,
     log_format: str,
     otel: bool,
+    queue_metrics: bool,
     log_level: str,
 ) -> None:
     """Run jobs with the handlers dict at MODULE:HANDLERS until stopped."""
@@ -132,6 +140,7 @@ def worker(
             metrics_address=None
             if metrics_port is None
             else (metrics_host, metrics_port),
+            queue_metrics=queue_metrics,
         )
     )
 
@@ -196,6 +205,7 @@ async def run_worker(
     heartbeat_interval: float,
     drain_timeout: float,
     metrics_address: tuple[str, int] | None = None,
+    queue_metrics: bool = True,
 ) -> None:
     try:
         queue = connect(url, schema=schema, key_prefix=key_prefix)
@@ -228,7 +238,9 @@ async def run_worker(
         stop_metrics = (
             None
             if metrics_address is None
-            else serve_metrics(*metrics_address, queue, processor)
+            else serve_metrics(
+                *metrics_address, queue if queue_metrics else None, processor
+            )
         )
         processor.start_in_background()
         if supervisor is not None:
