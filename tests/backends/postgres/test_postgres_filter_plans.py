@@ -18,6 +18,7 @@ from tests.conftest import PG_URL
 from dataqueue._commands import JobFilter
 from dataqueue.backends._files import load_dir
 from dataqueue.backends.postgres.codec import filter_params
+from dataqueue.backends.postgres.connection import uncommented
 from dataqueue.models import JobStatus, TagFilter
 
 SQL = load_dir("dataqueue.backends.postgres", "sql", ".sql")
@@ -56,7 +57,10 @@ async def test_rare_filters_read_an_index(
     rare_among_many: str, statement: str, where: JobFilter
 ) -> None:
     params: dict[str, Any] = {**filter_params(where), "limit": 50, "offset": 0}
-    query = sql.SQL(SQL[statement]).format(schema=sql.Identifier(rare_among_many))
+    query = sql.SQL(SQL[statement]).format(
+        schema=sql.Identifier(rare_among_many),
+        job_filter=sql.SQL(uncommented(SQL["get_jobs.filter"])),
+    )
     async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
         cur = await conn.execute(sql.SQL("EXPLAIN ") + query, params)
         plan = "\n".join(row[0] for row in await cur.fetchall())

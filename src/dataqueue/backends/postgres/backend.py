@@ -34,6 +34,7 @@ from dataqueue._commands import (
     StoredFlow,
 )
 from dataqueue._transitions import (
+    EDIT,
     MANUAL_RETRY,
     RECLAIM_AS_WORKER_LOST,
     error_entry,
@@ -376,6 +377,7 @@ class PostgresBackend(Backend):
         params = {
             **filter_params(where),
             **edit_params(changes),
+            "statuses": sorted(EDIT.from_statuses),
             "job_id": job_id,
             "now": now,
         }

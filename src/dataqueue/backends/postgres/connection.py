@@ -7,7 +7,7 @@ import inspect
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -91,11 +91,14 @@ JOB_TYPE_FILTER = sql.SQL("AND job_type = ANY (%(job_types)s::text[])")
 
 
 def statements(schema: str) -> dict[str, bytes]:
-    """The store's statements (``sql/``) in ``schema``, rendered to bytes once:
-    executing a Composed would render it again on every call."""
+    """The store's statements (``sql/``) in ``schema``, each ``{job_filter}``
+    the one filter they share (``get_jobs.filter.sql``), rendered to bytes
+    once: executing a Composed would render it again on every call."""
     identifier = sql.Identifier(schema)
+    texts = load_dir(__package__, "sql", ".sql")
+    job_filter = sql.SQL(uncommented(texts["get_jobs.filter"]))
     rendered: dict[str, bytes] = {}
-    for name, text in load_dir(__package__, "sql", ".sql").items():
+    for name, text in texts.items():
         template = sql.SQL(text)
         if name == "settle_and_claim":
             rendered[f"{name}_typed"] = template.format(
@@ -103,9 +106,14 @@ def statements(schema: str) -> dict[str, bytes]:
             ).as_bytes(None)
             composed = template.format(schema=identifier, job_type_filter=sql.SQL(""))
         else:
-            composed = template.format(schema=identifier)
+            composed = template.format(schema=identifier, job_filter=job_filter)
         rendered[name] = composed.as_bytes(None)
     return rendered
+
+
+def uncommented(text: LiteralString) -> LiteralString:
+    """A statement fragment without its comment lines."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("--"))
 
 
 def migrations(schema: str) -> dict[int, tuple[str, sql.Composed]]:

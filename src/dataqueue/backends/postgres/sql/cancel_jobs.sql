@@ -4,10 +4,7 @@
 -- the flow steps among them report outcome to the barrier (record_flow_outcomes,
 -- migrations/0007_abort_barrier.sql), and one NOTIFY on finished_channel says that
 -- jobs finished.
--- Filter parameters (NULL means no filter): job_type, priority, status,
--- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
--- tag_mode (all: every tag, any: at least one, none: none of them, exact:
--- the same set).
+-- The filter's parameters (get_jobs.filter), and status (NULL: any).
 -- Also: statuses (text[]), metadata (JSON text), outcome, now,
 -- finished_channel. Returns ids (the jobs cancelled, in id
 -- order), finished (1 when any were) and ready_flows (the flows made
@@ -20,23 +17,8 @@ WITH cancelled AS (
         locked_at = NULL,
         updated_at = %(now)s::timestamptz
     WHERE j.status = ANY (%(statuses)s::text[])
-    AND (%(job_type)s::text IS NULL OR j.job_type = %(job_type)s::text)
-    AND (%(priority)s::integer IS NULL OR j.priority = %(priority)s::integer)
     AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
-    AND (%(run_at_gt)s::timestamptz IS NULL OR j.run_at > %(run_at_gt)s::timestamptz)
-    AND (%(run_at_gte)s::timestamptz IS NULL OR j.run_at >= %(run_at_gte)s::timestamptz)
-    AND (%(run_at_lt)s::timestamptz IS NULL OR j.run_at < %(run_at_lt)s::timestamptz)
-    AND (%(run_at_lte)s::timestamptz IS NULL OR j.run_at <= %(run_at_lte)s::timestamptz)
-    AND (%(run_at_eq)s::timestamptz IS NULL OR j.run_at = %(run_at_eq)s::timestamptz)
-    AND (
-        %(tags)s::text[] IS NULL
-        OR CASE %(tag_mode)s::text
-            WHEN 'all' THEN j.tags @> %(tags)s::text[]
-            WHEN 'any' THEN j.tags && %(tags)s::text[]
-            WHEN 'none' THEN NOT j.tags && %(tags)s::text[]
-            ELSE j.tags @> %(tags)s::text[] AND j.tags <@ %(tags)s::text[]
-        END
-    )
+    AND {job_filter}
     RETURNING j.id, j.flow_id, j.flow_step_index
 ),
 expired AS (

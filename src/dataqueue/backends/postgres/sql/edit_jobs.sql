@@ -2,12 +2,9 @@
 -- pending job matching the filters (job_id NULL); records an 'edited' event
 -- per job. Each field has a set_<field> flag, so that "set to NULL" and
 -- "leave alone" differ; run_at NULL means now.
--- Filter parameters (NULL means no filter): job_type, priority, status,
--- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
--- tag_mode (all: every tag, any: at least one, none: none of them, exact:
--- the same set).
--- Also: job_id, now, metadata (the event's JSON text), and set_<f> plus new_<f> for
--- payload, priority, max_attempts, run_at, timeout, tags, retry_delay,
+-- The filter's parameters (get_jobs.filter), and status (NULL: any).
+-- Also: job_id, statuses (the ones an edit starts from: pending), now,
+-- metadata (the event's JSON text), and set_<f> plus new_<f> for payload, priority, max_attempts, run_at, timeout, tags, retry_delay,
 -- retry_backoff, retry_delay_max. Returns how many jobs changed.
 WITH edited AS (
     UPDATE {schema}.job_queue AS j
@@ -31,25 +28,10 @@ WITH edited AS (
         retry_delay_max = CASE WHEN %(set_retry_delay_max)s::boolean
             THEN %(new_retry_delay_max)s::double precision ELSE j.retry_delay_max END,
         updated_at = %(now)s::timestamptz
-    WHERE j.status = 'pending'
+    WHERE j.status = ANY (%(statuses)s::text[])
     AND (%(job_id)s::bigint IS NULL OR j.id = %(job_id)s::bigint)
-    AND (%(job_type)s::text IS NULL OR j.job_type = %(job_type)s::text)
-    AND (%(priority)s::integer IS NULL OR j.priority = %(priority)s::integer)
     AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
-    AND (%(run_at_gt)s::timestamptz IS NULL OR j.run_at > %(run_at_gt)s::timestamptz)
-    AND (%(run_at_gte)s::timestamptz IS NULL OR j.run_at >= %(run_at_gte)s::timestamptz)
-    AND (%(run_at_lt)s::timestamptz IS NULL OR j.run_at < %(run_at_lt)s::timestamptz)
-    AND (%(run_at_lte)s::timestamptz IS NULL OR j.run_at <= %(run_at_lte)s::timestamptz)
-    AND (%(run_at_eq)s::timestamptz IS NULL OR j.run_at = %(run_at_eq)s::timestamptz)
-    AND (
-        %(tags)s::text[] IS NULL
-        OR CASE %(tag_mode)s::text
-            WHEN 'all' THEN j.tags @> %(tags)s::text[]
-            WHEN 'any' THEN j.tags && %(tags)s::text[]
-            WHEN 'none' THEN NOT j.tags && %(tags)s::text[]
-            ELSE j.tags @> %(tags)s::text[] AND j.tags <@ %(tags)s::text[]
-        END
-    )
+    AND {job_filter}
     RETURNING j.id
 ),
 logged AS (

@@ -1,28 +1,10 @@
 -- get_jobs: the jobs matching every filter, newest first, one page.
--- Filter parameters (NULL means no filter): job_type, priority, status,
--- run_at_gt, run_at_gte, run_at_lt, run_at_lte, run_at_eq, tags (text[]) and
--- tag_mode (all: every tag, any: at least one, none: none of them, exact:
--- the same set).
+-- The filter's parameters (get_jobs.filter), and status (NULL: any).
 -- Also: limit, offset.
 SELECT j.*
 FROM {schema}.job_queue AS j
 WHERE true
-    AND (%(job_type)s::text IS NULL OR j.job_type = %(job_type)s::text)
-    AND (%(priority)s::integer IS NULL OR j.priority = %(priority)s::integer)
     AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
-    AND (%(run_at_gt)s::timestamptz IS NULL OR j.run_at > %(run_at_gt)s::timestamptz)
-    AND (%(run_at_gte)s::timestamptz IS NULL OR j.run_at >= %(run_at_gte)s::timestamptz)
-    AND (%(run_at_lt)s::timestamptz IS NULL OR j.run_at < %(run_at_lt)s::timestamptz)
-    AND (%(run_at_lte)s::timestamptz IS NULL OR j.run_at <= %(run_at_lte)s::timestamptz)
-    AND (%(run_at_eq)s::timestamptz IS NULL OR j.run_at = %(run_at_eq)s::timestamptz)
-    AND (
-        %(tags)s::text[] IS NULL
-        OR CASE %(tag_mode)s::text
-            WHEN 'all' THEN j.tags @> %(tags)s::text[]
-            WHEN 'any' THEN j.tags && %(tags)s::text[]
-            WHEN 'none' THEN NOT j.tags && %(tags)s::text[]
-            ELSE j.tags @> %(tags)s::text[] AND j.tags <@ %(tags)s::text[]
-        END
-    )
+    AND {job_filter}
 ORDER BY j.id DESC
 LIMIT %(limit)s::bigint OFFSET %(offset)s::bigint
