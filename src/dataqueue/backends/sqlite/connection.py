@@ -25,7 +25,22 @@ logger = logging.getLogger("dataqueue")
 
 T = TypeVar("T")
 
-SQL = load_dir("dataqueue.backends.sqlite", "sql", ".sql")
+
+def with_job_filter(statements: dict[str, str]) -> dict[str, str]:
+    """The statements with ``{job_filter}`` replaced by the conditions they
+    share (``get_jobs.filter.sql``, without its comment)."""
+    fragment = "\n".join(
+        line
+        for line in statements["get_jobs.filter"].splitlines()
+        if not line.startswith("--")
+    )
+    return {
+        name: text.replace("{job_filter}", fragment)
+        for name, text in statements.items()
+    }
+
+
+SQL = with_job_filter(load_dir("dataqueue.backends.sqlite", "sql", ".sql"))
 MIGRATIONS = load_dir("dataqueue.backends.sqlite", "migrations", ".sql")
 # user_version is the number in the newest applied file's name (0003_cron.sql
 # is 3): what a file's number means never depends on which others exist.

@@ -1,49 +1,9 @@
 -- count_jobs: how many jobs match every given filter, per status (statuses
--- with none are missing). The filters are get_jobs's, word for word (a test
--- keeps them so); :status and :statuses are NULL here.
--- :job_type :priority :status :statuses :run_at_gt :run_at_gte :run_at_lt
--- :run_at_lte :run_at_eq :tag_mode :tag_values (JSON list); the first
--- condition as in get_jobs.
+-- with none are missing): get_jobs's filter (get_jobs.filter), :status and
+-- :statuses NULL here. The filter's parameters; the first condition as in
+-- get_jobs.
 SELECT j.status, count(*) AS jobs
 FROM job_queue AS j
 WHERE {driver}
-    AND (:job_type IS NULL OR j.job_type = :job_type)
-    AND (:priority IS NULL OR j.priority = :priority)
-    AND (:status IS NULL OR j.status = :status)
-    AND (:statuses IS NULL OR j.status IN (SELECT value FROM json_each(:statuses)))
-    AND (:run_at_gt IS NULL OR j.run_at > :run_at_gt)
-    AND (:run_at_gte IS NULL OR j.run_at >= :run_at_gte)
-    AND (:run_at_lt IS NULL OR j.run_at < :run_at_lt)
-    AND (:run_at_lte IS NULL OR j.run_at <= :run_at_lte)
-    AND (:run_at_eq IS NULL OR j.run_at = :run_at_eq)
-    AND (
-        :tag_mode IS NULL
-        OR (
-            :tag_mode = 'any'
-            AND j.id IN (
-                SELECT t.job_id FROM job_tags AS t
-                WHERE t.tag IN (SELECT value FROM json_each(:tag_values))
-            )
-        )
-        OR (
-            :tag_mode = 'none'
-            AND j.id NOT IN (
-                SELECT t.job_id FROM job_tags AS t
-                WHERE t.tag IN (SELECT value FROM json_each(:tag_values))
-            )
-        )
-        OR (
-            :tag_mode IN ('all', 'exact')
-            AND (
-                SELECT count(*) FROM job_tags AS t
-                WHERE t.job_id = j.id
-                    AND t.tag IN (SELECT value FROM json_each(:tag_values))
-            ) = json_array_length(:tag_values)
-            AND (
-                :tag_mode = 'all'
-                OR (SELECT count(*) FROM job_tags AS t WHERE t.job_id = j.id)
-                = json_array_length(:tag_values)
-            )
-        )
-    )
+    AND {job_filter}
 GROUP BY j.status
