@@ -48,7 +48,7 @@ async def test_a_worker_serves_its_metrics(
                 in text
             )
 
-        await eventually(all_counted, timeout=40)
+        await eventually(all_counted, timeout=60)
         assert (
             'dataqueue_processor_jobs_rejected_total{worker_id="metered"} 1.0' in text
         )
@@ -80,7 +80,7 @@ async def test_no_queue_metrics_leaves_the_store_alone(
                 return False
             return 'jobs_completed_total{worker_id="quiet"} 1.0' in text
 
-        await eventually(counted, timeout=30)
+        await eventually(counted, timeout=60)
         assert "dataqueue_queue_" not in text
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0, cluster.logs()

@@ -151,7 +151,7 @@ async def test_healthcheck_exit_codes(cluster: Cluster) -> None:
             result = await cli(cluster, "healthcheck", "--worker-id", "probe-me")
             return result.exit_code == 0
 
-        await eventually(live, timeout=30)
+        await eventually(live, timeout=60)
         other = await cli(cluster, "healthcheck", "--worker-id", "someone-else")
         assert other.exit_code == 3
         worker.send_signal(signal.SIGTERM)

@@ -63,7 +63,7 @@ async def test_a_worker_process_continues_the_trace_and_logs_it(
                 failed is not None and failed.status == dq.JobStatus.FAILED
             )
 
-        await eventually(both_ended, timeout=30)
+        await eventually(both_ended, timeout=60)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0, log_file.read_text()
     finally:
