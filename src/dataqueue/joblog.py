@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dataqueue import _trace
+from dataqueue._redact import redact
 
 
 @dataclass(slots=True)
@@ -32,7 +33,8 @@ current_job: ContextVar[JobLogContext | None] = ContextVar(
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``time level logger message``, then
     ``job_id job_type attempt worker_id trace_id`` (null outside a job; the
-    trace id once ``dataqueue.otel`` is instrumented) and ``exception``.
+    trace id once ``dataqueue.otel`` is instrumented) and ``exception``;
+    passwords in the message and the traceback are masked.
 
     Example:
         ``handler.setFormatter(dataqueue.joblog.JsonFormatter())``
@@ -47,7 +49,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "job_id": None if job is None else job.job_id,
             "job_type": None if job is None else job.job_type,
             "attempt": None if job is None else job.attempt,
@@ -55,5 +57,5 @@ class JsonFormatter(logging.Formatter):
             "trace_id": trace_id,
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=False, default=str)

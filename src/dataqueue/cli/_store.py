@@ -44,7 +44,7 @@ def with_queue(store: dict[str, Any], use: Callable[[dq.SyncJobQueue], T]) -> T:
             resolved, schema=store["schema"], key_prefix=store["key_prefix"]
         )
     except (ValueError, TypeError, ImportError) as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(dq.redact(str(error))) from error
     try:
         return use(queue)
     except dq.BackendError as error:

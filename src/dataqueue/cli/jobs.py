@@ -506,7 +506,7 @@ def healthcheck(
     try:
         queue = dq.connect(url, schema=store["schema"], key_prefix=store["key_prefix"])
     except (ValueError, TypeError, ImportError) as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(dq.redact(str(error))) from error
     code, message = asyncio.run(
         _check(queue, need_worker or worker_id is not None, worker_id, max_age, timeout)
     )
