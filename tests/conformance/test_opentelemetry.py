@@ -8,6 +8,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,17 @@ async def test_opentelemetry_metrics_of_the_queue_and_its_processors(
     key = (("job_type", "report"), ("reason", "handler_error"), ("worker_id", "w"))
     assert failures[key] == 1
     assert found["dataqueue.processor.active_jobs"][(("worker_id", "w"),)] == 0
+
+
+def test_a_blocking_queue_adds_under_the_callers_span(
+    spans: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    with dq.connect_sync(f"sqlite:///{tmp_path / 'jobs.db'}") as queue:
+        with request_span() as request:  # a sync web app's request
+            queue.add_job("email", {})
+        queue.create_processor({"email": lambda p: None}).start()
+    [producer] = named(spans, "send email")
+    [process] = named(spans, "process email")
+    assert producer.parent is not None
+    assert producer.parent.span_id == request.get_span_context().span_id
+    assert process.context.trace_id == request.get_span_context().trace_id
