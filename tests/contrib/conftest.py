@@ -109,8 +109,8 @@ def tasks_on(store: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
         },
     }
     with override_settings(TASKS=tasks):
-        from dataqueue.contrib.django.backend import close_queues, shared_queue
         from dataqueue.contrib.django.conf import queue_settings
+        from dataqueue.contrib.django.queues import close_queues, shared_queue
 
         shared_queue(queue_settings(tasks["dataqueue"]["OPTIONS"])).migrate()
         try:

@@ -3,6 +3,7 @@ project, on every store, configured from the project's settings."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -161,3 +162,54 @@ async def test_the_worker_command_runs_django_tasks(store: str, tmp_path: Path) 
         assert f"Task id={result_id} path=shop.tasks.where state=SUCCESSFUL" in output
     finally:
         await drop_namespace(store, ns)
+
+
+ADMIN_SCRIPT = """
+import re
+from django.contrib.auth.models import User
+from django.test import Client
+from dataqueue.contrib.django.queues import shared_queue
+
+queue = shared_queue()
+pending = queue.add_job("where", {"n": 1})
+client = Client(SERVER_NAME="localhost")  # a host DEBUG allows
+client.force_login(User.objects.create_superuser("admin", "a@example.com", "pw"))
+index = client.get("/admin/")
+listed = client.get("/admin/dataqueue/job/?status=pending")
+page = client.get(f"/admin/dataqueue/job/{pending}/")
+cancel = client.post(f"/admin/dataqueue/job/{pending}/cancel/")
+retry = client.post(f"/admin/dataqueue/job/{pending}/retry/")
+after = queue.get_job(pending).status.value
+client.logout()
+anonymous = client.get("/admin/dataqueue/job/")
+print(index.status_code, b"/admin/dataqueue/job/" in index.content)
+link = f'/admin/dataqueue/job/{pending}/"'
+print(listed.status_code, link in listed.content.decode())
+print(page.status_code, b"Retry" in page.content and b"where" in page.content)
+print(cancel.status_code, retry.status_code, after)
+print(anonymous.status_code)
+"""
+
+
+def test_the_admin_lists_jobs_and_retries_and_cancels_them(
+    store: str, tmp_path: Path
+) -> None:
+    ns = namespace()
+    options = store_settings(store, ns)
+    project = make_project(tmp_path / "site", f"DATAQUEUE = {options!r}\n", {})
+    try:
+        for command in ("migrate", "dataqueue_migrate"):
+            done = project.manage(command)
+            assert done.returncode == 0, done.stderr
+        shown = project.manage("shell", "-v", "0", "-c", ADMIN_SCRIPT)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.split("\n") == [
+            "200 True",  # the admin's index links to the jobs
+            "200 True",  # the pending job is listed
+            "200 True",  # its page shows it, with the actions
+            "302 302 pending",  # cancelled, then retried back to pending
+            "302",  # no admin user, no jobs
+            "",
+        ]
+    finally:
+        asyncio.run(drop_namespace(store, ns))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from dataqueue.contrib.django._tasks import (
     task_started,
 )
 from dataqueue.contrib.django.conf import QueueSettings, job_type, queue_settings
+from dataqueue.contrib.django.queues import shared_queue
 
 # Django 6's Task is generic only in its type stubs.
 if TYPE_CHECKING:
@@ -106,20 +106,6 @@ class DataQueueTask(TaskBase):
             "idempotency_key": idempotency_key,
         }
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-
-_queues: dict[QueueSettings, dq.SyncJobQueue] = {}
-_queues_lock = threading.Lock()
-
-
-def shared_queue(where: QueueSettings) -> dq.SyncJobQueue:
-    """One queue per store for the process: Django makes a backend per thread."""
-    with _queues_lock:
-        if where not in _queues:
-            _queues[where] = dq.connect_sync(
-                where.url, schema=where.schema, key_prefix=where.key_prefix
-            )
-        return _queues[where]
 
 
 class DataQueueBackend(BaseTaskBackend):
@@ -388,11 +374,3 @@ def finish(
     object.__setattr__(result, "status", status)
     object.__setattr__(result, "finished_at", timezone.now())
     object.__setattr__(result, "_return_value", value)
-
-
-def close_queues() -> None:
-    """Close the queues the backends opened (at the end of a script or test)."""
-    with _queues_lock:
-        for queue in _queues.values():
-            queue.close()
-        _queues.clear()
