@@ -63,7 +63,7 @@ class TaskFailed(Exception):
 
     @classmethod
     def of(cls, error: Exception) -> TaskFailed:
-        path = f"{type(error).__module__}.{type(error).__qualname__}"
+        path = module_path(type(error))
         return cls(f"{path}: {error}" if str(error) else path)
 
 
@@ -184,8 +184,10 @@ class DataQueueBackend(BaseTaskBackend):
         return connection.connection
 
     def get_result(self, result_id: str) -> TaskResult[Any, Any]:
-        job_id = int(result_id) if result_id.isdigit() else None
-        job = None if job_id is None else self.queue.get_job(job_id)
+        try:
+            job = self.queue.get_job(int(result_id))
+        except ValueError:  # not a job id at all
+            job = None
         if job is None or not is_task_job(job):
             raise TaskResultDoesNotExist(result_id)
         events = self.queue.get_job_events(job.id)

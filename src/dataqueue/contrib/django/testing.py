@@ -256,6 +256,8 @@ class TaskBackendContract:
             self.backend.get_result("999999999")
         with pytest.raises(TaskResultDoesNotExist):
             self.backend.get_result("not an id")
+        with pytest.raises(TaskResultDoesNotExist):
+            self.backend.get_result("9" * 30)
 
     def test_refresh_follows_the_task_to_its_end(self) -> None:
         result = self.task(add).enqueue(20, 22)
