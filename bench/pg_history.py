@@ -1,0 +1,222 @@
+"""PostgreSQL with a long history: admin reads on an empty schema and on one
+holding ``--events`` events, plain and partitioned (``migrate(partitioned=
+True)``), and what cleaning up one day of that history costs.
+
+    .venv/bin/python bench/pg_history.py [--events 10000000] [--days 10] [--reps 20]
+
+The history is written server-side with ``generate_series``: ``--events``
+events, ten per finished job, spread evenly over the last ``--days`` UTC
+days (on the partitioned layout, each past day gets the partition its
+supervisor would have created that day), plus 1,000 pending jobs. Reads go
+through the public API: a job, its events, the first page of the job list,
+the per-status counts. Each read's figure is the median of ``--rounds``
+rounds of ``--reps`` calls on 20 jobs picked at random, the empty and the
+full schema read in turns. Cleanup: ``cleanup_old_job_events`` with the
+cutoff at the end of the oldest day (one partition drop, or the batched
+delete of that day's events on the plain layout). Every schema is dropped at
+the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_start
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+import dataqueue as dq
+
+PG_URL = os.environ.get(
+    "DATAQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+EVENTS_PER_JOB = 10
+PENDING_JOBS = 1000
+SAMPLE_JOBS = 20
+
+# One finished job per slot, its events right after it; %(s)s is the schema.
+FILL_JOBS = """
+INSERT INTO {s}.job_queue (job_type, payload, status, created_at, updated_at,
+    run_at, completed_at, attempts)
+SELECT 'report', jsonb_build_object('n', n), 'completed', at, at, at, at, 1
+FROM (
+    SELECT n, %(first)s::timestamptz + (n * %(span)s::interval / %(jobs)s) AS at
+    FROM generate_series(1, %(jobs)s::integer) AS n
+) AS slots
+"""
+FILL_EVENTS = """
+INSERT INTO {s}.job_events (job_id, event_type, created_at, metadata)
+SELECT j.id, (ARRAY['added', 'processing', 'prolonged'])[least(e, 3)],
+    j.created_at + e * interval '1 millisecond', jsonb_build_object('step', e)
+FROM {s}.job_queue AS j, generate_series(1, %(per_job)s::integer) AS e
+WHERE j.status = 'completed'
+"""
+FILL_PENDING = """
+INSERT INTO {s}.job_queue (job_type, payload, created_at, updated_at, run_at)
+SELECT 'report', '{}', now(), now(), now()
+FROM generate_series(1, %(pending)s::integer)
+"""
+
+
+async def run_sql(schema: str, statement: str, params: dict[str, Any]) -> None:
+    async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
+        await conn.execute(statement.replace("{s}", f'"{schema}"').encode(), params)
+
+
+async def past_partitions(schema: str, first: date) -> None:
+    """The partitions a supervisor would have created on each past day."""
+    today = datetime.now(UTC).date()
+    async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
+        day = first
+        while day < today:
+            start = datetime.combine(day, day_start(), tzinfo=UTC)
+            statement = sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} "
+                "FOR VALUES FROM ({}) TO ({})"
+            ).format(
+                sql.Identifier(schema, f"job_events_{day:%Y%m%d}"),
+                sql.Identifier(schema, "job_events"),
+                sql.Literal(start),
+                sql.Literal(start + timedelta(days=1)),
+            )
+            await conn.execute(statement)
+            day += timedelta(days=1)
+
+
+async def analyze(schema: str) -> None:
+    async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
+        await conn.execute(f'VACUUM ANALYZE "{schema}".job_queue'.encode())
+        await conn.execute(f'ANALYZE "{schema}".job_events'.encode())
+
+
+async def fill(schema: str, events: int, days: int, partitioned: bool) -> float:
+    """Write the history; returns the seconds it took."""
+    started = time.perf_counter()
+    jobs = events // EVENTS_PER_JOB
+    first = datetime.combine(
+        datetime.now(UTC).date() - timedelta(days=days), day_start(), tzinfo=UTC
+    )
+    span = timedelta(days=days)
+    if partitioned:
+        await past_partitions(schema, first.date())
+    if jobs:
+        await run_sql(schema, FILL_JOBS, {"first": first, "span": span, "jobs": jobs})
+        await run_sql(schema, FILL_EVENTS, {"per_job": EVENTS_PER_JOB})
+    await run_sql(schema, FILL_PENDING, {"pending": PENDING_JOBS})
+    await analyze(schema)
+    return time.perf_counter() - started
+
+
+async def timed(call: Callable[[], Awaitable[Any]], reps: int) -> list[float]:
+    """Milliseconds of each of ``reps`` calls."""
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def reads(
+    queue: dq.JobQueue, sample: list[int], reps: int
+) -> dict[str, list[float]]:
+    picks = iter(sample * reps)
+    return {
+        "get_job": await timed(lambda: queue.get_job(next(picks)), reps),
+        "get_job_events": await timed(lambda: queue.get_job_events(next(picks)), reps),
+        "get_jobs (first 50)": await timed(lambda: queue.get_jobs(limit=50), reps),
+        "count_jobs": await timed(queue.count_jobs, reps),
+    }
+
+
+async def job_sample(schema: str) -> list[int]:
+    async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
+        cur = await conn.execute(f'SELECT id FROM "{schema}".job_queue'.encode())
+        ids = [row[0] for row in await cur.fetchall()]
+    return random.sample(ids, min(SAMPLE_JOBS, len(ids)))
+
+
+async def layout(
+    events: int, days: int, partitioned: bool, reps: int, rounds: int
+) -> tuple[dict[str, tuple[float, float]], float, float, int]:
+    """Read medians (empty, full) in ms, the fill's seconds, the seconds of
+    the oldest day's cleanup and the events it removed. Reads alternate
+    between the empty and the full schema, round by round, so that a change
+    in the machine's load falls on both."""
+    schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    queues = [dq.connect(PG_URL, schema=schema) for schema in schemas]
+    try:
+        for queue in queues:
+            await queue.migrate(partitioned=partitioned)
+        await fill(schemas[0], 0, days, partitioned)
+        filled = await fill(schemas[1], events, days, partitioned)
+        samples = [await job_sample(schema) for schema in schemas]
+        times: list[dict[str, list[float]]] = [{}, {}]
+        for _ in range(rounds):
+            for which in (0, 1):
+                for name, values in (
+                    await reads(queues[which], samples[which], reps)
+                ).items():
+                    times[which].setdefault(name, []).extend(values)
+        medians = {
+            name: (statistics.median(times[0][name]), statistics.median(times[1][name]))
+            for name in times[0]
+        }
+        oldest_end = datetime.combine(
+            datetime.now(UTC).date() - timedelta(days=days - 1), day_start(), tzinfo=UTC
+        )
+        started = time.perf_counter()
+        removed = await queues[1].backend.cleanup_old_job_events(oldest_end, 1000)
+        cleanup = time.perf_counter() - started
+        return medians, filled, cleanup, removed
+    finally:
+        for queue in queues:
+            await queue.close()
+        async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as c:
+            for schema in schemas:
+                await c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--reps", type=int, default=20, help="calls per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    options = parser.parse_args()
+    print(
+        f"{options.events:,} events over {options.days} days, "
+        f"{options.events // EVENTS_PER_JOB:,} finished jobs; "
+        f"median of {options.rounds} rounds of {options.reps} calls, ms"
+    )
+    print("| layout | read | empty | full | full / empty |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    cleanups = []
+    for partitioned in (False, True):
+        name = "partitioned" if partitioned else "plain"
+        medians, filled, cleanup, removed = await layout(
+            options.events, options.days, partitioned, options.reps, options.rounds
+        )
+        for read, (empty, full) in medians.items():
+            print(
+                f"| {name} | {read} | {empty:.2f} | {full:.2f} | {full / empty:.2f} |"
+            )
+        cleanups.append((name, filled, cleanup, removed))
+    print()
+    print("| layout | fill (s) | cleanup of the oldest day (s) | events removed |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, filled, cleanup, removed in cleanups:
+        print(f"| {name} | {filled:.0f} | {cleanup:.2f} | {removed:,} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
