@@ -4,6 +4,7 @@ create`` and stopped by the process ids it started."""
 
 from __future__ import annotations
 
+import ctypes
 import random
 import shutil
 import signal
@@ -17,6 +18,7 @@ NODES = 6
 # Short, so that a killed master is replaced within seconds.
 NODE_TIMEOUT_MS = 1500
 BUS_PORT_OFFSET = 10000
+PR_SET_PDEATHSIG = 1
 
 
 def _free(port: int) -> bool:
@@ -36,6 +38,13 @@ def _free_ports() -> list[int]:
         if all(_free(p) and _free(p + BUS_PORT_OFFSET) for p in ports):
             return ports
     raise RuntimeError("no six free loopback ports for the Redis Cluster")
+
+
+def _die_with_parent() -> None:
+    """In the node's process: a SIGKILL when the process that started it
+    dies, so that a test run killed outright leaves no node behind (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _cli(port: int, *args: str, timeout: float = 10) -> str:
@@ -116,6 +125,7 @@ class LocalCluster:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         self._wait(lambda: _cli(port, "PING") == "PONG", f"node {port} to start")
 
