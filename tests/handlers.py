@@ -18,3 +18,11 @@ async def square_with_progress(payload: dict[str, int], ctx: Any) -> int:
 
 def explode(payload: Any) -> None:
     raise RuntimeError("exploded in child")
+
+
+NOT_A_HANDLER_MAP = {"a": 5}
+
+
+async def report_in_child(payload: Any, ctx: Any) -> str:
+    await ctx.set_output({"pages": 3})
+    return "ignored: set_output wins"

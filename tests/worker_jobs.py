@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ async def hold(payload: dict[str, Any]) -> str:
     return "held"
 
 
+def hold_in_thread(payload: dict[str, Any]) -> str:
+    """``hold`` as a plain def, run in a thread."""
+    _record("start", payload["n"])
+    time.sleep(payload["seconds"])
+    _record("run", payload["n"])
+    return "held"
+
+
 async def die(payload: dict[str, Any]) -> None:
     """Kills its own worker process, as a crashing native library would."""
     _record("start", payload["n"])
@@ -45,4 +54,10 @@ async def flow_join(payload: dict[str, Any]) -> int:
     return succeeded
 
 
-handlers = {"count": count, "hold": hold, "die": die, "flow_join": flow_join}
+handlers = {
+    "count": count,
+    "hold": hold,
+    "hold_in_thread": hold_in_thread,
+    "die": die,
+    "flow_join": flow_join,
+}

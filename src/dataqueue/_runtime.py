@@ -229,11 +229,12 @@ class Runtime:
                 )
             )
 
-    async def migrate(self, *, partitioned: bool = False) -> None:
-        await self.backend.migrate()
+    async def migrate(self, *, partitioned: bool = False) -> list[str]:
+        applied = await self.backend.migrate()
         if partitioned:
             await self.backend.partition_history()
         self._opened = False
+        return applied
 
     # -- maintenance ------------------------------------------------------
 

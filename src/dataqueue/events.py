@@ -36,6 +36,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "job:retried",
     "job:waiting",
     "job:progress",
+    "job:output",
     "error",
 )
 """What ``queue.on(event, callback)`` accepts."""
@@ -71,7 +72,7 @@ class QueueEvent:
     Attributes:
         name: The event: ``job:added``, ``job:processing``, ``job:completed``,
             ``job:failed``, ``job:cancelled``, ``job:retried``,
-            ``job:waiting``, ``job:progress`` or ``error``.
+            ``job:waiting``, ``job:progress``, ``job:output`` or ``error``.
         job_id: The job concerned (None for an ``error`` not about a job).
         job_type: Its type, when known.
         job: The job as its attempt claimed it (status ``processing``), for
@@ -83,7 +84,8 @@ class QueueEvent:
         will_retry: ``job:failed``: True when another attempt is scheduled.
         progress: ``job:progress``: the percentage stored.
         output: ``job:completed``: the output stored (None when the handler
-            returned nothing or the value could not be stored).
+            returned nothing or the value could not be stored);
+            ``job:output``: the value ``ctx.set_output`` stored.
         exception: ``error``, and ``job:failed`` after a handler raised: the
             exception itself.
         duration_seconds: ``job:completed`` / ``job:failed`` of a processor:
@@ -104,6 +106,13 @@ class QueueEvent:
     exception: BaseException | None = None
     duration_seconds: float | None = None
     at: datetime | None = None
+
+
+def _check_event(event: str, where: str) -> None:
+    if event not in EVENT_NAMES:
+        raise ValueError(
+            f"{where}: unknown event {event!r}; events: {', '.join(EVENT_NAMES)}"
+        )
 
 
 def _is_async(function: Callable[..., Any]) -> bool:
@@ -243,6 +252,24 @@ class CallbackRunner:
             except Exception:
                 logger.exception("%s for %s raised", what, event.name)
 
+    async def settle(self, timeout: float) -> None:
+        """Wait until no callback is running or waiting (those a callback
+        starts included).
+
+        Raises:
+            TimeoutError: some still ran after ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(
+                    f"{len(self._tasks)} listener or hook call(s) still running "
+                    f"after {timeout:g}s"
+                )
+            await asyncio.wait(list(self._tasks), timeout=left)
+
     async def drain(self, timeout: float = CLOSE_GRACE) -> None:
         """Wait up to ``timeout`` seconds for the callbacks started so far,
         then cancel those still running."""
@@ -259,40 +286,83 @@ class CallbackRunner:
             await asyncio.wait(late)
 
 
+@dataclass(frozen=True, eq=False)
+class _Listener:
+    """One subscription (compared by identity: the same callback may be
+    subscribed twice, and each subscription is removed on its own)."""
+
+    callback: Callback
+    once: bool
+
+
 class EventBus:
     """The listeners of one queue's events (``queue.on``)."""
 
     def __init__(self, runner: CallbackRunner) -> None:
         self._runner = runner
-        # Replaced, never changed in place: a SyncJobQueue subscribes from
-        # the caller's thread while the loop thread emits.
-        self._listeners: dict[str, tuple[Callback, ...]] = {}
+        # Replaced, never changed in place, under the lock: a SyncJobQueue
+        # subscribes from the caller's thread while the loop thread emits.
+        self._listeners: dict[str, tuple[_Listener, ...]] = {}
+        self._lock = threading.Lock()
 
-    def on(self, event: str, callback: Callback) -> Callable[[], None]:
-        """Call ``callback(QueueEvent)`` on each ``event``; returns a function
-        that unsubscribes it."""
-        if event not in EVENT_NAMES:
-            raise ValueError(
-                f"on: unknown event {event!r}; events: {', '.join(EVENT_NAMES)}"
-            )
-        if check_callback(callback, "on", "callback") is None:
-            raise TypeError("on: callback must be a function, got None")
-        self._listeners[event] = (*self._listeners.get(event, ()), callback)
+    def on(
+        self, event: str, callback: Callback, *, once: bool = False, where: str = "on"
+    ) -> Callable[[], None]:
+        """Call ``callback(QueueEvent)`` on each ``event`` (only the next one
+        with ``once``); returns a function that unsubscribes it."""
+        _check_event(event, where)
+        if check_callback(callback, where, "callback") is None:
+            raise TypeError(f"{where}: callback must be a function, got None")
+        listener = _Listener(callback, once)
+        with self._lock:
+            self._listeners[event] = (*self._listeners.get(event, ()), listener)
 
         def unsubscribe() -> None:
-            listeners = list(self._listeners.get(event, ()))
-            if callback in listeners:
-                listeners.remove(callback)
-                self._listeners[event] = tuple(listeners)
+            self._remove_entry(event, listener)
 
         return unsubscribe
+
+    def off(self, event: str, callback: Callback) -> None:
+        """Unsubscribe ``callback`` from ``event`` (its latest subscription;
+        nothing when it has none)."""
+        _check_event(event, "off")
+        self._remove(event, lambda entry: entry.callback == callback, last=True)
+
+    def remove_all_listeners(self, event: str | None = None) -> None:
+        """Unsubscribe every listener of ``event``, or of every event."""
+        with self._lock:
+            if event is None:
+                self._listeners = {}
+                return
+            _check_event(event, "remove_all_listeners")
+            self._listeners = {k: v for k, v in self._listeners.items() if k != event}
+
+    def _remove(
+        self, event: str, matches: Callable[[_Listener], bool], last: bool = False
+    ) -> bool:
+        with self._lock:
+            listeners = list(self._listeners.get(event, ()))
+            found = [entry for entry in listeners if matches(entry)]
+            if not found:
+                return False
+            listeners.remove(found[-1] if last else found[0])
+            self._listeners[event] = tuple(listeners)
+            return True
 
     def wants(self, event: str) -> bool:
         """True when ``event`` has a listener."""
         return bool(self._listeners.get(event))
 
     def emit(self, event: QueueEvent) -> None:
-        self._runner.call_each(self._listeners.get(event.name, ()), event, "listener")
+        callbacks = []
+        for entry in self._listeners.get(event.name, ()):
+            # A once-listener is called by the emit that removes it.
+            if not entry.once or self._remove_entry(event.name, entry):
+                callbacks.append(entry.callback)
+        self._runner.call_each(callbacks, event, "listener")
+
+    def _remove_entry(self, event: str, listener: _Listener) -> bool:
+        return self._remove(event, lambda entry: entry is listener)
 
     def emit_all(self, events: Iterable[QueueEvent]) -> None:
         for event in events:

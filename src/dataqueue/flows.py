@@ -83,8 +83,10 @@ def new_flow(
             f"{v.show(failure_policy)}"
         )
     flow_id = flow_id or str(uuid.uuid4())
-    new_steps = [_step(spec, index, flow_id, where) for index, spec in enumerate(steps)]
-    join_job = _join(join, where)
+    new_steps = [
+        _step(spec, index, flow_id, where, now) for index, spec in enumerate(steps)
+    ]
+    join_job = _join(join, where, now)
     seconds = v.job_duration(timeout, where, "timeout", allow_zero=False)
     return NewFlow(
         id=flow_id,
@@ -97,7 +99,7 @@ def new_flow(
     )
 
 
-def _step(spec: Any, index: int, flow_id: str, where: str) -> NewJob:
+def _step(spec: Any, index: int, flow_id: str, where: str, now: datetime) -> NewJob:
     if not isinstance(spec, JobSpec):
         raise TypeError(
             f"{where}: steps[{index}] must be a dataqueue.JobSpec, got "
@@ -105,10 +107,10 @@ def _step(spec: Any, index: int, flow_id: str, where: str) -> NewJob:
         )
     label = f"{where}: steps[{index}] ({v.show(spec.job_type, 60)})"
     _no_key_or_entity(spec, label)
-    return v.new_job(spec, flow_id, where=label, flow_step_index=index)
+    return v.new_job(spec, flow_id, now=now, where=label, flow_step_index=index)
 
 
-def _join(spec: Any, where: str) -> NewJob:
+def _join(spec: Any, where: str, now: datetime) -> NewJob:
     if not isinstance(spec, JobSpec):
         raise TypeError(
             f"{where}: join must be a dataqueue.JobSpec, got {type(spec).__name__}"
@@ -125,9 +127,11 @@ def _join(spec: Any, where: str) -> NewJob:
             f"{label}: the join's payload must not have a '{FLOW_RESULTS_KEY}' "
             "key; the flow fills it in"
         )
-    if spec.run_at is not None:
-        raise ValueError(f"{label}: a join runs when its flow is done; drop run_at")
-    return v.new_job(spec, where=label)
+    if spec.run_at is not None or spec.delay is not None:
+        raise ValueError(
+            f"{label}: a join runs when its flow is done; drop run_at and delay"
+        )
+    return v.new_job(spec, now=now, where=label)
 
 
 def _no_key_or_entity(spec: JobSpec, label: str) -> None:

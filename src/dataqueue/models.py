@@ -92,6 +92,7 @@ class JobSpec:
     retry_backoff: bool | None = None
     retry_delay_max: Duration | None = None
     entity: Entity | None = None
+    delay: Duration | None = None
 
 
 class Entity(TypedDict):

@@ -103,8 +103,9 @@ class JobQueue:
         """Release what the queue opened (never a pool or client you passed in)."""
         await self._runtime.close()
 
-    async def migrate(self, *, partitioned: bool = False) -> None:
-        """Create or upgrade the store's schema (PostgreSQL needs this once).
+    async def migrate(self, *, partitioned: bool = False) -> list[str]:
+        """Create or upgrade the store's schema (PostgreSQL needs this once);
+        returns the names of the migrations it applied (empty: up to date).
 
         Args:
             partitioned: PostgreSQL only: also move to the partitioned
@@ -113,7 +114,7 @@ class JobQueue:
                 is kept from then on; ``BackendError`` on other stores.
         """
         partitioned = v.check_bool(partitioned, "migrate", "partitioned")
-        await self._runtime.migrate(partitioned=partitioned)
+        return await self._runtime.migrate(partitioned=partitioned)
 
     def get_pool(self) -> Any:
         """The psycopg pool of a PostgreSQL queue; ``BackendError`` elsewhere."""
@@ -132,6 +133,7 @@ class JobQueue:
         *,
         priority: int = 0,
         run_at: datetime | None = None,
+        delay: Duration | None = None,
         max_attempts: int = 3,
         timeout: Duration | None = None,
         force_kill_on_timeout: bool = False,
@@ -150,6 +152,8 @@ class JobQueue:
             payload: JSON data handed to the handler.
             priority: Higher runs first.
             run_at: Not before this aware datetime (default: now).
+            delay: Not before this many seconds (or a timedelta) from now;
+                not with ``run_at``.
             max_attempts: Attempts before the job fails for good.
             timeout: Seconds (or timedelta) one attempt may take.
             force_kill_on_timeout: Run in a child process killed at the deadline.
@@ -179,13 +183,14 @@ class JobQueue:
             retry_backoff=retry_backoff,
             retry_delay_max=retry_delay_max,
             entity=entity,
+            delay=delay,
         )
-        (job_id,) = await self._insert([v.new_job(spec)], db)
+        (job_id,) = await self._insert([v.new_job(spec, now=self._runtime.now())], db)
         return job_id
 
     async def add_jobs(self, specs: Sequence[JobSpec], *, db: Any = None) -> list[int]:
         """Add many jobs in one round trip; ``ids[i]`` belongs to ``specs[i]``."""
-        jobs = v.new_jobs(specs)
+        jobs = v.new_jobs(specs, now=self._runtime.now())
         if not jobs:
             return []
         return await self._insert(jobs, db)
@@ -520,7 +525,8 @@ class JobQueue:
 
         Events: ``job:added``, ``job:processing``, ``job:completed``,
         ``job:failed`` (``will_retry``), ``job:cancelled``, ``job:retried``,
-        ``job:waiting``, ``job:progress``, ``error``. The callback may be a
+        ``job:waiting``, ``job:progress``, ``job:output``, ``error``. The
+        callback may be a
         ``def`` (run on a small thread pool) or an ``async def``; it never
         delays the queue, and what it raises is logged. See
         docs/observability.md.
@@ -530,6 +536,18 @@ class JobQueue:
             e.will_retry else None)``
         """
         return self._runtime.events.on(event, callback)
+
+    def once(self, event: str, callback: Callback) -> Callable[[], None]:
+        """``on``, for the next ``event`` only (returns an unsubscriber)."""
+        return self._runtime.events.on(event, callback, once=True, where="once")
+
+    def off(self, event: str, callback: Callback) -> None:
+        """Unsubscribe ``callback`` from ``event``."""
+        self._runtime.events.off(event, callback)
+
+    def remove_all_listeners(self, event: str | None = None) -> None:
+        """Unsubscribe every listener of ``event``, or of every event."""
+        self._runtime.events.remove_all_listeners(event)
 
     # -- workers ----------------------------------------------------------
 
@@ -640,11 +658,12 @@ class JobQueue:
         retry_delay: Duration | None = None,
         retry_backoff: bool | None = None,
         retry_delay_max: Duration | None = None,
+        if_exists: str = "error",
     ) -> int:
         """Add a recurring schedule and return its id.
 
         Args:
-            schedule_name: Unique name; a taken one raises ``ValueError``.
+            schedule_name: Unique name (see ``if_exists``).
             cron_expression: Five fields (``"0 9 * * 1-5"``) or an alias
                 (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``).
             job_type / payload: The job each run enqueues.
@@ -653,35 +672,51 @@ class JobQueue:
                 processing or waiting (default False: skip that run).
             max_attempts / priority / timeout / tags / retry_*: Copied onto
                 every enqueued job.
+            if_exists: When a schedule of that name exists: ``"error"``
+                (``ValueError``), ``"update"`` (it takes these values, as
+                ``edit_cron_job`` would, and keeps its id and status) or
+                ``"skip"`` (it stays as it is). With ``"update"`` an app
+                declares its schedules at every start.
 
         Example:
             ``await queue.add_cron_job("report", "0 9 * * *", "report", {},
-            timezone="Europe/Berlin")``
+            timezone="Europe/Berlin", if_exists="update")``
         """
-        now = self._runtime.now()
-        schedule = v.new_cron_job(
-            schedule_name=schedule_name,
-            cron_expression=cron_expression,
-            job_type=job_type,
-            payload=payload,
-            timezone=timezone,
-            allow_overlap=allow_overlap,
-            max_attempts=max_attempts,
-            priority=priority,
-            timeout=timeout,
-            tags=tags,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            retry_delay_max=retry_delay_max,
-            now=now,
-        )
-        cron_job_id = await (await self._store()).add_cron_job(schedule, now=now)
-        if cron_job_id is None:
-            raise ValueError(
-                f"add_cron_job: a schedule named {schedule_name!r} already exists; "
-                "names are unique (edit_cron_job changes an existing one)"
-            )
-        return cron_job_id
+        where = "add_cron_job"
+        on_taken = v.if_exists(if_exists, where)
+        fields = {
+            "cron_expression": cron_expression,
+            "job_type": job_type,
+            "payload": payload,
+            "timezone": timezone,
+            "allow_overlap": allow_overlap,
+            "max_attempts": max_attempts,
+            "priority": priority,
+            "timeout": timeout,
+            "tags": tags,
+            "retry_delay": retry_delay,
+            "retry_backoff": retry_backoff,
+            "retry_delay_max": retry_delay_max,
+        }
+        store = await self._store()
+        for _ in range(CRON_WRITE_ATTEMPTS):
+            now = self._runtime.now()
+            schedule = v.new_cron_job(schedule_name=schedule_name, now=now, **fields)
+            cron_job_id = await store.add_cron_job(schedule, now=now)
+            if cron_job_id is not None:
+                return cron_job_id
+            existing = await store.get_cron_job_by_name(schedule.schedule_name)
+            if existing is None:
+                continue  # removed in between: add it again
+            if on_taken == "error":
+                raise ValueError(
+                    f"{where}: a schedule named {schedule_name!r} already exists; "
+                    "names are unique (if_exists='update' or 'skip' keeps it)"
+                )
+            if on_taken == "update":
+                await self.edit_cron_job(existing.id, **fields)
+            return existing.id
+        raise ValueError(f"{where}: {schedule_name!r} kept being added and removed")
 
     async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
         """The schedule with this id, or None."""

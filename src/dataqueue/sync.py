@@ -100,7 +100,7 @@ class SyncJobQueue:
         add_on_caller_thread = self._caller_thread_db(db)
         if add_on_caller_thread is None:
             return self._thread.run(self._queue.add_jobs(specs, db=db))
-        jobs = v.new_jobs(specs)
+        jobs = v.new_jobs(specs, now=self._queue.clock.now())
         self._thread.run(self._queue.open())
         return list(add_on_caller_thread(jobs, now=self._queue.clock.now(), db=db))
 
@@ -156,6 +156,18 @@ class SyncJobQueue:
     def on(self, event: str, callback: Callback) -> Callable[[], None]:
         # Listeners run on the queue's loop thread (a def on a worker thread).
         return self._queue.on(event, callback)
+
+    @functools.wraps(JobQueue.once)
+    def once(self, event: str, callback: Callback) -> Callable[[], None]:
+        return self._queue.once(event, callback)
+
+    @functools.wraps(JobQueue.off)
+    def off(self, event: str, callback: Callback) -> None:
+        self._queue.off(event, callback)
+
+    @functools.wraps(JobQueue.remove_all_listeners)
+    def remove_all_listeners(self, event: str | None = None) -> None:
+        self._queue.remove_all_listeners(event)
 
     @property
     def backend(self) -> Any:

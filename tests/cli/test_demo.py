@@ -23,6 +23,10 @@ def test_demo_runs_every_job_to_the_end_on_sqlite(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Summary by job type" in result.stdout
     assert "80 jobs in" in result.stdout
+    assert "planned" not in result.stdout
+    assert "dataqueue dashboard dataqueue.cli.demo:HANDLERS" in " ".join(
+        result.stdout.split()
+    )
     with closing(sqlite3.connect(tmp_path / "dataqueue.db")) as conn:
         statuses = dict(
             conn.execute("SELECT status, count(*) FROM job_queue GROUP BY status")

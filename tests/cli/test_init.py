@@ -24,16 +24,7 @@ FILES = {
         "jobs/queue.py",
         "jobs/lifespan.py",
     },
-    "django": {
-        "jobs/__init__.py",
-        "jobs/handlers.py",
-        "jobs/queue.py",
-        "jobs/worker.py",
-        "jobs/apps.py",
-        "jobs/management/__init__.py",
-        "jobs/management/commands/__init__.py",
-        "jobs/management/commands/dataqueue_worker.py",
-    },
+    "django": {"jobs/__init__.py", "jobs/handlers.py", "jobs/queue.py"},
     "flask": {
         "jobs/__init__.py",
         "jobs/handlers.py",
@@ -87,7 +78,12 @@ def test_each_framework_gets_its_files(tmp_path: Path, framework: str) -> None:
     result = init(tmp_path, "--framework", framework, "--store", "sqlite", "--yes")
     assert result.exit_code == 0, result.output
     assert written(tmp_path) - before == FILES[framework]
-    assert (tmp_path / ".env").read_text() == "DATAQUEUE_URL=sqlite:///dataqueue.db\n"
+    if framework == "django":  # Django reads its settings, not .env
+        assert not (tmp_path / ".env").exists()
+        assert 'INSTALLED_APPS += ["dataqueue.contrib.django"]' in result.output
+    else:
+        env = (tmp_path / ".env").read_text()
+        assert env == "DATAQUEUE_URL=sqlite:///dataqueue.db\n"
     for name in FILES[framework]:
         code = (tmp_path / name).read_text()
         compile(code, name, "exec")
@@ -114,8 +110,13 @@ def test_framework_hints_name_the_wiring(tmp_path: Path) -> None:
     assert "pip install 'dataqueue[postgres]'" in fastapi.output
     (tmp_path / "b").mkdir()
     django = init(tmp_path / "b", "--framework", "django", "--store", "redis", "--yes")
-    assert 'add "jobs" to INSTALLED_APPS' in django.output
+    assert 'INSTALLED_APPS += ["dataqueue.contrib.django"]' in django.output
+    assert (
+        "DATAQUEUE = {\"URL\": 'redis://localhost:6379/0', "
+        '"HANDLERS": "jobs.handlers:handlers"}'
+    ) in django.output
     assert "python manage.py dataqueue_worker" in django.output
+    assert "pip install 'dataqueue[django,redis]'" in django.output
     (tmp_path / "c").mkdir()
     flask = init(tmp_path / "c", "--framework", "flask", "--store", "sqlite", "--yes")
     assert "flask dataqueue-worker" in flask.output
@@ -136,7 +137,25 @@ def test_questions_are_asked_without_flags(tmp_path: Path) -> None:
     assert "Framework" in result.output
     assert "Store" in result.output
     assert "Setting up dataqueue for django on postgres" in result.output
-    assert (tmp_path / "jobs/apps.py").exists()
+    assert (tmp_path / "jobs/handlers.py").exists()
+
+
+def test_without_a_terminal_init_takes_the_defaults_it_cannot_ask_for(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if "DATAQUEUE" not in k}
+    done = subprocess.run(
+        [sys.executable, "-m", "dataqueue", "init", "--store", "sqlite"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Framework: script (no terminal to ask; pass --framework)" in done.stdout
+    assert (tmp_path / "jobs" / "handlers.py").exists()
 
 
 def test_existing_files_are_never_overwritten_without_asking(tmp_path: Path) -> None:
@@ -206,12 +225,13 @@ def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("framework", ["script", "fastapi", "django", "flask"])
+@pytest.mark.parametrize("framework", ["script", "fastapi", "flask"])
 def test_the_scaffolded_worker_runs_a_job(tmp_path: Path, framework: str) -> None:
     init(tmp_path, "--framework", framework, "--store", "sqlite", "--yes")
-    env = {**os.environ, "DATAQUEUE_URL": "sqlite:///dataqueue.db"}
-    if framework in ("django", "flask"):
-        # What `manage.py dataqueue_worker` and `flask dataqueue-worker` call.
+    # The store URL comes from the .env that init wrote, and nowhere else.
+    env = {k: v for k, v in os.environ.items() if "DATAQUEUE" not in k}
+    if framework == "flask":
+        # What `flask dataqueue-worker` calls.
         command = [
             sys.executable,
             "-c",
@@ -242,3 +262,79 @@ def test_the_scaffolded_worker_runs_a_job(tmp_path: Path, framework: str) -> Non
         if process.poll() is None:
             process.kill()
             process.wait(30)
+
+
+ORM_HANDLERS = """
+from django.contrib.auth.models import User
+
+
+def create_user(payload):
+    user = User.objects.create(username=payload["name"])
+    return {"user_id": user.pk}
+
+
+handlers = {"create_user": create_user}
+"""
+
+
+@pytest.mark.slow
+def test_a_django_project_set_up_by_init_runs_an_orm_job(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if "DATAQUEUE" not in k}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "site_", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    result = init(tmp_path, "--framework", "django", "--store", "sqlite", "--yes")
+    assert "appended dataqueue's settings to site_/settings.py" in result.output
+    (tmp_path / "jobs" / "handlers.py").write_text(ORM_HANDLERS)
+    for command in (["migrate"], ["dataqueue_migrate"]):
+        done = manage(*command)
+        assert done.returncode == 0, done.stdout + done.stderr
+    added = manage(
+        "shell",
+        "-c",
+        "from jobs.queue import get_queue; "
+        "print(get_queue().add_job('create_user', {'name': 'ada'}))",
+    )
+    assert added.returncode == 0, added.stderr
+    job_id = int(added.stdout.split()[-1])
+
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "dataqueue_worker", "--poll-interval", "0.2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        with dq.connect_sync(f"sqlite:///{tmp_path / 'db.sqlite3'}") as queue:
+            job = _wait_for(queue, job_id, worker, log)
+        _stop(worker, log)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(30)
+    assert job.output == {"user_id": 1}
+    assert "started on sqlite:///" in log.read_text()
+    users = manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "print(list(User.objects.values_list('username', flat=True)))",
+    )
+    assert users.stdout.strip().splitlines()[-1] == "['ada']"

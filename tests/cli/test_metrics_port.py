@@ -31,6 +31,7 @@ async def test_a_worker_serves_its_metrics(
     await cluster.queue.add_job("nobody", {}, max_attempts=1)
     url = f"http://127.0.0.1:{free_tcp_port}/metrics"
     options = ("--metrics-port", str(free_tcp_port), "--worker-id", "metered")
+    options += ("--job-type", "*")  # "nobody" too: it has no handler
     with cluster.worker(*options) as worker:
         text = ""
 

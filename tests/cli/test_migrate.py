@@ -45,8 +45,13 @@ def test_migrate_creates_the_schema_and_is_idempotent() -> None:
         first = run("--url", PG_URL, "--schema", schema)
         assert first.returncode == 0, first.stderr
         assert {"job_queue", "job_events"} <= tables(schema)
+        assert first.stdout.startswith("applied ")
+        assert f"(schema {schema}): 0001_initial, " in first.stdout
         second = run("--schema", schema, env={"DATAQUEUE_URL": PG_URL})
         assert second.returncode == 0, second.stderr
+        assert second.stdout.strip().endswith(
+            f"is up to date at {PG_URL} (schema {schema}): nothing to apply"
+        )
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -116,3 +121,33 @@ def test_migrate_renames_the_redis_keys_of_the_given_prefix() -> None:
         found = list(client.scan_iter(match=keys.pattern(prefix)))
         client.delete(*found, prefix + "instance", prefix + "job:7")
         client.close()
+
+
+@pytest.mark.postgres
+def test_migrate_into_a_schema_with_a_table_of_the_same_name_suggests_a_schema() -> (
+    None
+):
+    schema = namespace()
+    try:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+            conn.execute(f'CREATE TABLE "{schema}".workers (name text)')
+        result = run("--url", PG_URL, "--schema", schema)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert 'relation "workers" already exists' in result.stderr
+        assert "`dataqueue migrate --schema dataqueue`" in result.stderr
+        assert tables(schema) == {"workers"}
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_migrate_on_sqlite_says_what_it_applied(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    first = run("--url", url)
+    second = run("--url", url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("applied ") and "0001_initial" in first.stdout
+    assert "nothing to apply" in second.stdout

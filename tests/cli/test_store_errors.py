@@ -118,3 +118,63 @@ def test_the_demo_runs_on_redis_under_its_own_prefix() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Summary by job type" in result.stdout
+
+
+@pytest.mark.postgres
+def test_a_worker_on_an_unmigrated_schema_says_so_in_one_line() -> None:
+    schema = namespace()
+    result = dataqueue(
+        "worker", "tests.worker_jobs:handlers", "--url", PG_URL, "--schema", schema
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"run `dataqueue migrate --schema {schema}`" in result.stderr
+
+
+def test_a_worker_pointed_at_a_handler_function_says_what_to_point_at() -> None:
+    result = dataqueue("worker", "tests.worker_jobs:count")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "tests.worker_jobs:count is a function that takes arguments" in error
+    assert 'tests.worker_jobs:handlers with handlers = {"count": count}' in error
+
+
+def test_a_worker_given_a_handler_that_is_not_callable_says_so() -> None:
+    result = dataqueue("worker", "tests.handlers:NOT_A_HANDLER_MAP")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "Error: create_processor: handler for 'a' is not callable: int: 5"
+    )
+
+
+@pytest.mark.postgres
+def test_the_worker_start_line_names_the_store_and_concurrency_not_secrets() -> None:
+    # Local connections are trusted: the password is accepted and ignored.
+    url = PG_URL.replace("postgres@", "postgres:s3cret-pw@", 1)
+    schema = namespace()
+    assert dataqueue("migrate", "--url", url, "--schema", schema).returncode == 0
+    command = ["worker", "tests.worker_jobs:handlers", "--url", url]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "dataqueue", *command, "--schema", schema],
+        cwd=ROOT,
+        env={**environment(), "DQ_TEST_RUNS_DIR": "/nonexistent"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        started = worker.stdout.readline()
+        worker.send_signal(signal.SIGTERM)
+        rest, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    shown = url.replace("s3cret-pw", "***")
+    assert f"started on {shown} (postgres), concurrency 3, for" in started
+    assert "s3cret-pw" not in started + rest

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import dataqueue as dq
-from tests.cli.conftest import Cluster, count_status
+from tests.cli.conftest import ROOT, Cluster, count_status
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
@@ -101,6 +105,10 @@ async def test_a_job_that_kills_its_worker_fails_as_worker_lost_and_others_flow(
             while worker.poll() is None and not await poison_failed():
                 await asyncio.sleep(0.05)
             if await poison_failed():
+                # Stopped, not killed: a kill could land between a job's run
+                # and the write of its outcome, and that job would run again.
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(30) == 0, cluster.logs()
                 break
     with cluster.worker(*options) as worker:
         # A job added now proves this worker is up before it is signalled.
@@ -137,3 +145,86 @@ async def test_sigterm_gives_back_what_does_not_finish_within_the_drain_timeout(
     jobs = [await cluster.queue.get_job(i) for i in ids]
     assert {j.status for j in jobs if j} == {dq.JobStatus.PENDING}
     assert {j.attempts for j in jobs if j} == {0}
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+async def test_drain_timeout_exits_while_a_def_handler_still_runs(
+    cluster: Cluster,
+) -> None:
+    job_id = await cluster.queue.add_job("hold_in_thread", {"n": 1, "seconds": 120})
+    with cluster.worker("--drain-timeout", "0.5") as worker:
+
+        async def started() -> bool:
+            return cluster.runs("start")[1] == 1
+
+        await eventually(started, timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, cluster.logs()
+    job = await cluster.queue.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.attempts) == (dq.JobStatus.PENDING, 0)
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+async def test_a_second_signal_exits_at_once(cluster: Cluster) -> None:
+    job_id = await cluster.queue.add_job("hold", {"n": 1, "seconds": 120})
+    options = ("--drain-timeout", "120", "--log-level", "INFO")
+    with cluster.worker(*options) as worker:
+
+        async def started() -> bool:
+            return cluster.runs("start")[1] == 1
+
+        async def draining() -> bool:
+            return "draining running jobs" in cluster.logs()
+
+        await eventually(started, timeout=30)
+        worker.send_signal(signal.SIGINT)
+        await eventually(draining, timeout=30)
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(30) == 1, cluster.logs()
+    assert "second signal: exiting now" in cluster.logs()
+    job = await cluster.queue.get_job(job_id)
+    assert job is not None and job.status is dq.JobStatus.PROCESSING
+
+
+async def test_the_worker_reads_the_store_url_from_an_env_file(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "jobs.db"
+    async with dq.connect(f"sqlite:///{database}") as queue:
+        job_id = await queue.add_job("count", {"n": 1})
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATAQUEUE_URL=sqlite:///{database}\n")
+    env = {k: v for k, v in os.environ.items() if "DATAQUEUE" not in k}
+    env["PYTHONPATH"] = str(ROOT)
+    env["DQ_TEST_RUNS_DIR"] = str(tmp_path)
+    command = [
+        sys.executable,
+        "-m",
+        "dataqueue",
+        "worker",
+        "tests.worker_jobs:handlers",
+    ]
+    worker = subprocess.Popen(
+        [*command, "--env-file", str(env_file), "--poll-interval", "0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        async with dq.connect(f"sqlite:///{database}") as queue:
+
+            async def done() -> bool:
+                job = await queue.get_job(job_id)
+                return job is not None and job.status is dq.JobStatus.COMPLETED
+
+            await eventually(done, timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, output
+    assert f"started on sqlite:///{database} (sqlite), concurrency 3" in output

@@ -170,3 +170,38 @@ async def test_one_bad_spec_rejects_the_whole_batch(queue: dq.JobQueue) -> None:
     with pytest.raises(TypeError, match="payload"):
         await queue.add_jobs([dq.JobSpec("ok", {}), dq.JobSpec("bad", {"x": object()})])
     assert await queue.get_all_jobs() == []
+
+
+async def test_delay_runs_the_job_that_long_from_now(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    soon = await queue.add_job("a", {}, delay=30)
+    later = await queue.add_job("a", {}, delay=timedelta(minutes=2))
+    (batched,) = await queue.add_jobs([dq.JobSpec("a", {}, delay=0.5)])
+    runs = {job_id: (await queue.get_job(job_id)) for job_id in (soon, later, batched)}
+    assert {job_id: job.run_at for job_id, job in runs.items() if job} == {
+        soon: clock.now() + timedelta(seconds=30),
+        later: clock.now() + timedelta(minutes=2),
+        batched: clock.now() + timedelta(seconds=0.5),
+    }
+    processor = queue.create_processor({"a": lambda p: None})
+    clock.advance(29)
+    assert await processor.start() == 1
+    clock.advance(1)
+    assert await processor.start() == 1
+
+
+async def test_delay_is_refused_with_run_at_or_when_negative(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    with pytest.raises(ValueError, match="give run_at or delay, not both"):
+        await queue.add_job("a", {}, delay=5, run_at=clock.now())
+    with pytest.raises(ValueError, match="delay"):
+        await queue.add_job("a", {}, delay=-1)
+    with pytest.raises(ValueError, match=r"specs\[1\].*not both"):
+        await queue.add_jobs(
+            [dq.JobSpec("a"), dq.JobSpec("a", delay=1, run_at=clock.now())]
+        )
+    with pytest.raises(ValueError, match="drop run_at and delay"):
+        await queue.start_flow([dq.JobSpec("s")], dq.JobSpec("j", {}, delay=5))
+    assert await queue.get_all_jobs() == []

@@ -153,6 +153,66 @@ async def test_names_are_unique(queue: dq.JobQueue) -> None:
     assert (schedule.cron_expression, schedule.job_type) == ("@daily", "a")
 
 
+async def test_if_exists_skip_keeps_the_schedule_and_returns_its_id(
+    queue: dq.JobQueue,
+) -> None:
+    first = await queue.add_cron_job("nightly", "@daily", "a", {"v": 1})
+    again = await queue.add_cron_job(
+        "nightly", "@hourly", "b", {"v": 2}, if_exists="skip"
+    )
+    assert again == first
+    (schedule,) = await queue.list_cron_jobs()
+    assert (schedule.cron_expression, schedule.job_type, schedule.payload) == (
+        "@daily",
+        "a",
+        {"v": 1},
+    )
+
+
+async def test_if_exists_update_lets_an_app_declare_its_schedules_at_start(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    first = await queue.add_cron_job("nightly", "0 2 * * *", "a", {"v": 1})
+    await queue.pause_cron_job(first)
+    again = await queue.add_cron_job(
+        "nightly",
+        "0 3 * * *",
+        "b",
+        {"v": 2},
+        timezone="Europe/Berlin",
+        priority=5,
+        tags=["t"],
+        if_exists="update",
+    )
+    assert again == first
+    (schedule,) = await queue.list_cron_jobs()
+    assert (schedule.id, schedule.status) == (first, dq.CronStatus.PAUSED)
+    assert (schedule.cron_expression, schedule.timezone) == (
+        "0 3 * * *",
+        "Europe/Berlin",
+    )
+    assert (schedule.job_type, schedule.payload) == ("b", {"v": 2})
+    assert (schedule.priority, schedule.tags) == (5, ["t"])
+    same = await queue.add_cron_job(
+        "nightly",
+        "0 3 * * *",
+        "b",
+        {"v": 2},
+        timezone="Europe/Berlin",
+        priority=5,
+        tags=["t"],
+        if_exists="update",
+    )
+    assert same == first
+    assert await queue.list_cron_jobs() == [schedule]
+
+
+async def test_if_exists_takes_only_error_update_or_skip(queue: dq.JobQueue) -> None:
+    with pytest.raises(ValueError, match="if_exists must be one of error, update"):
+        await queue.add_cron_job("nightly", "@daily", "a", {}, if_exists="replace")
+    assert await queue.list_cron_jobs() == []
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -394,6 +394,22 @@ async def test_verbose_processor_logs_every_claim(
     assert any("claimed 1 job" in r.getMessage() for r in caplog.records)
 
 
+async def test_verbose_processor_logs_progress(
+    queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def halfway(payload: object, ctx: dq.JobContext) -> None:
+        await ctx.set_progress(50)
+
+    caplog.set_level(logging.INFO, logger="dataqueue")
+    first = await queue.add_job("t", {})
+    await queue.create_processor({"t": halfway}).start()
+    second = await queue.add_job("t", {})
+    await queue.create_processor({"t": halfway}, verbose=True).start()
+    said = [r.getMessage() for r in caplog.records]
+    assert f"job {first} (t) progress 50%" not in said
+    assert f"job {second} (t) progress 50%" in said
+
+
 async def test_migrate_inside_async_with_works_on_a_fresh_store(
     store: str, tmp_path: Path
 ) -> None:

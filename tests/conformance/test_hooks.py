@@ -113,6 +113,7 @@ async def test_hooks_that_raise_block_or_hang_do_not_stall_the_processor(
         on_job_start=blocks,
         on_job_complete=hangs,
         on_job_fail=raises,
+        job_type="*",  # "nobody" too: it has no handler
     )
     processor.start_in_background()
     try:

@@ -40,6 +40,7 @@ async def test_metrics_count_every_kind_of_end_under_load(queue: dq.JobQueue) ->
         concurrency=10,
         batch_size=20,
         poll_interval=0.05,
+        job_type="*",  # "unknown" too: it has no handler
     )
     assert processor.metrics().concurrency == 10
     processor.start_in_background()

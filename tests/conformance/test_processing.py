@@ -51,9 +51,32 @@ async def test_output_over_the_cap_is_dropped_and_said(queue: dq.JobQueue) -> No
     assert "limit" in completed.metadata["output_dropped"]
 
 
+async def test_a_processor_claims_only_the_types_it_has_handlers_for(
+    queue: dq.JobQueue,
+) -> None:
+    mine = await queue.add_job("approve_order", {})
+    theirs = await queue.add_job("confirm_order", {})
+    processor = queue.create_processor({"approve_order": lambda p: "ok"})
+    assert await processor.start() == 1
+    assert await processor.start() == 0
+    assert (await get(queue, mine)).status is dq.JobStatus.COMPLETED
+    other = await get(queue, theirs)
+    assert (other.status, other.attempts) == (dq.JobStatus.PENDING, 0)
+    assert [e.event_type.value for e in await queue.get_job_events(theirs)] == ["added"]
+
+
+async def test_a_processor_without_handlers_claims_nothing(
+    queue: dq.JobQueue,
+) -> None:
+    job_id = await queue.add_job("a", {})
+    assert await queue.create_processor({}).start() == 0
+    job = await get(queue, job_id)
+    assert (job.status, job.attempts) == (dq.JobStatus.PENDING, 0)
+
+
 async def test_job_without_handler_fails_with_no_handler(queue: dq.JobQueue) -> None:
     job_id = await queue.add_job("nobody", {}, max_attempts=1)
-    assert await queue.create_processor({}).start() == 1
+    assert await queue.create_processor({}, job_type="*").start() == 1
     job = await get(queue, job_id)
     assert job.status is dq.JobStatus.FAILED
     assert job.failure_reason is dq.FailureReason.NO_HANDLER
@@ -526,3 +549,38 @@ async def test_a_coroutine_returned_unawaited_fails_with_a_hint(
     message = job.error_history[0]["message"]
     assert "send()" in message and "await" in message
     assert sent == []
+
+
+async def test_stop_during_a_batch_gives_unstarted_jobs_back_at_once(
+    queue: dq.JobQueue,
+) -> None:
+    ids = [await queue.add_job("slow", {"n": n}) for n in range(5)]
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(payload: dict[str, int]) -> None:
+        started.set()
+        await release.wait()
+
+    processor = queue.create_processor({"slow": slow}, batch_size=5, concurrency=1)
+    batch = asyncio.create_task(processor.start())
+    await started.wait()
+    processor.stop()
+
+    async def given_back() -> bool:
+        jobs = [await get(queue, job_id) for job_id in ids]
+        return [job.status for job in jobs].count(dq.JobStatus.PENDING) == 4
+
+    await eventually(given_back)
+    assert not batch.done()
+    release.set()
+    assert await batch == 1
+    statuses = [(await get(queue, job_id)).status for job_id in ids]
+    assert statuses.count(dq.JobStatus.COMPLETED) == 1
+    assert statuses.count(dq.JobStatus.PENDING) == 4
+
+
+def test_job_type_star_stands_alone(queue: dq.JobQueue) -> None:
+    assert queue.create_processor({}, job_type=["*"]).job_types is None
+    with pytest.raises(ValueError, match="'\\*' means every type; give it alone"):
+        queue.create_processor({}, job_type=["a", "*"])

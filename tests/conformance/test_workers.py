@@ -80,7 +80,7 @@ async def test_processors_are_listed_by_start_time(
         await first.stop_and_drain(5)
         await second.stop_and_drain(5)
     assert [w.id for w in workers] == ["first", "second"]
-    assert [w.job_types for w in workers] == [None, None]
+    assert [w.job_types for w in workers] == [[], []]  # no handlers: no types
     assert await queue.list_workers() == []
 
 

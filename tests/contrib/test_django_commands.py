@@ -34,7 +34,7 @@ async def test_the_worker_command_runs_jobs_with_django_set_up_and_drains(
     )
     migrated = project.manage("dataqueue_migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "dataqueue schema is up to date" in migrated.stdout
+    assert migrated.stdout.startswith(("applied ", "dataqueue schema is up to date"))
     queue = project_queue(project, options)
     try:
         job_id = await queue.add_job("where", {"n": 7})
@@ -52,7 +52,7 @@ async def test_the_worker_command_runs_jobs_with_django_set_up_and_drains(
             assert worker.returncode == 0, output
         job = await queue.get_job(job_id)
         assert job is not None and job.output == {"urlconf": "site_.urls", "n": 7}
-        assert f"started on {store} for where" in output
+        assert f"({store}), concurrency 3, for where" in output
         assert f"job {job_id} (where) completed" in output
         assert "stopping: draining running jobs" in output
     finally:
@@ -95,7 +95,7 @@ def test_migrate_uses_the_django_database_when_no_url_is_set(tmp_path: Path) -> 
     result = project.manage("dataqueue_migrate")
     assert result.returncode == 0, result.stderr
     database = (project.root / "db.sqlite3").resolve()
-    assert f"up to date at sqlite:///{database}" in result.stdout
+    assert f" at sqlite:///{database}: 0001_initial, " in result.stdout
 
 
 SHOP_TASKS = """
@@ -158,7 +158,7 @@ async def test_the_worker_command_runs_django_tasks(store: str, tmp_path: Path) 
             assert worker.returncode == 0, output
         shown = project.manage("shell", "-v", "0", "-c", read).stdout
         assert shown.strip() == "SUCCESSFUL {'urlconf': 'site_.urls', 'n': 7}"
-        assert f"started on {store} for django:default" in output
+        assert f"({store}), concurrency 3, for django:default" in output
         assert f"Task id={result_id} path=shop.tasks.where state=SUCCESSFUL" in output
     finally:
         await drop_namespace(store, ns)

@@ -248,6 +248,22 @@ async def test_process_keeps_to_the_job_types_of_the_options(
     assert await status_of(queue, other) is dq.JobStatus.PENDING
 
 
+async def test_without_handlers_process_is_refused_and_fails_no_job(
+    queue: dq.JobQueue, make_dashboard: MakeDashboard
+) -> None:
+    dash = await make_dashboard(handlers={})
+    job_id = await queue.add_job("echo", {})
+
+    answer = await dash.post("/api/process")
+    page = await dash.get("/")
+
+    assert answer.status_code == 409
+    assert "no handlers" in answer.json()["error"]
+    assert await status_of(queue, job_id) is dq.JobStatus.PENDING
+    assert 'id="process-jobs"' not in page.text
+    assert 'id="process-jobs"' in (await (await make_dashboard()).get("/")).text
+
+
 async def test_a_waiting_jobs_token_is_listed_and_completed_from_the_dashboard(
     queue: dq.JobQueue, dash: DashboardClient
 ) -> None:

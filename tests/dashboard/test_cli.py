@@ -208,3 +208,32 @@ async def test_metrics_port_serves_the_whole_queue(tmp_path: Path) -> None:
     assert 'dataqueue_queue_jobs{job_type="echo",status="pending"} 2.0' in text
     assert "dataqueue_queue_up 1.0" in text
     assert process.returncode == 0
+
+
+async def test_it_reads_the_store_and_credentials_from_an_env_file(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with dq.connect_sync(url) as queue:
+        job_id = queue.add_job("echo", {})
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATAQUEUE_URL={url}\nDATAQUEUE_DASHBOARD_AUTH=admin:pa55\n")
+    port = free_port()
+    credentials = base64.b64encode(b"admin:pa55").decode()
+    args = ["--env-file", str(env_file), "--port", str(port)]
+    env = {k: v for k, v in environment().items() if "DATAQUEUE" not in k}
+
+    with running(args, env) as process:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10
+        ) as client:
+            await wait_until_serving(client, "/")
+            listed = await client.get(
+                "/api/jobs", headers={"Authorization": f"Basic {credentials}"}
+            )
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+
+    assert process.returncode == 0, err
+    assert "(HTTP Basic authentication)" in err
+    assert [job["id"] for job in listed.json()["jobs"]] == [job_id]

@@ -69,10 +69,11 @@ def test_a_page_dropped_into_the_folder_is_picked_up(tmp_path: Path) -> None:
     assert "out of date" in stale.output
 
 
-def test_every_guide_page_has_a_title_and_summary() -> None:
-    guide = [p for p in _docs.load_pages(ROOT / "docs") if p.slug in _docs.ORDER]
+def test_every_page_has_a_title_and_summary() -> None:
+    pages = _docs.load_pages(ROOT / "docs")
+    guide = [p for p in pages if p.slug in _docs.ORDER]
     assert [page.slug for page in guide] == list(_docs.ORDER)
-    for page in guide:
+    for page in pages:  # `dataqueue docs list` shows every one
         assert page.title, page.slug
         assert page.description, f"{page.path} needs a '> summary' line under its title"
 
@@ -103,3 +104,20 @@ def test_cli_lists_shows_and_searches() -> None:
     found = runner.invoke(main, ["docs", "search", "redis key_prefix"])
     assert found.exit_code == 0
     assert "connecting" in found.output or "stores" in found.output
+
+
+def test_the_docs_call_the_maintenance_methods_with_their_own_keywords() -> None:
+    import inspect
+    import re
+
+    import dataqueue as dq
+
+    texts = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    texts += (ROOT / "src" / "dataqueue" / "assistants").rglob("*.md")
+    for name in ("reclaim_stuck_jobs", "create_supervisor"):
+        known = set(inspect.signature(getattr(dq.JobQueue, name)).parameters)
+        for path in texts:
+            for call in re.findall(rf"{name}\(([^)]*)\)", path.read_text()):
+                # "cleanup_*_days_to_keep=" names several at once
+                used = set(re.findall(r"(?<![\w*])(\w+)\s*=", call))
+                assert used <= known, f"{path.name}: {name}({call})"

@@ -336,7 +336,9 @@ def test_processor_options_defaults() -> None:
         3,
         5.0,
     )
-    assert options.job_types is None and options.worker_id is None
+    # only the types it has handlers for, unless told "*"
+    assert options.job_types == ("a",) and options.worker_id is None
+    assert v.processor_options({"a": print}, job_type="*").job_types is None
     assert options.heartbeat_interval == 10.0
     one = v.processor_options({}, job_type="a", poll_interval=timedelta(seconds=2))
     assert one.job_types == ("a",) and one.poll_interval == 2.0

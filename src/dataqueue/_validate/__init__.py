@@ -66,6 +66,7 @@ from dataqueue._validate.cron import (
     cron_changes,
     cron_status,
     first_run,
+    if_exists,
     new_cron_job,
     timezone_name,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "cron_status",
     "days_to_keep",
     "first_run",
+    "if_exists",
     "job_changes",
     "job_duration",
     "job_filter",

@@ -58,6 +58,19 @@ def timezone_name(value: Any, where: str) -> str:
     return str(value)
 
 
+IF_EXISTS = ("error", "update", "skip")
+"""What ``add_cron_job`` does when the name is taken."""
+
+
+def if_exists(value: Any, where: str) -> str:
+    if value not in IF_EXISTS:
+        raise ValueError(
+            f"{where}: if_exists must be one of {', '.join(IF_EXISTS)}, "
+            f"got {show(value)}"
+        )
+    return str(value)
+
+
 def cron_status(value: Any, where: str) -> CronStatus:
     try:
         return CronStatus(value)

@@ -4,7 +4,7 @@ maintenance calls' arguments."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dataqueue._commands import (
@@ -63,13 +63,23 @@ def new_job(
     spec: JobSpec,
     flow_id: str | None = None,
     *,
+    now: datetime | None = None,
     where: str | None = None,
     flow_step_index: int | None = None,
 ) -> NewJob:
-    """Validate one job spec (``where`` names the call; default ``add_job``)."""
+    """Validate one job spec (``where`` names the call; default ``add_job``);
+    ``now`` is when a ``delay`` starts (no delay is taken without it)."""
     if where is None:
         where = f"add_job({show(spec.job_type, 60)})"
     job_type = check_job_type(spec.job_type, where)
+    run_at = None if spec.run_at is None else check_run_at(spec.run_at, where)
+    if spec.delay is not None:
+        if run_at is not None:
+            raise ValueError(f"{where}: give run_at or delay, not both")
+        if now is None:
+            raise ValueError(f"{where}: delay is not taken here")
+        delay = to_seconds(spec.delay, where, "delay", maximum=MAX_JOB_DURATION_SECONDS)
+        run_at = check_run_at(now + timedelta(seconds=delay), where)
     key = spec.idempotency_key
     if key is not None:
         key = check_name(key, where, "idempotency_key")
@@ -82,7 +92,7 @@ def new_job(
         job_type=job_type,
         payload=check_json(spec.payload, where),
         priority=check_priority(spec.priority, where),
-        run_at=None if spec.run_at is None else check_run_at(spec.run_at, where),
+        run_at=run_at,
         max_attempts=check_max_attempts(spec.max_attempts, where),
         timeout=job_duration(spec.timeout, where, "timeout", allow_zero=False),
         force_kill_on_timeout=check_bool(
@@ -101,7 +111,9 @@ def new_job(
     )
 
 
-def new_jobs(specs: Any, where: str = "add_jobs") -> list[NewJob]:
+def new_jobs(
+    specs: Any, *, now: datetime | None = None, where: str = "add_jobs"
+) -> list[NewJob]:
     """Validate the specs of ``add_jobs``: a list or tuple of ``JobSpec``."""
     if not isinstance(specs, list | tuple):
         raise TypeError(
@@ -114,7 +126,7 @@ def new_jobs(specs: Any, where: str = "add_jobs") -> list[NewJob]:
                 f"{where}: specs[{index}] must be a dataqueue.JobSpec, got {kind(spec)}"
             )
         label = f"{where}: specs[{index}] ({show(spec.job_type, 60)})"
-        jobs.append(new_job(spec, where=label))
+        jobs.append(new_job(spec, now=now, where=label))
     return jobs
 
 

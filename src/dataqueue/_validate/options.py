@@ -28,6 +28,9 @@ from dataqueue._validate.jobs import (
 )
 from dataqueue.types import Handler
 
+ALL_JOB_TYPES = "*"
+"""``create_processor(job_type="*")``: claim every job type, handled or not."""
+
 
 @dataclass(frozen=True, slots=True)
 class ProcessorOptions:
@@ -73,8 +76,12 @@ def processor_options(
         checked[name] = handler
     if on_error is not None and not callable(on_error):
         raise TypeError(f"{where}: on_error must be callable, got {kind(on_error)}")
-    job_types: tuple[str, ...] | None = None
-    if job_type is not None:
+    # By default a processor claims only what it can run, so that workers
+    # of different services (or versions) can share one store.
+    job_types: tuple[str, ...] | None = tuple(checked)
+    if job_type == ALL_JOB_TYPES or job_type in ([ALL_JOB_TYPES], (ALL_JOB_TYPES,)):
+        job_types = None
+    elif job_type is not None:
         many = [job_type] if isinstance(job_type, str) else job_type
         if not isinstance(many, list | tuple):
             raise TypeError(
@@ -83,6 +90,11 @@ def processor_options(
             )
         if not many:
             raise ValueError(f"{where}: job_type must not be an empty list")
+        if ALL_JOB_TYPES in many:
+            raise ValueError(
+                f"{where}: job_type {ALL_JOB_TYPES!r} means every type; give it "
+                "alone, not in a list of types"
+            )
         job_types = tuple(
             dict.fromkeys(
                 check_name(t, where, f"job_type[{i}]") for i, t in enumerate(many)

@@ -265,6 +265,13 @@ class WorkStore(Protocol):
         """Store a progress percentage (0-100); False when the lease is lost."""
 
     @abstractmethod
+    async def set_output(
+        self, lease: Lease, output: JSONValue, *, now: datetime
+    ) -> bool:
+        """Store the job's output before it completes (``ctx.set_output``);
+        False when the lease is lost."""
+
+    @abstractmethod
     async def subscribe(self) -> Wakeup:
         """Signals for idle processors: one arrives soon after a job is added."""
 
@@ -480,8 +487,9 @@ class Backend(
         """Release what the backend created; never what the caller passed in."""
 
     @abstractmethod
-    async def migrate(self) -> None:
-        """Create or upgrade the schema; safe to run twice and concurrently."""
+    async def migrate(self) -> list[str]:
+        """Create or upgrade the schema; safe to run twice and concurrently.
+        Returns the names of the migrations applied (empty: up to date)."""
 
     async def partition_history(self) -> None:
         """Move to the partitioned history layout (PostgreSQL only)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -90,6 +91,12 @@ def import_handlers(target: str, app_dir: Path | None = None) -> Mapping[str, An
     if value is None:
         raise click.BadParameter(f"{module_name!r} has no attribute {attribute!r}")
     if callable(value) and not isinstance(value, Mapping):
+        if _takes_arguments(value):
+            raise click.BadParameter(
+                f"{target} is a function that takes arguments (a handler?), not "
+                "a dict of handlers: point at a dict of job type -> handler, e.g. "
+                f'{module_name}:handlers with handlers = {{"{attribute}": {attribute}}}'
+            )
         value = value()
     if not isinstance(value, Mapping):
         raise click.BadParameter(
@@ -97,3 +104,15 @@ def import_handlers(target: str, app_dir: Path | None = None) -> Mapping[str, An
             f"got {type(value).__name__}"
         )
     return value
+
+
+def _takes_arguments(function: Callable[..., Any]) -> bool:
+    """True when ``function`` cannot be called without arguments."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in parameters
+    )

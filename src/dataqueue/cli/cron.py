@@ -12,6 +12,16 @@ import click
 import dataqueue as dq
 from dataqueue.cli._store import store_options, with_queue
 
+LIST_COLUMNS = (
+    "id",
+    "name",
+    "expression",
+    "timezone",
+    "job type",
+    "next run",
+    "last job",
+)
+
 
 def _find(queue: dq.SyncJobQueue, schedule: str) -> dq.CronJob:
     """A schedule by id (all digits) or by name."""
@@ -43,20 +53,21 @@ def list_schedules(status: str | None, **store: Any) -> None:
     if not schedules:
         click.echo("no cron schedules")
         return
+    click.echo("\t".join(LIST_COLUMNS))
     for s in schedules:
         local, utc = _when(s.next_run_at, s.timezone)
         if s.status is dq.CronStatus.PAUSED:
             local, utc = "paused", "paused"
         click.echo(
             f"{s.id}\t{s.schedule_name}\t{s.cron_expression}\t{s.timezone}\t"
-            f"{s.job_type}\tnext: {local} ({utc})\tlast job: {s.last_job_id or '-'}"
+            f"{s.job_type}\t{local} ({utc})\t{s.last_job_id or '-'}"
         )
 
 
 def _change(
-    name: str, verb: str, call: Callable[[dq.SyncJobQueue, int], None]
+    name: str, done: str, call: Callable[[dq.SyncJobQueue, int], None]
 ) -> click.Command:
-    @click.command(name, help=f"{verb.capitalize()} a schedule, given its id or name.")
+    @click.command(name, help=f"{name.capitalize()} a schedule, given its id or name.")
     @click.argument("schedule")
     @store_options
     def command(schedule: str, **store: Any) -> None:
@@ -65,7 +76,7 @@ def _change(
             call(queue, found.id)
             return found.schedule_name
 
-        click.echo(f"{verb} cron schedule {with_queue(store, run)!r}")
+        click.echo(f"{done} cron schedule {with_queue(store, run)!r}")
 
     return command
 

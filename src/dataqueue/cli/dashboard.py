@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import signal
 from pathlib import Path
@@ -16,10 +17,14 @@ import dataqueue as dq
 from dataqueue.cli._metrics import metrics_options, serve_metrics
 from dataqueue.cli._options import (
     app_dir_option,
+    env_file_option,
     import_handlers,
+    load_env_file,
     resolve_url,
     url_option,
 )
+
+AUTH_ENV_VAR = "DATAQUEUE_DASHBOARD_AUTH"
 
 
 @click.command()
@@ -38,12 +43,13 @@ from dataqueue.cli._options import (
 )
 @click.option(
     "--auth",
-    envvar="DATAQUEUE_DASHBOARD_AUTH",
+    envvar=AUTH_ENV_VAR,
     metavar="USER:PASSWORD",
     help="Ask for these HTTP Basic credentials (needed off loopback). "
     "Prefer $DATAQUEUE_DASHBOARD_AUTH: a command line is visible to other users.",
 )
 @metrics_options
+@env_file_option
 def dashboard(
     handlers: str,
     app_dir: Path | None,
@@ -56,6 +62,7 @@ def dashboard(
     auth: str | None,
     metrics_port: int | None,
     metrics_host: str,
+    env_file: Path | None,
 ) -> None:
     """Serve the dashboard; "Process jobs" runs the handlers at MODULE:HANDLERS.
 
@@ -63,6 +70,8 @@ def dashboard(
     it prints (carrying a random access token made at each start), and
     refuses a --host that may bind anything but loopback.
     """
+    load_env_file(env_file)
+    auth = auth or os.environ.get(AUTH_ENV_VAR)
     try:
         import uvicorn
 

@@ -155,8 +155,9 @@ async def run_demo(queue: JobQueue, count: int, console: Any) -> None:
         )
         console.print(
             "Look around: [cyan]queue.get_jobs_by_tags(['demo'])[/], "
-            "[cyan]queue.get_job_events(id)[/]. A web dashboard over the same "
-            "data is planned as `dataqueue dashboard`."
+            "[cyan]queue.get_job_events(id)[/], or browse them in the web "
+            "dashboard: [cyan]dataqueue dashboard dataqueue.cli.demo:HANDLERS[/] "
+            "(with the same --url)."
         )
 
 

@@ -9,6 +9,7 @@ prints what to run next. It never overwrites a file without asking.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -75,9 +76,16 @@ def _template(name: str, package: str) -> str:
 
 def plan(framework: str, package: str) -> list[Planned]:
     """The modules to write for ``framework``, in package ``package``."""
-    sync = framework in ("django", "flask")
+    if framework == "django":
+        # The worker is dataqueue.contrib.django's `manage.py dataqueue_worker`.
+        return [
+            Planned(f"{package}/__init__.py", '"""Background jobs (dataqueue)."""\n'),
+            Planned(f"{package}/handlers.py", _template("handlers_django", package)),
+            Planned(f"{package}/queue.py", _template("queue_django", package)),
+        ]
+    sync = framework == "flask"
     files = [
-        Planned(f"{package}/__init__.py", '"""Background jobs (dataqueue)."""\n'),
+        Planned(f"{package}/__init__.py", _template("package_init", package)),
         Planned(
             f"{package}/handlers.py",
             _template("handlers_sync" if sync else "handlers_async", package),
@@ -92,22 +100,45 @@ def plan(framework: str, package: str) -> list[Planned]:
             Planned(f"{package}/lifespan.py", _template("fastapi_lifespan", package))
         )
     if sync:
-        files.append(Planned(f"{package}/worker.py", _template("worker", package)))
-    if framework == "django":
         files += [
-            Planned(f"{package}/apps.py", _template("django_apps", package)),
-            Planned(f"{package}/management/__init__.py", ""),
-            Planned(f"{package}/management/commands/__init__.py", ""),
-            Planned(
-                f"{package}/management/commands/dataqueue_worker.py",
-                _template("django_command", package),
-            ),
+            Planned(f"{package}/worker.py", _template("worker", package)),
+            Planned(f"{package}/flask_cli.py", _template("flask_cli", package)),
         ]
-    if framework == "flask":
-        files.append(
-            Planned(f"{package}/flask_cli.py", _template("flask_cli", package))
-        )
     return files
+
+
+def django_settings(url: str | None, package: str) -> str:
+    """The lines ``init`` appends to a Django project's settings."""
+    where = "" if url is None else f'"URL": {url!r}, '
+    home = (
+        "jobs live in the default database"
+        if url is None
+        else "jobs live in the store at URL"
+    )
+    return (
+        f"\n# dataqueue (added by `dataqueue init`): {home}; run\n"
+        "# `python manage.py dataqueue_migrate` once, then "
+        "`python manage.py dataqueue_worker`.\n"
+        'INSTALLED_APPS += ["dataqueue.contrib.django"]\n'
+        f'DATAQUEUE = {{{where}"HANDLERS": "{package}.handlers:handlers"}}\n'
+    )
+
+
+_SETTINGS_MODULE = re.compile(
+    r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][A-Za-z0-9_.]*)["']"""
+)
+
+
+def django_settings_file(root: Path) -> Path | None:
+    """The settings module manage.py names, when it is a file here."""
+    manage = root / "manage.py"
+    if not manage.is_file():
+        return None
+    found = _SETTINGS_MODULE.search(manage.read_text(encoding="utf-8"))
+    if found is None:
+        return None
+    path = root.joinpath(*found.group(1).split(".")).with_suffix(".py")
+    return path if path.is_file() else None
 
 
 def env_with_url(existing: str, url: str) -> str | None:
@@ -121,22 +152,24 @@ def env_with_url(existing: str, url: str) -> str | None:
 
 
 def next_steps(framework: str, store: str, package: str) -> list[str]:
+    if framework == "django":
+        extras = "django" if store == "sqlite" else f"django,{store}"
+        return [
+            f"pip install 'dataqueue[{extras}]'",
+            "python manage.py dataqueue_migrate   # once per database",
+            "python manage.py dataqueue_worker",
+            f"# add jobs: from {package}.queue import get_queue",
+        ]
     steps = [f"pip install {EXTRAS[store]}"]
-    steps.append("set -a; . ./.env; set +a          # DATAQUEUE_URL into this shell")
     if store == "postgres":
-        steps.append("dataqueue migrate                  # once per database")
-    worker = f"dataqueue worker {package}.handlers:handlers"
+        steps.append("dataqueue migrate --env-file .env   # once per database")
+    worker = f"dataqueue worker {package}.handlers:handlers --env-file .env"
     match framework:
         case "fastapi":
             steps += [
                 f"# in your app: from {package}.lifespan import lifespan",
                 "#              app = FastAPI(lifespan=lifespan)",
                 f"# or run workers beside it: {worker}",
-            ]
-        case "django":
-            steps += [
-                f'# add "{package}" to INSTALLED_APPS, then:',
-                "python manage.py dataqueue_worker",
             ]
         case "flask":
             steps += [
@@ -186,32 +219,58 @@ def init(
     root = directory.resolve()
     if framework is None:
         detected = detect_framework(root)
-        framework = (
-            detected
-            if yes
-            else str(
-                click.prompt(
-                    "Framework", type=click.Choice(FRAMEWORKS), default=detected
-                )
-            )
-        )
+        framework = detected if yes else _choose("Framework", FRAMEWORKS, detected)
     if store is None:
-        store = (
-            "sqlite"
-            if yes
-            else str(
-                click.prompt("Store", type=click.Choice(list(STORES)), default="sqlite")
-            )
-        )
-    url = url or STORES[store]
+        store = "sqlite" if yes else _choose("Store", tuple(STORES), "sqlite")
     click.echo(f"Setting up dataqueue for {framework} on {store} in {root}")
 
-    files = plan(framework, package)
+    for item in plan(framework, package):
+        _write(root / item.path, item.path, item.content, yes=yes, dry_run=dry_run)
+    if framework == "django":
+        # Django reads its settings, not .env; SQLite and PostgreSQL jobs live
+        # in its own database unless a URL is given.
+        given = url or (STORES[store] if store == "redis" else None)
+        _add_django_settings(root, django_settings(given, package), dry_run=dry_run)
+    else:
+        _add_env(root, url or STORES[store], dry_run=dry_run)
+
+    click.echo("\nNext:")
+    for step in next_steps(framework, store, package):
+        click.echo(f"  {step}")
+
+
+def _choose(label: str, choices: tuple[str, ...], default: str) -> str:
+    """Ask; without a terminal (CI, a script, a pipe that ran dry) take the
+    default and say so, rather than abort."""
+    try:
+        return str(click.prompt(label, type=click.Choice(choices), default=default))
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise
+        click.echo(f"{label}: {default} (no terminal to ask; pass --{label.lower()})")
+        return default
+
+
+def _add_django_settings(root: Path, lines: str, *, dry_run: bool) -> None:
+    path = django_settings_file(root)
+    if path is None:
+        click.echo(f"add to your settings.py:{lines}")
+        return
+    shown = str(path.relative_to(root))
+    text = path.read_text(encoding="utf-8")
+    if "dataqueue.contrib.django" in text:
+        click.echo(f"kept {shown} (it already names dataqueue.contrib.django)")
+    elif dry_run:
+        click.echo(f"would append to {shown}:{lines}")
+    else:
+        path.write_text(text + lines, encoding="utf-8")
+        click.echo(f"appended dataqueue's settings to {shown}")
+
+
+def _add_env(root: Path, url: str, *, dry_run: bool) -> None:
     env_path = root / ".env"
     env_text = env_path.read_text(encoding="utf-8") if env_path.exists() else ""
     new_env = env_with_url(env_text, url)
-    for item in files:
-        _write(root / item.path, item.path, item.content, yes=yes, dry_run=dry_run)
     if new_env is None:
         click.echo("kept .env (DATAQUEUE_URL is already set there)")
     else:
@@ -224,10 +283,6 @@ def init(
                 f"{'updated' if env_text else 'created'} .env (DATAQUEUE_URL={url})"
             )
 
-    click.echo("\nNext:")
-    for step in next_steps(framework, store, package):
-        click.echo(f"  {step}")
-
 
 def _write(path: Path, shown: str, content: str, *, yes: bool, dry_run: bool) -> None:
     if path.exists():
@@ -237,7 +292,7 @@ def _write(path: Path, shown: str, content: str, *, yes: bool, dry_run: bool) ->
         if dry_run:
             click.echo(f"would ask before overwriting {shown} (it exists and differs)")
             return
-        if yes or not click.confirm(f"{shown} exists. Overwrite it?", default=False):
+        if yes or not _confirm(f"{shown} exists. Overwrite it?"):
             click.echo(f"kept {shown} (exists; not overwritten)")
             return
         verb = "overwrote"
@@ -250,3 +305,13 @@ def _write(path: Path, shown: str, content: str, *, yes: bool, dry_run: bool) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content, encoding="utf-8")
     click.echo(f"{verb} {shown}")
+
+
+def _confirm(question: str) -> bool:
+    """Ask; without a terminal the answer is no."""
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise
+        return False

@@ -41,19 +41,24 @@ def migrate(
     resolved = resolve_url(url, required=True)
     assert resolved is not None
 
-    async def run() -> None:
+    async def run() -> list[str]:
         queue = connect(resolved, schema=schema, key_prefix=key_prefix)
         try:
-            await queue.migrate(partitioned=partitioned)
+            return await queue.migrate(partitioned=partitioned)
         finally:
             await queue.close()
 
     try:
-        asyncio.run(run())
+        applied = asyncio.run(run())
     except (ValueError, ImportError) as error:
         raise click.ClickException(str(error)) from error
     except Exception as error:
         raise click.ClickException(
             redact(f"could not migrate {resolved}: {error}")
         ) from error
-    click.echo(f"dataqueue schema is up to date at {redact(resolved)}")
+    where = redact(resolved) + (f" (schema {schema})" if schema else "")
+    if applied:
+        count = f"{len(applied)} migration{'s' if len(applied) > 1 else ''}"
+        click.echo(f"applied {count} at {where}: {', '.join(applied)}")
+    else:
+        click.echo(f"dataqueue schema is up to date at {where}: nothing to apply")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,14 +13,17 @@ from typing import Any
 
 import click
 
+from dataqueue import redact
 from dataqueue.cli._metrics import metrics_options, serve_metrics
 from dataqueue.cli._options import (
     app_dir_option,
+    env_file_option,
     import_handlers,
+    load_env_file,
     resolve_url,
     url_option,
 )
-from dataqueue.connect import connect
+from dataqueue.connect import DEFAULT_URL, connect
 from dataqueue.errors import DataQueueError, StoreUnavailableError
 from dataqueue.joblog import JsonFormatter
 from dataqueue.queue import JobQueue
@@ -38,7 +42,11 @@ logger = logging.getLogger("dataqueue")
 @click.option(
     "--poll-interval", default=5.0, show_default=True, type=click.FloatRange(0)
 )
-@click.option("--job-type", multiple=True, help="Only run these job types.")
+@click.option(
+    "--job-type",
+    multiple=True,
+    help="Only run these job types (default: those with a handler; '*': all).",
+)
 @click.option("--worker-id", help="Name of this worker (default: host-pid-random).")
 @click.option("--no-supervisor", is_flag=True, help="Do not run maintenance here.")
 @click.option(
@@ -89,6 +97,7 @@ logger = logging.getLogger("dataqueue")
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
+@env_file_option
 def worker(
     handlers: str,
     app_dir: Path | None,
@@ -110,8 +119,15 @@ def worker(
     otel: bool,
     queue_metrics: bool,
     log_level: str,
+    env_file: Path | None,
 ) -> None:
-    """Run jobs with the handlers dict at MODULE:HANDLERS until stopped."""
+    """Run jobs with the handlers dict at MODULE:HANDLERS until stopped.
+
+    SIGTERM or Ctrl-C stops claiming, lets running jobs finish for
+    --drain-timeout seconds, gives the rest back and exits 0; a second
+    signal exits at once (its jobs are reclaimed once their lease is stale).
+    """
+    load_env_file(env_file)
     configure_logging(log_level, log_format)
     handler_map = import_handlers(handlers, app_dir)
     if otel:
@@ -146,6 +162,20 @@ def worker(
 
 
 STARTUP_BACKOFF_MAX = 5.0
+SECOND_SIGNAL_EXIT_CODE = 1
+
+
+def _on_signal(stop: asyncio.Event) -> None:
+    """The first signal drains; a second one exits at once."""
+    if not stop.is_set():
+        stop.set()
+        return
+    logger.warning(
+        "second signal: exiting now; the jobs still running are reclaimed "
+        "once their lease goes stale"
+    )
+    logging.shutdown()
+    os._exit(SECOND_SIGNAL_EXIT_CODE)
 
 
 def configure_logging(level: str, log_format: str) -> None:
@@ -209,15 +239,6 @@ async def run_worker(
 ) -> None:
     try:
         queue = connect(url, schema=schema, key_prefix=key_prefix)
-    except (ValueError, TypeError, ImportError) as error:
-        raise click.ClickException(str(error)) from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with queue:
-        if not await wait_for_store(queue, stop):
-            return
         processor = queue.create_processor(
             handlers,
             worker_id=worker_id,
@@ -227,6 +248,15 @@ async def run_worker(
             job_type=job_types,
             heartbeat_interval=heartbeat_interval,
         )
+    except (ValueError, TypeError, ImportError) as error:
+        raise click.ClickException(str(error)) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, stop)
+    async with queue:
+        if not await wait_for_store(queue, stop):
+            return
         supervisor = (
             queue.create_supervisor(
                 interval=min(60.0, stuck_minutes * 60 / 2),
@@ -246,9 +276,11 @@ async def run_worker(
         if supervisor is not None:
             supervisor.start_in_background()
         logger.info(
-            "worker %s started on %s for %s",
+            "worker %s started on %s (%s), concurrency %d, for %s",
             processor.worker_id,
+            redact(url or DEFAULT_URL),
             queue.backend.name,
+            concurrency,
             ", ".join(job_types or sorted(handlers)),
         )
         await stop.wait()

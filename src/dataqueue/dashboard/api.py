@@ -324,6 +324,12 @@ async def _change_job(
 async def process_jobs(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
+    if not dashboard.queue.handlers:
+        raise ApiError(
+            409,
+            "this dashboard was given no handlers, so it runs no jobs: pass "
+            "them to create_app (or run `dataqueue worker`)",
+        )
     return json_response({"processed": await dashboard.queue.process_one_batch()})
 
 

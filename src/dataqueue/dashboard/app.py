@@ -81,7 +81,8 @@ def create_app(
             server's event loop) or ``dq.connect_sync()``. The app never
             closes it.
         handlers: Job type to handler; "Process jobs" runs one batch with
-            them.
+            them (of these job types only). Without handlers the page has
+            no "Process jobs" button.
         base_path: Where the app is reached when it is not mounted by a
             router that sets the ASGI ``root_path`` (FastAPI's and
             Starlette's ``mount`` do; a hand-written dispatcher may not).
@@ -122,7 +123,7 @@ def create_app(
     view = QueueView(queue, handlers, processor_options or {})
     dashboard = Dashboard(
         queue=view,
-        index_html=read_index_html(),
+        index_html=read_index_html(can_process=bool(view.handlers)),
         openapi=openapi_document(ENDPOINTS, basic_auth=isinstance(checked_auth, tuple)),
         streams=StreamLimits(MAX_STREAMS, MAX_STREAMS_PER_CLIENT, "create_app"),
     )

@@ -28,8 +28,17 @@ BASE_PATH_MARK = "__DATAQUEUE_BASE_PATH__"
 CSRF_TOKEN_MARK = "__DATAQUEUE_CSRF_TOKEN__"  # noqa: S105 - a placeholder
 
 
-def read_index_html() -> str:
-    return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+PROCESS_BUTTON = (
+    '<button type="button" class="button primary" id="process-jobs">'
+    "Process jobs</button>"
+)
+
+
+def read_index_html(*, can_process: bool) -> str:
+    """The page; without handlers it has no "Process jobs" button (a batch
+    could run nothing)."""
+    text = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return text if can_process else text.replace(PROCESS_BUTTON, "")
 
 
 def base_path_of(request: Request) -> str:

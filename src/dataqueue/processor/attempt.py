@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
+import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -194,7 +196,9 @@ class Attempt:
             return self._unawaited(value)
         request = self.context.durable.request
         # A handler that caught the wait (``except BaseException``) still waits.
-        return Succeeded(value) if request is None else Suspended(request)
+        if request is not None:
+            return Suspended(request)
+        return Succeeded(self.context.output if self.context.output_set else value)
 
     def _unawaited(self, coroutine: Coroutine[Any, Any, Any]) -> Raised:
         """A handler returned a coroutine (``lambda p: send(p)`` with an
@@ -250,7 +254,41 @@ class Attempt:
             if handler.takes_context:
                 return await handler.function(self.job.payload, self.context)
             return await handler.function(self.job.payload)
+        args: tuple[Any, ...] = (self.job.payload,)
         if handler.takes_context:
-            ctx = SyncJobContext(self.context, asyncio.get_running_loop())
-            return await asyncio.to_thread(handler.function, self.job.payload, ctx)
-        return await asyncio.to_thread(handler.function, self.job.payload)
+            args += (SyncJobContext(self.context, asyncio.get_running_loop()),)
+        return await in_daemon_thread(
+            f"dataqueue-job-{self.job.id}", handler.function, *args
+        )
+
+
+async def in_daemon_thread(name: str, function: Callable[..., Any], *args: Any) -> Any:
+    """Run a plain ``def`` handler in a thread of its own, with the caller's
+    context variables. The thread is a daemon, so it never holds up the
+    process's exit: a worker that gave the job back at its drain deadline
+    exits then, not when the handler returns."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(error: BaseException | None, value: Any) -> None:
+        if future.done():
+            return  # the attempt stopped waiting (cancelled)
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    def target() -> None:
+        error: BaseException | None = None
+        value = None
+        try:
+            value = context.run(function, *args)
+        except BaseException as raised:
+            error = raised
+        # The loop is gone when the process stopped without this thread.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, error, value)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future

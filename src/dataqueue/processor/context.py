@@ -82,6 +82,8 @@ class LeasedWriter:
         self._on_lease_lost = on_lease_lost
         # Told each progress value the store accepted (the job:progress event).
         self.on_progress: Callable[[int], None] | None = None
+        # Told each output the store accepted (the job:output event).
+        self.on_output: Callable[[JSONValue], None] | None = None
         # Told each flow the handler started (job:added, the flow's projection).
         self.on_flow_started: Callable[[NewFlow, list[int]], None] | None = None
 
@@ -102,6 +104,12 @@ class LeasedWriter:
             self.lease_lost()
         elif self.on_progress is not None:
             self.on_progress(percent)
+
+    async def set_output(self, output: JSONValue) -> None:
+        if not await self.store.set_output(self.lease, output, now=self._now()):
+            self.lease_lost()
+        elif self.on_output is not None:
+            self.on_output(output)
 
 
 class Deadline(Protocol):
@@ -128,6 +136,12 @@ class HandlerContext(Protocol):
     def on_timeout(self, callback: TimeoutCallback) -> None: ...
 
 
+def output_value(job_type: str, value: Any) -> JSONValue:
+    """A ``set_output`` value: JSON, at most the output limit."""
+    where = f"set_output({v.show(job_type, 60)})"
+    return v.check_json(value, where, "output", max_bytes=v.MAX_OUTPUT_BYTES)
+
+
 def progress_value(percent: Any) -> int:
     if isinstance(percent, bool) or not isinstance(percent, int | float):
         raise TypeError(f"set_progress: percent must be a number, got {percent!r}")
@@ -144,6 +158,10 @@ class JobContext:
         self._writer = writer
         self._deadline = deadline
         self.durable = Durable(job, writer)
+        # What set_output stored last: the job's output in place of the
+        # handler's return value.
+        self.output: JSONValue = None
+        self.output_set = False
 
     @property
     def job_id(self) -> int:
@@ -184,6 +202,18 @@ class JobContext:
             logger.warning(
                 "job %s: could not save progress", self.job_id, exc_info=True
             )
+
+    async def set_output(self, value: Any) -> None:
+        """Store ``value`` (JSON) as the job's output now; when the job
+        completes it keeps this output, not the handler's return value (the
+        last call wins). A value that is not JSON raises; a failed write is
+        logged, not raised."""
+        output = output_value(self._job.job_type, value)
+        self.output, self.output_set = output, True
+        try:
+            await self._writer.set_output(output)
+        except Exception:
+            logger.warning("job %s: could not save output", self.job_id, exc_info=True)
 
     # -- durable steps and waits (see durable.py) ---------------------------
 
@@ -304,6 +334,11 @@ class SyncJobContext:
         """Blocking ``JobContext.set_progress``."""
         progress_value(percent)
         self._wait(self._context.set_progress(percent))
+
+    def set_output(self, value: Any) -> None:
+        """Blocking ``JobContext.set_output``."""
+        output_value(self._context.job.job_type, value)
+        self._wait(self._context.set_output(value))
 
     def run(self, name: str, fn: Callable[[], Any]) -> JSONValue:
         """Blocking ``JobContext.run``: ``fn`` runs in this handler's thread."""

@@ -17,7 +17,7 @@ from dataqueue.processor.attempt import (
     error_message,
     error_traceback,
 )
-from dataqueue.processor.context import AbortSignal, progress_value
+from dataqueue.processor.context import AbortSignal, output_value, progress_value
 
 if TYPE_CHECKING:
     from dataqueue.processor.attempt import Attempt
@@ -65,6 +65,10 @@ class ChildContext:
 
     def set_progress(self, percent: float) -> Any:
         self._conn.send(("progress", progress_value(percent)))
+        return _done() if self._awaitable else None
+
+    def set_output(self, value: Any) -> Any:
+        self._conn.send(("output", output_value(self.job.job_type, value)))
         return _done() if self._awaitable else None
 
     def _unsupported(self, *_: Any, **__: Any) -> Any:
@@ -118,6 +122,9 @@ async def run_in_child(attempt: Attempt, handler: Handler) -> Any:
                 kind, value = parent.recv()
                 if kind == "progress":
                     await attempt.context.set_progress(value)
+                    continue
+                if kind == "output":
+                    await attempt.context.set_output(value)
                     continue
                 if kind == "error":
                     raise ChildError(*value)

@@ -47,7 +47,7 @@ from dataqueue.processor.lease import LeaseKeeper
 from dataqueue.processor.metrics import MetricsRecorder, ProcessorMetrics
 from dataqueue.processor.outcome import OutcomeWriter
 from dataqueue.processor.registry import WorkerRegistration
-from dataqueue.types import Duration, Handlers
+from dataqueue.types import Duration, Handlers, JSONValue
 
 logger = logging.getLogger("dataqueue")
 
@@ -217,12 +217,35 @@ class Processor(Looper):
             self._leases.start_in_background()
         try:
             tasks = [self._launch(store, job, slots) for job in claimed]
-            results = await asyncio.gather(*(t for t in tasks if t is not None))
+            batch = asyncio.gather(*(t for t in tasks if t is not None))
+            await self._give_back_at_stop(store, batch)
+            results = await batch
             await self._settle_remaining(store)
         finally:
             if keep_leases:
                 await self._leases.close()
         return sum(not isinstance(result, Abandoned) for result in results)
+
+    async def _give_back_at_stop(
+        self, store: Backend, batch: asyncio.Future[list[AttemptResult]]
+    ) -> None:
+        """Until ``batch`` ends: at ``stop()``, give the claimed jobs that
+        have not started back at once, not when the running ones finish."""
+        stopped = asyncio.ensure_future(self._stop_requested.wait())
+        either: set[asyncio.Future[Any]] = {batch, stopped}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if batch.done():
+            return
+        # The interrupted attempts end within a step of the loop.
+        waiting = [
+            task for attempt, task in self._attempts.values() if not attempt.started
+        ]
+        if waiting:
+            await asyncio.wait(waiting)
+        await self._settle_remaining(store)
 
     # -- the loop -----------------------------------------------------------
 
@@ -350,7 +373,11 @@ class Processor(Looper):
                 error,
             )
 
-    def _claim(self, limit: int) -> ClaimRequest:
+    def _claim(self, limit: int) -> ClaimRequest | None:
+        """A claim of up to ``limit`` jobs; None for a processor given no
+        handlers (it could run nothing it claimed)."""
+        if self.job_types == ():
+            return None
         return ClaimRequest(
             self.worker_id, secrets.token_hex(16), limit, self.job_types
         )
@@ -383,16 +410,25 @@ class Processor(Looper):
     # -- attempts -----------------------------------------------------------
 
     def _progressed(self, job: JobRecord, percent: int) -> None:
-        if self.runtime.events.wants("job:progress"):
+        if self.verbose:
+            logger.info("job %s (%s) progress %d%%", job.id, job.job_type, percent)
+        self._attempt_event("job:progress", job, progress=percent)
+
+    def _output_stored(self, job: JobRecord, output: JSONValue) -> None:
+        self._attempt_event("job:output", job, output=output)
+
+    def _attempt_event(self, name: str, job: JobRecord, **fields: Any) -> None:
+        """Emit a running attempt's write (progress, output) when listened to."""
+        if self.runtime.events.wants(name):
             self.runtime.events.emit(
                 QueueEvent(
-                    "job:progress",
+                    name,
                     job.id,
                     job.job_type,
                     job=job,
                     worker_id=self.worker_id,
-                    progress=percent,
                     at=self.now(),
+                    **fields,
                 )
             )
 
@@ -410,6 +446,7 @@ class Processor(Looper):
             job, lease, self._specs.get(job.job_type), store, self.now, self.lease_lost
         )
         attempt.writer.on_progress = lambda percent: self._progressed(job, percent)
+        attempt.writer.on_output = lambda output: self._output_stored(job, output)
         attempt.writer.on_flow_started = self.runtime.flow_started
         task = asyncio.get_running_loop().create_task(self._run(attempt, slots))
         self._attempts[job.id] = (attempt, task)

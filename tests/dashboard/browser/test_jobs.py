@@ -229,6 +229,15 @@ def test_a_job_page_shows_its_fields_payload_errors_and_events(
     expect(page.locator("#job-errors .error-message")).to_have_text(
         "RuntimeError: the mail server said no"
     )
+    traceback = page.locator("#job-errors .error-traceback")
+    expect(traceback.locator("pre")).not_to_be_visible()
+    traceback.locator("summary").click()
+    expect(traceback.locator("pre")).to_contain_text(
+        "Traceback (most recent call last)"
+    )
+    expect(traceback.locator("pre")).to_contain_text(
+        "RuntimeError: the mail server said no"
+    )
     expect(page.locator("#job-events .timeline-item")).to_have_count(3)
     events = page.locator("#job-events .timeline-item").evaluate_all(
         "items => items.map(item => item.dataset.event)"
@@ -247,6 +256,10 @@ def test_a_waiting_job_s_token_is_completed_from_its_page(
     expect(page.locator(".toast-success", has_text="Processed 1 job")).to_be_visible()
 
     page.goto(dashboard.at(f"/jobs/{job_id}"))
+    # The attempt it waits in, as its processing event says.
+    expect(page.locator('#job-properties [data-field="attempts"] dd')).to_have_text(
+        "1 of 3"
+    )
     token = page.locator('#job-tokens .token[data-status="waiting"]')
     expect(token).to_have_count(1)
     expect(token.locator(".chip")).to_have_text("approval")
@@ -438,3 +451,19 @@ def test_the_status_tabs_work_from_the_keyboard(
     page.keyboard.press("End")
     expect(page.locator('.tab[data-status="waiting"]')).to_be_focused()
     expect(page.locator('.jobs-table tbody tr[data-status="waiting"]')).to_have_count(1)
+
+
+def test_a_job_retried_by_hand_past_its_attempts_says_so(
+    dashboard: Dashboard, page: Page
+) -> None:
+    job_id = dashboard.queue.add_job("always_fails", {}, max_attempts=1)
+    dashboard.queue.create_processor(HANDLERS).start()
+    assert dashboard.queue.retry_job(job_id)
+    dashboard.queue.create_processor(HANDLERS).start()
+    page.goto(dashboard.at(f"/jobs/{job_id}"))
+    expect(page.locator('#job-properties [data-field="attempts"] dd')).to_have_text(
+        "2 (max 1, retried by hand)"
+    )
+    page.goto(dashboard.at("/"))
+    row = page.locator(f'tr[data-job-id="{job_id}"]')
+    expect(row).to_contain_text("2 (max 1, retried by hand)")

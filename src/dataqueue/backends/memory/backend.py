@@ -99,8 +99,9 @@ class MemoryBackend(Backend):
     async def close(self) -> None:
         """Nothing to release: a named store stays for the next queue."""
 
-    async def migrate(self) -> None:
+    async def migrate(self) -> list[str]:
         """No schema: the tables are Python dicts."""
+        return []
 
     # -- adding and reading --------------------------------------------------
 
@@ -383,6 +384,14 @@ class MemoryBackend(Backend):
             return True
 
         return self._atomically(prolong)
+
+    async def set_output(
+        self, lease: Lease, output: JSONValue, *, now: datetime
+    ) -> bool:
+        text = optional_json(output)
+        return self._atomically(
+            lambda tables: self._write_held(tables, lease, now, output=text)
+        )
 
     async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
         return self._atomically(

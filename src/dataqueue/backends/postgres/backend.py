@@ -72,6 +72,7 @@ from dataqueue.backends.postgres.codec import (
 from dataqueue.backends.postgres.connection import (
     CONNECT_TIMEOUT,
     POOL_TIMEOUT,
+    apply_migrations,
     conninfo,
     migrations,
     new_pool,
@@ -268,23 +269,11 @@ class PostgresBackend(Backend):
             shutil.rmtree(self._ssl_dir, ignore_errors=True)
             self._ssl_dir = None
 
-    async def migrate(self) -> None:
-        q = self._queries
+    async def migrate(self) -> list[str]:
         async with self._cursor("migrate", transaction=True) as cur:
-            await cur.execute(q["migrate_lock"], {"schema": self._schema})
-            await cur.execute(q["migrate_schema"])
-            await cur.execute(q["migrate_table"])
-            await cur.execute(q["open"])
-            row = await cur.fetchone()
-            applied = set(row["versions"]) if row else set()
-            # Every migration not yet applied, in order: one added later
-            # with a lower number (from a parallel branch) still runs.
-            for version, (name, statements) in sorted(self._migrations.items()):
-                if version not in applied:
-                    await cur.execute(statements)
-                    await cur.execute(
-                        q["migrate_record"], {"version": version, "name": name}
-                    )
+            return await apply_migrations(
+                cur, self._queries, self._migrations, self._schema
+            )
 
     # -- adding and reading -------------------------------------------------
 
@@ -613,14 +602,22 @@ class PostgresBackend(Backend):
         }
         return await self._count("prolong_job", params) > 0
 
+    async def set_output(
+        self, lease: Lease, output: JSONValue, *, now: datetime
+    ) -> bool:
+        return await self._write_held(
+            "set_output", lease, now, output=json_text(output)
+        )
+
     async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
-        params = {
-            "job_id": lease.job_id,
-            "token": lease.token,
-            "progress": progress,
-            "now": now,
-        }
-        return await self._count("set_progress", params) > 0
+        return await self._write_held("set_progress", lease, now, progress=progress)
+
+    async def _write_held(
+        self, name: str, lease: Lease, now: datetime, **values: Any
+    ) -> bool:
+        """A one-job write under ``lease``; False when the lease is lost."""
+        params = {"job_id": lease.job_id, "token": lease.token, "now": now, **values}
+        return await self._count(name, params) > 0
 
     async def subscribe(self) -> Wakeup:
         return await self._hub.subscribe()

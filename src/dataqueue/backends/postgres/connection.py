@@ -159,6 +159,7 @@ def conninfo(
 
 def not_migrated(schema: str, detail: str) -> NotMigratedError:
     option = "" if schema == "public" else f" --schema {schema}"
+    detail = detail.splitlines()[0]  # not the statement psycopg quotes
     return NotMigratedError(
         f"PostgreSQL schema {schema!r} is not migrated ({detail}): "
         f"run `dataqueue migrate{option}` (or `await queue.migrate()`) first"
@@ -177,3 +178,41 @@ def store_error(error: Exception, what: str, where: str, schema: str) -> Backend
         )
     assert isinstance(error, psycopg.Error)
     return statement_error(error, where, what)
+
+
+async def apply_migrations(
+    cur: psycopg.AsyncCursor[Any],
+    queries: Mapping[str, Any],
+    migrations: Mapping[int, tuple[str, Any]],
+    schema: str,
+) -> list[str]:
+    """Apply, under the migration lock, every migration the schema lacks;
+    their names. One added later with a lower number (from a parallel
+    branch) still runs."""
+    await cur.execute(queries["migrate_lock"], {"schema": schema})
+    await cur.execute(queries["migrate_schema"])
+    await cur.execute(queries["migrate_table"])
+    await cur.execute(queries["open"])
+    row = await cur.fetchone()
+    done = set(row["versions"]) if row else set()
+    applied = []
+    for version, (name, statements) in sorted(migrations.items()):
+        if version in done:
+            continue
+        try:
+            await cur.execute(statements)
+        except psycopg.errors.DuplicateTable as error:
+            raise taken_schema(schema, error) from None
+        await cur.execute(queries["migrate_record"], {"version": version, "name": name})
+        applied.append(name)
+    return applied
+
+
+def taken_schema(schema: str, error: psycopg.errors.DuplicateTable) -> BackendError:
+    """Another application's table has a name dataqueue needs."""
+    detail = str(error).splitlines()[0]
+    return BackendError(
+        f"PostgreSQL schema {schema!r} already has a table dataqueue needs "
+        f"({detail}): give dataqueue a schema of its own, e.g. "
+        '`dataqueue migrate --schema dataqueue` and dq.connect(url, schema="dataqueue")'
+    )

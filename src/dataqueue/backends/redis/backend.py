@@ -213,7 +213,7 @@ class RedisBackend(Backend):
             os.unlink(path)
         self._temp_files = []
 
-    async def migrate(self) -> None:
+    async def migrate(self) -> list[str]:
         """Fill the indexes a dataset of an older schema version lacks.
 
         Redis needs no schema; a dataset that predates a version (or has
@@ -225,12 +225,13 @@ class RedisBackend(Backend):
             await self._rename_old_keys()
             stored = await self._client.get(version_key)
         if stored is not None and int(stored) >= SCHEMA_VERSION:
-            return
+            return []
         cursor = ""
         while cursor is not None:
             cursor = await self._scripts.run("migrate", cursor, WALK_BUDGET)
         with store_faults(self._where):
             await self._client.set(version_key, SCHEMA_VERSION)
+        return [f"schema version {SCHEMA_VERSION}"]
 
     async def _rename_old_keys(self) -> None:
         """Bring a queue of the layout without hash tags to today's names."""
@@ -577,6 +578,18 @@ class RedisBackend(Backend):
             lease.token,
             micros_text(now),
             to_json_text(prolonged_metadata(timeout)),
+        )
+        return bool(done)
+
+    async def set_output(
+        self, lease: Lease, output: JSONValue, *, now: datetime
+    ) -> bool:
+        done = await self._scripts.run(
+            "set_output",
+            lease.job_id,
+            lease.token,
+            to_json_text(output),
+            micros_text(now),
         )
         return bool(done)
 

@@ -55,6 +55,7 @@ ScriptName = Literal[
     "resume_cron_job",
     "retry_job",
     "save_step",
+    "set_output",
     "set_progress",
     "settle_and_claim",
     "start_flow",

@@ -70,6 +70,7 @@ from dataqueue.backends.sqlite.codec import (
     filter_params,
     filtered_statement,
     from_micros,
+    held_params,
     json_list,
     leases_json,
     optional_json,
@@ -159,8 +160,8 @@ class SqliteBackend(Backend):
     async def open(self) -> None:
         await self._db.run("open", lambda conn: None)
 
-    async def migrate(self) -> None:
-        await self._db.run("migrate", self._db.migrate)
+    async def migrate(self) -> list[str]:
+        return await self._db.run("migrate", self._db.migrate_explicitly)
 
     async def close(self) -> None:
         await self._hub.close()
@@ -505,18 +506,15 @@ class SqliteBackend(Backend):
             now,
         )
 
+    async def set_output(
+        self, lease: Lease, output: JSONValue, *, now: datetime
+    ) -> bool:
+        params = {"output": optional_json(output), **held_params(lease, now)}
+        return await self._write_one("set_output", params)
+
     async def set_progress(self, lease: Lease, progress: int, *, now: datetime) -> bool:
-        params = {
-            "id": lease.job_id,
-            "token": lease.token,
-            "progress": progress,
-            "now": to_micros(now),
-        }
-
-        def store(conn: sqlite3.Connection) -> bool:
-            return conn.execute(SQL["set_progress"], params).fetchone() is not None
-
-        return await self._db.write_op("set_progress", store)
+        params = {"progress": progress, **held_params(lease, now)}
+        return await self._write_one("set_progress", params)
 
     async def _change_one(
         self,

@@ -245,6 +245,11 @@ def statuses_json(transition: Transition) -> str:
     return json_list(sorted(transition.from_statuses))
 
 
+def held_params(lease: Lease, now: datetime) -> dict[str, Any]:
+    """The parameters of a one-job write under ``lease`` (progress, output)."""
+    return {"id": lease.job_id, "token": lease.token, "now": to_micros(now)}
+
+
 def leases_json(leases: Iterable[Lease]) -> str:
     return json_list([lease.job_id, lease.token] for lease in leases)
 

@@ -157,6 +157,7 @@ class Connection:
         self._verbose = verbose
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._migrated_on_connect: list[str] = []
 
     @property
     def opened(self) -> bool:
@@ -192,7 +193,7 @@ class Connection:
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES:d}")
             # Keep the log from growing without bound under a steady load.
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
-            self.migrate(conn)
+            self._migrated_on_connect += self.migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -203,9 +204,12 @@ class Connection:
         if conn is not None:
             conn.close()
 
-    def migrate(self, conn: sqlite3.Connection) -> None:
-        def apply(conn: sqlite3.Connection) -> None:
+    def migrate(self, conn: sqlite3.Connection) -> list[str]:
+        """Apply the migrations the file lacks; their names."""
+
+        def apply(conn: sqlite3.Connection) -> list[str]:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
+            applied = []
             for number, name in MIGRATION_NUMBERS:
                 if number <= version:
                     continue
@@ -213,10 +217,17 @@ class Connection:
                     conn.execute(statement)
                 # PRAGMA takes no parameters; number is our own int.
                 conn.execute(f"PRAGMA user_version = {number:d}")
+                applied.append(name)
+            return applied
 
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version < LATEST_MIGRATION:
-            write(conn, apply)
+        return write(conn, apply) if version < LATEST_MIGRATION else []
+
+    def migrate_explicitly(self, conn: sqlite3.Connection) -> list[str]:
+        """``migrate()``: what this call applied, counting what connecting
+        (which migrates) applied just before."""
+        applied, self._migrated_on_connect = self._migrated_on_connect, []
+        return applied + self.migrate(conn)
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:

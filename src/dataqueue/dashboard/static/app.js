@@ -168,6 +168,7 @@ function createApp() {
 
 function setUpProcessButton() {
   const button = document.getElementById("process-jobs");
+  if (!button) return; // the dashboard was given no handlers
   button.addEventListener("click", async () => {
     button.disabled = true;
     button.classList.add("busy");

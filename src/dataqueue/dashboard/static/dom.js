@@ -162,6 +162,14 @@ function writeJson(out, value, indent) {
 
 // ---- small widgets ---------------------------------------------------------
 
+// The attempt a job is on: a waiting job gave its attempt back while it
+// waits, and a job retried by hand may have run more than max_attempts times.
+export function attemptsText(job, joiner = " of ") {
+  const attempt = job.status === "waiting" ? job.attempts + 1 : job.attempts;
+  if (attempt > job.max_attempts) return `${attempt} (max ${job.max_attempts}, retried by hand)`;
+  return `${attempt}${joiner}${job.max_attempts}`;
+}
+
 export function statusBadge(status) {
   return h("span", { class: `badge status-${status}`, text: status });
 }

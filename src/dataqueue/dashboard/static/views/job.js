@@ -4,6 +4,7 @@
 
 import { api } from "../api.js";
 import {
+  attemptsText,
   emptyState,
   fill,
   formatSeconds,
@@ -48,7 +49,7 @@ const TIMESTAMPS = [
 const PROPERTIES = [
   ["job_type", "Type", (value) => h("span", { class: "mono", text: value })],
   ["status", "Status", statusBadge],
-  ["attempts", "Attempts", (value, job) => `${value} of ${job.max_attempts}`],
+  ["attempts", "Attempts", (value, job) => attemptsText(job)],
   ["priority", "Priority", String],
   ["failure_reason", "Failure reason", String],
   ["pending_reason", "Pending reason", String],
@@ -215,6 +216,14 @@ export function mountJob(main, { params, app }) {
               { class: "error-item" },
               h("div", { class: "error-time" }, timeFull(entry.timestamp)),
               h("pre", { class: "error-message", text: entry.message ?? JSON.stringify(entry) }),
+              entry.traceback
+                ? h(
+                    "details",
+                    { class: "error-traceback" },
+                    h("summary", { text: "Traceback" }),
+                    h("pre", { text: entry.traceback }),
+                  )
+                : null,
             ),
           ),
       ),

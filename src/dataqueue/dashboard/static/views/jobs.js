@@ -2,7 +2,17 @@
 // inline cancel / retry, refreshed live from the shared stream.
 
 import { api } from "../api.js";
-import { emptyState, fill, h, progressBar, statusBadge, tabKeys, tagChips, timeAgo } from "../dom.js";
+import {
+  attemptsText,
+  emptyState,
+  fill,
+  h,
+  progressBar,
+  statusBadge,
+  tabKeys,
+  tagChips,
+  timeAgo,
+} from "../dom.js";
 import { refresher } from "../refresh.js";
 import { toast, toastError } from "../toast.js";
 import { jobActions } from "./actions.js";
@@ -287,7 +297,7 @@ export function mountJobs(main, { query, app }) {
       cell("Type", h("span", { class: "mono", text: job.job_type })),
       cell("Status", statusBadge(job.status), statusNote(job)),
       cell("Tags", tagChips(job.tags)),
-      cell("Attempts", `${job.attempts} / ${job.max_attempts}`),
+      cell("Attempts", attemptsText(job, " / ")),
       cell("Priority", String(job.priority)),
       cell("Progress", job.progress === null ? h("span", { class: "muted", text: "—" }) : progressBar(job.progress)),
       cell("Created", timeAgo(job.created_at)),
