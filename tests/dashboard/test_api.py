@@ -424,7 +424,7 @@ async def test_live_workers_are_listed_with_their_running_jobs(
     assert (worker["id"], worker["concurrency"], worker["job_types"]) == (
         "worker-a",
         2,
-        None,
+        list(HANDLERS),  # the types it has handlers for: all it claims
     )
     assert datetime.fromisoformat(worker["last_heartbeat"]).utcoffset() == timedelta(0)
     assert (await dash.get("/api/workers")).json() == {"workers": []}
