@@ -138,6 +138,11 @@ async def test_a_server_that_is_down_is_unavailable_at_once() -> None:
             "invalid username-password pair",
         ),
         ("redis://127.0.0.1:6379/999", "redis://127.0.0.1:6379/999", "DB index"),
+        (
+            "redis://nobody@127.0.0.1:6379/15?password=secret",
+            "redis://nobody@127.0.0.1:6379/15?password=***",
+            "invalid username-password pair",
+        ),
     ],
 )
 async def test_a_refusal_is_permanent_and_says_why(

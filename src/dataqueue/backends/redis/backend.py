@@ -52,6 +52,7 @@ from dataqueue._commands import (
     Outcome,
     StoredFlow,
 )
+from dataqueue._redact import redact
 from dataqueue._transitions import (
     RECLAIM_AS_WORKER_LOST,
     prolonged_metadata,
@@ -98,7 +99,7 @@ from dataqueue.backends.redis.exchange import (
     failure_args,
     outcome_args,
 )
-from dataqueue.backends.redis.faults import redacted, store_faults
+from dataqueue.backends.redis.faults import store_faults
 from dataqueue.backends.redis.listener import listen
 from dataqueue.backends.redis.scripts import Scripts
 from dataqueue.backends.redis.upgrade import old_instance, rename_old_keys
@@ -154,7 +155,7 @@ class RedisBackend(Backend):
         max_connections: int = 10,
         verbose: bool = False,
     ) -> None:
-        self._where = f"Redis at {redacted(url) if url else 'the given client'}"
+        self._where = f"Redis at {redact(url) if url else 'the given client'}"
         self._temp_files: list[str] = []
         self._owns_client = client is None
         if client is None:

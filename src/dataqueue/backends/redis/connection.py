@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from dataqueue.backends.redis.faults import redacted
+from dataqueue._redact import redact
 
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 SUBSCRIPTIONS = 2
@@ -42,7 +42,7 @@ def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], str | None, str | No
     if database not in ("", "0"):
         raise ValueError(
             f"connect: a Redis Cluster has only database 0, got "
-            f"/{database} in {redacted(url)}"
+            f"/{database} in {redact(url)}"
         )
     nodes: list[tuple[str, int]] = []
     for node in hosts.split(","):
@@ -51,7 +51,7 @@ def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], str | None, str | No
             raise ValueError(
                 "connect: cluster URLs look like "
                 "redis+cluster://host:port,host:port, got "
-                f"{redacted(url)} (node {node.strip()!r})"
+                f"{redact(url)} (node {node.strip()!r})"
             )
         nodes.append((host.strip("[]"), int(port)))
     username, password = None, None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
 
@@ -33,15 +32,6 @@ _UNAVAILABLE = (
     redis_errors.RedisClusterException,
     OSError,
 )
-
-
-def redacted(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def classify(error: BaseException, where: str) -> BackendError:
