@@ -1,7 +1,7 @@
 """dataqueue adapter, Redis store (the redis-py client dataqueue.connect() builds).
 
-Keys live under the prefix "bench:" in the bench's Redis db (layout:
-src/dataqueue/backends/redis/keys.py).
+Keys live under the prefix "bench:", as the hash tag "{bench:}", in the bench's
+Redis db (layout: src/dataqueue/backends/redis/keys.py).
 enqueue_one : queue.add_job("noop", payload): add_jobs.lua, one EVALSHA (job hash,
               index zsets, ready zset, the job's event list, PUBLISH)
 enqueue_bulk: queue.add_jobs([JobSpec("noop", p), ...]): the same script once per
@@ -30,6 +30,8 @@ BACKEND = "redis"
 HAS_BULK = True
 BULK_BATCH = 1000
 PREFIX = "bench:"
+# Every key carries the prefix as one hash tag (keys.py): {bench:}status:pending.
+KEYS = "{" + PREFIX + "}"
 
 
 def version() -> str:
@@ -78,12 +80,12 @@ async def enqueue_bulk(c, payloads: list[dict]) -> None:
 async def remaining(c) -> int:
     p = c.r.pipeline(transaction=False)
     for s in ("pending", "processing", "waiting"):
-        p.zcard(f"{PREFIX}status:{s}")
+        p.zcard(f"{KEYS}status:{s}")
     return sum(await p.execute())
 
 
 async def count_done(c) -> int:
-    return await c.r.zcard(f"{PREFIX}status:completed")
+    return await c.r.zcard(f"{KEYS}status:completed")
 
 
 async def describe(c) -> dict:
@@ -103,7 +105,7 @@ async def describe(c) -> dict:
     names += ["scheduled", "ready", "retry", "processing", "finished", "all"]
     p = c.r.pipeline(transaction=True)
     for n in names:
-        p.zcard(PREFIX + n)
+        p.zcard(KEYS + n)
     return dict(zip(names, await p.execute(), strict=True))
 
 
