@@ -9,12 +9,14 @@ events, ten per finished job, spread evenly over the last ``--days`` UTC
 days (on the partitioned layout, each past day gets the partition its
 supervisor would have created that day), plus 1,000 pending jobs. Reads go
 through the public API: a job, its events, the first page of the job list,
-the per-status counts. Each read's figure is the median of ``--rounds``
-rounds of ``--reps`` calls on 20 jobs picked at random, the empty and the
-full schema read in turns. Cleanup: ``cleanup_old_job_events`` with the
+the per-status counts, the per-type stats. Each read's figure is the median
+of ``--rounds`` rounds of ``--reps`` calls on 20 jobs picked at random, the
+empty and the full schema read in turns. Cleanup: ``cleanup_old_job_events`` with the
 cutoff at the end of the oldest day (one partition drop, or the batched
-delete of that day's events on the plain layout). Every schema is dropped at
-the end.
+delete of that day's events on the plain layout). Then one processor works
+through ``--process`` no-op jobs on the empty schema (the partitioned
+layout's counting triggers are paid on every write). Every schema is
+dropped at the end.
 """
 
 from __future__ import annotations
@@ -135,7 +137,22 @@ async def reads(
         "get_job_events": await timed(lambda: queue.get_job_events(next(picks)), reps),
         "get_jobs (first 50)": await timed(lambda: queue.get_jobs(limit=50), reps),
         "count_jobs": await timed(queue.count_jobs, reps),
+        "get_queue_stats": await timed(queue.get_queue_stats, reps),
     }
+
+
+async def process(queue: dq.JobQueue, jobs: int) -> float:
+    """Jobs per second of one processor (batch 10, concurrency 10) working
+    through ``jobs`` no-op jobs: what the layout's triggers cost writes."""
+    await queue.add_jobs([dq.JobSpec("noop", {}) for _ in range(jobs)])
+    processor = queue.create_processor(
+        {"noop": lambda payload: None}, batch_size=10, concurrency=10
+    )
+    started = time.perf_counter()
+    done = 0
+    while done < jobs:
+        done += await processor.start()
+    return jobs / (time.perf_counter() - started)
 
 
 async def job_sample(schema: str) -> list[int]:
@@ -146,10 +163,16 @@ async def job_sample(schema: str) -> list[int]:
 
 
 async def layout(
-    events: int, days: int, partitioned: bool, reps: int, rounds: int
-) -> tuple[dict[str, tuple[float, float]], float, float, int]:
+    events: int,
+    days: int,
+    partitioned: bool,
+    reps: int,
+    rounds: int,
+    jobs_to_process: int,
+) -> tuple[dict[str, tuple[float, float]], float, float, int, float]:
     """Read medians (empty, full) in ms, the fill's seconds, the seconds of
-    the oldest day's cleanup and the events it removed. Reads alternate
+    the oldest day's cleanup and the events it removed, and the jobs per
+    second of a processor on the empty schema. Reads alternate
     between the empty and the full schema, round by round, so that a change
     in the machine's load falls on both."""
     schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
@@ -171,13 +194,14 @@ async def layout(
             name: (statistics.median(times[0][name]), statistics.median(times[1][name]))
             for name in times[0]
         }
+        throughput = await process(queues[0], jobs_to_process)
         oldest_end = datetime.combine(
             datetime.now(UTC).date() - timedelta(days=days - 1), day_start(), tzinfo=UTC
         )
         started = time.perf_counter()
         removed = await queues[1].backend.cleanup_old_job_events(oldest_end, 1000)
         cleanup = time.perf_counter() - started
-        return medians, filled, cleanup, removed
+        return medians, filled, cleanup, removed, throughput
     finally:
         for queue in queues:
             await queue.close()
@@ -192,6 +216,9 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--reps", type=int, default=20, help="calls per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--process", type=int, default=5000, help="no-op jobs processed per layout"
+    )
     options = parser.parse_args()
     print(
         f"{options.events:,} events over {options.days} days, "
@@ -203,19 +230,30 @@ async def main() -> None:
     cleanups = []
     for partitioned in (False, True):
         name = "partitioned" if partitioned else "plain"
-        medians, filled, cleanup, removed = await layout(
-            options.events, options.days, partitioned, options.reps, options.rounds
+        medians, filled, cleanup, removed, throughput = await layout(
+            options.events,
+            options.days,
+            partitioned,
+            options.reps,
+            options.rounds,
+            options.process,
         )
         for read, (empty, full) in medians.items():
             print(
                 f"| {name} | {read} | {empty:.2f} | {full:.2f} | {full / empty:.2f} |"
             )
-        cleanups.append((name, filled, cleanup, removed))
+        cleanups.append((name, filled, cleanup, removed, throughput))
     print()
-    print("| layout | fill (s) | cleanup of the oldest day (s) | events removed |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, filled, cleanup, removed in cleanups:
-        print(f"| {name} | {filled:.0f} | {cleanup:.2f} | {removed:,} |")
+    print(
+        "| layout | fill (s) | cleanup of the oldest day (s) | events removed "
+        "| processing (jobs/s) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, filled, cleanup, removed, throughput in cleanups:
+        print(
+            f"| {name} | {filled:.0f} | {cleanup:.2f} | {removed:,} "
+            f"| {throughput:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

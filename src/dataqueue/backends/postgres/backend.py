@@ -8,7 +8,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +54,7 @@ from dataqueue.backends.postgres.codec import (
     CANCEL_PARAMS,
     Row,
     add_params,
+    counted_filter,
     cron_edit_params,
     cron_params,
     distinct_specs,
@@ -89,6 +90,7 @@ from dataqueue.backends.postgres.faults import (
     connect_error,
     location,
 )
+from dataqueue.backends.postgres.history import FIRST_PARTITIONS, HistoryLayout
 from dataqueue.backends.postgres.listener import (
     channel_for,
     finished_channel_for,
@@ -115,11 +117,6 @@ logger = logging.getLogger("dataqueue")
 T = TypeVar("T")
 
 SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-# The partitioned history layout keeps this many days of partitions ready
-# beyond today, so that a supervisor down for a few days costs nothing.
-PARTITION_DAYS_AHEAD = 7
-# A cutoff before every event: creates partitions, drops none.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class PostgresBackend(Backend):
@@ -151,6 +148,7 @@ class PostgresBackend(Backend):
         self._ssl = ssl
         self._max_connections = max_connections
         self._verbose = verbose
+        self._history = HistoryLayout(self._fetch)
         self._owns_pool = pool is None
         self._pool: AsyncConnectionPool[Any] | None = pool
         self._ssl_dir: Path | None = None
@@ -331,15 +329,19 @@ class PostgresBackend(Backend):
         return [event_from_row(row) for row in rows]
 
     async def count_jobs(self, where: JobFilter) -> dict[JobStatus, int]:
-        counts = dict.fromkeys(JobStatus, 0)
-        for row in await self._fetch("count_jobs", filter_params(where)):
-            counts[JobStatus(row["status"])] = int(row["n"])
-        return counts
+        counted = counted_filter(where) and await self._history.counted()
+        statement = "count_jobs.counted" if counted else "count_jobs"
+        rows = await self._fetch(statement, filter_params(where))
+        counts = {JobStatus(row["status"]): int(row["n"]) for row in rows}
+        return dict.fromkeys(JobStatus, 0) | counts
 
     async def job_type_stats(
         self, *, now: datetime, since: datetime
     ) -> list[JobTypeStats]:
-        rows = await self._fetch("job_type_stats", {"now": now, "since": since})
+        counted = await self._history.counted()
+        params = {"now": now, "since": since}
+        rows = await self._fetch("job_type_stats" + ".counted" * counted, params)
+        rows += await self._fetch("job_type_stats.recent", params)
         return type_stats_from_rows(rows)
 
     # -- changing -----------------------------------------------------------
@@ -405,16 +407,14 @@ class PostgresBackend(Backend):
         return await self._finishing("reclaim_stuck_jobs", params)
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
-        return await self._delete_in_batches("cleanup_old_jobs", before, batch_size)
+        deleted = await self._delete_in_batches("cleanup_old_jobs", before, batch_size)
+        await self._history.compact_counts()
+        return deleted
 
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
-        dropped = 0
-        [layout] = await self._fetch("cleanup_old_job_events.layout", {})
-        if layout["partitioned"]:
-            # Whole days go with their partition; the rest (the default
-            # partition, the day the cutoff falls in) row by row below.
-            params = {"before": before, "days_ahead": PARTITION_DAYS_AHEAD}
-            dropped = await self._count("cleanup_old_job_events.partitions", params)
+        # Whole days go with their partition; the rest (the default
+        # partition, the day the cutoff falls in) row by row.
+        dropped = await self._history.drop_event_partitions(before)
         return dropped + await self._delete_in_batches(
             "cleanup_old_job_events", before, batch_size
         )
@@ -424,9 +424,9 @@ class PostgresBackend(Backend):
             await cur.execute(self._queries["migrate_lock"], {"schema": self._schema})
             await cur.execute(self._queries["migrate_partitioned"])
             await cur.execute(
-                self._queries["cleanup_old_job_events.partitions"],
-                {"before": EPOCH, "days_ahead": PARTITION_DAYS_AHEAD},
+                self._queries["cleanup_old_job_events.partitions"], FIRST_PARTITIONS
             )
+        self._history.set_up()
 
     async def cleanup_old_flows(self, before: datetime, batch_size: int) -> int:
         return await self._delete_in_batches("cleanup_old_flows", before, batch_size)

@@ -193,6 +193,12 @@ def filter_params(where: JobFilter) -> dict[str, Any]:
     }
 
 
+def counted_filter(where: JobFilter) -> bool:
+    """Whether job_counts answers a count with this filter: one of job type
+    and status only."""
+    return where.priority is None and where.run_at is None and where.tags is None
+
+
 def edit_params(changes: JobChanges) -> dict[str, Any]:
     """``set_<field>`` says whether to change a field, ``new_<field>`` to what."""
     params: dict[str, Any] = {"metadata": json_text(changes.metadata)}

@@ -1,11 +1,8 @@
 -- job_type_stats: per job type and status, how many jobs (read from the
--- (job_type, status, id) index alone); then per job type (status NULL) the
--- run_at of the oldest pending job due at now (pending jobs only), and the
--- jobs completed since `since` and those whose last failure is since
--- `since` (only rows changed since then, through the (status, updated_at)
--- index: a completion or failure sets updated_at). For metrics scrapes and
--- `dataqueue stats`.
--- Parameters: now, since. Returns job_type, status, jobs, oldest_pending_at,
+-- (job_type, status, id) index alone). With job_type_stats.recent, for
+-- metrics scrapes and `dataqueue stats`; job_type_stats.counted reads the
+-- same from job_counts on the counted layout.
+-- Parameters: none used. Returns job_type, status, jobs, oldest_pending_at,
 -- completed, failed.
 SELECT
     j.job_type,
@@ -16,22 +13,3 @@ SELECT
     0 AS failed
 FROM {schema}.job_queue AS j
 GROUP BY j.job_type, j.status
-UNION ALL
-SELECT j.job_type, NULL, 0, min(j.run_at), 0, 0
-FROM {schema}.job_queue AS j
-WHERE j.status = 'pending' AND j.run_at <= %(now)s::timestamptz
-GROUP BY j.job_type
-UNION ALL
-SELECT
-    j.job_type,
-    NULL,
-    0,
-    NULL,
-    count(*) FILTER (
-        WHERE j.status = 'completed' AND j.completed_at >= %(since)s::timestamptz
-    ),
-    count(*) FILTER (WHERE j.last_failed_at >= %(since)s::timestamptz)
-FROM {schema}.job_queue AS j
-WHERE j.status IN ('pending', 'processing', 'completed', 'failed', 'cancelled', 'waiting')
-    AND j.updated_at >= %(since)s::timestamptz
-GROUP BY j.job_type

@@ -92,3 +92,106 @@ ALTER SEQUENCE {schema}.job_events_id_seq OWNED BY {schema}.job_events.id;
 ALTER TABLE {schema}.job_events ATTACH PARTITION {schema}.job_events_default DEFAULT;
 END
 $$;
+
+-- Counted jobs: job_counts holds how many jobs there are per job type and
+-- status, so that counting a schema that keeps millions of finished jobs
+-- reads a few rows instead of every job (count_jobs.counted,
+-- job_type_stats.counted). Statement-level triggers add each statement's
+-- net change, one row per (job type, status, backend pid): a backend only
+-- writes its own rows, so concurrent writers never wait on each other, and
+-- rows are summed when read. compact_job_counts folds the rows of backends
+-- that are gone into pid 0 and drops the rows that count nothing (run by
+-- cleanup_old_jobs), skipping any row another transaction holds.
+
+CREATE TABLE IF NOT EXISTS {schema}.job_counts (
+    job_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (job_type, status, pid)
+);
+
+CREATE OR REPLACE FUNCTION {schema}.count_job_changes() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+IF TG_OP = 'INSERT' THEN
+    INSERT INTO {schema}.job_counts AS c (job_type, status, pid, n)
+    SELECT job_type, status, pg_backend_pid(), count(*)
+    FROM added GROUP BY job_type, status ORDER BY job_type, status
+    ON CONFLICT (job_type, status, pid) DO UPDATE SET n = c.n + excluded.n;
+ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO {schema}.job_counts AS c (job_type, status, pid, n)
+    SELECT job_type, status, pg_backend_pid(), -count(*)
+    FROM removed GROUP BY job_type, status ORDER BY job_type, status
+    ON CONFLICT (job_type, status, pid) DO UPDATE SET n = c.n + excluded.n;
+ELSE
+    INSERT INTO {schema}.job_counts AS c (job_type, status, pid, n)
+    SELECT job_type, status, pg_backend_pid(), sum(change)
+    FROM (
+        SELECT job_type, status, 1 AS change FROM after_rows
+        UNION ALL
+        SELECT job_type, status, -1 FROM before_rows
+    ) AS changes
+    GROUP BY job_type, status
+    HAVING sum(change) <> 0
+    ORDER BY job_type, status
+    ON CONFLICT (job_type, status, pid) DO UPDATE SET n = c.n + excluded.n;
+END IF;
+RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION {schema}.compact_job_counts() RETURNS void
+LANGUAGE sql
+AS $$
+WITH gone AS (
+    DELETE FROM {schema}.job_counts
+    WHERE ctid IN (
+        SELECT ctid FROM {schema}.job_counts
+        WHERE pid <> 0
+            AND pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING job_type, status, n
+)
+INSERT INTO {schema}.job_counts AS c (job_type, status, pid, n)
+SELECT job_type, status, 0, sum(n) FROM gone
+GROUP BY job_type, status ORDER BY job_type, status
+ON CONFLICT (job_type, status, pid) DO UPDATE SET n = c.n + excluded.n;
+DELETE FROM {schema}.job_counts
+WHERE ctid IN (
+    SELECT ctid FROM {schema}.job_counts WHERE n = 0 FOR UPDATE SKIP LOCKED
+);
+$$;
+
+DO $$
+BEGIN
+IF EXISTS (
+    SELECT 1 FROM pg_trigger
+    WHERE tgrelid = to_regclass('{schema}.job_queue')
+        AND tgname = 'job_queue_counted_inserts'
+) THEN
+    RETURN;
+END IF;
+-- Writers wait while the existing jobs are counted, so none is missed
+-- or counted twice.
+LOCK TABLE {schema}.job_queue IN SHARE ROW EXCLUSIVE MODE;
+INSERT INTO {schema}.job_counts (job_type, status, pid, n)
+SELECT job_type, status, 0, count(*)
+FROM {schema}.job_queue
+GROUP BY job_type, status;
+CREATE TRIGGER job_queue_counted_inserts
+    AFTER INSERT ON {schema}.job_queue
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_job_changes();
+CREATE TRIGGER job_queue_counted_updates
+    AFTER UPDATE ON {schema}.job_queue
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_job_changes();
+CREATE TRIGGER job_queue_counted_deletes
+    AFTER DELETE ON {schema}.job_queue
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_job_changes();
+END
+$$;
