@@ -246,13 +246,15 @@ async def test_timed_out_job_with_attempts_left_is_retried(
 async def test_prolong_extends_the_deadline_and_is_recorded(
     queue: dq.JobQueue,
 ) -> None:
+    # Three steps of 0.5 s outlast the 1 s timeout unless each prolongs the
+    # deadline (to 3 s from then): margins that hold on a busy machine.
     async def steady(payload: object, ctx: dq.JobContext) -> str:
         for _ in range(3):
-            await asyncio.sleep(0.1)
-            await ctx.prolong(0.3)
+            await asyncio.sleep(0.5)
+            await ctx.prolong(3)
         return "done"
 
-    job_id = await queue.add_job("steady", {}, timeout=0.2)
+    job_id = await queue.add_job("steady", {}, timeout=1)
     await queue.create_processor({"steady": steady}).start()
     job = await get(queue, job_id)
     assert (job.status, job.output) == (dq.JobStatus.COMPLETED, "done")
@@ -260,7 +262,7 @@ async def test_prolong_extends_the_deadline_and_is_recorded(
         e for e in await queue.get_job_events(job_id) if e.event_type == "prolonged"
     ]
     assert len(prolonged) == 3
-    assert prolonged[0].metadata == {"timeout": 0.3}
+    assert prolonged[0].metadata == {"timeout": 3}
 
 
 async def test_prolong_without_timeout_does_nothing(queue: dq.JobQueue) -> None:
