@@ -169,6 +169,8 @@ async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
         "job_queue_retry_idx",
         "job_queue_status_idx",  # 0008_filter_indexes
         "job_queue_tags_idx",  # 0008
+        "job_queue_type_claim_idx",  # 0009_typed_claim_indexes
+        "job_queue_type_retry_idx",  # 0009
         "job_queue_type_status_idx",  # 0008
         "job_queue_wait_token_idx",
         "job_queue_wait_until_idx",  # 0004

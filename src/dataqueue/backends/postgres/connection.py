@@ -85,9 +85,23 @@ async def pool_setting(value: Any) -> Any:
     return value
 
 
-# The claim's optional job-type test, rendered into settle_and_claim.sql
-# once: a typed and an untyped statement, each with a plan of its own.
-JOB_TYPE_FILTER = sql.SQL("AND job_type = ANY (%(job_types)s::text[])")
+# The claim's job-type tests, rendered into settle_and_claim.sql once: a
+# typed and an untyped statement, each with a plan of its own. The typed
+# claim walks pending and retried jobs one type at a time (claim_types is the
+# list of types, each row one ordered index walk that stops at the limit);
+# untyped, claim_types is one row and the walk has no type test.
+CLAIM_FILTERS = {
+    "settle_and_claim_typed": {
+        "job_type_filter": sql.SQL("AND job_type = ANY (%(job_types)s::text[])"),
+        "claim_types": sql.SQL("unnest(%(job_types)s::text[])"),
+        "type_walk_filter": sql.SQL("AND job_type = t.job_type"),
+    },
+    "settle_and_claim": {
+        "job_type_filter": sql.SQL(""),
+        "claim_types": sql.SQL("(VALUES (NULL::text))"),
+        "type_walk_filter": sql.SQL(""),
+    },
+}
 
 
 def statements(schema: str) -> dict[str, bytes]:
@@ -101,13 +115,12 @@ def statements(schema: str) -> dict[str, bytes]:
     for name, text in texts.items():
         template = sql.SQL(text)
         if name == "settle_and_claim":
-            rendered[f"{name}_typed"] = template.format(
-                schema=identifier, job_type_filter=JOB_TYPE_FILTER
-            ).as_bytes(None)
-            composed = template.format(schema=identifier, job_type_filter=sql.SQL(""))
+            for variant, filters in CLAIM_FILTERS.items():
+                composed = template.format(schema=identifier, **filters)
+                rendered[variant] = composed.as_bytes(None)
         else:
             composed = template.format(schema=identifier, job_filter=job_filter)
-        rendered[name] = composed.as_bytes(None)
+            rendered[name] = composed.as_bytes(None)
     return rendered
 
 

@@ -35,9 +35,14 @@
 -- disjoint, and rows locked but not kept are released when the statement
 -- ends. All parts read the snapshot taken before the statement, so the
 -- claim never sees a job this statement settles (it was processing then).
--- The job_type_filter placeholder is rendered once per backend: empty, or a job_type
--- test on the claim's job_types; two statements instead of one optional
--- filter, so each keeps a plan that walks the claim index.
+-- The placeholders are rendered once per backend (connection.py,
+-- CLAIM_FILTERS) into two statements instead of one optional filter, so
+-- each keeps a plan of its own. Untyped, claim_types is one row and the walk
+-- has no type test: pending jobs come off the claim index. Typed,
+-- claim_types is the claim's job_types and pending and retried jobs are
+-- walked one type at a time off 0009's (job_type, ...) indexes, each walk
+-- stopping at claim_limit (an = ANY test would read and sort every due job
+-- of the types); waiting jobs keep the job_type_filter test.
 -- Parameters: now, finished_channel;
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text), c_outcome (what a completed step reports); failures: f_ids,
@@ -153,20 +158,29 @@ waits_due AS (
     FOR UPDATE SKIP LOCKED
 ),
 pending_due AS (
-    SELECT id, priority, run_at
-    FROM {schema}.job_queue
-    WHERE status = 'pending' AND run_at <= %(now)s::timestamptz {job_type_filter}
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(claim_limit)s::integer
-    FOR UPDATE SKIP LOCKED
+    SELECT p.*
+    FROM {claim_types} AS t (job_type)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at
+        FROM {schema}.job_queue
+        WHERE status = 'pending' AND run_at <= %(now)s::timestamptz {type_walk_filter}
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(claim_limit)s::integer
+        FOR UPDATE SKIP LOCKED
+    ) AS p
 ),
 retry_due AS (
-    SELECT id, priority, run_at
-    FROM {schema}.job_queue
-    WHERE status = 'failed' AND next_attempt_at <= %(now)s::timestamptz {job_type_filter}
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(claim_limit)s::integer
-    FOR UPDATE SKIP LOCKED
+    SELECT r.*
+    FROM {claim_types} AS t (job_type)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at
+        FROM {schema}.job_queue
+        WHERE status = 'failed' AND next_attempt_at <= %(now)s::timestamptz
+            {type_walk_filter}
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(claim_limit)s::integer
+        FOR UPDATE SKIP LOCKED
+    ) AS r
 ),
 due AS (
     SELECT candidates.id
