@@ -50,6 +50,7 @@ CLUSTER_MODULES = frozenset(
         "events",
         "flows",
         "maintenance",
+        "operating",
         "processing",
         "reading",
         "sync_facade",

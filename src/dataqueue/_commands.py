@@ -9,8 +9,8 @@ has already been checked and normalized.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeAlias
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeAlias
 
 from dataqueue.models import (
     Entity,
@@ -316,3 +316,22 @@ class StoredFlow:
 NewWorker: TypeAlias = WorkerInfo
 """A processor registering itself: ``started_at`` and ``last_heartbeat`` are
 its start time, ``running_job_ids`` empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBeat:
+    """A heartbeat: the jobs the worker runs now and its counts since it
+    started (``WorkerInfo.processed`` and ``failed``)."""
+
+    worker_id: str
+    running_job_ids: list[int]
+    processed: int
+    failed: int
+
+
+HeartbeatAnswer: TypeAlias = Literal["unregistered", "running", "quiet"]
+"""What a heartbeat learns: the worker is not registered (removed as dead:
+it registers again), runs on, or was asked to stop taking jobs."""
+
+MINUTE_STATS_KEPT = timedelta(hours=25)
+"""How long a store keeps per-minute stats: a day, and an hour of slack."""

@@ -249,7 +249,11 @@ class FlowRecord:
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """A live processor, as its registration and heartbeats describe it.
-    ``job_types`` None means every type."""
+    ``job_types`` None means every type. ``processed`` and ``failed`` count
+    its attempts that completed and that failed (timeouts and jobs it had
+    no handler for included) since it started, as of its last heartbeat.
+    ``quiet`` is True once ``queue.quiet_worker`` asked it to stop taking
+    jobs."""
 
     id: str
     host: str
@@ -259,6 +263,36 @@ class WorkerInfo:
     job_types: list[str] | None
     concurrency: int
     running_job_ids: list[int]
+    processed: int = 0
+    failed: int = 0
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteStats:
+    """What the workers did with one job type in one minute
+    (``queue.get_minute_stats()``), as they reported it.
+
+    Attributes:
+        minute: The minute's start (UTC, whole minute).
+        job_type: The job type.
+        started: Attempts that started in the minute.
+        completed: Attempts that completed in the minute.
+        failed: Attempts that failed in the minute (timeouts included).
+        first_starts: Jobs whose first attempt started in the minute.
+        start_delay_seconds: The sum, over those first starts, of the time
+            from when the job was due to when it started:
+            ``start_delay_seconds / first_starts`` is the mean
+            enqueue-to-start latency.
+    """
+
+    minute: datetime
+    job_type: str
+    started: int
+    completed: int
+    failed: int
+    first_starts: int
+    start_delay_seconds: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,9 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     Token,
-    WorkerInfo,
 )
 from dataqueue.projections import ProjectionSink
+from dataqueue.queue_admin import AdminMethods
 from dataqueue.types import Duration, Handlers, JSONValue
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ the job again anyway (a notification lost in a reconnect costs this much)."""
 CRON_WRITE_ATTEMPTS = 5
 
 
-class JobQueue:
+class JobQueue(AdminMethods):
     """A queue of jobs in one store. Create it with ``dataqueue.connect()``."""
 
     def __init__(
@@ -550,11 +550,6 @@ class JobQueue:
         self._runtime.events.remove_all_listeners(event)
 
     # -- workers ----------------------------------------------------------
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        """The processors running now (registered, and not yet found silent
-        by a supervisor), by start time, with what each is running."""
-        return await (await self._store()).list_workers()
 
     def create_processor(
         self,

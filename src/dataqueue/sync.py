@@ -150,6 +150,9 @@ class SyncJobQueue:
     remove_cron_job = _blocking(JobQueue.remove_cron_job)
     enqueue_due_cron_jobs = _blocking(JobQueue.enqueue_due_cron_jobs)
     list_workers = _blocking(JobQueue.list_workers)
+    quiet_worker = _blocking(JobQueue.quiet_worker)
+    get_minute_stats = _blocking(JobQueue.get_minute_stats)
+    delete_jobs = _blocking(JobQueue.delete_jobs)
     get_queue_stats = _blocking(JobQueue.get_queue_stats)
 
     @functools.wraps(JobQueue.on)

@@ -53,6 +53,7 @@ from dataqueue._commands import (
     CronChanges,
     CronTick,
     Exchange,
+    HeartbeatAnswer,
     JobChanges,
     JobFilter,
     Lease,
@@ -63,6 +64,7 @@ from dataqueue._commands import (
     NewWorker,
     Outcome,
     StoredFlow,
+    WorkerBeat,
 )
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
@@ -73,6 +75,7 @@ from dataqueue.models import (
     JobRecord,
     JobStatus,
     JobTypeStats,
+    MinuteStats,
     Token,
     WorkerInfo,
 )
@@ -181,6 +184,12 @@ class JobStore(Protocol):
         does. Both clear the lock and the lease. Returns the ids of the jobs
         taken back, in id order.
         """
+
+    @abstractmethod
+    async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
+        """Delete those of these jobs that are finished (completed,
+        cancelled, failed for good) with their events, as
+        ``cleanup_old_jobs`` does; returns the ids deleted, in id order."""
 
     @abstractmethod
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
@@ -454,10 +463,17 @@ class WorkerStore(Protocol):
 
     @abstractmethod
     async def heartbeat_worker(
-        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
-    ) -> bool:
-        """Refresh ``last_heartbeat`` and what it runs; False when the
-        worker is not registered (removed as dead: it registers again)."""
+        self, beat: WorkerBeat, *, now: datetime
+    ) -> HeartbeatAnswer:
+        """Refresh ``last_heartbeat``, what it runs and its counts; answers
+        ``"quiet"`` when ``quiet_worker`` asked it to stop taking jobs,
+        ``"unregistered"`` when it is not registered (removed as dead: it
+        registers again)."""
+
+    @abstractmethod
+    async def quiet_worker(self, worker_id: str) -> bool:
+        """Ask a registered worker to stop taking jobs (it learns so at its
+        next heartbeat); False when there is no such worker."""
 
     @abstractmethod
     async def unregister_worker(self, worker_id: str) -> None: ...
@@ -471,8 +487,35 @@ class WorkerStore(Protocol):
         """Remove workers whose last heartbeat is older than ``before``."""
 
 
+class StatsStore(Protocol):
+    """Per-minute counts the workers report, kept ``MINUTE_STATS_KEPT``:
+    bounded whatever the number of jobs."""
+
+    @abstractmethod
+    async def record_minute_stats(
+        self, stats: Sequence[MinuteStats], *, now: datetime
+    ) -> None:
+        """Add each entry's numbers to those stored for its minute and job
+        type (created at 0), and forget minutes older than ``now -
+        MINUTE_STATS_KEPT``."""
+
+    @abstractmethod
+    async def get_minute_stats(
+        self, since: datetime, until: datetime
+    ) -> list[MinuteStats]:
+        """The stored entries of the minutes from ``since`` to ``until``
+        (whole minutes, both included), by minute then job type."""
+
+
 class Backend(
-    JobStore, WorkStore, WaitStore, CronStore, FlowStore, WorkerStore, Protocol
+    JobStore,
+    WorkStore,
+    WaitStore,
+    CronStore,
+    FlowStore,
+    WorkerStore,
+    StatsStore,
+    Protocol,
 ):
     """A store: PostgreSQL, Redis or SQLite."""
 

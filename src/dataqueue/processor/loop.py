@@ -137,6 +137,7 @@ class Processor(Looper):
             concurrency=self.concurrency,
             interval=options.heartbeat_interval,
             running_job_ids=lambda: list(self._attempts),
+            metrics=self._metrics,
         )
         self._drain_deadline: float | None = None
         self._cron_checked_at: datetime | None = None
@@ -224,7 +225,21 @@ class Processor(Looper):
         finally:
             if keep_leases:
                 await self._leases.close()
+        if not self._registration.is_running():
+            await self._record_minute_stats()
         return sum(not isinstance(result, Abandoned) for result in results)
+
+    async def _record_minute_stats(self) -> None:
+        """A batch run outside the loop has no heartbeat to carry its
+        per-minute stats: hand them over now (or at the next chance)."""
+        try:
+            await self._registration.record_stats()
+        except Exception as error:
+            logger.warning(
+                "processor %s: per-minute stats not recorded yet: %s",
+                self.worker_id,
+                error,
+            )
 
     async def _give_back_at_stop(
         self, store: Backend, batch: asyncio.Future[list[AttemptResult]]
@@ -375,8 +390,9 @@ class Processor(Looper):
 
     def _claim(self, limit: int) -> ClaimRequest | None:
         """A claim of up to ``limit`` jobs; None for a processor given no
-        handlers (it could run nothing it claimed)."""
-        if self.job_types == ():
+        handlers (it could run nothing it claimed) or asked to stop taking
+        jobs (``queue.quiet_worker``)."""
+        if self.job_types == () or self._registration.quiet:
             return None
         return ClaimRequest(
             self.worker_id, secrets.token_hex(16), limit, self.job_types

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from dataqueue.events import QueueEvent
-from dataqueue.models import FailureReason, JobRecord
+from dataqueue.models import FailureReason, JobRecord, MinuteStats
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -90,6 +90,57 @@ class ProcessorMetrics:
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
+class MinuteTally:
+    """Per minute and job type, what this processor did since the store last
+    took it (``take``): what ``queue.get_minute_stats()`` adds up."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[datetime, str], list[float]] = {}
+
+    def _entry(self, job_type: str, at: datetime) -> list[float]:
+        minute = at.replace(second=0, microsecond=0)
+        # started, completed, failed, first starts, sum of start delays
+        return self._entries.setdefault((minute, job_type), [0, 0, 0, 0, 0.0])
+
+    def started(self, job_type: str, at: datetime, delay: float | None) -> None:
+        entry = self._entry(job_type, at)
+        entry[0] += 1
+        if delay is not None:
+            entry[3] += 1
+            entry[4] += delay
+
+    def ended(self, job_type: str, at: datetime, *, completed: bool) -> None:
+        self._entry(job_type, at)[1 if completed else 2] += 1
+
+    def take(self) -> list[MinuteStats]:
+        """What was counted since the last ``take``, which is forgotten."""
+        entries, self._entries = self._entries, {}
+        return [
+            MinuteStats(
+                minute=minute,
+                job_type=job_type,
+                started=int(started),
+                completed=int(completed),
+                failed=int(failed),
+                first_starts=int(first),
+                start_delay_seconds=delays,
+            )
+            for (minute, job_type), (started, completed, failed, first, delays) in (
+                entries.items()
+            )
+        ]
+
+    def give_back(self, stats: list[MinuteStats]) -> None:
+        """Count again what a ``take`` returned and the store did not keep."""
+        for stat in stats:
+            entry = self._entry(stat.job_type, stat.minute)
+            entry[0] += stat.started
+            entry[1] += stat.completed
+            entry[2] += stat.failed
+            entry[3] += stat.first_starts
+            entry[4] += stat.start_delay_seconds
+
+
 class MetricsRecorder:
     """The counters of one processor."""
 
@@ -101,16 +152,19 @@ class MetricsRecorder:
         self.run_seconds: dict[str, Histogram] = {}
         self.start_delay_seconds: dict[str, Histogram] = {}
         self.failures: dict[tuple[str, str], int] = {}
+        self.minutes = MinuteTally()
 
     def attempt_started(self, job: JobRecord, now: datetime) -> None:
         """An attempt starts at ``now``; a job's first start (or its start
         after a wait) is ``now - run_at`` after it was due."""
         self._running[job.id] = time.monotonic()
+        delay = None
         if job.attempts == 1:
             delay = max(0.0, (now - job.run_at).total_seconds())
             self.start_delay_seconds.setdefault(job.job_type, Histogram()).observe(
                 delay
             )
+        self.minutes.started(job.job_type, now, delay)
 
     def attempt_ended(self, job_id: int) -> None:
         self._running.pop(job_id, None)
@@ -124,6 +178,11 @@ class MetricsRecorder:
             if event.name == "job:failed" and event.failure_reason is not None:
                 key = (event.job_type or "", event.failure_reason.value)
                 self.failures[key] = self.failures.get(key, 0) + 1
+            ended = event.name in ("job:completed", "job:failed")
+            if ended and event.job_type is not None and event.at is not None:
+                self.minutes.ended(
+                    event.job_type, event.at, completed=event.name == "job:completed"
+                )
             if event.name == "job:completed":
                 self.completed += 1
             elif event.name == "job:failed":

@@ -7,6 +7,12 @@ the store refuses means a supervisor took this worker for dead (it was
 silent too long, say during a store outage): it registers again, keeping its
 start time. A worker killed outright stays listed until a supervisor removes
 it (``Supervisor``'s ``dead_worker_timeout``).
+
+Each heartbeat also carries the processor's counts, and first hands the
+store what it did per minute since the last beat (``MinuteTally``): the
+store's per-minute stats grow by one write per worker and beat, never per
+job. A heartbeat that answers "quiet" (``queue.quiet_worker``) makes the
+processor stop taking jobs for the rest of its life.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import socket
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from dataqueue._commands import NewWorker
+from dataqueue._commands import NewWorker, WorkerBeat
 from dataqueue._looper import Looper
 from dataqueue._outage import OutageLog
 from dataqueue._runtime import Runtime
+from dataqueue.processor.metrics import MetricsRecorder
 
 logger = logging.getLogger("dataqueue")
 
@@ -37,6 +44,7 @@ class WorkerRegistration(Looper):
         concurrency: int,
         interval: float,
         running_job_ids: Callable[[], list[int]],
+        metrics: MetricsRecorder,
     ) -> None:
         super().__init__()
         self.runtime = runtime
@@ -45,6 +53,9 @@ class WorkerRegistration(Looper):
         self.concurrency = concurrency
         self.interval = interval
         self._running_job_ids = running_job_ids
+        self._metrics = metrics
+        self.quiet = False
+        """Asked to stop taking jobs (it stays so)."""
         self._started_at: datetime | None = None
         self._registered = False
         self._outage = OutageLog(f"processor {worker_id} registry")
@@ -60,12 +71,17 @@ class WorkerRegistration(Looper):
         """Register, or refresh the registration; a store error is logged
         (once per outage) and the next beat tries again."""
         try:
+            await self.record_stats()
             store = await self.runtime.store()
             now = self.runtime.now()
             if self._registered:
-                self._registered = await store.heartbeat_worker(
-                    self.worker_id, self._running_job_ids(), now=now
-                )
+                answer = await store.heartbeat_worker(self._beat(), now=now)
+                self._registered = answer != "unregistered"
+                if answer == "quiet" and not self.quiet:
+                    logger.info(
+                        "processor %s: asked to stop taking jobs", self.worker_id
+                    )
+                    self.quiet = True
                 if not self._registered:
                     logger.warning(
                         "processor %s: the worker registry had dropped it "
@@ -80,9 +96,32 @@ class WorkerRegistration(Looper):
             return
         self._outage.recovered()
 
+    async def record_stats(self) -> None:
+        """Hand the store what was done per minute since the last call; on
+        an error it is kept for the next call, and the error raised."""
+        stats = self._metrics.minutes.take()
+        if not stats:
+            return
+        try:
+            store = await self.runtime.store()
+            await store.record_minute_stats(stats, now=self.runtime.now())
+        except BaseException:
+            self._metrics.minutes.give_back(stats)
+            raise
+
+    def _beat(self) -> WorkerBeat:
+        metrics = self._metrics
+        return WorkerBeat(
+            worker_id=self.worker_id,
+            running_job_ids=self._running_job_ids(),
+            processed=metrics.completed,
+            failed=metrics.failed + metrics.timed_out + metrics.rejected,
+        )
+
     def _info(self, now: datetime) -> NewWorker:
         if self._started_at is None:
             self._started_at = now
+        beat = self._beat()
         return NewWorker(
             id=self.worker_id,
             host=socket.gethostname(),
@@ -91,7 +130,10 @@ class WorkerRegistration(Looper):
             last_heartbeat=now,
             job_types=self.job_types,
             concurrency=self.concurrency,
-            running_job_ids=self._running_job_ids(),
+            running_job_ids=beat.running_job_ids,
+            processed=beat.processed,
+            failed=beat.failed,
+            quiet=self.quiet,
         )
 
     async def close(self) -> None:
@@ -102,6 +144,7 @@ class WorkerRegistration(Looper):
             return
         self._registered = False
         try:
+            await self.record_stats()
             store = await self.runtime.store()
             await store.unregister_worker(self.worker_id)
         except Exception as error:

@@ -13,6 +13,7 @@ from dataqueue.backends.protocol import (
     CronStore,
     FlowStore,
     JobStore,
+    StatsStore,
     WaitStore,
     WorkerStore,
     WorkStore,
@@ -44,7 +45,15 @@ def test_every_sql_file_belongs_to_a_protocol_method_and_says_what_it_does() -> 
 
 def test_every_protocol_method_that_runs_sql_has_its_file() -> None:
     methods_with_files = {name.split(".")[0] for name in SQL}
-    roles = (JobStore, WorkStore, WaitStore, CronStore, FlowStore, WorkerStore)
+    roles = (
+        JobStore,
+        WorkStore,
+        WaitStore,
+        CronStore,
+        FlowStore,
+        WorkerStore,
+        StatsStore,
+    )
     # The subscriptions LISTEN on a connection of their own.
     assert protocol_methods(*roles) - methods_with_files == {
         "subscribe",

@@ -23,6 +23,7 @@ from dataqueue._commands import (
     NewFlow,
     NewJob,
     Outcome,
+    WorkerBeat,
 )
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.backends.redis.scripts import script_sources
@@ -555,11 +556,13 @@ async def test_workers_register_beat_and_are_removed_when_silent(
     await backend.register_worker(worker_info("late", NOW + MINUTE), now=NOW + MINUTE)
     await backend.register_worker(worker_info("early", NOW), now=NOW)
     big_id = 1_795_562_252_800_001  # ids start from the clock: beyond a double's
-    assert await backend.heartbeat_worker("early", [big_id], now=NOW + 3 * MINUTE)
+    beat = WorkerBeat("early", [big_id], processed=3, failed=1)
+    assert await backend.heartbeat_worker(beat, now=NOW + 3 * MINUTE) == "running"
     early, late = await backend.list_workers()
     assert (early.id, late.id) == ("early", "late")
     assert early.running_job_ids == [big_id]
     assert early.last_heartbeat == NOW + 3 * MINUTE
+    assert (early.processed, early.failed) == (3, 1)
     assert late == worker_info("late", NOW + MINUTE)
 
     # Registering again replaces the record whole.
@@ -570,7 +573,8 @@ async def test_workers_register_beat_and_are_removed_when_silent(
     assert await backend.remove_dead_workers(before=NOW + 2 * MINUTE) == 0
     assert await backend.remove_dead_workers(before=NOW + 3 * MINUTE) == 1
     assert [w.id for w in await backend.list_workers()] == ["early"]
-    assert not await backend.heartbeat_worker("late", [], now=NOW + 4 * MINUTE)
+    gone = WorkerBeat("late", [], processed=0, failed=0)
+    assert await backend.heartbeat_worker(gone, now=NOW + 4 * MINUTE) == "unregistered"
     await backend.unregister_worker("early")
     assert await backend.list_workers() == []
     assert await prefix_keys(prefix) == []

@@ -15,6 +15,7 @@ from dataqueue.backends.protocol import (
     CronStore,
     FlowStore,
     JobStore,
+    StatsStore,
     WaitStore,
     WorkerStore,
     WorkStore,
@@ -39,6 +40,7 @@ def test_every_changing_protocol_method_has_its_script() -> None:
             CronStore,
             FlowStore,
             WorkerStore,
+            StatsStore,
         )
         for name, _ in inspect.getmembers(protocol, inspect.isfunction)
         if not name.startswith("_")
@@ -107,6 +109,7 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.types(prefix),
         keys.type_pending(prefix, "email"),
         keys.ended(prefix, 7),
+        keys.minute_stats(prefix, 7),
     ]
     probe = (
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
@@ -118,7 +121,7 @@ async def test_lua_key_names_match_keys_module() -> None:
         "K_CRON_DUE, k_cron(7), k_cron_jobs(7), K_JOB_FINISHED, K_FLOW_SEQ, "
         "K_FLOWS, K_FLOW_TIMEOUTS, k_flow('f'), k_flow_steps('f'), "
         "k_flow_outcomes('f'), k_flow_status('ready'), K_WORKERS, k_worker('w'), "
-        "K_TYPES, k_type_pending('email'), k_ended(7)}"
+        "K_TYPES, k_type_pending('email'), k_ended(7), k_minute_stats(7)}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:

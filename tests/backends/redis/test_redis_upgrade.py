@@ -40,7 +40,11 @@ async def drop_prefix_old_layout(prefix: str) -> None:
 async def in_old_layout(client: aioredis.Redis, prefix: str) -> None:
     """Rename the queue's keys back to the names the old layout gave them."""
     async for key in client.scan_iter(match=keys.pattern(prefix)):
-        await client.rename(key, prefix + key.removeprefix(keys.base(prefix)))
+        name = key.removeprefix(keys.base(prefix))
+        if name.startswith("minute_stats:"):
+            await client.delete(key)  # kept by later releases only
+        else:
+            await client.rename(key, prefix + name)
 
 
 async def test_old_layout_is_refused_then_renamed_by_migrate(

@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from sqlite_helpers import NOW, claim, complete_until_empty, new_flow, new_job
 
-from dataqueue._commands import Completion, Failure, JobFilter, Lease, Outcome
+from dataqueue._commands import (
+    Completion,
+    Failure,
+    JobFilter,
+    Lease,
+    Outcome,
+    WorkerBeat,
+)
 from dataqueue.backends.sqlite import SqliteBackend, codec, connection, doorbell
 from dataqueue.backends.sqlite import backend as backend_module
 from dataqueue.backends.sqlite import listener as listener_module
@@ -383,8 +390,10 @@ async def test_workers_register_heartbeat_and_are_removed_when_silent(
     await backend.register_worker(worker("a", 5, ["x"]), now=NOW)
     await backend.register_worker(worker("a", 1, ["x", "y"]), now=NOW)  # restarted
     later = NOW + timedelta(minutes=10)
-    assert await backend.heartbeat_worker("a", [7, 9], now=later)
-    assert not await backend.heartbeat_worker("ghost", [], now=later)
+    beat = WorkerBeat("a", [7, 9], processed=2, failed=0)
+    assert await backend.heartbeat_worker(beat, now=later) == "running"
+    ghost = WorkerBeat("ghost", [], processed=0, failed=0)
+    assert await backend.heartbeat_worker(ghost, now=later) == "unregistered"
 
     a, b = await backend.list_workers()
     assert (a.id, a.pid, a.job_types, a.running_job_ids) == (

@@ -15,9 +15,8 @@ job between statuses live in ``exchange.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from dataqueue import _transitions as t
 from dataqueue._commands import (
@@ -33,16 +32,15 @@ from dataqueue._commands import (
     NewFlow,
     NewJob,
     NewToken,
-    NewWorker,
     Outcome,
     StoredFlow,
 )
 from dataqueue.backends._records import type_stats_from_rows
 from dataqueue.backends.memory import exchange
+from dataqueue.backends.memory.admin import AdminOperations
 from dataqueue.backends.memory.codec import (
     claimed_record,
     copy_entity,
-    copy_worker,
     cron_record,
     encode_json,
     event_record,
@@ -66,14 +64,11 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     Token,
-    WorkerInfo,
 )
 from dataqueue.types import JSONValue
 
-T = TypeVar("T")
 
-
-class MemoryBackend(Backend):
+class MemoryBackend(AdminOperations, Backend):
     """Jobs in this process's memory.
 
     Args:
@@ -85,11 +80,6 @@ class MemoryBackend(Backend):
 
     def __init__(self, name: str | None = None) -> None:
         self._tables = Tables() if name is None else named_tables(name)
-
-    def _atomically(self, operation: Callable[[Tables], T]) -> T:
-        tables = self._tables
-        with tables.lock:
-            return operation(tables)
 
     # -- lifecycle -------------------------------------------------------
 
@@ -733,45 +723,3 @@ class MemoryBackend(Backend):
                 if flow["status"] == FlowStatus.READY
             ][:limit]
         )
-
-    # -- workers -------------------------------------------------------------
-
-    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
-        def register(tables: Tables) -> None:
-            tables.workers[worker.id] = copy_worker(worker)
-
-        self._atomically(register)
-
-    async def heartbeat_worker(
-        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
-    ) -> bool:
-        def beat(tables: Tables) -> bool:
-            worker = tables.workers.get(worker_id)
-            if worker is None:
-                return False
-            tables.workers[worker_id] = replace(
-                worker, last_heartbeat=now, running_job_ids=list(running_job_ids)
-            )
-            return True
-
-        return self._atomically(beat)
-
-    async def unregister_worker(self, worker_id: str) -> None:
-        self._atomically(lambda tables: tables.workers.pop(worker_id, None))
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        return self._atomically(
-            lambda tables: sorted(
-                map(copy_worker, tables.workers.values()),
-                key=lambda w: (w.started_at, w.id),
-            )
-        )
-
-    async def remove_dead_workers(self, *, before: datetime) -> int:
-        def remove(tables: Tables) -> int:
-            dead = [w.id for w in tables.workers.values() if w.last_heartbeat < before]
-            for worker_id in dead:
-                del tables.workers[worker_id]
-            return len(dead)
-
-        return self._atomically(remove)

@@ -19,7 +19,7 @@ from dataqueue._commands import NewJob
 from dataqueue._transitions import ADD, added_metadata
 from dataqueue.backends.memory.codec import Row, encode_json, new_job_row
 from dataqueue.backends.memory.signals import Signals
-from dataqueue.models import EventType, WorkerInfo
+from dataqueue.models import EventType, MinuteStats, WorkerInfo
 
 
 @dataclass
@@ -40,6 +40,8 @@ class Tables:
     flows: dict[str, Row] = field(default_factory=dict)
     """Each flow with its ``steps``: step index -> {"job_id", "outcome"}."""
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
+    minute_stats: dict[tuple[datetime, str], MinuteStats] = field(default_factory=dict)
+    """Per (minute, job type), what workers reported."""
     last_job_id: int = 0
     last_event_id: int = 0
     last_cron_id: int = 0

@@ -29,7 +29,6 @@ from dataqueue._commands import (
     NewFlow,
     NewJob,
     NewToken,
-    NewWorker,
     Outcome,
     StoredFlow,
 )
@@ -50,6 +49,7 @@ from dataqueue.backends._records import (
     type_stats_from_rows,
 )
 from dataqueue.backends._wakeup import WakeupHub
+from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
     CANCEL_PARAMS,
     Row,
@@ -67,8 +67,6 @@ from dataqueue.backends.postgres.codec import (
     lease_params,
     outcome_params,
     transition_params,
-    worker_from_row,
-    worker_params,
 )
 from dataqueue.backends.postgres.connection import (
     CONNECT_TIMEOUT,
@@ -108,7 +106,6 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     Token,
-    WorkerInfo,
 )
 from dataqueue.types import JSONValue
 
@@ -119,7 +116,7 @@ T = TypeVar("T")
 SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(AdminStatements, Backend):
     """Jobs in PostgreSQL tables, one statement per operation; a few take a
     transaction of several (migrate, completing and expiring tokens,
     enqueueing cron jobs, starting a flow, enqueueing a flow's join)."""
@@ -770,27 +767,3 @@ class PostgresBackend(Backend):
     async def get_ready_flows(self, limit: int) -> list[str]:
         rows = await self._fetch("get_ready_flows", {"limit": limit})
         return [row["id"] for row in rows]
-
-    # -- workers --------------------------------------------------------------
-
-    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
-        await self._fetch("register_worker", worker_params(worker))
-
-    async def heartbeat_worker(
-        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
-    ) -> bool:
-        params = {
-            "id": worker_id,
-            "running_job_ids": list(running_job_ids),
-            "now": now,
-        }
-        return bool(await self._fetch("heartbeat_worker", params))
-
-    async def unregister_worker(self, worker_id: str) -> None:
-        await self._fetch("unregister_worker", {"id": worker_id})
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        return [worker_from_row(row) for row in await self._fetch("list_workers", {})]
-
-    async def remove_dead_workers(self, *, before: datetime) -> int:
-        return await self._count("remove_dead_workers", {"before": before})

@@ -273,6 +273,9 @@ def worker_params(worker: NewWorker) -> dict[str, Any]:
         "job_types": worker.job_types,
         "concurrency": worker.concurrency,
         "running_job_ids": list(worker.running_job_ids),
+        "processed": worker.processed,
+        "failed": worker.failed,
+        "quiet": worker.quiet,
     }
 
 
@@ -286,6 +289,9 @@ def worker_from_row(row: Row) -> WorkerInfo:
         job_types=None if row["job_types"] is None else list(row["job_types"]),
         concurrency=row["concurrency"],
         running_job_ids=list(row["running_job_ids"]),
+        processed=row["processed"],
+        failed=row["failed"],
+        quiet=row["quiet"],
     )
 
 

@@ -48,7 +48,6 @@ from dataqueue._commands import (
     NewFlow,
     NewJob,
     NewToken,
-    NewWorker,
     Outcome,
     StoredFlow,
 )
@@ -63,6 +62,7 @@ from dataqueue.backends import _records
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.redis import keys
+from dataqueue.backends.redis.admin import AdminScripts
 from dataqueue.backends.redis.codec import (
     MINUTE_US,
     as_text,
@@ -75,9 +75,7 @@ from dataqueue.backends.redis.codec import (
     decode_job,
     decode_step,
     decode_token,
-    decode_worker,
     filter_json,
-    ids_text,
     lease_args,
     micros_text,
     new_cron_args,
@@ -85,7 +83,6 @@ from dataqueue.backends.redis.codec import (
     new_job_json,
     tick_json,
     time_from,
-    worker_args,
 )
 from dataqueue.backends.redis.connection import (
     cluster_client,
@@ -114,7 +111,6 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     Token,
-    WorkerInfo,
 )
 from dataqueue.types import JSONValue
 
@@ -127,7 +123,7 @@ SCHEMA_VERSION = 3
 WALK_BUDGET = 500
 
 
-class RedisBackend(Backend):
+class RedisBackend(AdminScripts, Backend):
     """Jobs in Redis hashes, indexed by sorted sets, changed by Lua scripts.
 
     Args:
@@ -741,32 +737,3 @@ class RedisBackend(Backend):
                 keys.flow_status(self._prefix, FlowStatus.READY.value), 0, limit - 1
             )
         return [as_text(flow_id) for flow_id in flow_ids]
-
-    # -- WorkerStore -----------------------------------------------------------
-
-    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
-        await self._scripts.run(
-            "register_worker",
-            worker.id,
-            micros_text(worker.last_heartbeat),
-            *worker_args(worker),
-        )
-
-    async def heartbeat_worker(
-        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
-    ) -> bool:
-        known = await self._scripts.run(
-            "heartbeat_worker", worker_id, micros_text(now), ids_text(running_job_ids)
-        )
-        return bool(known)
-
-    async def unregister_worker(self, worker_id: str) -> None:
-        await self._scripts.run("unregister_worker", worker_id)
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        rows = json.loads(await self._scripts.run("list_workers"))
-        workers = [decode_worker(row) for row in rows]
-        return sorted(workers, key=lambda worker: (worker.started_at, worker.id))
-
-    async def remove_dead_workers(self, *, before: datetime) -> int:
-        return int(await self._scripts.run("remove_dead_workers", micros_text(before)))

@@ -413,7 +413,11 @@ def worker_args(worker: WorkerInfo) -> list[str]:
         "last_heartbeat": micros_text(worker.last_heartbeat),
         "concurrency": str(worker.concurrency),
         "running_job_ids": ids_text(worker.running_job_ids),
+        "processed": str(worker.processed),
+        "failed": str(worker.failed),
     }
+    if worker.quiet:
+        values["quiet"] = "1"
     if worker.job_types is not None:
         types: list[JSONValue] = list(worker.job_types)
         values["job_types"] = to_json_text(types)
@@ -437,6 +441,10 @@ def decode_worker(row: Mapping[str, str]) -> WorkerInfo:
         job_types=None if job_types is None else json.loads(job_types),
         concurrency=int(row["concurrency"]),
         running_job_ids=json.loads(row["running_job_ids"]),
+        # Absent in the hash of a worker of an earlier version.
+        processed=int(row.get("processed", 0)),
+        failed=int(row.get("failed", 0)),
+        quiet=row.get("quiet") == "1",
     )
 
 

@@ -53,8 +53,12 @@ microseconds:
   index entries, not its jobs.
 * Workers: ``{p}worker:{id}`` hash of one registered processor (id, host,
   pid, started_at, last_heartbeat, job_types as JSON (absent: every type),
-  concurrency, running_job_ids as JSON); ``{p}workers`` zset of worker ids
-  by last_heartbeat.
+  concurrency, running_job_ids as JSON, processed, failed, quiet "1" once
+  asked to stop taking jobs); ``{p}workers`` zset of worker ids by
+  last_heartbeat.
+* ``{p}minute_stats:{minute}`` hash ``type TAB started|completed|failed|
+  first_starts|start_delay_seconds`` → what workers reported for that
+  minute since the epoch (expires a day and an hour after it).
 * Read by ``job_type_stats`` with the type+status index: ``{p}types`` set of
   the job types that have jobs; ``{p}type_pending:{job_type}`` zset of the
   type's pending jobs by run_at; ``{p}ended:{minute}`` hash ``type TAB
@@ -254,3 +258,7 @@ def type_pending(prefix: str, job_type: str) -> str:
 
 def ended(prefix: str, minute: int | str) -> str:
     return _key(prefix, f"ended:{minute}")
+
+
+def minute_stats(prefix: str, minute: int | str) -> str:
+    return _key(prefix, f"minute_stats:{minute}")

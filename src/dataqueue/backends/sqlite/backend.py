@@ -36,7 +36,6 @@ from dataqueue._commands import (
     NewFlow,
     NewJob,
     NewToken,
-    NewWorker,
     Outcome,
     StoredFlow,
 )
@@ -55,6 +54,7 @@ from dataqueue.backends._records import (
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.backends.sqlite import doorbell
+from dataqueue.backends.sqlite.admin import AdminStatements
 from dataqueue.backends.sqlite.codec import (
     change_params,
     cron_change_params,
@@ -66,7 +66,6 @@ from dataqueue.backends.sqlite.codec import (
     decode_job,
     decode_step,
     decode_token,
-    decode_worker,
     filter_params,
     filtered_statement,
     from_micros,
@@ -120,7 +119,6 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     Token,
-    WorkerInfo,
 )
 from dataqueue.types import JSONValue
 
@@ -129,7 +127,7 @@ logger = logging.getLogger("dataqueue")
 T = TypeVar("T")
 
 
-class SqliteBackend(Backend):
+class SqliteBackend(AdminStatements, Backend):
     """Jobs in a SQLite file (WAL mode), safe across processes on one machine.
 
     Args:
@@ -744,52 +742,3 @@ class SqliteBackend(Backend):
             {**row, "oldest_pending_at": from_micros(row["oldest_pending_at"])}
             for row in map(dict, rows)
         )
-
-    # -- workers -------------------------------------------------------------
-
-    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
-        params = {
-            "id": worker.id,
-            "host": worker.host,
-            "pid": worker.pid,
-            "started_at": to_micros(worker.started_at),
-            "last_heartbeat": to_micros(worker.last_heartbeat),
-            "job_types": None
-            if worker.job_types is None
-            else json_list(worker.job_types),
-            "concurrency": worker.concurrency,
-            "running_job_ids": json_list(worker.running_job_ids),
-        }
-
-        def register(conn: sqlite3.Connection) -> None:
-            conn.execute(SQL["register_worker"], params)
-
-        await self._db.write_op("register_worker", register)
-
-    async def heartbeat_worker(
-        self, worker_id: str, running_job_ids: Sequence[int], *, now: datetime
-    ) -> bool:
-        params = {
-            "id": worker_id,
-            "running_job_ids": json_list(running_job_ids),
-            "now": to_micros(now),
-        }
-        return await self._write_one("heartbeat_worker", params)
-
-    async def unregister_worker(self, worker_id: str) -> None:
-        def unregister(conn: sqlite3.Connection) -> None:
-            conn.execute(SQL["unregister_worker"], {"id": worker_id})
-
-        await self._db.write_op("unregister_worker", unregister)
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        rows = await self._db.read("list_workers", SQL["list_workers"], {})
-        return [decode_worker(row) for row in rows]
-
-    async def remove_dead_workers(self, *, before: datetime) -> int:
-        params = {"before": to_micros(before)}
-
-        def remove(conn: sqlite3.Connection) -> int:
-            return conn.execute(SQL["remove_dead_workers"], params).rowcount
-
-        return await self._db.write_op("remove_dead_workers", remove)

@@ -344,6 +344,9 @@ def decode_worker(row: sqlite3.Row) -> WorkerInfo:
         job_types=None if job_types is None else json.loads(job_types),
         concurrency=row["concurrency"],
         running_job_ids=json.loads(row["running_job_ids"]),
+        processed=row["processed"],
+        failed=row["failed"],
+        quiet=bool(row["quiet"]),
     )
 
 

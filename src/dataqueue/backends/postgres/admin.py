@@ -1,0 +1,85 @@
+"""What operators and their tools use, apart from the jobs' life: the
+worker registry, the per-minute stats workers report, deleting finished
+jobs by id."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from dataqueue._commands import (
+    MINUTE_STATS_KEPT,
+    HeartbeatAnswer,
+    NewWorker,
+    WorkerBeat,
+)
+from dataqueue.backends.postgres.codec import Row, worker_from_row, worker_params
+from dataqueue.models import MinuteStats, WorkerInfo
+
+
+class AdminStatements:
+    """The methods of ``WorkerStore``, ``StatsStore`` and ``delete_jobs``,
+    over the store's one way of running a statement."""
+
+    @abstractmethod
+    async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Row]: ...
+
+    async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
+        rows = await self._fetch("delete_jobs", {"ids": list(job_ids)})
+        return [row["id"] for row in rows]
+
+    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
+        await self._fetch("register_worker", worker_params(worker))
+
+    async def heartbeat_worker(
+        self, beat: WorkerBeat, *, now: datetime
+    ) -> HeartbeatAnswer:
+        params = {
+            "id": beat.worker_id,
+            "running_job_ids": list(beat.running_job_ids),
+            "processed": beat.processed,
+            "failed": beat.failed,
+            "now": now,
+        }
+        rows = await self._fetch("heartbeat_worker", params)
+        if not rows:
+            return "unregistered"
+        return "quiet" if rows[0]["quiet"] else "running"
+
+    async def quiet_worker(self, worker_id: str) -> bool:
+        return bool(await self._fetch("quiet_worker", {"id": worker_id}))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._fetch("unregister_worker", {"id": worker_id})
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return [worker_from_row(row) for row in await self._fetch("list_workers", {})]
+
+    async def remove_dead_workers(self, *, before: datetime) -> int:
+        rows = await self._fetch("remove_dead_workers", {"before": before})
+        return int(rows[0]["n"])
+
+    async def record_minute_stats(
+        self, stats: Sequence[MinuteStats], *, now: datetime
+    ) -> None:
+        await self._fetch(
+            "record_minute_stats",
+            {
+                "minutes": [entry.minute for entry in stats],
+                "job_types": [entry.job_type for entry in stats],
+                "started": [entry.started for entry in stats],
+                "completed": [entry.completed for entry in stats],
+                "failed": [entry.failed for entry in stats],
+                "first_starts": [entry.first_starts for entry in stats],
+                "start_delay_seconds": [entry.start_delay_seconds for entry in stats],
+                "before": now - MINUTE_STATS_KEPT,
+            },
+        )
+
+    async def get_minute_stats(
+        self, since: datetime, until: datetime
+    ) -> list[MinuteStats]:
+        rows = await self._fetch("get_minute_stats", {"since": since, "until": until})
+        return [MinuteStats(**row) for row in rows]

@@ -1,0 +1,138 @@
+"""What operators and their tools use, apart from the jobs' life: the
+worker registry, the per-minute stats workers report, deleting finished
+jobs by id."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dataqueue._commands import (
+    MINUTE_STATS_KEPT,
+    HeartbeatAnswer,
+    NewWorker,
+    WorkerBeat,
+)
+from dataqueue.backends.redis.codec import (
+    as_text,
+    decode_worker,
+    ids_text,
+    micros_text,
+    worker_args,
+)
+from dataqueue.backends.redis.scripts import Scripts
+from dataqueue.models import MinuteStats, WorkerInfo
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+HEARTBEAT_ANSWERS: dict[int, HeartbeatAnswer] = {
+    0: "unregistered",
+    1: "running",
+    2: "quiet",
+}
+COUNTS = ("started", "completed", "failed", "first_starts")
+
+
+def minute_number(minute: datetime) -> int:
+    """Minutes since the epoch (as ``ended`` keys count them)."""
+    return (minute - EPOCH) // MINUTE
+
+
+class AdminScripts:
+    """The methods of ``WorkerStore``, ``StatsStore`` and ``delete_jobs``,
+    each one script."""
+
+    _scripts: Scripts
+
+    async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
+        if not job_ids:
+            return []
+        deleted = await self._scripts.run("delete_jobs", *map(str, job_ids))
+        return sorted(int(as_text(job_id)) for job_id in deleted)
+
+    async def register_worker(self, worker: NewWorker, *, now: datetime) -> None:
+        await self._scripts.run(
+            "register_worker",
+            worker.id,
+            micros_text(worker.last_heartbeat),
+            *worker_args(worker),
+        )
+
+    async def heartbeat_worker(
+        self, beat: WorkerBeat, *, now: datetime
+    ) -> HeartbeatAnswer:
+        answer = await self._scripts.run(
+            "heartbeat_worker",
+            beat.worker_id,
+            micros_text(now),
+            ids_text(beat.running_job_ids),
+            beat.processed,
+            beat.failed,
+        )
+        return HEARTBEAT_ANSWERS[int(answer)]
+
+    async def quiet_worker(self, worker_id: str) -> bool:
+        return bool(await self._scripts.run("quiet_worker", worker_id))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._scripts.run("unregister_worker", worker_id)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = json.loads(await self._scripts.run("list_workers"))
+        workers = [decode_worker(row) for row in rows]
+        return sorted(workers, key=lambda worker: (worker.started_at, worker.id))
+
+    async def remove_dead_workers(self, *, before: datetime) -> int:
+        return int(await self._scripts.run("remove_dead_workers", micros_text(before)))
+
+    async def record_minute_stats(
+        self, stats: Sequence[MinuteStats], *, now: datetime
+    ) -> None:
+        args: list[str | int] = []
+        for entry in stats:
+            # Relative to the queue's clock: a test's may be far from Redis's.
+            lives = (entry.minute + MINUTE_STATS_KEPT - now).total_seconds()
+            if lives < 1:
+                continue
+            args += [
+                minute_number(entry.minute),
+                int(lives),
+                entry.job_type,
+                *(getattr(entry, name) for name in COUNTS),
+                repr(float(entry.start_delay_seconds)),
+            ]
+        if args:
+            await self._scripts.run("record_minute_stats", *args)
+
+    async def get_minute_stats(
+        self, since: datetime, until: datetime
+    ) -> list[MinuteStats]:
+        found = await self._scripts.run(
+            "get_minute_stats", minute_number(since), minute_number(until)
+        )
+        stats: list[MinuteStats] = []
+        for index in range(0, len(found), 2):
+            minute = EPOCH + int(as_text(found[index])) * MINUTE
+            stats += _entries(minute, found[index + 1])
+        return stats
+
+
+def _entries(minute: datetime, pairs: list[Any]) -> list[MinuteStats]:
+    """One minute's hash (``type TAB field`` → number) as entries by type."""
+    by_type: dict[str, dict[str, Any]] = {}
+    for index in range(0, len(pairs), 2):
+        job_type, _, name = as_text(pairs[index]).rpartition("\t")
+        value = as_text(pairs[index + 1])
+        fields = by_type.setdefault(job_type, {})
+        fields[name] = float(value) if name == "start_delay_seconds" else int(value)
+    return [
+        MinuteStats(
+            minute=minute,
+            job_type=job_type,
+            **{name: fields.get(name, 0) for name in COUNTS},
+            start_delay_seconds=fields.get("start_delay_seconds", 0.0),
+        )
+        for job_type, fields in sorted(by_type.items())
+    ]

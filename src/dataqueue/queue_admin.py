@@ -1,0 +1,102 @@
+"""The queue's methods for operators and their tools: workers, per-minute
+stats, deleting finished jobs. ``JobQueue`` inherits them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from dataqueue import _validate as v
+from dataqueue.models import MinuteStats, WorkerInfo
+from dataqueue.types import Duration
+
+if TYPE_CHECKING:
+    from dataqueue._clock import Clock
+    from dataqueue.backends.protocol import Backend
+
+MAX_DELETE = 1000
+"""Most job ids one ``delete_jobs`` call takes (each call one store write)."""
+STATS_WINDOW_MAX = 86400
+
+
+class AdminMethods:
+    """Workers, per-minute stats and deleting finished jobs."""
+
+    @property
+    def clock(self) -> Clock:
+        raise NotImplementedError
+
+    async def _store(self) -> Backend:
+        raise NotImplementedError
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """The processors running now (registered, and not yet found silent
+        by a supervisor), by start time, with what each is running and its
+        counts (as of its last heartbeat)."""
+        return await (await self._store()).list_workers()
+
+    async def quiet_worker(self, worker_id: str) -> bool:
+        """Ask a running worker to stop taking jobs ("quiet" it, before a
+        deploy): at its next heartbeat it stops claiming, lets the jobs it
+        runs finish, and keeps running, listed with ``quiet=True``, until it
+        is stopped. Returns False when no worker has this id.
+
+        Example:
+            ``await queue.quiet_worker(workers[0].id)``
+        """
+        worker_id = v.check_name(worker_id, "quiet_worker", "worker_id")
+        return await (await self._store()).quiet_worker(worker_id)
+
+    async def get_minute_stats(
+        self, window: Duration = 3600, *, job_type: str | None = None
+    ) -> list[MinuteStats]:
+        """What the workers did per minute and job type over the last
+        ``window`` (at most a day; whole minutes, the current one
+        included), by minute then job type. Minutes with nothing to report
+        are absent. Workers report with their heartbeats (and a batch of
+        ``processor.start()`` at its end), so the last few seconds may be
+        missing; a worker killed outright loses what it had not reported.
+
+        Example:
+            ``sum(m.completed for m in await queue.get_minute_stats(300))``
+        """
+        span = v.to_seconds(
+            window,
+            "get_minute_stats",
+            "window",
+            allow_zero=False,
+            maximum=STATS_WINDOW_MAX,
+        )
+        if job_type is not None:
+            job_type = v.check_name(job_type, "get_minute_stats", "job_type")
+        until = self.clock.now().replace(second=0, microsecond=0)
+        since = until - timedelta(seconds=span) + timedelta(minutes=1)
+        since = since.replace(second=0, microsecond=0)
+        stats = await (await self._store()).get_minute_stats(since, until)
+        return [s for s in stats if job_type is None or s.job_type == job_type]
+
+    async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
+        """Delete the given jobs that are finished (completed, cancelled, or
+        failed with no attempt left), with their events, as cleanup does;
+        others are left alone. At most ``MAX_DELETE`` (1000) ids a call.
+        Returns the ids deleted, in id order.
+
+        Example:
+            ``await queue.delete_jobs([failed_id])``
+        """
+        if isinstance(job_ids, str | bytes) or not isinstance(job_ids, Sequence):
+            raise TypeError(
+                f"delete_jobs: job_ids must be a list of job ids, got {job_ids!r:.80}"
+            )
+        if len(job_ids) > MAX_DELETE:
+            raise ValueError(
+                f"delete_jobs: at most {MAX_DELETE} ids a call, got {len(job_ids)}"
+            )
+        ids = [
+            v.check_id(job_id, "delete_jobs", f"job_ids[{i}]")
+            for i, job_id in enumerate(job_ids)
+        ]
+        if not ids:
+            return []
+        return await (await self._store()).delete_jobs(sorted(set(ids)))
