@@ -25,6 +25,8 @@ def store() -> str:
     "route",
     [
         "/",
+        "/queues",
+        "/jobs",
         "/jobs/1",
         "/cron",
         "/flows",

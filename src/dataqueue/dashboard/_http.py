@@ -87,9 +87,12 @@ class Param:
     where: Literal["path", "query"]
     schema: Schema
     description: str
+    required: bool = False
 
     def parse(self, values: list[str]) -> Any:
         if not values:
+            if self.required:
+                raise ValueError(f"{self.name}: this parameter is required")
             return self.schema.get("default")
         kind = self.schema["type"]
         if kind == "array":

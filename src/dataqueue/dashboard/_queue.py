@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from dataqueue.cron import CronJob
@@ -19,6 +20,8 @@ from dataqueue.models import (
     JobEvent,
     JobRecord,
     JobStatus,
+    JobTypeStats,
+    MinuteStats,
     Token,
     WorkerInfo,
 )
@@ -57,6 +60,10 @@ class QueueView:
         # Bad processor options fail here, when the app is built, rather
         # than at the first press of "Process jobs".
         queue.create_processor(self.handlers, **self._processor_options)
+
+    def now(self) -> datetime:
+        """The time by the queue's clock."""
+        return self._queue.clock.now()
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         bound: Callable[..., Any] = getattr(self._queue, method)
@@ -138,6 +145,33 @@ class QueueView:
     async def list_workers(self) -> list[WorkerInfo]:
         workers: list[WorkerInfo] = await self._call("list_workers")
         return workers
+
+    async def get_queue_stats(self, window: float) -> list[JobTypeStats]:
+        stats: list[JobTypeStats] = await self._call("get_queue_stats", window)
+        return stats
+
+    async def get_minute_stats(
+        self, window: float, job_type: str | None
+    ) -> list[MinuteStats]:
+        stats: list[MinuteStats] = await self._call(
+            "get_minute_stats", window, job_type=job_type
+        )
+        return stats
+
+    async def delete_jobs(self, job_ids: list[int]) -> list[int]:
+        deleted: list[int] = await self._call("delete_jobs", job_ids)
+        return deleted
+
+    async def add_job(self, job_type: str, payload: Any, **options: Any) -> int:
+        job_id: int = await self._call("add_job", job_type, payload, **options)
+        return job_id
+
+    async def edit_cron_job(self, cron_job_id: int, **updates: Any) -> None:
+        await self._call("edit_cron_job", cron_job_id, **updates)
+
+    async def quiet_worker(self, worker_id: str) -> bool:
+        quieted: bool = await self._call("quiet_worker", worker_id)
+        return quieted
 
     async def process_one_batch(self) -> int:
         """Run one batch with the dashboard's handlers and options; returns

@@ -44,6 +44,7 @@ from starlette.responses import Response
 
 from dataqueue.cron import CronJob, CronStatus, next_run_after, normalize_expression
 from dataqueue.cron import zone as cron_zone
+from dataqueue.dashboard import audit
 from dataqueue.dashboard._http import (
     MAX_ID,
     Answer,
@@ -290,6 +291,8 @@ async def cancel_job(
 ) -> Response:
     return await _change_job(
         dashboard,
+        request,
+        "cancel_job",
         args["job_id"],
         dashboard.queue.cancel_job,
         "only pending or waiting jobs can be cancelled",
@@ -301,6 +304,8 @@ async def retry_job(
 ) -> Response:
     return await _change_job(
         dashboard,
+        request,
+        "retry_job",
         args["job_id"],
         dashboard.queue.retry_job,
         "only failed or cancelled jobs can be retried",
@@ -309,6 +314,8 @@ async def retry_job(
 
 async def _change_job(
     dashboard: Dashboard,
+    request: Request,
+    action: str,
     job_id: int,
     change: Callable[[int], Awaitable[bool]],
     refusal: str,
@@ -316,6 +323,7 @@ async def _change_job(
     """The job after ``change``; 409 with its status when the store refused
     the change (it decides, atomically), 404 when there is no such job."""
     if await change(job_id):
+        audit.record(request, action, job_id=job_id)
         return json_response({"job": await job_or_404(dashboard, job_id)})
     job = await job_or_404(dashboard, job_id)
     raise ApiError(409, f"job {job.id} is {job.status.value}; {refusal}")
@@ -330,7 +338,9 @@ async def process_jobs(
             "this dashboard was given no handlers, so it runs no jobs: pass "
             "them to create_app (or run `dataqueue worker`)",
         )
-    return json_response({"processed": await dashboard.queue.process_one_batch()})
+    processed = await dashboard.queue.process_one_batch()
+    audit.record(request, "process_jobs", processed=processed)
+    return json_response({"processed": processed})
 
 
 # -- tokens -------------------------------------------------------------------
@@ -349,6 +359,7 @@ async def complete_token(
         await dashboard.queue.complete_token(token_id, body.get("output"))
     except TokenError as error:
         raise ApiError(409, str(error)) from error
+    audit.record(request, "complete_token", token_id=token_id)
     return json_response({"token": await dashboard.queue.get_token(token_id)})
 
 
@@ -415,6 +426,7 @@ async def pause_cron(
 ) -> Response:
     schedule = await schedule_or_404(dashboard, args["cron_id"])
     await dashboard.queue.pause_cron_job(schedule.id)
+    audit.record(request, "pause_cron", cron_id=schedule.id)
     schedule = await schedule_or_404(dashboard, schedule.id)
     return json_response({"schedule": with_next_runs(schedule)})
 
@@ -424,6 +436,7 @@ async def resume_cron(
 ) -> Response:
     schedule = await schedule_or_404(dashboard, args["cron_id"])
     await dashboard.queue.resume_cron_job(schedule.id)
+    audit.record(request, "resume_cron", cron_id=schedule.id)
     schedule = await schedule_or_404(dashboard, schedule.id)
     return json_response({"schedule": with_next_runs(schedule)})
 

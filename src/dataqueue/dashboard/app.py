@@ -28,7 +28,9 @@ from dataqueue.dashboard.api import (
     MAX_STREAMS_PER_CLIENT,
     Dashboard,
 )
+from dataqueue.dashboard.audit import IDENTITY_KEY, identity_of
 from dataqueue.dashboard.openapi import OPENAPI_ENDPOINT, openapi_document
+from dataqueue.dashboard.operate import OPERATE_ENDPOINTS
 from dataqueue.dashboard.pages import PAGE_ENDPOINTS, STATIC_DIR, read_index_html
 from dataqueue.dashboard.security import (
     ACCESS_QUERY,
@@ -57,6 +59,7 @@ logger = logging.getLogger("dataqueue.dashboard")
 ENDPOINTS: tuple[Endpoint, ...] = (
     *PAGE_ENDPOINTS,
     *JSON_ENDPOINTS,
+    *OPERATE_ENDPOINTS,
     *STREAM_ENDPOINTS,
     OPENAPI_ENDPOINT,
 )
@@ -73,6 +76,7 @@ def create_app(
     *,
     csrf_secret: str | bytes | None = None,
     access_token: str | None = None,
+    read_only: bool = False,
 ) -> Starlette:
     """The dashboard as an ASGI (Starlette) app.
 
@@ -99,6 +103,8 @@ def create_app(
             ``?token=`` (then kept in a cookie) or an API client as
             ``Authorization: Bearer``. By default a random one per app, read
             from ``app.state.access_token``.
+        read_only: Show everything, change nothing: every POST is refused
+            (403) and the page offers no action.
 
     Raises:
         ValueError: A malformed ``base_path``, a short ``csrf_secret`` or bad
@@ -120,10 +126,16 @@ def create_app(
             "requests that show its random access token (app.state.access_token); "
             "give auth= to let your users in"
         )
+    if not isinstance(read_only, bool):
+        raise TypeError(
+            f"create_app: read_only must be True or False, got {read_only!r}"
+        )
     view = QueueView(queue, handlers, processor_options or {})
     dashboard = Dashboard(
         queue=view,
-        index_html=read_index_html(can_process=bool(view.handlers)),
+        index_html=read_index_html(
+            can_process=bool(view.handlers), read_only=read_only
+        ),
         openapi=openapi_document(ENDPOINTS, basic_auth=isinstance(checked_auth, tuple)),
         streams=StreamLimits(MAX_STREAMS, MAX_STREAMS_PER_CLIENT, "create_app"),
     )
@@ -138,6 +150,7 @@ def create_app(
                 auth=checked_auth,
                 access_token=token,
                 csrf_secret=new_csrf_secret(csrf_secret),
+                read_only=read_only,
             )
         ],
         exception_handlers={HTTPException: _http_error},
@@ -155,6 +168,7 @@ def create_wsgi_app(
     *,
     csrf_secret: str | bytes | None = None,
     access_token: str | None = None,
+    read_only: bool = False,
 ) -> ASGIMiddleware:
     """The dashboard as a WSGI app (for Flask and other WSGI servers); the
     same arguments as ``create_app``.
@@ -171,6 +185,7 @@ def create_wsgi_app(
         processor_options,
         csrf_secret=csrf_secret,
         access_token=access_token,
+        read_only=read_only,
     )
     # a2wsgi types ASGI messages as TypedDicts, Starlette as plain mappings.
     return ASGIMiddleware(cast(Any, app))
@@ -209,8 +224,10 @@ class Guard:
         auth: Auth | None,
         access_token: str | None,
         csrf_secret: bytes,
+        read_only: bool,
     ) -> None:
         self.app = app
+        self.read_only = read_only
         self.base_path = base_path
         self.auth = auth
         self.access_token = access_token
@@ -299,7 +316,14 @@ class Guard:
                 response.headers["WWW-Authenticate"] = BASIC_REALM
                 return response
             return error_response(403, "forbidden: auth= refused this request")
+        request.scope[IDENTITY_KEY] = identity_of(
+            request,
+            basic=isinstance(self.auth, tuple),
+            token=self.access_token is not None,
+        )
         if request.method not in SAFE_METHODS:
+            if self.read_only:
+                return error_response(403, "this dashboard is read-only")
             # A session made by this very request has no page, so no token.
             known = self.session_cookie in request.cookies
             token = request.scope["dataqueue.csrf_token"] if known else None

@@ -135,7 +135,7 @@ def _parameter(param: Param) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": param.name,
         "in": param.where,
-        "required": param.where == "path",
+        "required": param.where == "path" or param.required,
         "description": param.description,
         "schema": param.schema,
     }

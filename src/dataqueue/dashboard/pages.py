@@ -34,11 +34,16 @@ PROCESS_BUTTON = (
 )
 
 
-def read_index_html(*, can_process: bool) -> str:
-    """The page; without handlers it has no "Process jobs" button (a batch
-    could run nothing)."""
+READ_ONLY_MARK = "__DATAQUEUE_READ_ONLY__"
+
+
+def read_index_html(*, can_process: bool, read_only: bool) -> str:
+    """The page; without handlers, or read-only, it has no "Process jobs"
+    button (a batch could run nothing, or must not). Read-only, its
+    ``dataqueue-read-only`` meta tells the scripts to offer no action."""
     text = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    return text if can_process else text.replace(PROCESS_BUTTON, "")
+    text = text.replace(READ_ONLY_MARK, "1" if read_only else "")
+    return text if can_process and not read_only else text.replace(PROCESS_BUTTON, "")
 
 
 def base_path_of(request: Request) -> str:
@@ -71,7 +76,9 @@ def _page(name: str, path: str, summary: str, *params: Any) -> Endpoint:
 
 
 PAGE_ENDPOINTS = (
-    _page("jobs_page", "/", "The jobs list."),
+    _page("overview_page", "/", "The overview: throughput, latency, failures."),
+    _page("queues_page", "/queues", "One row per job type."),
+    _page("jobs_page", "/jobs", "The jobs list, its search and bulk actions."),
     _page("job_page", "/jobs/{job_id}", "A job's detail.", JOB_ID),
     _page("cron_page", "/cron", "The cron schedules."),
     _page("flows_page", "/flows", "The flows."),

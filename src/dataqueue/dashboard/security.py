@@ -203,19 +203,33 @@ async def allows(auth: Auth, request: Request) -> bool:
     return verdict is True
 
 
-def _basic_credentials_match(request: Request, expected: tuple[str, str]) -> bool:
+def _basic_credentials(request: Request) -> tuple[bytes, bytes] | None:
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
-        return False
+        return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
-        return False
+        return None
     user, colon, password = decoded.partition(b":")
+    return (user, password) if colon else None
+
+
+def basic_user(request: Request) -> str:
+    """The user name of the request's HTTP Basic credentials ("" if none)."""
+    credentials = _basic_credentials(request)
+    return "" if credentials is None else credentials[0].decode(errors="replace")
+
+
+def _basic_credentials_match(request: Request, expected: tuple[str, str]) -> bool:
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return False
+    user, password = credentials
     # Both parts are compared whatever the first gives, in constant time.
     user_ok = hmac.compare_digest(user, expected[0].encode())
     password_ok = hmac.compare_digest(password, expected[1].encode())
-    return bool(colon) and user_ok and password_ok
+    return user_ok and password_ok
 
 
 def new_csrf_secret(given: str | bytes | None) -> bytes:

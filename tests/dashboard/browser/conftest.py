@@ -73,7 +73,10 @@ class Dashboard:
 class Server:
     """uvicorn serving ``create_app`` on a loop of its own, in a thread."""
 
-    def __init__(self, store: str, tmp_path: Path, ns: str) -> None:
+    def __init__(
+        self, store: str, tmp_path: Path, ns: str, *, read_only: bool = False
+    ) -> None:
+        self._read_only = read_only
         self._tmp_path = tmp_path
         self._ns = ns
         self._store = store
@@ -106,7 +109,11 @@ class Server:
         queue = await open_store(self._store, self._tmp_path, None, self._ns)
         try:
             app = create_app(
-                queue, handlers.HANDLERS, base_path=BASE_PATH, access_token=ACCESS_TOKEN
+                queue,
+                handlers.HANDLERS,
+                base_path=BASE_PATH,
+                access_token=ACCESS_TOKEN,
+                read_only=self._read_only,
             )
             config = uvicorn.Config(
                 app,
@@ -127,9 +134,11 @@ class Server:
             await drop_namespace(self._store, self._ns)
 
 
-def serve(store: str, tmp_path: Path) -> Iterator[Dashboard]:
+def serve(
+    store: str, tmp_path: Path, *, read_only: bool = False
+) -> Iterator[Dashboard]:
     ns = namespace()
-    server = Server(store, tmp_path, ns)
+    server = Server(store, tmp_path, ns, read_only=read_only)
     server.start()
     options = store_options(store, tmp_path, ns)
     queue = dq.connect_sync(**options)
@@ -155,6 +164,12 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
 def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
     """The dashboard on SQLite."""
     yield from serve("sqlite", tmp_path)
+
+
+@pytest.fixture
+def read_only_dashboard(tmp_path: Path) -> Iterator[Dashboard]:
+    """A read-only dashboard on SQLite."""
+    yield from serve("sqlite", tmp_path, read_only=True)
 
 
 @pytest.fixture(

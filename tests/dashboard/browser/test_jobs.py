@@ -60,7 +60,7 @@ def test_the_list_counts_each_status_and_its_tabs_show_only_that_status(
     dashboard: Dashboard, page: Page, snap: Snap
 ) -> None:
     seeded = seed_every_status(dashboard.queue)
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
 
     expected = {"all": 8, "pending": 2, "processing": 0, "completed": 3}
     expected |= {"failed": 1, "cancelled": 1, "waiting": 1}
@@ -89,7 +89,7 @@ def test_filters_by_job_type_and_by_tag_and_clears(
     dashboard: Dashboard, page: Page
 ) -> None:
     seeded = seed_every_status(dashboard.queue)
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     expect(page.locator(".jobs-table tbody tr")).to_have_count(8)
 
     page.locator("#filter-job-type").fill("resize_image")
@@ -119,7 +119,7 @@ def test_filters_by_job_type_and_by_tag_and_clears(
 def test_pages_through_the_jobs(dashboard: Dashboard, page: Page) -> None:
     ids = [dashboard.queue.add_job("send_email", {"n": n}) for n in range(45)]
     newest_first = ids[::-1]
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
 
     expect(page.locator(".pager-info")).to_have_text(f"1{DASH}20 of 45")
     expect(page.locator("#page-number")).to_have_text("Page 1 of 3")
@@ -145,7 +145,7 @@ def test_cancels_a_pending_job_and_retries_a_failed_one_inline(
 ) -> None:
     seeded = seed_every_status(dashboard.queue)
     pending, failed = seeded["pending"][0], seeded["failed"][0]
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
 
     # Only the statuses that allow it offer the action.
     expect(page.locator('tr[data-status="completed"] [data-action]')).to_have_count(0)
@@ -182,7 +182,7 @@ def test_process_jobs_runs_one_batch_and_says_how_many_ran(
     ids = [
         dashboard.queue.add_job("send_email", {"to": f"u{n}@x.org"}) for n in range(3)
     ]
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     tab_count(page, "pending").to_have_text("3")
 
     page.locator("#process-jobs").click()
@@ -205,7 +205,7 @@ def test_a_job_page_shows_its_fields_payload_errors_and_events(
         priority=7,
     )
     dashboard.queue.create_processor(HANDLERS).start()
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     page.locator(f'tr[data-job-id="{failed}"] a.job-link').click()
 
     expect(page).to_have_url(dashboard.at(f"/jobs/{failed}"))
@@ -251,7 +251,7 @@ def test_a_waiting_job_s_token_is_completed_from_its_page(
     dashboard: Dashboard, page: Page, snap: Snap
 ) -> None:
     job_id = dashboard.queue.add_job("needs_approval", {"invoice": 7})
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     page.locator("#process-jobs").click()
     expect(page.locator(".toast-success", has_text="Processed 1 job")).to_be_visible()
 
@@ -321,7 +321,7 @@ def test_markup_in_a_payload_and_tags_is_shown_as_text(
     job_id = dashboard.queue.add_job(
         "send_email", {"note": markup}, tags=["<b>vip</b>"]
     )
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     expect(page.locator(".jobs-table .chip")).to_have_text("<b>vip</b>")
     expect(page.locator(".jobs-table .chip b")).to_have_count(0)
 
@@ -346,7 +346,7 @@ def test_dark_mode_follows_the_system_and_the_toggle_is_remembered(
 ) -> None:
     seed_every_status(dashboard.queue)
     page.emulate_media(color_scheme="dark")
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     expect(page.locator(".jobs-table tbody tr")).to_have_count(8)
     assert background(page) == "rgb(14, 17, 23)"
     snap(page, "jobs-list-dark")
@@ -387,7 +387,7 @@ def test_a_running_job_s_progress_moves_in_the_list(
     processor = queue.create_processor(
         {"generate_report": gate.handler}, job_type="generate_report"
     )
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     row = page.locator(f'tr[data-job-id="{report}"]')
     expect(row.locator(".badge")).to_have_text("pending")
 
@@ -410,7 +410,7 @@ def test_the_list_follows_the_store_live_unless_auto_refresh_is_off(
 ) -> None:
     queue = dashboard.queue
     queue.add_job("send_email", {"to": "a@example.com"})
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     rows = page.locator(".jobs-table tbody tr")
     expect(rows).to_have_count(1)
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
@@ -440,7 +440,7 @@ def test_the_status_tabs_work_from_the_keyboard(
     dashboard: Dashboard, page: Page
 ) -> None:
     seed_every_status(dashboard.queue)
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     tab_count(page, "all").to_have_text("8")
     page.locator('.tab[data-status="all"]').focus()
     page.keyboard.press("ArrowRight")
@@ -464,6 +464,6 @@ def test_a_job_retried_by_hand_past_its_attempts_says_so(
     expect(page.locator('#job-properties [data-field="attempts"] dd')).to_have_text(
         "2 (max 1, retried by hand)"
     )
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
     row = page.locator(f'tr[data-job-id="{job_id}"]')
     expect(row).to_contain_text("2 (max 1, retried by hand)")

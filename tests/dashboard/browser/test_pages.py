@@ -188,7 +188,7 @@ def test_on_a_phone_the_pages_fit_the_screen(
     try:
         phone = context.new_page()
         pages = [
-            ("/", "jobs-list-phone", ".jobs-table tbody tr", 7),
+            ("/jobs", "jobs-list-phone", ".jobs-table tbody tr", 7),
             (f"/jobs/{job_id}", "job-phone", "#job-events .timeline-item", 3),
         ]
         for path, name, items, count in pages:
@@ -197,7 +197,7 @@ def test_on_a_phone_the_pages_fit_the_screen(
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{path} is {width}px wide"
             snap(phone, name)
-        phone.goto(dashboard.at("/"))
+        phone.goto(dashboard.at("/jobs"))
         # The table header is hidden; each job is a card of its own.
         expect(phone.locator(".jobs-table thead")).to_be_hidden()
         expect(phone.locator(".jobs-table tbody tr")).to_have_count(7)
@@ -214,7 +214,7 @@ def test_the_core_actions_on_postgres_and_redis(
     failed = queue.add_job("always_fails", {}, max_attempts=1)
     queue.create_processor(HANDLERS).start()
     ready = [queue.add_job("send_email", {"to": f"{n}@x.org"}) for n in range(2)]
-    page.goto(dashboard.at("/"))
+    page.goto(dashboard.at("/jobs"))
 
     expect(page.locator('.tab[data-status="all"] .count')).to_have_text("4")
     expect(page.locator('.tab[data-status="completed"] .count')).to_have_text("1")

@@ -9,6 +9,8 @@ function metaContent(name) {
 
 export const basePath = metaContent("dataqueue-base").replace(/\/+$/, "");
 const csrfToken = metaContent("dataqueue-csrf");
+/** True when the dashboard was made read-only: the page offers no action. */
+export const readOnly = metaContent("dataqueue-read-only") === "1";
 
 export class ApiError extends Error {
   constructor(message, status) {
@@ -78,6 +80,13 @@ export const api = {
   flows: (params) => get("/api/flows", params),
   flow: (flowId) => get(`/api/flows/${id(flowId)}`),
   workers: () => get("/api/workers"),
+  quietWorker: (workerId) => post(`/api/workers/${id(workerId)}/quiet`),
+  overview: (params) => get("/api/overview", params),
+  queues: () => get("/api/queues"),
+  search: (params) => get("/api/search", params),
+  bulk: (body) => post("/api/jobs/bulk", body),
+  runCron: (cronId) => post(`/api/cron/${id(cronId)}/run`),
+  editCron: (cronId, changes) => post(`/api/cron/${id(cronId)}/edit`, changes),
 };
 
 /**

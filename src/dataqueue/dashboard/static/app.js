@@ -3,16 +3,20 @@
 
 import { api, basePath, subscribe } from "./api.js";
 import { fill, h, tickTimes } from "./dom.js";
-import { REFRESH_EVENT } from "./refresh.js";
+import { REFRESH_EVENT, THEME_EVENT } from "./refresh.js";
 import { toast, toastError } from "./toast.js";
 import { mountCron } from "./views/cron.js";
 import { mountFlow, mountFlows } from "./views/flows.js";
 import { mountJob } from "./views/job.js";
 import { mountJobs } from "./views/jobs.js";
+import { mountOverview } from "./views/overview.js";
+import { mountQueues } from "./views/queues.js";
 import { mountWorkers } from "./views/workers.js";
 
 const ROUTES = [
-  { pattern: /^\/$/, nav: "jobs", mount: mountJobs },
+  { pattern: /^\/$/, nav: "overview", mount: mountOverview },
+  { pattern: /^\/queues$/, nav: "queues", mount: mountQueues },
+  { pattern: /^\/jobs$/, nav: "jobs", mount: mountJobs },
   { pattern: /^\/jobs\/([^/]+)$/, nav: "jobs", mount: mountJob },
   { pattern: /^\/cron$/, nav: "cron", mount: mountCron },
   { pattern: /^\/flows$/, nav: "flows", mount: mountFlows },
@@ -36,6 +40,8 @@ function applyTheme(theme) {
   const toggle = document.getElementById("theme-toggle");
   toggle.setAttribute("aria-label", `Switch to ${next} theme`);
   toggle.title = `Switch to ${next} theme`;
+  // Charts draw with the theme's colours: they redraw on this.
+  window.dispatchEvent(new CustomEvent(THEME_EVENT));
 }
 
 function setUpTheme() {
@@ -140,7 +146,7 @@ function createApp() {
           "section",
           { class: "page" },
           h("h1", { text: "Page not found" }),
-          h("p", {}, h("a", { href: href("/"), text: "Back to the jobs" })),
+          h("p", {}, h("a", { href: href("/"), text: "Back to the overview" })),
         ),
       );
       return;

@@ -2,6 +2,8 @@
 // refresh asked for after an action ("Process jobs"), never timed polling.
 
 export const REFRESH_EVENT = "dataqueue:refresh";
+/** Dispatched on window when the theme changes. */
+export const THEME_EVENT = "dataqueue:theme";
 
 /**
  * Run `load` when asked, never twice at once: requests arriving while it

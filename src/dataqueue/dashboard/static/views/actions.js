@@ -1,6 +1,6 @@
 // Cancel and Retry, offered where the queue allows them.
 
-import { api } from "../api.js";
+import { api, readOnly } from "../api.js";
 import { h } from "../dom.js";
 import { toastError } from "../toast.js";
 
@@ -24,6 +24,7 @@ export function jobActions(job, { small = false, done }) {
     }
   };
   const buttons = [];
+  if (readOnly) return h("span", { class: "actions" });
   if (CANCELLABLE.has(job.status)) {
     const button = h("button", {
       type: "button",

@@ -1,6 +1,7 @@
-// Cron schedules: expression, zone, next runs, last job; pause and resume.
+// Cron schedules: expression, zone, next runs, last job; pause and resume,
+// run now, and edit.
 
-import { api } from "../api.js";
+import { api, readOnly } from "../api.js";
 import { emptyState, fill, h, listPage, loading, statusBadge, tagChips, timeAgo, timeFull } from "../dom.js";
 import { refresher } from "../refresh.js";
 import { toast, toastError } from "../toast.js";
@@ -89,7 +90,11 @@ export function mountCron(main, { app }) {
               h("a", { class: "mono", href: app.href(`/jobs/${schedule.last_job_id}`), text: `#${schedule.last_job_id}` }),
             ),
       ),
-      h("td", { class: "row-actions" }, toggleButton(schedule)),
+      h(
+        "td",
+        { class: "row-actions" },
+        readOnly ? null : h("span", { class: "actions" }, runButton(schedule), editButton(schedule), toggleButton(schedule)),
+      ),
     );
   }
 
@@ -114,6 +119,92 @@ export function mountCron(main, { app }) {
       }
     });
     return button;
+  }
+
+  function runButton(schedule) {
+    const button = h("button", {
+      type: "button",
+      class: "button small",
+      dataset: { action: "run" },
+      text: "Run now",
+      "aria-label": `Run ${schedule.schedule_name} now`,
+    });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const { job_id: jobId } = await api.runCron(schedule.id);
+        toast(`${schedule.schedule_name}: job #${jobId} enqueued`, "success");
+        loader.run();
+      } catch (error) {
+        toastError(error);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
+  function editButton(schedule) {
+    return h("button", {
+      type: "button",
+      class: "button small",
+      dataset: { action: "edit" },
+      text: "Edit",
+      "aria-label": `Edit ${schedule.schedule_name}`,
+      on: { click: () => editDialog(schedule) },
+    });
+  }
+
+  function editDialog(schedule) {
+    const field = (label, name, value, attrs = {}) =>
+      h("label", { class: "field" }, h("span", { class: "field-label", text: label }), h("input", { name, value, autocomplete: "off", ...attrs }));
+    const payload = h("textarea", { name: "payload", rows: 4, class: "mono", spellcheck: "false" });
+    payload.value = JSON.stringify(schedule.payload, null, 2);
+    const form = h(
+      "form",
+      { class: "cron-form", method: "dialog" },
+      field("Expression", "cron_expression", schedule.cron_expression, { class: "mono", required: true }),
+      field("Time zone", "timezone", schedule.timezone, { required: true }),
+      field("Priority", "priority", String(schedule.priority), { type: "number", step: 1 }),
+      field("Max attempts", "max_attempts", String(schedule.max_attempts), { type: "number", min: 1, step: 1 }),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Payload (JSON)" }), payload),
+      h(
+        "div",
+        { class: "dialog-buttons" },
+        h("button", { type: "button", class: "button", value: "cancel", text: "Cancel", on: { click: () => dialog.close() } }),
+        h("button", { type: "submit", class: "button primary", text: "Save" }),
+      ),
+    );
+    const dialog = h("dialog", { class: "cron-dialog", id: "cron-dialog" }, h("h2", { text: `Edit ${schedule.schedule_name}` }), form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      let parsed;
+      try {
+        parsed = JSON.parse(data.get("payload") || "null");
+      } catch {
+        toast("The payload must be valid JSON.", "error");
+        return;
+      }
+      const changes = {
+        cron_expression: data.get("cron_expression").trim(),
+        timezone: data.get("timezone").trim(),
+        priority: Number(data.get("priority")),
+        max_attempts: Number(data.get("max_attempts")),
+        payload: parsed,
+      };
+      try {
+        await api.editCron(schedule.id, changes);
+        toast(`${schedule.schedule_name} saved`, "success");
+        dialog.close();
+        loader.run();
+      } catch (error) {
+        toastError(error);
+      }
+    });
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   const loader = refresher(load);

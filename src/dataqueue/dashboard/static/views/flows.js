@@ -126,7 +126,11 @@ export function mountFlows(main, { query, app }) {
         return h(
           "tr",
           { dataset: { flowId: flow.id } },
-          cell("Flow", h("a", { class: "mono", href: app.href(`/flows/${encodeURIComponent(flow.id)}`), text: shortId(flow.id) })),
+          cell(
+            "Flow",
+            h("a", { class: "flow-name", href: app.href(`/flows/${encodeURIComponent(flow.id)}`), text: flowName(flow) }),
+            h("div", { class: "muted small mono", text: shortId(flow.id) }),
+          ),
           cell("Status", statusBadge(flow.status), " ", flowFlags(flow)),
           cell("Barrier", barrier(flow)),
           cell("Policy", flow.failure_policy),
@@ -224,7 +228,7 @@ export function mountFlow(main, { params, app }) {
           { class: "breadcrumb", "aria-label": "Breadcrumb" },
           h("a", { href: app.href("/flows"), text: "Flows" }),
           h("span", { "aria-hidden": "true", text: "/" }),
-          h("span", { class: "mono", text: shortId(flow.id) }),
+          h("span", { text: flowName(flow) }),
         ),
         h(
           "div",
@@ -232,7 +236,7 @@ export function mountFlow(main, { params, app }) {
           h(
             "div",
             { class: "title-block" },
-            h("h1", {}, "Flow ", statusBadge(flow.status), " ", flowFlags(flow)),
+            h("h1", {}, flowName(flow), " ", statusBadge(flow.status), " ", flowFlags(flow)),
             h("p", { class: "subtitle mono", text: flow.id }),
           ),
         ),
@@ -326,4 +330,10 @@ export function mountFlow(main, { params, app }) {
 
 function prop(label, value) {
   return h("div", { class: "prop" }, h("dt", { text: label }), h("dd", {}, value));
+}
+
+/** A flow's name: its entity ("item item-1") and its join's job type. */
+export function flowName(flow) {
+  const entity = flow.entity ? `${flow.entity.type} ${flow.entity.id} · ` : "";
+  return `${entity}${flow.join_job_type}`;
 }

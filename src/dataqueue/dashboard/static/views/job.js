@@ -127,7 +127,7 @@ export function mountJob(main, { params, app }) {
     h(
       "nav",
       { class: "breadcrumb", "aria-label": "Breadcrumb" },
-      h("a", { href: app.href("/"), text: "Jobs" }),
+      h("a", { href: app.href("/jobs"), text: "Jobs" }),
       h("span", { "aria-hidden": "true", text: "/" }),
       h("span", { text: `#${jobId}` }),
     ),

@@ -1,7 +1,8 @@
-// The jobs list: status tabs with counts, type and tag filters, pages,
-// inline cancel / retry, refreshed live from the shared stream.
+// The jobs list: status tabs with counts, type and tag filters, search by
+// id or payload text, pages, inline cancel / retry, bulk actions on a
+// selection or a whole filter, refreshed live from the shared stream.
 
-import { api } from "../api.js";
+import { api, readOnly } from "../api.js";
 import {
   attemptsText,
   emptyState,
@@ -16,6 +17,7 @@ import {
 import { refresher } from "../refresh.js";
 import { toast, toastError } from "../toast.js";
 import { jobActions } from "./actions.js";
+import { createBulk } from "./bulk.js";
 
 const PAGE_SIZE = 20;
 const STATUSES = ["pending", "processing", "completed", "failed", "cancelled", "waiting"];
@@ -40,6 +42,7 @@ function readState(query) {
     status: STATUSES.includes(status) ? status : "all",
     jobType: query.get("job_type") || "",
     tags: query.get("tags") || "",
+    q: query.get("q") || "",
     page: Number.isFinite(page) && page > 0 ? page : 1,
   };
 }
@@ -50,11 +53,12 @@ export function mountJobs(main, { query, app }) {
   let autoRefresh = localStorage.getItem(AUTO_REFRESH_KEY) !== "off";
   let staleWhilePaused = false;
   let lastCounts = null;
+  let revealed = null;
 
   // ---- the static frame; the data parts are filled by `load` ----
 
   const tabButtons = new Map();
-  const tabs = tabKeys(h(
+  const tabList = tabKeys(h(
     "div",
     { class: "tabs", role: "tablist", "aria-label": "Status" },
     TABS.map(([status, label]) => {
@@ -75,6 +79,7 @@ export function mountJobs(main, { query, app }) {
       return button;
     }),
   ));
+  const tabs = scrollHint(tabList);
 
   // Free text, with the types the dashboard knows as suggestions: jobs of
   // any type can be in the store.
@@ -97,6 +102,14 @@ export function mountJobs(main, { query, app }) {
     autocomplete: "off",
     value: state.tags,
   });
+  const searchInput = h("input", {
+    id: "filter-search",
+    name: "q",
+    type: "search",
+    placeholder: "#123 or text in the payload",
+    autocomplete: "off",
+    value: state.q,
+  });
   const filters = h(
     "form",
     {
@@ -105,10 +118,16 @@ export function mountJobs(main, { query, app }) {
       on: {
         submit: (event) => {
           event.preventDefault();
-          update({ jobType: typeInput.value.trim(), tags: parseTags(tagInput.value).join(","), page: 1 });
+          update({
+            jobType: typeInput.value.trim(),
+            tags: parseTags(tagInput.value).join(","),
+            q: searchInput.value.trim(),
+            page: 1,
+          });
         },
       },
     },
+    h("label", { class: "field grow" }, h("span", { class: "field-label", text: "Search" }), searchInput),
     h("label", { class: "field" }, h("span", { class: "field-label", text: "Job type" }), typeInput, typeOptions),
     h(
       "label",
@@ -126,7 +145,8 @@ export function mountJobs(main, { query, app }) {
         click: () => {
           typeInput.value = "";
           tagInput.value = "";
-          update({ jobType: "", tags: "", page: 1 });
+          searchInput.value = "";
+          update({ jobType: "", tags: "", q: "", page: 1 });
         },
       },
     }),
@@ -156,6 +176,15 @@ export function mountJobs(main, { query, app }) {
   });
   const tableHolder = h("div", { class: "card table-card" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  const bulk = createBulk({
+    filter: () => ({
+      status: state.status === "all" ? null : state.status,
+      job_type: state.jobType || null,
+      tags: parseTags(state.tags),
+    }),
+    total: () => totalFor(state.status),
+    done: () => loader.run(),
+  });
 
   fill(
     main,
@@ -175,6 +204,7 @@ export function mountJobs(main, { query, app }) {
       ),
       tabs,
       filters,
+      bulk.bar,
       tableHolder,
       pager,
     ),
@@ -188,8 +218,10 @@ export function mountJobs(main, { query, app }) {
       status: state.status === "all" ? "" : state.status,
       job_type: state.jobType,
       tags: state.tags,
+      q: state.q,
       page: state.page > 1 ? state.page : "",
     });
+    bulk.reset();
     watch();
     loader.run();
   }
@@ -223,9 +255,10 @@ export function mountJobs(main, { query, app }) {
   async function load() {
     const asked = JSON.stringify(state);
     try {
+      const { limit, offset, ...filtersOnly } = listParams();
       const [countsResponse, jobsResponse] = await Promise.all([
         api.counts({ job_type: state.jobType, tags: parseTags(state.tags) }),
-        api.jobs(listParams()),
+        state.q ? api.search({ ...filtersOnly, q: state.q, limit: PAGE_SIZE }) : api.jobs({ ...filtersOnly, limit, offset }),
       ]);
       // The filters or page changed meanwhile: a load for them follows.
       if (JSON.stringify(state) !== asked) return;
@@ -234,7 +267,9 @@ export function mountJobs(main, { query, app }) {
       lastCounts = countsResponse.counts;
       renderTabs();
       renderTable(jobsResponse.jobs);
-      renderPager(jobsResponse.jobs.length, jobsResponse.has_more);
+      if (state.q) renderSearchNote(jobsResponse);
+      else renderPager(jobsResponse.jobs.length, jobsResponse.has_more);
+      bulk.pageShown(jobsResponse.jobs);
     } catch (error) {
       toastError(error);
     }
@@ -247,6 +282,12 @@ export function mountJobs(main, { query, app }) {
   }
 
   function renderTabs() {
+    // Once the counts have given the tabs their widths, the chosen one is
+    // brought on screen (on a phone "Failed" starts off to the right).
+    if (lastCounts && revealed !== state.status) {
+      revealed = state.status;
+      requestAnimationFrame(() => tabButtons.get(state.status).button.scrollIntoView({ block: "nearest", inline: "nearest" }));
+    }
     for (const [status, { button, count }] of tabButtons) {
       const selected = status === state.status;
       button.setAttribute("aria-selected", String(selected));
@@ -258,7 +299,7 @@ export function mountJobs(main, { query, app }) {
 
   function renderTable(jobs) {
     if (jobs.length === 0) {
-      const filtered = state.jobType || state.tags;
+      const filtered = state.jobType || state.tags || state.q;
       const scope = state.status === "all" ? "jobs" : `${state.status} jobs`;
       fill(
         tableHolder,
@@ -279,6 +320,7 @@ export function mountJobs(main, { query, app }) {
       h(
         "tr",
         {},
+        readOnly ? null : h("th", { scope: "col", class: "select-cell" }, bulk.header),
         ["ID", "Type", "Status", "Tags", "Attempts", "Priority", "Progress", "Created", ""].map((label) =>
           h("th", { scope: "col", text: label }),
         ),
@@ -293,9 +335,15 @@ export function mountJobs(main, { query, app }) {
     return h(
       "tr",
       { dataset: { jobId: job.id, status: job.status } },
+      readOnly ? null : h("td", { class: "select-cell" }, bulk.rowBox(job)),
       cell("ID", h("a", { class: "job-link mono", href: app.href(`/jobs/${job.id}`), text: `#${job.id}` })),
       cell("Type", h("span", { class: "mono", text: job.job_type })),
-      cell("Status", statusBadge(job.status), statusNote(job)),
+      cell(
+        "Status",
+        statusBadge(job.status),
+        statusNote(job),
+        job.last_error && job.status === "failed" ? h("div", { class: "row-error", title: job.last_error, text: job.last_error }) : null,
+      ),
       cell("Tags", tagChips(job.tags)),
       cell("Attempts", attemptsText(job, " / ")),
       cell("Priority", String(job.priority)),
@@ -358,6 +406,19 @@ export function mountJobs(main, { query, app }) {
     );
   }
 
+  function renderSearchNote(found) {
+    fill(
+      pager,
+      h("span", {
+        class: "pager-info",
+        id: "search-note",
+        text:
+          `${found.jobs.length.toLocaleString()} found among the newest ${found.scanned.toLocaleString()} jobs` +
+          (found.exhausted ? " (every job searched)" : ` (a search reads at most ${found.scan_limit.toLocaleString()})`),
+      }),
+    );
+  }
+
   function statusNote(job) {
     if (job.status === "failed" && job.next_attempt_at) {
       return h("span", { class: "status-note" }, "retry ", timeAgo(job.next_attempt_at));
@@ -392,4 +453,29 @@ export function mountJobs(main, { query, app }) {
     loader.stop();
     stopLive();
   };
+}
+
+/**
+ * Wrap a sideways-scrolling tab list: fades and arrow buttons show that
+ * more tabs lie beyond an edge (on a phone "Failed" is off-screen), and the
+ * selected tab is scrolled into view.
+ */
+function scrollHint(list) {
+  const step = (direction) => () => list.scrollBy({ left: direction * list.clientWidth * 0.7, behavior: "smooth" });
+  const before = h("button", { type: "button", class: "tabs-more tabs-more-left", "aria-label": "More tabs to the left", tabindex: "-1", text: "‹", on: { click: step(-1) } });
+  const after = h("button", { type: "button", class: "tabs-more tabs-more-right", "aria-label": "More tabs to the right", tabindex: "-1", text: "›", on: { click: step(1) } });
+  const wrap = h("div", { class: "tabs-wrap" }, list, before, after);
+  const update = () => {
+    const overflow = list.scrollWidth - list.clientWidth;
+    wrap.dataset.moreLeft = String(overflow > 1 && list.scrollLeft > 1);
+    wrap.dataset.moreRight = String(overflow > 1 && list.scrollLeft < overflow - 1);
+  };
+  list.addEventListener("scroll", update, { passive: true });
+  new ResizeObserver(update).observe(list);
+  list.addEventListener("click", (event) => {
+    const tab = event.target.closest('[role="tab"]');
+    if (tab) tab.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+  requestAnimationFrame(update);
+  return wrap;
 }

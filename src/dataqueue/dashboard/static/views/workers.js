@@ -1,9 +1,10 @@
-// Live workers: where they run, their heartbeats, what they hold now.
+// Live workers: where they run, their heartbeats, what they hold now, what
+// they have done; "Stop taking jobs" quiets one (it finishes what it runs).
 
-import { api } from "../api.js";
+import { api, readOnly } from "../api.js";
 import { emptyState, fill, h, listPage, loading, progressBar, tagChips, timeAgo, timeFull } from "../dom.js";
 import { refresher } from "../refresh.js";
-import { toastError } from "../toast.js";
+import { toast, toastError } from "../toast.js";
 
 // A heartbeat older than this is shown as late (workers beat every few seconds).
 const LATE_AFTER_MS = 60_000;
@@ -61,6 +62,8 @@ export function mountWorkers(main, { app }) {
         { class: "worker-head" },
         h("span", { class: `live-dot${late ? " late" : ""}`, "aria-hidden": "true" }),
         h("h2", { class: "worker-host", text: `${worker.host} · pid ${worker.pid}` }),
+        worker.quiet ? h("span", { class: "badge status-quiet", text: "quiet" }) : null,
+        readOnly || worker.quiet ? null : quietButton(worker),
       ),
       h("p", { class: "worker-id mono muted", text: worker.id }),
       h(
@@ -68,6 +71,16 @@ export function mountWorkers(main, { app }) {
         { class: "props" },
         prop("Last heartbeat", h("span", { class: late ? "late-text" : "" }, timeAgo(worker.last_heartbeat))),
         prop("Started", timeFull(worker.started_at)),
+        prop(
+          "Done",
+          h(
+            "span",
+            { class: "worker-counts" },
+            h("span", { dataset: { count: "processed" }, text: `${worker.processed.toLocaleString()} processed` }),
+            " · ",
+            h("span", { class: worker.failed ? "late-text" : "", dataset: { count: "failed" }, text: `${worker.failed.toLocaleString()} failed` }),
+          ),
+        ),
         prop("Job types", worker.job_types === null ? "all" : tagChips(worker.job_types)),
         prop(
           "Busy",
@@ -92,6 +105,30 @@ export function mountWorkers(main, { app }) {
         ),
       ),
     );
+  }
+
+  function quietButton(worker) {
+    const button = h("button", {
+      type: "button",
+      class: "button small danger",
+      dataset: { action: "quiet" },
+      text: "Stop taking jobs",
+      "aria-label": `Stop worker ${worker.id} taking jobs`,
+    });
+    button.addEventListener("click", async () => {
+      const question = `Ask ${worker.host} · pid ${worker.pid} to stop taking jobs? It finishes what it runs, then idles until it is restarted.`;
+      if (!window.confirm(question)) return;
+      button.disabled = true;
+      try {
+        await api.quietWorker(worker.id);
+        toast("The worker will stop taking jobs at its next heartbeat", "success");
+        loader.run();
+      } catch (error) {
+        button.disabled = false;
+        toastError(error);
+      }
+    });
+    return button;
   }
 
   const loader = refresher(load);

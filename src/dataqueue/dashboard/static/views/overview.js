@@ -1,0 +1,220 @@
+// The overview, the dashboard's home: per minute over the last hour or
+// day, what the workers completed and started, how long jobs waited from
+// due to start, and how many attempts failed; the queue's counts above.
+// Drawn with uPlot (vendor/uplot), in the colours of the current theme.
+
+import { api } from "../api.js";
+import { fill, h, listPage, loading } from "../dom.js";
+import { THEME_EVENT, refresher } from "../refresh.js";
+import { toastError } from "../toast.js";
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+
+const WINDOWS = [
+  ["hour", "Last hour"],
+  ["day", "Last day"],
+];
+const STATUSES = ["pending", "processing", "waiting", "failed"];
+const CHART_HEIGHT = 200;
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+/** The charts: each a title, its series (label, field, colour variable). */
+const CHARTS = [
+  {
+    id: "throughput",
+    title: "Throughput",
+    unit: "jobs / min",
+    series: [
+      ["Completed", "completed", "--completed"],
+      ["Started", "started", "--processing"],
+    ],
+  },
+  {
+    id: "latency",
+    title: "Enqueue to start",
+    unit: "seconds (mean)",
+    series: [["Mean delay", "mean_start_delay_seconds", "--waiting"]],
+  },
+  {
+    id: "failures",
+    title: "Failures",
+    unit: "attempts / min",
+    series: [["Failed", "failed", "--failed"]],
+  },
+];
+
+function chartOptions(chart, width) {
+  const text = cssVar("--muted");
+  const grid = cssVar("--border");
+  const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  return {
+    width,
+    height: CHART_HEIGHT,
+    legend: { show: true, live: true },
+    cursor: { drag: { x: false, y: false } },
+    scales: { x: { time: true }, y: { range: (self, min, max) => [0, Math.max(1, max * 1.1)] } },
+    axes: [axis, { ...axis, size: 50 }],
+    series: [
+      {},
+      ...chart.series.map(([label, , colour]) => ({
+        label,
+        stroke: cssVar(colour),
+        width: 2,
+        fill: `${cssVar(colour)}22`,
+        spanGaps: false,
+        // The delay has no value in a minute without starts: a minute alone
+        // between such ones is a dot, not nothing. Counts are never empty.
+        points: { show: chart.id === "latency", size: 4 },
+      })),
+    ],
+  };
+}
+
+function chartData(chart, minutes) {
+  return [
+    minutes.map((point) => new Date(point.minute).getTime() / 1000),
+    ...chart.series.map(([, field]) => minutes.map((point) => point[field])),
+  ];
+}
+
+export function mountOverview(main, { query, app }) {
+  app.title("Overview");
+  let windowName = query.get("window") === "day" ? "day" : "hour";
+  let lastMinutes = null;
+  const plots = new Map();
+
+  const windowTabs = h(
+    "div",
+    { class: "segmented", role: "group", "aria-label": "Time window" },
+    WINDOWS.map(([name, label]) =>
+      h("button", {
+        type: "button",
+        class: "segment",
+        dataset: { window: name },
+        "aria-pressed": String(name === windowName),
+        text: label,
+        on: { click: () => choose(name) },
+      }),
+    ),
+  );
+  const tiles = h("div", { class: "stat-tiles", id: "overview-tiles" });
+  const charts = h(
+    "div",
+    { class: "charts" },
+    CHARTS.map((chart) =>
+      h(
+        "section",
+        { class: "card chart-card", id: `chart-${chart.id}`, dataset: { chart: chart.id } },
+        h("h2", { class: "card-title" }, chart.title, " ", h("span", { class: "muted small", text: chart.unit })),
+        h("div", { class: "chart-total", dataset: { total: chart.id } }),
+        h("div", { class: "chart-plot" }, loading()),
+      ),
+    ),
+  );
+  const page = listPage(
+    "Overview",
+    "What the workers did per minute, as their heartbeats report it, and the queue now.",
+    h("div", { class: "overview-tools" }, windowTabs),
+    tiles,
+    charts,
+  );
+  fill(main, page);
+
+  function choose(name) {
+    windowName = name;
+    app.setQuery({ window: name === "hour" ? "" : name });
+    for (const button of windowTabs.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.window === name));
+    }
+    loader.run();
+  }
+
+  async function load() {
+    try {
+      const [{ minutes }, { counts }] = await Promise.all([
+        api.overview({ window: windowName }),
+        api.counts({}),
+      ]);
+      lastMinutes = minutes;
+      renderTiles(counts, minutes);
+      draw(minutes, false);
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
+  function renderTiles(counts, minutes) {
+    const sum = (field) => minutes.reduce((total, point) => total + point[field], 0);
+    const firsts = sum("first_starts");
+    const delays = minutes.reduce(
+      (total, point) => total + (point.mean_start_delay_seconds ?? 0) * point.first_starts,
+      0,
+    );
+    const windowLabel = windowName === "day" ? "last day" : "last hour";
+    fill(
+      tiles,
+      STATUSES.map((status) =>
+        tile(`tile-${status}`, status.charAt(0).toUpperCase() + status.slice(1), counts[status] ?? 0, "now", app.href(`/jobs?status=${status}`)),
+      ),
+      tile("tile-completed", "Completed", sum("completed"), windowLabel),
+      tile("tile-failed-window", "Failed attempts", sum("failed"), windowLabel),
+      tile("tile-delay", "Mean wait to start", firsts ? `${(delays / firsts).toFixed(2)} s` : "—", windowLabel),
+    );
+    for (const chart of CHARTS) {
+      const field = chart.series[0][1];
+      const total = field === "mean_start_delay_seconds" ? "" : `${sum(field).toLocaleString()} in the ${windowLabel}`;
+      charts.querySelector(`[data-total="${chart.id}"]`).textContent = total;
+    }
+  }
+
+  function tile(id, label, value, note, link) {
+    const text = typeof value === "number" ? value.toLocaleString() : value;
+    const body = [h("span", { class: "tile-value", text }), h("span", { class: "tile-label", text: label }), h("span", { class: "tile-note", text: note })];
+    return link
+      ? h("a", { class: "card tile", id, href: link }, body)
+      : h("div", { class: "card tile", id }, body);
+  }
+
+  /** Draw (or update) every chart; `rebuild` starts them over (theme, size). */
+  function draw(minutes, rebuild) {
+    for (const chart of CHARTS) {
+      const holder = charts.querySelector(`#chart-${chart.id} .chart-plot`);
+      const width = Math.max(240, holder.clientWidth || 600);
+      let plot = plots.get(chart.id);
+      if (plot && (rebuild || plot.width !== width)) {
+        plot.destroy();
+        plot = null;
+      }
+      if (!plot) {
+        fill(holder);
+        plot = new uPlot(chartOptions(chart, width), chartData(chart, minutes), holder);
+        plots.set(chart.id, plot);
+      } else {
+        plot.setData(chartData(chart, minutes));
+      }
+    }
+  }
+
+  const redraw = () => {
+    if (lastMinutes) draw(lastMinutes, true);
+  };
+  let resizeTimer = null;
+  const onResize = () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => lastMinutes && draw(lastMinutes, false), 150);
+  };
+  window.addEventListener(THEME_EVENT, redraw);
+  window.addEventListener("resize", onResize);
+  const loader = refresher(load);
+  const stopLive = app.live.onChange(() => loader.run());
+  loader.run();
+  return () => {
+    loader.stop();
+    stopLive();
+    window.removeEventListener(THEME_EVENT, redraw);
+    window.removeEventListener("resize", onResize);
+    for (const plot of plots.values()) plot.destroy();
+  };
+}

@@ -1,0 +1,277 @@
+"""The routes for people on call: overview series, queues, search, bulk
+actions, cron run-now and edit, quieting a worker; read-only mode and the
+audit record of every action."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import pytest
+
+import dataqueue as dq
+from dataqueue.dashboard import create_app
+from dataqueue.testing import FakeClock
+from tests.dashboard.conftest import (
+    DashboardClient,
+    MakeDashboard,
+    dashboard_client,
+)
+from tests.dashboard.jobs import HANDLERS
+
+
+async def seed(queue: dq.JobQueue, clock: FakeClock) -> dict[str, Any]:
+    """Two completed echo jobs (due 3 s before they started), one failed
+    boom job, one pending echo job."""
+    done = [await queue.add_job("echo", {"to": f"u{n}@example.com"}) for n in range(2)]
+    failed = await queue.add_job("boom", {"to": "bounce@example.com"}, max_attempts=1)
+    clock.advance(3)
+    assert await queue.create_processor(HANDLERS, batch_size=10).start() == 3
+    pending = await queue.add_job("echo", {"to": "later@example.com"}, tags=["x"])
+    return {"done": done, "failed": failed, "pending": pending}
+
+
+async def test_the_overview_is_every_minute_of_the_window_summed_over_types(
+    queue: dq.JobQueue, clock: FakeClock, dash: DashboardClient
+) -> None:
+    await seed(queue, clock)
+
+    hour = (await dash.get("/api/overview")).json()
+    day = (await dash.get("/api/overview?window=day")).json()
+    echo = (await dash.get("/api/overview?job_type=echo")).json()
+
+    assert (len(hour["minutes"]), len(day["minutes"])) == (60, 1440)
+    last = hour["minutes"][-1]
+    assert last["minute"].startswith(clock.now().strftime("%Y-%m-%dT%H:%M:00"))
+    assert (last["started"], last["completed"], last["failed"]) == (3, 2, 1)
+    assert (last["first_starts"], last["mean_start_delay_seconds"]) == (3, 3.0)
+    assert hour["minutes"][0]["mean_start_delay_seconds"] is None
+    assert day["minutes"][-1] == last
+    assert echo["minutes"][-1]["failed"] == 0
+    assert (await dash.get("/api/overview?window=week")).status_code == 400
+
+
+async def test_the_queues_are_one_row_per_job_type(
+    queue: dq.JobQueue, clock: FakeClock, dash: DashboardClient
+) -> None:
+    await seed(queue, clock)
+    clock.advance(30)
+
+    rows = {
+        row["job_type"]: row for row in (await dash.get("/api/queues")).json()["queues"]
+    }
+
+    assert set(rows) == {"boom", "echo"}
+    echo, boom = rows["echo"], rows["boom"]
+    assert (echo["counts"]["completed"], echo["counts"]["pending"]) == (2, 1)
+    assert echo["oldest_pending_seconds"] == 30.0
+    assert (echo["completed_last_hour"], echo["failure_rate"]) == (2, 0.0)
+    assert echo["throughput_per_minute"] == round(2 / 60, 3)
+    assert (boom["failed_last_hour"], boom["failure_rate"]) == (1, 1.0)
+    assert boom["oldest_pending_seconds"] is None
+
+
+async def test_search_finds_an_id_and_payload_text_within_the_filters(
+    queue: dq.JobQueue, clock: FakeClock, dash: DashboardClient
+) -> None:
+    jobs = await seed(queue, clock)
+
+    async def found(query: str) -> list[int]:
+        answer = await dash.get(f"/api/search?{query}")
+        assert answer.status_code == 200, answer.text
+        return [job["id"] for job in answer.json()["jobs"]]
+
+    assert await found("q=BOUNCE") == [jobs["failed"]]
+    assert await found(f"q=%23{jobs['pending']}") == [jobs["pending"]]
+    # The id first, then payloads that hold the text ("u1@example.com").
+    assert (await found(f"q={jobs['done'][0]}"))[0] == jobs["done"][0]
+    assert await found("q=example.com&status=completed") == jobs["done"][::-1]
+    assert await found("q=example.com&job_type=echo&tags=x") == [jobs["pending"]]
+    assert await found("q=nowhere") == []
+    body = (await dash.get("/api/search?q=example")).json()
+    assert (body["scanned"], body["exhausted"]) == (4, True)
+    assert (await dash.get("/api/search")).status_code == 400
+
+
+async def test_bulk_actions_change_what_the_status_allows_and_say_so(
+    queue: dq.JobQueue, clock: FakeClock, dash: DashboardClient
+) -> None:
+    jobs = await seed(queue, clock)
+    everything = [*jobs["done"], jobs["failed"], jobs["pending"]]
+
+    retried = (
+        await dash.post("/api/jobs/bulk", {"action": "retry", "ids": everything})
+    ).json()
+    assert (retried["changed"], retried["unchanged"]) == ([jobs["failed"]], 3)
+    cancelled = await dash.post(
+        "/api/jobs/bulk", {"action": "cancel", "filter": {"status": "pending"}}
+    )
+    assert sorted(cancelled.json()["changed"]) == sorted(
+        [jobs["failed"], jobs["pending"]]
+    )
+    assert cancelled.json()["done"] is True
+
+    deleted = await dash.post(
+        "/api/jobs/bulk", {"action": "delete", "filter": {"job_type": "echo"}}
+    )
+    assert sorted(deleted.json()["changed"]) == sorted([*jobs["done"], jobs["pending"]])
+    assert [job.id for job in await queue.get_jobs()] == [jobs["failed"]]
+
+    for bad in (
+        {"action": "explode", "ids": [1]},
+        {"action": "retry"},
+        {"action": "retry", "ids": [1], "filter": {}},
+        {"action": "retry", "ids": list(range(1, 102))},
+        {"action": "retry", "ids": ["1"]},
+        {"action": "retry", "filter": {"status": "lost"}},
+        {"action": "retry", "filter": {}, "offset": -1},
+    ):
+        assert (await dash.post("/api/jobs/bulk", bad)).status_code == 400, bad
+
+
+async def test_a_filter_is_worked_through_in_batches_from_an_offset(
+    queue: dq.JobQueue, dash: DashboardClient
+) -> None:
+    ids = await queue.add_jobs([dq.JobSpec("echo", {}) for _ in range(130)])
+    changed: list[int] = []
+    offset, done, batches = 0, False, 0
+    while not done:
+        answer = (
+            await dash.post(
+                "/api/jobs/bulk",
+                {"action": "cancel", "filter": {"job_type": "echo"}, "offset": offset},
+            )
+        ).json()
+        changed += answer["changed"]
+        offset, done, batches = answer["next_offset"], answer["done"], batches + 1
+    # Cancelled jobs stay in a filter on every status: the offset moves on.
+    assert (sorted(changed), batches) == (sorted(ids), 2)
+
+
+async def test_a_schedule_runs_now_and_is_edited(
+    queue: dq.JobQueue, dash: DashboardClient
+) -> None:
+    cron_id = await queue.add_cron_job(
+        "nightly", "0 3 * * *", "echo", {"n": 1}, priority=4, tags=["cron"]
+    )
+
+    ran = await dash.post(f"/api/cron/{cron_id}/run")
+    job = await queue.get_job(ran.json()["job_id"])
+    assert job is not None
+    assert (job.job_type, job.payload, job.priority, job.tags) == (
+        "echo",
+        {"n": 1},
+        4,
+        ["cron"],
+    )
+
+    edited = await dash.post(
+        f"/api/cron/{cron_id}/edit",
+        {"cron_expression": "*/5 * * * *", "payload": {"n": 2}},
+    )
+    assert edited.status_code == 200, edited.text
+    schedule = edited.json()["schedule"]
+    assert (schedule["cron_expression"], schedule["payload"]) == (
+        "*/5 * * * *",
+        {"n": 2},
+    )
+    assert len(schedule["next_runs"]) == 5
+    bad = await dash.post(f"/api/cron/{cron_id}/edit", {"cron_expression": "nope"})
+    assert bad.status_code == 400 and "cron" in bad.json()["error"]
+    assert (
+        await dash.post(f"/api/cron/{cron_id}/edit", {"name": "x"})
+    ).status_code == 400
+    assert (await dash.post("/api/cron/999999/run")).status_code == 404
+
+
+async def test_a_worker_is_quieted_by_id(
+    queue: dq.JobQueue, clock: FakeClock, dash: DashboardClient
+) -> None:
+    worker = dq.WorkerInfo("w-1", "box", 1, clock.now(), clock.now(), None, 1, [])
+    await queue.backend.register_worker(worker, now=clock.now())
+
+    answer = await dash.post("/api/workers/w-1/quiet")
+
+    assert answer.json() == {"worker_id": "w-1", "quiet": True}
+    assert [w.quiet for w in await queue.list_workers()] == [True]
+    assert (await dash.post("/api/workers/nobody/quiet")).status_code == 404
+
+
+async def test_a_read_only_dashboard_shows_but_refuses_every_action(
+    queue: dq.JobQueue, make_dashboard: MakeDashboard
+) -> None:
+    job_id = await queue.add_job("echo", {})
+    dash = await make_dashboard(read_only=True)
+
+    page = (await dash.get("/")).text
+    assert '<meta name="dataqueue-read-only" content="1">' in page
+    assert 'id="process-jobs"' not in page
+    assert (await dash.get(f"/api/jobs/{job_id}")).status_code == 200
+    for path in (f"/api/jobs/{job_id}/cancel", "/api/process", "/api/jobs/bulk"):
+        refused = await dash.post(path, {"action": "cancel", "ids": [job_id]})
+        assert refused.status_code == 403
+        assert refused.json() == {"error": "this dashboard is read-only"}
+    job = await queue.get_job(job_id)
+    assert job is not None and job.status is dq.JobStatus.PENDING
+    with pytest.raises(TypeError, match="read_only"):
+        create_app(queue, HANDLERS, read_only="yes")  # type: ignore[arg-type]
+
+
+def audited(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        record.dataqueue_audit  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == "dataqueue.dashboard.audit"
+    ]
+
+
+async def test_every_action_is_recorded_with_who_did_it(
+    queue: dq.JobQueue, dash: DashboardClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = await queue.add_job("echo", {})
+    caplog.set_level(logging.INFO, logger="dataqueue.dashboard.audit")
+
+    await dash.post(f"/api/jobs/{job_id}/cancel")
+    await dash.post(f"/api/jobs/{job_id}/retry")
+    await dash.post("/api/jobs/bulk", {"action": "cancel", "ids": [job_id]})
+    await dash.post("/api/process")
+
+    assert audited(caplog) == [
+        {"who": "access-token", "action": "cancel_job", "job_id": job_id},
+        {"who": "access-token", "action": "retry_job", "job_id": job_id},
+        {"who": "access-token", "action": "bulk_cancel", "job_ids": [job_id]},
+        {"who": "access-token", "action": "process_jobs", "processed": 0},
+    ]
+
+
+async def test_the_identity_is_the_basic_user_or_the_one_auth_names(
+    queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = await queue.add_job("echo", {})
+    caplog.set_level(logging.INFO, logger="dataqueue.dashboard.audit")
+    basic = base64.b64encode(b"ann:pw").decode()
+
+    def named(request: Any) -> bool:
+        request.state.dataqueue_user = "bob@example.com"
+        return True
+
+    apps = [
+        (
+            create_app(queue, HANDLERS, auth=("ann", "pw")),
+            {"Authorization": f"Basic {basic}"},
+        ),
+        (create_app(queue, HANDLERS, auth=named), {}),
+    ]
+    for app, headers in apps:
+        async with dashboard_client(app) as client:
+            client.http.headers.update(headers)
+            await client.post(f"/api/jobs/{job_id}/cancel")
+            await client.post(f"/api/jobs/{job_id}/retry")
+
+    assert [entry["who"] for entry in audited(caplog)] == [
+        "ann",
+        "ann",
+        "bob@example.com",
+        "bob@example.com",
+    ]
