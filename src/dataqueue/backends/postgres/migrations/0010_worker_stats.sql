@@ -1,4 +1,4 @@
--- 0009_worker_stats: what the dashboard's overview and workers page read.
+-- 0010_worker_stats: what the dashboard's overview and workers page read.
 -- * workers: each worker's counts since it started (sent with its
 --   heartbeats) and whether it was asked to stop taking jobs.
 -- * minute_stats: per minute and job type, what the workers reported:
