@@ -21,6 +21,7 @@ from dataqueue.errors import (
 )
 from dataqueue.events import QueueEvent
 from dataqueue.models import (
+    Dedupe,
     Entity,
     EventType,
     FailureReason,
@@ -65,6 +66,7 @@ __all__ = [
     "CronJob",
     "CronStatus",
     "DataQueueError",
+    "Dedupe",
     "Entity",
     "EntityProjection",
     "EventType",

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
 from dataqueue.models import (
+    DedupeMode,
     Entity,
     FailurePolicy,
     FailureReason,
@@ -47,6 +48,30 @@ class NewJob:
     entity: Entity | None = None
     cron: CronRun | None = None
     trace_context: dict[str, str] | None = None
+    dead_letter_job_type: str | None = None
+    dead_letter_of: int | None = None
+    """A dead letter's failed job (named in its ``added`` event; not stored)."""
+    dedupe: DedupeRule | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeRule:
+    """``dedupe=`` of a new job, decided in Python (``_transitions``).
+
+    The store keeps one record per ``key``: the job that holds it and when
+    the hold ends (``expires_at``; None: only when the job finishes). In
+    the same atomic step as the insert it reads the record and its job and
+    asks ``_transitions.dedupe_holds``: if the key is held, no job is
+    inserted and the holder's id is returned (a ``debounce`` also gives the
+    holder this job's payload and ``run_at``, renews the record's
+    ``expires_at`` and appends ``metadata`` as a ``deduplicated`` event);
+    otherwise the job is inserted and the record names it.
+    """
+
+    key: str
+    mode: DedupeMode
+    expires_at: datetime | None
+    metadata: dict[str, JSONValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +249,11 @@ class Failure:
     reason: FailureReason
     next_attempt_at: datetime | None
     traceback: str | None = None
+    dead_letter: NewJob | None = None
+    """Failed for good with a dead-letter type: the job to add with the
+    failure, atomically; the failed job keeps its id as ``dead_letter_job_id``,
+    ``dead_lettered_at`` and a ``dead_lettered`` event (the store adds the
+    id to ``_transitions.dead_lettered_metadata``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from dataqueue._commands import Completion, Failure, NewJob, Outcome, Suspension
+from dataqueue._commands import (
+    Completion,
+    DedupeRule,
+    Failure,
+    NewJob,
+    Outcome,
+    Suspension,
+)
 from dataqueue.models import (
+    DedupeMode,
     EventType,
     FailurePolicy,
     FailureReason,
     FlowStatus,
+    JobRecord,
     JobStatus,
     StepOutcome,
 )
@@ -230,6 +239,34 @@ PROLONG = Transition(
     made_by="prolong_job",
 )
 
+DEAD_LETTER = Transition(
+    name="dead letter",
+    from_statuses=frozenset((JobStatus.FAILED,)),
+    to_status=JobStatus.FAILED,
+    event=EventType.DEAD_LETTERED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by=(
+        "settle_and_claim: a Failure with a dead letter, in the same step as "
+        "its fail for good (the dead letter is added beside it)"
+    ),
+)
+
+DEBOUNCE = Transition(
+    name="debounce",
+    from_statuses=frozenset((JobStatus.PENDING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.DEDUPLICATED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by=(
+        "add_jobs: a debounced add while its key's job is pending (the job "
+        "takes the new payload and run_at)"
+    ),
+)
+
 TRANSITIONS: tuple[Transition, ...] = (
     ADD,
     CLAIM,
@@ -246,6 +283,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     MANUAL_RETRY,
     EDIT,
     PROLONG,
+    DEAD_LETTER,
+    DEBOUNCE,
 )
 
 CANCELLABLE = CANCEL.from_statuses
@@ -296,6 +335,8 @@ def added_metadata(job: NewJob) -> Metadata:
         metadata["cron_skipped"] = job.cron.skipped
     if job.trace_context is not None:
         metadata["trace_context"] = dict(job.trace_context)
+    if job.dead_letter_of is not None:
+        metadata["dead_letter_of"] = job.dead_letter_of
     return metadata
 
 
@@ -362,6 +403,99 @@ def released_metadata(worker_id: str | None) -> Metadata:
 
 def prolonged_metadata(timeout: float) -> Metadata:
     return {"timeout": timeout}
+
+
+def dead_lettered_metadata(dead_letter: NewJob) -> Metadata:
+    """``dead_lettered``: the dead letter's type; the store adds its
+    ``dead_letter_job_id``, known once it is inserted."""
+    return {"dead_letter_job_type": dead_letter.job_type}
+
+
+# -- dedupe -----------------------------------------------------------------------
+
+
+def dedupe_rule(
+    key: str, mode: DedupeMode, window: float | None, now: datetime
+) -> DedupeRule:
+    """The rule a new job's ``dedupe=`` becomes: its hold ends ``window``
+    seconds from now (None: only when the job finishes, ``until_done``)."""
+    expires_at = None if window is None else now + timedelta(seconds=window)
+    return DedupeRule(key, mode, expires_at, {"key": key, "mode": mode})
+
+
+def dedupe_holds(
+    rule: DedupeRule,
+    expires_at: datetime | None,
+    status: JobStatus | None,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Whether the key's record (its ``expires_at``, and its job's status
+    and ``next_attempt_at``; status None: the job is gone) still holds the
+    key against a new add under ``rule``: before its expiry, while the job
+    is unfinished (``until_done``), exists (``throttle``) or is still
+    pending (``debounce``)."""
+    if status is None or (expires_at is not None and now >= expires_at):
+        return False
+    if rule.mode == "debounce":
+        return status is JobStatus.PENDING
+    if rule.mode == "throttle":
+        return True
+    return not is_final(status, next_attempt_at)
+
+
+def deduplicated_metadata(rule: DedupeRule, run_at: datetime) -> Metadata:
+    """``deduplicated`` of a debounced job: the key, the mode and its new
+    ``run_at``."""
+    return {**rule.metadata, "run_at": run_at.isoformat()}
+
+
+# -- dead letters ----------------------------------------------------------------
+
+DEAD_LETTER_MAX_ATTEMPTS = 1
+"""A dead letter runs once: its handler records or alerts, it is no retry."""
+
+
+def dead_letter(
+    job: JobRecord,
+    message: str,
+    reason: FailureReason,
+    failed_at: datetime,
+    next_attempt_at: datetime | None,
+) -> NewJob | None:
+    """The job a failure adds when it fails ``job`` for good and ``job``
+    names a ``dead_letter_job_type``; None otherwise. Its payload is the
+    envelope ``{"original_job", "original_payload", "failure"}``."""
+    if next_attempt_at is not None or job.dead_letter_job_type is None:
+        return None
+    return NewJob(
+        job_type=job.dead_letter_job_type,
+        payload={
+            "original_job": {
+                "id": job.id,
+                "job_type": job.job_type,
+                "attempts": job.attempts,
+                "max_attempts": job.max_attempts,
+            },
+            "original_payload": job.payload,
+            "failure": {
+                "message": message,
+                "reason": reason.value,
+                "failed_at": failed_at.isoformat(),
+            },
+        },
+        priority=0,
+        run_at=None,
+        max_attempts=DEAD_LETTER_MAX_ATTEMPTS,
+        timeout=None,
+        force_kill_on_timeout=False,
+        tags=[],
+        idempotency_key=None,
+        retry_delay=None,
+        retry_backoff=None,
+        retry_delay_max=None,
+        dead_letter_of=job.id,
+    )
 
 
 # -- the flow barrier ----------------------------------------------------------

@@ -50,6 +50,8 @@ class EventType(StrEnum):
     PROLONGED = "prolonged"
     WAITING = "waiting"
     RESUMED = "resumed"
+    DEAD_LETTERED = "dead_lettered"
+    DEDUPLICATED = "deduplicated"
 
 
 TagMode = Literal["all", "any", "none", "exact"]
@@ -75,6 +77,29 @@ class TimeRange:
     eq: datetime | None = None
 
 
+DedupeMode = Literal["until_done", "throttle", "debounce"]
+DEDUPE_MODES: tuple[DedupeMode, ...] = ("until_done", "throttle", "debounce")
+
+
+@dataclass(frozen=True, slots=True)
+class Dedupe:
+    """Collapse adds that share ``key``.
+
+    ``until_done``: while a job with the key is unfinished (pending,
+    processing, waiting, or failed with a retry planned), a later add
+    returns its id; ``window``, if given, frees the key sooner.
+    ``throttle``: for ``window`` after a job with the key was added, later
+    adds return its id. ``debounce``: the job runs ``window`` after the
+    last add (unless ``run_at``/``delay`` says otherwise); a later add
+    within the window, while the job is still pending, replaces its payload
+    and moves its ``run_at``, and returns its id.
+    """
+
+    key: str
+    window: Duration | None = None
+    mode: DedupeMode = "until_done"
+
+
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     """One job for ``add_jobs`` (and a step or join of a flow)."""
@@ -93,6 +118,8 @@ class JobSpec:
     retry_delay_max: Duration | None = None
     entity: Entity | None = None
     delay: Duration | None = None
+    dead_letter_job_type: str | None = None
+    dedupe: Dedupe | dict[str, Any] | None = None
 
 
 class Entity(TypedDict):
@@ -146,6 +173,13 @@ class JobRecord:
     # A flow step's place in its flow (``flow_id`` names the flow).
     flow_step_index: int | None = None
     entity: Entity | None = None
+    # Where the job goes once it fails for good: a new job of this type,
+    # whose id and creation time are kept here when it was made.
+    dead_letter_job_type: str | None = None
+    dead_letter_job_id: int | None = None
+    dead_lettered_at: datetime | None = None
+    # The key of ``dedupe=`` the job was added with.
+    dedupe_key: str | None = None
 
     @property
     def is_final(self) -> bool:

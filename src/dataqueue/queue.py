@@ -20,6 +20,7 @@ from dataqueue.errors import TokenError
 from dataqueue.events import Callback, QueueEvent
 from dataqueue.flows import check_flow_id, flow_status, new_flow, store_flow
 from dataqueue.models import (
+    Dedupe,
     Entity,
     FailurePolicy,
     FlowRecord,
@@ -143,6 +144,8 @@ class JobQueue(AdminMethods):
         retry_backoff: bool | None = None,
         retry_delay_max: Duration | None = None,
         entity: Entity | None = None,
+        dead_letter_job_type: str | None = None,
+        dedupe: Dedupe | dict[str, Any] | None = None,
         db: Any = None,
     ) -> int:
         """Add one job and return its id.
@@ -152,8 +155,7 @@ class JobQueue(AdminMethods):
             payload: JSON data handed to the handler.
             priority: Higher runs first.
             run_at: Not before this aware datetime (default: now).
-            delay: Not before this many seconds (or a timedelta) from now;
-                not with ``run_at``.
+            delay: Not before this many seconds (or timedelta) from now.
             max_attempts: Attempts before the job fails for good.
             timeout: Seconds (or timedelta) one attempt may take.
             force_kill_on_timeout: Run in a child process killed at the deadline.
@@ -162,12 +164,11 @@ class JobQueue(AdminMethods):
             retry_delay / retry_backoff / retry_delay_max: Retry timing.
             entity: ``{"id", "type"}`` of the domain object the job works
                 on: its life is reported to the queue's projection provider.
-            db: A connection in an open transaction to enqueue within (the
-                ``job:added`` event and ``scheduled`` projection are not
-                sent: the queue cannot see your commit).
-
-        Example:
-            ``job_id = await queue.add_job("email", {"to": "a@x.com"})``
+            dead_letter_job_type: Once failed for good, add this type's job.
+            dedupe: ``dq.Dedupe(key, window, mode)``: collapse adds by key.
+            db: A connection in an open transaction to enqueue within (no
+                ``job:added`` event or ``scheduled`` projection: the queue
+                cannot see your commit).
         """
         spec = JobSpec(
             job_type,
@@ -184,6 +185,8 @@ class JobQueue(AdminMethods):
             retry_delay_max=retry_delay_max,
             entity=entity,
             delay=delay,
+            dead_letter_job_type=dead_letter_job_type,
+            dedupe=dedupe,
         )
         (job_id,) = await self._insert([v.new_job(spec, now=self._runtime.now())], db)
         return job_id

@@ -3,7 +3,7 @@ barrier's rule: pure, checked without a store."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from dataqueue.models import (
     EventType,
     FailureReason,
     FlowStatus,
+    JobRecord,
     JobStatus,
     StepOutcome,
 )
@@ -181,3 +182,115 @@ def test_the_architecture_doc_shows_the_table_as_it_is() -> None:
             f"| {tr.barrier or ''} | {tr.made_by} |"
         )
         assert row in doc, row
+
+
+def _failed_job(**values: object) -> JobRecord:
+    fields = {
+        "id": 7,
+        "job_type": "email",
+        "payload": {"to": "a"},
+        "status": JobStatus.PROCESSING,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "locked_at": NOW,
+        "locked_by": "w",
+        "attempts": 3,
+        "max_attempts": 3,
+        "next_attempt_at": None,
+        "priority": 5,
+        "run_at": NOW,
+        "pending_reason": None,
+        "error_history": [],
+        "timeout": None,
+        "force_kill_on_timeout": False,
+        "failure_reason": None,
+        "completed_at": None,
+        "started_at": NOW,
+        "last_retried_at": None,
+        "last_failed_at": None,
+        "last_cancelled_at": None,
+        "tags": ["t"],
+        "idempotency_key": "k",
+        "progress": None,
+        "output": None,
+        "step_data": None,
+        "retry_delay": None,
+        "retry_backoff": None,
+        "retry_delay_max": None,
+        "wait_until": None,
+        "wait_token_id": None,
+        "flow_id": None,
+        "dead_letter_job_type": "email_dead",
+        **values,
+    }
+    return JobRecord(**fields)  # type: ignore[arg-type]
+
+
+def test_a_dead_letter_is_made_only_for_good_and_only_when_asked() -> None:
+    job = _failed_job()
+    reason = FailureReason.TIMEOUT
+    assert t.dead_letter(job, "slow", reason, NOW, NOW) is None
+    assert (
+        t.dead_letter(_failed_job(dead_letter_job_type=None), "x", reason, NOW, None)
+        is None
+    )
+    letter = t.dead_letter(job, "slow", reason, NOW, None)
+    assert letter is not None
+    assert (letter.job_type, letter.max_attempts, letter.priority) == (
+        "email_dead",
+        1,
+        0,
+    )
+    assert (letter.tags, letter.idempotency_key, letter.dead_letter_job_type) == (
+        [],
+        None,
+        None,
+    )
+    assert letter.payload == {
+        "original_job": {
+            "id": 7,
+            "job_type": "email",
+            "attempts": 3,
+            "max_attempts": 3,
+        },
+        "original_payload": {"to": "a"},
+        "failure": {
+            "message": "slow",
+            "reason": "timeout",
+            "failed_at": NOW.isoformat(),
+        },
+    }
+    assert t.added_metadata(letter) == {"job_type": "email_dead", "dead_letter_of": 7}
+    assert t.dead_lettered_metadata(letter) == {"dead_letter_job_type": "email_dead"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "retry", "held"),
+    [
+        ("until_done", JobStatus.PENDING, False, True),
+        ("until_done", JobStatus.PROCESSING, False, True),
+        ("until_done", JobStatus.WAITING, False, True),
+        ("until_done", JobStatus.FAILED, True, True),
+        ("until_done", JobStatus.FAILED, False, False),
+        ("until_done", JobStatus.COMPLETED, False, False),
+        ("until_done", JobStatus.CANCELLED, False, False),
+        ("throttle", JobStatus.COMPLETED, False, True),
+        ("throttle", JobStatus.CANCELLED, False, True),
+        ("debounce", JobStatus.PENDING, False, True),
+        ("debounce", JobStatus.PROCESSING, False, False),
+        ("debounce", JobStatus.COMPLETED, False, False),
+    ],
+)
+def test_a_dedupe_key_is_held_by_its_mode_and_its_job(
+    mode: str, status: JobStatus, retry: bool, held: bool
+) -> None:
+    rule = t.dedupe_rule("k", mode, 30, NOW)  # type: ignore[arg-type]
+    retry_at = NOW if retry else None
+    assert rule.expires_at == NOW + timedelta(seconds=30)
+    assert t.dedupe_holds(rule, rule.expires_at, status, retry_at, NOW) == held
+    # a gone job or an ended window holds nothing
+    assert not t.dedupe_holds(rule, rule.expires_at, None, retry_at, NOW)
+    late = NOW + timedelta(seconds=30)
+    assert not t.dedupe_holds(rule, rule.expires_at, status, retry_at, late)
+    # no expiry: only the job decides
+    assert t.dedupe_holds(rule, None, status, retry_at, late) == held

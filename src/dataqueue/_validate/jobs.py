@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from dataqueue import _transitions as t
 from dataqueue._commands import (
     EDITABLE_FIELDS,
+    DedupeRule,
     JobChanges,
     JobFilter,
     NewJob,
@@ -32,7 +34,9 @@ from dataqueue._validate.basics import (
     to_seconds,
 )
 from dataqueue.models import (
+    DEDUPE_MODES,
     TAG_MODES,
+    Dedupe,
     Entity,
     JobSpec,
     JobStatus,
@@ -83,6 +87,15 @@ def new_job(
     key = spec.idempotency_key
     if key is not None:
         key = check_name(key, where, "idempotency_key")
+    dedupe = None
+    if spec.dedupe is not None:
+        if key is not None:
+            raise ValueError(f"{where}: give idempotency_key or dedupe, not both")
+        if now is None:
+            raise ValueError(f"{where}: dedupe is not taken here")
+        dedupe, window = check_dedupe(spec.dedupe, where, now)
+        if dedupe.mode == "debounce" and run_at is None and window is not None:
+            run_at = check_run_at(now + timedelta(seconds=window), where)
     retry_delay = job_duration(spec.retry_delay, where, "retry_delay", allow_zero=True)
     retry_delay_max = job_duration(
         spec.retry_delay_max, where, "retry_delay_max", allow_zero=True
@@ -108,7 +121,49 @@ def new_job(
         flow_id=flow_id,
         flow_step_index=flow_step_index,
         entity=None if spec.entity is None else check_entity(spec.entity, where),
+        dead_letter_job_type=None
+        if spec.dead_letter_job_type is None
+        else check_name(spec.dead_letter_job_type, where, "dead_letter_job_type"),
+        dedupe=dedupe,
     )
+
+
+def check_dedupe(
+    value: Any, where: str, now: datetime
+) -> tuple[DedupeRule, float | None]:
+    """A ``dq.Dedupe`` (or a dict of its fields) as the rule the store
+    applies, and its window in seconds: ``throttle`` and ``debounce`` need
+    one, ``until_done`` may have one."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(map(str, value)) - {"key", "window", "mode"})
+        if unknown:
+            raise ValueError(
+                f"{where}: dedupe takes key, window and mode, not {unknown}"
+            )
+        if "key" not in value:
+            raise ValueError(f"{where}: dedupe needs a key")
+        value = Dedupe(**value)
+    if not isinstance(value, Dedupe):
+        raise TypeError(
+            f"{where}: dedupe must be a dataqueue.Dedupe or a dict, got {kind(value)}"
+        )
+    key = check_name(value.key, where, "dedupe key")
+    if value.mode not in DEDUPE_MODES:
+        raise ValueError(
+            f"{where}: dedupe mode must be one of {', '.join(DEDUPE_MODES)}, "
+            f"got {show(value.mode, 40)}"
+        )
+    if value.window is None:
+        if value.mode != "until_done":
+            raise ValueError(f"{where}: a {value.mode} dedupe needs a window")
+        window = None
+    else:
+        window = to_seconds(
+            value.window, where, "dedupe window", maximum=MAX_JOB_DURATION_SECONDS
+        )
+        if window <= 0:
+            raise ValueError(f"{where}: dedupe window must be positive, got {window}")
+    return t.dedupe_rule(key, value.mode, window, now), window
 
 
 def new_jobs(

@@ -102,7 +102,9 @@ class JobStore(Protocol):
         """Insert jobs in one round trip; ``ids[i]`` belongs to ``jobs[i]``.
 
         A job whose ``idempotency_key`` is taken gets the existing job's id
-        and changes nothing. ``run_at`` of None means ``now``. A job's
+        and changes nothing; so does a job whose ``dedupe`` key is held (see
+        ``DedupeRule``: concurrent adds with one key are serialized, and a
+        debounce moves the holder). ``run_at`` of None means ``now``. A job's
         ``cron`` is stored as its ``cron_job_id`` and ``cron_due_at``; the
         ``added`` event carries ``_transitions.added_metadata(job)``. With
         ``db`` the insert runs on the caller's connection, inside its
@@ -238,7 +240,9 @@ class WorkStore(Protocol):
         token is no longer ``waiting`` (completed or expired meanwhile) the
         job becomes ``pending`` with ``run_at = now`` instead, with a
         ``resumed`` event after the ``waiting`` one. All three clear the lock
-        and the lease.
+        and the lease. A ``Failure`` with a ``dead_letter`` adds it (as
+        ``add_jobs`` does) in the same atomic step, and its job keeps the
+        letter's id and time with a ``dead_lettered`` event.
 
         Then, if ``claim`` is given, ``waiting`` jobs whose ``wait_until`` has
         come become ``pending`` (see the module rules), and up to

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
 
+from dataqueue import _transitions as t
 from dataqueue import _validate as v
 from dataqueue._commands import (
     BrokenJob,
@@ -133,8 +134,16 @@ class OutcomeWriter:
             job.retry_delay_max,
             self._rand,
         )
+        dead_letter = t.dead_letter(job, result.message, result.reason, now, retry_at)
         self._pending.append(
-            Failure(lease, result.message, result.reason, retry_at, result.traceback)
+            Failure(
+                lease,
+                result.message,
+                result.reason,
+                retry_at,
+                result.traceback,
+                dead_letter,
+            )
         )
         self._event(
             "job:failed",

@@ -110,6 +110,7 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.type_pending(prefix, "email"),
         keys.ended(prefix, 7),
         keys.minute_stats(prefix, 7),
+        keys.dedupe(prefix),
     ]
     probe = (
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
@@ -121,7 +122,8 @@ async def test_lua_key_names_match_keys_module() -> None:
         "K_CRON_DUE, k_cron(7), k_cron_jobs(7), K_JOB_FINISHED, K_FLOW_SEQ, "
         "K_FLOWS, K_FLOW_TIMEOUTS, k_flow('f'), k_flow_steps('f'), "
         "k_flow_outcomes('f'), k_flow_status('ready'), K_WORKERS, k_worker('w'), "
-        "K_TYPES, k_type_pending('email'), k_ended(7), k_minute_stats(7)}"
+        "K_TYPES, k_type_pending('email'), k_ended(7), k_minute_stats(7), "
+        "K_DEDUPE}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:

@@ -103,7 +103,7 @@ class MemoryBackend(AdminOperations, Backend):
                 "transactional enqueue (db=) needs PostgreSQL or SQLite; "
                 "the memory store has no transaction to join"
             )
-        ids = self._atomically(lambda tables: tables.insert_jobs(jobs, now))
+        ids = self._atomically(lambda tables: exchange.add_jobs(tables, jobs, now))
         self._tables.added.notify()
         return ids
 
@@ -332,6 +332,8 @@ class MemoryBackend(AdminOperations, Backend):
         settlement, claimed = self._atomically(run)
         if settlement.finished:
             self._tables.finished.notify()
+        if settlement.added:
+            self._tables.added.notify()
         return Exchange(
             settled=settlement.settled,
             claimed=claimed,

@@ -78,6 +78,8 @@ def new_job_row(job_id: int, job: NewJob, now: Any) -> Row:
         entity=copy_entity(job.entity),
         cron_job_id=None if job.cron is None else job.cron.cron_job_id,
         cron_due_at=None if job.cron is None else job.cron.due_at,
+        dead_letter_job_type=job.dead_letter_job_type,
+        dedupe_key=None if job.dedupe is None else job.dedupe.key,
         lease_token=None,
     )
     return row

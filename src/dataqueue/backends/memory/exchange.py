@@ -21,6 +21,7 @@ from dataqueue._commands import (
     CronTick,
     Failure,
     Lease,
+    NewJob,
     Outcome,
     Suspension,
 )
@@ -80,6 +81,60 @@ def held(tables: Tables, lease: Lease) -> Row | None:
 UNLOCKED = {"locked_by": None, "locked_at": None, "lease_token": None}
 
 
+# -- add ----------------------------------------------------------------------
+
+
+def add_jobs(tables: Tables, jobs: Sequence[NewJob], now: datetime) -> list[int]:
+    """``add_jobs``, in order: a job whose dedupe key is held
+    (``_transitions.dedupe_holds``) gets the holder's id instead, a debounce
+    moving the holder; the others are inserted (an idempotency key already
+    taken gives the existing id), a dedupe key then naming its new job."""
+    ids: list[int] = []
+    for job in jobs:
+        rule = job.dedupe
+        if rule is None:
+            ids += tables.insert_jobs([job], now)
+            continue
+        record = tables.dedupe_keys.get(rule.key, {"job_id": None})
+        holder = tables.jobs.get(record["job_id"])
+        if (
+            holder is not None
+            and holder["dedupe_key"] == rule.key
+            and t.dedupe_holds(
+                rule,
+                record["expires_at"],
+                JobStatus(holder["status"]),
+                holder["next_attempt_at"],
+                now,
+            )
+        ):
+            if rule.mode == "debounce":
+                debounce(tables, holder, job, now)
+            ids.append(holder["id"])
+            continue
+        (job_id,) = tables.insert_jobs([job], now)
+        tables.dedupe_keys[rule.key] = {"job_id": job_id, "expires_at": rule.expires_at}
+        ids.append(job_id)
+    return ids
+
+
+def debounce(tables: Tables, holder: Row, job: NewJob, now: datetime) -> None:
+    """The pending holder of a debounced key takes the new add's payload
+    and ``run_at``; the key's hold is renewed."""
+    assert job.dedupe is not None
+    run_at = now if job.run_at is None else job.run_at
+    apply(
+        tables,
+        holder,
+        t.DEBOUNCE,
+        now,
+        t.deduplicated_metadata(job.dedupe, run_at),
+        payload=encode_json(job.payload),
+        run_at=run_at,
+    )
+    tables.dedupe_keys[job.dedupe.key]["expires_at"] = job.dedupe.expires_at
+
+
 # -- settle -----------------------------------------------------------------
 
 
@@ -91,6 +146,7 @@ class Settlement:
     settled: list[bool]
     finished: int
     ready_flows: list[str]
+    added: int = 0
 
 
 def settle(tables: Tables, outcomes: Sequence[Outcome], now: datetime) -> Settlement:
@@ -99,7 +155,7 @@ def settle(tables: Tables, outcomes: Sequence[Outcome], now: datetime) -> Settle
     flow steps that finished for good meet their barrier, in the same order."""
     settled: list[bool] = []
     steps: list[FinishedStep] = []
-    finished = 0
+    finished = added = 0
     for outcome in outcomes:
         row = held(tables, outcome.lease)
         settled.append(row is not None)
@@ -109,13 +165,16 @@ def settle(tables: Tables, outcomes: Sequence[Outcome], now: datetime) -> Settle
             transition = complete(tables, row, outcome, now)
         elif isinstance(outcome, Failure):
             transition = fail(tables, row, outcome, now)
+            if outcome.dead_letter is not None:
+                dead_letter(tables, row, outcome.dead_letter, now)
+                added += 1
         elif isinstance(outcome, Suspension):
             transition = suspend(tables, row, outcome, now)
         else:
             raise TypeError(f"settle_and_claim cannot write a {type(outcome).__name__}")
         finished += transition.final
         steps += finished_step(row, transition)
-    return Settlement(settled, finished, flow_barrier(tables, steps, now))
+    return Settlement(settled, finished, flow_barrier(tables, steps, now), added)
 
 
 def complete(
@@ -149,6 +208,21 @@ def fail(tables: Tables, row: Row, outcome: Failure, now: datetime) -> t.Transit
         last_failed_at=now,
         next_attempt_at=retry_at,
         **UNLOCKED,
+    )
+
+
+def dead_letter(tables: Tables, row: Row, job: NewJob, now: datetime) -> None:
+    """The job that just failed for good gets its dead letter: ``job`` is
+    added, and the failed job keeps its id."""
+    (job_id,) = tables.insert_jobs([job], now)
+    apply(
+        tables,
+        row,
+        t.DEAD_LETTER,
+        now,
+        {**t.dead_lettered_metadata(job), "dead_letter_job_id": job_id},
+        dead_letter_job_id=job_id,
+        dead_lettered_at=now,
     )
 
 

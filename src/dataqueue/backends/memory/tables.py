@@ -35,6 +35,8 @@ class Tables:
     events: dict[int, list[Row]] = field(default_factory=dict)
     """Each job's events, oldest first (a job's list goes with it)."""
     idempotency_keys: dict[str, int] = field(default_factory=dict)
+    dedupe_keys: dict[str, Row] = field(default_factory=dict)
+    """Each dedupe key's record: {"job_id", "expires_at"}."""
     tokens: dict[str, Row] = field(default_factory=dict)
     crons: dict[int, Row] = field(default_factory=dict)
     flows: dict[str, Row] = field(default_factory=dict)
@@ -96,6 +98,9 @@ class Tables:
             key = row["idempotency_key"]
             if key is not None:
                 del self.idempotency_keys[key]
+            dedupe = self.dedupe_keys.get(row["dedupe_key"])
+            if dedupe is not None and dedupe["job_id"] == job_id:
+                del self.dedupe_keys[row["dedupe_key"]]
 
 
 _named: dict[str, Tables] = {}

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,15 +50,16 @@ from dataqueue.backends._records import (
     type_stats_from_rows,
 )
 from dataqueue.backends._wakeup import WakeupHub
+from dataqueue.backends.postgres.adding import Run, add_jobs, deduped
 from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
     CANCEL_PARAMS,
     Row,
     add_params,
+    claim_params,
     counted_filter,
     cron_edit_params,
     cron_params,
-    distinct_specs,
     edit_params,
     filter_params,
     flow_from_row,
@@ -82,6 +84,8 @@ from dataqueue.backends.postgres.connection import (
 )
 from dataqueue.backends.postgres.exchange import (
     Settlement,
+    add_dead_letters,
+    has_dead_letters,
     read_claimed,
 )
 from dataqueue.backends.postgres.faults import (
@@ -277,39 +281,38 @@ class PostgresBackend(AdminStatements, Backend):
     ) -> list[int]:
         if not jobs:
             return []
-        distinct, slots = distinct_specs(jobs)
-        params = self._add_params(distinct, now)
         if db is None:
-            rows = await self._fetch("add_jobs", params)
+            async with self._cursor("add_jobs", transaction=deduped(jobs)) as cur:
+                ids = await self._insert_jobs(cur, jobs, now)
             self._hub.notify()
-        else:
-            # No wake-up here: the jobs are not there for anyone else until
-            # the caller commits, and the statement's NOTIFY says so then.
-            conn = await caller_connection(db)
-            try:
-                rows = await fetch_on(conn, self._queries["add_jobs"], params)
-            except psycopg.errors.UndefinedTable as e:
-                raise not_migrated(self._schema, str(e).strip()) from e
-        ids = [int(row["id"]) for row in rows]
-        return [ids[slot] for slot in slots]
-
-    def _add_params(self, jobs: Sequence[NewJob], now: datetime) -> dict[str, Any]:
-        return {
-            **add_params(jobs),
-            "now": now,
-            "sequence": self._sequence,
-            "channel": self._channel,
-        }
+            return ids
+        conn = await caller_connection(db)
+        try:
+            return await self._adding(partial(fetch_on, conn), jobs, now)
+        except psycopg.errors.UndefinedTable as e:
+            raise not_migrated(self._schema, str(e).strip()) from e
 
     async def _insert_jobs(
         self, cur: psycopg.AsyncCursor[Row], jobs: Sequence[NewJob], now: datetime
     ) -> list[int]:
-        """add_jobs inside another operation's transaction; no wake-up
-        before that transaction commits (the statement's NOTIFY does it)."""
-        distinct, slots = distinct_specs(jobs)
-        await cur.execute(self._queries["add_jobs"], self._add_params(distinct, now))
-        ids = [int(row["id"]) for row in await cur.fetchall()]
-        return [ids[slot] for slot in slots]
+        """add_jobs on ``cur`` (in a transaction when deduped, or inside
+        another operation's) or, like ``db=``, on a caller's connection: no
+        wake-up before it commits (the statement's NOTIFY does it)."""
+
+        async def run(query: bytes, params: Mapping[str, Any]) -> list[Row]:
+            await cur.execute(query, params)
+            return [in_utc(row) for row in await cur.fetchall()]
+
+        return await self._adding(run, jobs, now)
+
+    def _adding(
+        self, run: Run, jobs: Sequence[NewJob], now: datetime
+    ) -> Awaitable[list[int]]:
+        def params_for(specs: Sequence[NewJob]) -> dict[str, Any]:
+            extra = {"now": now, "sequence": self._sequence, "channel": self._channel}
+            return {**add_params(specs), **extra}
+
+        return add_jobs(run, self._queries, jobs, now, params_for, self._schema)
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         rows = await self._fetch("get_job", {"job_id": job_id})
@@ -557,20 +560,21 @@ class PostgresBackend(AdminStatements, Backend):
         name = "settle_and_claim_typed" if typed else "settle_and_claim"
         params = {
             **outcome_params(outcomes, now),
+            **claim_params(claim),
             "now": now,
             "finished_channel": self._finished_channel,
-            "worker_id": None if claim is None else claim.worker_id,
-            "token": None if claim is None else claim.token,
-            "claim_limit": 0 if claim is None else claim.limit,
         }
-        if claim is not None and claim.job_types is not None:
-            params["job_types"] = list(claim.job_types)
         if self._verbose:
             logger.debug("postgres %s %r", name, params)
         settlement = Settlement()
-        async with self._cursor("settle_and_claim") as cur:
+        atomic = has_dead_letters(outcomes)
+        async with self._cursor("settle_and_claim", transaction=atomic) as cur:
             await cur.execute(self._queries[name], params)
             claimed = await read_claimed(cur, settlement)
+            await add_dead_letters(
+                cur, self._queries["settle_and_claim.dead_letter"],
+                self._insert_jobs, outcomes, settlement, now,
+            )  # fmt: skip
         if settlement.finished:
             self._finished_hub.notify()
         return Exchange(

@@ -16,6 +16,7 @@ from typing import Any
 from dataqueue._commands import (
     CRON_EDITABLE_FIELDS,
     EDITABLE_FIELDS,
+    ClaimRequest,
     Completion,
     CronChanges,
     Failure,
@@ -97,8 +98,23 @@ def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
         "entities": [entity_text(j.entity) for j in jobs],
         "cron_job_ids": [None if j.cron is None else j.cron.cron_job_id for j in jobs],
         "cron_due_ats": [None if j.cron is None else j.cron.due_at for j in jobs],
+        "dead_letter_job_types": [j.dead_letter_job_type for j in jobs],
+        "dedupe_keys": [None if j.dedupe is None else j.dedupe.key for j in jobs],
         "events": [json_text(added_metadata(j)) for j in jobs],
     }
+
+
+def claim_params(claim: ClaimRequest | None) -> dict[str, Any]:
+    """The claim's part of settle_and_claim's parameters (a limit of 0:
+    claim nothing); ``job_types`` only for the typed statement."""
+    params: dict[str, Any] = {
+        "worker_id": None if claim is None else claim.worker_id,
+        "token": None if claim is None else claim.token,
+        "claim_limit": 0 if claim is None else claim.limit,
+    }
+    if claim is not None and claim.job_types is not None:
+        params["job_types"] = list(claim.job_types)
+    return params
 
 
 def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:

@@ -1,18 +1,26 @@
 """Reading what ``settle_and_claim.sql`` returns: the outcomes written, the
 flows made ready, and the claimed jobs, a row that will not decode becoming
-a ``BrokenJob`` instead of failing the claim."""
+a ``BrokenJob`` instead of failing the claim; and the dead letters of the
+failures it wrote, added in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from dataqueue._commands import BrokenJob, Claimed
+from dataqueue._commands import BrokenJob, Claimed, Failure, NewJob, Outcome
+from dataqueue._transitions import dead_lettered_metadata
 from dataqueue.backends._records import job_from_row
-from dataqueue.backends.postgres.codec import Row, in_utc
+from dataqueue.backends.postgres.codec import Row, in_utc, json_text
 from dataqueue.errors import BackendError
+
+InsertJobs = Callable[
+    [psycopg.AsyncCursor[Row], Sequence[NewJob], datetime], Awaitable[list[int]]
+]
 
 
 def raw_id(cur: psycopg.AsyncCursor[Any], pos: int, column: int) -> int:
@@ -85,3 +93,39 @@ async def read_claimed_one_by_one(
             job_id = raw_id(cur, pos, id_column)
             claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
     return claimed
+
+
+def has_dead_letters(outcomes: Sequence[Outcome]) -> bool:
+    """Whether a failure among ``outcomes`` may add a dead letter: then the
+    settle runs in a transaction with ``add_dead_letters``."""
+    return any(isinstance(o, Failure) and o.dead_letter for o in outcomes)
+
+
+async def add_dead_letters(
+    cur: psycopg.AsyncCursor[Row],
+    statement: bytes,
+    insert_jobs: InsertJobs,
+    outcomes: Sequence[Outcome],
+    settlement: Settlement,
+    now: datetime,
+) -> None:
+    """The failures this settle wrote add their dead letters (as add_jobs
+    does), and their jobs keep the letters' ids
+    (``settle_and_claim.dead_letter.sql``)."""
+    letters = [
+        (o.lease.job_id, o.dead_letter)
+        for n, o in enumerate(outcomes)
+        if n in settlement.written and isinstance(o, Failure) and o.dead_letter
+    ]
+    if not letters:
+        return
+    letter_ids = await insert_jobs(cur, [letter for _, letter in letters], now)
+    params = {
+        "now": now,
+        "ids": [job_id for job_id, _ in letters],
+        "letter_ids": letter_ids,
+        "metadata": [
+            json_text(dead_lettered_metadata(letter)) for _, letter in letters
+        ],
+    }
+    await cur.execute(statement, params)

@@ -14,6 +14,7 @@ from dataqueue._commands import (
     Claimed,
     CronChanges,
     CronTick,
+    DedupeRule,
     JobChanges,
     JobFilter,
     Lease,
@@ -23,6 +24,7 @@ from dataqueue._commands import (
 )
 from dataqueue._transitions import (
     added_metadata,
+    deduplicated_metadata,
 )
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
@@ -53,6 +55,7 @@ INT_FIELDS = frozenset(
         "last_job_id",
         "skipped_runs",
         "flow_step_index",
+        "dead_letter_job_id",
     }
 )
 
@@ -253,6 +256,8 @@ def job_spec(job: NewJob, now: datetime) -> dict[str, Any]:
         "entity": job.entity,
         "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
         "cron_due_at": None if job.cron is None else job.cron.due_at,
+        "dead_letter_job_type": job.dead_letter_job_type,
+        "dedupe_key": None if job.dedupe is None else job.dedupe.key,
     }
     spec: dict[str, Any] = {
         "fields": field_args(values),
@@ -264,7 +269,22 @@ def job_spec(job: NewJob, now: datetime) -> dict[str, Any]:
     }
     if job.idempotency_key is not None:
         spec["key"] = job.idempotency_key
+    if job.dedupe is not None:
+        spec["dedupe"] = dedupe_spec(job, job.dedupe, run_at)
     return spec
+
+
+def dedupe_spec(job: NewJob, rule: DedupeRule, run_at: datetime) -> dict[str, Any]:
+    """A job's dedupe rule as ``add_jobs.lua`` reads it."""
+    expires_at = rule.expires_at
+    return {
+        "key": rule.key,
+        "mode": rule.mode,
+        "expires_at": "" if expires_at is None else micros_text(expires_at),
+        "payload": to_json_text(job.payload),
+        "run_at": micros_text(run_at),
+        "event": to_json_text(deduplicated_metadata(rule, run_at)),
+    }
 
 
 def filter_json(where: JobFilter) -> str:

@@ -20,6 +20,7 @@ from dataqueue._transitions import (
     MANUAL_RETRY,
     Transition,
     cancelled_metadata,
+    dead_lettered_metadata,
     error_entry,
     failed_metadata,
     failure,
@@ -29,6 +30,7 @@ from dataqueue._transitions import (
 )
 from dataqueue._validate import to_json_text
 from dataqueue.backends.redis.codec import (
+    job_spec,
     micros_text,
 )
 from dataqueue.errors import BackendError
@@ -113,4 +115,18 @@ def outcome_args(outcome: Outcome, now: datetime) -> list[JSONValue]:
         "" if retry_at is None else micros_text(retry_at),
         metadata,
         failure(retry_at).barrier or "",
+        *dead_letter_args(outcome, now),
+    ]
+
+
+def dead_letter_args(failure: Failure, now: datetime) -> list[str]:
+    """A failure's dead letter as the script adds it (the job as
+    ``create_job`` reads it), and its ``dead_lettered`` event's metadata;
+    empty texts when it has none."""
+    letter = failure.dead_letter
+    if letter is None:
+        return ["", ""]
+    return [
+        to_json_text(job_spec(letter, now)),
+        to_json_text(dead_lettered_metadata(letter)),
     ]

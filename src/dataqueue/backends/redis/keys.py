@@ -15,6 +15,8 @@ microseconds:
   scored by id, so each one lists newest first. Filtered reads, counts and
   bulk changes are served from them (see ``filter_source`` in ``_lib.lua``).
 * ``{p}idempotency`` hash key → id.
+* ``{p}dedupe`` hash dedupe key → ``<job id>|<expires_at>`` (expires_at
+  empty: held until the job finishes); the holder's hash has ``dedupe_key``.
 * Claiming: ``{p}ready`` (due jobs, score -priority, member ``<run_at>:<id>``
   zero-padded), ``{p}scheduled`` (pending jobs not yet due when written, by
   run_at), ``{p}retry`` (failed with a next attempt, by next_attempt_at); the
@@ -138,6 +140,10 @@ def all_jobs(prefix: str) -> str:
 
 def idempotency(prefix: str) -> str:
     return _key(prefix, "idempotency")
+
+
+def dedupe(prefix: str) -> str:
+    return _key(prefix, "dedupe")
 
 
 def ready(prefix: str) -> str:

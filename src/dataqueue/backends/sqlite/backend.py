@@ -471,6 +471,9 @@ class SqliteBackend(AdminStatements, Backend):
         settlement, rows = await self._db.write_op("settle_and_claim", exchange)
         if settlement.finished:
             self._finished_now()
+        if settlement.added:  # dead letters
+            self._ringer.ring(doorbell.ADDED)
+            self._hub.notify()
         # Decoded here, on the event loop, to keep the store's thread short.
         return Exchange(
             settled=settlement.settled,

@@ -186,6 +186,8 @@ def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
         "entity_type": None if job.entity is None else job.entity["type"],
         "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
         "cron_due_at": None if job.cron is None else to_micros(job.cron.due_at),
+        "dead_letter_job_type": job.dead_letter_job_type,
+        "dedupe_key": None if job.dedupe is None else job.dedupe.key,
         "now": now,
     }
 

@@ -15,6 +15,7 @@ from dataqueue._commands import (
     ClaimRequest,
     Completion,
     CronTick,
+    DedupeRule,
     Failure,
     Lease,
     NewFlow,
@@ -27,6 +28,8 @@ from dataqueue._transitions import (
     CANCEL,
     CLAIM,
     COMPLETE,
+    DEAD_LETTER,
+    DEBOUNCE,
     RECLAIM_AS_WORKER_LOST,
     RECLAIM_TO_RETRY,
     RELEASE,
@@ -36,6 +39,9 @@ from dataqueue._transitions import (
     Transition,
     added_metadata,
     cancelled_metadata,
+    dead_lettered_metadata,
+    dedupe_holds,
+    deduplicated_metadata,
     error_entry,
     failed_metadata,
     failure,
@@ -48,6 +54,7 @@ from dataqueue._transitions import (
 )
 from dataqueue.backends.sqlite.codec import (
     encode_json,
+    from_micros,
     from_micros_utc,
     json_list,
     leases_json,
@@ -63,6 +70,7 @@ from dataqueue.backends.sqlite.connection import (
 from dataqueue.models import (
     FailureReason,
     FlowStatus,
+    JobStatus,
     StepOutcome,
 )
 
@@ -116,9 +124,15 @@ def insert_events(
 
 
 def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> list[int]:
-    """Run add_jobs on ``cursor`` inside the caller's transaction."""
+    """Run add_jobs on ``cursor`` inside the caller's transaction: a job
+    whose dedupe key is held gets its holder's id (see ``held_key``)."""
     ids: list[int] = []
     for job in jobs:
+        if job.dedupe is not None:
+            holder = held_key(cursor, job, job.dedupe, now)
+            if holder is not None:
+                ids.append(holder)
+                continue
         row = cursor.execute(SQL["add_jobs"], new_job_params(job, now)).fetchone()
         if row is None:
             (job_id,) = cursor.execute(
@@ -131,8 +145,48 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
                 SQL["insert_event"],
                 event_params(job_id, ADD, now, added_metadata(job)),
             )
+            if job.dedupe is not None:
+                record_key(cursor, job.dedupe, job_id)
         ids.append(job_id)
     return ids
+
+
+def held_key(
+    cursor: sqlite3.Cursor, job: NewJob, rule: DedupeRule, now: int
+) -> int | None:
+    """The id of the job holding the new job's dedupe key
+    (``_transitions.dedupe_holds``), a debounce moving it; None: the key
+    is free."""
+    row = cursor.execute(SQL["add_jobs.dedupe_holder"], {"key": rule.key}).fetchone()
+    if row is None or not dedupe_holds(
+        rule,
+        from_micros(row["expires_at"]),
+        JobStatus(row["status"]),
+        from_micros(row["next_attempt_at"]),
+        from_micros_utc(now),
+    ):
+        return None
+    holder = int(row["id"])
+    if rule.mode == "debounce":
+        run_at = now if job.run_at is None else to_micros(job.run_at)
+        params = {"id": holder, "payload": encode_json(job.payload), "run_at": run_at}
+        cursor.execute(SQL["add_jobs.debounce"], {**params, "now": now})
+        metadata = deduplicated_metadata(rule, from_micros_utc(run_at))
+        cursor.execute(
+            SQL["insert_event"], event_params(holder, DEBOUNCE, now, metadata)
+        )
+        record_key(cursor, rule, holder)
+    return holder
+
+
+def record_key(cursor: sqlite3.Cursor, rule: DedupeRule, job_id: int) -> None:
+    """The dedupe key names ``job_id`` until the rule's expiry."""
+    params = {
+        "key": rule.key,
+        "job_id": job_id,
+        "expires_at": optional_micros(rule.expires_at),
+    }
+    cursor.execute(SQL["add_jobs.dedupe_record"], params)
 
 
 FinishedStep = tuple[str, int, StepOutcome]
@@ -147,6 +201,7 @@ class Settlement:
     settled: list[bool]
     finished: int
     ready_flows: list[str]
+    added: int = 0
 
 
 def settle(
@@ -172,6 +227,7 @@ def settle(
     suspensions: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     steps: list[FinishedStep] = []
+    dead_letters: list[tuple[int, NewJob]] = []
     finished = 0
     token_states = waited_token_states(conn, outcomes)
     for outcome in outcomes:
@@ -227,6 +283,8 @@ def settle(
                     failed_metadata(outcome.message, outcome.reason, retry_at),
                 )
             )
+            if outcome.dead_letter is not None:
+                dead_letters.append((job_id, outcome.dead_letter))
         elif isinstance(outcome, Suspension):
             suspensions.append(suspension_params(outcome, token_states, now, events))
         else:
@@ -239,8 +297,38 @@ def settle(
         conn.executemany(SQL["settle_and_claim.suspend"], suspensions)
     if events:
         insert_events(conn, events)
+    if dead_letters:
+        add_dead_letters(conn, dead_letters, now)
     ready_flows = flow_barrier(conn, steps, now) if steps else []
-    return Settlement(settled, finished, ready_flows)
+    return Settlement(settled, finished, ready_flows, len(dead_letters))
+
+
+def add_dead_letters(
+    conn: sqlite3.Connection, letters: Sequence[tuple[int, NewJob]], now: int
+) -> None:
+    """Jobs this flush failed for good get their dead letters: each letter
+    is added, and its failed job keeps its id, with a ``dead_lettered``
+    event."""
+    ids = insert_jobs(conn.cursor(), [letter for _, letter in letters], now)
+    conn.executemany(
+        SQL["settle_and_claim.dead_letter"],
+        [
+            {"id": job_id, "dead_letter_job_id": letter_id, "now": now}
+            for (job_id, _), letter_id in zip(letters, ids, strict=True)
+        ],
+    )
+    insert_events(
+        conn,
+        [
+            event_params(
+                job_id,
+                DEAD_LETTER,
+                now,
+                {**dead_lettered_metadata(letter), "dead_letter_job_id": letter_id},
+            )
+            for (job_id, letter), letter_id in zip(letters, ids, strict=True)
+        ],
+    )
 
 
 def finished_steps(

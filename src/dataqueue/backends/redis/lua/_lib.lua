@@ -12,6 +12,7 @@ local K_ID = P .. 'id'
 local K_INSTANCE = P .. 'instance'
 local K_ALL = P .. 'all'
 local K_IDEMPOTENCY = P .. 'idempotency'
+local K_DEDUPE = P .. 'dedupe'
 local K_SCHEDULED = P .. 'scheduled'
 local K_RETRY = P .. 'retry'
 local K_READY = P .. 'ready'
@@ -398,6 +399,12 @@ local function delete_job(id, job)
   if job.idempotency_key
     and redis.call('HGET', K_IDEMPOTENCY, job.idempotency_key) == job.id then
     redis.call('HDEL', K_IDEMPOTENCY, job.idempotency_key)
+  end
+  if job.dedupe_key then
+    local record = redis.call('HGET', K_DEDUPE, job.dedupe_key)
+    if record and string.match(record, '^(%d+)|') == id then
+      redis.call('HDEL', K_DEDUPE, job.dedupe_key)
+    end
   end
   redis.call('ZREM', K_EVENT_TIMES, id)
   redis.call('DEL', k_events(id), k_job(id), k_job_tokens(id))

@@ -1,13 +1,37 @@
---[[ add_jobs: insert jobs in order, honouring idempotency keys atomically.
+--[[ add_jobs: insert jobs in order, honouring idempotency and dedupe keys
+  atomically.
   ARGV[1] prefix   ARGV[2] now (us)
   ARGV[3..] one JSON object per job, as create_job() reads it, plus "key":
-            its idempotency key (absent: none)
+            its idempotency key (absent: none), and "dedupe" (absent: none):
+            {"key", "mode", "expires_at" (us, or '': until the job
+            finishes), "payload" and "run_at" (what a debounce gives the
+            holder), "event" (the 'deduplicated' metadata, JSON text)}.
+  A job whose dedupe key is held (dedupe_holder: the rule of
+  _transitions.dedupe_holds) gets the holder's id; a debounce moves the
+  pending holder. Otherwise it is inserted and {p}dedupe names it.
   A job already due goes straight to ready, a later one to scheduled.
   Publishes on the wake-up channel when a job was inserted.
   Returns {instance marker, {job id, ...}}: one id per ARGV[3..] (the existing
   job's id for a taken key). ]]
 local now = ARGV[2]
 local marker = instance()
+
+-- The id of the job that holds rule.key against this add, and that job.
+local function dedupe_holder(rule)
+  local record = redis.call('HGET', K_DEDUPE, rule.key)
+  if not record then return nil end
+  local id, expires_at = string.match(record, '^(%d+)|(%d*)$')
+  if expires_at ~= '' and tonumber(now) >= tonumber(expires_at) then return nil end
+  local job = load_fields(id, {'dedupe_key', 'next_attempt_at', 'run_at', 'priority'})
+  if not job or job.dedupe_key ~= rule.key then return nil end
+  local status = job.status
+  if rule.mode == 'debounce' and status ~= 'pending' then return nil end
+  if rule.mode == 'until_done' and (status == 'completed' or status == 'cancelled'
+    or (status == 'failed' and not job.next_attempt_at)) then
+    return nil
+  end
+  return id, job
+end
 local specs, by_key, fresh = {}, {}, 0
 for i = 3, #ARGV do
   local spec = cjson.decode(ARGV[i])
@@ -29,11 +53,23 @@ end
 local next_id = fresh > 0 and reserve_ids(K_ID, fresh)
 local ids = {}
 for _, spec in ipairs(specs) do
-  if spec.new then
+  local rule = spec.dedupe
+  local holder, job = nil, nil
+  if rule then holder, job = dedupe_holder(rule) end
+  if holder then
+    spec.id = holder
+    if rule.mode == 'debounce' then
+      flush_indexes()  -- the holder may have been created by this call
+      update(holder, job, {payload = rule.payload, run_at = rule.run_at, updated_at = now}, now)
+      add_event(holder, 'deduplicated', now, rule.event)
+      redis.call('HSET', K_DEDUPE, rule.key, holder .. '|' .. rule.expires_at)
+    end
+  elseif spec.new then
     local id = int_text(next_id)
     next_id = next_id + 1
     spec.id = id
     if spec.key then redis.call('HSET', K_IDEMPOTENCY, spec.key, id) end
+    if rule then redis.call('HSET', K_DEDUPE, rule.key, id .. '|' .. rule.expires_at) end
     create_job(id, spec, now)
   end
   ids[#ids + 1] = spec.id or spec.same_as.id

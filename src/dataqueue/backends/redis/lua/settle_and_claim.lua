@@ -9,7 +9,10 @@
       f: error_history entry (JSON object text), failure reason,
          next_attempt_at (us, or '' when failed for good), metadata of the
          'failed' event (JSON text), what a flow step reports to its barrier
-         ('' when the job is not final)
+         ('' when the job is not final), its dead letter (the job as
+         create_job() reads it, JSON text, or '') and the 'dead_lettered'
+         event's metadata (JSON object text without the letter's id, which
+         is added here)
       s: step_data (JSON text), wait_until (us, or ''), token id (or ''),
          metadata of the 'waiting' event (JSON text), then of the 'resumed'
          event for a token that completed, and for one that timed out. The
@@ -40,6 +43,7 @@ local now = ARGV[2]
 local marker = instance()
 
 local settled = {}
+local letters = 0
 for _, outcome in ipairs(cjson.decode(ARGV[3])) do
   local kind, id, token = outcome[1], outcome[2], outcome[3]
   local job = held(id, token,
@@ -77,6 +81,15 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
       changes.next_attempt_at = outcome[6] ~= '' and outcome[6]
       add_event(id, 'failed', now, outcome[7])
       if outcome[8] ~= '' then finished_for_good(job, outcome[8], now) end
+      if outcome[9] ~= '' then
+        local letter = int_text(reserve_ids(K_ID, 1))
+        create_job(letter, cjson.decode(outcome[9]), now)
+        changes.dead_letter_job_id = letter
+        changes.dead_lettered_at = now
+        add_event(id, 'dead_lettered', now,
+          string.sub(outcome[10], 1, -2) .. ',"dead_letter_job_id":' .. letter .. '}')
+        letters = letters + 1
+      end
     end
     update(id, job, changes, now)
     settled[#settled + 1] = 1
@@ -167,4 +180,5 @@ if limit > 0 then
 end
 
 finish()
+if letters > 0 then redis.call('PUBLISH', K_WAKEUP, letters) end
 return {marker, settled, #claimed > 0 and cjson.encode(claimed) or '[]', READY_FLOWS}

@@ -7,18 +7,20 @@
 -- :job_type :payload (JSON) :priority :run_at :max_attempts :timeout
 -- :force_kill_on_timeout :tags (JSON list) :idempotency_key :retry_delay
 -- :retry_backoff :retry_delay_max :flow_id :flow_step_index :entity_id
--- :entity_type :cron_job_id :cron_due_at :now
+-- :entity_type :cron_job_id :cron_due_at :dead_letter_job_type :dedupe_key
+-- :now
 INSERT INTO job_queue (
     job_type, payload, status, created_at, updated_at, max_attempts, priority,
     run_at, timeout, force_kill_on_timeout, tags, idempotency_key, retry_delay,
     retry_backoff, retry_delay_max, flow_id, flow_step_index, entity_id,
-    entity_type, cron_job_id, cron_due_at
+    entity_type, cron_job_id, cron_due_at, dead_letter_job_type, dedupe_key
 )
 VALUES (
     :job_type, :payload, 'pending', :now, :now, :max_attempts, :priority,
     coalesce(:run_at, :now), :timeout, :force_kill_on_timeout, :tags,
     :idempotency_key, :retry_delay, :retry_backoff, :retry_delay_max, :flow_id,
-    :flow_step_index, :entity_id, :entity_type, :cron_job_id, :cron_due_at
+    :flow_step_index, :entity_id, :entity_type, :cron_job_id, :cron_due_at,
+    :dead_letter_job_type, :dedupe_key
 )
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id

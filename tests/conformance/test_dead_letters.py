@@ -1,0 +1,185 @@
+"""Dead letters: a job that fails for good with a ``dead_letter_job_type``
+adds a job of that type describing the failure, in the same atomic write
+(upstream DataQueue's failed-jobs tests, ported)."""
+
+from __future__ import annotations
+
+import pytest
+
+import dataqueue as dq
+from tests.conftest import FakeClock
+
+
+async def get(queue: dq.JobQueue, job_id: int) -> dq.JobRecord:
+    job = await queue.get_job(job_id)
+    assert job is not None
+    return job
+
+
+def fail(message: str):  # type: ignore[no-untyped-def]
+    def handler(payload: object) -> None:
+        raise RuntimeError(message)
+
+    return handler
+
+
+async def test_an_exhausted_job_is_routed_to_its_dead_letter_type(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job(
+        "email",
+        {"to": "deadletter@example.com"},
+        max_attempts=1,
+        dead_letter_job_type="email_dead_letter",
+    )
+    processor = queue.create_processor({"email": fail("permanent failure")})
+    assert await processor.start() == 1
+
+    job = await get(queue, source)
+    assert job.status is dq.JobStatus.FAILED and job.next_attempt_at is None
+    assert job.dead_letter_job_type == "email_dead_letter"
+    assert job.dead_lettered_at == clock.now()
+    assert job.dead_letter_job_id is not None
+
+    letter = await get(queue, job.dead_letter_job_id)
+    assert (letter.job_type, letter.status) == ("email_dead_letter", "pending")
+    assert (letter.max_attempts, letter.priority, letter.attempts) == (1, 0, 0)
+    assert letter.dead_letter_job_type is None
+    assert letter.payload == {
+        "original_job": {
+            "id": source,
+            "job_type": "email",
+            "attempts": 1,
+            "max_attempts": 1,
+        },
+        "original_payload": {"to": "deadletter@example.com"},
+        "failure": {
+            "message": "RuntimeError: permanent failure",
+            "reason": "handler_error",
+            "failed_at": clock.now().isoformat(),
+        },
+    }
+
+
+async def test_the_failure_and_the_dead_letter_are_in_the_events(
+    queue: dq.JobQueue,
+) -> None:
+    source = await queue.add_job("email", {}, max_attempts=1, dead_letter_job_type="dl")
+    await queue.create_processor({"email": fail("boom")}).start()
+    job = await get(queue, source)
+    events = await queue.get_job_events(source)
+    assert [e.event_type.value for e in events] == [
+        "added",
+        "processing",
+        "failed",
+        "dead_lettered",
+    ]
+    assert events[-1].metadata == {
+        "dead_letter_job_type": "dl",
+        "dead_letter_job_id": job.dead_letter_job_id,
+    }
+    assert job.dead_letter_job_id is not None
+    added = (await queue.get_job_events(job.dead_letter_job_id))[0]
+    assert added.metadata == {"job_type": "dl", "dead_letter_of": source}
+
+
+async def test_a_failure_with_attempts_left_is_no_dead_letter(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job(
+        "email", {}, max_attempts=2, retry_delay=10, dead_letter_job_type="dl"
+    )
+    processor = queue.create_processor({"email": fail("flaky")})
+    await processor.start()
+    job = await get(queue, source)
+    assert job.status is dq.JobStatus.FAILED and job.next_attempt_at is not None
+    assert (job.dead_letter_job_id, job.dead_lettered_at) == (None, None)
+    assert [j.id for j in await queue.get_all_jobs()] == [source]
+
+    clock.advance(60)
+    await processor.start()
+    job = await get(queue, source)
+    assert job.next_attempt_at is None and job.dead_letter_job_id is not None
+    letter = await get(queue, job.dead_letter_job_id)
+    assert letter.payload["original_job"]["attempts"] == 2
+    assert letter.payload["failure"]["message"] == "RuntimeError: flaky"
+
+
+async def test_a_job_without_a_dead_letter_type_just_fails(queue: dq.JobQueue) -> None:
+    source = await queue.add_job("email", {}, max_attempts=1)
+    await queue.create_processor({"email": fail("x")}).start()
+    job = await get(queue, source)
+    assert job.status is dq.JobStatus.FAILED
+    assert (job.dead_letter_job_type, job.dead_letter_job_id) == (None, None)
+    assert len(await queue.get_all_jobs()) == 1
+
+
+async def test_a_dead_letter_of_the_same_type_is_an_ordinary_job(
+    queue: dq.JobQueue,
+) -> None:
+    # Upstream routes 'email' to 'email' too: the letter does not inherit
+    # the dead-letter type, so a failing letter does not loop.
+    source = await queue.add_job(
+        "email", {"to": "a"}, max_attempts=1, dead_letter_job_type="email"
+    )
+    processor = queue.create_processor({"email": fail("always")})
+    await processor.start()
+    letter_id = (await get(queue, source)).dead_letter_job_id
+    assert letter_id is not None
+    await processor.start()
+    letter = await get(queue, letter_id)
+    assert letter.status is dq.JobStatus.FAILED and letter.dead_letter_job_id is None
+    assert len(await queue.get_all_jobs()) == 2
+
+
+async def test_a_job_with_no_handler_is_dead_lettered_with_that_reason(
+    queue: dq.JobQueue,
+) -> None:
+    source = await queue.add_job(
+        "unknown", {"n": 1}, max_attempts=1, dead_letter_job_type="dl"
+    )
+    await queue.create_processor({"dl": lambda p: None}, job_type="*").start()
+    job = await get(queue, source)
+    assert job.dead_letter_job_id is not None
+    letter = await get(queue, job.dead_letter_job_id)
+    assert letter.payload["failure"]["reason"] == "no_handler"
+
+
+async def test_the_dead_letter_is_processed_by_its_own_handler(
+    queue: dq.JobQueue,
+) -> None:
+    seen: list[object] = []
+    source = await queue.add_job(
+        "email", {"to": "x"}, max_attempts=1, dead_letter_job_type="email_dead_letter"
+    )
+    processor = queue.create_processor(
+        {"email": fail("down"), "email_dead_letter": seen.append}
+    )
+    await processor.start()
+    await processor.start()
+    assert len(seen) == 1
+    envelope = seen[0]
+    assert isinstance(envelope, dict)
+    assert envelope["original_job"]["id"] == source
+    assert envelope["original_payload"] == {"to": "x"}
+
+
+async def test_add_jobs_takes_a_dead_letter_type_per_spec(queue: dq.JobQueue) -> None:
+    a, b = await queue.add_jobs(
+        [
+            dq.JobSpec("email", {}, max_attempts=1, dead_letter_job_type="dl"),
+            dq.JobSpec("email", {}, max_attempts=1),
+        ]
+    )
+    await queue.create_processor({"email": fail("x")}).start()
+    assert (await get(queue, a)).dead_letter_job_id is not None
+    assert (await get(queue, b)).dead_letter_job_id is None
+
+
+@pytest.mark.parametrize("bad", ["", 7, "x" * 300])
+async def test_a_bad_dead_letter_type_is_refused(
+    queue: dq.JobQueue, bad: object
+) -> None:
+    with pytest.raises((TypeError, ValueError), match="dead_letter_job_type"):
+        await queue.add_job("email", {}, dead_letter_job_type=bad)  # type: ignore[arg-type]
+    assert await queue.get_all_jobs() == []
