@@ -123,6 +123,20 @@ def test_the_theme_toggle_redraws_the_charts(dashboard: Dashboard, page: Page) -
     wait_for(lambda: canvas.evaluate("c => c.toDataURL()") != light)
 
 
+def test_the_overview_narrows_to_one_job_type(dashboard: Dashboard, page: Page) -> None:
+    seed(dashboard.queue)
+    page.goto(dashboard.at("/"))
+    expect(page.locator('[data-total="failures"]')).to_have_text("2 in the last hour")
+    page.locator("#overview-type").select_option("send_email")
+    expect(page.locator('[data-total="failures"]')).to_have_text("0 in the last hour")
+    expect(page.locator("#tile-pending .tile-value")).to_have_text("2")
+    expect(page.locator("#tile-failed .tile-value")).to_have_text("0")
+    assert "job_type=send_email" in page.url
+    page.reload()
+    expect(page.locator("#overview-type")).to_have_value("send_email")
+    expect(page.locator('[data-total="throughput"]')).to_have_text("3 in the last hour")
+
+
 def test_the_queues_page_has_a_row_per_job_type(
     dashboard: Dashboard, styled_page: tuple[Page, str], snap: Snap
 ) -> None:
@@ -378,3 +392,16 @@ def test_the_readme_screenshots(
                 page.screenshot(path=str(artifacts / f"{name}.png"))
         finally:
             context.close()
+
+
+def test_flows_are_listed_by_name(dashboard: Dashboard, page: Page) -> None:
+    flow_id = dashboard.queue.start_flow(
+        [dq.JobSpec("send_email", {"to": "a@example.com"})],
+        dq.JobSpec("send_email", {"to": "summary@example.com"}),
+        entity={"id": "order-7", "type": "order"},
+    )
+    page.goto(dashboard.at("/flows"))
+    row = page.locator(f'tr[data-flow-id="{flow_id}"]')
+    expect(row.locator(".flow-name")).to_have_text("order order-7 · send_email")
+    row.locator(".flow-name").click()
+    expect(page.locator("h1")).to_contain_text("order order-7 · send_email")

@@ -43,6 +43,7 @@ const TIMESTAMPS = [
   ["last_retried_at", "Last retried"],
   ["last_cancelled_at", "Last cancelled"],
   ["wait_until", "Waiting until"],
+  ["dead_lettered_at", "Dead-lettered"],
   ["cron_due_at", "Cron due at"],
 ];
 
@@ -66,6 +67,13 @@ const PROPERTIES = [
 
 // Shown in their own sections, not in the property list.
 const ELSEWHERE = new Set([
+  "group",
+  "dedupe_key",
+  "depends_on_job_ids",
+  "depends_on_tags",
+  "dead_letter_job_type",
+  "dead_letter_job_id",
+  "dead_lettered_at",
   "id",
   "max_attempts",
   "payload",
@@ -113,6 +121,7 @@ export function mountJob(main, { params, app }) {
   const properties = card("Properties", "job-properties");
   const timestamps = card("Timestamps", "job-timestamps");
   const origin = card("Origin", "job-origin");
+  const control = card("Flow control", "job-control");
   const payload = card("Payload", "job-payload");
   const output = card("Output", "job-output");
   const errors = card("Error history", "job-errors");
@@ -136,7 +145,7 @@ export function mountJob(main, { params, app }) {
       "div",
       { class: "detail-grid" },
       h("div", { class: "detail-main" }, progressCard, payload, output, errors, steps, tokens),
-      h("div", { class: "detail-side" }, properties, timestamps, origin),
+      h("div", { class: "detail-side" }, properties, control, timestamps, origin),
     ),
     events,
   );
@@ -196,6 +205,7 @@ export function mountJob(main, { params, app }) {
     renderErrors();
     renderSteps();
     renderOrigin();
+    renderControl();
   }
 
   function renderErrors() {
@@ -279,6 +289,22 @@ export function mountJob(main, { params, app }) {
     }
     origin.hidden = rows.length === 0;
     fill(origin, h("h2", { class: "card-title", text: "Origin" }), definitionList(rows));
+  }
+
+  /** What holds or links the job: its group, dedupe key, dependencies and
+   * dead letter (the fields a store with flow control keeps). */
+  function renderControl() {
+    const jobLinks = (ids) =>
+      h("span", { class: "chips" }, ids.map((id) => h("a", { class: "chip mono", href: app.href(`/jobs/${id}`), text: `#${id}` })));
+    const rows = [];
+    if (job.group) rows.push(["Group", h("span", { class: "mono", text: job.group }), "group"]);
+    if (job.dedupe_key) rows.push(["Dedupe key", h("span", { class: "mono", text: job.dedupe_key }), "dedupe_key"]);
+    if (job.depends_on_job_ids?.length) rows.push(["Depends on", jobLinks(job.depends_on_job_ids), "depends_on_job_ids"]);
+    if (job.depends_on_tags?.length) rows.push(["Depends on tags", tagChips(job.depends_on_tags), "depends_on_tags"]);
+    if (job.dead_letter_job_type) rows.push(["Dead letters to", h("span", { class: "mono", text: job.dead_letter_job_type }), "dead_letter_job_type"]);
+    if (job.dead_letter_job_id) rows.push(["Dead letter", jobLinks([job.dead_letter_job_id]), "dead_letter_job_id"]);
+    control.hidden = rows.length === 0;
+    fill(control, h("h2", { class: "card-title", text: "Flow control" }), definitionList(rows));
   }
 
   async function describeSchedule(cronId, target) {

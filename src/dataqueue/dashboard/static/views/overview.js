@@ -82,6 +82,7 @@ function chartData(chart, minutes) {
 export function mountOverview(main, { query, app }) {
   app.title("Overview");
   let windowName = query.get("window") === "day" ? "day" : "hour";
+  let jobType = query.get("job_type") || "";
   let lastMinutes = null;
   const plots = new Map();
 
@@ -98,6 +99,21 @@ export function mountOverview(main, { query, app }) {
         on: { click: () => choose(name) },
       }),
     ),
+  );
+  const typeSelect = h(
+    "select",
+    {
+      id: "overview-type",
+      "aria-label": "Job type",
+      on: {
+        change: () => {
+          jobType = typeSelect.value;
+          setQuery();
+          loader.run();
+        },
+      },
+    },
+    h("option", { value: "", text: "All job types" }),
   );
   const tiles = h("div", { class: "stat-tiles", id: "overview-tiles" });
   const charts = h(
@@ -116,15 +132,33 @@ export function mountOverview(main, { query, app }) {
   const page = listPage(
     "Overview",
     "What the workers did per minute, as their heartbeats report it, and the queue now.",
-    h("div", { class: "overview-tools" }, windowTabs),
+    h("div", { class: "overview-tools" }, typeSelect, windowTabs),
     tiles,
     charts,
   );
   fill(main, page);
 
+  function setQuery() {
+    app.setQuery({ window: windowName === "hour" ? "" : windowName, job_type: jobType });
+  }
+
+  async function loadTypes() {
+    try {
+      const { queues } = await api.queues();
+      const names = new Set([...queues.map((queue) => queue.job_type), ...(jobType ? [jobType] : [])]);
+      fill(
+        typeSelect,
+        h("option", { value: "", text: "All job types" }),
+        [...names].sort().map((name) => h("option", { value: name, text: name, selected: name === jobType })),
+      );
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
   function choose(name) {
     windowName = name;
-    app.setQuery({ window: name === "hour" ? "" : name });
+    setQuery();
     for (const button of windowTabs.querySelectorAll("button")) {
       button.setAttribute("aria-pressed", String(button.dataset.window === name));
     }
@@ -134,8 +168,8 @@ export function mountOverview(main, { query, app }) {
   async function load() {
     try {
       const [{ minutes }, { counts }] = await Promise.all([
-        api.overview({ window: windowName }),
-        api.counts({}),
+        api.overview({ window: windowName, job_type: jobType }),
+        api.counts({ job_type: jobType }),
       ]);
       lastMinutes = minutes;
       renderTiles(counts, minutes);
@@ -156,7 +190,13 @@ export function mountOverview(main, { query, app }) {
     fill(
       tiles,
       STATUSES.map((status) =>
-        tile(`tile-${status}`, status.charAt(0).toUpperCase() + status.slice(1), counts[status] ?? 0, "now", app.href(`/jobs?status=${status}`)),
+        tile(
+          `tile-${status}`,
+          status.charAt(0).toUpperCase() + status.slice(1),
+          counts[status] ?? 0,
+          "now",
+          app.href(`/jobs?status=${status}${jobType ? `&job_type=${encodeURIComponent(jobType)}` : ""}`),
+        ),
       ),
       tile("tile-completed", "Completed", sum("completed"), windowLabel),
       tile("tile-failed-window", "Failed attempts", sum("failed"), windowLabel),
@@ -209,6 +249,7 @@ export function mountOverview(main, { query, app }) {
   window.addEventListener("resize", onResize);
   const loader = refresher(load);
   const stopLive = app.live.onChange(() => loader.run());
+  loadTypes();
   loader.run();
   return () => {
     loader.stop();
