@@ -405,3 +405,36 @@ def test_flows_are_listed_by_name(dashboard: Dashboard, page: Page) -> None:
     expect(row.locator(".flow-name")).to_have_text("order order-7 · send_email")
     row.locator(".flow-name").click()
     expect(page.locator("h1")).to_contain_text("order order-7 · send_email")
+
+
+def test_a_jobs_page_shows_its_dedupe_key_and_dead_letter(
+    dashboard: Dashboard, page: Page
+) -> None:
+    queue = dashboard.queue
+    job_id = queue.add_job(
+        "always_fails",
+        {"to": "x@example.com"},
+        max_attempts=1,
+        dedupe=dq.Dedupe("user:42"),
+        dead_letter_job_type="send_email",
+    )
+    assert queue.create_processor(HANDLERS).start() == 1
+    job = queue.get_job(job_id)
+    assert job is not None and job.dead_letter_job_id is not None
+    page.goto(dashboard.at(f"/jobs/{job_id}"))
+
+    control = page.locator("#job-control")
+    expect(control.locator('[data-field="dedupe_key"] dd')).to_have_text("user:42")
+    expect(control.locator('[data-field="dead_letter_job_type"] dd')).to_have_text(
+        "send_email"
+    )
+    letter = control.locator(
+        f'[data-field="dead_letter_job_id"] a[href$="/jobs/{job.dead_letter_job_id}"]'
+    )
+    expect(letter).to_be_visible()
+    expect(
+        page.locator('#job-timestamps [data-field="dead_lettered_at"] time').first
+    ).to_be_visible()
+    letter.click()
+    expect(page.locator("h1")).to_contain_text(f"Job #{job.dead_letter_job_id}")
+    expect(page.locator("#job-control")).to_be_hidden()
