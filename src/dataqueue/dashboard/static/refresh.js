@@ -51,3 +51,32 @@ export function refresher(load) {
     },
   };
 }
+
+/**
+ * `fn`, run at most once per `ms`: a call within `ms` of the last run is
+ * deferred to the end of that time (several such calls make one run).
+ * Returns { call, stop }.
+ */
+export function throttled(fn, ms) {
+  let last = 0;
+  let timer = null;
+  return {
+    call() {
+      if (timer) return;
+      const wait = last + ms - Date.now();
+      if (wait <= 0) {
+        last = Date.now();
+        fn();
+        return;
+      }
+      timer = setTimeout(() => {
+        timer = null;
+        last = Date.now();
+        fn();
+      }, wait);
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}

@@ -67,7 +67,7 @@ const PROPERTIES = [
 
 // Shown in their own sections, not in the property list.
 const ELSEWHERE = new Set([
-  "group",
+  "group_id",
   "dedupe_key",
   "depends_on_job_ids",
   "depends_on_tags",
@@ -297,7 +297,7 @@ export function mountJob(main, { params, app }) {
     const jobLinks = (ids) =>
       h("span", { class: "chips" }, ids.map((id) => h("a", { class: "chip mono", href: app.href(`/jobs/${id}`), text: `#${id}` })));
     const rows = [];
-    if (job.group) rows.push(["Group", h("span", { class: "mono", text: job.group }), "group"]);
+    if (job.group_id) rows.push(["Group", h("span", { class: "mono", text: job.group_id }), "group_id"]);
     if (job.dedupe_key) rows.push(["Dedupe key", h("span", { class: "mono", text: job.dedupe_key }), "dedupe_key"]);
     if (job.depends_on_job_ids?.length) rows.push(["Depends on", jobLinks(job.depends_on_job_ids), "depends_on_job_ids"]);
     if (job.depends_on_tags?.length) rows.push(["Depends on tags", tagChips(job.depends_on_tags), "depends_on_tags"]);

@@ -5,9 +5,11 @@
 
 import { api } from "../api.js";
 import { fill, h, listPage, loading } from "../dom.js";
-import { THEME_EVENT, refresher } from "../refresh.js";
+import { THEME_EVENT, refresher, throttled } from "../refresh.js";
 import { toastError } from "../toast.js";
 import uPlot from "../vendor/uplot/uPlot.esm.js";
+
+const LIVE_REFRESH_MS = 5000;
 
 const WINDOWS = [
   ["hour", "Last hour"],
@@ -248,11 +250,15 @@ export function mountOverview(main, { query, app }) {
   window.addEventListener(THEME_EVENT, redraw);
   window.addEventListener("resize", onResize);
   const loader = refresher(load);
-  const stopLive = app.live.onChange(() => loader.run());
+  // Their reads cover the whole queue: live changes refresh them at most
+  // every few seconds, however busy the queue is.
+  const live = throttled(() => loader.run(), LIVE_REFRESH_MS);
+  const stopLive = app.live.onChange(() => live.call());
   loadTypes();
   loader.run();
   return () => {
     loader.stop();
+    live.stop();
     stopLive();
     window.removeEventListener(THEME_EVENT, redraw);
     window.removeEventListener("resize", onResize);

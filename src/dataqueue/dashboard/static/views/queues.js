@@ -3,8 +3,10 @@
 
 import { api } from "../api.js";
 import { emptyState, fill, formatSeconds, h, listPage, loading } from "../dom.js";
-import { refresher } from "../refresh.js";
+import { refresher, throttled } from "../refresh.js";
 import { toastError } from "../toast.js";
+
+const LIVE_REFRESH_MS = 5000;
 
 const DEPTHS = ["pending", "processing", "waiting", "failed", "completed", "cancelled"];
 
@@ -91,10 +93,14 @@ export function mountQueues(main, { app }) {
   }
 
   const loader = refresher(load);
-  const stopLive = app.live.onChange(() => loader.run());
+  // Their reads cover the whole queue: live changes refresh them at most
+  // every few seconds, however busy the queue is.
+  const live = throttled(() => loader.run(), LIVE_REFRESH_MS);
+  const stopLive = app.live.onChange(() => live.call());
   loader.run();
   return () => {
     loader.stop();
+    live.stop();
     stopLive();
   };
 }
