@@ -109,30 +109,30 @@ class AdminScripts:
     async def get_minute_stats(
         self, since: datetime, until: datetime
     ) -> list[MinuteStats]:
-        found = await self._scripts.run(
-            "get_minute_stats", minute_number(since), minute_number(until)
+        found = json.loads(
+            await self._scripts.run(
+                "get_minute_stats", minute_number(since), minute_number(until)
+            )
         )
         stats: list[MinuteStats] = []
-        for index in range(0, len(found), 2):
-            minute = EPOCH + int(as_text(found[index])) * MINUTE
-            stats += _entries(minute, found[index + 1])
+        for minute in sorted(found, key=int):
+            stats += _entries(EPOCH + int(minute) * MINUTE, found[minute])
         return stats
 
 
-def _entries(minute: datetime, pairs: list[Any]) -> list[MinuteStats]:
+def _entries(minute: datetime, fields: dict[str, str]) -> list[MinuteStats]:
     """One minute's hash (``type TAB field`` → number) as entries by type."""
     by_type: dict[str, dict[str, Any]] = {}
-    for index in range(0, len(pairs), 2):
-        job_type, _, name = as_text(pairs[index]).rpartition("\t")
-        value = as_text(pairs[index + 1])
-        fields = by_type.setdefault(job_type, {})
-        fields[name] = float(value) if name == "start_delay_seconds" else int(value)
+    for name, value in fields.items():
+        job_type, _, field = name.rpartition("\t")
+        numbers = by_type.setdefault(job_type, {})
+        numbers[field] = float(value) if field == "start_delay_seconds" else int(value)
     return [
         MinuteStats(
             minute=minute,
             job_type=job_type,
-            **{name: fields.get(name, 0) for name in COUNTS},
-            start_delay_seconds=fields.get("start_delay_seconds", 0.0),
+            **{name: numbers.get(name, 0) for name in COUNTS},
+            start_delay_seconds=numbers.get("start_delay_seconds", 0.0),
         )
-        for job_type, fields in sorted(by_type.items())
+        for job_type, numbers in sorted(by_type.items())
     ]
