@@ -176,6 +176,10 @@ def test_search_finds_a_job_by_id_and_by_payload_text(
     expect(row.locator(".row-error")).to_contain_text("the mail server said no")
     expect(page.locator("#search-note")).to_contain_text("every job searched")
     assert "q=BOUNCE1" in page.url
+    # Search results are rows to pick, never "everything matching".
+    page.locator("#select-page").check()
+    expect(page.locator("#bulk-count")).to_have_text("1 job selected")
+    expect(page.locator("#bulk-select-all")).to_be_hidden()
 
     page.locator("#filter-search").fill(f"#{jobs['sent'][0]}")
     page.locator("#filter-search").press("Enter")

@@ -23,8 +23,9 @@ function plural(count) {
 
 /**
  * The selection of one jobs list. `filter()` gives the list's filter as the
- * bulk API takes it; `total()` how many jobs match it; `done()` runs after
- * an action. Returns the bar to show above the table, a checkbox per row
+ * bulk API takes it; `total()` how many jobs match it, or null when the list
+ * shows something else (search results: then only rows can be selected);
+ * `done()` runs after an action. Returns the bar to show above the table, a checkbox per row
  * and for the header, and `pageShown(jobs)` to call after each render.
  */
 export function createBulk({ filter, total, done }) {
@@ -112,9 +113,9 @@ export function createBulk({ filter, total, done }) {
     count.textContent = everything ? `All ${plural(n)} matching this filter` : `${plural(n)} selected`;
     const allOnPage = pageIds.length > 0 && pageIds.every((jobId) => selected.has(jobId));
     header.checked = everything || allOnPage;
-    const matching = total() ?? 0;
-    everyLink.hidden = everything || !allOnPage || matching <= selected.size;
-    everyLink.textContent = `Select all ${plural(matching)} matching this filter`;
+    const matching = total();
+    everyLink.hidden = everything || !allOnPage || matching === null || matching <= selected.size;
+    if (matching !== null) everyLink.textContent = `Select all ${plural(matching)} matching this filter`;
     syncBoxes();
   }
 

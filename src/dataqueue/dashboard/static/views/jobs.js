@@ -182,7 +182,8 @@ export function mountJobs(main, { query, app }) {
       job_type: state.jobType || null,
       tags: parseTags(state.tags),
     }),
-    total: () => totalFor(state.status),
+    // Search results are not the filter's jobs: only their rows are offered.
+    total: () => (state.q ? null : totalFor(state.status)),
     done: () => loader.run(),
   });
 
