@@ -49,6 +49,7 @@ CLUSTER_MODULES = frozenset(
         "engine",
         "events",
         "flows",
+        "limits",
         "maintenance",
         "operating",
         "processing",
@@ -64,7 +65,7 @@ CLUSTER_MODULES = frozenset(
 # up events. Everything else runs the same statements on the same tables.
 PARTITIONED_MODULES = frozenset(
     f"tests/conformance/test_{name}.py"
-    for name in ("adding", "events", "maintenance", "processing", "reading")
+    for name in ("adding", "events", "limits", "maintenance", "processing", "reading")
 )
 # The stores that run a part of the conformance suite only.
 PARTIAL_STORES = {

@@ -7,6 +7,7 @@ a test can count how often every job ran, whatever the store.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -39,6 +40,42 @@ def hold_in_thread(payload: dict[str, Any]) -> str:
     return "held"
 
 
+def _running(delta: int) -> None:
+    """Count the jobs running now in this worker process, outside the store:
+    each change appends the new count to ``running-<pid>.txt`` (a worker
+    killed mid-job leaves its count up, and its file says so)."""
+    folder = Path(os.environ["DQ_TEST_RUNS_DIR"])
+    path = folder / f"running-{os.getpid()}.txt"
+    with open(folder / "running.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines = path.read_text().split() if path.exists() else []
+        now = (int(lines[-1]) if lines else 0) + delta
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{now}\n")
+        with open(folder / "all.txt", "a", encoding="utf-8") as f:
+            f.write(f"{delta}\n")
+
+
+def _started_before(n: int) -> bool:
+    folder = Path(os.environ["DQ_TEST_RUNS_DIR"])
+    return any(
+        str(n) in path.read_text().split() for path in folder.glob("start-*.txt")
+    )
+
+
+def limited(payload: dict[str, Any]) -> None:
+    """Counts itself running (in this process and over all) for ``seconds``
+    (``again_seconds`` when it started before: its worker died)."""
+    again = _started_before(payload["n"])
+    _running(+1)
+    _record("start", payload["n"])
+    try:
+        time.sleep(payload["again_seconds" if again else "seconds"])
+    finally:
+        _running(-1)
+    _record("run", payload["n"])
+
+
 async def die(payload: dict[str, Any]) -> None:
     """Kills its own worker process, as a crashing native library would."""
     _record("start", payload["n"])
@@ -59,5 +96,6 @@ handlers = {
     "hold": hold,
     "hold_in_thread": hold_in_thread,
     "die": die,
+    "limited": limited,
     "flow_join": flow_join,
 }

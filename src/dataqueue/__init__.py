@@ -20,6 +20,7 @@ from dataqueue.errors import (
     UnsupportedInForceKill,
 )
 from dataqueue.events import QueueEvent
+from dataqueue.limits import Limits, Rate
 from dataqueue.models import (
     Dedupe,
     Entity,
@@ -83,6 +84,7 @@ __all__ = [
     "JobStatus",
     "JobTimeoutError",
     "JobTypeStats",
+    "Limits",
     "MaintenanceResult",
     "MinuteStats",
     "NotMigratedError",
@@ -91,6 +93,7 @@ __all__ = [
     "PrometheusCollector",
     "QueueCollector",
     "QueueEvent",
+    "Rate",
     "StoreRefusedError",
     "StoreUnavailableError",
     "Supervisor",

@@ -52,6 +52,7 @@ class NewJob:
     dead_letter_of: int | None = None
     """A dead letter's failed job (named in its ``added`` event; not stored)."""
     dedupe: DedupeRule | None = None
+    group_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,8 @@ class ClaimRequest:
     token: str
     limit: int
     job_types: tuple[str, ...] | None = None
+    group_concurrency: int | None = None
+    """The processor's cap per group key, over every type (None: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +315,22 @@ class Exchange:
     settled: list[bool]
     claimed: list[Claimed]
     ready_flows: list[str] = field(default_factory=list)
+    wake_at: datetime | None = None
+    """The earliest time a job the claim held by a rate may start."""
+    waits_for_slot: bool = False
+    """The claim held a job until a running one ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChanges:
+    """Validated changes to the stored limits of ``job_type`` (None: of
+    every stored row, which only ``resume()`` does): only the names in
+    ``values`` change (``limits.LIMIT_FIELDS``; None removes a limit). A row
+    left with nothing limited and no pause is deleted; a changed ``rate`` or
+    ``group_rate`` starts with full buckets."""
+
+    job_type: str | None
+    values: dict[str, Any]
 
 
 # -- flows -------------------------------------------------------------------

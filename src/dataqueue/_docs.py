@@ -27,6 +27,7 @@ ORDER = (
     "connecting",
     "jobs",
     "processing",
+    "flow-control",
     "cron",
     "stores",
     "testing",

@@ -267,6 +267,31 @@ DEBOUNCE = Transition(
     ),
 )
 
+HOLD = Transition(
+    name="hold",
+    from_statuses=frozenset((JobStatus.PENDING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.HELD,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by=(
+        "settle_and_claim: a due job a limit or a pause passed over, once per "
+        "reason (limits.walk says which)"
+    ),
+)
+
+UNHOLD = Transition(
+    name="release hold",
+    from_statuses=frozenset((JobStatus.PENDING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RELEASED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by="settle_and_claim: a held job claimed, just before its claim",
+)
+
 TRANSITIONS: tuple[Transition, ...] = (
     ADD,
     CLAIM,
@@ -285,6 +310,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     PROLONG,
     DEAD_LETTER,
     DEBOUNCE,
+    HOLD,
+    UNHOLD,
 )
 
 CANCELLABLE = CANCEL.from_statuses
@@ -496,6 +523,16 @@ def dead_letter(
         retry_delay_max=None,
         dead_letter_of=job.id,
     )
+
+
+def held_metadata(reason: str) -> Metadata:
+    """``held``: why the claim passed the job over (``limits.HoldReason``)."""
+    return {"reason": reason}
+
+
+def unheld_metadata(reason: str) -> Metadata:
+    """``released``: the hold that ended, as its ``pending_reason`` said."""
+    return {"reason": reason}
 
 
 # -- the flow barrier ----------------------------------------------------------

@@ -52,6 +52,8 @@ class EventType(StrEnum):
     RESUMED = "resumed"
     DEAD_LETTERED = "dead_lettered"
     DEDUPLICATED = "deduplicated"
+    HELD = "held"
+    RELEASED = "released"
 
 
 TagMode = Literal["all", "any", "none", "exact"]
@@ -120,6 +122,7 @@ class JobSpec:
     delay: Duration | None = None
     dead_letter_job_type: str | None = None
     dedupe: Dedupe | dict[str, Any] | None = None
+    group: str | None = None
 
 
 class Entity(TypedDict):
@@ -180,6 +183,8 @@ class JobRecord:
     dead_lettered_at: datetime | None = None
     # The key of ``dedupe=`` the job was added with.
     dedupe_key: str | None = None
+    # The group key given at add (upstream ``group.id``): limits per group.
+    group_id: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -154,6 +154,11 @@ class SyncJobQueue:
     get_minute_stats = _blocking(JobQueue.get_minute_stats)
     delete_jobs = _blocking(JobQueue.delete_jobs)
     get_queue_stats = _blocking(JobQueue.get_queue_stats)
+    set_limits = _blocking(JobQueue.set_limits)
+    clear_limits = _blocking(JobQueue.clear_limits)
+    get_limits = _blocking(JobQueue.get_limits)
+    pause = _blocking(JobQueue.pause)
+    resume = _blocking(JobQueue.resume)
 
     @functools.wraps(JobQueue.on)
     def on(self, event: str, callback: Callback) -> Callable[[], None]:

@@ -245,6 +245,7 @@ class LockstepMachine(RuleBasedStateMachine):
         tags=st.lists(st.sampled_from(TAGS), unique=True),
         key=st.sampled_from([None, None, "k1", "k2"]),
         count=st.integers(1, 3),
+        group=st.sampled_from([None, None, "g1", "g2"]),
     )
     def add(
         self,
@@ -255,6 +256,7 @@ class LockstepMachine(RuleBasedStateMachine):
         tags: list[str],
         key: str | None,
         count: int,
+        group: str | None,
     ) -> None:
         run_at = self.clock.now() + timedelta(seconds=delay)
         specs = [
@@ -267,6 +269,7 @@ class LockstepMachine(RuleBasedStateMachine):
                 tags=tags,
                 idempotency_key=key if i == 0 else None,
                 timeout=60,
+                group=group,
             )
             for i in range(count)
         ]
@@ -310,14 +313,51 @@ class LockstepMachine(RuleBasedStateMachine):
         worker=st.sampled_from(WORKERS),
         limit=st.integers(1, 3),
         only=st.sampled_from([None, ("a",), ("b", "join")]),
+        group_cap=st.sampled_from([None, None, 1]),
     )
-    def claim(self, worker: str, limit: int, only: tuple[str, ...] | None) -> None:
+    def claim(
+        self,
+        worker: str,
+        limit: int,
+        only: tuple[str, ...] | None,
+        group_cap: int | None,
+    ) -> None:
         self.claims += 1
-        request = ClaimRequest(worker, f"lease-{self.claims}", limit, only)
+        request = ClaimRequest(worker, f"lease-{self.claims}", limit, only, group_cap)
         exchange = self.both(
             lambda q, b, i: b.settle_and_claim([], request, now=self.clock.now())
         )
         self.leases += [Lease(job.id, request.token) for job in exchange.claimed]
+
+    @rule(
+        job_type=st.sampled_from(TYPES),
+        change=st.sampled_from(
+            [
+                {"concurrency": 1},
+                {"rate": dq.Rate(1, per=20)},
+                {"group_concurrency": 1},
+                {"group_rate": dq.Rate(1, per=20)},
+                {"concurrency": None, "rate": None},
+                "pause",
+                "resume",
+                "pause all",
+                "resume all",
+            ]
+        ),
+    )
+    def limit(self, job_type: str, change: Any) -> None:
+        """Stored limits and pauses: the claims after obey them alike."""
+        if change == "pause":
+            self.both(lambda q, b, i: q.pause(job_type))
+        elif change == "resume":
+            self.both(lambda q, b, i: q.resume(job_type))
+        elif change == "pause all":
+            self.both(lambda q, b, i: q.pause())
+        elif change == "resume all":
+            self.both(lambda q, b, i: q.resume())
+        else:
+            self.both(lambda q, b, i: q.set_limits(job_type, **change))
+        self.both(lambda q, b, i: q.get_limits())
 
     @precondition(lambda self: self.leases)
     @rule(pick=small, output=st.sampled_from([None, 1, {"ok": True}]))
@@ -445,7 +485,7 @@ class LockstepMachine(RuleBasedStateMachine):
     def worker_lost(self, limit: int) -> None:
         """A worker claims, then dies: past every lease, its jobs are
         reclaimed (retried, or failed for good when out of attempts)."""
-        self.claim("lost", limit, None)
+        self.claim("lost", limit, None, None)
         self.advance(121)
         self.reclaim(30)
 

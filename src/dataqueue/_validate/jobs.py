@@ -125,6 +125,7 @@ def new_job(
         if spec.dead_letter_job_type is None
         else check_name(spec.dead_letter_job_type, where, "dead_letter_job_type"),
         dedupe=dedupe,
+        group_id=None if spec.group is None else check_name(spec.group, where, "group"),
     )
 
 

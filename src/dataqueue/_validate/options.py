@@ -10,6 +10,7 @@ from dataqueue._validate.basics import (
     BAD_NAME_CHAR,
     BRACES,
     GLOB_CHARS,
+    INT32_MAX,
     MAX_BATCH_SIZE,
     MAX_CONCURRENCY,
     MAX_JOB_DURATION_SECONDS,
@@ -45,6 +46,7 @@ class ProcessorOptions:
     verbose: bool
     job_types: tuple[str, ...] | None
     heartbeat_interval: float
+    group_concurrency: int | None = None
 
 
 def processor_options(
@@ -58,6 +60,7 @@ def processor_options(
     verbose: Any = False,
     job_type: Any = None,
     heartbeat_interval: Any = 10,
+    group_concurrency: Any = None,
     where: str = "create_processor",
 ) -> ProcessorOptions:
     """Check every argument of ``create_processor`` at the call."""
@@ -127,6 +130,11 @@ def processor_options(
             "heartbeat_interval",
             minimum=MIN_POLL_INTERVAL,
             maximum=MAX_JOB_DURATION_SECONDS,
+        ),
+        group_concurrency=None
+        if group_concurrency is None
+        else check_int(
+            group_concurrency, where, "group_concurrency", minimum=1, maximum=INT32_MAX
         ),
     )
 

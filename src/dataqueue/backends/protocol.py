@@ -57,6 +57,7 @@ from dataqueue._commands import (
     JobChanges,
     JobFilter,
     Lease,
+    LimitChanges,
     NewCronJob,
     NewFlow,
     NewJob,
@@ -68,6 +69,7 @@ from dataqueue._commands import (
 )
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
+from dataqueue.limits import Limits
 from dataqueue.models import (
     FlowRecord,
     FlowStatus,
@@ -250,8 +252,20 @@ class WorkStore(Protocol):
         ``processing``: ``locked_by``, ``locked_at = now``, the lease token,
         ``attempts + 1``, ``started_at`` (first claim only),
         ``next_attempt_at`` and ``pending_reason`` cleared, and a
-        ``processing`` event. No job is
-        ever held by two claims at once. A claimed row that cannot be decoded
+        ``processing`` event (after a ``released`` event ``{"reason"}`` for a
+        job whose ``pending_reason`` was set). No job is
+        ever held by two claims at once.
+
+        Stored limits and pauses (``LimitStore``) relevant to the claim's
+        types, and ``claim.group_concurrency``, decide which due jobs the
+        claim takes: the store applies ``limits.walk`` with a
+        ``limits.Gate`` built from them and from what runs now, atomically
+        with respect to every other claim (the counts it reads cannot change
+        before its claim is written), stores the buckets the gate spent, and
+        marks the jobs the walk held: ``pending_reason`` set and a ``held``
+        event ``{"reason"}``. ``Exchange.wake_at`` and ``waits_for_slot``
+        report the gate's. A claim no limit applies to never reads more than
+        whether one does. A claimed row that cannot be decoded
         is returned as a ``BrokenJob`` (still claimed), never raised.
         """
 
@@ -458,6 +472,20 @@ class FlowStore(Protocol):
         first: their dispatcher may have died."""
 
 
+class LimitStore(Protocol):
+    """Limits and pauses per job type, kept in the store so that every
+    worker obeys them (see ``dataqueue.limits``)."""
+
+    @abstractmethod
+    async def get_limits(self) -> list[Limits]:
+        """Every stored row, by job type."""
+
+    @abstractmethod
+    async def change_limits(self, changes: LimitChanges, *, now: datetime) -> None:
+        """Apply ``changes`` atomically (see ``LimitChanges``); idle
+        processors are woken, since held jobs may be due now."""
+
+
 class WorkerStore(Protocol):
     """The registry of live processors."""
 
@@ -519,6 +547,7 @@ class Backend(
     FlowStore,
     WorkerStore,
     StatsStore,
+    LimitStore,
     Protocol,
 ):
     """A store: PostgreSQL, Redis or SQLite."""

@@ -11,6 +11,7 @@ from dataqueue.cli.docs import docs
 from dataqueue.cli.init import init
 from dataqueue.cli.install import install_mcp, install_rules, install_skills
 from dataqueue.cli.jobs import healthcheck, jobs, stats
+from dataqueue.cli.limits import limits, pause, resume
 from dataqueue.cli.mcp import mcp
 from dataqueue.cli.migrate import migrate
 from dataqueue.cli.worker import worker
@@ -36,3 +37,6 @@ main.add_command(dashboard)
 main.add_command(jobs)
 main.add_command(stats)
 main.add_command(healthcheck)
+main.add_command(limits)
+main.add_command(pause)
+main.add_command(resume)

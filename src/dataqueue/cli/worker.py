@@ -38,6 +38,11 @@ logger = logging.getLogger("dataqueue")
 @click.option("--schema", help="PostgreSQL schema (default: public).")
 @click.option("--key-prefix", help='Redis key prefix (default: "dq:").')
 @click.option("--concurrency", default=3, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--group-concurrency",
+    type=click.IntRange(1),
+    help="At most this many jobs of one group key at once, across every worker.",
+)
 @click.option("--batch-size", default=10, show_default=True, type=click.IntRange(1))
 @click.option(
     "--poll-interval", default=5.0, show_default=True, type=click.FloatRange(0)
@@ -105,6 +110,7 @@ def worker(
     schema: str | None,
     key_prefix: str | None,
     concurrency: int,
+    group_concurrency: int | None,
     batch_size: int,
     poll_interval: float,
     job_type: tuple[str, ...],
@@ -145,6 +151,7 @@ def worker(
             schema=schema,
             key_prefix=key_prefix,
             concurrency=concurrency,
+            group_concurrency=group_concurrency,
             batch_size=batch_size,
             poll_interval=poll_interval,
             job_types=list(job_type) or None,
@@ -226,6 +233,7 @@ async def run_worker(
     schema: str | None,
     key_prefix: str | None,
     concurrency: int,
+    group_concurrency: int | None = None,
     batch_size: int,
     poll_interval: float,
     job_types: list[str] | None,
@@ -244,6 +252,7 @@ async def run_worker(
             worker_id=worker_id,
             batch_size=batch_size,
             concurrency=concurrency,
+            group_concurrency=group_concurrency,
             poll_interval=poll_interval,
             job_type=job_types,
             heartbeat_interval=heartbeat_interval,

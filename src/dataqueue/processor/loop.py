@@ -89,6 +89,7 @@ class Processor(Looper):
         on_job_start: Callable[[QueueEvent], Any] | None = None,
         on_job_complete: Callable[[QueueEvent], Any] | None = None,
         on_job_fail: Callable[[QueueEvent], Any] | None = None,
+        group_concurrency: int | None = None,
     ) -> None:
         super().__init__()
         options = v.processor_options(
@@ -101,6 +102,7 @@ class Processor(Looper):
             verbose=verbose,
             job_type=job_type,
             heartbeat_interval=heartbeat_interval,
+            group_concurrency=group_concurrency,
         )
         self.runtime = runtime
         self.handlers = options.handlers
@@ -112,6 +114,7 @@ class Processor(Looper):
         self.on_error = options.on_error
         self.verbose = options.verbose
         self.job_types = options.job_types
+        self.group_concurrency = options.group_concurrency
         self._attempts: dict[int, tuple[Attempt, asyncio.Task[AttemptResult]]] = {}
         self._hooks = ProcessorHooks(
             runtime.callbacks,
@@ -140,6 +143,10 @@ class Processor(Looper):
             metrics=self._metrics,
         )
         self._drain_deadline: float | None = None
+        # What the last claim said of the jobs its limits held back.
+        self._held_until: datetime | None = None
+        self._held_for_slot = False
+        self._slot_freed: Wakeup | None = None
         self._cron_checked_at: datetime | None = None
         self._cron_failing = False
 
@@ -299,6 +306,9 @@ class Processor(Looper):
                 await self._leases.close()
                 await self._registration.close()
                 await wakeup.close()
+                if self._slot_freed is not None:
+                    await self._slot_freed.close()
+                    self._slot_freed = None
                 self._drain_deadline = None
 
     async def _open_store(self) -> Backend | None:
@@ -331,18 +341,45 @@ class Processor(Looper):
             self._launch(store, job)
         if claim is not None and len(claimed) >= claim.limit:
             return
-        slots_free = len(self._attempts) < self.concurrency
-        await self._wait(wakeup if slots_free else None, self.poll_interval)
+        if len(self._attempts) >= self.concurrency:
+            await self._wait(None, self.poll_interval)
+            return
+        await self._wait(wakeup, self._idle_timeout(), await self._slot_wakeup(store))
 
-    async def _wait(self, wakeup: Wakeup | None, poll_interval: float | None) -> None:
+    def _idle_timeout(self) -> float:
+        """How long an idle processor waits for a signal before it claims
+        again: ``poll_interval``, or less when the claim's limits said a
+        held job may start sooner (a rate's next token)."""
+        until = self._held_until
+        if until is None:
+            return self.poll_interval
+        soon = (until - self.now()).total_seconds()
+        return min(self.poll_interval, max(soon, 0.0))
+
+    async def _slot_wakeup(self, store: Backend) -> Wakeup | None:
+        """Signals of finished jobs, while a limit holds jobs until a
+        running one ends (subscribed at the first such hold)."""
+        if not self._held_for_slot:
+            return None
+        if self._slot_freed is None:
+            self._slot_freed = await store.subscribe_finished()
+        return self._slot_freed
+
+    async def _wait(
+        self,
+        wakeup: Wakeup | None,
+        poll_interval: float | None,
+        slot_freed: Wakeup | None = None,
+    ) -> None:
         """Until an attempt ends, ``stop()``, or (with free slots) a job is
-        added or ``poll_interval`` passes."""
+        added, a job a limit waited for ends, or ``poll_interval`` passes."""
         waiters: list[asyncio.Future[bool]] = [
             asyncio.ensure_future(self._attempt_ended.wait()),
             asyncio.ensure_future(self._stop_requested.wait()),
         ]
-        if wakeup is not None:
-            waiters.append(asyncio.ensure_future(wakeup.wait(poll_interval or 0)))
+        for signal in (wakeup, slot_freed):
+            if signal is not None:
+                waiters.append(asyncio.ensure_future(signal.wait(poll_interval or 0)))
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -395,7 +432,11 @@ class Processor(Looper):
         if self.job_types == () or self._registration.quiet:
             return None
         return ClaimRequest(
-            self.worker_id, secrets.token_hex(16), limit, self.job_types
+            self.worker_id,
+            secrets.token_hex(16),
+            limit,
+            self.job_types,
+            self.group_concurrency,
         )
 
     async def _exchange(
@@ -421,6 +462,8 @@ class Processor(Looper):
             )
         if claim is None:
             return []
+        self._held_until = exchange.wake_at
+        self._held_for_slot = exchange.waits_for_slot
         return [(job, Lease(job.id, claim.token)) for job in exchange.claimed]
 
     # -- attempts -----------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from dataqueue import _transitions as t
@@ -28,6 +29,7 @@ from dataqueue._commands import (
     JobChanges,
     JobFilter,
     Lease,
+    LimitChanges,
     NewCronJob,
     NewFlow,
     NewJob,
@@ -56,6 +58,7 @@ from dataqueue.backends.memory.tables import Tables, named_tables
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError
+from dataqueue.limits import Gate, Limits
 from dataqueue.models import (
     FlowRecord,
     FlowStatus,
@@ -320,16 +323,19 @@ class MemoryBackend(AdminOperations, Backend):
         *,
         now: datetime,
     ) -> Exchange:
-        def run(tables: Tables) -> tuple[exchange.Settlement, list[Claimed]]:
+        def run(
+            tables: Tables,
+        ) -> tuple[exchange.Settlement, list[Claimed], Gate | None]:
             settlement = exchange.settle(tables, outcomes, now)
             claimed: list[Claimed] = []
+            gate = None
             if claim is not None:
                 exchange.resume_due_waits(tables, now)
-                rows = exchange.claim(tables, claim, now)
+                rows, gate = exchange.claim(tables, claim, now)
                 claimed = [claimed_record(row) for row in rows]
-            return settlement, claimed
+            return settlement, claimed, gate
 
-        settlement, claimed = self._atomically(run)
+        settlement, claimed, gate = self._atomically(run)
         if settlement.finished:
             self._tables.finished.notify()
         if settlement.added:
@@ -338,6 +344,8 @@ class MemoryBackend(AdminOperations, Backend):
             settled=settlement.settled,
             claimed=claimed,
             ready_flows=settlement.ready_flows,
+            wake_at=None if gate is None else gate.wake_at,
+            waits_for_slot=gate is not None and gate.waits_for_slot,
         )
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
@@ -725,3 +733,14 @@ class MemoryBackend(AdminOperations, Backend):
                 if flow["status"] == FlowStatus.READY
             ][:limit]
         )
+
+    async def get_limits(self) -> list[Limits]:
+        return self._atomically(
+            lambda tables: sorted(
+                tables.limits.values(), key=lambda limit: limit.job_type
+            )
+        )
+
+    async def change_limits(self, changes: LimitChanges, *, now: datetime) -> None:
+        self._atomically(partial(exchange.change_limits, changes=changes))
+        self._tables.added.notify()

@@ -80,6 +80,7 @@ def new_job_row(job_id: int, job: NewJob, now: Any) -> Row:
         cron_due_at=None if job.cron is None else job.cron.due_at,
         dead_letter_job_type=job.dead_letter_job_type,
         dedupe_key=None if job.dedupe is None else job.dedupe.key,
+        group_id=job.group_id,
         lease_token=None,
     )
     return row

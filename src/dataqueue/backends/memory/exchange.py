@@ -9,6 +9,7 @@ store applies, with no store's machinery in the way.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from dataqueue._commands import (
     CronTick,
     Failure,
     Lease,
+    LimitChanges,
     NewJob,
     Outcome,
     Suspension,
@@ -34,6 +36,16 @@ from dataqueue.backends.memory.codec import (
 )
 from dataqueue.backends.memory.tables import Tables
 from dataqueue.cron import CronStatus
+from dataqueue.limits import (
+    Candidate,
+    Exclusions,
+    Gate,
+    Limits,
+    Usage,
+    changed,
+    relevant,
+    walk,
+)
 from dataqueue.models import FailureReason, FlowStatus, JobStatus, StepOutcome
 
 FinishedStep = tuple[str, int, StepOutcome]
@@ -285,9 +297,12 @@ def resume_due_waits(tables: Tables, now: datetime) -> None:
             )
 
 
-def claim(tables: Tables, request: ClaimRequest, now: datetime) -> list[Row]:
+def claim(
+    tables: Tables, request: ClaimRequest, now: datetime
+) -> tuple[list[Row], Gate]:
     """Up to ``request.limit`` due jobs become ``processing`` under the
-    request's lease, in claim order."""
+    request's lease, in claim order, as the limits allow (``limits.walk``:
+    the jobs it passes over are marked held); returns them and the gate."""
     types = request.job_types
     due = sorted(
         (
@@ -296,8 +311,16 @@ def claim(tables: Tables, request: ClaimRequest, now: datetime) -> list[Row]:
             if is_due(row, now) and (types is None or row["job_type"] in types)
         ),
         key=claim_order,
-    )[: request.limit]
-    for row in due:
+    )
+    limits = relevant(tables.limits.values(), types)
+    gate = Gate(limits, usage(tables, limits, request), now, request.group_concurrency)
+    if gate.is_open:
+        taken = due[: request.limit]
+    else:
+        taken = claim_limited(tables, due, gate, request.limit, now)
+    for row in taken:
+        if row["pending_reason"] is not None:
+            apply(tables, row, t.UNHOLD, now, t.unheld_metadata(row["pending_reason"]))
         attempt = row["attempts"] + 1
         apply(
             tables,
@@ -315,7 +338,86 @@ def claim(tables: Tables, request: ClaimRequest, now: datetime) -> list[Row]:
             next_attempt_at=None,
             pending_reason=None,
         )
-    return due
+    return taken, gate
+
+
+def candidate(row: Row) -> Candidate:
+    return Candidate(
+        row["id"],
+        row["job_type"],
+        row["group_id"],
+        row["pending_reason"],
+        row["status"] == JobStatus.PENDING,
+    )
+
+
+def claim_limited(
+    tables: Tables, due: list[Row], gate: Gate, limit: int, now: datetime
+) -> list[Row]:
+    """The walk over ``due`` (in claim order): its holds marked, its spent
+    buckets stored; returns the rows it takes."""
+
+    def fetch(exclusions: Exclusions, seen: Sequence[int], n: int) -> list[Candidate]:
+        passed = set(seen)
+        return [
+            candidate(row)
+            for row in due
+            if row["id"] not in passed
+            and not exclusions.excludes(row["job_type"], row["group_id"])
+        ][:n]
+
+    def front_of_line(job_type: str, n: int) -> list[Candidate]:
+        pending = (
+            row
+            for row in due
+            if row["job_type"] == job_type and row["status"] == JobStatus.PENDING
+        )
+        return [candidate(row) for row in sorted(pending, key=lambda r: r["id"])][:n]
+
+    decided = walk(gate, limit, fetch, front_of_line)
+    for held_job, reason in decided.held:
+        row = tables.jobs[held_job.id]
+        apply(tables, row, t.HOLD, now, t.held_metadata(reason), pending_reason=reason)
+    tables.buckets.update(gate.spent())
+    return [tables.jobs[taken.id] for taken in decided.taken]
+
+
+def usage(tables: Tables, limits: list[Limits], request: ClaimRequest) -> Usage:
+    """What runs now, as the gate of ``limits`` needs it."""
+    limited = {limit.job_type for limit in limits}
+    by_group = {limit.job_type for limit in limits if limit.by_group}
+    running: Counter[str] = Counter()
+    group_running: Counter[tuple[str, str]] = Counter()
+    any_group_running: Counter[str] = Counter()
+    for row in tables.jobs.values():
+        if row["status"] != JobStatus.PROCESSING:
+            continue
+        job_type, group = row["job_type"], row["group_id"]
+        if job_type in limited:
+            running[job_type] += 1
+        if group is not None and job_type in by_group:
+            group_running[job_type, group] += 1
+        if group is not None and request.group_concurrency is not None:
+            any_group_running[group] += 1
+    buckets = {k: b for k, b in tables.buckets.items() if k[0] in limited}
+    return Usage(running, group_running, any_group_running, buckets)
+
+
+def change_limits(tables: Tables, changes: LimitChanges) -> None:
+    """Apply ``changes`` to one type's row (or every row); a row left empty
+    goes, and a changed rate starts with full buckets."""
+    job_types = list(tables.limits) if changes.job_type is None else [changes.job_type]
+    for job_type in job_types:
+        limits = changed(tables.limits.get(job_type), job_type, changes.values)
+        if limits.is_empty:
+            tables.limits.pop(job_type, None)
+        else:
+            tables.limits[job_type] = limits
+        for key in list(tables.buckets):
+            if key[0] != job_type:
+                continue
+            if ("rate" if key[1] is None else "group_rate") in changes.values:
+                del tables.buckets[key]
 
 
 # -- the flow barrier ---------------------------------------------------------

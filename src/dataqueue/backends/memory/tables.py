@@ -19,6 +19,7 @@ from dataqueue._commands import NewJob
 from dataqueue._transitions import ADD, added_metadata
 from dataqueue.backends.memory.codec import Row, encode_json, new_job_row
 from dataqueue.backends.memory.signals import Signals
+from dataqueue.limits import Bucket, BucketKey, Limits
 from dataqueue.models import EventType, MinuteStats, WorkerInfo
 
 
@@ -44,6 +45,9 @@ class Tables:
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     minute_stats: dict[tuple[datetime, str], MinuteStats] = field(default_factory=dict)
     """Per (minute, job type), what workers reported."""
+    limits: dict[str, Limits] = field(default_factory=dict)
+    buckets: dict[BucketKey, Bucket] = field(default_factory=dict)
+    """The rate limits' token buckets spent so far (absent: full)."""
     last_job_id: int = 0
     last_event_id: int = 0
     last_cron_id: int = 0

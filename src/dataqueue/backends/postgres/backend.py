@@ -20,13 +20,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from dataqueue._commands import (
     ClaimRequest,
-    CronChanges,
     CronTick,
     Exchange,
     JobChanges,
     JobFilter,
     Lease,
-    NewCronJob,
+    LimitChanges,
     NewFlow,
     NewJob,
     NewToken,
@@ -44,12 +43,12 @@ from dataqueue._transitions import (
     retried_metadata,
 )
 from dataqueue.backends._records import (
-    cron_from_row,
     event_from_row,
     job_from_row,
     type_stats_from_rows,
 )
 from dataqueue.backends._wakeup import WakeupHub
+from dataqueue.backends.postgres import limits
 from dataqueue.backends.postgres.adding import Run, add_jobs, deduped
 from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
@@ -58,8 +57,6 @@ from dataqueue.backends.postgres.codec import (
     add_params,
     claim_params,
     counted_filter,
-    cron_edit_params,
-    cron_params,
     edit_params,
     filter_params,
     flow_from_row,
@@ -82,6 +79,7 @@ from dataqueue.backends.postgres.connection import (
     statements,
     store_error,
 )
+from dataqueue.backends.postgres.cron import CronRows
 from dataqueue.backends.postgres.exchange import (
     Settlement,
     add_dead_letters,
@@ -100,7 +98,7 @@ from dataqueue.backends.postgres.listener import (
 )
 from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
-from dataqueue.cron import CronJob, CronStatus
+from dataqueue.limits import Limits
 from dataqueue.models import (
     FailureReason,
     FlowRecord,
@@ -120,7 +118,11 @@ T = TypeVar("T")
 SCHEMA_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
-class PostgresBackend(AdminStatements, Backend):
+def gate_key(claim: ClaimRequest) -> tuple[tuple[str, ...] | None, int | None]:
+    return claim.job_types, claim.group_concurrency
+
+
+class PostgresBackend(AdminStatements, CronRows, Backend):
     """Jobs in PostgreSQL tables, one statement per operation; a few take a
     transaction of several (migrate, completing and expiring tokens,
     enqueueing cron jobs, starting a flow, enqueueing a flow's join)."""
@@ -160,6 +162,10 @@ class PostgresBackend(AdminStatements, Backend):
             job_listener(self._listen_connection, self._channel, lambda: self._where)
         )
         self._finished_channel = finished_channel_for(schema)
+        # Whether the last claim of each kind was gated by limits: the next
+        # one goes straight to the limited claim (limits.py), saving the
+        # plain statement's round trip; a claim found open switches back.
+        self._gated: dict[tuple[tuple[str, ...] | None, int | None], bool] = {}
         self._finished_hub = WakeupHub(
             job_listener(
                 self._listen_connection,
@@ -221,14 +227,16 @@ class PostgresBackend(AdminStatements, Backend):
 
     @asynccontextmanager
     async def _cursor(
-        self, what: str, *, transaction: bool = False
+        self, what: str, *, transaction: bool = False, pipeline: bool = False
     ) -> AsyncIterator[psycopg.AsyncCursor[Row]]:
-        """A dict-row cursor on a pooled connection (in a transaction when
-        asked), with psycopg and pool errors turned into store errors."""
+        """A dict-row cursor on a pooled connection (in a transaction, in
+        pipeline mode when asked), with psycopg and pool errors turned into
+        store errors."""
         try:
             pool = await self._open_pool()
             async with (
                 pool.connection() as conn,
+                conn.pipeline() if pipeline else nullcontext(),
                 conn.transaction() if transaction else nullcontext(),
                 conn.cursor(row_factory=dict_row) as cur,
             ):
@@ -567,20 +575,70 @@ class PostgresBackend(AdminStatements, Backend):
         if self._verbose:
             logger.debug("postgres %s %r", name, params)
         settlement = Settlement()
-        atomic = has_dead_letters(outcomes)
-        async with self._cursor("settle_and_claim", transaction=atomic) as cur:
-            await cur.execute(self._queries[name], params)
-            claimed = await read_claimed(cur, settlement)
-            await add_dead_letters(
-                cur, self._queries["settle_and_claim.dead_letter"],
-                self._insert_jobs, outcomes, settlement, now,
-            )  # fmt: skip
+        gate = None
+        letters = has_dead_letters(outcomes)
+        gated = (
+            claim is not None
+            and not letters
+            and self._gated.get(gate_key(claim), False)
+        )
+        if not gated:
+            async with self._cursor("settle_and_claim", transaction=letters) as cur:
+                await cur.execute(self._queries[name], params)
+                claimed = await read_claimed(cur, settlement)
+                await add_dead_letters(
+                    cur, self._queries["settle_and_claim.dead_letter"],
+                    self._insert_jobs, outcomes, settlement, now,
+                )  # fmt: skip
+        if claim is not None and (gated or settlement.gated):
+            # A gated claim: its outcomes (when the last claim of this kind
+            # was gated too) and then the limited claim, in one transaction
+            # whose reads go in one round trip.
+            async with self._cursor(
+                "settle_and_claim", transaction=True, pipeline=True
+            ) as cur:
+                settled = cur.connection.cursor(row_factory=dict_row)
+                if gated:
+                    await settled.execute(
+                        self._queries[name], {**params, "claim_limit": 0}
+                    )
+                taken, gate = await limits.claim_limited(
+                    cur, self._queries, claim, now, self._schema
+                )
+            try:
+                claimed = await limits.read_taken(taken)
+                if gated:
+                    await read_claimed(settled, settlement)
+            except psycopg.Error as e:
+                raise store_error(
+                    e, "settle_and_claim", self._where, self._schema
+                ) from None
+            self._gated[gate_key(claim)] = not gate.is_open
         if settlement.finished:
             self._finished_hub.notify()
         return Exchange(
             settled=[n in settlement.written for n in range(len(outcomes))],
             claimed=claimed,
             ready_flows=settlement.ready_flows,
+            wake_at=None if gate is None else gate.wake_at,
+            waits_for_slot=gate is not None and gate.waits_for_slot,
+        )
+
+    async def get_limits(self) -> list[Limits]:
+        return [
+            limits.decode_limits(row) for row in await self._fetch("get_limits", {})
+        ]
+
+    async def change_limits(self, changes: LimitChanges, *, now: datetime) -> None:
+        await self._in_transaction(
+            "change_limits",
+            partial(
+                limits.change_limits,
+                queries=self._queries,
+                changes=changes,
+                now=now,
+                channel=self._channel,
+            ),
         )
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
@@ -627,60 +685,6 @@ class PostgresBackend(AdminStatements, Backend):
         return await self._finished_hub.subscribe()
 
     # -- cron -----------------------------------------------------------------
-
-    async def add_cron_job(self, schedule: NewCronJob, *, now: datetime) -> int | None:
-        rows = await self._fetch("add_cron_job", {**cron_params(schedule), "now": now})
-        return int(rows[0]["id"]) if rows else None
-
-    async def get_cron_job(self, cron_job_id: int) -> CronJob | None:
-        rows = await self._fetch("get_cron_job", {"id": cron_job_id})
-        return cron_from_row(rows[0]) if rows else None
-
-    async def get_cron_job_by_name(self, schedule_name: str) -> CronJob | None:
-        params = {"schedule_name": schedule_name}
-        rows = await self._fetch("get_cron_job_by_name", params)
-        return cron_from_row(rows[0]) if rows else None
-
-    async def list_cron_jobs(self, status: CronStatus | None) -> list[CronJob]:
-        params = {"status": None if status is None else status.value}
-        return [
-            cron_from_row(row) for row in await self._fetch("list_cron_jobs", params)
-        ]
-
-    async def edit_cron_job(
-        self, cron_job_id: int, changes: CronChanges, *, now: datetime
-    ) -> bool:
-        params = {**cron_edit_params(changes), "id": cron_job_id, "now": now}
-        return bool(await self._fetch("edit_cron_job", params))
-
-    async def pause_cron_job(self, cron_job_id: int, *, now: datetime) -> bool:
-        return bool(
-            await self._fetch("pause_cron_job", {"id": cron_job_id, "now": now})
-        )
-
-    async def resume_cron_job(
-        self,
-        cron_job_id: int,
-        next_run_at: datetime,
-        expected: tuple[str, str],
-        *,
-        now: datetime,
-    ) -> bool:
-        params = {
-            "id": cron_job_id,
-            "next_run_at": next_run_at,
-            "expected_expression": expected[0],
-            "expected_timezone": expected[1],
-            "now": now,
-        }
-        return bool(await self._fetch("resume_cron_job", params))
-
-    async def remove_cron_job(self, cron_job_id: int) -> bool:
-        return bool(await self._fetch("remove_cron_job", {"id": cron_job_id}))
-
-    async def get_due_cron_jobs(self, *, now: datetime) -> list[CronJob]:
-        rows = await self._fetch("get_due_cron_jobs", {"now": now})
-        return [cron_from_row(row) for row in rows]
 
     async def enqueue_cron_jobs(
         self, ticks: Sequence[CronTick], *, now: datetime

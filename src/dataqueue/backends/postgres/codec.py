@@ -101,20 +101,22 @@ def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
         "dead_letter_job_types": [j.dead_letter_job_type for j in jobs],
         "dedupe_keys": [None if j.dedupe is None else j.dedupe.key for j in jobs],
         "events": [json_text(added_metadata(j)) for j in jobs],
+        "group_ids": [j.group_id for j in jobs],
     }
 
 
 def claim_params(claim: ClaimRequest | None) -> dict[str, Any]:
     """The claim's part of settle_and_claim's parameters (a limit of 0:
-    claim nothing); ``job_types`` only for the typed statement."""
-    params: dict[str, Any] = {
+    claim nothing; job_types None: every type)."""
+    return {
         "worker_id": None if claim is None else claim.worker_id,
         "token": None if claim is None else claim.token,
         "claim_limit": 0 if claim is None else claim.limit,
+        "job_types": None
+        if claim is None or claim.job_types is None
+        else list(claim.job_types),
+        "group_concurrency": None if claim is None else claim.group_concurrency,
     }
-    if claim is not None and claim.job_types is not None:
-        params["job_types"] = list(claim.job_types)
-    return params
 
 
 def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:

@@ -41,6 +41,8 @@ class Settlement:
     written: set[int] = field(default_factory=set)
     ready_flows: list[str] = field(default_factory=list)
     finished: bool = False
+    gated: bool = False
+    """The claim was left to the limited claim (``limits.claim_limited``)."""
     known: bool = False
 
     def read(self, row: Row) -> None:
@@ -50,6 +52,7 @@ class Settlement:
         self.written = set(row["settled"] or ())
         self.ready_flows = list(row["ready_flows"] or ())
         self.finished = bool(row["finished"])
+        self.gated = bool(row["gated"])
 
 
 async def read_claimed(

@@ -33,7 +33,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dataqueue._commands import (
@@ -44,6 +44,7 @@ from dataqueue._commands import (
     JobChanges,
     JobFilter,
     Lease,
+    LimitChanges,
     NewCronJob,
     NewFlow,
     NewJob,
@@ -77,6 +78,8 @@ from dataqueue.backends.redis.codec import (
     decode_token,
     filter_json,
     lease_args,
+    limit_changes_json,
+    limits_from,
     micros_text,
     new_cron_args,
     new_flow_json,
@@ -102,6 +105,7 @@ from dataqueue.backends.redis.scripts import Scripts
 from dataqueue.backends.redis.upgrade import old_instance, rename_old_keys
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import BackendError, NotMigratedError
+from dataqueue.limits import Limits
 from dataqueue.models import (
     FailureReason,
     FlowRecord,
@@ -528,14 +532,16 @@ class RedisBackend(AdminScripts, Backend):
         written = to_json_text(entries)
         args: list[str | int] = [micros_text(now), written]
         if claim is None:
-            args += [0, "", "", "", ""]
+            args += [0, "", "", "", "", ""]
         else:
             types = (
                 "" if claim.job_types is None else to_json_text(list(claim.job_types))
             )
             worker = to_json_text({"worker_id": claim.worker_id})
+            cap = claim.group_concurrency
             args += [claim.limit, claim.worker_id, claim.token, types, worker]
-        marker, settled, rows, ready_flows = await self._scripts.run(
+            args.append("" if cap is None else cap)
+        marker, settled, rows, ready_flows, wake, slot = await self._scripts.run(
             "settle_and_claim", *args
         )
         self._saw_instance(marker)
@@ -549,6 +555,19 @@ class RedisBackend(AdminScripts, Backend):
             settled=was_settled,
             claimed=[decode_claimed(row) for row in json.loads(rows)],
             ready_flows=[as_text(flow_id) for flow_id in ready_flows],
+            wake_at=now + timedelta(seconds=float(wake)) if as_text(wake) else None,
+            waits_for_slot=slot == 1,
+        )
+
+    async def get_limits(self) -> list[Limits]:
+        flat = await self._scripts.run("get_limits")
+        rows = zip(flat[::2], flat[1::2], strict=True)
+        found = [limits_from(as_text(name), as_text(text)) for name, text in rows]
+        return sorted(found, key=lambda limits: limits.job_type)
+
+    async def change_limits(self, changes: LimitChanges, *, now: datetime) -> None:
+        await self._scripts.run(
+            "change_limits", changes.job_type or "", limit_changes_json(changes.values)
         )
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:

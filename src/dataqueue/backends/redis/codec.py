@@ -30,6 +30,7 @@ from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
 from dataqueue.backends._records import CRON_TIME_FIELDS, JOB_TIME_FIELDS
 from dataqueue.cron import CronJob, CronStatus
+from dataqueue.limits import Limits, Rate
 from dataqueue.models import (
     Entity,
     FlowRecord,
@@ -258,6 +259,7 @@ def job_spec(job: NewJob, now: datetime) -> dict[str, Any]:
         "cron_due_at": None if job.cron is None else job.cron.due_at,
         "dead_letter_job_type": job.dead_letter_job_type,
         "dedupe_key": None if job.dedupe is None else job.dedupe.key,
+        "group_id": job.group_id,
     }
     spec: dict[str, Any] = {
         "fields": field_args(values),
@@ -473,3 +475,30 @@ def lease_args(leases: Sequence[Lease]) -> list[str]:
     for lease in leases:
         args += [str(lease.job_id), lease.token]
     return args
+
+
+def limits_from(job_type: str, text: str) -> Limits:
+    """A job type's limits from their JSON in the limits hash (keys.py)."""
+    row = json.loads(text)
+
+    def rate(value: list[float] | None) -> Rate | None:
+        return None if value is None else Rate(int(value[0]), float(value[1]))
+
+    return Limits(
+        job_type=job_type,
+        concurrency=row.get("concurrency"),
+        rate=rate(row.get("rate")),
+        group_concurrency=row.get("group_concurrency"),
+        group_rate=rate(row.get("group_rate")),
+        paused=bool(row.get("paused", False)),
+    )
+
+
+def limit_changes_json(values: Mapping[str, Any]) -> str:
+    """``LimitChanges.values`` as change_limits.lua reads them."""
+    return to_json_text(
+        {
+            name: [value.count, value.per] if isinstance(value, Rate) else value
+            for name, value in values.items()
+        }
+    )

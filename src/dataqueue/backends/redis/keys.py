@@ -61,6 +61,12 @@ microseconds:
 * ``{p}minute_stats:{minute}`` hash ``type TAB started|completed|failed|
   first_starts|start_delay_seconds`` → what workers reported for that
   minute since the epoch (expires a day and an hour after it).
+* Flow control: ``{p}limits`` hash job type → its limits as JSON
+  (``concurrency``, ``rate`` and ``group_rate`` as ``[count, per]``,
+  ``group_concurrency``, ``paused``; absent: none; ``*``: the pause of every
+  type); ``{p}limit_buckets:{job_type}`` hash group key (``""``: the type's
+  own) → ``tokens:updated_at`` of a rate's token bucket (absent: full). A
+  job's group key is its hash's ``group_id``.
 * Read by ``job_type_stats`` with the type+status index: ``{p}types`` set of
   the job types that have jobs; ``{p}type_pending:{job_type}`` zset of the
   type's pending jobs by run_at; ``{p}ended:{minute}`` hash ``type TAB
@@ -256,6 +262,14 @@ def workers(prefix: str) -> str:
 
 def types(prefix: str) -> str:
     return _key(prefix, "types")
+
+
+def limits(prefix: str) -> str:
+    return _key(prefix, "limits")
+
+
+def limit_buckets(prefix: str, job_type: str) -> str:
+    return _key(prefix, f"limit_buckets:{job_type}")
 
 
 def type_pending(prefix: str, job_type: str) -> str:

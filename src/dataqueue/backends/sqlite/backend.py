@@ -32,6 +32,7 @@ from dataqueue._commands import (
     JobChanges,
     JobFilter,
     Lease,
+    LimitChanges,
     NewCronJob,
     NewFlow,
     NewJob,
@@ -53,7 +54,7 @@ from dataqueue.backends._records import (
 )
 from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.protocol import Backend, Wakeup
-from dataqueue.backends.sqlite import doorbell
+from dataqueue.backends.sqlite import doorbell, limits
 from dataqueue.backends.sqlite.admin import AdminStatements
 from dataqueue.backends.sqlite.codec import (
     change_params,
@@ -103,6 +104,7 @@ from dataqueue.backends.sqlite.exchange import (
     settle,
     start_flow,
 )
+from dataqueue.backends.sqlite.limits import unheld
 from dataqueue.backends.sqlite.listener import (
     listen_added,
     listen_finished,
@@ -111,6 +113,7 @@ from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import (
     BackendError,
 )
+from dataqueue.limits import Gate, Limits
 from dataqueue.models import (
     FlowRecord,
     FlowStatus,
@@ -457,18 +460,24 @@ class SqliteBackend(AdminStatements, Backend):
             return Exchange(settled=[], claimed=[])
         micros = to_micros(now)
 
-        def exchange(conn: sqlite3.Connection) -> tuple[Settlement, list[sqlite3.Row]]:
+        def exchange(
+            conn: sqlite3.Connection,
+        ) -> tuple[Settlement, list[sqlite3.Row], Gate | None]:
             settlement = (
                 settle(conn, outcomes, micros, now)
                 if outcomes
                 else Settlement([], 0, [])
             )
-            if claim is not None:
-                resume_due_waits(conn, micros)
-            rows = [] if claim is None else claim_jobs(conn, claim, micros)
-            return settlement, rows
+            if claim is None:
+                return settlement, [], None
+            resume_due_waits(conn, micros)
+            claim_gate = limits.gate(conn, claim, now)
+            if claim_gate.is_open:
+                return settlement, claim_jobs(conn, claim, micros), claim_gate
+            rows = limits.claim_limited(conn, claim, claim_gate, micros)
+            return settlement, rows, claim_gate
 
-        settlement, rows = await self._db.write_op("settle_and_claim", exchange)
+        settlement, rows, gate = await self._db.write_op("settle_and_claim", exchange)
         if settlement.finished:
             self._finished_now()
         if settlement.added:  # dead letters
@@ -477,9 +486,19 @@ class SqliteBackend(AdminStatements, Backend):
         # Decoded here, on the event loop, to keep the store's thread short.
         return Exchange(
             settled=settlement.settled,
-            claimed=[decode_claimed(row) for row in rows],
+            claimed=[unheld(decode_claimed(row)) for row in rows],
             ready_flows=settlement.ready_flows,
+            wake_at=None if gate is None else gate.wake_at,
+            waits_for_slot=gate is not None and gate.waits_for_slot,
         )
+
+    async def get_limits(self) -> list[Limits]:
+        return await self._db.run("get_limits", limits.get_limits)
+
+    async def change_limits(self, changes: LimitChanges, *, now: datetime) -> None:
+        change = partial(limits.change_limits, changes=changes, now=to_micros(now))
+        await self._db.write_op("change_limits", change)
+        self._woken()
 
     async def heartbeat(self, leases: Sequence[Lease], *, now: datetime) -> list[int]:
         if not leases:

@@ -188,6 +188,7 @@ def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
         "cron_due_at": None if job.cron is None else to_micros(job.cron.due_at),
         "dead_letter_job_type": job.dead_letter_job_type,
         "dedupe_key": None if job.dedupe is None else job.dedupe.key,
+        "group_id": job.group_id,
         "now": now,
     }
 

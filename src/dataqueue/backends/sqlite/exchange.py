@@ -36,6 +36,7 @@ from dataqueue._transitions import (
     RESUME_AT_TIME,
     RESUME_ON_TOKEN,
     SUSPEND,
+    UNHOLD,
     Transition,
     added_metadata,
     cancelled_metadata,
@@ -50,6 +51,7 @@ from dataqueue._transitions import (
     released_metadata,
     resumed_at_time_metadata,
     resumed_on_token_metadata,
+    unheld_metadata,
     waiting_metadata,
 )
 from dataqueue.backends.sqlite.codec import (
@@ -487,18 +489,17 @@ def claim_jobs(
         },
     ).fetchall()
     rows.sort(key=claim_order)
-    insert_events(
-        conn,
-        [
-            event_params(
-                row["id"],
-                CLAIM,
-                now,
-                processing_metadata(claim.worker_id, row["attempts"]),
-            )
-            for row in rows
-        ],
-    )
+    held = [row["id"] for row in rows if row["pending_reason"] is not None]
+    if held:
+        conn.execute(SQL["settle_and_claim.unhold"], {"ids": json_list(held)})
+    events = []
+    for row in rows:
+        if row["pending_reason"] is not None:
+            metadata = unheld_metadata(row["pending_reason"])
+            events.append(event_params(row["id"], UNHOLD, now, metadata))
+        metadata = processing_metadata(claim.worker_id, row["attempts"])
+        events.append(event_params(row["id"], CLAIM, now, metadata))
+    insert_events(conn, events)
     return rows
 
 

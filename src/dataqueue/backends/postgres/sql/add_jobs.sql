@@ -21,7 +21,7 @@
 -- priorities, run_ats (NULL: now), max_attempts, timeouts, force_kills,
 -- tags, keys, retry_delays, retry_backoffs, retry_delay_maxes, flow_ids,
 -- flow_step_indexes, entities (JSON text), cron_job_ids, cron_due_ats,
--- dead_letter_job_types, dedupe_keys, events (JSON text).
+-- dead_letter_job_types, dedupe_keys, events (JSON text), group_ids.
 -- Returns one row per spec, in spec order: id.
 WITH fresh AS (
     SELECT t.*, nextval(%(sequence)s::regclass) AS id
@@ -47,12 +47,13 @@ WITH fresh AS (
             %(cron_due_ats)s::timestamptz[],
             %(dead_letter_job_types)s::text[],
             %(dedupe_keys)s::text[],
-            %(events)s::text[]
+            %(events)s::text[],
+            %(group_ids)s::text[]
         ) WITH ORDINALITY AS u (
             job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
             tags, key, retry_delay, retry_backoff, retry_delay_max, flow_id,
             flow_step_index, entity, cron_job_id, cron_due_at, dead_letter_job_type,
-            dedupe_key, event, ord
+            dedupe_key, event, group_id, ord
         )
         ORDER BY u.ord
     ) AS t
@@ -62,7 +63,7 @@ saved AS (
         id, job_type, payload, status, created_at, updated_at, run_at, priority,
         max_attempts, timeout, force_kill_on_timeout, tags, idempotency_key,
         retry_delay, retry_backoff, retry_delay_max, flow_id, flow_step_index,
-        entity, cron_job_id, cron_due_at, dead_letter_job_type, dedupe_key
+        entity, cron_job_id, cron_due_at, dead_letter_job_type, dedupe_key, group_id
     )
     SELECT
         f.id,
@@ -88,7 +89,8 @@ saved AS (
         f.cron_job_id,
         f.cron_due_at,
         f.dead_letter_job_type,
-        f.dedupe_key
+        f.dedupe_key,
+        f.group_id
     FROM fresh AS f
     ORDER BY f.key, f.id
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL

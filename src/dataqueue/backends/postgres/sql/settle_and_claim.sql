@@ -43,6 +43,12 @@
 -- walked one type at a time off 0009's (job_type, ...) indexes, each walk
 -- stopping at claim_limit (an = ANY test would read and sort every due job
 -- of the types); waiting jobs keep the job_type_filter test.
+-- A claim that stored limits or a processor's group cap apply to (a row of
+-- job_limits for one of its types, or '*'; group_concurrency set) is gated:
+-- this statement claims nothing for it and says so (gated), and the claim
+-- runs as limits.py of this store says, in a transaction of its own. A
+-- claimed job that a limit held (pending_reason set, read in this
+-- statement's snapshot) gets a 'released' event before its 'processing'.
 -- Parameters: now, finished_channel;
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text), c_outcome (what a completed step reports); failures: f_ids,
@@ -55,8 +61,8 @@
 -- meanwhile, JSON text); each kind's positions (c_positions,
 -- f_positions, s_positions): where each outcome stands in the caller's
 -- batch; claim: worker_id, token, claim_limit (0: claim nothing),
--- job_types (typed statement only).
--- Returns at least one row: settled (the positions of the outcomes written,
+-- job_types (NULL: every type), group_concurrency.
+-- Returns at least one row: gated, settled (the positions of the outcomes written,
 -- or NULL: a batch may hold a stale attempt's outcome beside the current
 -- one for the same job, so job ids would not say which), ready_flows
 -- (text[], or NULL when no flow step finished), finished (true when a job
@@ -149,6 +155,17 @@ suspended AS (
             THEN s.resumed_completed ELSE s.resumed_timed_out
         END AS resumed
 ),
+gate AS (
+    SELECT %(claim_limit)s::integer > 0 AND (
+        %(group_concurrency)s::integer IS NOT NULL
+        OR EXISTS (
+            SELECT 1 FROM {schema}.job_limits AS l
+            WHERE l.job_type = '*'
+                OR %(job_types)s::text[] IS NULL
+                OR l.job_type = ANY (%(job_types)s::text[])
+        )
+    ) AS gated
+),
 waits_due AS (
     SELECT id, priority, wait_until AS run_at
     FROM {schema}.job_queue
@@ -191,8 +208,15 @@ due AS (
         UNION ALL
         SELECT * FROM waits_due
     ) AS candidates
+    WHERE NOT (SELECT gated FROM gate)
     ORDER BY candidates.priority DESC, candidates.run_at, candidates.id
     LIMIT %(claim_limit)s::integer
+),
+held AS (
+    SELECT j.id, j.pending_reason
+    FROM {schema}.job_queue AS j
+    JOIN due ON due.id = j.id
+    WHERE j.pending_reason IS NOT NULL
 ),
 claimed AS (
     UPDATE {schema}.job_queue AS j
@@ -238,6 +262,10 @@ logged AS (
     )
     FROM resumed_waits
     UNION ALL
+    SELECT id, 'released', %(now)s::timestamptz,
+        jsonb_build_object('reason', pending_reason)
+    FROM held
+    UNION ALL
     SELECT id, 'processing', %(now)s::timestamptz,
         jsonb_build_object('worker_id', locked_by, 'attempt', attempts)
     FROM claimed
@@ -269,7 +297,8 @@ settled AS (
         SELECT position, false, NULL, NULL, NULL FROM suspended
     ) AS written
 )
-SELECT settled.*, claimed.*
+SELECT gate.gated, settled.*, claimed.*
 FROM settled
+CROSS JOIN gate
 LEFT JOIN claimed ON true
 ORDER BY claimed.priority DESC, claimed.run_at, claimed.id

@@ -23,6 +23,7 @@
   ARGV[7] job types (JSON list, or '' for every type)
   ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
     event's metadata
+  ARGV[9] the claim's cap per group key over every type ('' : none)
   An outcome is written only while its job is processing under its token.
   An outcome with a barrier outcome finishes the job for good: a flow
   step's outcome goes to the barrier (record_step in _lib).
@@ -33,8 +34,15 @@
   scheduled or retry are promoted first, at most PROMOTE per zset and call,
   so a large backlog falling due never blocks Redis in one script; until it
   is all promoted, claims see it in run_at order a slice at a time.
+  Stored limits and pauses of the claim's types (and ARGV[9]) decide which
+  due jobs it takes: the GATE below is dataqueue/limits.py's Gate and walk,
+  line for line (tests/conformance/test_limits.py holds them to it); a
+  claim no limit applies to reads only the limits hash. A held job that is
+  claimed gets a 'released' event before its 'processing' one.
   Returns {instance marker, {1|0 per outcome}, claimed, {id of each flow
-  the outcomes made ready, ...}}: claimed is the JSON
+  the outcomes made ready, ...}, wake delay, waits for slot}: the seconds
+  until a job held by a rate may start ('' : none) and 1 when a job is held
+  until a running one ends (else 0); claimed is the JSON
   text of a list of the claimed jobs' hashes as objects (one string parses far
   faster in the client than an array per field), each job's id taken from
   its ready member, so a job whose hash is damaged still comes back with it. ]]
@@ -109,7 +117,241 @@ if ARGV[7] ~= '' then
 end
 local worker_json = ARGV[8]
 
+--[[ GATE: dataqueue/limits.py's Gate (one claim's view of the limits) and
+  the steps of its walk. Keys of the tables: "type\ngroup" (group '' for a
+  type's own bucket); names hold no control character. ]]
+local GATE = {}
+local SEP = '\n'
+local function k_buckets(job_type) return P .. 'limit_buckets:' .. job_type end
+
+-- The claim's gate, or nil when nothing limits it (the plain claim).
+function GATE.open(claim_types, cap_text)
+  local cap = cap_text ~= '' and tonumber(cap_text) or nil
+  local raw = redis.call('HGETALL', P .. 'limits')
+  local limits, any, all_paused = {}, false, false
+  for i = 1, #raw, 2 do
+    local job_type, row = raw[i], cjson.decode(raw[i + 1])
+    if job_type == '*' then
+      if row.paused then all_paused, any = true, true end
+    elseif claim_types == nil or claim_types[job_type] then
+      limits[job_type], any = row, true
+    end
+  end
+  if not any and cap == nil then return nil end
+  local g = {
+    limits = limits, all_paused = all_paused, cap = cap, running = {},
+    group_running = {}, any_running = {}, stored = {}, tokens = {}, spent = {},
+    wake_delay = nil, waits_for_slot = false,
+  }
+  for job_type, row in pairs(limits) do
+    local key = k_type_status(job_type, 'processing')
+    g.running[job_type] = redis.call('ZCARD', key)
+    if row.group_concurrency or row.group_rate then
+      for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+        local group = redis.call('HGET', k_job(id), 'group_id')
+        if group then
+          local pair = job_type .. SEP .. group
+          g.group_running[pair] = (g.group_running[pair] or 0) + 1
+        end
+      end
+    end
+    if row.rate or row.group_rate then
+      local fields = redis.call('HGETALL', k_buckets(job_type))
+      for i = 1, #fields, 2 do
+        local tokens, at = string.match(fields[i + 1], '^([^:]+):(%d+)$')
+        g.stored[job_type .. SEP .. fields[i]] = {tonumber(tokens), tonumber(at)}
+      end
+    end
+  end
+  if cap then
+    for _, id in ipairs(redis.call('ZRANGE', K_PROCESSING, 0, -1)) do
+      local group = redis.call('HGET', k_job(id), 'group_id')
+      if group then g.any_running[group] = (g.any_running[group] or 0) + 1 end
+    end
+  end
+  return g
+end
+
+-- limits.tokens_at: a stored bucket refilled until now (a missing one is full).
+function GATE.bucket(g, job_type, group, rate)
+  local key = job_type .. SEP .. group
+  local tokens = g.tokens[key]
+  if tokens == nil then
+    local count, per = rate[1], rate[2]
+    local stored = g.stored[key]
+    if stored == nil then
+      tokens = count
+    else
+      local elapsed = math.max((tonumber(now) - stored[2]) / 1e6, 0)
+      tokens = math.min(count, stored[1] + elapsed * (count / per))
+    end
+    g.tokens[key] = tokens
+  end
+  return tokens
+end
+
+function GATE.reason(g, job_type, group)
+  local row = g.limits[job_type]
+  if g.all_paused or (row and row.paused) then return 'paused' end
+  if row then
+    if row.concurrency and (g.running[job_type] or 0) >= row.concurrency then
+      return 'concurrency_limit'
+    end
+    if row.rate and GATE.bucket(g, job_type, '', row.rate) < 1 then return 'rate_limit' end
+  end
+  if not group then return nil end
+  if row and row.group_concurrency
+      and (g.group_running[job_type .. SEP .. group] or 0) >= row.group_concurrency then
+    return 'group_concurrency_limit'
+  end
+  if g.cap and (g.any_running[group] or 0) >= g.cap then
+    return 'group_concurrency_limit'
+  end
+  if row and row.group_rate and GATE.bucket(g, job_type, group, row.group_rate) < 1 then
+    return 'group_rate_limit'
+  end
+  return nil
+end
+
+function GATE.note(g, job_type, group, reason)
+  if reason == 'concurrency_limit' or reason == 'group_concurrency_limit' then
+    g.waits_for_slot = true
+    return
+  end
+  if reason == 'paused' then return end
+  local row = g.limits[job_type]
+  local rate, key_group = row.rate, ''
+  if reason == 'group_rate_limit' then rate, key_group = row.group_rate, group end
+  local tokens = GATE.bucket(g, job_type, key_group, rate)
+  local delay = math.max(1 - tokens, 0) / (rate[1] / rate[2])
+  if g.wake_delay == nil or delay < g.wake_delay then g.wake_delay = delay end
+end
+
+function GATE.spend(g, job_type, group, rate)
+  local key = job_type .. SEP .. group
+  g.tokens[key] = GATE.bucket(g, job_type, group, rate) - 1
+  g.spent[key] = true
+end
+
+function GATE.offer(g, job_type, group)
+  local reason = GATE.reason(g, job_type, group)
+  if reason then
+    GATE.note(g, job_type, group, reason)
+    return reason
+  end
+  local row = g.limits[job_type]
+  g.running[job_type] = (g.running[job_type] or 0) + 1
+  if group then
+    local pair = job_type .. SEP .. group
+    g.group_running[pair] = (g.group_running[pair] or 0) + 1
+    g.any_running[group] = (g.any_running[group] or 0) + 1
+  end
+  if row and row.rate then GATE.spend(g, job_type, '', row.rate) end
+  if row and row.group_rate and group then GATE.spend(g, job_type, group, row.group_rate) end
+  return nil
+end
+
+function GATE.exclusions(g)
+  local ex = {types = {}, groups = {}, any = {}}
+  for job_type in pairs(g.limits) do
+    local reason = GATE.reason(g, job_type, nil)
+    if reason then
+      ex.types[job_type] = reason
+      GATE.note(g, job_type, nil, reason)
+    end
+  end
+  for pair, running in pairs(g.group_running) do
+    local job_type = string.match(pair, '^([^\n]*)\n')
+    local row = g.limits[job_type]
+    if row and row.group_concurrency and running >= row.group_concurrency
+        and not ex.types[job_type] then
+      ex.groups[pair] = true
+      g.waits_for_slot = true
+    end
+  end
+  local keys = {}
+  for key in pairs(g.stored) do keys[key] = true end
+  for key in pairs(g.tokens) do keys[key] = true end
+  for key in pairs(keys) do
+    local job_type, group = string.match(key, '^([^\n]*)\n(.*)$')
+    local row = g.limits[job_type]
+    if group ~= '' and row and row.group_rate and not ex.types[job_type]
+        and not ex.groups[key] and GATE.bucket(g, job_type, group, row.group_rate) < 1 then
+      ex.groups[key] = true
+      GATE.note(g, job_type, group, 'group_rate_limit')
+    end
+  end
+  if g.cap then
+    for group, running in pairs(g.any_running) do
+      if running >= g.cap then
+        ex.any[group] = true
+        g.waits_for_slot = true
+      end
+    end
+  end
+  return ex
+end
+
+function GATE.excludes_any(ex)
+  return next(ex.types) ~= nil or next(ex.groups) ~= nil or next(ex.any) ~= nil
+end
+
+function GATE.excludes(ex, job_type, group)
+  if ex.types[job_type] then return true end
+  if not group then return false end
+  return ex.groups[job_type .. SEP .. group] or ex.any[group] or false
+end
+
+-- Mark a pending job held (once per reason): pending_reason and a 'held' event.
+function GATE.hold(id, job, reason)
+  if job and job.status == 'pending' and job.pending_reason ~= reason then
+    write(id, job, {pending_reason = reason, updated_at = now})
+    add_event(id, 'held', now, cjson.encode({reason = reason}))
+  end
+end
+
+-- The first n due pending jobs of a paused type, by id (its pending index,
+-- read from the front; at most 1000 entries looked at).
+function GATE.front_of_line(job_type, n)
+  local ids = redis.call('ZRANGE', k_type_status(job_type, 'pending'), 0, 999)
+  local front = {}
+  for _, id in ipairs(ids) do
+    if #front >= n then break end
+    local run_at = tonumber(redis.call('HGET', k_job(id), 'run_at'))
+    if run_at and run_at <= tonumber(now) then front[#front + 1] = id end
+  end
+  return front
+end
+
+-- One due job met by the walk (not excluded): 'take', 'held', or 'paused'.
+function GATE.walk_step(g, id, job)
+  if g.all_paused then
+    GATE.hold(id, job, 'paused')
+    return 'paused'
+  end
+  local group = job.group_id
+  if not GATE.governs(g, job.job_type, group) then return 'take' end
+  local reason = GATE.offer(g, job.job_type, group)
+  if reason == nil then return 'take' end
+  GATE.hold(id, job, reason)
+  return 'held'
+end
+
+function GATE.governs(g, job_type, group)
+  if g.all_paused or g.limits[job_type] then return true end
+  return group ~= nil and g.cap ~= nil
+end
+
+function GATE.store_spent(g)
+  for key in pairs(g.spent) do
+    local job_type, group = string.match(key, '^([^\n]*)\n(.*)$')
+    redis.call('HSET', k_buckets(job_type), group,
+      string.format('%.17g', g.tokens[key]) .. ':' .. now)
+  end
+end
+
 local claimed = {}
+local wake_delay, waits_for_slot = '', 0
 if limit > 0 then
   local woken = redis.call('ZRANGEBYSCORE', K_WAITS, '-inf', now, 'LIMIT', 0, PROMOTE)
   for _, id in ipairs(woken) do
@@ -136,28 +378,58 @@ if limit > 0 then
     if #ids > 0 then call_in_slices('ZREM', key, ids) end
   end
 
+  local gate = GATE.open(types, ARGV[9])
   local taken = {}
   local offset = 0
   local window = math.max(limit, 16)
   local due_by = tonumber(now)
-  while #claimed < limit do
+  local looked = 0  -- candidates seen while every type is paused
+  local exclusions = gate and not gate.all_paused and GATE.exclusions(gate)
+  if exclusions then
+    local blocked = {}
+    for job_type in pairs(exclusions.types) do blocked[#blocked + 1] = job_type end
+    table.sort(blocked)
+    for _, job_type in ipairs(blocked) do
+      if exclusions.types[job_type] == 'paused' then
+        for _, id in ipairs(GATE.front_of_line(job_type, limit)) do
+          GATE.hold(id, load_job(id), 'paused')
+        end
+      end
+    end
+  end
+  while #claimed < limit and looked < limit do
     local members = redis.call('ZRANGE', K_READY, offset, offset + window - 1)
     if #members == 0 then break end
     offset = offset + #members
     for _, member in ipairs(members) do
       local id = string.match(member, ':0*(%d+)$')
       local wanted = true
+      local kind = nil
       if tonumber(string.sub(member, 1, 17)) > due_by then
         wanted = false  -- placed by a clock ahead of this one: not due yet
-      elseif types and not types[redis.call('HGET', k_job(id), 'job_type')] then
-        wanted = false
+      elseif types or (exclusions and GATE.excludes_any(exclusions)) then
+        local f = redis.call('HMGET', k_job(id), 'job_type', 'group_id')
+        if types and not types[f[1]] then
+          wanted = false
+        elseif exclusions and f[1] and GATE.excludes(exclusions, f[1], f[2] or nil) then
+          wanted = false  -- its type or group can take nothing now: passed over
+        end
       end
       local job = wanted and load_job(id)
       if wanted and (not job or (job.status ~= 'pending' and job.status ~= 'failed')) then
         taken[#taken + 1] = member  -- a stale entry: drop it
-      elseif wanted then
+      elseif wanted and gate then
+        kind = GATE.walk_step(gate, id, job)
+        if kind == 'paused' then looked = looked + 1 end
+        if kind == 'held' then exclusions = GATE.exclusions(gate) end
+      end
+      if wanted and job and (kind == nil or kind == 'take')
+          and (job.status == 'pending' or job.status == 'failed') then
         taken[#taken + 1] = member
         local attempt = (tonumber(job.attempts) or 0) + 1
+        if job.pending_reason then
+          add_event(id, 'released', now, cjson.encode({reason = job.pending_reason}))
+        end
         move_status(id, job, 'processing', now)
         write(id, job, {
           status = 'processing', locked_by = worker, locked_at = now,
@@ -174,11 +446,18 @@ if limit > 0 then
         claimed[#claimed + 1] = job
         if #claimed == limit then break end
       end
+      if looked >= limit then break end
     end
   end
   if #taken > 0 then call_in_slices('ZREM', K_READY, taken) end
+  if gate then
+    GATE.store_spent(gate)
+    wake_delay = gate.wake_delay and string.format('%.17g', gate.wake_delay) or ''
+    waits_for_slot = gate.waits_for_slot and 1 or 0
+  end
 end
 
 finish()
 if letters > 0 then redis.call('PUBLISH', K_WAKEUP, letters) end
-return {marker, settled, #claimed > 0 and cjson.encode(claimed) or '[]', READY_FLOWS}
+return {marker, settled, #claimed > 0 and cjson.encode(claimed) or '[]', READY_FLOWS,
+  wake_delay, waits_for_slot}

@@ -8,19 +8,20 @@
 -- :force_kill_on_timeout :tags (JSON list) :idempotency_key :retry_delay
 -- :retry_backoff :retry_delay_max :flow_id :flow_step_index :entity_id
 -- :entity_type :cron_job_id :cron_due_at :dead_letter_job_type :dedupe_key
--- :now
+-- :group_id :now
 INSERT INTO job_queue (
     job_type, payload, status, created_at, updated_at, max_attempts, priority,
     run_at, timeout, force_kill_on_timeout, tags, idempotency_key, retry_delay,
     retry_backoff, retry_delay_max, flow_id, flow_step_index, entity_id,
-    entity_type, cron_job_id, cron_due_at, dead_letter_job_type, dedupe_key
+    entity_type, cron_job_id, cron_due_at, dead_letter_job_type, dedupe_key,
+    group_id
 )
 VALUES (
     :job_type, :payload, 'pending', :now, :now, :max_attempts, :priority,
     coalesce(:run_at, :now), :timeout, :force_kill_on_timeout, :tags,
     :idempotency_key, :retry_delay, :retry_backoff, :retry_delay_max, :flow_id,
     :flow_step_index, :entity_id, :entity_type, :cron_job_id, :cron_due_at,
-    :dead_letter_job_type, :dedupe_key
+    :dead_letter_job_type, :dedupe_key, :group_id
 )
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id

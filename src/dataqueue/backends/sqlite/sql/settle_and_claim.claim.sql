@@ -6,6 +6,8 @@
 -- caller sorts the rows by the same key (priority and run_at are unchanged).
 -- INDEXED BY: with the status index the planner would sort every pending job;
 -- the partial index is walked in claim order and stops at the limit.
+-- pending_reason is left for the caller: a held job's mark says which
+-- 'released' event to write (settle_and_claim.unhold clears it).
 -- :worker_id :token :limit :job_types (JSON list, NULL = any type) :now
 -- Returns every column of the claimed jobs.
 UPDATE job_queue
@@ -17,7 +19,6 @@ SET status = 'processing',
     started_at = coalesce(started_at, :now),
     last_retried_at = CASE WHEN attempts > 0 THEN :now ELSE last_retried_at END,
     next_attempt_at = NULL,
-    pending_reason = NULL,
     updated_at = :now
 WHERE id IN (
     SELECT id FROM (

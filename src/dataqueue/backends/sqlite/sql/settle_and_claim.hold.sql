@@ -1,0 +1,4 @@
+-- settle_and_claim.hold: mark a pending job held (its 'held' event is
+-- written beside). :id :reason :now
+UPDATE job_queue SET pending_reason = :reason, updated_at = :now
+WHERE id = :id AND status = 'pending'
