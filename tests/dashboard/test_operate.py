@@ -275,3 +275,43 @@ async def test_the_identity_is_the_basic_user_or_the_one_auth_names(
         "bob@example.com",
         "bob@example.com",
     ]
+
+
+async def test_queues_carry_limits_and_pause_and_resume_per_type_or_all(
+    queue: dq.JobQueue, clock: FakeClock, dash: DashboardClient
+) -> None:
+    await seed(queue, clock)
+    await queue.set_limits("echo", concurrency=2, rate=dq.Rate(100, per=60))
+    await queue.set_limits("limited_only", group_concurrency=1)
+
+    async def rows() -> dict[str, Any]:
+        body = (await dash.get("/api/queues")).json()
+        return {"all": body["all_paused"], **{r["job_type"]: r for r in body["queues"]}}
+
+    listed = await rows()
+    assert listed["echo"]["limits"]["concurrency"] == 2
+    assert listed["echo"]["limits"]["rate"] == {"count": 100, "per": 60}
+    assert listed["limited_only"]["counts"]["pending"] == 0  # limits, no jobs
+    assert (listed["echo"]["paused"], listed["echo"]["held"], listed["all"]) == (
+        False,
+        None,
+        False,
+    )
+
+    assert (await dash.post("/api/queues/echo/pause")).json() == {
+        "job_type": "echo",
+        "paused": True,
+    }
+    listed = await rows()
+    assert (listed["echo"]["paused"], listed["echo"]["held"]) == (True, "paused")
+    assert listed["boom"]["paused"] is False
+    stored = {lim.job_type: lim.paused for lim in await queue.get_limits()}
+    assert stored == {"echo": True, "limited_only": False}
+    await dash.post("/api/queues/echo/resume")
+    await dash.post("/api/queues/pause")
+    listed = await rows()
+    assert listed["all"] is True and listed["boom"]["paused"] is True
+    await dash.post("/api/queues/resume")
+    assert (await rows())["all"] is False
+    assert (await dash.post("/api/queues/*/pause")).status_code == 404
+    assert (await dash.post("/api/queues/%20/pause")).status_code == 400

@@ -419,7 +419,13 @@ def test_a_base_path_that_is_not_a_plain_url_path_is_refused(
 
 # -- ids ----------------------------------------------------------------------
 
-ID_ROUTES = [e for e in ENDPOINTS if any(p.where == "path" for p in e.params)]
+# A job type in a path names no stored record: pausing one without jobs is
+# allowed (test_operate covers those routes).
+ID_ROUTES = [
+    e
+    for e in ENDPOINTS
+    if any(p.where == "path" and p.name != "job_type" for p in e.params)
+]
 
 
 @pytest.mark.parametrize("endpoint", ID_ROUTES, ids=lambda e: f"{e.method} {e.path}")

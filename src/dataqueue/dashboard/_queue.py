@@ -15,6 +15,7 @@ from typing import Any
 
 from dataqueue.cron import CronJob
 from dataqueue.errors import StoreUnavailableError
+from dataqueue.limits import Limits
 from dataqueue.models import (
     FlowRecord,
     JobEvent,
@@ -168,6 +169,16 @@ class QueueView:
 
     async def edit_cron_job(self, cron_job_id: int, **updates: Any) -> None:
         await self._call("edit_cron_job", cron_job_id, **updates)
+
+    async def get_limits(self) -> list[Limits]:
+        limits: list[Limits] = await self._call("get_limits")
+        return limits
+
+    async def pause(self, job_type: str | None) -> None:
+        await self._call("pause", job_type)
+
+    async def resume(self, job_type: str | None) -> None:
+        await self._call("resume", job_type)
 
     async def quiet_worker(self, worker_id: str) -> bool:
         quieted: bool = await self._call("quiet_worker", worker_id)

@@ -3,7 +3,9 @@ per-minute series, the per-type queues, search, bulk actions, running and
 editing a cron schedule, and quieting a worker.
 
     GET  /api/overview                   per-minute series (window hour|day)
-    GET  /api/queues                     one row per job type
+    GET  /api/queues                     one row per job type, with its limits
+    POST /api/queues/{job_type}/pause  .../resume    one type
+    POST /api/queues/pause  /api/queues/resume       every type
     GET  /api/search                     q (an id, or text of the payload)
     POST /api/jobs/bulk                  retry, cancel or delete: ids, or one
                                          batch of a filter's jobs
@@ -47,6 +49,7 @@ from dataqueue.dashboard.api import (
     summary,
     with_next_runs,
 )
+from dataqueue.limits import ALL_TYPES, Limits
 from dataqueue.models import JobRecord, JobStatus
 
 WINDOWS = {"hour": 3600, "day": 86400}
@@ -89,8 +92,11 @@ class MinutePoint:
 @dataclass(frozen=True, slots=True)
 class QueueRow:
     """One job type: its jobs per status, how long its oldest due pending
-    job has waited, and its completions and failures of the last hour
-    (``failure_rate``: failed / (completed + failed), None without any)."""
+    job has waited, its completions and failures of the last hour
+    (``failure_rate``: failed / (completed + failed), None without any), its
+    stored limits, whether it is paused (by itself or with every type), and
+    why its pending jobs are held now, if they are: ``"paused"``, or
+    ``"concurrency_limit"`` while as many run as its limit allows."""
 
     job_type: str
     counts: dict[str, int]
@@ -100,6 +106,9 @@ class QueueRow:
     failed_last_hour: int
     throughput_per_minute: float
     failure_rate: float | None
+    limits: Limits | None
+    paused: bool
+    held: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +144,12 @@ SEARCH_LIMIT = Param(
     "query",
     {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "Most matches to return.",
+)
+QUEUE_TYPE = Param("job_type", "path", {**NAME, "pattern": "^[^/*]+$"}, "The job type.")
+PAUSED = Answer(
+    200,
+    "Stored; workers claim accordingly from their next claim.",
+    {"job_type": str | None, "paused": bool},
 )
 WORKER_ID = Param(
     "worker_id",
@@ -183,26 +198,77 @@ async def queues(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
     stats = await dashboard.queue.get_queue_stats(QUEUE_WINDOW_SECONDS)
+    stored = {limits.job_type: limits for limits in await dashboard.queue.get_limits()}
+    every = stored.pop(ALL_TYPES, None)
+    all_paused = every is not None and every.paused
     now = dashboard.queue.now()
+    by_type = {entry.job_type: entry for entry in stats}
     rows = []
-    for entry in stats:
-        ended = entry.completed + entry.failed
-        oldest = entry.oldest_pending_at
+    for job_type in sorted(set(by_type) | set(stored)):
+        entry = by_type.get(job_type)
+        counts = {s.value: 0 for s in JobStatus}
+        if entry is not None:
+            counts = {status.value: n for status, n in entry.counts.items()}
+        completed = entry.completed if entry else 0
+        failed = entry.failed if entry else 0
+        oldest = entry.oldest_pending_at if entry else None
+        limits = stored.get(job_type)
+        paused = all_paused or (limits is not None and limits.paused)
         rows.append(
             QueueRow(
-                job_type=entry.job_type,
-                counts={status.value: n for status, n in entry.counts.items()},
+                job_type=job_type,
+                counts=counts,
                 oldest_pending_at=oldest,
                 oldest_pending_seconds=None
                 if oldest is None
                 else max(0.0, (now - oldest).total_seconds()),
-                completed_last_hour=entry.completed,
-                failed_last_hour=entry.failed,
-                throughput_per_minute=round(entry.completed / 60, 3),
-                failure_rate=round(entry.failed / ended, 4) if ended else None,
+                completed_last_hour=completed,
+                failed_last_hour=failed,
+                throughput_per_minute=round(completed / 60, 3),
+                failure_rate=round(failed / (completed + failed), 4)
+                if completed + failed
+                else None,
+                limits=limits,
+                paused=paused,
+                held=_held(counts, limits, paused),
             )
         )
-    return json_response({"queues": rows})
+    return json_response({"queues": rows, "all_paused": all_paused})
+
+
+def _held(counts: dict[str, int], limits: Limits | None, paused: bool) -> str | None:
+    if not counts["pending"]:
+        return None
+    if paused:
+        return "paused"
+    concurrency = None if limits is None else limits.concurrency
+    if concurrency is not None and counts["processing"] >= concurrency:
+        return "concurrency_limit"
+    return None
+
+
+async def pause_queue(
+    dashboard: Dashboard, request: Request, args: Mapping[str, Any]
+) -> Response:
+    return await _pausing(dashboard, request, args.get("job_type"), paused=True)
+
+
+async def resume_queue(
+    dashboard: Dashboard, request: Request, args: Mapping[str, Any]
+) -> Response:
+    return await _pausing(dashboard, request, args.get("job_type"), paused=False)
+
+
+async def _pausing(
+    dashboard: Dashboard, request: Request, job_type: str | None, *, paused: bool
+) -> Response:
+    if paused:
+        await dashboard.queue.pause(job_type)
+    else:
+        await dashboard.queue.resume(job_type)
+    action = "pause" if paused else "resume"
+    audit.record(request, action, job_type=job_type or "every type")
+    return json_response({"job_type": job_type, "paused": paused})
 
 
 def _id_in(text: str) -> int | None:
@@ -383,7 +449,46 @@ OPERATE_ENDPOINTS = (
         queues,
         "One row per job type with jobs: depth by status, oldest pending "
         "age, throughput and failure rate of the last hour.",
-        answers=(Answer(200, "The job types, by name.", {"queues": list[QueueRow]}),),
+        answers=(
+            Answer(
+                200,
+                "The job types with jobs or limits, by name; whether every "
+                "type is paused.",
+                {"queues": list[QueueRow], "all_paused": bool},
+            ),
+        ),
+    ),
+    Endpoint(
+        "POST",
+        "/api/queues/{job_type}/pause",
+        pause_queue,
+        "Stop claiming jobs of this type; running jobs finish.",
+        (QUEUE_TYPE,),
+        (PAUSED, REFUSED, NOT_FOUND),
+    ),
+    Endpoint(
+        "POST",
+        "/api/queues/{job_type}/resume",
+        resume_queue,
+        "Claim jobs of this type again.",
+        (QUEUE_TYPE,),
+        (PAUSED, REFUSED, NOT_FOUND),
+    ),
+    Endpoint(
+        "POST",
+        "/api/queues/pause",
+        pause_queue,
+        "Stop claiming jobs of every type; running jobs finish.",
+        answers=(PAUSED, REFUSED),
+        name="pause_every_queue",
+    ),
+    Endpoint(
+        "POST",
+        "/api/queues/resume",
+        resume_queue,
+        "Claim jobs of every type again (ends every pause).",
+        answers=(PAUSED, REFUSED),
+        name="resume_every_queue",
     ),
     Endpoint(
         "GET",

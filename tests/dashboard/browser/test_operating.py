@@ -442,3 +442,52 @@ def test_a_jobs_page_shows_its_dedupe_key_and_dead_letter(
     letter.click()
     expect(page.locator("h1")).to_contain_text(f"Job #{job.dead_letter_job_id}")
     expect(page.locator("#job-control")).to_be_hidden()
+
+
+def test_the_queues_page_shows_limits_and_pauses_a_type(
+    dashboard: Dashboard, page: Page, snap: Snap
+) -> None:
+    queue = dashboard.queue
+    seed(queue)
+    queue.set_limits("send_email", concurrency=5, rate=dq.Rate(100, per=60))
+    page.goto(dashboard.at("/queues"))
+    emails = page.locator('tr[data-job-type="send_email"]')
+    expect(emails.locator('[data-field="limits"]')).to_have_text("5 at once · 100/min")
+
+    emails.locator('[data-action="pause"]').click()
+    expect(emails.locator(".status-paused")).to_have_text("paused")
+    expect(emails.locator('[data-held="paused"]')).to_have_text("held: paused")
+    assert [(lim.job_type, lim.paused) for lim in queue.get_limits()] == [
+        ("send_email", True)
+    ]
+    snap(page, "queues-paused")
+    emails.locator('[data-action="resume"]').click()
+    expect(emails.locator(".status-paused")).to_have_count(0)
+
+    page.locator("#pause-every").click()
+    expect(page.locator("#pause-every")).to_have_text("Resume every type")
+    expect(
+        page.locator('tr[data-job-type="always_fails"] .status-paused')
+    ).to_be_visible()
+    page.locator("#pause-every").click()
+    expect(page.locator("#pause-every")).to_have_text("Pause every type")
+    assert all(not lim.paused for lim in queue.get_limits())
+
+
+def test_a_held_jobs_page_says_why_and_names_its_group(
+    dashboard: Dashboard, page: Page
+) -> None:
+    queue = dashboard.queue
+    queue.pause("send_email")
+    job_id = queue.add_job("send_email", {"to": "a@example.com"}, group="tenant-7")
+    assert queue.create_processor(HANDLERS).start() == 0
+    job = queue.get_job(job_id)
+    assert job is not None and job.pending_reason == "paused"
+    page.goto(dashboard.at(f"/jobs/{job_id}"))
+
+    expect(page.locator('#job-control [data-field="group_id"] dd')).to_have_text(
+        "tenant-7"
+    )
+    expect(
+        page.locator('#job-properties [data-field="pending_reason"] dd')
+    ).to_have_text("paused")

@@ -1,14 +1,36 @@
 // Queues: one row per job type, its depth by status, how long its oldest
-// due job has waited, and its throughput and failure rate of the last hour.
+// due job has waited, its throughput and failure rate of the last hour, its
+// limits and whether it is held; pause and resume it, or every type.
 
-import { api } from "../api.js";
+import { api, readOnly } from "../api.js";
 import { emptyState, fill, formatSeconds, h, listPage, loading } from "../dom.js";
 import { refresher, throttled } from "../refresh.js";
-import { toastError } from "../toast.js";
+import { toast, toastError } from "../toast.js";
 
 const LIVE_REFRESH_MS = 5000;
 
 const DEPTHS = ["pending", "processing", "waiting", "failed", "completed", "cancelled"];
+
+const HELD = { paused: "paused", concurrency_limit: "at its concurrency limit" };
+
+function rateText(rate) {
+  if (rate.per === 1) return `${rate.count}/s`;
+  if (rate.per === 60) return `${rate.count}/min`;
+  if (rate.per === 3600) return `${rate.count}/h`;
+  return `${rate.count} per ${rate.per} s`;
+}
+
+function limitsText(limits) {
+  if (!limits) return "";
+  const parts = [];
+  if (limits.concurrency !== null) parts.push(`${limits.concurrency} at once`);
+  if (limits.rate) parts.push(rateText(limits.rate));
+  const group = [];
+  if (limits.group_concurrency !== null) group.push(`${limits.group_concurrency} at once`);
+  if (limits.group_rate) group.push(rateText(limits.group_rate));
+  if (group.length) parts.push(`per group: ${group.join(", ")}`);
+  return parts.join(" · ");
+}
 
 function percent(rate) {
   if (rate === null || rate === undefined) return "—";
@@ -18,18 +40,26 @@ function percent(rate) {
 export function mountQueues(main, { app }) {
   app.title("Queues");
   const holder = h("div", { class: "card table-card" }, loading());
-  fill(
-    main,
-    listPage(
-      "Queues",
-      "One row per job type: its jobs by status now, the wait of its oldest due job, and the last hour's throughput and failures.",
-      holder,
-    ),
+  const everyButton = h("button", { type: "button", class: "button small", id: "pause-every", hidden: readOnly });
+  const page = listPage(
+    "Queues",
+    "One row per job type: its jobs by status now, the wait of its oldest due job, the last hour's throughput and failures, and its limits.",
+    holder,
+  );
+  page.querySelector(".page-head").append(h("div", { class: "page-tools" }, everyButton));
+  fill(main, page);
+  let allPaused = false;
+  everyButton.addEventListener("click", () =>
+    act(everyButton, allPaused ? api.resumeQueue : api.pauseQueue, null, allPaused ? "Every type resumed" : "Every type paused"),
   );
 
   async function load() {
     try {
-      const { queues } = await api.queues();
+      const { queues, all_paused: every } = await api.queues();
+      allPaused = every;
+      everyButton.textContent = every ? "Resume every type" : "Pause every type";
+      everyButton.disabled = false;
+      everyButton.classList.toggle("danger", !every);
       render(queues);
     } catch (error) {
       toastError(error);
@@ -47,9 +77,15 @@ export function mountQueues(main, { app }) {
       h(
         "tr",
         {},
-        ["Job type", ...DEPTHS.map((s) => s.charAt(0).toUpperCase() + s.slice(1)), "Oldest pending", "Throughput", "Failure rate"].map(
-          (label) => h("th", { scope: "col", text: label }),
-        ),
+        [
+          "Job type",
+          ...DEPTHS.map((s) => s.charAt(0).toUpperCase() + s.slice(1)),
+          "Oldest pending",
+          "Throughput",
+          "Failure rate",
+          "Limits",
+          "",
+        ].map((label) => h("th", { scope: "col", text: label })),
       ),
     );
     fill(holder, h("table", { class: "table queues-table" }, head, h("tbody", {}, queues.map(row))));
@@ -62,7 +98,12 @@ export function mountQueues(main, { app }) {
     return h(
       "tr",
       { dataset: { jobType: queue.job_type } },
-      cell("Job type", h("a", { class: "mono", href: app.href(`/jobs?job_type=${encodeURIComponent(queue.job_type)}`), text: queue.job_type })),
+      cell(
+        "Job type",
+        h("a", { class: "mono", href: app.href(`/jobs?job_type=${encodeURIComponent(queue.job_type)}`), text: queue.job_type }),
+        queue.paused ? h("span", { class: "badge status-paused", text: "paused" }) : null,
+        queue.held ? h("div", { class: "held-note", dataset: { held: queue.held }, text: `held: ${HELD[queue.held] ?? queue.held}` }) : null,
+      ),
       DEPTHS.map((status) =>
         cell(
           status.charAt(0).toUpperCase() + status.slice(1),
@@ -89,7 +130,42 @@ export function mountQueues(main, { app }) {
           text: percent(queue.failure_rate),
         }),
       ),
+      cell("Limits", h("span", { class: "small", dataset: { field: "limits" }, text: limitsText(queue.limits) || "—" })),
+      h("td", { class: "row-actions" }, readOnly ? null : toggle(queue)),
     );
+  }
+
+  function toggle(queue) {
+    const button = h("button", {
+      type: "button",
+      class: `button small${queue.paused ? "" : " danger"}`,
+      dataset: { action: queue.paused ? "resume" : "pause" },
+      text: queue.paused ? "Resume" : "Pause",
+      "aria-label": `${queue.paused ? "Resume" : "Pause"} ${queue.job_type}`,
+      // A type paused with every type resumes with them.
+      disabled: queue.paused && allPaused,
+    });
+    button.addEventListener("click", () =>
+      act(
+        button,
+        queue.paused ? api.resumeQueue : api.pauseQueue,
+        queue.job_type,
+        `${queue.job_type} ${queue.paused ? "resumed" : "paused"}`,
+      ),
+    );
+    return button;
+  }
+
+  async function act(button, call, jobType, message) {
+    button.disabled = true;
+    try {
+      await call(jobType);
+      toast(message, "success");
+      loader.run();
+    } catch (error) {
+      button.disabled = false;
+      toastError(error);
+    }
   }
 
   const loader = refresher(load);
