@@ -370,30 +370,32 @@ def record_an_hour(options: dict[str, Any]) -> int:
     return result[0]
 
 
-def test_the_readme_screenshots(
+def test_the_readme_screenshots_show_an_hour_of_work(
     dashboard: Dashboard, browser: Browser, artifacts: Path
 ) -> None:
     seed(dashboard.queue)
+    dashboard.queue.set_limits("send_email", concurrency=5, rate=dq.Rate(100, per=60))
+    dashboard.queue.pause("always_fails")
     completed = record_an_hour(dashboard.options)
-    for theme, pages in (
-        ("light", [("/", "readme-overview")]),
-        ("dark", [("/queues", "readme-queues-dark")]),
-    ):
-        context = signed_in(
-            browser, viewport={"width": 1280, "height": 760}, color_scheme=theme
-        )
+    shots = [
+        ("light", "/", "readme-overview", 760),
+        ("dark", "/queues", "readme-queues-dark", 330),
+    ]
+    for theme, path, name, height in shots:
+        viewport = {"width": 1280, "height": height}
+        context = signed_in(browser, viewport=viewport, color_scheme=theme)
         try:
             page = context.new_page()
-            for path, name in pages:
-                page.goto(dashboard.at(path))
-                if path == "/":
-                    total = f"{completed + 3:,} in the last hour"
-                    expect(page.locator('[data-total="throughput"]')).to_have_text(
-                        total
-                    )
-                else:
-                    expect(page.locator(".queues-table tbody tr")).to_have_count(2)
-                page.screenshot(path=str(artifacts / f"{name}.png"))
+            page.goto(dashboard.at(path))
+            if path == "/":
+                total = f"{completed + 3:,} in the last hour"
+                expect(page.locator('[data-total="throughput"]')).to_have_text(total)
+            else:
+                expect(page.locator(".queues-table .status-paused")).to_have_count(1)
+                expect(page.locator('[data-field="limits"]').last).to_have_text(
+                    "5 at once · 100/min"
+                )
+            page.screenshot(path=str(artifacts / f"{name}.png"))
         finally:
             context.close()
 
