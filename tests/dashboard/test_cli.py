@@ -119,6 +119,37 @@ async def test_it_serves_loopback_with_the_token_it_prints(tmp_path: Path) -> No
     assert job is not None and job.output == {"echo": {"via": "cli"}}
 
 
+async def test_read_only_it_shows_jobs_and_refuses_every_action(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with dq.connect_sync(url) as queue:
+        job_id = queue.add_job("echo", {})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = ["--url", url, "--port", str(port), "--read-only"]
+    with running(command, environment()) as process:
+        opened = printed_url(process)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            await wait_until_serving(client, "/")
+            entry = await client.get(opened)
+            page = await client.get(entry.headers["location"])
+            listed = await client.get("/api/jobs")
+            token = re.search(r'name="dataqueue-csrf" content="([^"]+)"', page.text)
+            assert token
+            refused = await client.post(
+                f"/api/jobs/{job_id}/cancel",
+                headers={"Origin": base, "X-DataQueue-CSRF": token.group(1)},
+            )
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+
+    assert [job["id"] for job in listed.json()["jobs"]] == [job_id]
+    assert 'id="process-jobs"' not in page.text
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "this dashboard is read-only"}
+
+
 async def test_each_start_has_a_new_token(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     printed = []

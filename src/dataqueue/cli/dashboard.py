@@ -48,6 +48,11 @@ AUTH_ENV_VAR = "DATAQUEUE_DASHBOARD_AUTH"
     help="Ask for these HTTP Basic credentials (needed off loopback). "
     "Prefer $DATAQUEUE_DASHBOARD_AUTH: a command line is visible to other users.",
 )
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Show everything, change nothing: no action is offered or accepted.",
+)
 @metrics_options
 @env_file_option
 def dashboard(
@@ -60,6 +65,7 @@ def dashboard(
     port: int,
     base_path: str,
     auth: str | None,
+    read_only: bool,
     metrics_port: int | None,
     metrics_host: str,
     env_file: Path | None,
@@ -98,6 +104,7 @@ def dashboard(
             base_path=base_path,
             auth=credentials,
             access_token=token,
+            read_only=read_only,
         )
     except (ValueError, TypeError, ImportError) as error:
         raise click.ClickException(str(error)) from None
