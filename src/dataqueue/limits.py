@@ -209,6 +209,7 @@ class Gate:
         now: The claim's time.
         group_concurrency: The claiming processor's cap per group key (all
             types together), or None.
+        job_types: The types the claim takes (None: every type).
     """
 
     def __init__(
@@ -217,6 +218,7 @@ class Gate:
         usage: Usage,
         now: datetime,
         group_concurrency: int | None = None,
+        job_types: Sequence[str] | None = None,
     ) -> None:
         self._limits = {limit.job_type: limit for limit in limits}
         self._all_paused = ALL_TYPES in self._limits and self._limits[ALL_TYPES].paused
@@ -228,6 +230,7 @@ class Gate:
         self._spent: set[BucketKey] = set()
         self._now = now
         self._group_concurrency = group_concurrency
+        self._job_types = None if job_types is None else frozenset(job_types)
         self.wake_at: datetime | None = None
         """The earliest time a job held by a rate may start."""
         self.waits_for_slot = False
@@ -360,6 +363,11 @@ class Gate:
     def all_paused(self) -> bool:
         return self._all_paused
 
+    def takes_none_of(self, exclusions: Exclusions) -> bool:
+        """Every type the claim takes is excluded: no candidate to look for."""
+        types = self._job_types
+        return types is not None and types <= exclusions.types.keys()
+
     def spent(self) -> dict[BucketKey, Bucket]:
         """The buckets this claim took tokens from, to store back."""
         return {key: Bucket(self._tokens[key], self._now) for key in self._spent}
@@ -442,6 +450,8 @@ def walk_steps(gate: Gate, limit: int) -> WalkSteps:
             continue
         for candidate in (yield FrontStep(job_type, limit)):
             result.hold(candidate, reason)
+    if gate.takes_none_of(exclusions):
+        return result
     seen: list[int] = []
     while len(result.taken) < limit:
         wanted = limit - len(result.taken)

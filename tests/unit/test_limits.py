@@ -183,3 +183,12 @@ def test_limits_change_one_field_at_a_time_and_claims_read_their_own() -> None:
     every = [Limits("a", 1), Limits("b", 2), Limits("*", paused=True)]
     assert relevant(every, ("a",)) == [every[0], every[2]]
     assert relevant(every, None) == every
+
+
+def test_a_claim_whose_every_type_is_held_reads_no_candidate() -> None:
+    gate = Gate(
+        [Limits("a", concurrency=1)], Usage(running={"a": 1}), NOW, job_types=("a",)
+    )
+    taken, held, fetched = run(gate, 5, rows(("a", None), ("a", None)))
+    assert (taken, held, fetched) == ([], [], 0)
+    assert gate.waits_for_slot

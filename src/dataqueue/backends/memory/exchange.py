@@ -313,7 +313,9 @@ def claim(
         key=claim_order,
     )
     limits = relevant(tables.limits.values(), types)
-    gate = Gate(limits, usage(tables, limits, request), now, request.group_concurrency)
+    gate = Gate(
+        limits, usage(tables, limits, request), now, request.group_concurrency, types
+    )
     if gate.is_open:
         taken = due[: request.limit]
     else:

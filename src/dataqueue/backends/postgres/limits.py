@@ -145,7 +145,11 @@ async def claim_limited(
     running = await read[2].fetchall()
     buckets = await read[3].fetchall()
     gate = Gate(
-        limits, usage(limits, claim, running, buckets), now, claim.group_concurrency
+        limits,
+        usage(limits, claim, running, buckets),
+        now,
+        claim.group_concurrency,
+        claim.job_types,
     )
 
     async def fetch(

@@ -111,7 +111,13 @@ def gate(conn: sqlite3.Connection, claim: ClaimRequest, now: datetime) -> Gate:
     ]
     if not limits and claim.group_concurrency is None:
         return Gate([], Usage(), now)
-    return Gate(limits, usage(conn, limits, claim), now, claim.group_concurrency)
+    return Gate(
+        limits,
+        usage(conn, limits, claim),
+        now,
+        claim.group_concurrency,
+        claim.job_types,
+    )
 
 
 def usage(conn: sqlite3.Connection, limits: list[Limits], claim: ClaimRequest) -> Usage:

@@ -24,6 +24,7 @@
   ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
     event's metadata
   ARGV[9] the claim's cap per group key over every type ('' : none)
+  A gated claim whose every type can take nothing now reads no candidate.
   An outcome is written only while its job is processing under its token.
   An outcome with a barrier outcome finishes the job for good: a flow
   step's outcome goes to the barrier (record_step in _lib).
@@ -397,7 +398,13 @@ if limit > 0 then
       end
     end
   end
-  while #claimed < limit and looked < limit do
+  local open_types = not (types and exclusions)
+  if not open_types then
+    for job_type in pairs(types) do
+      if not exclusions.types[job_type] then open_types = true end
+    end
+  end
+  while open_types and #claimed < limit and looked < limit do
     local members = redis.call('ZRANGE', K_READY, offset, offset + window - 1)
     if #members == 0 then break end
     offset = offset + #members
