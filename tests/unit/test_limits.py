@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import dataqueue as dq
 from dataqueue.limits import (
     Bucket,
     Candidate,
@@ -192,3 +193,21 @@ def test_a_claim_whose_every_type_is_held_reads_no_candidate() -> None:
     taken, held, fetched = run(gate, 5, rows(("a", None), ("a", None)))
     assert (taken, held, fetched) == ([], [], 0)
     assert gate.waits_for_slot
+
+
+async def test_an_idle_processor_sleeps_until_a_held_job_may_start() -> None:
+    from dataqueue.testing import FakeClock
+
+    clock = FakeClock(NOW)
+    queue = dq.connect("memory://", clock=clock)
+    processor = queue.create_processor({"a": lambda payload: None}, poll_interval=5)
+    await queue.set_limits("a", rate=dq.Rate(1, per=2))
+    await queue.add_jobs([dq.JobSpec("a"), dq.JobSpec("a")])
+    assert await processor.start() == 1
+    assert processor._idle_timeout() == 2.0  # the next token, not the poll
+    clock.advance(10)
+    assert processor._idle_timeout() == 0.0
+    await queue.clear_limits("a")
+    assert await processor.start() == 1
+    assert processor._idle_timeout() == 5.0
+    await queue.close()
