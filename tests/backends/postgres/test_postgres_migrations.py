@@ -167,6 +167,7 @@ async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
         "job_queue_pkey",
         "job_queue_processing_idx",
         "job_queue_retry_idx",
+        "job_queue_running_idx",  # 0013_limits
         "job_queue_status_idx",  # 0008_filter_indexes
         "job_queue_tags_idx",  # 0008
         "job_queue_type_claim_idx",  # 0009_typed_claim_indexes
