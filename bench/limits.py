@@ -11,6 +11,11 @@
    rate while ``fast`` keeps the speed it had alone (the capped processor
    sleeps until its next token instead of claiming in a loop).
 
+3. ``--rate-window SECONDS`` (alone): two processors share a type under a
+   stored ``rate`` of ``WINDOW_RATE`` a second; once the bucket's first
+   burst is spent, the jobs started over the window (by their
+   ``processing`` events) divided by its length.
+
 Runs alternate (open, limited, open, limited, ...) so that a busy machine
 slows both sides alike; the medians are reported.
 
@@ -32,6 +37,7 @@ from throughput import drop, store_options  # bench/throughput.py, beside this f
 import dataqueue as dq
 
 CAPPED_RATE = 50
+WINDOW_RATE = 20
 
 
 async def noop(payload: Any) -> None:
@@ -119,12 +125,61 @@ async def binding_run(
             await drop(store, options)
 
 
+async def rate_window(store: str, folder: str, seconds: float) -> float:
+    """Jobs started a second over ``seconds`` under a rate of WINDOW_RATE,
+    by two processors, counted from their ``processing`` events."""
+    queue, options = connect(store, folder)
+    try:
+        await queue.migrate()
+        await queue.set_limits("metered", rate=dq.Rate(WINDOW_RATE, per=1))
+        total = int(WINDOW_RATE * (seconds + 5)) + WINDOW_RATE
+        for offset in range(0, total, 500):
+            count = min(500, total - offset)
+            await queue.add_jobs([dq.JobSpec("metered") for _ in range(count)])
+        workers = [
+            queue.create_processor({"metered": noop}, concurrency=10, poll_interval=1)
+            for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start_in_background()
+        await until_done(queue, "metered", WINDOW_RATE)  # the burst is spent
+        start = dq.SystemClock().now()
+        await asyncio.sleep(seconds)
+        end = dq.SystemClock().now()
+        for worker in workers:
+            await worker.stop_and_drain(10)
+        started = 0
+        for job in await queue.get_jobs(job_type="metered", limit=total):
+            events = await queue.get_job_events(job.id)
+            started += sum(
+                event.event_type is dq.EventType.PROCESSING
+                and start <= event.created_at < end
+                for event in events
+            )
+        return started / seconds
+    finally:
+        await queue.close()
+        if options:
+            await drop(store, options)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--stores", default="memory,sqlite,postgres,redis")
+    parser.add_argument("--rate-window", type=float, default=0.0)
     args = parser.parse_args()
+    if args.rate_window:
+        print(
+            f"| store | started/s over {args.rate_window:g} s (rate {WINDOW_RATE}/s) |"
+        )
+        print("|---|---|")
+        with tempfile.TemporaryDirectory() as folder:
+            for store in args.stores.split(","):
+                rate = await rate_window(store, folder, args.rate_window)
+                print(f"| {store} | {rate:.2f} |")
+        return
     print(
         "| store | open jobs/s | non-binding limit jobs/s | ratio | fast alone/s "
         f"| fast beside capped/s | ratio | capped jobs/s (rate {CAPPED_RATE}/s) |"
