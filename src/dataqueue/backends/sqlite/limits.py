@@ -126,7 +126,11 @@ def usage(conn: sqlite3.Connection, limits: list[Limits], claim: ClaimRequest) -
     running: Counter[str] = Counter()
     group_running: Counter[tuple[str, str]] = Counter()
     any_group_running: Counter[str] = Counter()
-    for row in conn.execute(SQL["settle_and_claim.usage"]):
+    counted = claim.group_concurrency is not None or any(
+        limit.concurrency is not None or limit.group_concurrency is not None
+        for limit in limits
+    )
+    for row in conn.execute(SQL["settle_and_claim.usage"]) if counted else ():
         job_type, group, count = row["job_type"], row["group_id"], row["running"]
         if job_type in limited:
             running[job_type] += count
@@ -134,13 +138,17 @@ def usage(conn: sqlite3.Connection, limits: list[Limits], claim: ClaimRequest) -
             group_running[job_type, group] += count
         if group is not None and claim.group_concurrency is not None:
             any_group_running[group] += count
+    rated = [limit.job_type for limit in limits if limit.rate or limit.group_rate]
+    bucket_rows = (
+        conn.execute(SQL["settle_and_claim.buckets"], {"job_types": json_list(rated)})
+        if rated
+        else ()
+    )
     buckets: dict[BucketKey, Bucket] = {
         (row["job_type"], row["group_id"] or None): Bucket(
             row["tokens"], from_micros_utc(row["updated_at"])
         )
-        for row in conn.execute(
-            SQL["settle_and_claim.buckets"], {"job_types": json_list(limited)}
-        )
+        for row in bucket_rows
     }
     return Usage(running, group_running, any_group_running, buckets)
 
