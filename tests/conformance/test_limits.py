@@ -10,6 +10,7 @@ in lockstep, and requires the same claims and holds.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from datetime import timedelta
@@ -19,7 +20,7 @@ import pytest
 
 import dataqueue as dq
 from dataqueue._commands import ClaimRequest, Completion, Exchange, Lease
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, eventually
 
 _tokens = itertools.count()
 
@@ -376,3 +377,47 @@ async def test_every_store_claims_and_holds_as_the_rule_says(
     finally:
         await reference.close()
     assert await play(queue, clock, steps) == expected
+
+
+async def test_freed_group_slots_refill_while_a_slow_job_runs(
+    queue: dq.JobQueue,
+) -> None:
+    """upstream: "should refill freed group slots while a slow job runs,
+    honoring groupConcurrency (continuous pool)"."""
+    release = asyncio.Event()
+    running: list[int] = []
+    most = 0
+    fast_done = 0
+
+    async def handler(payload: dict[str, bool]) -> None:
+        nonlocal most, fast_done
+        running.append(1)
+        most = max(most, len(running))
+        try:
+            if payload.get("slow"):
+                await release.wait()
+            else:
+                fast_done += 1
+        finally:
+            running.pop()
+
+    slow = await queue.add_job("test", {"slow": True}, priority=10, group="pipe")
+    for _ in range(5):
+        await queue.add_job("test", {}, group="pipe")
+    processor = queue.create_processor(
+        {"test": handler}, batch_size=10, concurrency=2, group_concurrency=2,
+        poll_interval=0.05,
+    )  # fmt: skip
+    processor.start_in_background()
+    try:
+
+        async def every_fast_job_done() -> bool:
+            return fast_done == 5
+
+        await eventually(every_fast_job_done)
+        job = await queue.get_job(slow)
+        assert job is not None and job.status is dq.JobStatus.PROCESSING
+        assert most <= 2
+    finally:
+        release.set()
+        await processor.stop_and_drain(10)

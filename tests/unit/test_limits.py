@@ -211,3 +211,13 @@ async def test_an_idle_processor_sleeps_until_a_held_job_may_start() -> None:
     assert await processor.start() == 1
     assert processor._idle_timeout() == 5.0
     await queue.close()
+
+
+@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (1.5, TypeError)])
+def test_group_concurrency_must_be_a_positive_int(
+    value: object, error: type[Exception]
+) -> None:
+    # upstream: 'Processor option "groupConcurrency" must be a positive integer'
+    queue = dq.connect("memory://")
+    with pytest.raises(error, match="group_concurrency"):
+        queue.create_processor({"a": lambda payload: None}, group_concurrency=value)  # type: ignore[arg-type]
