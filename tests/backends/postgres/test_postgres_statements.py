@@ -8,6 +8,7 @@ import inspect
 import re
 
 from dataqueue.backends._files import load_dir
+from dataqueue.backends.postgres.connection import CLAIM_FILTERS, native, statements
 from dataqueue.backends.protocol import (
     Backend,
     CronStore,
@@ -89,3 +90,18 @@ def test_the_barrier_and_the_finished_signal_are_in_every_finishing_statement() 
         )
     ]
     assert defined == ["0005_flows", "0007_abort_barrier"]
+
+
+def test_native_placeholders_number_each_name_once_in_order_of_use() -> None:
+    statement = native(b"SELECT %(b)s, %(a)s, %(b)s, 5 %% 2")
+    assert statement.text == b"SELECT $1, $2, $1, 5 % 2"
+    assert statement.names == ("b", "a")
+    assert statement.bind({"a": 1, "b": 2, "unused": 3}) == [2, 1]
+
+
+def test_the_claim_statements_keep_no_psycopg_placeholder() -> None:
+    rendered = statements("s")
+    for name in CLAIM_FILTERS:
+        statement = native(rendered[name])
+        assert b"%(" not in statement.text
+        assert {"now", "claim_limit", "c_ids"} <= set(statement.names)

@@ -68,11 +68,13 @@ from dataqueue.backends.postgres.codec import (
     transition_params,
 )
 from dataqueue.backends.postgres.connection import (
+    CLAIM_FILTERS,
     CONNECT_TIMEOUT,
     POOL_TIMEOUT,
     apply_migrations,
     conninfo,
     migrations,
+    native,
     new_pool,
     not_migrated,
     pool_setting,
@@ -175,6 +177,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             )
         )
         self._queries = statements(schema)
+        self._claims = {name: native(self._queries[name]) for name in CLAIM_FILTERS}
         self._migrations = migrations(schema)
         identifier = sql.Identifier(schema)
         self._sequence = f"{identifier.as_string(None)}.job_queue_id_seq"
@@ -227,18 +230,24 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
 
     @asynccontextmanager
     async def _cursor(
-        self, what: str, *, transaction: bool = False, pipeline: bool = False
+        self,
+        what: str,
+        *,
+        transaction: bool = False,
+        pipeline: bool = False,
+        raw: bool = False,
     ) -> AsyncIterator[psycopg.AsyncCursor[Row]]:
-        """A dict-row cursor on a pooled connection (in a transaction, in
-        pipeline mode when asked), with psycopg and pool errors turned into
-        store errors."""
+        """A dict-row cursor (raw: for $n placeholders) on a pooled connection,
+        in a transaction, in pipeline mode when asked; psycopg and pool errors
+        are store errors."""
+        cursor = psycopg.AsyncRawCursor if raw else psycopg.AsyncCursor
         try:
             pool = await self._open_pool()
             async with (
                 pool.connection() as conn,
                 conn.pipeline() if pipeline else nullcontext(),
                 conn.transaction() if transaction else nullcontext(),
-                conn.cursor(row_factory=dict_row) as cur,
+                cursor(conn, row_factory=dict_row) as cur,
             ):
                 yield cur
         except (psycopg.Error, PoolTimeout) as e:
@@ -583,8 +592,11 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             and self._gated.get(gate_key(claim), False)
         )
         if not gated:
-            async with self._cursor("settle_and_claim", transaction=letters) as cur:
-                await cur.execute(self._queries[name], params)
+            statement = self._claims[name]
+            async with self._cursor(
+                "settle_and_claim", transaction=letters, raw=True
+            ) as cur:
+                await cur.execute(statement.text, statement.bind(params))
                 claimed = await read_claimed(cur, settlement)
                 await add_dead_letters(
                     cur, self._queries["settle_and_claim.dead_letter"],

@@ -4,8 +4,10 @@ libpq) or given, and its settings read as psycopg_pool takes them."""
 from __future__ import annotations
 
 import inspect
+import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
 
@@ -107,13 +109,15 @@ CLAIM_FILTERS = {
 def statements(schema: str) -> dict[str, bytes]:
     """The store's statements (``sql/``) in ``schema``, each ``{job_filter}``
     the one filter they share (``get_jobs.filter.sql``), rendered to bytes
-    once: executing a Composed would render it again on every call."""
+    once: executing a Composed would render it again on every call. Their
+    comment lines are left out: psycopg keeps its parse of a statement only
+    up to 4 KB and parses a longer one on every call."""
     identifier = sql.Identifier(schema)
     texts = load_dir(__package__, "sql", ".sql")
     job_filter = sql.SQL(uncommented(texts["get_jobs.filter"]))
     rendered: dict[str, bytes] = {}
     for name, text in texts.items():
-        template = sql.SQL(text)
+        template = sql.SQL(uncommented(text))
         if name == "settle_and_claim":
             for variant, filters in CLAIM_FILTERS.items():
                 composed = template.format(schema=identifier, **filters)
@@ -122,6 +126,39 @@ def statements(schema: str) -> dict[str, bytes]:
             composed = template.format(schema=identifier, job_filter=job_filter)
             rendered[name] = composed.as_bytes(None)
     return rendered
+
+
+PLACEHOLDER = re.compile(rb"%\((\w+)\)s|%%")
+
+
+@dataclass(frozen=True)
+class NativeStatement:
+    """A statement in PostgreSQL's own ``$n`` placeholders, for a raw
+    cursor: a statement still over psycopg's 4 KB parse cache (the claim) is
+    then not parsed again on every call."""
+
+    text: bytes
+    names: tuple[str, ...]
+
+    def bind(self, params: Mapping[str, Any]) -> list[Any]:
+        """The values of ``params`` in placeholder order."""
+        return [params[name] for name in self.names]
+
+
+def native(query: bytes) -> NativeStatement:
+    """``query``'s ``%(name)s`` placeholders numbered in order of first use
+    (a name used twice is one parameter), ``%%`` made ``%``."""
+    names: list[str] = []
+
+    def number(match: re.Match[bytes]) -> bytes:
+        if match[1] is None:
+            return b"%"
+        name = match[1].decode()
+        if name not in names:
+            names.append(name)
+        return b"$%d" % (names.index(name) + 1)
+
+    return NativeStatement(PLACEHOLDER.sub(number, query), tuple(names))
 
 
 def uncommented(text: LiteralString) -> LiteralString:

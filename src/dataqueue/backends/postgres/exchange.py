@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from dataqueue._commands import BrokenJob, Claimed, Failure, NewJob, Outcome
 from dataqueue._transitions import dead_lettered_metadata
@@ -122,13 +123,16 @@ async def add_dead_letters(
     ]
     if not letters:
         return
-    letter_ids = await insert_jobs(cur, [letter for _, letter in letters], now)
-    params = {
-        "now": now,
-        "ids": [job_id for job_id, _ in letters],
-        "letter_ids": letter_ids,
-        "metadata": [
-            json_text(dead_lettered_metadata(letter)) for _, letter in letters
-        ],
-    }
-    await cur.execute(statement, params)
+    # The claim's cursor is raw ($n placeholders); these statements name
+    # theirs, on a cursor of their own in the same transaction.
+    async with cur.connection.cursor(row_factory=dict_row) as named:
+        letter_ids = await insert_jobs(named, [letter for _, letter in letters], now)
+        params = {
+            "now": now,
+            "ids": [job_id for job_id, _ in letters],
+            "letter_ids": letter_ids,
+            "metadata": [
+                json_text(dead_lettered_metadata(letter)) for _, letter in letters
+            ],
+        }
+        await named.execute(statement, params)
