@@ -3,7 +3,8 @@
     .venvs/<venv>/bin/python harness.py --adapter pgqueuer --workload process --n 20000
 
 Prints one JSON object on the last stdout line. Driven by orchestrate.py; usable by
-hand. Workloads: enqueue_one, enqueue_bulk, process, latency (see bench/README.md).
+hand. Workloads: enqueue_one, enqueue_bulk, process, process4, latency (see
+bench/README.md).
 """
 
 from __future__ import annotations
@@ -189,10 +190,13 @@ async def w_enqueue_bulk(ad, args):
 
 
 async def w_process(ad, args):
+    """Process the pre-filled jobs with one worker process; process4: four
+    worker processes at once (aggregate throughput, from the first spawn)."""
     await ad.reset()
     c = await ad.open_client()
     tmp = tempfile.mkdtemp(prefix="run_", dir=common.SCRATCH)
-    w = None
+    n_workers = 4 if args.workload == "process4" else 1
+    workers: list[Worker] = []
     try:
         t0 = time.time()
         await bulk_fill(ad, c, args.n)
@@ -204,15 +208,22 @@ async def w_process(ad, args):
             await ad.checkpoint(c)
         elif ad.BACKEND == "postgres":
             common.pg_checkpoint()
-        w = Worker(args.adapter, args.concurrency, args.variant, tmp, args.tag)
+        for k in range(n_workers):
+            own = os.path.join(tmp, str(k))
+            os.makedirs(own)
+            tag = args.tag if n_workers == 1 else f"{args.tag}.w{k}"
+            workers.append(
+                Worker(args.adapter, args.concurrency, args.variant, own, tag)
+            )
         t_end = None
         deadline = time.time() + args.timeout
         while time.time() < deadline:
             if await ad.remaining(c) == 0:
                 t_end = time.time()
                 break
-            if not w.alive():
-                raise RuntimeError(f"worker died, see {w.log_path}")
+            for w in workers:
+                if not w.alive():
+                    raise RuntimeError(f"worker died, see {w.log_path}")
             await asyncio.sleep(POLL_S)
         done = done_at_end = await ad.count_done(c)
         if (
@@ -225,9 +236,10 @@ async def w_process(ad, args):
             if (done != args.n and hasattr(ad, "describe"))
             else None
         )
-        t_first = w.t_first()
+        firsts = [t for t in (w.t_first() for w in workers) if t is not None]
+        t_first = min(firsts) if firsts else None
     finally:
-        if w is not None:
+        for w in workers:
             w.stop()
         await ad.close_client(c)
     if t_end is None:
@@ -236,7 +248,8 @@ async def w_process(ad, args):
             "done": done,
             "fill_s": fill_s,
         }
-    wall = t_end - w.t_spawn
+    wall = t_end - workers[0].t_spawn
+    peaks = [w.vmhwm_kb for w in workers if w.vmhwm_kb is not None]
     res = {
         "jobs_per_s": args.n / wall,
         "seconds": wall,
@@ -244,8 +257,9 @@ async def w_process(ad, args):
         "done_at_end": done_at_end,
         "verified": done == args.n,
         "fill_s": fill_s,
-        "startup_s": (t_first - w.t_spawn) if t_first else None,
-        "worker_vmhwm_kb": w.vmhwm_kb,
+        "startup_s": (t_first - workers[0].t_spawn) if t_first else None,
+        "worker_vmhwm_kb": max(peaks) if peaks else None,
+        "workers": n_workers,
     }
     if state is not None:
         res["state_on_mismatch"] = (
@@ -321,6 +335,7 @@ WORKLOADS = {
     "enqueue_one": w_enqueue_one,
     "enqueue_bulk": w_enqueue_bulk,
     "process": w_process,
+    "process4": w_process,
     "latency": w_latency,
 }
 

@@ -28,9 +28,19 @@ SIZES = {
     "enqueue_one": N_ENQ_ONE,
     "enqueue_bulk": N_BULK,
     "process": N_PROCESS,
+    "process4": N_PROCESS,
     "latency": N_LAT,
 }
-WORKLOADS = ["enqueue_one", "enqueue_bulk", "process", "latency"]
+WORKLOADS = ["enqueue_one", "enqueue_bulk", "process", "process4", "latency"]
+# The peers that run process4 (four worker processes on one store): dataqueue
+# on each store beside pgqueuer and saq.
+FOUR_WORKERS = {
+    "dataqueue_pg",
+    "pgqueuer",
+    "dataqueue_redis",
+    "saq",
+    "dataqueue_sqlite",
+}
 
 # peer -> its venv, its store, and the variants each workload runs (default: "default").
 # "default" is each library's defaults (dataqueue: batch_size 10); "b100" is batch 100;
@@ -166,6 +176,8 @@ def main() -> None:
                 ]
                 for wl in wls:
                     for peer in peers:
+                        if wl == "process4" and peer not in FOUR_WORKERS:
+                            continue
                         for variant in PLAN[peer].get(wl, ["default"]):
                             rec = run_one(peer, wl, variant, rep, out, a)
                             print(
