@@ -11,6 +11,7 @@ from dataqueue.cron import CronJob, CronStatus
 from dataqueue.errors import (
     BackendError,
     DataQueueError,
+    DependencyError,
     HandlerImportError,
     JobTimeoutError,
     NotMigratedError,
@@ -22,7 +23,9 @@ from dataqueue.errors import (
 from dataqueue.events import QueueEvent
 from dataqueue.limits import Limits, Rate
 from dataqueue.models import (
+    BatchRef,
     Dedupe,
+    DependsOn,
     Entity,
     EventType,
     FailureReason,
@@ -40,8 +43,17 @@ from dataqueue.models import (
     Token,
     TokenResult,
     WorkerInfo,
+    batch_ref,
 )
-from dataqueue.processor import AbortSignal, JobContext, Processor, SyncJobContext
+from dataqueue.processor import (
+    AbortSignal,
+    BatchContext,
+    BatchHandler,
+    JobContext,
+    Processor,
+    SyncJobContext,
+    batch,
+)
 from dataqueue.processor.metrics import ProcessorMetrics, PrometheusCollector
 from dataqueue.projections import EntityProjection
 from dataqueue.queue import JobQueue
@@ -63,11 +75,16 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AbortSignal",
     "BackendError",
+    "BatchContext",
+    "BatchHandler",
+    "BatchRef",
     "Clock",
     "CronJob",
     "CronStatus",
     "DataQueueError",
     "Dedupe",
+    "DependencyError",
+    "DependsOn",
     "Entity",
     "EntityProjection",
     "EventType",
@@ -109,6 +126,8 @@ __all__ = [
     "TokenResult",
     "UnsupportedInForceKill",
     "WorkerInfo",
+    "batch",
+    "batch_ref",
     "connect",
     "connect_sync",
     "redact",

@@ -8,6 +8,7 @@ has already been checked and normalized.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
@@ -53,6 +54,25 @@ class NewJob:
     """A dead letter's failed job (named in its ``added`` event; not stored)."""
     dedupe: DedupeRule | None = None
     group_id: str | None = None
+    depends_on: Dependencies | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """``depends_on`` of a new job, validated: ``job_ids`` of jobs that
+    must exist already, ``batch_indexes`` of jobs of the same ``add_jobs``
+    call (the store stores their ids), and drain ``tags``. The store
+    refuses the whole call (``DependencyError``, nothing written) when a
+    listed id does not exist, and holds the job (``_transitions.
+    dependency_hold``) while its prerequisites are unfinished."""
+
+    job_ids: tuple[int, ...] = ()
+    batch_indexes: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def resolved(self, batch_ids: Sequence[int]) -> list[int]:
+        """Every prerequisite's id, given the ids of the call's jobs."""
+        return sorted({*self.job_ids, *(batch_ids[i] for i in self.batch_indexes)})
 
 
 @dataclass(frozen=True, slots=True)

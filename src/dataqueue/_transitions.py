@@ -292,6 +292,48 @@ UNHOLD = Transition(
     made_by="settle_and_claim: a held job claimed, just before its claim",
 )
 
+HOLD_FOR_DEPENDENCIES = Transition(
+    name="hold for dependencies",
+    from_statuses=frozenset(),
+    to_status=JobStatus.PENDING,
+    event=EventType.HELD,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by=(
+        "add_jobs: a job added with unfinished prerequisites (pending_reason "
+        "'dependency', right after its add)"
+    ),
+)
+
+RELEASE_DEPENDENCIES = Transition(
+    name="release dependencies",
+    from_statuses=frozenset((JobStatus.PENDING,)),
+    to_status=JobStatus.PENDING,
+    event=EventType.RELEASED,
+    error_entry=False,
+    final=False,
+    barrier=None,
+    made_by=(
+        "the step that finishes a held job's last prerequisite (settle_and_claim, "
+        "cancel_job(s), reclaim_stuck_jobs)"
+    ),
+)
+
+CANCEL_DEPENDENT = Transition(
+    name="cancel dependent",
+    from_statuses=frozenset((JobStatus.PENDING,)),
+    to_status=JobStatus.CANCELLED,
+    event=EventType.CANCELLED,
+    error_entry=False,
+    final=True,
+    barrier="fail",
+    made_by=(
+        "the step that fails a held job's prerequisite for good or cancels it "
+        "(settle_and_claim, cancel_job(s), reclaim_stuck_jobs), transitively"
+    ),
+)
+
 TRANSITIONS: tuple[Transition, ...] = (
     ADD,
     CLAIM,
@@ -312,6 +354,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     DEBOUNCE,
     HOLD,
     UNHOLD,
+    HOLD_FOR_DEPENDENCIES,
+    RELEASE_DEPENDENCIES,
+    CANCEL_DEPENDENT,
 )
 
 CANCELLABLE = CANCEL.from_statuses
@@ -475,6 +520,86 @@ def deduplicated_metadata(rule: DedupeRule, run_at: datetime) -> Metadata:
     """``deduplicated`` of a debounced job: the key, the mode and its new
     ``run_at``."""
     return {**rule.metadata, "run_at": run_at.isoformat()}
+
+
+# -- dependencies -------------------------------------------------------------------
+
+DEPENDENCY = "dependency"
+"""The ``pending_reason`` of a job held by ``depends_on``: no claim takes it."""
+
+ACTIVE = frozenset((JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.WAITING))
+"""A job in these statuses blocks the tag drains its tags cover."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A job held by ``depends_on``, as the rule reads it."""
+
+    id: int
+    job_ids: tuple[int, ...]
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A job whose change may free or doom the jobs that depend on it: its
+    tags, and whether it can still complete (``doomed``: failed for good
+    or cancelled)."""
+
+    id: int
+    tags: tuple[str, ...]
+    doomed: bool
+
+
+def covers(tags: Iterable[str], drain: Iterable[str]) -> bool:
+    """Whether a job with ``tags`` blocks the drain of ``drain`` (it has
+    every one of them; an empty drain is blocked by nothing)."""
+    wanted = set(drain)
+    return bool(wanted) and wanted <= set(tags)
+
+
+def dooms(status: JobStatus, next_attempt_at: datetime | None) -> bool:
+    """A prerequisite in this state will never complete (short of a
+    manual retry): its dependents are cancelled."""
+    return is_final(status, next_attempt_at) and status is not JobStatus.COMPLETED
+
+
+def depends_on(held: Held, ended: Ended) -> bool:
+    """Whether ``held`` waits on ``ended``: it lists its id, or ``ended``
+    covers its drain."""
+    return held.id != ended.id and (
+        ended.id in held.job_ids or covers(ended.tags, held.tags)
+    )
+
+
+def dependency_hold(
+    held: Held,
+    prerequisites: Mapping[int, JobStatus],
+    blockers: Iterable[int],
+) -> bool:
+    """Whether ``held`` stays held: a listed job has not completed (absent
+    from ``prerequisites``: gone, which counts as unfinished), or another
+    active job covers its drain (``blockers``: the ids of the active jobs
+    whose tags cover it)."""
+    if any(prerequisites.get(i) is not JobStatus.COMPLETED for i in held.job_ids):
+        return True
+    return any(blocker != held.id for blocker in blockers)
+
+
+def held_for_dependencies_metadata() -> Metadata:
+    """``held``: why (``reason``, as ``pending_reason`` says); what it
+    waits on is the job's ``depends_on_job_ids`` and ``depends_on_tags``."""
+    return {"reason": DEPENDENCY}
+
+
+def released_metadata_for_dependencies() -> Metadata:
+    """``released``: the dependencies are done."""
+    return {"reason": DEPENDENCY}
+
+
+def dependent_cancelled_metadata(prerequisite: int) -> Metadata:
+    """``cancelled`` of a dependent: the prerequisite that doomed it."""
+    return {"reason": DEPENDENCY, "prerequisite": prerequisite}
 
 
 # -- dead letters ----------------------------------------------------------------

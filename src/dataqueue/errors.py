@@ -61,3 +61,8 @@ class HandlerImportError(DataQueueError):
 
 class JobTimeoutError(DataQueueError):
     """The job ran past its timeout."""
+
+
+class DependencyError(DataQueueError, ValueError):
+    """``depends_on`` names jobs that do not exist, the job itself, or a
+    cycle; nothing of the call was written."""

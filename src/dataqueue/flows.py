@@ -49,6 +49,7 @@ _JOIN_OPTIONS = (
     "retry_backoff",
     "retry_delay_max",
     "trace_context",
+    "dead_letter_job_type",
 )
 
 
@@ -143,6 +144,10 @@ def _no_key_or_entity(spec: JobSpec, label: str) -> None:
         raise ValueError(
             f"{label}: flow jobs take no entity; pass entity= to start_flow"
         )
+    # The flow orders its jobs itself (the join after the steps); a dedupe
+    # key could hand back a job outside the flow.
+    if spec.dedupe is not None or spec.depends_on is not None:
+        raise ValueError(f"{label}: flow jobs take no dedupe or depends_on")
 
 
 def _encode_join(job: NewJob) -> str:

@@ -103,6 +103,36 @@ class Dedupe:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchRef:
+    """The job at ``index`` of the same ``add_jobs`` call (``batch_ref``)."""
+
+    index: int
+
+
+def batch_ref(index: int) -> BatchRef:
+    """Refer to the ``index``-th job (from 0) of the same ``add_jobs`` call
+    in a ``depends_on``; it becomes that job's id once inserted."""
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ValueError(f"batch_ref: index must be an int >= 0, got {index!r}")
+    return BatchRef(index)
+
+
+@dataclass(frozen=True, slots=True)
+class DependsOn:
+    """Hold a job until other jobs are done (both kinds must be clear).
+
+    ``job_ids``: every job listed (an id, or ``batch_ref(i)`` inside
+    ``add_jobs``) has completed. ``tags``: no other pending, processing or
+    waiting job carries every one of these tags (a drain). A listed job
+    that fails for good or is cancelled cancels the job, and its own
+    dependents after it.
+    """
+
+    job_ids: list[int | BatchRef] | None = None
+    tags: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """One job for ``add_jobs`` (and a step or join of a flow)."""
 
@@ -123,6 +153,7 @@ class JobSpec:
     dead_letter_job_type: str | None = None
     dedupe: Dedupe | dict[str, Any] | None = None
     group: str | None = None
+    depends_on: DependsOn | dict[str, Any] | None = None
 
 
 class Entity(TypedDict):
@@ -185,6 +216,9 @@ class JobRecord:
     dedupe_key: str | None = None
     # The group key given at add (upstream ``group.id``): limits per group.
     group_id: str | None = None
+    # ``depends_on`` as stored: the prerequisite jobs' ids and drain tags.
+    depends_on_job_ids: list[int] | None = None
+    depends_on_tags: list[str] | None = None
 
     @property
     def is_final(self) -> bool:

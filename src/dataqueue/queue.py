@@ -22,6 +22,7 @@ from dataqueue.events import Callback, QueueEvent
 from dataqueue.flows import check_flow_id, flow_status, new_flow, store_flow
 from dataqueue.models import (
     Dedupe,
+    DependsOn,
     Entity,
     FailurePolicy,
     FlowRecord,
@@ -144,6 +145,7 @@ class JobQueue(AdminMethods, CronSchedules, FlowControl):
         dead_letter_job_type: str | None = None,
         dedupe: Dedupe | dict[str, Any] | None = None,
         group: str | None = None,
+        depends_on: DependsOn | dict[str, Any] | None = None,
         db: Any = None,
     ) -> int:
         """Add one job and return its id.
@@ -152,8 +154,7 @@ class JobQueue(AdminMethods, CronSchedules, FlowControl):
             job_type: Which handler runs it.
             payload: JSON data handed to the handler.
             priority: Higher runs first.
-            run_at: Not before this aware datetime (default: now).
-            delay: Not before this many seconds (or timedelta) from now.
+            run_at / delay: Not before this aware datetime / this long from now.
             max_attempts: Attempts before the job fails for good.
             timeout: Seconds (or timedelta) one attempt may take.
             force_kill_on_timeout: Run in a child process killed at the deadline.
@@ -165,6 +166,7 @@ class JobQueue(AdminMethods, CronSchedules, FlowControl):
             dead_letter_job_type: Once failed for good, add this type's job.
             dedupe: ``dq.Dedupe(key, window, mode)``: collapse adds by key.
             group: A group key (a tenant, a user): limits per group apply.
+            depends_on: Hold the job until these jobs (or a tag drain) are done.
             db: A connection in an open transaction to enqueue within (no
                 ``job:added`` event or ``scheduled`` projection: the queue
                 cannot see your commit).
@@ -187,6 +189,7 @@ class JobQueue(AdminMethods, CronSchedules, FlowControl):
             dead_letter_job_type=dead_letter_job_type,
             dedupe=dedupe,
             group=group,
+            depends_on=depends_on,
         )
         (job_id,) = await self._insert([v.new_job(spec, now=self._runtime.now())], db)
         return job_id

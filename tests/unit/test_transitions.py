@@ -294,3 +294,37 @@ def test_a_dedupe_key_is_held_by_its_mode_and_its_job(
     assert not t.dedupe_holds(rule, rule.expires_at, status, retry_at, late)
     # no expiry: only the job decides
     assert t.dedupe_holds(rule, None, status, retry_at, late) == held
+
+
+def test_a_drain_is_covered_only_by_every_one_of_its_tags() -> None:
+    assert t.covers(["wave:1", "eu"], ["wave:1"])
+    assert not t.covers(["wave:1"], ["wave:1", "eu"])
+    assert not t.covers(["wave:1"], [])
+    assert not t.covers([], ["wave:1"])
+
+
+def test_only_a_final_end_other_than_completed_dooms_a_dependent() -> None:
+    assert t.dooms(JobStatus.CANCELLED, None)
+    assert t.dooms(JobStatus.FAILED, None)
+    assert not t.dooms(JobStatus.FAILED, NOW)  # a retry is planned
+    assert not t.dooms(JobStatus.COMPLETED, None)
+    assert not t.dooms(JobStatus.PENDING, None)
+
+
+def test_a_held_job_depends_on_what_it_lists_or_what_covers_its_drain() -> None:
+    held = t.Held(5, (1, 2), ("wave:1",))
+    assert t.depends_on(held, t.Ended(1, (), False))
+    assert t.depends_on(held, t.Ended(9, ("wave:1", "x"), True))
+    assert not t.depends_on(held, t.Ended(9, ("x",), True))
+    assert not t.depends_on(held, t.Ended(5, ("wave:1",), False))  # itself
+
+
+def test_a_held_job_stays_held_until_its_prerequisites_and_drain_are_done() -> None:
+    held = t.Held(5, (1, 2), ("wave:1",))
+    done = {1: JobStatus.COMPLETED, 2: JobStatus.COMPLETED}
+    assert not t.dependency_hold(held, done, [])
+    assert not t.dependency_hold(held, done, [5])  # it does not block itself
+    assert t.dependency_hold(held, done, [7])
+    assert t.dependency_hold(held, {**done, 2: JobStatus.PROCESSING}, [])
+    assert t.dependency_hold(held, {1: JobStatus.COMPLETED}, [])  # 2 is gone
+    assert t.dependency_hold(held, {**done, 2: JobStatus.FAILED}, [])

@@ -11,6 +11,7 @@ import pytest
 
 import dataqueue as dq
 from dataqueue import _validate as v
+from dataqueue._commands import Dependencies
 
 
 def nested(depth: int) -> object:
@@ -441,3 +442,28 @@ def test_connect_rejects_a_url_that_is_not_text() -> None:
         dq.connect(5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="connect: url must not contain control"):
         dq.connect("sqlite:///a\x00.db")
+
+
+def test_batch_refs_that_go_round_in_a_circle_are_refused() -> None:
+    from dataqueue._validate.jobs import new_jobs
+    from dataqueue.errors import DependencyError
+
+    def spec(*refs: int) -> dq.JobSpec:
+        return dq.JobSpec(
+            "a", {}, depends_on={"job_ids": [dq.batch_ref(r) for r in refs]}
+        )
+
+    assert len(new_jobs([spec(), spec(0), spec(0, 1)])) == 3
+    assert new_jobs([spec(1), spec()])[0].depends_on == Dependencies((), (1,), ())
+    with pytest.raises(
+        DependencyError, match=r"specs\[0\] -> specs\[1\] -> specs\[0\]"
+    ):
+        new_jobs([spec(1), spec(0)])
+    with pytest.raises(
+        DependencyError, match="specs\\[1\\] -> specs\\[2\\] -> specs\\[3\\]"
+    ):
+        new_jobs([spec(), spec(2), spec(3), spec(1)])
+    deps = new_jobs(
+        [dq.JobSpec("a", depends_on=dq.DependsOn(job_ids=[3, 3, 1], tags=["t"]))]
+    )
+    assert deps[0].depends_on == Dependencies((1, 3), (), ("t",))

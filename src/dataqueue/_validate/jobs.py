@@ -11,6 +11,7 @@ from dataqueue import _transitions as t
 from dataqueue._commands import (
     EDITABLE_FIELDS,
     DedupeRule,
+    Dependencies,
     JobChanges,
     JobFilter,
     NewJob,
@@ -20,6 +21,7 @@ from dataqueue._validate.basics import (
     MAX_JOB_DURATION_SECONDS,
     aware_utc,
     check_bool,
+    check_int,
     check_job_type,
     check_json,
     check_max_attempts,
@@ -33,10 +35,13 @@ from dataqueue._validate.basics import (
     show,
     to_seconds,
 )
+from dataqueue.errors import DependencyError
 from dataqueue.models import (
     DEDUPE_MODES,
     TAG_MODES,
+    BatchRef,
     Dedupe,
+    DependsOn,
     Entity,
     JobSpec,
     JobStatus,
@@ -70,9 +75,12 @@ def new_job(
     now: datetime | None = None,
     where: str | None = None,
     flow_step_index: int | None = None,
+    batch: tuple[int, int] | None = None,
 ) -> NewJob:
     """Validate one job spec (``where`` names the call; default ``add_job``);
-    ``now`` is when a ``delay`` starts (no delay is taken without it)."""
+    ``now`` is when a ``delay`` starts (no delay is taken without it);
+    ``batch`` is the spec's (index, count) in ``add_jobs``, where
+    ``batch_ref`` may name its other specs."""
     if where is None:
         where = f"add_job({show(spec.job_type, 60)})"
     job_type = check_job_type(spec.job_type, where)
@@ -126,7 +134,84 @@ def new_job(
         else check_name(spec.dead_letter_job_type, where, "dead_letter_job_type"),
         dedupe=dedupe,
         group_id=None if spec.group is None else check_name(spec.group, where, "group"),
+        depends_on=None
+        if spec.depends_on is None
+        else check_depends_on(spec.depends_on, where, batch),
     )
+
+
+def check_depends_on(
+    value: Any, where: str, batch: tuple[int, int] | None
+) -> Dependencies | None:
+    """A ``dq.DependsOn`` (or a dict of its fields): ids of jobs (ints
+    > 0), ``batch_ref``s inside ``add_jobs`` to other specs of the call,
+    tags; duplicates dropped, None when it names nothing."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(map(str, value)) - {"job_ids", "tags"})
+        if unknown:
+            raise ValueError(
+                f"{where}: depends_on takes job_ids and tags, not {unknown}"
+            )
+        value = DependsOn(**value)
+    if not isinstance(value, DependsOn):
+        raise TypeError(
+            f"{where}: depends_on must be a dataqueue.DependsOn or a dict, got "
+            f"{kind(value)}"
+        )
+    raw_ids = value.job_ids or []
+    if not isinstance(raw_ids, list | tuple):
+        raise TypeError(
+            f"{where}: depends_on job_ids must be a list, got {kind(raw_ids)}"
+        )
+    job_ids: set[int] = set()
+    indexes: set[int] = set()
+    for raw in raw_ids:
+        if isinstance(raw, BatchRef):
+            if batch is None:
+                raise ValueError(
+                    f"{where}: depends_on batch_ref({raw.index}) is only taken "
+                    "by add_jobs"
+                )
+            position, count = batch
+            if raw.index == position:
+                raise DependencyError(f"{where}: a job cannot depend on itself")
+            if raw.index >= count:
+                raise DependencyError(
+                    f"{where}: depends_on batch_ref({raw.index}) is out of range "
+                    f"for {count} job(s)"
+                )
+            indexes.add(raw.index)
+        else:
+            job_ids.add(check_int(raw, where, "depends_on job id", minimum=1))
+    tags = check_tags(value.tags, where) if value.tags else []
+    if not job_ids and not indexes and not tags:
+        return None
+    return Dependencies(tuple(sorted(job_ids)), tuple(sorted(indexes)), tuple(tags))
+
+
+def refuse_cycles(jobs: list[NewJob], where: str) -> None:
+    """``batch_ref``s of one ``add_jobs`` call must not go round in a
+    circle (ids of stored jobs cannot: a new job is nobody's prerequisite
+    yet)."""
+    edges = {
+        i: job.depends_on.batch_indexes
+        for i, job in enumerate(jobs)
+        if job.depends_on is not None
+    }
+    done: set[int] = set()
+
+    def visit(node: int, path: list[int]) -> None:
+        if node in path:
+            loop = " -> ".join(f"specs[{i}]" for i in [*path[path.index(node) :], node])
+            raise DependencyError(f"{where}: depends_on makes a cycle: {loop}")
+        if node in done:
+            return
+        for nxt in edges.get(node, ()):
+            visit(nxt, [*path, node])
+        done.add(node)
+
+    for start in edges:
+        visit(start, [])
 
 
 def check_dedupe(
@@ -182,7 +267,8 @@ def new_jobs(
                 f"{where}: specs[{index}] must be a dataqueue.JobSpec, got {kind(spec)}"
             )
         label = f"{where}: specs[{index}] ({show(spec.job_type, 60)})"
-        jobs.append(new_job(spec, now=now, where=label))
+        jobs.append(new_job(spec, now=now, where=label, batch=(index, len(specs))))
+    refuse_cycles(jobs, where)
     return jobs
 
 

@@ -35,6 +35,10 @@ def job_from_row(row: Mapping[str, Any]) -> JobRecord:
     values["force_kill_on_timeout"] = bool(values["force_kill_on_timeout"])
     if values["retry_backoff"] is not None:
         values["retry_backoff"] = bool(values["retry_backoff"])
+    if values["depends_on_job_ids"] is not None:  # ids as text in Redis
+        values["depends_on_job_ids"] = [int(i) for i in values["depends_on_job_ids"]]
+    if values["depends_on_tags"] is not None:
+        values["depends_on_tags"] = list(values["depends_on_tags"])
     return JobRecord(**values)
 
 

@@ -9,9 +9,17 @@ time-dependent method takes ``now`` so that one clock drives every store.
 
 Shared rules, true of every backend:
 
-* A job is *due* when it is ``pending`` with ``run_at <= now``, or ``failed``
-  with ``next_attempt_at <= now``. Due jobs are claimed by ``priority`` (high
-  first), then ``run_at``, then ``id``.
+* A job is *due* when it is ``pending`` with ``run_at <= now`` (and not
+  held by its dependencies: ``pending_reason`` ``'dependency'``), or
+  ``failed`` with ``next_attempt_at <= now``. Due jobs are claimed by
+  ``priority`` (high first), then ``run_at``, then ``id``.
+* Dependencies: a job added with ``depends_on`` is held (``held`` event)
+  while ``_transitions.dependency_hold`` says so. Every call that changes a
+  job a held job waits on (``settle_and_claim``, ``cancel_job``,
+  ``cancel_jobs``, ``reclaim_stuck_jobs``) applies, in the same atomic
+  step, ``_transitions.depends_on``: a doomed prerequisite cancels its held
+  dependents (``cancelled`` ``{"reason", "prerequisite"}``), transitively;
+  otherwise a dependent is released (``released``) once nothing holds it.
 * Every change of state appends one event to the job's log. ``added``:
   ``{"job_type"}`` (a cron job's adds ``cron_job_id``, ``cron_due_at`` and
   ``cron_skipped``); ``processing``: ``{"worker_id", "attempt"}``;
@@ -106,11 +114,13 @@ class JobStore(Protocol):
         A job whose ``idempotency_key`` is taken gets the existing job's id
         and changes nothing; so does a job whose ``dedupe`` key is held (see
         ``DedupeRule``: concurrent adds with one key are serialized, and a
-        debounce moves the holder). ``run_at`` of None means ``now``. A job's
-        ``cron`` is stored as its ``cron_job_id`` and ``cron_due_at``; the
-        ``added`` event carries ``_transitions.added_metadata(job)``. With
-        ``db`` the insert runs on the caller's connection, inside its
-        transaction.
+        debounce moves the holder). A job's ``depends_on`` is stored with
+        its batch indexes resolved to ids; an id no job has raises
+        ``DependencyError`` and nothing of the call is written. ``run_at`` of
+        None means ``now``. A job's ``cron`` is stored as its ``cron_job_id``
+        and ``cron_due_at``; the ``added`` event carries
+        ``_transitions.added_metadata(job)``. With ``db`` the insert runs on
+        the caller's connection, inside its transaction.
         Idle processors are woken.
         """
 

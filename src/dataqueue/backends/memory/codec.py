@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from dataqueue._commands import BrokenJob, Claimed, JobFilter, NewCronJob, NewJob
+from dataqueue._transitions import DEPENDENCY
 from dataqueue.backends._records import (
     CRON_FIELDS,
     JOB_FIELDS,
@@ -82,6 +83,7 @@ def new_job_row(job_id: int, job: NewJob, now: Any) -> Row:
         dedupe_key=None if job.dedupe is None else job.dedupe.key,
         group_id=job.group_id,
         lease_token=None,
+        has_dependents=False,
     )
     return row
 
@@ -146,10 +148,10 @@ def matches(row: Row, where: JobFilter) -> bool:
 
 
 def is_due(row: Row, now: Any) -> bool:
-    """``pending`` with ``run_at <= now``, or ``failed`` with
-    ``next_attempt_at <= now``."""
+    """``pending`` with ``run_at <= now`` (unless held by its
+    dependencies), or ``failed`` with ``next_attempt_at <= now``."""
     if row["status"] == JobStatus.PENDING:
-        return bool(row["run_at"] <= now)
+        return row["pending_reason"] != DEPENDENCY and bool(row["run_at"] <= now)
     if row["status"] == JobStatus.FAILED:
         retry_at = row["next_attempt_at"]
         return retry_at is not None and bool(retry_at <= now)

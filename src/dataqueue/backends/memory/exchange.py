@@ -20,6 +20,7 @@ from dataqueue._commands import (
     ClaimRequest,
     Completion,
     CronTick,
+    Dependencies,
     Failure,
     Lease,
     LimitChanges,
@@ -36,6 +37,7 @@ from dataqueue.backends.memory.codec import (
 )
 from dataqueue.backends.memory.tables import Tables
 from dataqueue.cron import CronStatus
+from dataqueue.errors import DependencyError
 from dataqueue.limits import (
     Candidate,
     Exclusions,
@@ -100,7 +102,32 @@ def add_jobs(tables: Tables, jobs: Sequence[NewJob], now: datetime) -> list[int]
     """``add_jobs``, in order: a job whose dedupe key is held
     (``_transitions.dedupe_holds``) gets the holder's id instead, a debounce
     moving the holder; the others are inserted (an idempotency key already
-    taken gives the existing id), a dedupe key then naming its new job."""
+    taken gives the existing id), a dedupe key then naming its new job.
+    Then the new jobs with ``depends_on`` store it and are held while it is
+    unfinished. A listed id that does not exist refuses the whole call."""
+    missing = sorted(
+        {
+            job_id
+            for job in jobs
+            if job.depends_on is not None
+            for job_id in job.depends_on.job_ids
+            if job_id not in tables.jobs
+        }
+    )
+    if missing:
+        raise DependencyError(
+            f"add_jobs: depends_on names jobs that do not exist: {missing}"
+        )
+    last_id = tables.last_job_id
+    ids = insert_deduped(tables, jobs, now)
+    for job, job_id in zip(jobs, ids, strict=True):
+        if job.depends_on is not None and job_id > last_id:
+            hold_for_dependencies(tables, tables.jobs[job_id], job.depends_on, ids, now)
+    return ids
+
+
+def insert_deduped(tables: Tables, jobs: Sequence[NewJob], now: datetime) -> list[int]:
+    """Each job inserted, or its dedupe key's holder (a debounce moving it)."""
     ids: list[int] = []
     for job in jobs:
         rule = job.dedupe
@@ -147,6 +174,113 @@ def debounce(tables: Tables, holder: Row, job: NewJob, now: datetime) -> None:
     tables.dedupe_keys[job.dedupe.key]["expires_at"] = job.dedupe.expires_at
 
 
+# -- dependencies ---------------------------------------------------------------
+
+
+def held_view(row: Row) -> t.Held:
+    return t.Held(
+        row["id"],
+        tuple(row["depends_on_job_ids"] or ()),
+        tuple(row["depends_on_tags"] or ()),
+    )
+
+
+def drain_blockers(tables: Tables, held: t.Held) -> list[Row]:
+    """The other active jobs whose tags cover ``held``'s drain."""
+    if not held.tags:
+        return []
+    return [
+        row
+        for row in tables.jobs.values()
+        if row["id"] != held.id
+        and JobStatus(row["status"]) in t.ACTIVE
+        and t.covers(row["tags"], held.tags)
+    ]
+
+
+def still_held(tables: Tables, held: t.Held) -> bool:
+    """``_transitions.dependency_hold`` on the rows as they are; the jobs
+    that keep it held are flagged as having dependents, so that their own
+    change brings it back here."""
+    prerequisites = {
+        i: JobStatus(tables.jobs[i]["status"]) for i in held.job_ids if i in tables.jobs
+    }
+    blockers = drain_blockers(tables, held)
+    for row in blockers:
+        row["has_dependents"] = True
+    return t.dependency_hold(held, prerequisites, [row["id"] for row in blockers])
+
+
+def hold_for_dependencies(
+    tables: Tables,
+    row: Row,
+    depends_on: Dependencies,
+    batch_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """A new job stores its prerequisites (which learn they have a
+    dependent) and is held while they are unfinished."""
+    job_ids = depends_on.resolved(batch_ids)
+    row.update(
+        depends_on_job_ids=job_ids or None,
+        depends_on_tags=list(depends_on.tags) or None,
+    )
+    for job_id in job_ids:
+        tables.jobs[job_id]["has_dependents"] = True
+    held = held_view(row)
+    if still_held(tables, held):
+        row.update(pending_reason=t.DEPENDENCY)
+        metadata = t.held_for_dependencies_metadata()
+        tables.append_event(row["id"], t.HOLD_FOR_DEPENDENCIES.event, now, metadata)
+
+
+def ended_view(row: Row) -> t.Ended:
+    status = JobStatus(row["status"])
+    return t.Ended(
+        row["id"], tuple(row["tags"]), t.dooms(status, row["next_attempt_at"])
+    )
+
+
+def settle_dependencies(tables: Tables, ended: Iterable[Row], now: datetime) -> None:
+    """Jobs that changed (completed, failed, cancelled) and have
+    dependents: each held job that depends on one (``_transitions.
+    depends_on``) is cancelled when it is doomed, transitively, else
+    released once ``_transitions.dependency_hold`` lets it go."""
+    queue = [ended_view(row) for row in ended if row["has_dependents"]]
+    while queue:
+        done = queue.pop(0)
+        for row in sorted(
+            (
+                row
+                for row in tables.jobs.values()
+                if row["pending_reason"] == t.DEPENDENCY
+                and row["status"] == JobStatus.PENDING
+                and t.depends_on(held_view(row), done)
+            ),
+            key=lambda row: int(row["id"]),
+        ):
+            if done.doomed:
+                apply(
+                    tables,
+                    row,
+                    t.CANCEL_DEPENDENT,
+                    now,
+                    t.dependent_cancelled_metadata(done.id),
+                    pending_reason=None,
+                    last_cancelled_at=now,
+                )
+                queue.append(ended_view(row))
+            elif not still_held(tables, held_view(row)):
+                apply(
+                    tables,
+                    row,
+                    t.RELEASE_DEPENDENCIES,
+                    now,
+                    t.released_metadata_for_dependencies(),
+                    pending_reason=None,
+                )
+
+
 # -- settle -----------------------------------------------------------------
 
 
@@ -167,12 +301,14 @@ def settle(tables: Tables, outcomes: Sequence[Outcome], now: datetime) -> Settle
     flow steps that finished for good meet their barrier, in the same order."""
     settled: list[bool] = []
     steps: list[FinishedStep] = []
+    changed: list[Row] = []
     finished = added = 0
     for outcome in outcomes:
         row = held(tables, outcome.lease)
         settled.append(row is not None)
         if row is None:
             continue
+        changed.append(row)
         if isinstance(outcome, Completion):
             transition = complete(tables, row, outcome, now)
         elif isinstance(outcome, Failure):
@@ -186,6 +322,7 @@ def settle(tables: Tables, outcomes: Sequence[Outcome], now: datetime) -> Settle
             raise TypeError(f"settle_and_claim cannot write a {type(outcome).__name__}")
         finished += transition.final
         steps += finished_step(row, transition)
+    settle_dependencies(tables, changed, now)
     return Settlement(settled, finished, flow_barrier(tables, steps, now), added)
 
 
@@ -486,6 +623,7 @@ def cancel_ids(tables: Tables, ids: Iterable[int], now: datetime) -> list[int]:
         )
         steps += finished_step(row, transition)
         cancelled.append(job_id)
+    settle_dependencies(tables, (tables.jobs[i] for i in cancelled), now)
     expired = set(cancelled)
     for token in tables.tokens.values():
         if token["job_id"] in expired and token["status"] == "waiting":
@@ -539,6 +677,7 @@ def reclaim(
             **UNLOCKED,
         )
         steps += finished_step(row, transition)
+    settle_dependencies(tables, stuck, now)
     flow_barrier(tables, steps, now)
     return [row["id"] for row in stuck], failed
 

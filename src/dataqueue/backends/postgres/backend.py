@@ -48,13 +48,11 @@ from dataqueue.backends._records import (
     type_stats_from_rows,
 )
 from dataqueue.backends._wakeup import WakeupHub
-from dataqueue.backends.postgres import limits
-from dataqueue.backends.postgres.adding import Run, add_jobs, deduped
+from dataqueue.backends.postgres import adding, limits
 from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
     CANCEL_PARAMS,
     Row,
-    add_params,
     claim_params,
     counted_filter,
     edit_params,
@@ -85,6 +83,7 @@ from dataqueue.backends.postgres.cron import CronRows
 from dataqueue.backends.postgres.exchange import (
     Settlement,
     add_dead_letters,
+    finish_jobs,
     has_dead_letters,
     read_claimed,
 )
@@ -299,7 +298,9 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
         if not jobs:
             return []
         if db is None:
-            async with self._cursor("add_jobs", transaction=deduped(jobs)) as cur:
+            async with self._cursor(
+                "add_jobs", transaction=adding.needs_transaction(jobs)
+            ) as cur:
                 ids = await self._insert_jobs(cur, jobs, now)
             self._hub.notify()
             return ids
@@ -315,21 +316,13 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
         """add_jobs on ``cur`` (in a transaction when deduped, or inside
         another operation's) or, like ``db=``, on a caller's connection: no
         wake-up before it commits (the statement's NOTIFY does it)."""
-
-        async def run(query: bytes, params: Mapping[str, Any]) -> list[Row]:
-            await cur.execute(query, params)
-            return [in_utc(row) for row in await cur.fetchall()]
-
-        return await self._adding(run, jobs, now)
+        return await self._adding(adding.on_cursor(cur), jobs, now)
 
     def _adding(
-        self, run: Run, jobs: Sequence[NewJob], now: datetime
+        self, run: adding.Run, jobs: Sequence[NewJob], now: datetime
     ) -> Awaitable[list[int]]:
-        def params_for(specs: Sequence[NewJob]) -> dict[str, Any]:
-            extra = {"now": now, "sequence": self._sequence, "channel": self._channel}
-            return {**add_params(specs), **extra}
-
-        return add_jobs(run, self._queries, jobs, now, params_for, self._schema)
+        where = (self._sequence, self._channel, self._schema)
+        return adding.add_jobs(run, self._queries, jobs, now, *where)
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         rows = await self._fetch("get_job", {"job_id": job_id})
@@ -398,14 +391,18 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
 
     async def _finishing(self, name: str, params: Mapping[str, Any]) -> list[int]:
         """Run a statement that may make jobs final (it NOTIFYs the finished
-        channel, and wakes this process's waiters at once); the ids of the
-        jobs it changed."""
-        rows = await self._fetch(
-            name, {**params, "finished_channel": self._finished_channel}
-        )
-        if rows[0]["finished"]:
+        channel, and wakes this process's waiters at once), then release or
+        cancel the jobs held on them, atomically; the ids of the jobs it
+        changed."""
+        channels = {
+            "finished_channel": self._finished_channel,
+            "channel": self._channel,
+        }
+        async with self._cursor(name, transaction=True) as cur:
+            row = await finish_jobs(cur, self._queries, name, {**params, **channels})
+        if row["finished"]:
             self._finished_hub.notify()
-        return list(rows[0]["ids"])
+        return list(row["ids"])
 
     # -- maintenance ----------------------------------------------------------
 
@@ -580,6 +577,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             **claim_params(claim),
             "now": now,
             "finished_channel": self._finished_channel,
+            "channel": self._channel,
         }
         if self._verbose:
             logger.debug("postgres %s %r", name, params)

@@ -34,12 +34,14 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     CANCEL,
     COMPLETE,
+    DEPENDENCY,
     Transition,
     added_metadata,
     cancelled_metadata,
     error_entry,
     failed_metadata,
     failure,
+    released_metadata_for_dependencies,
     resumed_on_token_metadata,
     waiting_metadata,
 )
@@ -119,13 +121,24 @@ def claim_params(claim: ClaimRequest | None) -> dict[str, Any]:
     }
 
 
+DEPENDENCY_PARAMS = {
+    "released_metadata": json_text(released_metadata_for_dependencies()),
+    # settle_dependencies adds the prerequisite's id
+    "cancelled_metadata": json_text({"reason": DEPENDENCY}),
+}
+"""The events settle_dependencies (migrations/0014_dependencies.sql)
+appends when a job's change releases or cancels the jobs held on it."""
+
+
 def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
     """Completions, failures and suspensions as parallel arrays, each with
-    the outcomes' positions in ``outcomes`` (see settle_and_claim.sql)."""
+    the outcomes' positions in ``outcomes`` (see settle_and_claim.sql), and
+    the dependency events."""
     done = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Completion)]
     failed = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Failure)]
     waits = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Suspension)]
     return {
+        **DEPENDENCY_PARAMS,
         "s_positions": [n for n, _ in waits],
         "s_ids": [o.lease.job_id for _, o in waits],
         "s_tokens": [o.lease.token for _, o in waits],

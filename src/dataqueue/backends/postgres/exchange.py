@@ -5,7 +5,7 @@ failures it wrote, added in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,12 @@ from psycopg.rows import dict_row
 from dataqueue._commands import BrokenJob, Claimed, Failure, NewJob, Outcome
 from dataqueue._transitions import dead_lettered_metadata
 from dataqueue.backends._records import job_from_row
-from dataqueue.backends.postgres.codec import Row, in_utc, json_text
+from dataqueue.backends.postgres.codec import (
+    DEPENDENCY_PARAMS,
+    Row,
+    in_utc,
+    json_text,
+)
 from dataqueue.errors import BackendError
 
 InsertJobs = Callable[
@@ -136,3 +141,23 @@ async def add_dead_letters(
             ],
         }
         await named.execute(statement, params)
+
+
+async def finish_jobs(
+    cur: psycopg.AsyncCursor[Row],
+    queries: Mapping[str, bytes],
+    name: str,
+    params: Mapping[str, Any],
+) -> Row:
+    """Run statement ``name`` that may make jobs final (cancel_job,
+    cancel_jobs, reclaim_stuck_jobs: one row with the ids it changed), then,
+    in the caller's transaction, release or cancel the jobs held on them
+    (``settle_and_claim.dependents.sql``); its row."""
+    await cur.execute(queries[name], params)
+    [row] = await cur.fetchall()
+    dependents = {**DEPENDENCY_PARAMS, "ids": row["ids"]}
+    await cur.execute(
+        queries["settle_and_claim.dependents"],
+        {**dependents, "now": params["now"], "channel": params["channel"]},
+    )
+    return row

@@ -95,7 +95,9 @@ from dataqueue.backends.redis.connection import (
 )
 from dataqueue.backends.redis.exchange import (
     CANCEL_ARG,
+    DEPENDENCY_EVENTS,
     RETRY_ARG,
+    dependency_refusal,
     failure_args,
     outcome_args,
 )
@@ -276,9 +278,11 @@ class RedisBackend(AdminScripts, Backend):
             )
         if not jobs:
             return []
-        marker, ids = await self._scripts.run(
-            "add_jobs", micros_text(now), *(new_job_json(job, now) for job in jobs)
-        )
+        specs = [new_job_json(job, now) for job in jobs]
+        try:
+            marker, ids = await self._scripts.run("add_jobs", micros_text(now), *specs)
+        except BackendError as error:
+            raise dependency_refusal(error) from None
         self._saw_instance(marker)
         self._hub.notify()
         return [int(job_id) for job_id in ids]
@@ -334,7 +338,9 @@ class RedisBackend(AdminScripts, Backend):
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
         cancelled = bool(
-            await self._scripts.run("cancel_job", job_id, micros_text(now), CANCEL_ARG)
+            await self._scripts.run(
+                "cancel_job", job_id, micros_text(now), CANCEL_ARG, DEPENDENCY_EVENTS
+            )
         )
         if cancelled:
             self._finished_hub.notify()
@@ -367,7 +373,9 @@ class RedisBackend(AdminScripts, Backend):
         spec, cancelled, cursor = filter_json(where), [], ""
         while cursor is not None:
             ids, cursor = await self._scripts.run(
-                "cancel_jobs", micros_text(now), spec, cursor, WALK_BUDGET, CANCEL_ARG
+                "cancel_jobs",
+                *(micros_text(now), spec, cursor, WALK_BUDGET, CANCEL_ARG),
+                DEPENDENCY_EVENTS,
             )
             cancelled += [int(job_id) for job_id in ids]
         if cancelled:
@@ -425,6 +433,7 @@ class RedisBackend(AdminScripts, Backend):
             *failure_args(message, FailureReason.WORKER_LOST, None, now),
             FailureReason.WORKER_LOST.value,
             RECLAIM_AS_WORKER_LOST.step_outcome,
+            DEPENDENCY_EVENTS,
         )
         if ids:
             self._finished_hub.notify()  # some may have failed for good
@@ -532,7 +541,7 @@ class RedisBackend(AdminScripts, Backend):
         written = to_json_text(entries)
         args: list[str | int] = [micros_text(now), written]
         if claim is None:
-            args += [0, "", "", "", "", ""]
+            args += [0, "", "", "", "", "", DEPENDENCY_EVENTS]
         else:
             types = (
                 "" if claim.job_types is None else to_json_text(list(claim.job_types))
@@ -541,6 +550,7 @@ class RedisBackend(AdminScripts, Backend):
             cap = claim.group_concurrency
             args += [claim.limit, claim.worker_id, claim.token, types, worker]
             args.append("" if cap is None else cap)
+            args.append(DEPENDENCY_EVENTS)
         marker, settled, rows, ready_flows, wake, slot = await self._scripts.run(
             "settle_and_claim", *args
         )

@@ -25,6 +25,7 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     added_metadata,
     deduplicated_metadata,
+    held_for_dependencies_metadata,
 )
 from dataqueue._validate import to_json_text
 from dataqueue.backends import _records
@@ -65,12 +66,21 @@ FLOAT_FIELDS = frozenset({"timeout", "retry_delay", "retry_delay_max"})
 BOOL_FIELDS = frozenset({"force_kill_on_timeout", "retry_backoff", "allow_overlap"})
 TIME_FIELDS = JOB_TIME_FIELDS | CRON_TIME_FIELDS
 JSON_FIELDS = frozenset(
-    {"payload", "output", "error_history", "tags", "step_data", "entity"}
+    {
+        "payload",
+        "output",
+        "error_history",
+        "tags",
+        "step_data",
+        "entity",
+        "depends_on_job_ids",
+        "depends_on_tags",
+    }
 )
 
 
 # JSON fields whose NULL is an absent field, like every non-JSON field.
-ABSENT_WHEN_NULL = frozenset({"entity"})
+ABSENT_WHEN_NULL = frozenset({"entity", "depends_on_job_ids", "depends_on_tags"})
 MINUTE_US = 60_000_000
 
 
@@ -273,6 +283,14 @@ def job_spec(job: NewJob, now: datetime) -> dict[str, Any]:
         spec["key"] = job.idempotency_key
     if job.dedupe is not None:
         spec["dedupe"] = dedupe_spec(job, job.dedupe, run_at)
+    if job.depends_on is not None:
+        spec["depends_on"] = {
+            # ids as text: Lua numbers would lose the digits of large ids
+            "job_ids": [str(i) for i in job.depends_on.job_ids],
+            "batch": list(job.depends_on.batch_indexes),
+            "tags": list(job.depends_on.tags),
+            "event": to_json_text(held_for_dependencies_metadata()),
+        }
     return spec
 
 

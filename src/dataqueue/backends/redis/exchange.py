@@ -6,6 +6,7 @@ and a transition (from-statuses, event metadata, barrier outcome) for
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from dataqueue._commands import (
@@ -17,6 +18,7 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     CANCEL,
     COMPLETE,
+    DEPENDENCY,
     MANUAL_RETRY,
     Transition,
     cancelled_metadata,
@@ -24,6 +26,7 @@ from dataqueue._transitions import (
     error_entry,
     failed_metadata,
     failure,
+    released_metadata_for_dependencies,
     resumed_on_token_metadata,
     retried_metadata,
     waiting_metadata,
@@ -33,7 +36,7 @@ from dataqueue.backends.redis.codec import (
     job_spec,
     micros_text,
 )
-from dataqueue.errors import BackendError
+from dataqueue.errors import BackendError, DependencyError
 from dataqueue.models import (
     FailureReason,
 )
@@ -68,6 +71,15 @@ def transition_arg(transition: Transition, metadata: dict[str, JSONValue]) -> st
 
 CANCEL_ARG = transition_arg(CANCEL, cancelled_metadata())
 RETRY_ARG = transition_arg(MANUAL_RETRY, retried_metadata())
+DEPENDENCY_EVENTS = to_json_text(
+    {
+        "released": to_json_text(released_metadata_for_dependencies()),
+        "cancelled": to_json_text({"reason": DEPENDENCY}),
+    }
+)
+"""What ``settle_dependencies`` in _lib.lua appends: a released job's
+event, and a cancelled dependent's (the prerequisite's id added there, as
+``dependent_cancelled_metadata`` has it)."""
 
 
 def outcome_args(outcome: Outcome, now: datetime) -> list[JSONValue]:
@@ -130,3 +142,19 @@ def dead_letter_args(failure: Failure, now: datetime) -> list[str]:
         to_json_text(job_spec(letter, now)),
         to_json_text(dead_lettered_metadata(letter)),
     ]
+
+
+DEPENDENCY_MISSING = "DEPENDENCY_MISSING "
+"""The start of add_jobs.lua's error reply for unknown prerequisites."""
+
+
+def dependency_refusal(error: BackendError) -> BackendError | DependencyError:
+    """add_jobs.lua's refusal of unknown prerequisites as the
+    ``DependencyError`` it is; any other store error as it is."""
+    cause = str(error.__cause__ or "")
+    if not cause.startswith(DEPENDENCY_MISSING):
+        return error
+    missing = sorted(int(i) for i in json.loads(cause.removeprefix(DEPENDENCY_MISSING)))
+    return DependencyError(
+        f"add_jobs: depends_on names jobs that do not exist: {missing}"
+    )

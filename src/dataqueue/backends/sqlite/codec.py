@@ -49,7 +49,17 @@ from dataqueue.types import JSONValue
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
-JSON_COLUMNS = frozenset({"payload", "error_history", "tags", "output", "step_data"})
+JSON_COLUMNS = frozenset(
+    {
+        "payload",
+        "error_history",
+        "tags",
+        "output",
+        "step_data",
+        "depends_on_job_ids",
+        "depends_on_tags",
+    }
+)
 # The text dataqueue._validate.to_json_text makes, from one encoder built
 # once: event metadata is encoded for every job settled or claimed.
 encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

@@ -16,6 +16,7 @@ from dataqueue._commands import (
     Completion,
     CronTick,
     DedupeRule,
+    Dependencies,
     Failure,
     Lease,
     NewFlow,
@@ -54,6 +55,7 @@ from dataqueue._transitions import (
     unheld_metadata,
     waiting_metadata,
 )
+from dataqueue.backends.sqlite import dependencies
 from dataqueue.backends.sqlite.codec import (
     encode_json,
     from_micros,
@@ -127,8 +129,12 @@ def insert_events(
 
 def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> list[int]:
     """Run add_jobs on ``cursor`` inside the caller's transaction: a job
-    whose dedupe key is held gets its holder's id (see ``held_key``)."""
+    whose dedupe key is held gets its holder's id (see ``held_key``); the
+    new jobs with depends_on are held while it is unfinished (an unknown
+    prerequisite refuses the call before anything is written)."""
+    dependencies.refuse_unknown(cursor, jobs)
     ids: list[int] = []
+    fresh: list[tuple[int, Dependencies]] = []
     for job in jobs:
         if job.dedupe is not None:
             holder = held_key(cursor, job, job.dedupe, now)
@@ -149,7 +155,11 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
             )
             if job.dedupe is not None:
                 record_key(cursor, job.dedupe, job_id)
+            if job.depends_on is not None:
+                fresh.append((job_id, job.depends_on))
         ids.append(job_id)
+    for job_id, depends_on in fresh:
+        dependencies.hold_new(cursor, job_id, depends_on, ids, now)
     return ids
 
 
@@ -230,6 +240,7 @@ def settle(
     events: list[dict[str, Any]] = []
     steps: list[FinishedStep] = []
     dead_letters: list[tuple[int, NewJob]] = []
+    with_dependents: list[int] = []
     finished = 0
     token_states = waited_token_states(conn, outcomes)
     for outcome in outcomes:
@@ -241,6 +252,8 @@ def settle(
             settled.append(False)
             continue
         settled.append(True)
+        if row["has_dependents"]:
+            with_dependents.append(job_id)
         if isinstance(outcome, Completion):
             finished += 1
             if row["flow_step_index"] is not None:
@@ -301,6 +314,8 @@ def settle(
         insert_events(conn, events)
     if dead_letters:
         add_dead_letters(conn, dead_letters, now)
+    if with_dependents:
+        dependencies.settle(conn.cursor(), with_dependents, now)
     ready_flows = flow_barrier(conn, steps, now) if steps else []
     return Settlement(settled, finished, ready_flows, len(dead_letters))
 
@@ -523,6 +538,7 @@ def cancel_ids(conn: sqlite3.Connection, ids: list[int], now: int) -> list[int]:
     cancelled = json_list(r["id"] for r in rows)
     conn.execute(SQL["cancel_jobs.expire_tokens"], {"ids": cancelled, "now": now})
     flow_barrier(conn, finished_steps(rows, CANCEL), now)
+    dependencies.settle(conn.cursor(), (r["id"] for r in rows), now)
     return [r["id"] for r in rows]
 
 
@@ -572,6 +588,7 @@ def reclaim_stuck(
             for r in rows
         ),
     )
+    dependencies.settle(conn.cursor(), (r["id"] for r in rows), now)
     return [r["id"] for r in rows], len(lost_jobs)
 
 

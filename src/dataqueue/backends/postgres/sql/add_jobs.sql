@@ -22,7 +22,8 @@
 -- tags, keys, retry_delays, retry_backoffs, retry_delay_maxes, flow_ids,
 -- flow_step_indexes, entities (JSON text), cron_job_ids, cron_due_ats,
 -- dead_letter_job_types, dedupe_keys, events (JSON text), group_ids.
--- Returns one row per spec, in spec order: id.
+-- Returns one row per spec, in spec order: id, created (false: a job that
+-- already had its idempotency key).
 WITH fresh AS (
     SELECT t.*, nextval(%(sequence)s::regclass) AS id
     FROM (
@@ -109,7 +110,7 @@ added AS (
 notified AS (
     SELECT pg_notify(%(channel)s::text, '') FROM (SELECT 1 FROM added LIMIT 1) AS any_added
 )
-SELECT coalesce(s.id, f.id) AS id
+SELECT coalesce(s.id, f.id) AS id, s.id IS NULL OR s.id = f.id AS created
 FROM fresh AS f
 LEFT JOIN saved AS s ON s.idempotency_key = f.key
 LEFT JOIN notified ON true

@@ -4,13 +4,15 @@
 -- can take nothing now and the jobs the walk already looked at; locked
 -- (SKIP LOCKED: a job another claim holds is not a candidate). Due as in
 -- settle_and_claim (waiting jobs due were made pending by
--- settle_and_claim.resume). Parameters: job_types (NULL: every type),
+-- settle_and_claim.resume; a job held by its dependencies is none).
+-- Parameters: job_types (NULL: every type),
 -- excluded_types, excluded_groups, excluded_any_groups, seen (bigint[]),
 -- claim_limit, now. Returns id, job_type, group_id, pending_reason, status.
 WITH pending_due AS (
     SELECT id, job_type, group_id, pending_reason, status, priority, run_at
     FROM {schema}.job_queue
     WHERE status = 'pending' AND run_at <= %(now)s::timestamptz
+        AND pending_reason IS DISTINCT FROM 'dependency'
         AND (%(job_types)s::text[] IS NULL OR job_type = ANY (%(job_types)s::text[]))
         AND job_type <> ALL (%(excluded_types)s::text[])
         AND (group_id IS NULL OR (

@@ -6,5 +6,6 @@ SELECT id, job_type, group_id, pending_reason, status
 FROM {schema}.job_queue
 WHERE job_type = %(job_type)s AND status = 'pending'
     AND run_at <= %(now)s::timestamptz
+    AND pending_reason IS DISTINCT FROM 'dependency'
 ORDER BY id
 LIMIT %(claim_limit)s::integer

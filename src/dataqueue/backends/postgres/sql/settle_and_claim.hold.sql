@@ -7,6 +7,7 @@ WITH held AS (
     FROM unnest(%(ids)s::bigint[], %(reasons)s::text[], %(metadata)s::text[])
         AS h (id, reason, metadata)
     WHERE j.id = h.id AND j.status = 'pending'
+        AND j.pending_reason IS DISTINCT FROM 'dependency'
     RETURNING j.id, h.metadata
 )
 INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)

@@ -24,6 +24,11 @@
 -- commit), when any job became final, wakes whoever waits for a job to
 -- finish. Both hang off the aggregate that sums up what was written: the
 -- statement is planned on every call, and every CTE adds to that.
+-- Completed and failed jobs that held jobs may wait on (flagged with
+-- has_dependents, or carrying tags a drain may list), when any job is held,
+-- go to settle_dependencies (migrations/0014_dependencies.sql) with their
+-- new status: it releases or cancels the held jobs, by _transitions'
+-- rule. A held job (pending_reason 'dependency') is never claimed.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
 -- with a 'processing' event (a job that spent an attempt before is being
@@ -49,7 +54,8 @@
 -- runs as limits.py of this store says, in a transaction of its own. A
 -- claimed job that a limit held (pending_reason set, read in this
 -- statement's snapshot) gets a 'released' event before its 'processing'.
--- Parameters: now, finished_channel;
+-- Parameters: now, finished_channel, channel (the wake-up channel),
+-- released_metadata and cancelled_metadata (of the dependency events);
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text), c_outcome (what a completed step reports); failures: f_ids,
 -- f_tokens, f_errors (the error_history entry, JSON text), f_reasons,
@@ -87,7 +93,8 @@ completed AS (
     FROM completions AS c
     WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token
     RETURNING j.id, c.position, c.metadata, j.flow_id, j.flow_step_index,
-        %(c_outcome)s::text AS outcome
+        %(c_outcome)s::text AS outcome,
+        j.has_dependents OR cardinality(j.tags) > 0 AS dependents
 ),
 failures AS (
     SELECT *
@@ -111,7 +118,8 @@ failed AS (
     FROM failures AS f
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
     RETURNING j.id, f.position, f.metadata, f.outcome, j.flow_id,
-        j.flow_step_index
+        j.flow_step_index, f.next_at IS NOT NULL AS retrying,
+        j.has_dependents OR cardinality(j.tags) > 0 AS dependents
 ),
 suspensions AS (
     SELECT *
@@ -181,6 +189,7 @@ pending_due AS (
         SELECT id, priority, run_at
         FROM {schema}.job_queue
         WHERE status = 'pending' AND run_at <= %(now)s::timestamptz {type_walk_filter}
+            AND pending_reason IS DISTINCT FROM 'dependency'
         ORDER BY priority DESC, run_at, id
         LIMIT %(claim_limit)s::integer
         FOR UPDATE SKIP LOCKED
@@ -286,15 +295,29 @@ settled AS (
         CASE WHEN bool_or(final)
             THEN pg_notify(%(finished_channel)s::text, '') IS NOT NULL
             ELSE false
-        END AS finished
+        END AS finished,
+        CASE WHEN bool_or(dependents) AND EXISTS (
+                SELECT 1 FROM {schema}.job_queue WHERE pending_reason = 'dependency'
+            )
+            THEN {schema}.settle_dependencies(
+                array_agg(id ORDER BY position) FILTER (WHERE dependents),
+                array_agg(status ORDER BY position) FILTER (WHERE dependents),
+                array_agg(retrying ORDER BY position) FILTER (WHERE dependents),
+                %(now)s::timestamptz, %(released_metadata)s::jsonb,
+                %(cancelled_metadata)s::jsonb, %(channel)s::text
+            )
+        END AS dependents_changed
     FROM (
-        SELECT position, true AS final, flow_id, flow_step_index, outcome
+        SELECT position, true AS final, flow_id, flow_step_index, outcome,
+            id, 'completed' AS status, false AS retrying, dependents
         FROM completed
         UNION ALL
-        SELECT position, outcome IS NOT NULL, flow_id, flow_step_index, outcome
+        SELECT position, outcome IS NOT NULL, flow_id, flow_step_index, outcome,
+            id, 'failed', retrying, dependents
         FROM failed
         UNION ALL
-        SELECT position, false, NULL, NULL, NULL FROM suspended
+        SELECT position, false, NULL, NULL, NULL, id, NULL, false, false
+        FROM suspended
     ) AS written
 )
 SELECT gate.gated, settled.*, claimed.*

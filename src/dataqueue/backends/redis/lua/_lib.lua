@@ -13,6 +13,7 @@ local K_INSTANCE = P .. 'instance'
 local K_ALL = P .. 'all'
 local K_IDEMPOTENCY = P .. 'idempotency'
 local K_DEDUPE = P .. 'dedupe'
+local K_HELD = P .. 'held'
 local K_SCHEDULED = P .. 'scheduled'
 local K_RETRY = P .. 'retry'
 local K_READY = P .. 'ready'
@@ -210,7 +211,9 @@ local function enqueue(id, job, now)
   local status = job.status
   if status == 'pending' then
     index_add(k_type_pending(job.job_type), job.run_at, id)
-    if (tonumber(job.run_at) or 0) <= tonumber(now) then
+    if job.pending_reason == 'dependency' then
+      -- held by its dependencies: in no claim zset until released
+    elseif (tonumber(job.run_at) or 0) <= tonumber(now) then
       index_add(K_READY, ready_score(job), ready_member(id, job.run_at))
     else
       index_add(K_SCHEDULED, job.run_at, id)
@@ -633,6 +636,7 @@ end
   cancelled (its 'cancelled' event, and a flow step's outcome); its tokens
   still waiting become timed_out. Send with finish(). ]]
 local function cancel(id, job, now, transition)
+  redis.call('ZREM', K_HELD, id)
   update(id, job, {
     status = 'cancelled', locked_by = false, locked_at = false,
     last_cancelled_at = now, updated_at = now,
@@ -643,6 +647,131 @@ local function cancel(id, job, now, transition)
     if redis.call('HGET', k_token(token_id), 'status') == 'waiting' then
       redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)
       redis.call('ZREM', K_TOKEN_TIMEOUTS, token_id)
+    end
+  end
+end
+
+--[[ DEPENDENCIES (the rule is _transitions' dependency_hold, depends_on and
+  dooms). A job held by depends_on is pending with pending_reason
+  'dependency', in {p}held (by id) and in no claim zset. Its hash keeps
+  depends_on_job_ids and depends_on_tags (JSON lists); a job it waits on
+  has has_dependents '1', so that only such a job's change looks at the
+  held jobs. `events` is the JSON object backend.py passes: the metadata of
+  'held', 'released' and a dependent's 'cancelled' (without its
+  "prerequisite", added here). ]]
+
+local function json_list(text) return text and cjson.decode(text) or {} end
+
+local function covers(tags, drain)
+  if #drain == 0 then return false end
+  local have = {}
+  for _, tag in ipairs(tags) do have[tag] = true end
+  for _, tag in ipairs(drain) do
+    if not have[tag] then return false end
+  end
+  return true
+end
+
+local function flag_dependents(ids)
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', k_job(id)) == 1 then
+      redis.call('HSET', k_job(id), 'has_dependents', '1')
+    end
+  end
+end
+
+-- Whether held job `id` (its prerequisites' ids and drain tags) stays held;
+-- the jobs that keep it held are flagged as having dependents.
+local function still_held(id, job_ids, drain)
+  for _, prerequisite in ipairs(job_ids) do
+    if redis.call('HGET', k_job(prerequisite), 'status') ~= 'completed' then return true end
+  end
+  if #drain == 0 then return false end
+  local blockers = {}
+  for _, other in ipairs(redis.call('ZRANGE', k_tag(drain[1]), 0, -1)) do
+    if other ~= id then
+      local fields = redis.call('HMGET', k_job(other), 'status', 'tags')
+      local status = fields[1]
+      if (status == 'pending' or status == 'processing' or status == 'waiting')
+        and covers(json_list(fields[2]), drain) then
+        blockers[#blockers + 1] = other
+      end
+    end
+  end
+  flag_dependents(blockers)
+  return #blockers > 0
+end
+
+local HELD_FIELDS = {
+  'depends_on_job_ids', 'depends_on_tags', 'tags', 'run_at', 'priority', 'pending_reason',
+}
+
+-- A new job `id` stores its prerequisites and drain, and is held while
+-- they are unfinished ('held' event).
+local function hold_new(id, job_ids, drain, now, event)
+  local changes = {}
+  if #job_ids > 0 then changes[#changes + 1] = 'depends_on_job_ids'; changes[#changes + 1] = cjson.encode(job_ids) end
+  if #drain > 0 then changes[#changes + 1] = 'depends_on_tags'; changes[#changes + 1] = cjson.encode(drain) end
+  if #changes > 0 then redis.call('HSET', k_job(id), unpack(changes)) end
+  flag_dependents(job_ids)
+  if not still_held(id, job_ids, drain) then return end
+  flush_indexes()  -- the job was enqueued by create_job in this call
+  local job = load_fields(id, HELD_FIELDS)
+  update(id, job, {pending_reason = 'dependency', updated_at = now}, now)
+  redis.call('ZADD', K_HELD, id, id)
+  add_event(id, 'held', now, event)
+end
+
+--[[ Jobs that just changed (completed, failed, cancelled, reclaimed): for
+  each with dependents, every held job that depends on it is cancelled
+  when it is doomed (failed for good, cancelled), transitively, else
+  released once still_held() lets it go. ]]
+local function settle_dependencies(ids, now, events)
+  local queue = {}
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', k_job(id), 'has_dependents', 'status', 'next_attempt_at', 'tags')
+    if f[1] == '1' then
+      local doomed = f[2] == 'cancelled' or (f[2] == 'failed' and not f[3])
+      queue[#queue + 1] = {id = id, tags = json_list(f[4]), doomed = doomed}
+    end
+  end
+  if #queue == 0 then return end
+  events = cjson.decode(events)
+  local head = 1
+  while head <= #queue do
+    local done = queue[head]
+    head = head + 1
+    for _, id in ipairs(redis.call('ZRANGE', K_HELD, 0, -1)) do
+      local job = load_fields(id, HELD_FIELDS)
+      if not job or job.status ~= 'pending' or job.pending_reason ~= 'dependency' then
+        redis.call('ZREM', K_HELD, id)
+      else
+        local job_ids, drain = json_list(job.depends_on_job_ids), json_list(job.depends_on_tags)
+        local waits = false
+        if id ~= done.id then
+          for _, prerequisite in ipairs(job_ids) do
+            if prerequisite == done.id or tostring(prerequisite) == done.id then waits = true end
+          end
+          waits = waits or covers(done.tags, drain)
+        end
+        if waits and done.doomed then
+          flush_indexes()
+          redis.call('ZREM', K_HELD, id)
+          update(id, job, {
+            status = 'cancelled', pending_reason = false, last_cancelled_at = now,
+            updated_at = now,
+          }, now)
+          add_event(id, 'cancelled', now,
+            string.sub(events.cancelled, 1, -2) .. ',"prerequisite":' .. done.id .. '}')
+          finished_for_good(job, 'fail', now)
+          queue[#queue + 1] = {id = id, tags = json_list(job.tags), doomed = true}
+        elseif waits and not still_held(id, job_ids, drain) then
+          flush_indexes()
+          redis.call('ZREM', K_HELD, id)
+          update(id, job, {pending_reason = false, updated_at = now}, now)
+          add_event(id, 'released', now, events.released)
+        end
+      end
     end
   end
 end

@@ -9,6 +9,11 @@
   A job whose dedupe key is held (dedupe_holder: the rule of
   _transitions.dedupe_holds) gets the holder's id; a debounce moves the
   pending holder. Otherwise it is inserted and {p}dedupe names it.
+  A job's "depends_on" (absent: none): {"job_ids": [id text, ...], "batch":
+  [index of another job of this call (from 0), ...], "tags": [...],
+  "event": the 'held' metadata}: a new job stores it and is held while it
+  is unfinished (hold_new in _lib). An id no job has refuses the whole call
+  before anything is written: an error reply "DEPENDENCY_MISSING <JSON list>".
   A job already due goes straight to ready, a later one to scheduled.
   Publishes on the wake-up channel when a job was inserted.
   Returns {instance marker, {job id, ...}}: one id per ARGV[3..] (the existing
@@ -33,8 +38,12 @@ local function dedupe_holder(rule)
   return id, job
 end
 local specs, by_key, fresh = {}, {}, 0
+local missing = {}
 for i = 3, #ARGV do
   local spec = cjson.decode(ARGV[i])
+  for _, id in ipairs(spec.depends_on and spec.depends_on.job_ids or {}) do
+    if redis.call('EXISTS', k_job(id)) == 0 then missing[#missing + 1] = id end
+  end
   if spec.key then
     -- A key taken earlier in this batch or before it.
     spec.same_as = by_key[spec.key]
@@ -48,6 +57,10 @@ for i = 3, #ARGV do
     fresh = fresh + 1
   end
   specs[#specs + 1] = spec
+end
+
+if #missing > 0 then
+  return redis.error_reply('DEPENDENCY_MISSING ' .. cjson.encode(missing))
 end
 
 local next_id = fresh > 0 and reserve_ids(K_ID, fresh)
@@ -71,8 +84,20 @@ for _, spec in ipairs(specs) do
     if spec.key then redis.call('HSET', K_IDEMPOTENCY, spec.key, id) end
     if rule then redis.call('HSET', K_DEDUPE, rule.key, id .. '|' .. rule.expires_at) end
     create_job(id, spec, now)
+    spec.created = true
   end
   ids[#ids + 1] = spec.id or spec.same_as.id
+end
+for _, spec in ipairs(specs) do
+  local depends_on = spec.created and spec.depends_on
+  if depends_on then
+    local job_ids, seen = {}, {}
+    for _, id in ipairs(depends_on.job_ids) do seen[id] = true end
+    for _, index in ipairs(depends_on.batch) do seen[ids[index + 1]] = true end
+    for id in pairs(seen) do job_ids[#job_ids + 1] = id end
+    job_ids = sort_ids(job_ids)
+    hold_new(spec.id, job_ids, depends_on.tags, now, depends_on.event)
+  end
 end
 finish()
 if fresh > 0 then redis.call('PUBLISH', K_WAKEUP, fresh) end

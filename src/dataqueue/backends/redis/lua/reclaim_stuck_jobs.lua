@@ -8,6 +8,7 @@
   ARGV[5] error_history entry of a final failure (JSON object)
   ARGV[6] metadata of its 'failed' event (JSON text)
   ARGV[7] its failure reason   ARGV[8] what a flow step reports for it
+  ARGV[9] the dependency events (see settle_dependencies in _lib)
   A job is stuck when locked_at < now - max(threshold, its own timeout).
   Returns the ids of the jobs reclaimed, in id order. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
@@ -46,5 +47,7 @@ for _, id in ipairs(reclaimed) do
   end
   update(id, job, changes, now)
 end
+flush_indexes()
+settle_dependencies(reclaimed, now, ARGV[9])
 finish()
 return reclaimed

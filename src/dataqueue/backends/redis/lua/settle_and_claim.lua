@@ -25,6 +25,8 @@
     event's metadata
   ARGV[9] the claim's cap per group key over every type ('' : none)
   A gated claim whose every type can take nothing now reads no candidate.
+  ARGV[10] the dependency events (see settle_dependencies in _lib): a job
+    written here that held jobs wait on releases or cancels them.
   An outcome is written only while its job is processing under its token.
   An outcome with a barrier outcome finishes the job for good: a flow
   step's outcome goes to the barrier (record_step in _lib).
@@ -53,11 +55,15 @@ local marker = instance()
 
 local settled = {}
 local letters = 0
+local with_dependents = {}
 for _, outcome in ipairs(cjson.decode(ARGV[3])) do
   local kind, id, token = outcome[1], outcome[2], outcome[3]
-  local job = held(id, token,
-    {'error_history', 'attempts', 'priority', 'flow_id', 'flow_step_index'})
+  local job = held(id, token, {
+    'error_history', 'attempts', 'priority', 'flow_id', 'flow_step_index',
+    'has_dependents',
+  })
   if job then
+    if job.has_dependents then with_dependents[#with_dependents + 1] = id end
     local changes = {
       updated_at = now, locked_by = false, locked_at = false, lease_token = false,
     }
@@ -108,6 +114,10 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
 end
 
 flush_indexes()  -- a job failed with a retry due now may be claimed below
+if #with_dependents > 0 then
+  settle_dependencies(with_dependents, now, ARGV[10])
+  flush_indexes()
+end
 
 local limit = tonumber(ARGV[4])
 local worker, token = ARGV[5], ARGV[6]
@@ -304,8 +314,10 @@ function GATE.excludes(ex, job_type, group)
 end
 
 -- Mark a pending job held (once per reason): pending_reason and a 'held' event.
+-- A job its dependencies hold keeps that reason.
 function GATE.hold(id, job, reason)
-  if job and job.status == 'pending' and job.pending_reason ~= reason then
+  if job and job.status == 'pending' and job.pending_reason ~= reason
+    and job.pending_reason ~= 'dependency' then
     write(id, job, {pending_reason = reason, updated_at = now})
     add_event(id, 'held', now, cjson.encode({reason = reason}))
   end
@@ -423,14 +435,15 @@ if limit > 0 then
         end
       end
       local job = wanted and load_job(id)
-      if wanted and (not job or (job.status ~= 'pending' and job.status ~= 'failed')) then
-        taken[#taken + 1] = member  -- a stale entry: drop it
+      if wanted and (not job or (job.status ~= 'pending' and job.status ~= 'failed')
+        or job.pending_reason == 'dependency') then
+        taken[#taken + 1] = member  -- a stale entry (or a held job's): drop it
       elseif wanted and gate then
         kind = GATE.walk_step(gate, id, job)
         if kind == 'paused' then looked = looked + 1 end
         if kind == 'held' then exclusions = GATE.exclusions(gate) end
       end
-      if wanted and job and (kind == nil or kind == 'take')
+      if wanted and job and job.pending_reason ~= 'dependency' and (kind == nil or kind == 'take')
           and (job.status == 'pending' or job.status == 'failed') then
         taken[#taken + 1] = member
         local attempt = (tonumber(job.attempts) or 0) + 1

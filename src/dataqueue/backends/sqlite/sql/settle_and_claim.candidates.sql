@@ -11,6 +11,7 @@ SELECT id, job_type, group_id, pending_reason, status FROM (
         SELECT id, job_type, group_id, pending_reason, status, priority, run_at
         FROM job_queue INDEXED BY job_queue_claim_pending
         WHERE status = 'pending' AND run_at <= :now
+            AND pending_reason IS NOT 'dependency'
             AND (
                 :job_types IS NULL
                 OR job_type IN (SELECT value FROM json_each(:job_types))

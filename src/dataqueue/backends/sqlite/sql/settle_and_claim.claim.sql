@@ -1,6 +1,7 @@
 -- settle_and_claim.claim: move up to :limit due jobs to processing for
 -- :worker_id under lease :token.
--- Due: pending with run_at <= now, or failed with next_attempt_at <= now.
+-- Due: pending with run_at <= now (and not held by its dependencies), or
+-- failed with next_attempt_at <= now.
 -- A job that spent an attempt before is being retried: last_retried_at is
 -- set. Chosen by priority (high first), run_at, id. RETURNING gives no order: the
 -- caller sorts the rows by the same key (priority and run_at are unchanged).
@@ -25,6 +26,7 @@ WHERE id IN (
         SELECT * FROM (
             SELECT id, priority, run_at FROM job_queue INDEXED BY job_queue_claim_pending
             WHERE status = 'pending' AND run_at <= :now
+                AND pending_reason IS NOT 'dependency'
                 AND (
                     :job_types IS NULL
                     OR job_type IN (SELECT value FROM json_each(:job_types))

@@ -5,5 +5,6 @@
 SELECT id, job_type, group_id, pending_reason, status
 FROM job_queue INDEXED BY job_queue_type_status
 WHERE job_type = :job_type AND status = 'pending' AND run_at <= :now
+    AND pending_reason IS NOT 'dependency'
 ORDER BY id
 LIMIT :limit
