@@ -493,3 +493,27 @@ def test_a_held_jobs_page_says_why_and_names_its_group(
     expect(
         page.locator('#job-properties [data-field="pending_reason"] dd')
     ).to_have_text("paused")
+
+
+def test_a_jobs_page_links_the_jobs_it_depends_on(
+    dashboard: Dashboard, page: Page
+) -> None:
+    queue = dashboard.queue
+    first = queue.add_job("send_email", {"to": "a@example.com"}, tags=["wave:1"])
+    after = queue.add_job(
+        "send_email",
+        {"to": "b@example.com"},
+        depends_on={"job_ids": [first], "tags": ["wave:1"]},
+    )
+    page.goto(dashboard.at(f"/jobs/{after}"))
+
+    control = page.locator("#job-control")
+    expect(control.locator('[data-field="depends_on_tags"] .chip')).to_have_text(
+        "wave:1"
+    )
+    link = control.locator(
+        f'[data-field="depends_on_job_ids"] a[href$="/jobs/{first}"]'
+    )
+    expect(link).to_have_text(f"#{first}")
+    link.click()
+    expect(page.locator("h1")).to_contain_text(f"Job #{first}")
