@@ -636,7 +636,6 @@ end
   cancelled (its 'cancelled' event, and a flow step's outcome); its tokens
   still waiting become timed_out. Send with finish(). ]]
 local function cancel(id, job, now, transition)
-  redis.call('ZREM', K_HELD, id)
   update(id, job, {
     status = 'cancelled', locked_by = false, locked_at = false,
     last_cancelled_at = now, updated_at = now,
@@ -683,10 +682,13 @@ end
 -- Whether held job `id` (its prerequisites' ids and drain tags) stays held;
 -- the jobs that keep it held are flagged as having dependents.
 local function still_held(id, job_ids, drain)
+  local unfinished = false
   for _, prerequisite in ipairs(job_ids) do
-    if redis.call('HGET', k_job(prerequisite), 'status') ~= 'completed' then return true end
+    if redis.call('HGET', k_job(prerequisite), 'status') ~= 'completed' then
+      unfinished = true
+    end
   end
-  if #drain == 0 then return false end
+  if #drain == 0 then return unfinished end
   local blockers = {}
   for _, other in ipairs(redis.call('ZRANGE', k_tag(drain[1]), 0, -1)) do
     if other ~= id then
@@ -699,7 +701,7 @@ local function still_held(id, job_ids, drain)
     end
   end
   flag_dependents(blockers)
-  return #blockers > 0
+  return unfinished or #blockers > 0
 end
 
 local HELD_FIELDS = {
