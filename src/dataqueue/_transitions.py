@@ -29,6 +29,7 @@ from dataqueue._commands import (
     Outcome,
     Suspension,
 )
+from dataqueue.limits import HOLD_REASONS
 from dataqueue.models import (
     DedupeMode,
     EventType,
@@ -600,6 +601,27 @@ def released_metadata_for_dependencies() -> Metadata:
 def dependent_cancelled_metadata(prerequisite: int) -> Metadata:
     """``cancelled`` of a dependent: the prerequisite that doomed it."""
     return {"reason": DEPENDENCY, "prerequisite": prerequisite}
+
+
+def dependency_events() -> dict[str, Metadata]:
+    """What a store appends when a job's change releases or cancels the jobs
+    held on it: ``released``, and ``cancelled`` without its
+    ``prerequisite``, which the store adds (the id of the job whose end
+    doomed each dependent, known only as it walks them; see
+    ``dependent_cancelled_metadata``)."""
+    return {
+        "released": released_metadata_for_dependencies(),
+        "cancelled": {"reason": DEPENDENCY},
+    }
+
+
+def limit_hold_events() -> dict[str, dict[str, JSONValue]]:
+    """The ``held`` and ``unheld`` (``released``) metadata of every reason a
+    limit or a pause holds a job for, for a store that finds the reason in
+    the stored row and picks the prepared one."""
+    held: dict[str, JSONValue] = {r: held_metadata(r) for r in HOLD_REASONS}
+    unheld: dict[str, JSONValue] = {r: unheld_metadata(r) for r in HOLD_REASONS}
+    return {"held": held, "unheld": unheld}
 
 
 # -- dead letters ----------------------------------------------------------------

@@ -34,14 +34,14 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     CANCEL,
     COMPLETE,
-    DEPENDENCY,
     Transition,
     added_metadata,
     cancelled_metadata,
+    dependency_events,
     error_entry,
     failed_metadata,
     failure,
-    released_metadata_for_dependencies,
+    limit_hold_events,
     resumed_on_token_metadata,
     waiting_metadata,
 )
@@ -121,24 +121,27 @@ def claim_params(claim: ClaimRequest | None) -> dict[str, Any]:
     }
 
 
-DEPENDENCY_PARAMS = {
-    "released_metadata": json_text(released_metadata_for_dependencies()),
+HELD_JOB_PARAMS = {
+    "released_metadata": json_text(dependency_events()["released"]),
     # settle_dependencies adds the prerequisite's id
-    "cancelled_metadata": json_text({"reason": DEPENDENCY}),
+    "cancelled_metadata": json_text(dependency_events()["cancelled"]),
+    "unheld_metadata": json_text(limit_hold_events()["unheld"]),
 }
-"""The events settle_dependencies (migrations/0014_dependencies.sql)
-appends when a job's change releases or cancels the jobs held on it."""
+"""The events of held jobs: what settle_dependencies
+(migrations/0014_dependencies.sql) appends when a job's change releases or
+cancels the jobs held on it, and the 'released' event of a job a limit or a
+pause held, by its pending_reason (settle_and_claim.sql)."""
 
 
 def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:
     """Completions, failures and suspensions as parallel arrays, each with
     the outcomes' positions in ``outcomes`` (see settle_and_claim.sql), and
-    the dependency events."""
+    the events of held jobs."""
     done = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Completion)]
     failed = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Failure)]
     waits = [(n, o) for n, o in enumerate(outcomes) if isinstance(o, Suspension)]
     return {
-        **DEPENDENCY_PARAMS,
+        **HELD_JOB_PARAMS,
         "s_positions": [n for n, _ in waits],
         "s_ids": [o.lease.job_id for _, o in waits],
         "s_tokens": [o.lease.token for _, o in waits],

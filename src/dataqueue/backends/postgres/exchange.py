@@ -17,7 +17,7 @@ from dataqueue._commands import BrokenJob, Claimed, Failure, NewJob, Outcome
 from dataqueue._transitions import dead_lettered_metadata
 from dataqueue.backends._records import job_from_row
 from dataqueue.backends.postgres.codec import (
-    DEPENDENCY_PARAMS,
+    HELD_JOB_PARAMS,
     Row,
     in_utc,
     json_text,
@@ -155,7 +155,7 @@ async def finish_jobs(
     (``settle_and_claim.dependents.sql``); its row."""
     await cur.execute(queries[name], params)
     [row] = await cur.fetchall()
-    dependents = {**DEPENDENCY_PARAMS, "ids": row["ids"]}
+    dependents = {**HELD_JOB_PARAMS, "ids": row["ids"]}
     await cur.execute(
         queries["settle_and_claim.dependents"],
         {**dependents, "now": params["now"], "channel": params["channel"]},

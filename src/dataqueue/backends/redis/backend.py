@@ -95,7 +95,7 @@ from dataqueue.backends.redis.connection import (
 )
 from dataqueue.backends.redis.exchange import (
     CANCEL_ARG,
-    DEPENDENCY_EVENTS,
+    HELD_JOB_EVENTS,
     RETRY_ARG,
     dependency_refusal,
     failure_args,
@@ -339,7 +339,7 @@ class RedisBackend(AdminScripts, Backend):
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
         cancelled = bool(
             await self._scripts.run(
-                "cancel_job", job_id, micros_text(now), CANCEL_ARG, DEPENDENCY_EVENTS
+                "cancel_job", job_id, micros_text(now), CANCEL_ARG, HELD_JOB_EVENTS
             )
         )
         if cancelled:
@@ -375,7 +375,7 @@ class RedisBackend(AdminScripts, Backend):
             ids, cursor = await self._scripts.run(
                 "cancel_jobs",
                 *(micros_text(now), spec, cursor, WALK_BUDGET, CANCEL_ARG),
-                DEPENDENCY_EVENTS,
+                HELD_JOB_EVENTS,
             )
             cancelled += [int(job_id) for job_id in ids]
         if cancelled:
@@ -433,7 +433,7 @@ class RedisBackend(AdminScripts, Backend):
             *failure_args(message, FailureReason.WORKER_LOST, None, now),
             FailureReason.WORKER_LOST.value,
             RECLAIM_AS_WORKER_LOST.step_outcome,
-            DEPENDENCY_EVENTS,
+            HELD_JOB_EVENTS,
         )
         if ids:
             self._finished_hub.notify()  # some may have failed for good
@@ -541,7 +541,7 @@ class RedisBackend(AdminScripts, Backend):
         written = to_json_text(entries)
         args: list[str | int] = [micros_text(now), written]
         if claim is None:
-            args += [0, "", "", "", "", "", DEPENDENCY_EVENTS]
+            args += [0, "", "", "", "", "", HELD_JOB_EVENTS]
         else:
             types = (
                 "" if claim.job_types is None else to_json_text(list(claim.job_types))
@@ -550,7 +550,7 @@ class RedisBackend(AdminScripts, Backend):
             cap = claim.group_concurrency
             args += [claim.limit, claim.worker_id, claim.token, types, worker]
             args.append("" if cap is None else cap)
-            args.append(DEPENDENCY_EVENTS)
+            args.append(HELD_JOB_EVENTS)
         marker, settled, rows, ready_flows, wake, slot = await self._scripts.run(
             "settle_and_claim", *args
         )

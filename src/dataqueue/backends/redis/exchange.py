@@ -18,15 +18,15 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     CANCEL,
     COMPLETE,
-    DEPENDENCY,
     MANUAL_RETRY,
     Transition,
     cancelled_metadata,
     dead_lettered_metadata,
+    dependency_events,
     error_entry,
     failed_metadata,
     failure,
-    released_metadata_for_dependencies,
+    limit_hold_events,
     resumed_on_token_metadata,
     retried_metadata,
     waiting_metadata,
@@ -71,15 +71,20 @@ def transition_arg(transition: Transition, metadata: dict[str, JSONValue]) -> st
 
 CANCEL_ARG = transition_arg(CANCEL, cancelled_metadata())
 RETRY_ARG = transition_arg(MANUAL_RETRY, retried_metadata())
-DEPENDENCY_EVENTS = to_json_text(
+HELD_JOB_EVENTS = to_json_text(
     {
-        "released": to_json_text(released_metadata_for_dependencies()),
-        "cancelled": to_json_text({"reason": DEPENDENCY}),
+        **{name: to_json_text(m) for name, m in dependency_events().items()},
+        **{
+            name: {reason: to_json_text(m) for reason, m in by_reason.items()}
+            for name, by_reason in limit_hold_events().items()
+        },
     }
 )
-"""What ``settle_dependencies`` in _lib.lua appends: a released job's
-event, and a cancelled dependent's (the prerequisite's id added there, as
-``dependent_cancelled_metadata`` has it)."""
+"""The events of held jobs, each JSON text: what ``settle_dependencies`` in
+_lib.lua appends when a job's change releases or cancels the jobs held on it
+(``released``; ``cancelled``, the prerequisite's id added there), and by hold
+reason, the ``held`` and ``unheld`` events of a job a limit or a pause holds
+(settle_and_claim.lua)."""
 
 
 def outcome_args(outcome: Outcome, now: datetime) -> list[JSONValue]:

@@ -53,9 +53,12 @@
 -- this statement claims nothing for it and says so (gated), and the claim
 -- runs as limits.py of this store says, in a transaction of its own. A
 -- claimed job that a limit held (pending_reason set, read in this
--- statement's snapshot) gets a 'released' event before its 'processing'.
+-- statement's snapshot) gets a 'released' event before its 'processing',
+-- its metadata picked by pending_reason from unheld_metadata (built in
+-- Python).
 -- Parameters: now, finished_channel, channel (the wake-up channel),
--- released_metadata and cancelled_metadata (of the dependency events);
+-- released_metadata and cancelled_metadata (of the dependency events),
+-- unheld_metadata (a JSON object: the 'released' metadata by hold reason);
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text), c_outcome (what a completed step reports); failures: f_ids,
 -- f_tokens, f_errors (the error_history entry, JSON text), f_reasons,
@@ -272,7 +275,7 @@ logged AS (
     FROM resumed_waits
     UNION ALL
     SELECT id, 'released', %(now)s::timestamptz,
-        jsonb_build_object('reason', pending_reason)
+        %(unheld_metadata)s::jsonb -> pending_reason
     FROM held
     UNION ALL
     SELECT id, 'processing', %(now)s::timestamptz,

@@ -25,8 +25,10 @@
     event's metadata
   ARGV[9] the claim's cap per group key over every type ('' : none)
   A gated claim whose every type can take nothing now reads no candidate.
-  ARGV[10] the dependency events (see settle_dependencies in _lib): a job
-    written here that held jobs wait on releases or cancels them.
+  ARGV[10] the events of held jobs (JSON; see HELD_JOB_EVENTS in
+    exchange.py): the dependency events (see settle_dependencies in _lib),
+    for a job written here that held jobs wait on, and by hold reason the
+    'held' and 'unheld' metadata of a job a limit or a pause holds.
   An outcome is written only while its job is processing under its token.
   An outcome with a barrier outcome finishes the job for good: a flow
   step's outcome goes to the barrier (record_step in _lib).
@@ -51,6 +53,13 @@
   its ready member, so a job whose hash is damaged still comes back with it. ]]
 local PROMOTE = 1000
 local now = ARGV[2]
+local decoded_hold_events
+-- The held jobs' events (ARGV[10]), decoded once and only when a hold is
+-- made or ends.
+local function hold_events()
+  decoded_hold_events = decoded_hold_events or cjson.decode(ARGV[10])
+  return decoded_hold_events
+end
 local marker = instance()
 
 local settled = {}
@@ -319,7 +328,7 @@ function GATE.hold(id, job, reason)
   if job and job.status == 'pending' and job.pending_reason ~= reason
     and job.pending_reason ~= 'dependency' then
     write(id, job, {pending_reason = reason, updated_at = now})
-    add_event(id, 'held', now, cjson.encode({reason = reason}))
+    add_event(id, 'held', now, hold_events().held[reason])
   end
 end
 
@@ -448,7 +457,7 @@ if limit > 0 then
         taken[#taken + 1] = member
         local attempt = (tonumber(job.attempts) or 0) + 1
         if job.pending_reason then
-          add_event(id, 'released', now, cjson.encode({reason = job.pending_reason}))
+          add_event(id, 'released', now, hold_events().unheld[job.pending_reason])
         end
         move_status(id, job, 'processing', now)
         write(id, job, {
