@@ -23,7 +23,11 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 
 from dataqueue._commands import BrokenJob, Claimed, ClaimRequest, LimitChanges
-from dataqueue._transitions import held_metadata, unheld_metadata
+from dataqueue._transitions import (
+    held_metadata,
+    processing_metadata,
+    unheld_metadata,
+)
 from dataqueue.backends._records import job_from_row
 from dataqueue.backends.postgres.codec import in_utc, json_text
 from dataqueue.limits import (
@@ -152,6 +156,8 @@ async def claim_limited(
         claim.job_types,
     )
 
+    attempts: dict[int, int] = {}  # each candidate's so far: its 'processing' event
+
     async def fetch(
         exclusions: Exclusions, seen: Sequence[int], n: int
     ) -> list[Candidate]:
@@ -161,6 +167,7 @@ async def claim_limited(
             params = candidates_params(job_types, exclusions, seen, n, now)
             await cur.execute(queries["settle_and_claim.candidates"], params)
             rows = await cur.fetchall()
+        attempts.update((row["id"], row["attempts"]) for row in rows)
         return [candidate(row) for row in rows]
 
     async def front_of_line(job_type: str, n: int) -> list[Candidate]:
@@ -203,6 +210,10 @@ async def claim_limited(
                 else json_text(unheld_metadata(c.pending_reason))
                 for c in decided.taken
             ],
+            "processing": [
+                json_text(processing_metadata(claim.worker_id, attempts[c.id] + 1))
+                for c in decided.taken
+            ],
             "worker_id": claim.worker_id,
             "token": claim.token,
             "now": now,
@@ -219,6 +230,7 @@ async def read_taken(taken: Cursor | None) -> list[Claimed]:
     claimed: list[Claimed] = []
     for row in await taken.fetchall():
         row.pop("released", None)
+        row.pop("processing", None)
         try:
             claimed.append(job_from_row(in_utc(row)))
         except Exception as e:  # a damaged row must not fail the whole claim

@@ -7,9 +7,10 @@
 -- settle_and_claim.resume; a job held by its dependencies is none).
 -- Parameters: job_types (NULL: every type),
 -- excluded_types, excluded_groups, excluded_any_groups, seen (bigint[]),
--- claim_limit, now. Returns id, job_type, group_id, pending_reason, status.
+-- claim_limit, now. Returns id, job_type, group_id, pending_reason, status,
+-- attempts.
 WITH pending_due AS (
-    SELECT id, job_type, group_id, pending_reason, status, priority, run_at
+    SELECT id, job_type, group_id, pending_reason, status, attempts, priority, run_at
     FROM {schema}.job_queue
     WHERE status = 'pending' AND run_at <= %(now)s::timestamptz
         AND pending_reason IS DISTINCT FROM 'dependency'
@@ -25,7 +26,7 @@ WITH pending_due AS (
     FOR UPDATE SKIP LOCKED
 ),
 retry_due AS (
-    SELECT id, job_type, group_id, pending_reason, status, priority, run_at
+    SELECT id, job_type, group_id, pending_reason, status, attempts, priority, run_at
     FROM {schema}.job_queue
     WHERE status = 'failed' AND next_attempt_at <= %(now)s::timestamptz
         AND (%(job_types)s::text[] IS NULL OR job_type = ANY (%(job_types)s::text[]))
@@ -39,7 +40,7 @@ retry_due AS (
     LIMIT %(claim_limit)s::integer
     FOR UPDATE SKIP LOCKED
 )
-SELECT id, job_type, group_id, pending_reason, status
+SELECT id, job_type, group_id, pending_reason, status, attempts
 FROM (SELECT * FROM pending_due UNION ALL SELECT * FROM retry_due) AS due
 ORDER BY priority DESC, run_at, id
 LIMIT %(claim_limit)s::integer

@@ -1,11 +1,14 @@
 -- settle_and_claim.take: the jobs a limited claim's walk took (locked by
 -- settle_and_claim.candidates) move to processing as settle_and_claim's
--- claim does, with a 'released' event (metadata from Python) for a job that
--- was held and then the 'processing' one. Parameters: ids (bigint[]),
--- released (JSON text[], NULL where the job was not held), worker_id,
--- token, now. Returns every column of the claimed jobs, in claim order.
+-- claim does, with a 'released' event for a job that was held and then the
+-- 'processing' one (both events' metadata from Python).
+-- Parameters: ids (bigint[]), released (JSON text[], NULL where the job was
+-- not held), processing (JSON text[]), worker_id, token, now. Returns
+-- every column of the claimed jobs, in claim order.
 WITH taken AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(released)s::text[]) AS t (id, released)
+    SELECT *
+    FROM unnest(%(ids)s::bigint[], %(released)s::text[], %(processing)s::text[])
+        AS t (id, released, processing)
 ),
 claimed AS (
     UPDATE {schema}.job_queue AS j
@@ -22,7 +25,7 @@ claimed AS (
         updated_at = %(now)s::timestamptz
     FROM taken AS t
     WHERE j.id = t.id
-    RETURNING j.*, t.released
+    RETURNING j.*, t.released, t.processing
 ),
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
@@ -31,9 +34,7 @@ logged AS (
         SELECT id, 1 AS step, 'released' AS event_type, released::jsonb AS metadata
         FROM claimed WHERE released IS NOT NULL
         UNION ALL
-        SELECT id, 2, 'processing',
-            jsonb_build_object('worker_id', locked_by, 'attempt', attempts)
-        FROM claimed
+        SELECT id, 2, 'processing', processing::jsonb FROM claimed
     ) AS e
     ORDER BY id, step
 )
