@@ -421,3 +421,28 @@ async def test_freed_group_slots_refill_while_a_slow_job_runs(
     finally:
         release.set()
         await processor.stop_and_drain(10)
+
+
+async def test_a_limited_claim_resumes_a_time_wait_before_it_runs_it(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    await queue.set_limits("w", concurrency=5)
+
+    async def handler(payload: object, ctx: dq.JobContext) -> None:
+        await ctx.wait_for(seconds=60)
+
+    job_id = await queue.add_job("w", {})
+    await queue.create_processor({"w": handler}).start()
+    waiting = await queue.get_job(job_id)
+    assert waiting is not None and waiting.status == dq.JobStatus.WAITING
+    assert waiting.wait_until is not None
+    clock.advance(timedelta(seconds=61))
+    claimed, _ = await claim(queue, clock, job_types=("w",))
+    assert [job.id for job in claimed] == [job_id]
+    events = [
+        (e.event_type.value, e.metadata) for e in await queue.get_job_events(job_id)
+    ]
+    assert events[-2:] == [
+        ("resumed", {"wait_until": waiting.wait_until.isoformat()}),
+        ("processing", {"worker_id": "w", "attempt": 1}),
+    ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -26,6 +26,7 @@ from dataqueue._commands import BrokenJob, Claimed, ClaimRequest, LimitChanges
 from dataqueue._transitions import (
     held_metadata,
     processing_metadata,
+    resumed_at_time_metadata,
     unheld_metadata,
 )
 from dataqueue.backends._records import job_from_row
@@ -146,6 +147,7 @@ async def claim_limited(
         candidates_params(job_types, nothing, (), claim.limit, now),
     )
     limits = [decode_limits(row) for row in await cur.fetchall()]
+    resumed = await read[1].fetchall()
     running = await read[2].fetchall()
     buckets = await read[3].fetchall()
     gate = Gate(
@@ -176,6 +178,20 @@ async def claim_limited(
         return [candidate(row) for row in await cur.fetchall()]
 
     decided = await walk_async(gate, claim.limit, fetch, front_of_line)
+    if resumed:
+        await read[2].execute(
+            queries["settle_and_claim.resumed"],
+            {
+                "ids": [row["id"] for row in resumed],
+                "metadata": [
+                    json_text(
+                        resumed_at_time_metadata(row["wait_until"].astimezone(UTC))
+                    )
+                    for row in resumed
+                ],
+                "now": now,
+            },
+        )
     if decided.held:
         await read[0].execute(
             queries["settle_and_claim.hold"],
