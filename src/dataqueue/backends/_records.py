@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from dataqueue.cron import CronJob, CronStatus
+from dataqueue.limits import Candidate, Limits, Rate
 from dataqueue.models import (
     EventType,
     FailureReason,
@@ -101,3 +102,51 @@ def type_stats_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[JobTypeStats
             )
         )
     return stats
+
+
+class Columns(Protocol):
+    """A row read by column name (a mapping, or sqlite3.Row)."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def limits_from_row(row: Columns) -> Limits:
+    """A stored limits row (the columns of ``limits_columns``)."""
+
+    def rate(count: int | None, per: float | None) -> Rate | None:
+        return None if count is None or per is None else Rate(count, per)
+
+    return Limits(
+        job_type=row["job_type"],
+        concurrency=row["concurrency"],
+        rate=rate(row["rate_count"], row["rate_per"]),
+        group_concurrency=row["group_concurrency"],
+        group_rate=rate(row["group_rate_count"], row["group_rate_per"]),
+        paused=bool(row["paused"]),
+    )
+
+
+def limits_columns(limits: Limits) -> dict[str, Any]:
+    """The columns a SQL store keeps ``limits`` in."""
+    rate, group_rate = limits.rate, limits.group_rate
+    return {
+        "job_type": limits.job_type,
+        "concurrency": limits.concurrency,
+        "rate_count": None if rate is None else rate.count,
+        "rate_per": None if rate is None else rate.per,
+        "group_concurrency": limits.group_concurrency,
+        "group_rate_count": None if group_rate is None else group_rate.count,
+        "group_rate_per": None if group_rate is None else group_rate.per,
+        "paused": limits.paused,
+    }
+
+
+def candidate_from_row(row: Columns) -> Candidate:
+    """A due job as a limited claim's walk sees it."""
+    return Candidate(
+        row["id"],
+        row["job_type"],
+        row["group_id"],
+        row["pending_reason"],
+        row["status"] == "pending",
+    )

@@ -28,6 +28,7 @@ from dataqueue._commands import (
     Outcome,
     Suspension,
 )
+from dataqueue.backends._records import candidate_from_row
 from dataqueue.backends.memory.codec import (
     Row,
     claim_order,
@@ -480,16 +481,6 @@ def claim(
     return taken, gate
 
 
-def candidate(row: Row) -> Candidate:
-    return Candidate(
-        row["id"],
-        row["job_type"],
-        row["group_id"],
-        row["pending_reason"],
-        row["status"] == JobStatus.PENDING,
-    )
-
-
 def claim_limited(
     tables: Tables, due: list[Row], gate: Gate, limit: int, now: datetime
 ) -> list[Row]:
@@ -499,7 +490,7 @@ def claim_limited(
     def fetch(exclusions: Exclusions, seen: Sequence[int], n: int) -> list[Candidate]:
         passed = set(seen)
         return [
-            candidate(row)
+            candidate_from_row(row)
             for row in due
             if row["id"] not in passed
             and not exclusions.excludes(row["job_type"], row["group_id"])
@@ -511,7 +502,9 @@ def claim_limited(
             for row in due
             if row["job_type"] == job_type and row["status"] == JobStatus.PENDING
         )
-        return [candidate(row) for row in sorted(pending, key=lambda r: r["id"])][:n]
+        return [
+            candidate_from_row(row) for row in sorted(pending, key=lambda r: r["id"])
+        ][:n]
 
     decided = walk(gate, limit, fetch, front_of_line)
     for held_job, reason in decided.held:

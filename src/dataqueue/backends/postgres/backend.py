@@ -45,6 +45,7 @@ from dataqueue._transitions import (
 from dataqueue.backends._records import (
     event_from_row,
     job_from_row,
+    limits_from_row,
     type_stats_from_rows,
 )
 from dataqueue.backends._wakeup import WakeupHub
@@ -635,9 +636,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
         )
 
     async def get_limits(self) -> list[Limits]:
-        return [
-            limits.decode_limits(row) for row in await self._fetch("get_limits", {})
-        ]
+        return [limits_from_row(row) for row in await self._fetch("get_limits", {})]
 
     async def change_limits(self, changes: LimitChanges, *, now: datetime) -> None:
         await self._in_transaction(

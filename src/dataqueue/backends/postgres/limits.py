@@ -29,7 +29,12 @@ from dataqueue._transitions import (
     resumed_at_time_metadata,
     unheld_metadata,
 )
-from dataqueue.backends._records import job_from_row
+from dataqueue.backends._records import (
+    candidate_from_row,
+    job_from_row,
+    limits_columns,
+    limits_from_row,
+)
 from dataqueue.backends.postgres.codec import in_utc, json_text
 from dataqueue.limits import (
     Bucket,
@@ -38,41 +43,12 @@ from dataqueue.limits import (
     Exclusions,
     Gate,
     Limits,
-    Rate,
     Usage,
     changed,
     walk_async,
 )
 
 Cursor = psycopg.AsyncCursor[DictRow]
-
-
-def decode_limits(row: DictRow) -> Limits:
-    def rate(count: int | None, per: float | None) -> Rate | None:
-        return None if count is None or per is None else Rate(count, per)
-
-    return Limits(
-        job_type=row["job_type"],
-        concurrency=row["concurrency"],
-        rate=rate(row["rate_count"], row["rate_per"]),
-        group_concurrency=row["group_concurrency"],
-        group_rate=rate(row["group_rate_count"], row["group_rate_per"]),
-        paused=bool(row["paused"]),
-    )
-
-
-def limits_params(limits: Limits) -> dict[str, Any]:
-    rate, group_rate = limits.rate, limits.group_rate
-    return {
-        "job_type": limits.job_type,
-        "concurrency": limits.concurrency,
-        "rate_count": None if rate is None else rate.count,
-        "rate_per": None if rate is None else rate.per,
-        "group_concurrency": limits.group_concurrency,
-        "group_rate_count": None if group_rate is None else group_rate.count,
-        "group_rate_per": None if group_rate is None else group_rate.per,
-        "paused": limits.paused,
-    }
 
 
 async def change_limits(
@@ -87,9 +63,9 @@ async def change_limits(
         queries["change_limits.lock"], {"job_types": job_types, "now": now}
     )
     for row in await cur.fetchall():
-        limits = changed(decode_limits(row), row["job_type"], changes.values)
+        limits = changed(limits_from_row(row), row["job_type"], changes.values)
         params = {
-            **limits_params(limits),
+            **limits_columns(limits),
             "delete": limits.is_empty,
             "type_bucket": "rate" in changes.values or limits.is_empty,
             "group_buckets": "group_rate" in changes.values or limits.is_empty,
@@ -102,16 +78,6 @@ async def change_limits(
 def groups_lock_key(schema: str) -> int:
     """The advisory lock of a schema's claims capped per group key."""
     return zlib.crc32(f"dataqueue:{schema}:groups".encode())
-
-
-def candidate(row: DictRow) -> Candidate:
-    return Candidate(
-        row["id"],
-        row["job_type"],
-        row["group_id"],
-        row["pending_reason"],
-        row["status"] == "pending",
-    )
 
 
 async def claim_limited(
@@ -146,7 +112,7 @@ async def claim_limited(
         queries["settle_and_claim.candidates"],
         candidates_params(job_types, nothing, (), claim.limit, now),
     )
-    limits = [decode_limits(row) for row in await cur.fetchall()]
+    limits = [limits_from_row(row) for row in await cur.fetchall()]
     resumed = await read[1].fetchall()
     running = await read[2].fetchall()
     buckets = await read[3].fetchall()
@@ -170,12 +136,12 @@ async def claim_limited(
             await cur.execute(queries["settle_and_claim.candidates"], params)
             rows = await cur.fetchall()
         attempts.update((row["id"], row["attempts"]) for row in rows)
-        return [candidate(row) for row in rows]
+        return [candidate_from_row(row) for row in rows]
 
     async def front_of_line(job_type: str, n: int) -> list[Candidate]:
         params = {"job_type": job_type, "claim_limit": n, "now": now}
         await cur.execute(queries["settle_and_claim.front_of_line"], params)
-        return [candidate(row) for row in await cur.fetchall()]
+        return [candidate_from_row(row) for row in await cur.fetchall()]
 
     decided = await walk_async(gate, claim.limit, fetch, front_of_line)
     if resumed:

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from dataqueue._commands import Claimed, ClaimRequest, LimitChanges
 from dataqueue._transitions import (
@@ -20,6 +19,11 @@ from dataqueue._transitions import (
     held_metadata,
     processing_metadata,
     unheld_metadata,
+)
+from dataqueue.backends._records import (
+    candidate_from_row,
+    limits_columns,
+    limits_from_row,
 )
 from dataqueue.backends.sqlite.codec import from_micros_utc, json_list, to_micros
 from dataqueue.backends.sqlite.connection import SQL
@@ -32,7 +36,6 @@ from dataqueue.limits import (
     Exclusions,
     Gate,
     Limits,
-    Rate,
     Usage,
     changed,
     walk,
@@ -48,37 +51,8 @@ def unheld(job: Claimed) -> Claimed:
     return job
 
 
-def decode_limits(row: sqlite3.Row) -> Limits:
-    def rate(count: int | None, per: float | None) -> Rate | None:
-        return None if count is None or per is None else Rate(count, per)
-
-    return Limits(
-        job_type=row["job_type"],
-        concurrency=row["concurrency"],
-        rate=rate(row["rate_count"], row["rate_per"]),
-        group_concurrency=row["group_concurrency"],
-        group_rate=rate(row["group_rate_count"], row["group_rate_per"]),
-        paused=bool(row["paused"]),
-    )
-
-
-def limits_params(limits: Limits, now: int) -> dict[str, Any]:
-    rate, group_rate = limits.rate, limits.group_rate
-    return {
-        "job_type": limits.job_type,
-        "concurrency": limits.concurrency,
-        "rate_count": None if rate is None else rate.count,
-        "rate_per": None if rate is None else rate.per,
-        "group_concurrency": limits.group_concurrency,
-        "group_rate_count": None if group_rate is None else group_rate.count,
-        "group_rate_per": None if group_rate is None else group_rate.per,
-        "paused": int(limits.paused),
-        "now": now,
-    }
-
-
 def get_limits(conn: sqlite3.Connection) -> list[Limits]:
-    return [decode_limits(row) for row in conn.execute(SQL["get_limits"])]
+    return [limits_from_row(row) for row in conn.execute(SQL["get_limits"])]
 
 
 def change_limits(conn: sqlite3.Connection, changes: LimitChanges, now: int) -> None:
@@ -89,7 +63,7 @@ def change_limits(conn: sqlite3.Connection, changes: LimitChanges, now: int) -> 
         if limits.is_empty:
             conn.execute(SQL["change_limits.delete"], {"job_type": job_type})
         else:
-            conn.execute(SQL["change_limits"], limits_params(limits, now))
+            conn.execute(SQL["change_limits"], {**limits_columns(limits), "now": now})
         conn.execute(
             SQL["change_limits.buckets"],
             {
@@ -104,7 +78,7 @@ def gate(conn: sqlite3.Connection, claim: ClaimRequest, now: datetime) -> Gate:
     """The claim's gate, from the stored limits of its types and what runs."""
     job_types = None if claim.job_types is None else json_list(claim.job_types)
     limits = [
-        decode_limits(row)
+        limits_from_row(row)
         for row in conn.execute(
             SQL["settle_and_claim.limits"], {"job_types": job_types}
         )
@@ -153,16 +127,6 @@ def usage(conn: sqlite3.Connection, limits: list[Limits], claim: ClaimRequest) -
     return Usage(running, group_running, any_group_running, buckets)
 
 
-def candidate(row: sqlite3.Row) -> Candidate:
-    return Candidate(
-        row["id"],
-        row["job_type"],
-        row["group_id"],
-        row["pending_reason"],
-        row["status"] == "pending",
-    )
-
-
 def claim_limited(
     conn: sqlite3.Connection, claim: ClaimRequest, gate: Gate, now: int
 ) -> list[sqlite3.Row]:
@@ -181,12 +145,12 @@ def claim_limited(
             "now": now,
         }
         rows = conn.execute(SQL["settle_and_claim.candidates"], params)
-        return [candidate(row) for row in rows]
+        return [candidate_from_row(row) for row in rows]
 
     def front_of_line(job_type: str, n: int) -> list[Candidate]:
         params = {"job_type": job_type, "limit": n, "now": now}
         rows = conn.execute(SQL["settle_and_claim.front_of_line"], params)
-        return [candidate(row) for row in rows]
+        return [candidate_from_row(row) for row in rows]
 
     decided = walk(gate, claim.limit, fetch, front_of_line)
     conn.executemany(
