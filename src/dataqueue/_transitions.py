@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from dataqueue._actor import actor
 from dataqueue._commands import (
     Completion,
     DedupeRule,
@@ -398,10 +399,17 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _by() -> Metadata:
+    """``{"by": who}`` while a caller acts for someone (``_actor``)."""
+    who = actor()
+    return {} if who is None else {"by": who}
+
+
 def added_metadata(job: NewJob) -> Metadata:
     """``added``: the job's type; a cron job's also its schedule, due time
-    and the due times it stands in for; a traced add's trace context."""
-    metadata: Metadata = {"job_type": job.job_type}
+    and the due times it stands in for; a traced add's trace context; who
+    added it, when the caller said (``_actor``)."""
+    metadata: Metadata = {"job_type": job.job_type, **_by()}
     if job.cron is not None:
         metadata["cron_job_id"] = job.cron.cron_job_id
         metadata["cron_due_at"] = job.cron.due_at.isoformat()
@@ -451,17 +459,28 @@ def resumed_at_time_metadata(wait_until: datetime) -> Metadata:
 
 
 def resumed_on_token_metadata(token_id: str, *, timed_out: bool) -> Metadata:
-    """``resumed`` of a token wait: the token completed, or timed out."""
-    return {"token_id": token_id, "timed_out": timed_out}
+    """``resumed`` of a token wait: the token completed (and who completed
+    it, when the caller said), or timed out."""
+    if timed_out:
+        return {"token_id": token_id, "timed_out": True}
+    return {"token_id": token_id, "timed_out": False, **_by()}
 
 
 def cancelled_metadata() -> Metadata:
-    return {}
+    """``cancelled`` by ``cancel_job(s)``: who cancelled it, when the caller
+    said (``_actor``), else nothing."""
+    return _by()
 
 
 def retried_metadata() -> Metadata:
-    """``retried`` by ``retry_job``."""
-    return {}
+    """``retried`` by ``retry_job``: who retried it, when the caller said."""
+    return _by()
+
+
+def edited_metadata(changed: Metadata) -> Metadata:
+    """``edited``: the changed fields (their JSON form), and who changed
+    them, when the caller said."""
+    return {**changed, **_by()}
 
 
 def reclaimed_metadata(locked_by: str | None) -> Metadata:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 import dataqueue as dq
+from dataqueue._actor import acting_as
 from tests.conftest import FakeClock
 
 
@@ -193,3 +194,47 @@ async def test_cancel_refuses_a_processing_job(queue: dq.JobQueue) -> None:
     await batch
     job = await queue.get_job(job_id)
     assert job is not None and job.status is dq.JobStatus.COMPLETED
+
+
+async def test_a_change_made_for_someone_names_them_in_its_event(
+    queue: dq.JobQueue,
+) -> None:
+    """What the dashboard does around each action: the event the change
+    appends holds ``"by"``; the same change outside names no one."""
+
+    async def approve(payload: object, ctx: dq.JobContext) -> None:
+        token = await ctx.create_token()
+        await ctx.wait_for_token(token.id)
+
+    waiting = await queue.add_job("approve", {})
+    await queue.create_processor({"approve": approve}).start()
+    job = await queue.get_job(waiting)
+    assert job is not None and job.wait_token_id is not None
+    with acting_as("ann"):
+        added = await queue.add_job("a", {})
+        await queue.cancel_job(added)
+        await queue.retry_job(added)
+        await queue.edit_job(added, priority=3)
+        assert await queue.cancel_all_upcoming_jobs({"job_type": "a"}) == 1
+        await queue.complete_token(job.wait_token_id, "ok")
+    plain = await queue.add_job("a", {})
+    await queue.cancel_job(plain)
+
+    logged = await queue.get_job_events(added)
+    assert [(e.event_type.value, e.metadata) for e in logged] == [
+        ("added", {"job_type": "a", "by": "ann"}),
+        ("cancelled", {"by": "ann"}),
+        ("retried", {"by": "ann"}),
+        ("edited", {"priority": 3, "by": "ann"}),
+        ("cancelled", {"by": "ann"}),
+    ]
+    (resumed,) = [
+        e.metadata
+        for e in await queue.get_job_events(waiting)
+        if e.event_type is dq.EventType.RESUMED
+    ]
+    assert resumed == {"token_id": job.wait_token_id, "timed_out": False, "by": "ann"}
+    assert [e.metadata for e in await queue.get_job_events(plain)] == [
+        {"job_type": "a"},
+        {},
+    ]

@@ -245,6 +245,51 @@ async def test_every_action_is_recorded_with_who_did_it(
     ]
 
 
+def by_of(events: list[dq.JobEvent], event_type: str) -> list[Any]:
+    """The ``by`` of each of the job's events of ``event_type``, in order."""
+    return [e.metadata.get("by") for e in events if e.event_type == event_type]
+
+
+async def test_each_change_to_a_job_is_its_event_naming_who_made_it(
+    queue: dq.JobQueue,
+) -> None:
+    basic = base64.b64encode(b"ann:pw").decode()
+    app = create_app(queue, HANDLERS, auth=("ann", "pw"))
+    single = await queue.add_job("echo", {})
+    bulked = await queue.add_job("echo", {})
+    waiting = await queue.add_job("approval", {})
+    cron_id = await queue.add_cron_job("nightly", "0 3 * * *", "echo", {"n": 1})
+    async with dashboard_client(app) as ann:
+        ann.http.headers["Authorization"] = f"Basic {basic}"
+        await ann.post(f"/api/jobs/{single}/cancel")
+        await ann.post(f"/api/jobs/{single}/retry")
+        for action in ("cancel", "retry"):
+            await ann.post("/api/jobs/bulk", {"action": action, "ids": [bulked]})
+        await ann.post("/api/jobs/bulk", {"action": "cancel", "ids": [bulked]})
+        ran = (await ann.post(f"/api/cron/{cron_id}/run")).json()["job_id"]
+        approval = {"approval": HANDLERS["approval"]}
+        await queue.create_processor(approval).start()
+        (token,) = (await ann.get(f"/api/jobs/{waiting}/tokens")).json()["tokens"]
+        await ann.post(f"/api/tokens/{token['id']}/complete", {"output": 1})
+    # Outside the dashboard, the same changes name no one.
+    await queue.retry_job(bulked)
+
+    single_events = await queue.get_job_events(single)
+    bulked_events = await queue.get_job_events(bulked)
+    assert by_of(single_events, "added") == [None]
+    assert by_of(single_events, "cancelled") == ["ann"]
+    assert by_of(single_events, "retried") == ["ann"]
+    assert by_of(bulked_events, "cancelled") == ["ann", "ann"]
+    assert by_of(bulked_events, "retried") == ["ann", None]
+    assert by_of(await queue.get_job_events(ran), "added") == ["ann"]
+    resumed = [
+        e.metadata
+        for e in await queue.get_job_events(waiting)
+        if e.event_type == "resumed"
+    ]
+    assert resumed == [{"token_id": token["id"], "timed_out": False, "by": "ann"}]
+
+
 async def test_the_identity_is_the_basic_user_or_the_one_auth_names(
     queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:

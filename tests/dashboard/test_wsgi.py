@@ -128,6 +128,11 @@ def test_a_blocking_queue_serves_reads_writes_and_streams(
         1,
     )
     assert cancelled.json["job"]["status"] == "cancelled"
+    # Who cancelled it reaches the store through the blocking queue's thread.
+    (event,) = [
+        e for e in sync_queue.get_job_events(pending) if e.event_type == "cancelled"
+    ]
+    assert event.metadata == {"by": "access-token"}
     assert stream.headers["content-type"].startswith("text/event-stream")
     events = [block.split("\n")[0] for block in stream.text.split("\n\n") if block]
     assert events == ["event: job", "event: end"]

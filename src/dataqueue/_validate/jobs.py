@@ -318,7 +318,7 @@ def job_changes(updates: Mapping[str, Any], where: str) -> JobChanges:
     retry_delays_in_order(
         values.get("retry_delay"), values.get("retry_delay_max"), where
     )
-    return JobChanges(values, metadata)
+    return JobChanges(values, t.edited_metadata(metadata))
 
 
 def tag_filter(value: Any, where: str) -> TagFilter:

@@ -27,6 +27,10 @@ Shared rules, true of every backend:
   "failure_reason", "next_attempt_at"}`` (ISO text or null); ``cancelled``:
   ``{}``; ``retried``: ``{}`` (``{"reclaimed_from"}`` for a stuck job,
   ``{"released_by"}`` for one given back); ``edited``: the changed fields;
+  ``added``, ``cancelled``, ``retried``, ``edited`` and a completed token's
+  ``resumed`` add ``"by"`` when the call was made for someone
+  (``_actor.acting_as``; the builders read it at the call, so a store
+  builds these metadata per call, on the caller's context);
   ``prolonged``: ``{"timeout"}``; ``waiting``: ``{"wait_until"}`` (ISO text)
   or ``{"token_id"}``; ``resumed``: ``{"wait_until"}``, or ``{"token_id",
   "timed_out"}``.

@@ -322,7 +322,9 @@ async def _change_job(
 ) -> Response:
     """The job after ``change``; 409 with its status when the store refused
     the change (it decides, atomically), 404 when there is no such job."""
-    if await change(job_id):
+    with audit.acting(request):
+        changed = await change(job_id)
+    if changed:
         audit.record(request, action, job_id=job_id)
         return json_response({"job": await job_or_404(dashboard, job_id)})
     job = await job_or_404(dashboard, job_id)
@@ -356,7 +358,8 @@ async def complete_token(
     if await dashboard.queue.get_token(token_id) is None:
         raise ApiError(404, f"there is no token {token_id!r}")
     try:
-        await dashboard.queue.complete_token(token_id, body.get("output"))
+        with audit.acting(request):
+            await dashboard.queue.complete_token(token_id, body.get("output"))
     except TokenError as error:
         raise ApiError(409, str(error)) from error
     audit.record(request, "complete_token", token_id=token_id)

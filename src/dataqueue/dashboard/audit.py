@@ -1,6 +1,10 @@
 """Who did what: every action taken through the dashboard (each POST that
 changed something) is a record of the ``dataqueue.dashboard.audit`` logger,
-naming the identity that did it.
+naming the identity that did it. An action that changes a job is also in the
+job's own events: the change runs inside ``acting(request)``, so the event it
+appends (``cancelled``, ``retried``, ``added`` by a cron run-now,
+``resumed`` by a completed token) holds ``"by": <identity>``. Deleted jobs
+lose their events; their audit is the log record alone.
 
 The identity is the HTTP Basic user with ``auth=("user", "password")``;
 with an ``auth=`` function, what it stored in ``request.state.dataqueue_user``
@@ -13,10 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.requests import Request
 
+from dataqueue._actor import acting_as
 from dataqueue.dashboard._json import plain
 from dataqueue.dashboard.security import basic_user
 
@@ -39,6 +46,14 @@ def identity_of(request: Request, *, basic: bool, token: bool) -> str:
     if user is not None and getattr(user, "is_authenticated", False):
         return str(getattr(user, "display_name", "") or "auth")
     return "auth"
+
+
+@contextmanager
+def acting(request: Request) -> Iterator[None]:
+    """Job changes made inside the block record the request's identity in
+    their event (``"by"``)."""
+    with acting_as(request.scope.get(IDENTITY_KEY, "unknown")):
+        yield
 
 
 def record(request: Request, action: str, **details: Any) -> dict[str, Any]:

@@ -13,7 +13,8 @@ editing a cron schedule, and quieting a worker.
     POST /api/cron/{cron_id}/edit        change the expression, zone...
     POST /api/workers/{worker_id}/quiet  ask a worker to stop taking jobs
 
-Every POST is recorded by ``audit.record`` with who made it.
+Every POST is recorded by ``audit.record`` with who made it; the jobs it
+changes also record it in their event (``audit.acting``).
 """
 
 from __future__ import annotations
@@ -334,7 +335,8 @@ async def bulk(
         page = await dashboard.queue.get_jobs(filters, status, BULK_BATCH, offset)
         ids = [job.id for job in page]
         done = len(ids) < BULK_BATCH
-    changed = await _apply(dashboard, action, ids)
+    with audit.acting(request):
+        changed = await _apply(dashboard, action, ids)
     unchanged = len(ids) - len(changed)
     # Changed jobs leave a filter on their status (a retried job is no
     # longer failed); on every status they stay, and the next batch skips
@@ -386,17 +388,18 @@ async def run_cron(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
     schedule = await schedule_or_404(dashboard, args["cron_id"])
-    job_id = await dashboard.queue.add_job(
-        schedule.job_type,
-        schedule.payload,
-        priority=schedule.priority,
-        max_attempts=schedule.max_attempts,
-        timeout=schedule.timeout,
-        tags=schedule.tags or None,
-        retry_delay=schedule.retry_delay,
-        retry_backoff=schedule.retry_backoff,
-        retry_delay_max=schedule.retry_delay_max,
-    )
+    with audit.acting(request):
+        job_id = await dashboard.queue.add_job(
+            schedule.job_type,
+            schedule.payload,
+            priority=schedule.priority,
+            max_attempts=schedule.max_attempts,
+            timeout=schedule.timeout,
+            tags=schedule.tags or None,
+            retry_delay=schedule.retry_delay,
+            retry_backoff=schedule.retry_backoff,
+            retry_delay_max=schedule.retry_delay_max,
+        )
     audit.record(request, "run_cron", cron_id=schedule.id, job_id=job_id)
     return json_response({"job_id": job_id})
 

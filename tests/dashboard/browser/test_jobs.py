@@ -165,6 +165,12 @@ def test_cancels_a_pending_job_and_retries_a_failed_one_inline(
     )
     job = dashboard.queue.get_job(pending)
     assert job is not None and job.status == dq.JobStatus.CANCELLED
+    # The job's own events say who cancelled it (the access token's holder).
+    page.goto(dashboard.at(f"/jobs/{pending}"))
+    cancelled = page.locator('#job-events .timeline-item[data-event="cancelled"]')
+    expect(cancelled.locator("dt")).to_have_text(["by"])
+    expect(cancelled.locator("dd")).to_have_text(["access-token"])
+    page.goto(dashboard.at("/jobs"))
 
     page.locator(f'tr[data-job-id="{failed}"] [data-action="retry"]').click()
     expect(
@@ -272,6 +278,8 @@ def test_a_waiting_job_s_token_is_completed_from_its_page(
         '"by": "ana"'
     )
     expect(page.locator("h1 .badge")).to_have_text("pending")
+    resumed = page.locator('#job-events .timeline-item[data-event="resumed"]')
+    expect(resumed.locator('dt:text-is("by") + dd')).to_have_text("access-token")
 
     # The job runs again with the token's output, and the page follows it.
     page.locator("#process-jobs").click()

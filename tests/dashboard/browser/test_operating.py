@@ -210,6 +210,10 @@ def test_bulk_retry_of_a_selection_and_delete_of_a_whole_filter(
     for job_id in (first, second):
         job = queue.get_job(job_id)
         assert job is not None and job.status is dq.JobStatus.PENDING
+        (retried,) = [
+            e for e in queue.get_job_events(job_id) if e.event_type == "retried"
+        ]
+        assert retried.metadata == {"by": "access-token"}
     expect(page.locator('.tab[data-status="failed"] .count')).to_have_text("128")
 
     page.locator("#select-page").check()
@@ -275,6 +279,8 @@ def test_a_schedule_runs_now_and_is_edited(
     expect(page.locator(".toast-success", has_text="enqueued")).to_be_visible()
     [job] = queue.get_jobs({"job_type": "send_email"}, 10, 0)
     assert job.payload == {"to": "ops@example.com"}
+    added = queue.get_job_events(job.id)[0]
+    assert added.metadata == {"job_type": "send_email", "by": "access-token"}
 
     row.locator('[data-action="edit"]').click()
     dialog = page.locator("#cron-dialog")

@@ -52,8 +52,8 @@ from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.postgres import adding, limits
 from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
-    CANCEL_PARAMS,
     Row,
+    cancel_params,
     claim_params,
     counted_filter,
     edit_params,
@@ -366,7 +366,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
         return await self._count("retry_job", params) > 0
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
-        params = {"job_id": job_id, **CANCEL_PARAMS, "now": now}
+        params = {"job_id": job_id, **cancel_params(), "now": now}
         return bool(await self._finishing("cancel_job", params))
 
     async def edit_jobs(
@@ -387,7 +387,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         return await self._finishing(
-            "cancel_jobs", {**filter_params(where), **CANCEL_PARAMS, "now": now}
+            "cancel_jobs", {**filter_params(where), **cancel_params(), "now": now}
         )
 
     async def _finishing(self, name: str, params: Mapping[str, Any]) -> list[int]:

@@ -199,7 +199,10 @@ def transition_params(
     }
 
 
-CANCEL_PARAMS = transition_params(CANCEL, cancelled_metadata())
+def cancel_params() -> dict[str, Any]:
+    """The cancel, with its event's metadata as of this call (it names who
+    cancelled, when the caller said)."""
+    return transition_params(CANCEL, cancelled_metadata())
 
 
 def lease_params(leases: Sequence[Lease]) -> dict[str, Any]:

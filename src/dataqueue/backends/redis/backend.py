@@ -56,6 +56,7 @@ from dataqueue._redact import redact
 from dataqueue._transitions import (
     RECLAIM_AS_WORKER_LOST,
     prolonged_metadata,
+    resumed_on_token_metadata,
     settled_by,
 )
 from dataqueue._validate import to_json_text
@@ -94,12 +95,12 @@ from dataqueue.backends.redis.connection import (
     tls_options,
 )
 from dataqueue.backends.redis.exchange import (
-    CANCEL_ARG,
     HELD_JOB_EVENTS,
-    RETRY_ARG,
+    cancel_arg,
     dependency_refusal,
     failure_args,
     outcome_args,
+    retry_arg,
 )
 from dataqueue.backends.redis.faults import store_faults
 from dataqueue.backends.redis.listener import listen
@@ -333,13 +334,13 @@ class RedisBackend(AdminScripts, Backend):
 
     async def retry_job(self, job_id: int, *, now: datetime) -> bool:
         return bool(
-            await self._scripts.run("retry_job", job_id, micros_text(now), RETRY_ARG)
+            await self._scripts.run("retry_job", job_id, micros_text(now), retry_arg())
         )
 
     async def cancel_job(self, job_id: int, *, now: datetime) -> bool:
         cancelled = bool(
             await self._scripts.run(
-                "cancel_job", job_id, micros_text(now), CANCEL_ARG, HELD_JOB_EVENTS
+                "cancel_job", job_id, micros_text(now), cancel_arg(), HELD_JOB_EVENTS
             )
         )
         if cancelled:
@@ -371,10 +372,11 @@ class RedisBackend(AdminScripts, Backend):
 
     async def cancel_jobs(self, where: JobFilter, *, now: datetime) -> list[int]:
         spec, cancelled, cursor = filter_json(where), [], ""
+        cancel = cancel_arg()
         while cursor is not None:
             ids, cursor = await self._scripts.run(
                 "cancel_jobs",
-                *(micros_text(now), spec, cursor, WALK_BUDGET, CANCEL_ARG),
+                *(micros_text(now), spec, cursor, WALK_BUDGET, cancel),
                 HELD_JOB_EVENTS,
             )
             cancelled += [int(job_id) for job_id in ids]
@@ -524,7 +526,11 @@ class RedisBackend(AdminScripts, Backend):
         self, token_id: str, output: JSONValue, *, now: datetime
     ) -> str | None:
         refused = await self._scripts.run(
-            "complete_token", token_id, to_json_text(output), micros_text(now)
+            "complete_token",
+            token_id,
+            to_json_text(output),
+            micros_text(now),
+            to_json_text(resumed_on_token_metadata(token_id, timed_out=False)),
         )
         return as_text(refused) or None
 

@@ -69,8 +69,17 @@ def transition_arg(transition: Transition, metadata: dict[str, JSONValue]) -> st
     )
 
 
-CANCEL_ARG = transition_arg(CANCEL, cancelled_metadata())
-RETRY_ARG = transition_arg(MANUAL_RETRY, retried_metadata())
+def cancel_arg() -> str:
+    """The cancel, with its event's metadata as of this call (it names who
+    cancelled, when the caller said)."""
+    return transition_arg(CANCEL, cancelled_metadata())
+
+
+def retry_arg() -> str:
+    """The manual retry, with its event's metadata as of this call."""
+    return transition_arg(MANUAL_RETRY, retried_metadata())
+
+
 HELD_JOB_EVENTS = to_json_text(
     {
         **{name: to_json_text(m) for name, m in dependency_events().items()},

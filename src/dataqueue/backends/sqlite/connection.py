@@ -5,6 +5,7 @@ file is busy, and SQLite errors turned into the store's errors."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import sqlite3
@@ -244,7 +245,12 @@ class Connection:
         if self._verbose:
             logger.debug("sqlite %s: %s", self._path, operation)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread(), self.call, operation, op)
+        # The caller's context goes with the call (as asyncio.to_thread
+        # does): an event built on the thread names who acts (_actor).
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(
+            self._thread(), context.run, self.call, operation, op
+        )
 
     def call(self, operation: str, op: Callable[[sqlite3.Connection], T]) -> T:
         try:

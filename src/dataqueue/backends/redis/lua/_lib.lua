@@ -608,17 +608,16 @@ local function iso_time(us)
   return text .. '+00:00'
 end
 
--- The job waiting on a token just resolved becomes due now ('resumed').
--- Returns true when a job was resumed.
-local function resume_waiter(token_id, job_id, now, timed_out)
+-- The job waiting on a token just resolved becomes due now ('resumed', with
+-- `metadata`, JSON text). Returns true when a job was resumed.
+local function resume_waiter(token_id, job_id, now, metadata)
   if not job_id then return false end
   local job = load_fields(job_id, {'wait_token_id', 'run_at', 'priority'})
   if not job or job.status ~= 'waiting' or job.wait_token_id ~= token_id then
     return false
   end
   update(job_id, job, {status = 'pending', run_at = now, updated_at = now}, now)
-  add_event(job_id, 'resumed', now,
-    cjson.encode({token_id = token_id, timed_out = timed_out}))
+  add_event(job_id, 'resumed', now, metadata)
   return true
 end
 

@@ -12,7 +12,10 @@ for _, token_id in ipairs(due) do
   if token[1] == 'waiting' then
     redis.call('HSET', k_token(token_id), 'status', 'timed_out', 'completed_at', now)
     expired = expired + 1
-    if resume_waiter(token_id, token[2], now, true) then resumed = resumed + 1 end
+    local resumed_event = cjson.encode({token_id = token_id, timed_out = true})
+    if resume_waiter(token_id, token[2], now, resumed_event) then
+      resumed = resumed + 1
+    end
   end
 end
 if #due > 0 then call_in_slices('ZREM', K_TOKEN_TIMEOUTS, due) end
