@@ -45,6 +45,7 @@ CLUSTER_MODULES = frozenset(
         "adding",
         "changing",
         "cron",
+        "dead_letters",
         "durable",
         "engine",
         "events",
@@ -65,7 +66,15 @@ CLUSTER_MODULES = frozenset(
 # up events. Everything else runs the same statements on the same tables.
 PARTITIONED_MODULES = frozenset(
     f"tests/conformance/test_{name}.py"
-    for name in ("adding", "events", "limits", "maintenance", "processing", "reading")
+    for name in (
+        "adding",
+        "dead_letters",
+        "events",
+        "limits",
+        "maintenance",
+        "processing",
+        "reading",
+    )
 )
 # The stores that run a part of the conformance suite only.
 PARTIAL_STORES = {

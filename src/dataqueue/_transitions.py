@@ -194,7 +194,10 @@ RECLAIM_AS_WORKER_LOST = Transition(
     error_entry=True,
     final=True,
     barrier="fail",
-    made_by="reclaim_stuck_jobs: a lost worker's job that used max_attempts",
+    made_by=(
+        "reclaim_stuck_jobs: a lost worker's job that used max_attempts (its "
+        "dead letter added in the same step)"
+    ),
 )
 
 RELEASE = Transition(
@@ -250,8 +253,10 @@ DEAD_LETTER = Transition(
     final=False,
     barrier=None,
     made_by=(
-        "settle_and_claim: a Failure with a dead letter, in the same step as "
-        "its fail for good (the dead letter is added beside it)"
+        "settle_and_claim: a Failure with a dead letter (an error, a timeout, "
+        "no handler); reclaim_stuck_jobs: a job failed as worker lost that "
+        "names a dead-letter type. In the same step as its fail for good (the "
+        "dead letter is added beside it)"
     ),
 )
 
@@ -689,6 +694,18 @@ def dead_letter(
         retry_delay_max=None,
         dead_letter_of=job.id,
     )
+
+
+def lost_worker_letter(
+    job: JobRecord, message: str, failed_at: datetime
+) -> NewJob | None:
+    """The dead letter a reclaim adds when it fails ``job`` for good as
+    ``worker_lost`` (``RECLAIM_AS_WORKER_LOST``): the same envelope as a
+    handler's failure, with the reclaim's ``message``; None when ``job``
+    names no ``dead_letter_job_type``. ``job`` is the row as the reclaim
+    read it (id, type, attempts, payload: none of them changes while it is
+    processing under one lease)."""
+    return dead_letter(job, message, FailureReason.WORKER_LOST, failed_at, None)
 
 
 def held_metadata(reason: str) -> Metadata:

@@ -4,9 +4,12 @@ adds a job of that type describing the failure, in the same atomic write
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest
 from tests.conftest import FakeClock
 
 
@@ -183,3 +186,184 @@ async def test_a_bad_dead_letter_type_is_refused(
     with pytest.raises((TypeError, ValueError), match="dead_letter_job_type"):
         await queue.add_job("email", {}, dead_letter_job_type=bad)  # type: ignore[arg-type]
     assert await queue.get_all_jobs() == []
+
+
+# -- a job that fails for good without its handler's failure -----------------
+
+
+async def claim_as_a_doomed_worker(
+    queue: dq.JobQueue, clock: FakeClock, expected: list[int]
+) -> None:
+    """Claim the due jobs as a worker that then dies (no outcome ever)."""
+    exchange = await queue.backend.settle_and_claim(
+        [], ClaimRequest("doomed", "token", len(expected) + 5), now=clock.now()
+    )
+    assert sorted(j.id for j in exchange.claimed) == expected
+
+
+async def test_a_job_whose_worker_is_lost_for_good_is_dead_lettered(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job(
+        "email",
+        {"to": "lost@example.com"},
+        max_attempts=1,
+        dead_letter_job_type="email_dead_letter",
+    )
+    await claim_as_a_doomed_worker(queue, clock, [source])
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+
+    job = await get(queue, source)
+    assert (job.status, job.failure_reason) == (
+        dq.JobStatus.FAILED,
+        dq.FailureReason.WORKER_LOST,
+    )
+    assert job.dead_lettered_at == clock.now()
+    assert job.dead_letter_job_id is not None
+    letter = await get(queue, job.dead_letter_job_id)
+    assert (letter.job_type, letter.status) == ("email_dead_letter", "pending")
+    assert (letter.max_attempts, letter.priority, letter.attempts) == (1, 0, 0)
+    assert letter.payload == {
+        "original_job": {
+            "id": source,
+            "job_type": "email",
+            "attempts": 1,
+            "max_attempts": 1,
+        },
+        "original_payload": {"to": "lost@example.com"},
+        "failure": {
+            "message": job.error_history[-1]["message"],
+            "reason": "worker_lost",
+            "failed_at": clock.now().isoformat(),
+        },
+    }
+    assert "worker lost" in letter.payload["failure"]["message"]
+    events = await queue.get_job_events(source)
+    assert [e.event_type.value for e in events] == [
+        "added",
+        "processing",
+        "failed",
+        "dead_lettered",
+    ]
+    assert events[-1].metadata == {
+        "dead_letter_job_type": "email_dead_letter",
+        "dead_letter_job_id": letter.id,
+    }
+    added = (await queue.get_job_events(letter.id))[0]
+    assert added.metadata == {"job_type": "email_dead_letter", "dead_letter_of": source}
+
+
+async def test_a_lost_worker_with_attempts_left_is_no_dead_letter_until_the_last(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job("email", {}, max_attempts=2, dead_letter_job_type="dl")
+    await claim_as_a_doomed_worker(queue, clock, [source])
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+    job = await get(queue, source)
+    assert job.status is dq.JobStatus.PENDING
+    assert (job.dead_letter_job_id, job.dead_lettered_at) == (None, None)
+    assert [j.id for j in await queue.get_all_jobs()] == [source]
+
+    await claim_as_a_doomed_worker(queue, clock, [source])
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+    job = await get(queue, source)
+    assert job.dead_letter_job_id is not None
+    letter = await get(queue, job.dead_letter_job_id)
+    assert letter.payload["original_job"]["attempts"] == 2
+    assert letter.payload["failure"]["reason"] == "worker_lost"
+
+
+async def test_one_reclaim_letters_each_of_its_lost_jobs_by_its_own(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    ids = await queue.add_jobs(
+        [
+            dq.JobSpec("a", {"n": 0}, max_attempts=1, dead_letter_job_type="dl_a"),
+            dq.JobSpec("b", {"n": 1}, max_attempts=1),
+            dq.JobSpec("c", {"n": 2}, max_attempts=1, dead_letter_job_type="dl_c"),
+            dq.JobSpec("d", {"n": 3}, max_attempts=3, dead_letter_job_type="dl_d"),
+        ]
+    )
+    await claim_as_a_doomed_worker(queue, clock, ids)
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 4
+
+    jobs = [await get(queue, i) for i in ids]
+    assert [j.status.value for j in jobs] == ["failed", "failed", "failed", "pending"]
+    assert jobs[1].dead_letter_job_id is None and jobs[3].dead_letter_job_id is None
+    for job, letter_type in ((jobs[0], "dl_a"), (jobs[2], "dl_c")):
+        assert job.dead_letter_job_id is not None
+        letter = await get(queue, job.dead_letter_job_id)
+        assert letter.job_type == letter_type
+        assert letter.payload["original_job"]["id"] == job.id
+        assert letter.payload["original_payload"] == job.payload
+    assert len(await queue.get_all_jobs()) == 6
+
+
+async def test_a_letter_made_by_a_reclaim_is_processed_by_its_handler(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    seen: list[object] = []
+    source = await queue.add_job(
+        "email", {"to": "x"}, max_attempts=1, dead_letter_job_type="email_dead_letter"
+    )
+    await claim_as_a_doomed_worker(queue, clock, [source])
+    clock.advance(120)
+    await queue.reclaim_stuck_jobs(1)
+    processor = queue.create_processor({"email_dead_letter": seen.append})
+    assert await processor.start() == 1
+    assert len(seen) == 1
+    envelope = seen[0]
+    assert isinstance(envelope, dict)
+    assert envelope["original_job"]["id"] == source
+    assert envelope["failure"]["reason"] == "worker_lost"
+
+
+async def test_a_lost_job_without_a_dead_letter_type_adds_no_job(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job("email", {}, max_attempts=1)
+    await claim_as_a_doomed_worker(queue, clock, [source])
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+    job = await get(queue, source)
+    assert (job.status, job.dead_letter_job_id) == (dq.JobStatus.FAILED, None)
+    assert [j.id for j in await queue.get_all_jobs()] == [source]
+
+
+async def test_a_lost_dependency_cancels_its_dependents_and_still_letters(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job("a", {}, max_attempts=1, dead_letter_job_type="dl")
+    dependent = await queue.add_job("b", {}, depends_on={"job_ids": [source]})
+    await claim_as_a_doomed_worker(queue, clock, [source])
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+    assert (await get(queue, dependent)).status is dq.JobStatus.CANCELLED
+    letter_id = (await get(queue, source)).dead_letter_job_id
+    assert letter_id is not None
+    assert (await get(queue, letter_id)).status is dq.JobStatus.PENDING
+
+
+async def test_a_job_that_times_out_for_good_is_dead_lettered(
+    queue: dq.JobQueue,
+) -> None:
+    never = asyncio.Event()
+
+    async def hangs(payload: object) -> None:
+        await never.wait()
+
+    source = await queue.add_job(
+        "slow", {"n": 1}, timeout=0.05, max_attempts=1, dead_letter_job_type="dl"
+    )
+    await queue.create_processor({"slow": hangs}).start()
+    job = await get(queue, source)
+    assert job.failure_reason is dq.FailureReason.TIMEOUT
+    assert job.dead_letter_job_id is not None
+    letter = await get(queue, job.dead_letter_job_id)
+    assert letter.payload["failure"]["reason"] == "timeout"
+    assert letter.payload["failure"]["message"] == job.error_history[-1]["message"]
+    assert letter.payload["original_payload"] == {"n": 1}

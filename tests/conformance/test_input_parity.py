@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import dataqueue as dq
-from dataqueue._commands import BrokenJob, ClaimRequest
+from dataqueue._commands import BrokenJob, ClaimRequest, JobFilter
 from dataqueue.backends.memory.tables import named_tables
 from dataqueue.backends.redis import keys
 from tests.conftest import (
@@ -482,6 +482,31 @@ async def test_an_undecodable_job_fails_alone_and_its_batch_is_claimed(
     assert broken[0].error
     assert sorted(job.id for job in good) == ids[1:]
     assert all(job.payload == {"i": ids.index(job.id)} for job in good)
+
+
+async def test_an_undecodable_lost_job_fails_without_its_letter_and_others_get_theirs(
+    raw_queue: tuple[dq.JobQueue, Callable[[int, str], Awaitable[None]]],
+    clock: FakeClock,
+) -> None:
+    queue, corrupt = raw_queue
+    ids = await queue.add_jobs(
+        [
+            dq.JobSpec("t", {"i": i}, max_attempts=1, dead_letter_job_type="dl")
+            for i in range(3)
+        ]
+    )
+    exchange = await queue.backend.settle_and_claim(
+        [], ClaimRequest("w", "token-1", 10), now=clock.now()
+    )
+    assert len(exchange.claimed) == 3
+    await corrupt(ids[0], UNDECODABLE)
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 3
+    counts = await queue.backend.count_jobs(JobFilter(job_type="t"))
+    assert counts[dq.JobStatus.FAILED] == 3
+    letters = await queue.get_jobs(job_type="dl")
+    originals = sorted(letter.payload["original_job"]["id"] for letter in letters)
+    assert originals == ids[1:]
 
 
 # -- what dataqueue records itself is storable too ------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, Protocol
 
+from dataqueue import _transitions as t
+from dataqueue._commands import NewJob
 from dataqueue.cron import CronJob, CronStatus
 from dataqueue.limits import Candidate, Limits, Rate
 from dataqueue.models import (
@@ -17,6 +20,8 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
 )
+
+logger = logging.getLogger("dataqueue")
 
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRecord))
 JOB_TIME_FIELDS: frozenset[str] = frozenset(
@@ -41,6 +46,32 @@ def job_from_row(row: Mapping[str, Any]) -> JobRecord:
     if values["depends_on_tags"] is not None:
         values["depends_on_tags"] = list(values["depends_on_tags"])
     return JobRecord(**values)
+
+
+def lost_worker_letter(
+    job_id: int, decode: Callable[[], JobRecord], message: str, failed_at: datetime
+) -> NewJob | None:
+    """``_transitions.lost_worker_letter`` of a job a reclaim failed for
+    good, ``decode`` reading its row; None for a row that will not decode
+    (it fails with no letter, as a claimed ``BrokenJob`` does), so one
+    damaged row never stops the reclaim of the others."""
+    try:
+        job = decode()
+    except Exception as error:
+        no_letter(job_id, error)
+        return None
+    return t.lost_worker_letter(job, message, failed_at)
+
+
+def no_letter(job_id: int, error: Exception) -> None:
+    """Log a job failed for good with no dead letter: its row is damaged."""
+    logger.warning(
+        "job %s: failed for good with no dead letter: its stored row cannot "
+        "be decoded (%s: %s)",
+        job_id,
+        type(error).__name__,
+        error,
+    )
 
 
 def event_from_row(row: Mapping[str, Any]) -> JobEvent:

@@ -199,7 +199,10 @@ class JobStore(Protocol):
         ``max_attempts`` becomes ``failed`` for good with
         ``failure_reason = worker_lost``, ``{"message", "timestamp"}``
         appended to ``error_history`` and a ``failed`` event, as ``Failure``
-        does. Both clear the lock and the lease. Returns the ids of the jobs
+        does; if it names a ``dead_letter_job_type``, its dead letter
+        (``_transitions.lost_worker_letter`` of the job as read) is added and
+        linked in the same atomic step, as a ``Failure``'s ``dead_letter``
+        is. Both clear the lock and the lease. Returns the ids of the jobs
         taken back, in id order.
         """
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from dataqueue import _transitions as t
@@ -28,12 +29,13 @@ from dataqueue._commands import (
     Outcome,
     Suspension,
 )
-from dataqueue.backends._records import candidate_from_row
+from dataqueue.backends._records import candidate_from_row, lost_worker_letter
 from dataqueue.backends.memory.codec import (
     Row,
     claim_order,
     encode_json,
     is_due,
+    job_record,
     optional_json,
 )
 from dataqueue.backends.memory.tables import Tables
@@ -629,8 +631,10 @@ def reclaim(
     tables: Tables, threshold: float, message: str, now: datetime
 ) -> tuple[list[int], int]:
     """Take back processing jobs whose lock is older than the threshold (or
-    their own longer timeout), by id; the lost attempt counts as used.
-    Returns their ids and how many failed for good."""
+    their own longer timeout), by id; the lost attempt counts as used. A
+    job failed for good gets its dead letter (``_transitions.
+    lost_worker_letter``) in the same step. Returns their ids and how many
+    failed for good."""
     stuck = sorted(
         (
             row
@@ -669,6 +673,9 @@ def reclaim(
             next_attempt_at=None,
             **UNLOCKED,
         )
+        letter = lost_worker_letter(row["id"], partial(job_record, row), message, now)
+        if letter is not None:
+            dead_letter(tables, row, letter, now)
         steps += finished_step(row, transition)
     settle_dependencies(tables, stuck, now)
     flow_barrier(tables, steps, now)

@@ -83,7 +83,9 @@ from dataqueue.backends.postgres.connection import (
 from dataqueue.backends.postgres.cron import CronRows
 from dataqueue.backends.postgres.exchange import (
     Settlement,
+    Then,
     add_dead_letters,
+    add_lost_worker_letters,
     finish_jobs,
     has_dead_letters,
     read_claimed,
@@ -390,7 +392,9 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             "cancel_jobs", {**filter_params(where), **cancel_params(), "now": now}
         )
 
-    async def _finishing(self, name: str, params: Mapping[str, Any]) -> list[int]:
+    async def _finishing(
+        self, name: str, params: Mapping[str, Any], then: Then | None = None
+    ) -> list[int]:
         """Run a statement that may make jobs final (it NOTIFYs the finished
         channel, and wakes this process's waiters at once), then release or
         cancel the jobs held on them, atomically; the ids of the jobs it
@@ -400,7 +404,9 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             "channel": self._channel,
         }
         async with self._cursor(name, transaction=True) as cur:
-            row = await finish_jobs(cur, self._queries, name, {**params, **channels})
+            row = await finish_jobs(
+                cur, self._queries, name, {**params, **channels}, then
+            )
         if row["finished"]:
             self._finished_hub.notify()
         return list(row["ids"])
@@ -419,7 +425,10 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             "lost_metadata": json_text(failed_metadata(message, lost, None)),
             "lost_outcome": RECLAIM_AS_WORKER_LOST.step_outcome,
         }
-        return await self._finishing("reclaim_stuck_jobs", params)
+        letters = partial(add_lost_worker_letters, self._queries, self._insert_jobs)
+        return await self._finishing(
+            "reclaim_stuck_jobs", params, partial(letters, message, now)
+        )
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
         deleted = await self._delete_in_batches("cleanup_old_jobs", before, batch_size)

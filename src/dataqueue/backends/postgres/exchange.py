@@ -1,13 +1,15 @@
 """Reading what ``settle_and_claim.sql`` returns: the outcomes written, the
 flows made ready, and the claimed jobs, a row that will not decode becoming
 a ``BrokenJob`` instead of failing the claim; and the dead letters of the
-failures it wrote, added in the same transaction."""
+failures it wrote, added in the same transaction; and those of the jobs a
+reclaim fails for good, in its transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -15,7 +17,7 @@ from psycopg.rows import dict_row
 
 from dataqueue._commands import BrokenJob, Claimed, Failure, NewJob, Outcome
 from dataqueue._transitions import dead_lettered_metadata
-from dataqueue.backends._records import job_from_row
+from dataqueue.backends._records import job_from_row, lost_worker_letter, no_letter
 from dataqueue.backends.postgres.codec import (
     HELD_JOB_PARAMS,
     Row,
@@ -131,16 +133,71 @@ async def add_dead_letters(
     # The claim's cursor is raw ($n placeholders); these statements name
     # theirs, on a cursor of their own in the same transaction.
     async with cur.connection.cursor(row_factory=dict_row) as named:
-        letter_ids = await insert_jobs(named, [letter for _, letter in letters], now)
-        params = {
-            "now": now,
-            "ids": [job_id for job_id, _ in letters],
-            "letter_ids": letter_ids,
-            "metadata": [
-                json_text(dead_lettered_metadata(letter)) for _, letter in letters
-            ],
-        }
-        await named.execute(statement, params)
+        await link_dead_letters(named, statement, insert_jobs, letters, now)
+
+
+async def link_dead_letters(
+    cur: psycopg.AsyncCursor[Row],
+    statement: bytes,
+    insert_jobs: InsertJobs,
+    letters: Sequence[tuple[int, NewJob]],
+    now: datetime,
+) -> None:
+    """Add each ``(failed job id, letter)``'s letter, and link the failed
+    job to it (``settle_and_claim.dead_letter.sql``), on ``cur``."""
+    letter_ids = await insert_jobs(cur, [letter for _, letter in letters], now)
+    params = {
+        "now": now,
+        "ids": [job_id for job_id, _ in letters],
+        "letter_ids": letter_ids,
+        "metadata": [
+            json_text(dead_lettered_metadata(letter)) for _, letter in letters
+        ],
+    }
+    await cur.execute(statement, params)
+
+
+async def add_lost_worker_letters(
+    queries: Mapping[str, bytes],
+    insert_jobs: InsertJobs,
+    message: str,
+    now: datetime,
+    cur: psycopg.AsyncCursor[Row],
+    reclaimed: Row,
+) -> None:
+    """The jobs ``reclaim_stuck_jobs.sql`` just failed for good that name a
+    dead-letter type (its ``lettered``) get their letters
+    (``_transitions.lost_worker_letter``), in its transaction; a row that
+    will not decode gets none."""
+    if not reclaimed["lettered"]:
+        return
+    await cur.execute(
+        queries["reclaim_stuck_jobs.letters"], {"ids": reclaimed["lettered"]}
+    )
+    assert cur.description is not None
+    id_column = [c.name for c in cur.description].index("id")
+    letters: list[tuple[int, NewJob]] = []
+    # Row by row (the result is already here): one value Python cannot
+    # decode costs that job its letter, not the reclaim.
+    for pos in range(cur.rowcount):
+        await cur.scroll(pos, mode="absolute")
+        try:
+            row = await cur.fetchone()
+        except Exception as error:
+            no_letter(raw_id(cur, pos, id_column), error)
+            continue
+        assert row is not None
+        decode = partial(job_from_row, in_utc(row))
+        if letter := lost_worker_letter(row["id"], decode, message, now):
+            letters.append((row["id"], letter))
+    if letters:
+        statement = queries["settle_and_claim.dead_letter"]
+        await link_dead_letters(cur, statement, insert_jobs, letters, now)
+
+
+Then = Callable[[psycopg.AsyncCursor[Row], Row], Awaitable[None]]
+"""What a statement that makes jobs final runs next, in its transaction,
+given the statement's row (``finish_jobs``)."""
 
 
 async def finish_jobs(
@@ -148,13 +205,17 @@ async def finish_jobs(
     queries: Mapping[str, bytes],
     name: str,
     params: Mapping[str, Any],
+    then: Then | None = None,
 ) -> Row:
     """Run statement ``name`` that may make jobs final (cancel_job,
-    cancel_jobs, reclaim_stuck_jobs: one row with the ids it changed), then,
-    in the caller's transaction, release or cancel the jobs held on them
+    cancel_jobs, reclaim_stuck_jobs: one row with the ids it changed), then
+    ``then`` (a reclaim's dead letters) and, in the caller's transaction,
+    release or cancel the jobs held on them
     (``settle_and_claim.dependents.sql``); its row."""
     await cur.execute(queries[name], params)
     [row] = await cur.fetchall()
+    if then is not None:
+        await then(cur, row)
     dependents = {**HELD_JOB_PARAMS, "ids": row["ids"]}
     await cur.execute(
         queries["settle_and_claim.dependents"],

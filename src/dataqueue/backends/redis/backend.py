@@ -96,9 +96,11 @@ from dataqueue.backends.redis.connection import (
 )
 from dataqueue.backends.redis.exchange import (
     HELD_JOB_EVENTS,
+    RECLAIM_PASSES,
     cancel_arg,
     dependency_refusal,
     failure_args,
+    lost_worker_letters,
     outcome_args,
     retry_arg,
 )
@@ -427,19 +429,27 @@ class RedisBackend(AdminScripts, Backend):
     ) -> list[int]:
         threshold = round(max_processing_seconds * 1_000_000)
         cutoff = int(micros_text(now)) - threshold
-        ids = await self._scripts.run(
-            "reclaim_stuck_jobs",
-            micros_text(now),
-            threshold,
-            cutoff,
-            *failure_args(message, FailureReason.WORKER_LOST, None, now),
-            FailureReason.WORKER_LOST.value,
-            RECLAIM_AS_WORKER_LOST.step_outcome,
-            HELD_JOB_EVENTS,
-        )
-        if ids:
+        reclaimed: set[int] = set()
+        letters = "{}"
+        for _ in range(RECLAIM_PASSES):
+            ids, wanting = await self._scripts.run(
+                "reclaim_stuck_jobs",
+                micros_text(now),
+                threshold,
+                cutoff,
+                *failure_args(message, FailureReason.WORKER_LOST, None, now),
+                FailureReason.WORKER_LOST.value,
+                RECLAIM_AS_WORKER_LOST.step_outcome,
+                HELD_JOB_EVENTS,
+                letters,
+            )
+            reclaimed.update(int(job_id) for job_id in ids)
+            letters = lost_worker_letters(as_text(wanting), message, now)
+            if letters == "{}":
+                break
+        if reclaimed:
             self._finished_hub.notify()  # some may have failed for good
-        return [int(job_id) for job_id in ids]
+        return sorted(reclaimed)
 
     async def cleanup_old_jobs(self, before: datetime, batch_size: int) -> int:
         return await self._in_batches("cleanup_old_jobs", before, batch_size)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 
 from dataqueue._commands import (
     Completion,
     Failure,
+    NewJob,
     Outcome,
     Suspension,
 )
@@ -32,7 +34,9 @@ from dataqueue._transitions import (
     waiting_metadata,
 )
 from dataqueue._validate import to_json_text
+from dataqueue.backends._records import lost_worker_letter
 from dataqueue.backends.redis.codec import (
+    decode_job,
     job_spec,
     micros_text,
 )
@@ -149,13 +153,47 @@ def dead_letter_args(failure: Failure, now: datetime) -> list[str]:
     """A failure's dead letter as the script adds it (the job as
     ``create_job`` reads it), and its ``dead_lettered`` event's metadata;
     empty texts when it has none."""
-    letter = failure.dead_letter
+    return letter_args(failure.dead_letter, now)
+
+
+def letter_args(letter: NewJob | None, now: datetime) -> list[str]:
+    """A dead letter as a script adds it, and its ``dead_lettered`` event's
+    metadata; empty texts for none."""
     if letter is None:
         return ["", ""]
     return [
         to_json_text(job_spec(letter, now)),
         to_json_text(dead_lettered_metadata(letter)),
     ]
+
+
+RECLAIM_PASSES = 3
+"""Calls of ``reclaim_stuck_jobs.lua`` one reclaim makes at most: the first
+leaves the jobs it would fail for good with a dead-letter type as they are
+and returns them; the next fails them with the letters built from what it
+returned. A job still left (its lease changed meanwhile) waits for the
+next reclaim."""
+
+
+def lost_worker_letters(wanting: str, message: str, now: datetime) -> str:
+    """The letters of the jobs ``reclaim_stuck_jobs.lua`` left for them
+    (``wanting``, its JSON list of their hashes), as its next call reads
+    them: by job id, the lease token the hash was read under, the letter
+    (``_transitions.lost_worker_letter``; none for a hash that will not
+    decode) and its event's metadata. ``"{}"`` for none."""
+    letters: dict[str, JSONValue] = {
+        str(row["id"]): [
+            row.get("lease_token", ""),
+            *letter_args(
+                lost_worker_letter(
+                    int(row["id"]), partial(decode_job, row), message, now
+                ),
+                now,
+            ),
+        ]
+        for row in json.loads(wanting)
+    }
+    return to_json_text(letters)
 
 
 DEPENDENCY_MISSING = "DEPENDENCY_MISSING "

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from dataqueue._commands import (
@@ -55,8 +56,10 @@ from dataqueue._transitions import (
     unheld_metadata,
     waiting_metadata,
 )
+from dataqueue.backends._records import lost_worker_letter
 from dataqueue.backends.sqlite import dependencies
 from dataqueue.backends.sqlite.codec import (
+    decode_job,
     encode_json,
     from_micros,
     from_micros_utc,
@@ -549,8 +552,9 @@ def reclaim_stuck(
     conn: sqlite3.Connection,
 ) -> tuple[list[int], int]:
     """Take back the stuck jobs (see ``reclaim_stuck_jobs.sql``), with their
-    events and their flows' barriers; returns their ids, in id order, and
-    how many failed for good."""
+    events, their flows' barriers and the dead letters of those failed for
+    good (``_transitions.lost_worker_letter``); returns their ids, in id
+    order, and how many failed for good."""
     now = to_micros(at)
     find = {"now": now, "threshold": max_processing_seconds}
     stuck = {
@@ -588,6 +592,14 @@ def reclaim_stuck(
             for r in rows
         ),
     )
+    letters: list[tuple[int, NewJob]] = []
+    for r in lost_jobs:
+        if r["dead_letter_job_type"] is not None:
+            decode = partial(decode_job, r)
+            if letter := lost_worker_letter(r["id"], decode, message, at):
+                letters.append((r["id"], letter))
+    if letters:
+        add_dead_letters(conn, letters, now)
     dependencies.settle(conn.cursor(), (r["id"] for r in rows), now)
     return [r["id"] for r in rows], len(lost_jobs)
 

@@ -19,8 +19,11 @@
 -- Parameters: now, threshold (seconds), lost_error (JSON text),
 -- lost_reason, lost_metadata (JSON text), lost_outcome, finished_channel.
 -- Returns ids (the jobs taken back, in id order), finished (1 when one
--- failed for good, else 0) and ready_flows (the flows made ready, or NULL;
--- the supervisor finds them with get_ready_flows).
+-- failed for good, else 0), ready_flows (the flows made ready, or NULL;
+-- the supervisor finds them with get_ready_flows) and lettered (the jobs
+-- failed for good that name a dead_letter_job_type, in id order: the caller
+-- adds their dead letters in the same transaction, see
+-- reclaim_stuck_jobs.letters.sql).
 WITH stuck AS (
     SELECT id, locked_by, attempts >= max_attempts AS spent
     FROM {schema}.job_queue
@@ -48,7 +51,8 @@ reclaimed AS (
         updated_at = %(now)s::timestamptz
     FROM stuck
     WHERE j.id = stuck.id
-    RETURNING j.id, stuck.locked_by, stuck.spent, j.flow_id, j.flow_step_index
+    RETURNING j.id, stuck.locked_by, stuck.spent, j.flow_id, j.flow_step_index,
+        j.dead_letter_job_type IS NOT NULL AS letter
 ),
 ready_flows AS (
     SELECT {schema}.record_flow_outcomes(
@@ -79,4 +83,9 @@ SELECT (
         SELECT coalesce(array_agg(id ORDER BY id), ARRAY[]::bigint[]) FROM reclaimed
     ) AS ids,
     (SELECT count(*) FROM finished_signal) AS finished,
-    (SELECT ids FROM ready_flows) AS ready_flows
+    (SELECT ids FROM ready_flows) AS ready_flows,
+    (
+        SELECT coalesce(array_agg(id ORDER BY id), ARRAY[]::bigint[])
+        FROM reclaimed
+        WHERE spent AND letter
+    ) AS lettered

@@ -9,9 +9,21 @@
   ARGV[6] metadata of its 'failed' event (JSON text)
   ARGV[7] its failure reason   ARGV[8] what a flow step reports for it
   ARGV[9] the dependency events (see settle_dependencies in _lib)
+  ARGV[10] the dead letters built in Python (_transitions.lost_worker_letter)
+    for jobs an earlier call left to it, a JSON object: job id -> [the lease
+    token it was read under, the letter as create_job() reads it (JSON text,
+    or '' for none), the 'dead_lettered' event's metadata (JSON object text
+    without the letter's id, which is added here)].
+  A job failed for good that names a dead_letter_job_type gets its letter in
+  this same call, from ARGV[10] when it has one for the job under its
+  current lease; without one the job is left as it is (still processing,
+  not reclaimed) and returned whole, for Python to build its letter and
+  call again.
   A job is stuck when locked_at < now - max(threshold, its own timeout).
-  Returns the ids of the jobs reclaimed, in id order. ]]
+  Returns {the ids of the jobs reclaimed, in id order; the JSON text of a
+  list of the hashes of the jobs left for their letters}. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
+local letters = cjson.decode(ARGV[10])
 local stuck, jobs = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARGV[4])) do
   local job = load_job(id)
@@ -25,29 +37,46 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARG
     end
   end
 end
-local reclaimed = sort_ids(stuck)
-for _, id in ipairs(reclaimed) do
+local reclaimed, wanting = {}, {}
+for _, id in ipairs(sort_ids(stuck)) do
   local job = jobs[id]
   local owner = job.locked_by
-  local changes = {
-    updated_at = now, locked_by = false, locked_at = false, lease_token = false,
-  }
-  if (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or 1) then
-    changes.status = 'failed'
-    changes.error_history = append_entry(job.error_history, ARGV[5])
-    changes.failure_reason = ARGV[7]
-    changes.last_failed_at = now
-    changes.next_attempt_at = false
-    add_event(id, 'failed', now, ARGV[6])
-    finished_for_good(job, ARGV[8], now)
+  local spent = (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or 1)
+  local letter = letters[id]
+  if letter and letter[1] ~= job.lease_token then letter = nil end
+  if spent and job.dead_letter_job_type and not letter then
+    job.id = id
+    wanting[#wanting + 1] = job
   else
-    changes.status = 'pending'
-    changes.run_at = now
-    add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
+    local changes = {
+      updated_at = now, locked_by = false, locked_at = false, lease_token = false,
+    }
+    if spent then
+      changes.status = 'failed'
+      changes.error_history = append_entry(job.error_history, ARGV[5])
+      changes.failure_reason = ARGV[7]
+      changes.last_failed_at = now
+      changes.next_attempt_at = false
+      add_event(id, 'failed', now, ARGV[6])
+      finished_for_good(job, ARGV[8], now)
+      if letter and letter[2] ~= '' then
+        local letter_id = int_text(reserve_ids(K_ID, 1))
+        create_job(letter_id, cjson.decode(letter[2]), now)
+        changes.dead_letter_job_id = letter_id
+        changes.dead_lettered_at = now
+        add_event(id, 'dead_lettered', now,
+          string.sub(letter[3], 1, -2) .. ',"dead_letter_job_id":' .. letter_id .. '}')
+      end
+    else
+      changes.status = 'pending'
+      changes.run_at = now
+      add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
+    end
+    update(id, job, changes, now)
+    reclaimed[#reclaimed + 1] = id
   end
-  update(id, job, changes, now)
 end
 flush_indexes()
 settle_dependencies(reclaimed, now, ARGV[9])
 finish()
-return reclaimed
+return {reclaimed, #wanting > 0 and cjson.encode(wanting) or '[]'}

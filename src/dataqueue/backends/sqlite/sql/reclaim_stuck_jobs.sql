@@ -6,8 +6,9 @@
 -- :failure_reason (worker_lost) and :error appended to error_history. Both clear
 -- the lock and the lease. A flow's step that failed for good here meets its
 -- flow's barrier (flow_barrier) in the same transaction.
--- :ids (JSON list) :error (JSON object) :failure_reason :now. Returns id, the new status,
--- flow_id and flow_step_index.
+-- :ids (JSON list) :error (JSON object) :failure_reason :now. Returns each
+-- job's row as it is now (the caller reads a failed one whole when it names
+-- a dead_letter_job_type, to build its dead letter).
 UPDATE job_queue
 SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
     run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE :now END,
@@ -26,4 +27,4 @@ SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END
     lease_token = NULL,
     updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'processing'
-RETURNING id, status, flow_id, flow_step_index
+RETURNING *
