@@ -388,3 +388,22 @@ class JobTypeStats:
     oldest_pending_at: datetime | None
     completed: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCounts:
+    """The pending jobs held back now, per job type and reason
+    (``queue.get_held_counts()``).
+
+    Attributes:
+        counts: Job type → ``pending_reason`` (``"paused"``,
+            ``"concurrency_limit"``, ``"rate_limit"``,
+            ``"group_concurrency_limit"``, ``"group_rate_limit"``,
+            ``"dependency"``) → how many of its pending jobs are held for
+            it. Types and reasons with none are absent.
+        complete: False when the store stopped counting at its bound: the
+            numbers are then lower bounds.
+    """
+
+    counts: dict[str, dict[str, int]]
+    complete: bool

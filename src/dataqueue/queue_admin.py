@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dataqueue import _validate as v
-from dataqueue.models import MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
 from dataqueue.types import Duration
 
 if TYPE_CHECKING:
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 MAX_DELETE = 1000
 """Most job ids one ``delete_jobs`` call takes (each call one store write)."""
 STATS_WINDOW_MAX = 86400
+HELD_READ_MAX = 10_000
+"""Most jobs one ``get_held_counts`` call reads."""
 
 
 class AdminMethods:
@@ -75,6 +77,21 @@ class AdminMethods:
         since = since.replace(second=0, microsecond=0)
         stats = await (await self._store()).get_minute_stats(since, until)
         return [s for s in stats if job_type is None or s.job_type == job_type]
+
+    async def get_held_counts(self) -> HeldCounts:
+        """How many pending jobs are held back now, per job type and
+        ``pending_reason`` (a pause, a limit, their dependencies). A claim
+        marks only the held jobs it meets (see docs/flow-control.md), so a
+        long line behind a pause or a limit counts its front. The read is
+        bounded: at most ``HELD_READ_MAX`` (10,000) jobs, the held ones
+        only on PostgreSQL and SQLite (an index of them); Redis, which
+        keeps no such index, reads each type's pending jobs from the front
+        of its line. ``complete`` is False when the bound was reached.
+
+        Example:
+            ``(await queue.get_held_counts()).counts.get("email", {})``
+        """
+        return await (await self._store()).held_counts(HELD_READ_MAX)
 
     async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
         """Delete the given jobs that are finished (completed, cancelled, or

@@ -446,3 +446,37 @@ async def test_a_limited_claim_resumes_a_time_wait_before_it_runs_it(
         ("resumed", {"wait_until": waiting.wait_until.isoformat()}),
         ("processing", {"worker_id": "w", "attempt": 1}),
     ]
+
+
+async def test_held_counts_say_per_type_how_many_wait_and_why(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    await queue.set_limits("a", concurrency=1)
+    a = [await queue.add_job("a", f"a{n}") for n in range(3)]
+    await queue.pause("p")
+    for n in range(2):
+        await queue.add_job("p", f"p{n}")
+    first = await queue.add_job("b", "first")
+    await queue.add_job("b", "later", depends_on={"job_ids": [first]})
+    assert await queue.get_held_counts() == dq.HeldCounts(
+        {"b": {"dependency": 1}}, complete=True
+    )
+
+    claimed, _ = await claim(queue, clock)
+
+    # a1 was passed over; a2, behind it, was never looked at. Every job of
+    # the paused type the claim met is marked.
+    assert names(claimed) == ["a0", "first"]
+    assert await reason(queue, a[2]) is None
+    assert await queue.get_held_counts() == dq.HeldCounts(
+        {
+            "a": {"concurrency_limit": 1},
+            "b": {"dependency": 1},
+            "p": {"paused": 2},
+        },
+        complete=True,
+    )
+    # Bounded: a store that stops at its bound says so.
+    bounded = await queue.backend.held_counts(2)
+    assert not bounded.complete
+    assert sum(n for held in bounded.counts.values() for n in held.values()) <= 2

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest
 from dataqueue.dashboard import create_app
 from dataqueue.testing import FakeClock
 from tests.dashboard.conftest import (
@@ -70,6 +71,32 @@ async def test_the_queues_are_one_row_per_job_type(
     assert echo["throughput_per_minute"] == round(2 / 60, 3)
     assert (boom["failed_last_hour"], boom["failure_rate"]) == (1, 1.0)
     assert boom["oldest_pending_seconds"] is None
+
+
+async def test_the_queues_count_held_jobs_per_type_and_reason(
+    queue: dq.JobQueue, dash: DashboardClient
+) -> None:
+    await queue.set_limits("echo", concurrency=1)
+    for n in range(3):
+        await queue.add_job("echo", {"n": n})
+    gate = await queue.add_job("boom", {})
+    for _ in range(2):
+        await queue.add_job("approval", {}, depends_on={"job_ids": [gate]})
+    # One claim of two: echo's first job runs, its second is passed over.
+    claimed = await queue.backend.settle_and_claim(
+        [], ClaimRequest("w", "lease", 2, ("echo",), None), now=queue.clock.now()
+    )
+    assert len(claimed.claimed) == 1
+
+    body = (await dash.get("/api/queues")).json()
+    held = {row["job_type"]: row["held"] for row in body["queues"]}
+
+    assert held == {
+        "approval": {"dependency": 2},
+        "boom": {},
+        "echo": {"concurrency_limit": 1},
+    }
+    assert body["held_complete"] is True
 
 
 async def test_search_finds_an_id_and_payload_text_within_the_filters(
@@ -339,7 +366,7 @@ async def test_queues_carry_limits_and_pause_and_resume_per_type_or_all(
     assert listed["limited_only"]["counts"]["pending"] == 0  # limits, no jobs
     assert (listed["echo"]["paused"], listed["echo"]["held"], listed["all"]) == (
         False,
-        None,
+        {},
         False,
     )
 
@@ -347,8 +374,10 @@ async def test_queues_carry_limits_and_pause_and_resume_per_type_or_all(
         "job_type": "echo",
         "paused": True,
     }
+    # The next claim marks the paused type's pending job held.
+    assert await queue.create_processor(HANDLERS).start() == 0
     listed = await rows()
-    assert (listed["echo"]["paused"], listed["echo"]["held"]) == (True, "paused")
+    assert (listed["echo"]["paused"], listed["echo"]["held"]) == (True, {"paused": 1})
     assert listed["boom"]["paused"] is False
     stored = {lim.job_type: lim.paused for lim in await queue.get_limits()}
     assert stored == {"echo": True, "limited_only": False}

@@ -15,6 +15,7 @@ from dataqueue.limits import Candidate, Limits, Rate
 from dataqueue.models import (
     EventType,
     FailureReason,
+    HeldCounts,
     JobEvent,
     JobRecord,
     JobStatus,
@@ -139,6 +140,19 @@ class Columns(Protocol):
     """A row read by column name (a mapping, or sqlite3.Row)."""
 
     def __getitem__(self, name: str, /) -> Any: ...
+
+
+def held_counts_from_rows(
+    rows: Iterable[tuple[str, str, int]], *, complete: bool
+) -> HeldCounts:
+    """``(job type, reason, count)`` rows as ``HeldCounts``, by type and
+    reason."""
+    counts: dict[str, dict[str, int]] = {}
+    for job_type, reason, n in sorted(rows):
+        if n:
+            by_reason = counts.setdefault(job_type, {})
+            by_reason[reason] = by_reason.get(reason, 0) + int(n)
+    return HeldCounts(counts, complete)
 
 
 def limits_from_row(row: Columns) -> Limits:

@@ -85,6 +85,7 @@ from dataqueue.limits import Limits
 from dataqueue.models import (
     FlowRecord,
     FlowStatus,
+    HeldCounts,
     JobEvent,
     JobRecord,
     JobStatus,
@@ -538,7 +539,7 @@ class WorkerStore(Protocol):
 
 class StatsStore(Protocol):
     """Per-minute counts the workers report, kept ``MINUTE_STATS_KEPT``:
-    bounded whatever the number of jobs."""
+    bounded whatever the number of jobs; and the held jobs' counts."""
 
     @abstractmethod
     async def record_minute_stats(
@@ -554,6 +555,16 @@ class StatsStore(Protocol):
     ) -> list[MinuteStats]:
         """The stored entries of the minutes from ``since`` to ``until``
         (whole minutes, both included), by minute then job type."""
+
+    @abstractmethod
+    async def held_counts(self, limit: int) -> HeldCounts:
+        """Pending jobs with a ``pending_reason``, counted per job type and
+        reason, reading at most ``limit`` jobs: the SQL stores read the
+        held jobs only (an index of them; ``complete`` False when they read
+        ``limit``), the memory store looks through its rows, Redis, which
+        keeps no such index, reads each type's pending jobs in ``run_at``
+        order, type after type by name (``complete`` False when pending
+        jobs were left unread)."""
 
 
 class Backend(

@@ -18,6 +18,7 @@ from dataqueue.errors import StoreUnavailableError
 from dataqueue.limits import Limits
 from dataqueue.models import (
     FlowRecord,
+    HeldCounts,
     JobEvent,
     JobRecord,
     JobStatus,
@@ -158,6 +159,10 @@ class QueueView:
             "get_minute_stats", window, job_type=job_type
         )
         return stats
+
+    async def get_held_counts(self) -> HeldCounts:
+        held: HeldCounts = await self._call("get_held_counts")
+        return held
 
     async def delete_jobs(self, job_ids: list[int]) -> list[int]:
         deleted: list[int] = await self._call("delete_jobs", job_ids)

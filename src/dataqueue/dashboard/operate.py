@@ -96,8 +96,8 @@ class QueueRow:
     job has waited, its completions and failures of the last hour
     (``failure_rate``: failed / (completed + failed), None without any), its
     stored limits, whether it is paused (by itself or with every type), and
-    why its pending jobs are held now, if they are: ``"paused"``, or
-    ``"concurrency_limit"`` while as many run as its limit allows."""
+    how many of its pending jobs are held now per ``pending_reason``
+    (``queue.get_held_counts()``; reasons with none are absent)."""
 
     job_type: str
     counts: dict[str, int]
@@ -109,7 +109,7 @@ class QueueRow:
     failure_rate: float | None
     limits: Limits | None
     paused: bool
-    held: str | None
+    held: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +199,14 @@ async def queues(
     dashboard: Dashboard, request: Request, args: Mapping[str, Any]
 ) -> Response:
     stats = await dashboard.queue.get_queue_stats(QUEUE_WINDOW_SECONDS)
+    held = await dashboard.queue.get_held_counts()
     stored = {limits.job_type: limits for limits in await dashboard.queue.get_limits()}
     every = stored.pop(ALL_TYPES, None)
     all_paused = every is not None and every.paused
     now = dashboard.queue.now()
     by_type = {entry.job_type: entry for entry in stats}
     rows = []
-    for job_type in sorted(set(by_type) | set(stored)):
+    for job_type in sorted(set(by_type) | set(stored) | set(held.counts)):
         entry = by_type.get(job_type)
         counts = {s.value: 0 for s in JobStatus}
         if entry is not None:
@@ -231,21 +232,12 @@ async def queues(
                 else None,
                 limits=limits,
                 paused=paused,
-                held=_held(counts, limits, paused),
+                held=held.counts.get(job_type, {}),
             )
         )
-    return json_response({"queues": rows, "all_paused": all_paused})
-
-
-def _held(counts: dict[str, int], limits: Limits | None, paused: bool) -> str | None:
-    if not counts["pending"]:
-        return None
-    if paused:
-        return "paused"
-    concurrency = None if limits is None else limits.concurrency
-    if concurrency is not None and counts["processing"] >= concurrency:
-        return "concurrency_limit"
-    return None
+    return json_response(
+        {"queues": rows, "all_paused": all_paused, "held_complete": held.complete}
+    )
 
 
 async def pause_queue(
@@ -451,13 +443,15 @@ OPERATE_ENDPOINTS = (
         "/api/queues",
         queues,
         "One row per job type with jobs: depth by status, oldest pending "
-        "age, throughput and failure rate of the last hour.",
+        "age, throughput and failure rate of the last hour, limits, pause, "
+        "and held jobs per reason.",
         answers=(
             Answer(
                 200,
                 "The job types with jobs or limits, by name; whether every "
-                "type is paused.",
-                {"queues": list[QueueRow], "all_paused": bool},
+                "type is paused; whether the held counts are complete (false: "
+                "the store stopped at its bound, and they are lower bounds).",
+                {"queues": list[QueueRow], "all_paused": bool, "held_complete": bool},
             ),
         ),
     ),

@@ -164,6 +164,7 @@ async def test_0002_upgrades_a_0001_schema_and_keeps_its_jobs(
         "job_queue_cron_idx",  # 0003_cron
         "job_queue_finished_idx",
         "job_queue_held_idx",  # 0014_dependencies
+        "job_queue_held_reason_idx",  # 0015_held_counts
         "job_queue_idempotency_key_idx",
         "job_queue_pkey",
         "job_queue_processing_idx",

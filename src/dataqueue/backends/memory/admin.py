@@ -16,9 +16,10 @@ from dataqueue._commands import (
     NewWorker,
     WorkerBeat,
 )
+from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.memory.codec import copy_worker
 from dataqueue.backends.memory.tables import Tables
-from dataqueue.models import JobStatus, MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, JobStatus, MinuteStats, WorkerInfo
 
 T = TypeVar("T")
 
@@ -124,6 +125,24 @@ class AdminOperations:
                 if since <= key[0] <= until
             ]
         )
+
+    async def held_counts(self, limit: int) -> HeldCounts:
+        def count(tables: Tables) -> HeldCounts:
+            held: dict[tuple[str, str], int] = {}
+            read = 0
+            for row in tables.jobs.values():
+                if read == limit:
+                    break
+                reason = row["pending_reason"]
+                if row["status"] != JobStatus.PENDING or reason is None:
+                    continue
+                read += 1
+                key = (row["job_type"], reason)
+                held[key] = held.get(key, 0) + 1
+            rows = [(job_type, reason, n) for (job_type, reason), n in held.items()]
+            return held_counts_from_rows(rows, complete=read < limit)
+
+        return self._atomically(count)
 
 
 def _added(old: MinuteStats, new: MinuteStats) -> MinuteStats:

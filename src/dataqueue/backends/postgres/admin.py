@@ -15,8 +15,9 @@ from dataqueue._commands import (
     NewWorker,
     WorkerBeat,
 )
+from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.postgres.codec import Row, worker_from_row, worker_params
-from dataqueue.models import MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
 
 
 class AdminStatements:
@@ -83,3 +84,9 @@ class AdminStatements:
     ) -> list[MinuteStats]:
         rows = await self._fetch("get_minute_stats", {"since": since, "until": until})
         return [MinuteStats(**row) for row in rows]
+
+    async def held_counts(self, limit: int) -> HeldCounts:
+        rows = await self._fetch("held_counts", {"limit": limit})
+        counted = [(row["job_type"], row["reason"], row["n"]) for row in rows]
+        read = sum(n for *_, n in counted)
+        return held_counts_from_rows(counted, complete=read < limit)

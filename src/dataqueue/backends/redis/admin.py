@@ -15,6 +15,7 @@ from dataqueue._commands import (
     NewWorker,
     WorkerBeat,
 )
+from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.redis.codec import (
     as_text,
     decode_worker,
@@ -23,7 +24,7 @@ from dataqueue.backends.redis.codec import (
     worker_args,
 )
 from dataqueue.backends.redis.scripts import Scripts
-from dataqueue.models import MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -118,6 +119,14 @@ class AdminScripts:
         for minute in sorted(found, key=int):
             stats += _entries(EPOCH + int(minute) * MINUTE, found[minute])
         return stats
+
+    async def held_counts(self, limit: int) -> HeldCounts:
+        complete, *found = await self._scripts.run("held_counts", limit)
+        rows = [
+            (as_text(found[i]), as_text(found[i + 1]), int(found[i + 2]))
+            for i in range(0, len(found), 3)
+        ]
+        return held_counts_from_rows(rows, complete=bool(int(complete)))
 
 
 def _entries(minute: datetime, fields: dict[str, str]) -> list[MinuteStats]:

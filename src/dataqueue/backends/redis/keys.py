@@ -67,9 +67,10 @@ microseconds:
   type); ``{p}limit_buckets:{job_type}`` hash group key (``""``: the type's
   own) → ``tokens:updated_at`` of a rate's token bucket (absent: full). A
   job's group key is its hash's ``group_id``.
-* Read by ``job_type_stats`` with the type+status index: ``{p}types`` set of
-  the job types that have jobs; ``{p}type_pending:{job_type}`` zset of the
-  type's pending jobs by run_at; ``{p}ended:{minute}`` hash ``type TAB
+* Read by ``job_type_stats`` with the type+status index (and by
+  ``held_counts``, which reads the front of each type's line): ``{p}types``
+  set of the job types that have jobs; ``{p}type_pending:{job_type}`` zset
+  of the type's pending jobs by run_at; ``{p}ended:{minute}`` hash ``type TAB
   completed|failed`` → attempts that ended so in that minute since the
   epoch (expires after two hours).
 

@@ -44,6 +44,7 @@ ScriptName = Literal[
     "get_minute_stats",
     "heartbeat",
     "heartbeat_worker",
+    "held_counts",
     "job_type_stats",
     "list_cron_jobs",
     "list_flows",

@@ -14,6 +14,7 @@ from dataqueue._commands import (
     NewWorker,
     WorkerBeat,
 )
+from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.sqlite.codec import (
     decode_worker,
     from_micros,
@@ -21,7 +22,7 @@ from dataqueue.backends.sqlite.codec import (
     to_micros,
 )
 from dataqueue.backends.sqlite.connection import SQL, Connection
-from dataqueue.models import MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
 
 
 class AdminStatements:
@@ -137,3 +138,9 @@ class AdminStatements:
             MinuteStats(**{**dict(row), "minute": from_micros(row["minute"])})
             for row in rows
         ]
+
+    async def held_counts(self, limit: int) -> HeldCounts:
+        rows = await self._db.read("held_counts", SQL["held_counts"], {"limit": limit})
+        counted = [(row["job_type"], row["reason"], row["n"]) for row in rows]
+        read = sum(n for *_, n in counted)
+        return held_counts_from_rows(counted, complete=read < limit)

@@ -1,6 +1,7 @@
 // Queues: one row per job type, its depth by status, how long its oldest
 // due job has waited, its throughput and failure rate of the last hour, its
-// limits and whether it is held; pause and resume it, or every type.
+// limits, and how many of its pending jobs are held and why; pause and
+// resume it, or every type.
 
 import { api, readOnly } from "../api.js";
 import { emptyState, fill, formatSeconds, h, listPage, loading } from "../dom.js";
@@ -11,7 +12,36 @@ const LIVE_REFRESH_MS = 5000;
 
 const DEPTHS = ["pending", "processing", "waiting", "failed", "completed", "cancelled"];
 
-const HELD = { paused: "paused", concurrency_limit: "at its concurrency limit" };
+// Why held jobs wait (their pending_reason), as the queues page says it.
+const HELD = {
+  paused: "paused",
+  concurrency_limit: "at its concurrency limit",
+  rate_limit: "by its rate limit",
+  group_concurrency_limit: "at a group's concurrency limit",
+  group_rate_limit: "by a group's rate limit",
+  dependency: "waiting on dependencies",
+};
+
+function heldNote(held, complete) {
+  const reasons = Object.keys(held).sort();
+  if (reasons.length === 0) return null;
+  const more = complete ? "" : "+";
+  return h(
+    "div",
+    {
+      class: "held-note",
+      dataset: { held: reasons.join(" ") },
+      title: complete
+        ? "Pending jobs held back now, by reason (a claim marks the held jobs it meets: those at the front of the line)."
+        : "Pending jobs held back now, by reason; the store stopped counting at its bound, so there may be more.",
+    },
+    "held: ",
+    reasons.flatMap((reason, index) => [
+      index ? " · " : null,
+      h("span", { dataset: { heldReason: reason }, text: `${held[reason].toLocaleString()}${more} ${HELD[reason] ?? reason}` }),
+    ]),
+  );
+}
 
 function rateText(rate) {
   if (rate.per === 1) return `${rate.count}/s`;
@@ -49,14 +79,16 @@ export function mountQueues(main, { app }) {
   page.querySelector(".page-head").append(h("div", { class: "page-tools" }, everyButton));
   fill(main, page);
   let allPaused = false;
+  let heldComplete = true;
   everyButton.addEventListener("click", () =>
     act(everyButton, allPaused ? api.resumeQueue : api.pauseQueue, null, allPaused ? "Every type resumed" : "Every type paused"),
   );
 
   async function load() {
     try {
-      const { queues, all_paused: every } = await api.queues();
+      const { queues, all_paused: every, held_complete: complete } = await api.queues();
       allPaused = every;
+      heldComplete = complete;
       everyButton.textContent = every ? "Resume every type" : "Pause every type";
       everyButton.disabled = false;
       everyButton.classList.toggle("danger", !every);
@@ -102,7 +134,7 @@ export function mountQueues(main, { app }) {
         "Job type",
         h("a", { class: "mono", href: app.href(`/jobs?job_type=${encodeURIComponent(queue.job_type)}`), text: queue.job_type }),
         queue.paused ? h("span", { class: "badge status-paused", text: "paused" }) : null,
-        queue.held ? h("div", { class: "held-note", dataset: { held: queue.held }, text: `held: ${HELD[queue.held] ?? queue.held}` }) : null,
+        heldNote(queue.held, heldComplete),
       ),
       DEPTHS.map((status) =>
         cell(
