@@ -157,6 +157,7 @@ CRON_EDITABLE_FIELDS: tuple[str, ...] = (
     "retry_delay",
     "retry_backoff",
     "retry_delay_max",
+    "dead_letter_job_type",
 )
 """What ``edit_cron_job`` may change (the name is the schedule's identity)."""
 
@@ -179,6 +180,8 @@ class NewCronJob:
     retry_backoff: bool | None
     retry_delay_max: float | None
     next_run_at: datetime
+    dead_letter_job_type: str | None = None
+    """Copied onto every job the schedule enqueues."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ class CronSchedules:
         retry_backoff: bool | None = None,
         retry_delay_max: Duration | None = None,
         if_exists: str = "error",
+        dead_letter_job_type: str | None = None,
     ) -> int:
         """Add a recurring schedule and return its id.
 
@@ -54,8 +55,9 @@ class CronSchedules:
             timezone: IANA zone the expression is read in (default UTC).
             allow_overlap: Enqueue even while an earlier instance is pending,
                 processing or waiting (default False: skip that run).
-            max_attempts / priority / timeout / tags / retry_*: Copied onto
-                every enqueued job.
+            max_attempts / priority / timeout / tags / retry_* /
+                dead_letter_job_type: Copied onto every enqueued job (a job
+                that fails for good adds a job of ``dead_letter_job_type``).
             if_exists: When a schedule of that name exists: ``"error"``
                 (``ValueError``), ``"update"`` (it takes these values, as
                 ``edit_cron_job`` would, and keeps its id and status) or
@@ -81,6 +83,7 @@ class CronSchedules:
             "retry_delay": retry_delay,
             "retry_backoff": retry_backoff,
             "retry_delay_max": retry_delay_max,
+            "dead_letter_job_type": dead_letter_job_type,
         }
         store = await self._store()
         for _ in range(CRON_WRITE_ATTEMPTS):
@@ -147,7 +150,7 @@ class CronSchedules:
 
         Editable: cron_expression, job_type, payload, timezone, allow_overlap,
         max_attempts, priority, timeout, tags, retry_delay, retry_backoff,
-        retry_delay_max.
+        retry_delay_max, dead_letter_job_type (None: none).
         """
         where = "edit_cron_job"
         v.check_id(cron_job_id, where, "cron_job_id")

@@ -86,6 +86,7 @@ def cron_tick(schedule: CronJob, now: datetime) -> CronTick:
         retry_delay=schedule.retry_delay,
         retry_backoff=schedule.retry_backoff,
         retry_delay_max=schedule.retry_delay_max,
+        dead_letter_job_type=schedule.dead_letter_job_type,
         cron=CronRun(schedule.id, plan.due_at, plan.skipped),
     )
     return CronTick(

@@ -76,6 +76,7 @@ class CronJob:
     retry_delay: float | None
     retry_backoff: bool | None
     retry_delay_max: float | None
+    dead_letter_job_type: str | None
     last_enqueued_at: datetime | None
     last_job_id: int | None
     next_run_at: datetime | None

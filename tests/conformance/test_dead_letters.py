@@ -367,3 +367,110 @@ async def test_a_job_that_times_out_for_good_is_dead_lettered(
     assert letter.payload["failure"]["reason"] == "timeout"
     assert letter.payload["failure"]["message"] == job.error_history[-1]["message"]
     assert letter.payload["original_payload"] == {"n": 1}
+
+
+# -- cron schedules (upstream's CronScheduleOptions.deadLetterJobType) -------
+
+
+async def enqueue_one(
+    queue: dq.JobQueue, clock: FakeClock, cron_id: int
+) -> dq.JobRecord:
+    clock.advance(60)
+    assert await queue.enqueue_due_cron_jobs() == 1
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None and schedule.last_job_id is not None
+    return await get(queue, schedule.last_job_id)
+
+
+async def test_a_cron_schedule_gives_its_dead_letter_type_to_the_jobs_it_enqueues(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    cron_id = await queue.add_cron_job(
+        "cron-dead-letter",
+        "* * * * *",
+        "email",
+        {"to": "cron-dlq@example.com"},
+        max_attempts=1,
+        dead_letter_job_type="email_dead_letter",
+    )
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None
+    assert schedule.dead_letter_job_type == "email_dead_letter"
+    assert await queue.list_cron_jobs() == [schedule]
+
+    job = await enqueue_one(queue, clock, cron_id)
+    assert (job.cron_job_id, job.dead_letter_job_type) == (cron_id, "email_dead_letter")
+    await queue.create_processor({"email": fail("cron down")}).start()
+    job = await get(queue, job.id)
+    assert job.status is dq.JobStatus.FAILED and job.dead_letter_job_id is not None
+    letter = await get(queue, job.dead_letter_job_id)
+    assert letter.job_type == "email_dead_letter"
+    assert letter.payload["original_payload"] == {"to": "cron-dlq@example.com"}
+    assert letter.cron_job_id is None
+
+
+async def test_a_cron_schedule_without_one_enqueues_jobs_without_one(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    cron_id = await queue.add_cron_job("plain", "* * * * *", "email", {})
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None and schedule.dead_letter_job_type is None
+    job = await enqueue_one(queue, clock, cron_id)
+    assert job.dead_letter_job_type is None
+
+
+async def test_editing_a_schedule_s_dead_letter_type_changes_its_next_jobs_only(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    cron_id = await queue.add_cron_job(
+        "edited", "* * * * *", "email", {}, allow_overlap=True
+    )
+    first = await enqueue_one(queue, clock, cron_id)
+    await queue.edit_cron_job(cron_id, dead_letter_job_type="dl")
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None and schedule.dead_letter_job_type == "dl"
+    second = await enqueue_one(queue, clock, cron_id)
+    assert (await get(queue, first.id)).dead_letter_job_type is None
+    assert second.dead_letter_job_type == "dl"
+
+    await queue.edit_cron_job(cron_id, dead_letter_job_type=None)
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None and schedule.dead_letter_job_type is None
+    third = await enqueue_one(queue, clock, cron_id)
+    assert third.dead_letter_job_type is None
+
+
+async def test_if_exists_update_sets_and_clears_a_schedule_s_dead_letter_type(
+    queue: dq.JobQueue,
+) -> None:
+    cron_id = await queue.add_cron_job("declared", "0 * * * *", "email", {})
+    again = await queue.add_cron_job(
+        "declared",
+        "0 * * * *",
+        "email",
+        {},
+        dead_letter_job_type="dl",
+        if_exists="update",
+    )
+    schedule = await queue.get_cron_job(cron_id)
+    assert again == cron_id and schedule is not None
+    assert schedule.dead_letter_job_type == "dl"
+    await queue.add_cron_job("declared", "0 * * * *", "email", {}, if_exists="update")
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None and schedule.dead_letter_job_type is None
+
+
+@pytest.mark.parametrize("bad", ["", 7, "x" * 300])
+async def test_a_bad_dead_letter_type_of_a_schedule_is_refused(
+    queue: dq.JobQueue, bad: object
+) -> None:
+    with pytest.raises((TypeError, ValueError), match="dead_letter_job_type"):
+        await queue.add_cron_job(
+            "bad", "* * * * *", "email", {}, dead_letter_job_type=bad
+        )  # type: ignore[arg-type]
+    assert await queue.list_cron_jobs() == []
+    cron_id = await queue.add_cron_job("good", "* * * * *", "email", {})
+    with pytest.raises((TypeError, ValueError), match="dead_letter_job_type"):
+        await queue.edit_cron_job(cron_id, dead_letter_job_type=bad)
+    schedule = await queue.get_cron_job(cron_id)
+    assert schedule is not None and schedule.dead_letter_job_type is None

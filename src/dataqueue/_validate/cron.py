@@ -26,6 +26,7 @@ from dataqueue._validate.basics import (
     show,
 )
 from dataqueue._validate.jobs import (
+    dead_letter_type,
     job_option,
     reject_unknown_fields,
 )
@@ -104,6 +105,7 @@ def new_cron_job(
     retry_backoff: Any,
     retry_delay_max: Any,
     now: datetime,
+    dead_letter_job_type: Any = None,
 ) -> NewCronJob:
     """Validate the arguments of ``add_cron_job``: the schedule, and the job
     options it copies onto each job, checked as ``add_job`` checks them."""
@@ -131,6 +133,7 @@ def new_cron_job(
         else check_bool(retry_backoff, where, "retry_backoff"),
         retry_delay_max=delay_max,
         next_run_at=first_run(text, tz_name, now),
+        dead_letter_job_type=dead_letter_type(dead_letter_job_type, where),
     )
 
 
@@ -151,6 +154,8 @@ def cron_changes(
             value = check_job_type(raw, where)
         elif name == "allow_overlap":
             value = check_bool(raw, where, name)
+        elif name == "dead_letter_job_type":
+            value = dead_letter_type(raw, where)
         else:
             value = job_option(name, raw, where)
         values[name] = value

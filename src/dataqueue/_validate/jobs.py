@@ -129,9 +129,7 @@ def new_job(
         flow_id=flow_id,
         flow_step_index=flow_step_index,
         entity=None if spec.entity is None else check_entity(spec.entity, where),
-        dead_letter_job_type=None
-        if spec.dead_letter_job_type is None
-        else check_name(spec.dead_letter_job_type, where, "dead_letter_job_type"),
+        dead_letter_job_type=dead_letter_type(spec.dead_letter_job_type, where),
         dedupe=dedupe,
         group_id=None if spec.group is None else check_name(spec.group, where, "group"),
         depends_on=None
@@ -281,6 +279,11 @@ def reject_unknown_fields(
             f"{where}: field(s) {sorted(map(str, unknown))} cannot be edited; "
             f"editable: {', '.join(editable)}"
         )
+
+
+def dead_letter_type(raw: Any, where: str) -> str | None:
+    """``dead_letter_job_type`` of a job or a schedule: a name, or None."""
+    return None if raw is None else check_name(raw, where, "dead_letter_job_type")
 
 
 def job_option(name: str, raw: Any, where: str) -> Any:

@@ -391,6 +391,7 @@ async def run_cron(
             retry_delay=schedule.retry_delay,
             retry_backoff=schedule.retry_backoff,
             retry_delay_max=schedule.retry_delay_max,
+            dead_letter_job_type=schedule.dead_letter_job_type,
         )
     audit.record(request, "run_cron", cron_id=schedule.id, job_id=job_id)
     return json_response({"job_id": job_id})

@@ -201,6 +201,7 @@ def new_cron_row(cron_id: int, schedule: NewCronJob, now: Any) -> Row:
         retry_delay=schedule.retry_delay,
         retry_backoff=schedule.retry_backoff,
         retry_delay_max=schedule.retry_delay_max,
+        dead_letter_job_type=schedule.dead_letter_job_type,
         next_run_at=schedule.next_run_at,
         skipped_runs=0,
         created_at=now,

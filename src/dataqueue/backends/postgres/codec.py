@@ -347,6 +347,7 @@ def cron_params(schedule: NewCronJob) -> dict[str, Any]:
         "retry_delay": schedule.retry_delay,
         "retry_backoff": schedule.retry_backoff,
         "retry_delay_max": schedule.retry_delay_max,
+        "dead_letter_job_type": schedule.dead_letter_job_type,
         "next_run_at": schedule.next_run_at,
     }
 

@@ -137,6 +137,7 @@ def cron_params(schedule: NewCronJob) -> dict[str, Any]:
             None if schedule.retry_backoff is None else int(schedule.retry_backoff)
         ),
         "retry_delay_max": schedule.retry_delay_max,
+        "dead_letter_job_type": schedule.dead_letter_job_type,
         "next_run_at": to_micros(schedule.next_run_at),
     }
 

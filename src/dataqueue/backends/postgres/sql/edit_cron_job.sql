@@ -5,7 +5,8 @@
 -- timezone that it was computed from.
 -- Parameters: id, now, set_<f> and new_<f> for cron_expression, job_type,
 -- payload, timezone, allow_overlap, max_attempts, priority, timeout, tags,
--- retry_delay, retry_backoff, retry_delay_max; next_run_at (NULL: unchanged),
+-- retry_delay, retry_backoff, retry_delay_max, dead_letter_job_type;
+-- next_run_at (NULL: unchanged),
 -- expected_expression and expected_timezone (NULL: no check).
 -- Returns the id when it changed.
 UPDATE {schema}.cron_schedules AS s
@@ -33,6 +34,8 @@ SET cron_expression = CASE WHEN %(set_cron_expression)s::boolean
         THEN %(new_retry_backoff)s::boolean ELSE s.retry_backoff END,
     retry_delay_max = CASE WHEN %(set_retry_delay_max)s::boolean
         THEN %(new_retry_delay_max)s::double precision ELSE s.retry_delay_max END,
+    dead_letter_job_type = CASE WHEN %(set_dead_letter_job_type)s::boolean
+        THEN %(new_dead_letter_job_type)s::text ELSE s.dead_letter_job_type END,
     next_run_at = coalesce(%(next_run_at)s::timestamptz, s.next_run_at),
     updated_at = %(now)s::timestamptz
 WHERE s.id = %(id)s::bigint

@@ -6,7 +6,7 @@
 -- :id :now :next_run_at :expected_expression :expected_timezone
 -- :set_<f> :<f> for cron_expression job_type payload (JSON) timezone
 -- allow_overlap max_attempts priority timeout tags (JSON list) retry_delay
--- retry_backoff retry_delay_max
+-- retry_backoff retry_delay_max dead_letter_job_type
 UPDATE cron_schedules
 SET cron_expression = CASE
         WHEN :set_cron_expression THEN :cron_expression ELSE cron_expression
@@ -27,6 +27,10 @@ SET cron_expression = CASE
     END,
     retry_delay_max = CASE
         WHEN :set_retry_delay_max THEN :retry_delay_max ELSE retry_delay_max
+    END,
+    dead_letter_job_type = CASE
+        WHEN :set_dead_letter_job_type THEN :dead_letter_job_type
+        ELSE dead_letter_job_type
     END,
     next_run_at = coalesce(:next_run_at, next_run_at),
     updated_at = :now
