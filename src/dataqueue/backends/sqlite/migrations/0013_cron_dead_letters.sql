@@ -1,4 +1,4 @@
--- 0012_cron_dead_letters: a schedule's dead_letter_job_type, copied onto
+-- 0013_cron_dead_letters: a schedule's dead_letter_job_type, copied onto
 -- every job it enqueues (upstream's CronScheduleOptions.deadLetterJobType).
 -- Applied inside BEGIN IMMEDIATE.
 
