@@ -366,6 +366,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     CANCEL_DEPENDENT,
 )
 
+LETTERED = frozenset((FAIL_FOR_GOOD, RECLAIM_AS_WORKER_LOST))
+"""The transitions that fail a job for good: each adds the job's dead letter
+(``dead_letter``, ``lost_worker_letter``), when it names a type, in the same
+atomic step. A new way to fail a job for good belongs here, with its letter."""
+
 CANCELLABLE = CANCEL.from_statuses
 """The statuses ``cancel_job`` changes: pending or waiting."""
 

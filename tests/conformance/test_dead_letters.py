@@ -474,3 +474,83 @@ async def test_a_bad_dead_letter_type_of_a_schedule_is_refused(
         await queue.edit_cron_job(cron_id, dead_letter_job_type=bad)
     schedule = await queue.get_cron_job(cron_id)
     assert schedule is not None and schedule.dead_letter_job_type is None
+
+
+# -- the other ways a job fails for good ---------------------------------------
+
+
+async def test_a_flow_step_that_fails_for_good_is_dead_lettered_and_meets_its_barrier(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    joined: list[object] = []
+    flow_id = await queue.start_flow(
+        [
+            dq.JobSpec("step", {"n": 0}, max_attempts=1, dead_letter_job_type="dl"),
+            dq.JobSpec("ok", {"n": 1}),
+        ],
+        dq.JobSpec("join"),
+    )
+    processor = queue.create_processor(
+        {"step": fail("step down"), "ok": lambda p: "fine", "join": joined.append}
+    )
+    for _ in range(3):
+        await processor.start()
+    flow = await queue.get_flow(flow_id)
+    assert flow is not None
+    assert [s.outcome for s in flow.steps] == ["fail", "success"]
+    step = await get(queue, flow.steps[0].job_id)
+    assert step.dead_letter_job_id is not None
+    letter = await get(queue, step.dead_letter_job_id)
+    assert (letter.job_type, letter.flow_id) == ("dl", None)
+    assert letter.payload["original_payload"] == {"n": 0}
+    assert len(joined) == 1
+    assert len(await queue.get_jobs(job_type="dl")) == 1
+
+
+async def test_each_job_of_a_failing_batch_handler_gets_its_own_letter(
+    queue: dq.JobQueue,
+) -> None:
+    async def index_many(payloads: list[object], ctx: dq.BatchContext) -> list[None]:
+        raise RuntimeError("index down")
+
+    ids = await queue.add_jobs(
+        [
+            dq.JobSpec("index", {"n": n}, max_attempts=1, dead_letter_job_type="dl")
+            for n in range(3)
+        ]
+    )
+    handler = dq.batch(index_many, max_size=3, max_wait=0.05)
+    await queue.create_processor({"index": handler}, concurrency=3).start()
+    for n, job_id in enumerate(ids):
+        job = await get(queue, job_id)
+        assert job.dead_letter_job_id is not None
+        letter = await get(queue, job.dead_letter_job_id)
+        assert letter.payload["original_job"]["id"] == job_id
+        assert letter.payload["original_payload"] == {"n": n}
+        assert letter.payload["failure"]["message"] == "RuntimeError: index down"
+
+
+async def test_a_job_retried_by_hand_that_fails_for_good_again_gets_a_new_letter(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    source = await queue.add_job("email", {}, max_attempts=1, dead_letter_job_type="dl")
+    processor = queue.create_processor({"email": fail("down")})
+    await processor.start()
+    first = (await get(queue, source)).dead_letter_job_id
+    assert first is not None
+
+    clock.advance(60)
+    await queue.retry_job(source)
+    await processor.start()
+    job = await get(queue, source)
+    assert job.status is dq.JobStatus.FAILED
+    assert job.dead_letter_job_id not in (None, first)
+    assert job.dead_lettered_at == clock.now()
+    assert job.dead_letter_job_id is not None
+    second = await get(queue, job.dead_letter_job_id)
+    assert second.payload["original_job"]["id"] == source
+    assert sorted(j.id for j in await queue.get_jobs(job_type="dl")) == sorted(
+        [first, second.id]
+    )
+    events = [e.event_type.value for e in await queue.get_job_events(source)]
+    assert events.count("dead_lettered") == 2

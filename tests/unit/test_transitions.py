@@ -226,6 +226,28 @@ def _failed_job(**values: object) -> JobRecord:
     return JobRecord(**fields)  # type: ignore[arg-type]
 
 
+def test_every_way_to_fail_a_job_for_good_adds_its_dead_letter() -> None:
+    failing = {
+        tr for tr in t.TRANSITIONS if tr.to_status is JobStatus.FAILED and tr.final
+    }
+    assert failing == t.LETTERED
+    for tr in t.LETTERED:
+        assert tr.made_by.split(":")[0] in t.DEAD_LETTER.made_by
+
+
+def test_a_lost_worker_s_letter_is_a_failure_s_letter_with_its_reason() -> None:
+    job = _failed_job()
+    letter = t.lost_worker_letter(job, "worker lost: 60s", NOW)
+    assert letter == t.dead_letter(
+        job, "worker lost: 60s", FailureReason.WORKER_LOST, NOW, None
+    )
+    assert letter is not None
+    assert letter.payload["failure"]["reason"] == "worker_lost"  # type: ignore[index,call-overload]
+    assert (
+        t.lost_worker_letter(_failed_job(dead_letter_job_type=None), "x", NOW) is None
+    )
+
+
 def test_a_dead_letter_is_made_only_for_good_and_only_when_asked() -> None:
     job = _failed_job()
     reason = FailureReason.TIMEOUT
