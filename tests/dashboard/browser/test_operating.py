@@ -382,10 +382,15 @@ def test_the_readme_screenshots_show_an_hour_of_work(
     seed(dashboard.queue)
     dashboard.queue.set_limits("send_email", concurrency=5, rate=dq.Rate(100, per=60))
     dashboard.queue.pause("always_fails")
+    for n in range(4):
+        dashboard.queue.add_job("always_fails", {"to": f"retry{n}@example.com"})
+    # A claim marks the paused type's jobs held; the queues page counts them.
+    only_failing = {"always_fails": HANDLERS["always_fails"]}
+    assert dashboard.queue.create_processor(only_failing).start() == 0
     completed = record_an_hour(dashboard.options)
     shots = [
         ("light", "/", "readme-overview", 760),
-        ("dark", "/queues", "readme-queues-dark", 330),
+        ("dark", "/queues", "readme-queues-dark", 345),
     ]
     for theme, path, name, height in shots:
         viewport = {"width": 1280, "height": height}
@@ -398,6 +403,9 @@ def test_the_readme_screenshots_show_an_hour_of_work(
                 expect(page.locator('[data-total="throughput"]')).to_have_text(total)
             else:
                 expect(page.locator(".queues-table .status-paused")).to_have_count(1)
+                expect(page.locator(".queues-table .held-note")).to_have_text(
+                    "held: 4 paused"
+                )
                 expect(page.locator('[data-field="limits"]').last).to_have_text(
                     "5 at once · 100/min"
                 )

@@ -15,11 +15,11 @@ const DEPTHS = ["pending", "processing", "waiting", "failed", "completed", "canc
 // Why held jobs wait (their pending_reason), as the queues page says it.
 const HELD = {
   paused: "paused",
-  concurrency_limit: "at its concurrency limit",
-  rate_limit: "by its rate limit",
-  group_concurrency_limit: "at a group's concurrency limit",
-  group_rate_limit: "by a group's rate limit",
-  dependency: "waiting on dependencies",
+  concurrency_limit: "at concurrency",
+  rate_limit: "by rate",
+  group_concurrency_limit: "at group concurrency",
+  group_rate_limit: "by group rate",
+  dependency: "on dependencies",
 };
 
 function heldNote(held, complete) {
@@ -35,11 +35,11 @@ function heldNote(held, complete) {
         ? "Pending jobs held back now, by reason (a claim marks the held jobs it meets: those at the front of the line)."
         : "Pending jobs held back now, by reason; the store stopped counting at its bound, so there may be more.",
     },
-    "held: ",
-    reasons.flatMap((reason, index) => [
-      index ? " · " : null,
-      h("span", { dataset: { heldReason: reason }, text: `${held[reason].toLocaleString()}${more} ${HELD[reason] ?? reason}` }),
-    ]),
+    reasons.map((reason, index) => {
+      const count = h("span", { dataset: { heldReason: reason }, text: `${held[reason].toLocaleString()}${more} ${HELD[reason] ?? reason}` });
+      // "held:" stays on the line of the first reason; reasons wrap whole.
+      return index ? [" · ", count] : h("span", { class: "held-first" }, "held: ", count);
+    }),
   );
 }
 
@@ -73,7 +73,7 @@ export function mountQueues(main, { app }) {
   const everyButton = h("button", { type: "button", class: "button small", id: "pause-every", hidden: readOnly });
   const page = listPage(
     "Queues",
-    "One row per job type: its jobs by status now, the wait of its oldest due job, the last hour's throughput and failures, and its limits.",
+    "One row per job type: its jobs by status now, the wait of its oldest due job, the last hour's throughput and failures, its limits and held jobs.",
     holder,
   );
   page.querySelector(".page-head").append(h("div", { class: "page-tools" }, everyButton));
