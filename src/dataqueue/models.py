@@ -407,3 +407,23 @@ class HeldCounts:
 
     counts: dict[str, dict[str, int]]
     complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobSearch:
+    """What ``queue.search_jobs()`` found.
+
+    Attributes:
+        jobs: The jobs whose payload holds the text, newest first.
+        indexed: True when the store searched every job through an index
+            of the payloads' text (PostgreSQL with the optional trigram
+            index, see docs/dashboard.md); ``scanned`` is then 0.
+        scanned: Otherwise, how many of the newest jobs that match the
+            filters were read and searched (at most 2,000).
+        exhausted: Whether every job that matches the filters was searched.
+    """
+
+    jobs: list[JobRecord]
+    indexed: bool
+    scanned: int
+    exhausted: bool

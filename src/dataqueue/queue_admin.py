@@ -3,12 +3,20 @@ stats, deleting finished jobs. ``JobQueue`` inherits them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dataqueue import _validate as v
-from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
+from dataqueue.models import (
+    HeldCounts,
+    JobRecord,
+    JobSearch,
+    JobStatus,
+    MinuteStats,
+    WorkerInfo,
+)
 from dataqueue.types import Duration
 
 if TYPE_CHECKING:
@@ -20,6 +28,11 @@ MAX_DELETE = 1000
 STATS_WINDOW_MAX = 86400
 HELD_READ_MAX = 10_000
 """Most jobs one ``get_held_counts`` call reads."""
+SEARCH_SCAN = 2000
+"""Most jobs a ``search_jobs`` without an index reads and searches."""
+SEARCH_PAGE = 500
+SEARCH_MAX_CHARS = 200
+SEARCH_LIMIT_MAX = 500
 
 
 class AdminMethods:
@@ -93,6 +106,48 @@ class AdminMethods:
         """
         return await (await self._store()).held_counts(HELD_READ_MAX)
 
+    async def search_jobs(
+        self,
+        text: str,
+        /,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        status: JobStatus | str | None = None,
+        limit: int = 50,
+    ) -> JobSearch:
+        """Jobs whose payload holds ``text`` (any case, in the payload's
+        JSON text), among those that match ``filters`` and ``status`` (as
+        ``get_jobs`` takes them), newest first, at most ``limit`` (1-500).
+
+        Bounded: on PostgreSQL with the optional trigram index of the
+        payloads (docs/dashboard.md, "Payload search") every job is searched
+        through it (``indexed``); otherwise, and for a text shorter than 3
+        characters, the newest ``SEARCH_SCAN`` (2,000) jobs that match the
+        filters are read, 500 at a time, and searched (``scanned``,
+        ``exhausted``).
+
+        Example:
+            ``(await queue.search_jobs("bounce@example.com")).jobs``
+        """
+        where = "search_jobs"
+        text = v.check_name(text, where, "text", max_chars=SEARCH_MAX_CHARS)
+        limit = v.check_int(limit, where, "limit", minimum=1, maximum=SEARCH_LIMIT_MAX)
+        selected = v.job_filter(filters, where, status, {})
+        store = await self._store()
+        found = await store.find_in_payloads(text, selected, limit)
+        if found is not None:
+            return JobSearch(found, indexed=True, scanned=0, exhausted=True)
+        needle = text.casefold()
+        matches: list[JobRecord] = []
+        scanned = 0
+        while scanned < SEARCH_SCAN and len(matches) < limit:
+            page = await store.get_jobs(selected, SEARCH_PAGE, scanned)
+            scanned += len(page)
+            matches += [job for job in page if needle in _json_text(job.payload)]
+            if len(page) < SEARCH_PAGE:
+                return JobSearch(matches[:limit], False, scanned, exhausted=True)
+        return JobSearch(matches[:limit], False, scanned, exhausted=False)
+
     async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
         """Delete the given jobs that are finished (completed, cancelled, or
         failed with no attempt left), with their events, as cleanup does;
@@ -117,3 +172,8 @@ class AdminMethods:
         if not ids:
             return []
         return await (await self._store()).delete_jobs(sorted(set(ids)))
+
+
+def _json_text(payload: Any) -> str:
+    """A payload's compact JSON text, case-folded, as a search reads it."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).casefold()

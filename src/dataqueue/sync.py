@@ -153,6 +153,7 @@ class SyncJobQueue:
     quiet_worker = _blocking(JobQueue.quiet_worker)
     get_minute_stats = _blocking(JobQueue.get_minute_stats)
     get_held_counts = _blocking(JobQueue.get_held_counts)
+    search_jobs = _blocking(JobQueue.search_jobs)
     delete_jobs = _blocking(JobQueue.delete_jobs)
     get_queue_stats = _blocking(JobQueue.get_queue_stats)
     set_limits = _blocking(JobQueue.set_limits)

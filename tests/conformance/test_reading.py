@@ -124,3 +124,55 @@ async def test_bad_filters_are_rejected(
 ) -> None:
     with pytest.raises(error, match=words):
         await call(queue)  # type: ignore[operator]
+
+
+async def test_search_jobs_finds_payload_text_within_the_filters(
+    queue: dq.JobQueue,
+) -> None:
+    bounce = await queue.add_job("mail", {"to": "Bounce@Example.com"}, tags=["eu"])
+    sale = await queue.add_job("mail", {"subject": "50%_off"})
+    other = await queue.add_job("mail", {"subject": "50 percent off"})
+    report = await queue.add_job("report", {"to": "bounce@example.com"})
+    await queue.cancel_job(report)
+
+    async def ids(text: str, *args: object, **kwargs: object) -> list[int]:
+        found = await queue.search_jobs(text, *args, **kwargs)  # type: ignore[arg-type]
+        # No store indexes the payloads by default: the newest jobs are read.
+        assert (found.indexed, found.exhausted) == (False, True)
+        assert found.scanned == len(await queue.get_jobs(*args, **kwargs))  # type: ignore[arg-type]
+        return [job.id for job in found.jobs]
+
+    assert await ids("BOUNCE@example") == [report, bounce]
+    assert await ids("bounce", {"job_type": "mail"}) == [bounce]
+    assert await ids("bounce", {"tags": ["eu"]}) == [bounce]
+    assert await ids("bounce", status="cancelled") == [report]
+    # Wildcards of any query language are plain text.
+    assert await ids("50%_") == [sale]
+    assert await ids("50_") == []  # as LIKE, "_" would match "50%" and "50 "
+    assert await ids("50") == [other, sale]
+    assert await ids("nowhere") == []
+    assert [j.id for j in (await queue.search_jobs("o", limit=1)).jobs] == [report]
+    with pytest.raises(ValueError, match="text"):
+        await queue.search_jobs("")
+    with pytest.raises(ValueError, match="limit"):
+        await queue.search_jobs("a", limit=0)
+
+
+async def test_search_jobs_without_an_index_reads_the_newest_2000(
+    queue: dq.JobQueue,
+) -> None:
+    await queue.add_job("old", {"needle": True})
+    await queue.add_jobs([dq.JobSpec("new", {"n": n}) for n in range(2000)])
+
+    found = await queue.search_jobs("needle")
+
+    assert (found.jobs, found.indexed, found.scanned, found.exhausted) == (
+        [],
+        False,
+        2000,
+        False,
+    )
+    assert [
+        j.job_type
+        for j in (await queue.search_jobs("needle", {"job_type": "old"})).jobs
+    ] == ["old"]

@@ -117,7 +117,7 @@ async def test_search_finds_an_id_and_payload_text_within_the_filters(
     assert await found("q=example.com&job_type=echo&tags=x") == [jobs["pending"]]
     assert await found("q=nowhere") == []
     body = (await dash.get("/api/search?q=example")).json()
-    assert (body["scanned"], body["exhausted"]) == (4, True)
+    assert (body["indexed"], body["scanned"], body["exhausted"]) == (False, 4, True)
     assert (await dash.get("/api/search")).status_code == 400
 
 

@@ -139,6 +139,17 @@ class JobStore(Protocol):
         """Jobs matching every filter, newest (highest id) first."""
 
     @abstractmethod
+    async def find_in_payloads(
+        self, text: str, where: JobFilter, limit: int
+    ) -> list[JobRecord] | None:
+        """Jobs matching ``where`` whose payload's JSON text (as the store
+        writes it) holds ``text`` in any case, newest first, at most
+        ``limit``, read through an index of the payloads' text. None when
+        the store has no such index (only PostgreSQL may, when its
+        operator created it) or the indexed read ran out of time: the
+        caller then reads the newest jobs itself."""
+
+    @abstractmethod
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
         """The job's events, oldest first."""
 

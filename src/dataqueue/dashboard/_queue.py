@@ -21,6 +21,7 @@ from dataqueue.models import (
     HeldCounts,
     JobEvent,
     JobRecord,
+    JobSearch,
     JobStatus,
     JobTypeStats,
     MinuteStats,
@@ -159,6 +160,14 @@ class QueueView:
             "get_minute_stats", window, job_type=job_type
         )
         return stats
+
+    async def search_jobs(
+        self, text: str, filters: Mapping[str, Any], status: str | None, limit: int
+    ) -> JobSearch:
+        found: JobSearch = await self._call(
+            "search_jobs", text, filters, status=status, limit=limit
+        )
+        return found
 
     async def get_held_counts(self) -> HeldCounts:
         held: HeldCounts = await self._call("get_held_counts")

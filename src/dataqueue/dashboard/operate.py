@@ -30,7 +30,6 @@ from starlette.responses import Response
 
 from dataqueue.dashboard import audit
 from dataqueue.dashboard._http import Answer, Endpoint, Param, json_response
-from dataqueue.dashboard._json import compact
 from dataqueue.dashboard._queue import ApiError
 from dataqueue.dashboard.api import (
     BAD_QUERY,
@@ -56,10 +55,9 @@ from dataqueue.models import JobRecord, JobStatus
 WINDOWS = {"hour": 3600, "day": 86400}
 # Stats of the queues page: completions and failures of the last hour.
 QUEUE_WINDOW_SECONDS = 3600
-# A search reads at most this many of the newest jobs that match its
-# filters, in pages, and looks for its text in their payloads.
+# Without an index of the payloads, a search reads at most this many of
+# the newest jobs that match its filters (queue.search_jobs).
 SEARCH_SCAN = 2000
-SEARCH_PAGE = 500
 # One bulk request changes at most this many jobs; the page sends as many
 # requests as the confirmed count needs, showing their progress.
 BULK_BATCH = 100
@@ -136,8 +134,9 @@ QUERY = Param(
     "q",
     "query",
     {"type": "string", "minLength": 1, "maxLength": 200},
-    f"A job id (7 or #7), or text to find in the payloads of the newest "
-    f"{SEARCH_SCAN} jobs that match the other filters (any case).",
+    f"A job id (7 or #7), or text to find in the payloads (any case) of the "
+    f"jobs that match the other filters: every one through PostgreSQL's "
+    f"optional trigram index, else the newest {SEARCH_SCAN}.",
     required=True,
 )
 SEARCH_LIMIT = Param(
@@ -282,26 +281,15 @@ async def search(
         job = await dashboard.queue.get_job(job_id)
         if job is not None:
             found.append(job)
-    needle = text.casefold()
-    scanned = 0
-    exhausted = False
-    while scanned < SEARCH_SCAN and len(found) < limit:
-        page = await dashboard.queue.get_jobs(filters, status, SEARCH_PAGE, scanned)
-        scanned += len(page)
-        found += [
-            job
-            for job in page
-            if job.id != job_id and needle in compact(job.payload).casefold()
-        ]
-        if len(page) < SEARCH_PAGE:
-            exhausted = True
-            break
+    searched = await dashboard.queue.search_jobs(text, filters, status, limit)
+    found += [job for job in searched.jobs if job.id != job_id]
     return json_response(
         {
             "jobs": found[:limit],
-            "scanned": scanned,
+            "indexed": searched.indexed,
+            "scanned": searched.scanned,
             "scan_limit": SEARCH_SCAN,
-            "exhausted": exhausted,
+            "exhausted": searched.exhausted,
         },
         prepare=lambda page: {**page, "jobs": [summary(job) for job in page["jobs"]]},
     )
@@ -492,15 +480,18 @@ OPERATE_ENDPOINTS = (
         "GET",
         "/api/search",
         search,
-        "Find jobs by id or by text in their payload (the newest "
-        f"{SEARCH_SCAN} jobs that match the filters are searched).",
+        "Find jobs by id or by text in their payload (every job through "
+        "PostgreSQL's optional trigram index of the payloads, else the newest "
+        f"{SEARCH_SCAN} jobs that match the filters).",
         (QUERY, STATUS, *JOB_FILTERS, SEARCH_LIMIT),
         (
             Answer(
                 200,
-                "The matches, the id first, then newest first.",
+                "The matches, the id first, then newest first; whether an "
+                "index searched every job, else how many were read.",
                 {
                     "jobs": GenericAlias(list, JobSummary),
+                    "indexed": bool,
                     "scanned": int,
                     "scan_limit": int,
                     "exhausted": bool,

@@ -13,13 +13,14 @@ from dataqueue import _transitions as t
 from dataqueue._commands import (
     MINUTE_STATS_KEPT,
     HeartbeatAnswer,
+    JobFilter,
     NewWorker,
     WorkerBeat,
 )
 from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.memory.codec import copy_worker
 from dataqueue.backends.memory.tables import Tables
-from dataqueue.models import HeldCounts, JobStatus, MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, JobRecord, JobStatus, MinuteStats, WorkerInfo
 
 T = TypeVar("T")
 
@@ -125,6 +126,11 @@ class AdminOperations:
                 if since <= key[0] <= until
             ]
         )
+
+    async def find_in_payloads(
+        self, text: str, where: JobFilter, limit: int
+    ) -> list[JobRecord] | None:
+        return None  # no index of the payloads' text: the caller reads the jobs
 
     async def held_counts(self, limit: int) -> HeldCounts:
         def count(tables: Tables) -> HeldCounts:

@@ -1,31 +1,70 @@
 """What operators and their tools use, apart from the jobs' life: the
 worker registry, the per-minute stats workers report, deleting finished
-jobs by id."""
+jobs by id, the held jobs' counts, the payload search."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
+
+import psycopg
 
 from dataqueue._commands import (
     MINUTE_STATS_KEPT,
     HeartbeatAnswer,
+    JobFilter,
     NewWorker,
     WorkerBeat,
 )
-from dataqueue.backends._records import held_counts_from_rows
-from dataqueue.backends.postgres.codec import Row, worker_from_row, worker_params
-from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
+from dataqueue.backends._records import held_counts_from_rows, job_from_row
+from dataqueue.backends.postgres.codec import (
+    Row,
+    filter_params,
+    in_utc,
+    worker_from_row,
+    worker_params,
+)
+from dataqueue.models import HeldCounts, JobRecord, MinuteStats, WorkerInfo
+
+# The payload search through the trigram index gives up (and the caller
+# reads the newest jobs instead) after this long.
+SEARCH_TIMEOUT_MS = 3000
+# A trigram index finds nothing shorter than a trigram by its trigrams.
+SEARCH_MIN_CHARS = 3
+
+
+class _SearchTimedOut(Exception):
+    pass
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for LIKE, with its wildcards and escape taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class AdminStatements:
     """The methods of ``WorkerStore``, ``StatsStore`` and ``delete_jobs``,
     over the store's one way of running a statement."""
 
+    _schema: str
+    _queries: dict[str, bytes]
+
     @abstractmethod
     async def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Row]: ...
+
+    @abstractmethod
+    def _cursor(
+        self,
+        what: str,
+        *,
+        transaction: bool = False,
+        pipeline: bool = False,
+        raw: bool = False,
+    ) -> AbstractAsyncContextManager[psycopg.AsyncCursor[Row]]: ...
 
     async def delete_jobs(self, job_ids: Sequence[int]) -> list[int]:
         rows = await self._fetch("delete_jobs", {"ids": list(job_ids)})
@@ -90,3 +129,25 @@ class AdminStatements:
         counted = [(row["job_type"], row["reason"], row["n"]) for row in rows]
         read = sum(n for *_, n in counted)
         return held_counts_from_rows(counted, complete=read < limit)
+
+    async def find_in_payloads(
+        self, text: str, where: JobFilter, limit: int
+    ) -> list[JobRecord] | None:
+        if len(text) < SEARCH_MIN_CHARS:
+            return None
+        rows = await self._fetch("find_in_payloads.indexed", {"schema": self._schema})
+        if not rows[0]["indexed"]:
+            return None
+        params = {**filter_params(where), "pattern": like_pattern(text), "limit": limit}
+        try:
+            async with self._cursor("find_in_payloads", transaction=True) as cur:
+                timeout = {"timeout": str(SEARCH_TIMEOUT_MS)}
+                await cur.execute(self._queries["find_in_payloads.timeout"], timeout)
+                try:
+                    await cur.execute(self._queries["find_in_payloads"], params)
+                except psycopg.errors.QueryCanceled:
+                    raise _SearchTimedOut from None
+                found = await cur.fetchall()
+        except _SearchTimedOut:
+            return None
+        return [job_from_row(in_utc(row)) for row in found]

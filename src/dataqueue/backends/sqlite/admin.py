@@ -11,6 +11,7 @@ from datetime import datetime
 from dataqueue._commands import (
     MINUTE_STATS_KEPT,
     HeartbeatAnswer,
+    JobFilter,
     NewWorker,
     WorkerBeat,
 )
@@ -22,7 +23,7 @@ from dataqueue.backends.sqlite.codec import (
     to_micros,
 )
 from dataqueue.backends.sqlite.connection import SQL, Connection
-from dataqueue.models import HeldCounts, MinuteStats, WorkerInfo
+from dataqueue.models import HeldCounts, JobRecord, MinuteStats, WorkerInfo
 
 
 class AdminStatements:
@@ -138,6 +139,11 @@ class AdminStatements:
             MinuteStats(**{**dict(row), "minute": from_micros(row["minute"])})
             for row in rows
         ]
+
+    async def find_in_payloads(
+        self, text: str, where: JobFilter, limit: int
+    ) -> list[JobRecord] | None:
+        return None  # no index of the payloads' text: the caller reads the jobs
 
     async def held_counts(self, limit: int) -> HeldCounts:
         rows = await self._db.read("held_counts", SQL["held_counts"], {"limit": limit})

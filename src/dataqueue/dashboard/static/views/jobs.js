@@ -413,9 +413,11 @@ export function mountJobs(main, { query, app }) {
       h("span", {
         class: "pager-info",
         id: "search-note",
-        text:
-          `${found.jobs.length.toLocaleString()} found among the newest ${found.scanned.toLocaleString()} jobs` +
-          (found.exhausted ? " (every job searched)" : ` (a search reads at most ${found.scan_limit.toLocaleString()})`),
+        dataset: { indexed: found.indexed ? "yes" : "no" },
+        text: found.indexed
+          ? `${found.jobs.length.toLocaleString()} found (every job searched, through the payload index)`
+          : `${found.jobs.length.toLocaleString()} found among the newest ${found.scanned.toLocaleString()} jobs` +
+            (found.exhausted ? " (every job searched)" : ` (a search reads at most ${found.scan_limit.toLocaleString()})`),
       }),
     );
   }
