@@ -3,6 +3,8 @@
 Thousands of common jobs and a few rare ones; PostgreSQL's own plans
 (EXPLAIN, after ANALYZE) for the rare filters must use the indexes of
 0008_filter_indexes (or another) and never scan the table.
+
+The claim, prepared once per connection, is not planned again on every call.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pg_helpers import NOW, MakeBackend, job
+from pg_helpers import NOW, MakeBackend, claim, job
 from psycopg import sql
 from tests.conftest import PG_URL
 
@@ -45,11 +47,15 @@ async def rare_among_many(make_backend: MakeBackend, schema: str) -> str:
     rare = await backend.add_jobs([job("rare", tags=["rare"])] * RARE, now=NOW)
     for job_id in rare:
         await backend.cancel_job(job_id, now=NOW)
+    await analyze(schema)
+    return schema
+
+
+async def analyze(schema: str) -> None:
     async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
         await conn.execute(
             sql.SQL("VACUUM ANALYZE {}.job_queue").format(sql.Identifier(schema))
         )
-    return schema
 
 
 @pytest.mark.parametrize(("statement", "where"), CASES, ids=[repr(c) for c in CASES])
@@ -71,3 +77,26 @@ async def test_rare_filters_read_an_index(
     assert "Index" in plan, plan
     assert "Seq Scan" not in plan, plan
     assert row is not None and row[0] >= 1
+
+
+@pytest.mark.parametrize("job_types", [None, ("email",), ("email", "sms")])
+async def test_the_claim_keeps_a_generic_plan(
+    make_backend: MakeBackend, schema: str, job_types: tuple[str, ...] | None
+) -> None:
+    # One connection, so every claim reuses its prepared statement; after
+    # PostgreSQL's five custom plans it must settle on the generic one.
+    backend = await make_backend(max_connections=1)
+    for _ in range(3):
+        await backend.add_jobs([job("email")] * 1000, now=NOW)
+    await analyze(schema)
+    for _ in range(12):
+        assert len(await claim(backend, 10, job_types=job_types)) == 10
+    async with backend.get_pool().connection() as conn:
+        cur = await conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%%pending_due%%'"
+        )
+        plans = await cur.fetchall()
+    assert len(plans) == 1, plans
+    generic, custom = plans[0]
+    assert generic > 0 and custom == 5, plans

@@ -67,13 +67,12 @@ from dataqueue.backends.postgres.codec import (
     transition_params,
 )
 from dataqueue.backends.postgres.connection import (
-    CLAIM_FILTERS,
     CONNECT_TIMEOUT,
     POOL_TIMEOUT,
+    ClaimStatements,
     apply_migrations,
     conninfo,
     migrations,
-    native,
     new_pool,
     not_migrated,
     pool_setting,
@@ -179,7 +178,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             )
         )
         self._queries = statements(schema)
-        self._claims = {name: native(self._queries[name]) for name in CLAIM_FILTERS}
+        self._claims = ClaimStatements(self._queries)
         self._migrations = migrations(schema)
         identifier = sql.Identifier(schema)
         self._sequence = f"{identifier.as_string(None)}.job_queue_id_seq"
@@ -600,7 +599,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             and self._gated.get(gate_key(claim), False)
         )
         if not gated:
-            statement = self._claims[name]
+            statement = self._claims[name, params["claim_limit"]]
             async with self._cursor(
                 "settle_and_claim", transaction=letters, raw=True
             ) as cur:
