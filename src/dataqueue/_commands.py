@@ -126,6 +126,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "retry_delay",
     "retry_backoff",
     "retry_delay_max",
+    "dead_letter_job_type",
 )
 
 

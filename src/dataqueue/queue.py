@@ -432,8 +432,9 @@ class JobQueue(AdminMethods, CronSchedules, FlowControl):
         """Change fields of a pending job; does nothing to other jobs.
 
         Editable: payload, priority, max_attempts, run_at, timeout, tags,
-        retry_delay, retry_backoff, retry_delay_max. ``None`` clears
-        ``run_at`` (run now), ``timeout`` and ``tags``.
+        retry_delay, retry_backoff, retry_delay_max, dead_letter_job_type.
+        ``None`` clears ``run_at`` (run now), ``timeout``, ``tags`` and
+        ``dead_letter_job_type``.
         """
         v.check_id(job_id, "edit_job")
         changes = v.job_changes(updates, "edit_job")

@@ -554,3 +554,49 @@ async def test_a_job_retried_by_hand_that_fails_for_good_again_gets_a_new_letter
     )
     events = [e.event_type.value for e in await queue.get_job_events(source)]
     assert events.count("dead_lettered") == 2
+
+
+# -- editing a pending job's dead-letter type (upstream's editJob) -------------
+
+
+async def test_a_pending_job_s_dead_letter_type_can_be_set_changed_and_cleared(
+    queue: dq.JobQueue,
+) -> None:
+    a = await queue.add_job("email", {"n": 1}, max_attempts=1)
+    b = await queue.add_job(
+        "email", {"n": 2}, max_attempts=1, dead_letter_job_type="dl"
+    )
+    await queue.edit_job(a, dead_letter_job_type="dl_edited")
+    await queue.edit_job(b, dead_letter_job_type=None)
+    assert (await get(queue, a)).dead_letter_job_type == "dl_edited"
+    assert (await get(queue, b)).dead_letter_job_type is None
+    edited = (await queue.get_job_events(a))[-1]
+    assert edited.event_type.value == "edited"
+    assert edited.metadata["dead_letter_job_type"] == "dl_edited"
+
+    await queue.create_processor({"email": fail("down")}).start()
+    letter_id = (await get(queue, a)).dead_letter_job_id
+    assert letter_id is not None
+    assert (await get(queue, letter_id)).job_type == "dl_edited"
+    assert (await get(queue, b)).dead_letter_job_id is None
+
+
+async def test_edit_all_pending_jobs_sets_a_dead_letter_type_on_pending_jobs_only(
+    queue: dq.JobQueue,
+) -> None:
+    done = await queue.add_job("other", {})
+    await queue.create_processor({"other": lambda p: None}).start()
+    ids = await queue.add_jobs([dq.JobSpec("email", {"n": n}) for n in range(2)])
+    assert await queue.edit_all_pending_jobs(dead_letter_job_type="dl") == 2
+    assert [(await get(queue, i)).dead_letter_job_type for i in ids] == ["dl", "dl"]
+    assert (await get(queue, done)).dead_letter_job_type is None
+
+
+@pytest.mark.parametrize("bad", ["", 7, "x" * 300])
+async def test_a_bad_dead_letter_type_is_refused_at_edit(
+    queue: dq.JobQueue, bad: object
+) -> None:
+    job_id = await queue.add_job("email", {}, dead_letter_job_type="dl")
+    with pytest.raises((TypeError, ValueError), match="dead_letter_job_type"):
+        await queue.edit_job(job_id, dead_letter_job_type=bad)
+    assert (await get(queue, job_id)).dead_letter_job_type == "dl"

@@ -314,6 +314,8 @@ def job_changes(updates: Mapping[str, Any], where: str) -> JobChanges:
         value: Any
         if name == "run_at":
             value = None if raw is None else check_run_at(raw, where)
+        elif name == "dead_letter_job_type":
+            value = dead_letter_type(raw, where)
         else:
             value = job_option(name, raw, where)
         values[name] = value

@@ -4,8 +4,9 @@
 -- "leave alone" differ; run_at NULL means now.
 -- The filter's parameters (get_jobs.filter), and status (NULL: any).
 -- Also: job_id, statuses (the ones an edit starts from: pending), now,
--- metadata (the event's JSON text), and set_<f> plus new_<f> for payload, priority, max_attempts, run_at, timeout, tags, retry_delay,
--- retry_backoff, retry_delay_max. Returns how many jobs changed.
+-- metadata (the event's JSON text), and set_<f> plus new_<f> for payload,
+-- priority, max_attempts, run_at, timeout, tags, retry_delay, retry_backoff,
+-- retry_delay_max, dead_letter_job_type. Returns how many jobs changed.
 WITH edited AS (
     UPDATE {schema}.job_queue AS j
     SET payload = CASE WHEN %(set_payload)s::boolean
@@ -27,6 +28,8 @@ WITH edited AS (
             THEN %(new_retry_backoff)s::boolean ELSE j.retry_backoff END,
         retry_delay_max = CASE WHEN %(set_retry_delay_max)s::boolean
             THEN %(new_retry_delay_max)s::double precision ELSE j.retry_delay_max END,
+        dead_letter_job_type = CASE WHEN %(set_dead_letter_job_type)s::boolean
+            THEN %(new_dead_letter_job_type)s::text ELSE j.dead_letter_job_type END,
         updated_at = %(now)s::timestamptz
     WHERE j.status = ANY (%(statuses)s::text[])
     AND (%(job_id)s::bigint IS NULL OR j.id = %(job_id)s::bigint)

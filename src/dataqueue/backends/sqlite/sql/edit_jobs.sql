@@ -5,6 +5,7 @@
 -- :set_max_attempts :max_attempts :set_run_at :run_at :set_timeout :timeout
 -- :set_tags :tags (JSON list) :set_retry_delay :retry_delay
 -- :set_retry_backoff :retry_backoff :set_retry_delay_max :retry_delay_max
+-- :set_dead_letter_job_type :dead_letter_job_type
 UPDATE job_queue
 SET payload = CASE WHEN :set_payload THEN :payload ELSE payload END,
     priority = CASE WHEN :set_priority THEN :priority ELSE priority END,
@@ -18,6 +19,10 @@ SET payload = CASE WHEN :set_payload THEN :payload ELSE payload END,
     END,
     retry_delay_max = CASE
         WHEN :set_retry_delay_max THEN :retry_delay_max ELSE retry_delay_max
+    END,
+    dead_letter_job_type = CASE
+        WHEN :set_dead_letter_job_type THEN :dead_letter_job_type
+        ELSE dead_letter_job_type
     END,
     updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'pending'
