@@ -4,15 +4,22 @@ jobs, and claims that never share a job."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 from redis_helpers import NOW, claim, done, failed, new_job, settle
 from tests.conftest import REDIS_URL
 
-from dataqueue._commands import BrokenJob, ClaimRequest, Lease
+from dataqueue._commands import BrokenJob, ClaimRequest, JobFilter, Lease
 from dataqueue.backends.redis import RedisBackend, keys
+from dataqueue.backends.redis.codec import as_text, micros_text
+from dataqueue.backends.redis.exchange import (
+    HELD_JOB_EVENTS,
+    failure_args,
+    lost_worker_letters,
+)
 from dataqueue.models import FailureReason, JobRecord, JobStatus
 
 MakeBackend = Callable[..., Awaitable[RedisBackend]]
@@ -281,3 +288,77 @@ async def test_a_large_backlog_falls_due_a_slice_per_claim(
         assert len(jobs) == 500
     finally:
         await client.aclose()
+
+
+async def reclaim_call(
+    backend: RedisBackend, letters: str, at: datetime
+) -> tuple[list[int], list[dict[str, str]]]:
+    """One call of reclaim_stuck_jobs.lua with ``letters`` (threshold 60 s):
+    the jobs it reclaimed and those it left for their letters."""
+    threshold = 60_000_000
+    lost = FailureReason.WORKER_LOST
+    ids, wanting = await backend._scripts.run(
+        "reclaim_stuck_jobs",
+        micros_text(at),
+        threshold,
+        int(micros_text(at)) - threshold,
+        *failure_args("worker died", lost, None, at),
+        lost.value,
+        "fail",
+        HELD_JOB_EVENTS,
+        letters,
+    )
+    return [int(i) for i in ids], json.loads(as_text(wanting))
+
+
+async def test_a_lost_job_s_letter_is_written_only_under_the_lease_it_was_read_under(
+    backend: RedisBackend,
+) -> None:
+    [job_id] = await backend.add_jobs(
+        [new_job(max_attempts=1, dead_letter_job_type="dl")], now=NOW
+    )
+    token, _ = await claim(backend)
+    at = NOW + 2 * MINUTE
+    # The first call leaves the job as it is and hands its hash back.
+    reclaimed, [wanted] = await reclaim_call(backend, "{}", at)
+    assert reclaimed == [] and int(wanted["id"]) == job_id
+    assert wanted["lease_token"] == token
+    assert (await job(backend, job_id)).status is JobStatus.PROCESSING
+    # A letter built under another lease is not used: the job is left again.
+    letters = json.loads(lost_worker_letters(json.dumps([wanted]), "worker died", at))
+    stale = json.dumps({str(job_id): ["another-token", *letters[str(job_id)][1:]]})
+    reclaimed, [again] = await reclaim_call(backend, stale, at)
+    assert reclaimed == [] and int(again["id"]) == job_id
+    assert (await job(backend, job_id)).status is JobStatus.PROCESSING
+    # Under its own lease, the failure and the letter are written together.
+    reclaimed, left = await reclaim_call(backend, json.dumps(letters), at)
+    assert (reclaimed, left) == ([job_id], [])
+    record = await job(backend, job_id)
+    assert record.status is JobStatus.FAILED and record.dead_letter_job_id is not None
+    letter = await job(backend, record.dead_letter_job_id)
+    assert letter.payload["failure"]["reason"] == "worker_lost"  # type: ignore[index,call-overload]
+    assert await event_types(backend, job_id) == [
+        "added",
+        "processing",
+        "failed",
+        "dead_lettered",
+    ]
+
+
+async def test_a_lost_job_whose_hash_will_not_decode_fails_with_no_letter(
+    backend: RedisBackend,
+) -> None:
+    [job_id] = await backend.add_jobs(
+        [new_job(max_attempts=1, dead_letter_job_type="dl")], now=NOW
+    )
+    await claim(backend)
+    at = NOW + 2 * MINUTE
+    _, [wanted] = await reclaim_call(backend, "{}", at)
+    wanted["payload"] = "{not json"
+    letters = lost_worker_letters(json.dumps([wanted]), "worker died", at)
+    assert json.loads(letters)[str(job_id)][1:] == ["", ""]
+    reclaimed, left = await reclaim_call(backend, letters, at)
+    assert (reclaimed, left) == ([job_id], [])
+    record = await job(backend, job_id)
+    assert (record.status, record.dead_letter_job_id) == (JobStatus.FAILED, None)
+    assert [j.id for j in await backend.get_jobs(JobFilter(), 10, 0)] == [job_id]
