@@ -73,9 +73,10 @@ async def test_nothing_listening_is_unavailable_not_refused() -> None:
 
 
 async def terminate(application: str, query_like: str = "%") -> int:
+    """Ends the matching backends and waits (up to 5 s) until they are gone."""
     return int(
         await scalar(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
             f"WHERE application_name = '{application}' AND query LIKE '{query_like}'"
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import select
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -208,6 +209,25 @@ def migrations(schema: str) -> dict[int, tuple[str, sql.Composed]]:
     }
 
 
+async def check_if_disturbed(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The pool's check of a connection it lends: a round trip only when the
+    server sent something while the connection sat idle. A server dropping
+    a connection says why and hangs up, so a dropped one is found out here,
+    not by the statement that borrows it, and a healthy one costs nothing (a
+    round trip on every loan was a second round trip per statement). A
+    connection dropped while it is being lent fails its statement, as any
+    statement in flight at a drop does."""
+    fd = conn.fileno()
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        disturbed = bool(poller.poll(0))
+    else:  # Windows
+        disturbed = bool(select.select([fd], [], [], 0)[0])
+    if disturbed:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def new_pool(
     conninfo: str, max_connections: int, schema: str
 ) -> AsyncConnectionPool[Any]:
@@ -217,10 +237,7 @@ def new_pool(
         min_size=1,
         max_size=max(1, max_connections),
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
-        # A connection the server dropped while idle is found out here, not
-        # by the statement that borrows it. (Looking at the socket instead of
-        # a round trip races with a termination in flight.)
-        check=AsyncConnectionPool.check_connection,
+        check=check_if_disturbed,
         timeout=POOL_TIMEOUT,
         open=False,
         name=f"dataqueue-{schema}",
