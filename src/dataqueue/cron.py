@@ -26,8 +26,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
-
 ALIASES: dict[str, str] = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -101,6 +99,10 @@ def normalize_expression(expression: Any, where: str) -> str:
             "(minute hour day-of-month month day-of-week) or be one of "
             f"{', '.join(ALIASES)}"
         )
+    # cronsim is imported where it is used: a worker whose queue has no
+    # schedules never loads it (and it weighs in a worker's memory).
+    from cronsim import CronSim, CronSimError
+
     try:
         next(CronSim(text, _PROBE))
     except CronSimError as error:
@@ -166,6 +168,8 @@ def next_run_after(expression: str, tz: ZoneInfo, after: datetime) -> datetime:
     Raises:
         ValueError: the expression never fires again.
     """
+    from cronsim import CronSim
+
     after = after.astimezone(UTC)
     try:
         # Wall times at or before `after`'s own map to instants not after it;
@@ -232,6 +236,8 @@ def latest_run_at_or_before(
     moment = moment.astimezone(UTC)
     # Reverse iteration starts strictly before its start: one minute on.
     start = _wall(moment, tz).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    from cronsim import CronSim
+
     try:
         for wall in CronSim(expression, start, reverse=True):
             instant = resolve_wall_time(wall, tz)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
@@ -111,6 +110,8 @@ class SyncJobQueue:
     def _caller_thread_db(self, db: Any) -> Callable[..., Sequence[int]] | None:
         """The store's insert that runs on the caller's own ``sqlite3``
         connection, which belongs to the caller's thread; None otherwise."""
+        import sqlite3  # here: a queue on another store never loads it
+
         if not isinstance(db, sqlite3.Connection):
             return None
         add: Callable[..., Sequence[int]] | None = getattr(
