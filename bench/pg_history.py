@@ -18,11 +18,16 @@ per-type stats. Each read's figure is the median of ``--rounds`` rounds of
 full schema read in turns. One more row reads the events of the empty
 schema's pending jobs, which have none, against those of the full schema's
 finished jobs: the comparison this script made before, kept for reference.
-Cleanup: ``cleanup_old_job_events`` with the cutoff at the end of the
-oldest day (one partition drop, or the batched delete of that day's events
-on the plain layout). Then one processor works through ``--process`` no-op
-jobs on the empty schema (the partitioned layout's counting triggers are
-paid on every write). Every schema is dropped at the end.
+Then one processor works through ``--process`` no-op jobs on the empty
+schema (the partitioned layout's counting triggers are paid on every
+write). Cleanup, on the full schema, of the two oldest days: the oldest in
+the supervisor's order, ``cleanup_old_jobs`` (its finished jobs, deleted in
+batches with their events) then ``cleanup_old_job_events``; the next day
+the other way round, its events first (one partition drop on the
+partitioned layout, batched deletes on the plain one), then its jobs; last,
+the events of the third day with the cutoff at its noon, as a supervisor's
+pass at noon would.
+Every schema is dropped at the end.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
 from typing import Any
@@ -177,6 +183,50 @@ async def job_sample(schema: str, status: str) -> list[int]:
     return random.sample(ids, min(SAMPLE_JOBS, len(ids)))
 
 
+# The cleanups, in the order run: (what is cleaned up, the cutoff in days
+# from the start of the oldest day, cleanup_old_jobs or
+# cleanup_old_job_events). The last is a supervisor's pass at noon, whose
+# cutoff falls in the middle of a day.
+CLEANUPS = (
+    ("day 1, jobs with their events", 1, "jobs"),
+    ("day 1, then its events", 1, "events"),
+    ("day 2, events first", 2, "events"),
+    ("day 2, then its jobs", 2, "jobs"),
+    ("day 3 until noon, events", 2.5, "events"),
+)
+
+
+@dataclass
+class Sitting:
+    """One layout's figures: read medians (empty, full) in ms, the fill's
+    seconds, each cleanup's seconds and rows, processing in jobs/s."""
+
+    medians: dict[str, tuple[float, float]]
+    filled: float
+    cleanups: dict[str, tuple[float, int]]
+    throughput: float
+
+
+async def clean_up(backend: Any, days: int) -> dict[str, tuple[float, int]]:
+    """Seconds and rows (jobs or events) of each of CLEANUPS, run on the
+    full schema's store."""
+    first = datetime.combine(
+        datetime.now(UTC).date() - timedelta(days=days), day_start(), tzinfo=UTC
+    )
+    figures = {}
+    for name, day, what in CLEANUPS:
+        cutoff = first + timedelta(days=day)
+        call = (
+            backend.cleanup_old_jobs
+            if what == "jobs"
+            else backend.cleanup_old_job_events
+        )
+        started = time.perf_counter()
+        removed = await call(cutoff, 1000)
+        figures[name] = (time.perf_counter() - started, removed)
+    return figures
+
+
 async def layout(
     events: int,
     days: int,
@@ -184,12 +234,10 @@ async def layout(
     reps: int,
     rounds: int,
     jobs_to_process: int,
-) -> tuple[dict[str, tuple[float, float]], float, float, int, float]:
-    """Read medians (empty, full) in ms, the fill's seconds, the seconds of
-    the oldest day's cleanup and the events it removed, and the jobs per
-    second of a processor on the empty schema. Reads alternate
-    between the empty and the full schema, round by round, so that a change
-    in the machine's load falls on both."""
+) -> Sitting:
+    """One layout's figures. Reads alternate between the empty and the full
+    schema, round by round, so that a change in the machine's load falls on
+    both."""
     schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     queues = [dq.connect(PG_URL, schema=schema) for schema in schemas]
     try:
@@ -211,13 +259,8 @@ async def layout(
             for name in times[0]
         }
         throughput = await process(queues[0], jobs_to_process)
-        oldest_end = datetime.combine(
-            datetime.now(UTC).date() - timedelta(days=days - 1), day_start(), tzinfo=UTC
-        )
-        started = time.perf_counter()
-        removed = await queues[1].backend.cleanup_old_job_events(oldest_end, 1000)
-        cleanup = time.perf_counter() - started
-        return medians, filled, cleanup, removed, throughput
+        cleanups = await clean_up(queues[1].backend, days)
+        return Sitting(medians, filled, cleanups, throughput)
     finally:
         for queue in queues:
             await queue.close()
@@ -243,10 +286,10 @@ async def main() -> None:
     )
     print("| layout | read | empty | full | full / empty |")
     print("| --- | --- | ---: | ---: | ---: |")
-    cleanups = []
+    sittings = {}
     for partitioned in (False, True):
         name = "partitioned" if partitioned else "plain"
-        medians, filled, cleanup, removed, throughput = await layout(
+        sitting = await layout(
             options.events,
             options.days,
             partitioned,
@@ -254,22 +297,22 @@ async def main() -> None:
             options.rounds,
             options.process,
         )
-        for read, (empty, full) in medians.items():
+        for read, (empty, full) in sitting.medians.items():
             print(
                 f"| {name} | {read} | {empty:.2f} | {full:.2f} | {full / empty:.2f} |"
             )
-        cleanups.append((name, filled, cleanup, removed, throughput))
+        sittings[name] = sitting
     print()
-    print(
-        "| layout | fill (s) | cleanup of the oldest day (s) | events removed "
-        "| processing (jobs/s) |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, filled, cleanup, removed, throughput in cleanups:
-        print(
-            f"| {name} | {filled:.0f} | {cleanup:.2f} | {removed:,} "
-            f"| {throughput:,.0f} |"
-        )
+    print("| layout | fill (s) | processing (jobs/s) |")
+    print("| --- | ---: | ---: |")
+    for name, sitting in sittings.items():
+        print(f"| {name} | {sitting.filled:.0f} | {sitting.throughput:,.0f} |")
+    print()
+    print("| layout | cleanup | seconds | jobs or events removed |")
+    print("| --- | --- | ---: | ---: |")
+    for name, sitting in sittings.items():
+        for cleanup, (seconds, removed) in sitting.cleanups.items():
+            print(f"| {name} | {cleanup} | {seconds:.2f} | {removed:,} |")
 
 
 if __name__ == "__main__":
