@@ -3,6 +3,9 @@
 -- their events (no foreign key does it: job_events has none, so that
 -- writing an event never checks and locks its job); their idempotency keys
 -- are freed.
+-- The events go by an array of the deleted ids, not by a join with them: on
+-- the partitioned layout a join's plan could hash every event of every
+-- partition for each batch.
 -- Parameters: before, batch_size. Returns how many jobs were deleted.
 WITH doomed AS (
     SELECT id
@@ -21,7 +24,6 @@ deleted AS (
 ),
 forgotten AS (
     DELETE FROM {schema}.job_events AS e
-    USING deleted
-    WHERE e.job_id = deleted.id
+    WHERE e.job_id = ANY(ARRAY(SELECT id FROM deleted))
 )
 SELECT count(*) AS n FROM deleted
