@@ -102,6 +102,28 @@ async def test_cleanup_drops_whole_days_and_deletes_the_rest(
     assert await rows_in(schema, "job_events") == 1
 
 
+async def test_the_day_the_cutoff_falls_in_waits_for_its_drop(schema: str) -> None:
+    today = datetime.now(UTC).date()
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    clock = FakeClock(midnight - timedelta(days=400))
+    async with dq.connect(PG_URL, schema=schema, clock=clock) as queue:
+        await queue.migrate(partitioned=True)
+        ancient = await queue.add_job("t", {})  # no partition: the default one
+        clock.advance(timedelta(days=400, seconds=1))
+        recent = await queue.add_job("t", {})  # today's partition
+        noon = midnight + timedelta(hours=12)
+        # A supervisor's run at noon: today has not ended before its cutoff,
+        # so today's event waits; the default partition's goes row by row.
+        assert await queue.backend.cleanup_old_job_events(noon, 1000) == 1
+        assert await queue.get_job_events(ancient) == []
+        assert [e.event_type for e in await queue.get_job_events(recent)] == ["added"]
+        assert day_name(today) in await partitions(schema)
+        tomorrow = midnight + timedelta(days=1)
+        assert await queue.backend.cleanup_old_job_events(tomorrow, 1000) == 1
+        assert await queue.get_job_events(recent) == []
+    assert day_name(today) not in await partitions(schema)
+
+
 async def test_only_postgresql_has_the_partitioned_layout(tmp_path: Path) -> None:
     async with dq.connect(f"sqlite:///{tmp_path / 'q.db'}") as queue:
         with pytest.raises(dq.BackendError, match="PostgreSQL's, not sqlite's"):

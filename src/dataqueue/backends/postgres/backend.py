@@ -435,12 +435,13 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
         return deleted
 
     async def cleanup_old_job_events(self, before: datetime, batch_size: int) -> int:
-        # Whole days go with their partition; the rest (the default
-        # partition, the day the cutoff falls in) row by row.
+        # On the partitioned layout whole days go with their partition and
+        # only the default partition row by row; the day the cutoff falls in
+        # waits for its drop.
         dropped = await self._history.drop_event_partitions(before)
-        return dropped + await self._delete_in_batches(
-            "cleanup_old_job_events", before, batch_size
-        )
+        rows = "cleanup_old_job_events" + ("" if dropped is None else ".default")
+        deleted = await self._delete_in_batches(rows, before, batch_size)
+        return (dropped or 0) + deleted
 
     async def partition_history(self) -> None:
         async with self._cursor("migrate", transaction=True) as cur:

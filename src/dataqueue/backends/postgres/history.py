@@ -43,13 +43,13 @@ class HistoryLayout:
         """partition_history has just set the layout up."""
         self._counted = True
 
-    async def drop_event_partitions(self, before: datetime) -> int:
+    async def drop_event_partitions(self, before: datetime) -> int | None:
         """Drop the daily event partitions that end by ``before`` (and make
-        the coming days' ones); how many events went. Nothing without the
+        the coming days' ones); how many events went. None without the
         layout."""
         [layout] = await self._fetch("partition_history.layout", {})
         if not layout["partitioned"]:
-            return 0
+            return None
         params = {"before": before, "days_ahead": PARTITION_DAYS_AHEAD}
         [dropped] = await self._fetch("cleanup_old_job_events.partitions", params)
         return int(dropped["n"])
