@@ -14,10 +14,11 @@ read returns the same rows on both sides and the ratio measures the
 history, not the size of the answer. Reads go through the public API: a
 job, its events, the first page of the job list, the per-status counts, the
 per-type stats. Each read's figure is the median of ``--rounds`` rounds of
-``--reps`` calls on 20 finished jobs picked at random, the empty and the
-full schema read in turns. One more row reads the events of the empty
-schema's pending jobs, which have none, against those of the full schema's
-finished jobs: the comparison this script made before, kept for reference.
+``--reps`` calls on 20 finished jobs picked at random, alternating between
+the empty and the full schema call by call. One more row reads the events
+of the empty schema's pending jobs, which have none, against those of the
+full schema's finished jobs: the comparison this script made before, kept
+for reference.
 Then one processor works through ``--process`` no-op jobs on the empty
 schema (the partitioned layout's counting triggers are paid on every
 write). Cleanup, on the full schema, of the two oldest days: the oldest in
@@ -130,33 +131,41 @@ async def fill(schema: str, events: int, days: int, partitioned: bool) -> float:
     return time.perf_counter() - started
 
 
-async def timed(call: Callable[[], Awaitable[Any]], reps: int) -> list[float]:
-    """Milliseconds of each of ``reps`` calls."""
-    times = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        await call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+# Each read: its name, the call on a queue and a job, and whether the empty
+# schema's side reads the jobs without events.
+READS: tuple[tuple[str, Callable[[dq.JobQueue, int], Awaitable[Any]], bool], ...] = (
+    ("get_job", lambda queue, job: queue.get_job(job), False),
+    ("get_job_events", lambda queue, job: queue.get_job_events(job), False),
+    ("get_jobs (first 50)", lambda queue, job: queue.get_jobs(limit=50), False),
+    ("count_jobs", lambda queue, job: queue.count_jobs(), False),
+    ("get_queue_stats", lambda queue, job: queue.get_queue_stats(), False),
+    (
+        "get_job_events (empty: no events)",
+        lambda queue, job: queue.get_job_events(job),
+        True,
+    ),
+)
 
 
 async def reads(
-    queue: dq.JobQueue, sample: list[int], bare: list[int], reps: int
-) -> dict[str, list[float]]:
-    """Milliseconds of each read; ``bare``: the jobs whose events the last
-    row reads (on the empty schema, pending jobs without events)."""
-    picks = iter(sample * reps)
-    bare_picks = iter(bare * reps)
-    return {
-        "get_job": await timed(lambda: queue.get_job(next(picks)), reps),
-        "get_job_events": await timed(lambda: queue.get_job_events(next(picks)), reps),
-        "get_jobs (first 50)": await timed(lambda: queue.get_jobs(limit=50), reps),
-        "count_jobs": await timed(queue.count_jobs, reps),
-        "get_queue_stats": await timed(queue.get_queue_stats, reps),
-        "get_job_events (empty: no events)": await timed(
-            lambda: queue.get_job_events(next(bare_picks)), reps
-        ),
-    }
+    queues: list[dq.JobQueue],
+    samples: list[list[int]],
+    bare: list[list[int]],
+    reps: int,
+    times: list[dict[str, list[float]]],
+) -> None:
+    """Add to ``times`` the milliseconds of ``reps`` calls of each read on
+    each schema, alternating between the empty and the full schema call by
+    call, so that a change in the machine's load falls on both."""
+    for name, read, without_events in READS:
+        jobs = bare if without_events else samples
+        for n in range(reps):
+            for which in (0, 1):
+                job = jobs[which][n % len(jobs[which])]
+                started = time.perf_counter()
+                await read(queues[which], job)
+                elapsed = (time.perf_counter() - started) * 1000
+                times[which].setdefault(name, []).append(elapsed)
 
 
 async def process(queue: dq.JobQueue, jobs: int) -> float:
@@ -235,9 +244,7 @@ async def layout(
     rounds: int,
     jobs_to_process: int,
 ) -> Sitting:
-    """One layout's figures. Reads alternate between the empty and the full
-    schema, round by round, so that a change in the machine's load falls on
-    both."""
+    """One layout's figures."""
     schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     queues = [dq.connect(PG_URL, schema=schema) for schema in schemas]
     try:
@@ -249,11 +256,7 @@ async def layout(
         bare = [await job_sample(schemas[0], "pending"), samples[1]]
         times: list[dict[str, list[float]]] = [{}, {}]
         for _ in range(rounds):
-            for which in (0, 1):
-                for name, values in (
-                    await reads(queues[which], samples[which], bare[which], reps)
-                ).items():
-                    times[which].setdefault(name, []).extend(values)
+            await reads(queues, samples, bare, reps, times)
         medians = {
             name: (statistics.median(times[0][name]), statistics.median(times[1][name]))
             for name in times[0]
