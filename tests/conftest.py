@@ -43,6 +43,7 @@ CLUSTER_MODULES = frozenset(
     f"tests/conformance/test_{name}.py"
     for name in (
         "adding",
+        "audit",
         "changing",
         "cron",
         "dead_letters",
@@ -68,6 +69,7 @@ PARTITIONED_MODULES = frozenset(
     f"tests/conformance/test_{name}.py"
     for name in (
         "adding",
+        "audit",
         "dead_letters",
         "events",
         "limits",

@@ -369,6 +369,25 @@ class MinuteStats:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordedAction:
+    """One action an operator took that changed no job's own log (pausing a
+    job type, quieting a worker...), as ``queue.record_action`` stored it;
+    ``queue.get_actions()`` reads them back, newest first.
+
+    Attributes:
+        at: When it was recorded (UTC, by the queue's clock).
+        who: Who did it (the dashboard stores its auth identity).
+        action: What was done (``"pause"``, ``"quiet_worker"``...).
+        details: What it was done to, as JSON (``{"job_type": "email"}``).
+    """
+
+    at: datetime
+    who: str
+    action: str
+    details: dict[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
 class JobTypeStats:
     """One job type's numbers at one moment (``queue.get_queue_stats()``).
 

@@ -15,6 +15,7 @@ from dataqueue.models import (
     JobSearch,
     JobStatus,
     MinuteStats,
+    RecordedAction,
     WorkerInfo,
 )
 from dataqueue.types import Duration
@@ -33,6 +34,12 @@ SEARCH_SCAN = 2000
 SEARCH_PAGE = 500
 SEARCH_MAX_CHARS = 200
 SEARCH_LIMIT_MAX = 500
+ACTIONS_KEPT = 10_000
+"""How many recorded actions a store keeps: the newest; each
+``record_action`` forgets the older ones."""
+ACTIONS_READ_MAX = 1000
+"""Most actions one ``get_actions`` call reads."""
+ACTION_DETAILS_MAX_BYTES = 65_536
 
 
 class AdminMethods:
@@ -172,6 +179,47 @@ class AdminMethods:
         if not ids:
             return []
         return await (await self._store()).delete_jobs(sorted(set(ids)))
+
+    async def record_action(
+        self, who: str, action: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """Store that ``who`` did ``action`` (with ``details``, a JSON
+        object of at most 64 KiB) now, for ``get_actions`` to read back: an
+        audit trail of what operators did that no job's events hold (the
+        dashboard records each of its actions so). The store keeps the
+        newest ``ACTIONS_KEPT`` (10,000) and forgets older ones as it writes.
+
+        Example:
+            ``await queue.record_action("alice", "pause", {"job_type": "email"})``
+        """
+        where = "record_action"
+        who = v.check_name(who, where, "who")
+        action = v.check_name(action, where, "action")
+        if details is None:
+            details = {}
+        if not isinstance(details, Mapping):
+            raise TypeError(
+                f"{where}: details must be a dict, got {type(details).__name__}"
+            )
+        checked = v.check_json(
+            dict(details), where, "details", max_bytes=ACTION_DETAILS_MAX_BYTES
+        )
+        assert isinstance(checked, dict)
+        await (await self._store()).record_action(
+            who, action, checked, now=self.clock.now(), keep=ACTIONS_KEPT
+        )
+
+    async def get_actions(self, limit: int = 100) -> list[RecordedAction]:
+        """The newest recorded actions (``record_action``), newest first, at
+        most ``limit`` (1-1000).
+
+        Example:
+            ``[a.action for a in await queue.get_actions(10)]``
+        """
+        limit = v.check_int(
+            limit, "get_actions", "limit", minimum=1, maximum=ACTIONS_READ_MAX
+        )
+        return await (await self._store()).get_actions(limit)
 
 
 def _json_text(payload: Any) -> str:

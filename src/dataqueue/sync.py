@@ -156,6 +156,8 @@ class SyncJobQueue:
     get_held_counts = _blocking(JobQueue.get_held_counts)
     search_jobs = _blocking(JobQueue.search_jobs)
     delete_jobs = _blocking(JobQueue.delete_jobs)
+    record_action = _blocking(JobQueue.record_action)
+    get_actions = _blocking(JobQueue.get_actions)
     get_queue_stats = _blocking(JobQueue.get_queue_stats)
     set_limits = _blocking(JobQueue.set_limits)
     clear_limits = _blocking(JobQueue.clear_limits)

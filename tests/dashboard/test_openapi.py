@@ -95,6 +95,7 @@ def test_record_schemas_are_the_records_fields() -> None:
         ("Flow", dq.FlowRecord),
         ("FlowStep", dq.FlowStep),
         ("Worker", dq.WorkerInfo),
+        ("Activity", dq.RecordedAction),
     ]:
         fields = [field.name for field in dataclasses.fields(record)]
         assert list(schemas[name]["properties"]) == fields, name

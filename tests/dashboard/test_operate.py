@@ -389,3 +389,67 @@ async def test_queues_carry_limits_and_pause_and_resume_per_type_or_all(
     assert (await rows())["all"] is False
     assert (await dash.post("/api/queues/*/pause")).status_code == 404
     assert (await dash.post("/api/queues/%20/pause")).status_code == 400
+
+
+async def test_an_action_is_stored_with_who_did_it_and_listed_as_activity(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    basic = base64.b64encode(b"ann:pw").decode()
+    app = create_app(queue, HANDLERS, auth=("ann", "pw"))
+    async with dashboard_client(app) as ann:
+        ann.http.headers["Authorization"] = f"Basic {basic}"
+        assert (await ann.post("/api/queues/echo/pause")).status_code == 200
+        clock.advance(1)
+        await ann.post("/api/queues/resume")
+        listed = (await ann.get("/api/activity")).json()
+        assert (await ann.get("/api/activity?limit=0")).status_code == 400
+
+    stored = await queue.get_actions()
+    assert [(a.who, a.action, a.details) for a in stored] == [
+        ("ann", "resume", {"job_type": "every type"}),
+        ("ann", "pause", {"job_type": "echo"}),
+    ]
+    assert stored[0].at == clock.now()
+    assert listed["kept"] == 10_000
+    assert [(a["who"], a["action"], a["details"]) for a in listed["actions"]] == [
+        ("ann", "resume", {"job_type": "every type"}),
+        ("ann", "pause", {"job_type": "echo"}),
+    ]
+
+
+async def test_an_action_the_store_cannot_record_is_done_and_logged(
+    queue: dq.JobQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    def named(request: Any) -> bool:
+        request.state.dataqueue_user = "bad\x07name"  # no name holds a BEL
+        return True
+
+    caplog.set_level(logging.INFO, logger="dataqueue.dashboard.audit")
+    async with dashboard_client(create_app(queue, HANDLERS, auth=named)) as client:
+        assert (await client.post("/api/queues/echo/pause")).status_code == 200
+
+    assert {lim.job_type: lim.paused for lim in await queue.get_limits()} == {
+        "echo": True
+    }
+    assert await queue.get_actions() == []
+    [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "could not be stored in the audit trail" in failure.getMessage()
+    assert failure.dataqueue_audit["action"] == "pause"  # type: ignore[attr-defined]
+
+
+async def test_a_large_detail_is_stored_as_its_size(
+    queue: dq.JobQueue, dash: DashboardClient
+) -> None:
+    cron_id = await queue.add_cron_job("nightly", "0 3 * * *", "echo", {"n": 1})
+    payload = {"text": "x" * 5000}
+    edited = await dash.post(f"/api/cron/{cron_id}/edit", {"payload": payload})
+    assert edited.status_code == 200
+    await dash.post(f"/api/cron/{cron_id}/edit", {"priority": 3})
+
+    small, large = await queue.get_actions()
+    assert (small.who, small.action) == ("access-token", "edit_cron")
+    assert small.details == {"cron_id": cron_id, "changes": {"priority": 3}}
+    assert large.details == {
+        "cron_id": cron_id,
+        "changes": "(5025 characters of JSON, in the log record only)",
+    }

@@ -91,6 +91,7 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     MinuteStats,
+    RecordedAction,
     Token,
     WorkerInfo,
 )
@@ -578,6 +579,28 @@ class StatsStore(Protocol):
         jobs were left unread)."""
 
 
+class AuditStore(Protocol):
+    """Actions operators took that changed no job (a job's own changes are
+    in its events): at most ``keep`` of them, the newest."""
+
+    @abstractmethod
+    async def record_action(
+        self,
+        who: str,
+        action: str,
+        details: dict[str, JSONValue],
+        *,
+        now: datetime,
+        keep: int,
+    ) -> None:
+        """Store one action (``at`` is ``now``) and, in the same step, forget
+        all but the newest ``keep`` (``keep`` >= 1)."""
+
+    @abstractmethod
+    async def get_actions(self, limit: int) -> list[RecordedAction]:
+        """The newest ``limit`` actions, newest (last recorded) first."""
+
+
 class Backend(
     JobStore,
     WorkStore,
@@ -587,6 +610,7 @@ class Backend(
     WorkerStore,
     StatsStore,
     LimitStore,
+    AuditStore,
     Protocol,
 ):
     """A store: PostgreSQL, Redis or SQLite."""

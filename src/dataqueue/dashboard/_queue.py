@@ -25,6 +25,7 @@ from dataqueue.models import (
     JobStatus,
     JobTypeStats,
     MinuteStats,
+    RecordedAction,
     Token,
     WorkerInfo,
 )
@@ -193,6 +194,15 @@ class QueueView:
 
     async def resume(self, job_type: str | None) -> None:
         await self._call("resume", job_type)
+
+    async def record_action(
+        self, who: str, action: str, details: Mapping[str, Any]
+    ) -> None:
+        await self._call("record_action", who, action, details)
+
+    async def get_actions(self, limit: int) -> list[RecordedAction]:
+        actions: list[RecordedAction] = await self._call("get_actions", limit)
+        return actions
 
     async def quiet_worker(self, worker_id: str) -> bool:
         quieted: bool = await self._call("quiet_worker", worker_id)

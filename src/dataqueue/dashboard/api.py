@@ -325,7 +325,7 @@ async def _change_job(
     with audit.acting(request):
         changed = await change(job_id)
     if changed:
-        audit.record(request, action, job_id=job_id)
+        await audit.record(dashboard.queue, request, action, job_id=job_id)
         return json_response({"job": await job_or_404(dashboard, job_id)})
     job = await job_or_404(dashboard, job_id)
     raise ApiError(409, f"job {job.id} is {job.status.value}; {refusal}")
@@ -341,7 +341,7 @@ async def process_jobs(
             "them to create_app (or run `dataqueue worker`)",
         )
     processed = await dashboard.queue.process_one_batch()
-    audit.record(request, "process_jobs", processed=processed)
+    await audit.record(dashboard.queue, request, "process_jobs", processed=processed)
     return json_response({"processed": processed})
 
 
@@ -362,7 +362,7 @@ async def complete_token(
             await dashboard.queue.complete_token(token_id, body.get("output"))
     except TokenError as error:
         raise ApiError(409, str(error)) from error
-    audit.record(request, "complete_token", token_id=token_id)
+    await audit.record(dashboard.queue, request, "complete_token", token_id=token_id)
     return json_response({"token": await dashboard.queue.get_token(token_id)})
 
 
@@ -429,7 +429,7 @@ async def pause_cron(
 ) -> Response:
     schedule = await schedule_or_404(dashboard, args["cron_id"])
     await dashboard.queue.pause_cron_job(schedule.id)
-    audit.record(request, "pause_cron", cron_id=schedule.id)
+    await audit.record(dashboard.queue, request, "pause_cron", cron_id=schedule.id)
     schedule = await schedule_or_404(dashboard, schedule.id)
     return json_response({"schedule": with_next_runs(schedule)})
 
@@ -439,7 +439,7 @@ async def resume_cron(
 ) -> Response:
     schedule = await schedule_or_404(dashboard, args["cron_id"])
     await dashboard.queue.resume_cron_job(schedule.id)
-    audit.record(request, "resume_cron", cron_id=schedule.id)
+    await audit.record(dashboard.queue, request, "resume_cron", cron_id=schedule.id)
     schedule = await schedule_or_404(dashboard, schedule.id)
     return json_response({"schedule": with_next_runs(schedule)})
 

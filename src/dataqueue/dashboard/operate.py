@@ -12,6 +12,7 @@ editing a cron schedule, and quieting a worker.
     POST /api/cron/{cron_id}/run         enqueue the schedule's job now
     POST /api/cron/{cron_id}/edit        change the expression, zone...
     POST /api/workers/{worker_id}/quiet  ask a worker to stop taking jobs
+    GET  /api/activity                   the stored actions, newest first
 
 Every POST is recorded by ``audit.record`` with who made it; the jobs it
 changes also record it in their event (``audit.acting``).
@@ -51,6 +52,7 @@ from dataqueue.dashboard.api import (
 )
 from dataqueue.limits import ALL_TYPES, Limits
 from dataqueue.models import JobRecord, JobStatus
+from dataqueue.queue_admin import ACTIONS_KEPT
 
 WINDOWS = {"hour": 3600, "day": 86400}
 # Stats of the queues page: completions and failures of the last hour.
@@ -86,6 +88,18 @@ class MinutePoint:
     failed: int
     first_starts: int
     mean_start_delay_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One action taken on the dashboard (or stored with
+    ``queue.record_action``): when, who did it (the auth identity), what,
+    and what it was done to."""
+
+    at: datetime
+    who: str
+    action: str
+    details: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +158,12 @@ SEARCH_LIMIT = Param(
     "query",
     {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "Most matches to return.",
+)
+ACTIVITY_LIMIT = Param(
+    "limit",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    "Most actions to return.",
 )
 QUEUE_TYPE = Param("job_type", "path", {**NAME, "pattern": "^[^/*]+$"}, "The job type.")
 PAUSED = Answer(
@@ -259,7 +279,9 @@ async def _pausing(
     else:
         await dashboard.queue.resume(job_type)
     action = "pause" if paused else "resume"
-    audit.record(request, action, job_type=job_type or "every type")
+    await audit.record(
+        dashboard.queue, request, action, job_type=job_type or "every type"
+    )
     return json_response({"job_type": job_type, "paused": paused})
 
 
@@ -295,6 +317,20 @@ async def search(
     )
 
 
+async def activity(
+    dashboard: Dashboard, request: Request, args: Mapping[str, Any]
+) -> Response:
+    actions = await dashboard.queue.get_actions(args["limit"])
+    return json_response(
+        {
+            "actions": [
+                Activity(a.at, a.who, a.action, dict(a.details)) for a in actions
+            ],
+            "kept": ACTIONS_KEPT,
+        }
+    )
+
+
 # -- acting -------------------------------------------------------------------
 
 
@@ -323,7 +359,7 @@ async def bulk(
     # them.
     stays = len(ids) if status is None and action != "delete" else unchanged
     if changed:
-        audit.record(request, f"bulk_{action}", job_ids=changed)
+        await audit.record(dashboard.queue, request, f"bulk_{action}", job_ids=changed)
     return json_response(
         BulkResult(action, changed, unchanged, offset + stays, done or not ids)
     )
@@ -381,7 +417,9 @@ async def run_cron(
             retry_delay_max=schedule.retry_delay_max,
             dead_letter_job_type=schedule.dead_letter_job_type,
         )
-    audit.record(request, "run_cron", cron_id=schedule.id, job_id=job_id)
+    await audit.record(
+        dashboard.queue, request, "run_cron", cron_id=schedule.id, job_id=job_id
+    )
     return json_response({"job_id": job_id})
 
 
@@ -395,7 +433,9 @@ async def edit_cron(
         )
     schedule = await schedule_or_404(dashboard, args["cron_id"])
     await dashboard.queue.edit_cron_job(schedule.id, **body)
-    audit.record(request, "edit_cron", cron_id=schedule.id, changes=body)
+    await audit.record(
+        dashboard.queue, request, "edit_cron", cron_id=schedule.id, changes=body
+    )
     schedule = await schedule_or_404(dashboard, schedule.id)
     return json_response({"schedule": with_next_runs(schedule)})
 
@@ -406,7 +446,7 @@ async def quiet_worker(
     worker_id = args["worker_id"]
     if not await dashboard.queue.quiet_worker(worker_id):
         raise ApiError(404, f"there is no worker {worker_id!r}")
-    audit.record(request, "quiet_worker", worker_id=worker_id)
+    await audit.record(dashboard.queue, request, "quiet_worker", worker_id=worker_id)
     return json_response({"worker_id": worker_id, "quiet": True})
 
 
@@ -423,6 +463,23 @@ OPERATE_ENDPOINTS = (
                 200,
                 "Every minute of the window, oldest first.",
                 {"window": str, "minutes": list[MinutePoint]},
+            ),
+            BAD_QUERY,
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/api/activity",
+        activity,
+        "The actions taken on the dashboard (pause, resume, bulk changes, "
+        "cron and worker actions...), with who took them, newest first; the "
+        "store keeps the newest `kept`.",
+        (ACTIVITY_LIMIT,),
+        (
+            Answer(
+                200,
+                "The newest actions, newest first.",
+                {"actions": list[Activity], "kept": int},
             ),
             BAD_QUERY,
         ),

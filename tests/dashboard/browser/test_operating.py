@@ -537,3 +537,26 @@ def test_a_jobs_page_links_the_jobs_it_depends_on(
     expect(link).to_have_text(f"#{first}")
     link.click()
     expect(page.locator("h1")).to_contain_text(f"Job #{first}")
+
+
+def test_the_overview_lists_each_action_and_who_took_it(
+    dashboard: Dashboard, styled_page: tuple[Page, str]
+) -> None:
+    page, _ = styled_page
+    seed(dashboard.queue)
+    page.goto(dashboard.at("/"))
+    expect(page.locator("#overview-activity .empty-title")).to_have_text(
+        "No actions yet"
+    )
+    page.goto(dashboard.at("/queues"))
+    emails = page.locator('tr[data-job-type="send_email"]')
+    emails.locator('[data-action="pause"]').click()
+    expect(emails.locator(".status-paused")).to_have_text("paused")
+
+    page.goto(dashboard.at("/"))
+    rows = page.locator("#overview-activity tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.locator('[data-label="Who"]')).to_have_text("access-token")
+    expect(rows.locator('[data-label="Action"]')).to_have_text("pause")
+    expect(rows.locator('[data-label="Details"]')).to_have_text("job_type: send_email")
+    fits(page)

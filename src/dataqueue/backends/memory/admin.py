@@ -4,10 +4,11 @@ jobs by id."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from dataqueue import _transitions as t
 from dataqueue._commands import (
@@ -20,7 +21,15 @@ from dataqueue._commands import (
 from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.memory.codec import copy_worker
 from dataqueue.backends.memory.tables import Tables
-from dataqueue.models import HeldCounts, JobRecord, JobStatus, MinuteStats, WorkerInfo
+from dataqueue.models import (
+    HeldCounts,
+    JobRecord,
+    JobStatus,
+    MinuteStats,
+    RecordedAction,
+    WorkerInfo,
+)
+from dataqueue.types import JSONValue
 
 T = TypeVar("T")
 
@@ -127,6 +136,30 @@ class AdminOperations:
             ]
         )
 
+    async def record_action(
+        self,
+        who: str,
+        action: str,
+        details: dict[str, JSONValue],
+        *,
+        now: datetime,
+        keep: int,
+    ) -> None:
+        stored = RecordedAction(now, who, action, _copied(details))
+
+        def record(tables: Tables) -> None:
+            tables.actions.append(stored)
+            del tables.actions[:-keep]
+
+        self._atomically(record)
+
+    async def get_actions(self, limit: int) -> list[RecordedAction]:
+        def read(tables: Tables) -> list[RecordedAction]:
+            newest = tables.actions[-limit:][::-1]
+            return [replace(a, details=_copied(a.details)) for a in newest]
+
+        return self._atomically(read)
+
     async def find_in_payloads(
         self, text: str, where: JobFilter, limit: int
     ) -> list[JobRecord] | None:
@@ -160,3 +193,8 @@ def _added(old: MinuteStats, new: MinuteStats) -> MinuteStats:
         first_starts=old.first_starts + new.first_starts,
         start_delay_seconds=old.start_delay_seconds + new.start_delay_seconds,
     )
+
+
+def _copied(details: dict[str, JSONValue]) -> dict[str, JSONValue]:
+    """A deep copy, so neither the caller nor a reader changes what is stored."""
+    return cast(dict[str, JSONValue], json.loads(json.dumps(details)))

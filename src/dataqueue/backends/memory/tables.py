@@ -20,7 +20,7 @@ from dataqueue._transitions import ADD, added_metadata
 from dataqueue.backends.memory.codec import Row, encode_json, new_job_row
 from dataqueue.backends.memory.signals import Signals
 from dataqueue.limits import Bucket, BucketKey, Limits
-from dataqueue.models import EventType, MinuteStats, WorkerInfo
+from dataqueue.models import EventType, MinuteStats, RecordedAction, WorkerInfo
 
 
 @dataclass
@@ -45,6 +45,9 @@ class Tables:
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     minute_stats: dict[tuple[datetime, str], MinuteStats] = field(default_factory=dict)
     """Per (minute, job type), what workers reported."""
+    actions: list[RecordedAction] = field(default_factory=list)
+    """Recorded actions, oldest first (at most the ``keep`` of the last
+    ``record_action``)."""
     limits: dict[str, Limits] = field(default_factory=dict)
     buckets: dict[BucketKey, Bucket] = field(default_factory=dict)
     """The rate limits' token buckets spent so far (absent: full)."""

@@ -4,11 +4,12 @@ jobs by id, the held jobs' counts, the payload search."""
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
@@ -24,10 +25,18 @@ from dataqueue.backends.postgres.codec import (
     Row,
     filter_params,
     in_utc,
+    json_text,
     worker_from_row,
     worker_params,
 )
-from dataqueue.models import HeldCounts, JobRecord, MinuteStats, WorkerInfo
+from dataqueue.models import (
+    HeldCounts,
+    JobRecord,
+    MinuteStats,
+    RecordedAction,
+    WorkerInfo,
+)
+from dataqueue.types import JSONValue
 
 # The payload search through the trigram index gives up (and the caller
 # reads the newest jobs instead) after this long.
@@ -124,6 +133,31 @@ class AdminStatements:
         rows = await self._fetch("get_minute_stats", {"since": since, "until": until})
         return [MinuteStats(**row) for row in rows]
 
+    async def record_action(
+        self,
+        who: str,
+        action: str,
+        details: dict[str, JSONValue],
+        *,
+        now: datetime,
+        keep: int,
+    ) -> None:
+        params = {
+            "at": now,
+            "who": who,
+            "action": action,
+            "details": json_text(details),
+            "keep": keep,
+        }
+        await self._fetch("record_action", params)
+
+    async def get_actions(self, limit: int) -> list[RecordedAction]:
+        rows = await self._fetch("get_actions", {"limit": limit})
+        return [
+            RecordedAction(row["at"], row["who"], row["action"], _details(row))
+            for row in rows
+        ]
+
     async def held_counts(self, limit: int) -> HeldCounts:
         rows = await self._fetch("held_counts", {"limit": limit})
         counted = [(row["job_type"], row["reason"], row["n"]) for row in rows]
@@ -151,3 +185,10 @@ class AdminStatements:
         except _SearchTimedOut:
             return None
         return [job_from_row(in_utc(row)) for row in found]
+
+
+def _details(row: Row) -> dict[str, JSONValue]:
+    details = row["details"]
+    if isinstance(details, str | bytes):
+        details = json.loads(details)
+    return cast(dict[str, JSONValue], details)

@@ -22,10 +22,18 @@ from dataqueue.backends.redis.codec import (
     decode_worker,
     ids_text,
     micros_text,
+    time_from,
     worker_args,
 )
 from dataqueue.backends.redis.scripts import Scripts
-from dataqueue.models import HeldCounts, JobRecord, MinuteStats, WorkerInfo
+from dataqueue.models import (
+    HeldCounts,
+    JobRecord,
+    MinuteStats,
+    RecordedAction,
+    WorkerInfo,
+)
+from dataqueue.types import JSONValue
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -120,6 +128,35 @@ class AdminScripts:
         for minute in sorted(found, key=int):
             stats += _entries(EPOCH + int(minute) * MINUTE, found[minute])
         return stats
+
+    async def record_action(
+        self,
+        who: str,
+        action: str,
+        details: dict[str, JSONValue],
+        *,
+        now: datetime,
+        keep: int,
+    ) -> None:
+        entry = {
+            "at": int(micros_text(now)),
+            "who": who,
+            "action": action,
+            "details": details,
+        }
+        text = json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+        await self._scripts.run("record_action", text, keep)
+
+    async def get_actions(self, limit: int) -> list[RecordedAction]:
+        found = await self._scripts.run("get_actions", limit)
+        actions: list[RecordedAction] = []
+        for text in found:
+            entry = json.loads(as_text(text))
+            at = time_from(str(entry["at"]))
+            actions.append(
+                RecordedAction(at, entry["who"], entry["action"], entry["details"])
+            )
+        return actions
 
     async def find_in_payloads(
         self, text: str, where: JobFilter, limit: int

@@ -61,6 +61,9 @@ microseconds:
 * ``{p}minute_stats:{minute}`` hash ``type TAB started|completed|failed|
   first_starts|start_delay_seconds`` → what workers reported for that
   minute since the epoch (expires a day and an hour after it).
+* ``{p}actions`` list of the recorded actions (``record_action``), newest
+  first, each JSON text ``{"at": epoch micros, "who", "action",
+  "details"}``; trimmed to the newest ``keep`` as each is pushed.
 * Flow control: ``{p}limits`` hash job type → its limits as JSON
   (``concurrency``, ``rate`` and ``group_rate`` as ``[count, per]``,
   ``group_concurrency``, ``paused``; absent: none; ``*``: the pause of every
@@ -283,3 +286,7 @@ def ended(prefix: str, minute: int | str) -> str:
 
 def minute_stats(prefix: str, minute: int | str) -> str:
     return _key(prefix, f"minute_stats:{minute}")
+
+
+def actions(prefix: str) -> str:
+    return _key(prefix, "actions")

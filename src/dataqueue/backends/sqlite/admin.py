@@ -4,6 +4,7 @@ jobs by id."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,11 +20,19 @@ from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.sqlite.codec import (
     decode_worker,
     from_micros,
+    from_micros_utc,
     json_list,
     to_micros,
 )
 from dataqueue.backends.sqlite.connection import SQL, Connection
-from dataqueue.models import HeldCounts, JobRecord, MinuteStats, WorkerInfo
+from dataqueue.models import (
+    HeldCounts,
+    JobRecord,
+    MinuteStats,
+    RecordedAction,
+    WorkerInfo,
+)
+from dataqueue.types import JSONValue
 
 
 class AdminStatements:
@@ -137,6 +146,41 @@ class AdminStatements:
         rows = await self._db.read("get_minute_stats", SQL["get_minute_stats"], params)
         return [
             MinuteStats(**{**dict(row), "minute": from_micros(row["minute"])})
+            for row in rows
+        ]
+
+    async def record_action(
+        self,
+        who: str,
+        action: str,
+        details: dict[str, JSONValue],
+        *,
+        now: datetime,
+        keep: int,
+    ) -> None:
+        params = {
+            "at": to_micros(now),
+            "who": who,
+            "action": action,
+            "details": json.dumps(details, separators=(",", ":"), ensure_ascii=False),
+        }
+
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute(SQL["record_action"], params)
+            conn.execute(SQL["record_action.forget"], {"keep": keep})
+
+        await self._db.write_op("record_action", record)
+
+    async def get_actions(self, limit: int) -> list[RecordedAction]:
+        params = {"limit": limit}
+        rows = await self._db.read("get_actions", SQL["get_actions"], params)
+        return [
+            RecordedAction(
+                from_micros_utc(row["at"]),
+                row["who"],
+                row["action"],
+                json.loads(row["details"]),
+            )
             for row in rows
         ]
 

@@ -82,6 +82,7 @@ export const api = {
   workers: () => get("/api/workers"),
   quietWorker: (workerId) => post(`/api/workers/${id(workerId)}/quiet`),
   overview: (params) => get("/api/overview", params),
+  activity: (params) => get("/api/activity", params),
   queues: () => get("/api/queues"),
   pauseQueue: (jobType) => post(jobType ? `/api/queues/${id(jobType)}/pause` : "/api/queues/pause"),
   resumeQueue: (jobType) => post(jobType ? `/api/queues/${id(jobType)}/resume` : "/api/queues/resume"),

@@ -55,6 +55,7 @@ local K_TYPES = P .. 'types'
 local function k_type_pending(job_type) return P .. 'type_pending:' .. job_type end
 local function k_ended(minute) return P .. 'ended:' .. minute end
 local function k_minute_stats(minute) return P .. 'minute_stats:' .. minute end
+local K_ACTIONS = P .. 'actions'
 local ENDED_KEPT_SECONDS = 7200
 
 local function int_text(n) return string.format('%.0f', n) end

@@ -1,10 +1,11 @@
 // The overview, the dashboard's home: per minute over the last hour or
 // day, what the workers completed and started, how long jobs waited from
-// due to start, and how many attempts failed; the queue's counts above.
+// due to start, and how many attempts failed; the queue's counts above,
+// and below, the newest actions taken on the dashboard (Activity).
 // Drawn with uPlot (vendor/uplot), in the colours of the current theme.
 
 import { api } from "../api.js";
-import { fill, h, listPage, loading } from "../dom.js";
+import { emptyState, fill, h, listPage, loading, timeAgo } from "../dom.js";
 import { THEME_EVENT, refresher, throttled } from "../refresh.js";
 import { toastError } from "../toast.js";
 import uPlot from "../vendor/uplot/uPlot.esm.js";
@@ -17,6 +18,7 @@ const WINDOWS = [
 ];
 const STATUSES = ["pending", "processing", "waiting", "failed"];
 const CHART_HEIGHT = 200;
+const ACTIVITY_SHOWN = 20;
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -131,12 +133,19 @@ export function mountOverview(main, { query, app }) {
       ),
     ),
   );
+  const activity = h("div", { class: "activity-list" }, loading());
   const page = listPage(
     "Overview",
     "What the workers did per minute, as their heartbeats report it, and the queue now.",
     h("div", { class: "overview-tools" }, typeSelect, windowTabs),
     tiles,
     charts,
+    h(
+      "section",
+      { class: "card table-card", id: "overview-activity" },
+      h("h2", { class: "card-title" }, "Activity", " ", h("span", { class: "muted small", text: "newest actions, who took them" })),
+      activity,
+    ),
   );
   fill(main, page);
 
@@ -179,6 +188,39 @@ export function mountOverview(main, { query, app }) {
     } catch (error) {
       toastError(error);
     }
+  }
+
+  async function loadActivity() {
+    try {
+      const { actions } = await api.activity({ limit: ACTIVITY_SHOWN });
+      renderActivity(actions);
+    } catch (error) {
+      toastError(error);
+    }
+  }
+
+  function renderActivity(actions) {
+    if (actions.length === 0) {
+      fill(activity, emptyState("No actions yet", "Pausing, bulk changes, cron and worker actions are listed here."));
+      return;
+    }
+    const head = h("thead", {}, h("tr", {}, ["When", "Who", "Action", "Details"].map((label) => h("th", { scope: "col", text: label }))));
+    const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
+    const details = (value) =>
+      Object.entries(value)
+        .map(([name, item]) => `${name}: ${typeof item === "string" ? item : JSON.stringify(item)}`)
+        .join(", ");
+    const rows = actions.map((action) =>
+      h(
+        "tr",
+        {},
+        cell("When", timeAgo(action.at)),
+        cell("Who", action.who),
+        cell("Action", h("code", { text: action.action })),
+        cell("Details", h("span", { class: "muted", text: details(action.details) })),
+      ),
+    );
+    fill(activity, h("table", { class: "table compact activity-table" }, head, h("tbody", {}, rows)));
   }
 
   function renderTiles(counts, minutes) {
@@ -249,7 +291,9 @@ export function mountOverview(main, { query, app }) {
   };
   window.addEventListener(THEME_EVENT, redraw);
   window.addEventListener("resize", onResize);
-  const loader = refresher(load);
+  const loader = refresher(async () => {
+    await Promise.all([load(), loadActivity()]);
+  });
   // Their reads cover the whole queue: live changes refresh them at most
   // every few seconds, however busy the queue is.
   const live = throttled(() => loader.run(), LIVE_REFRESH_MS);
