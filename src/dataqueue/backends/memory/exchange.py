@@ -9,11 +9,13 @@ store applies, with no store's machinery in the way.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from dataqueue import _transitions as t
@@ -444,21 +446,19 @@ def claim(
     request's lease, in claim order, as the limits allow (``limits.walk``:
     the jobs it passes over are marked held); returns them and the gate."""
     types = request.job_types
-    due = sorted(
-        (
-            row
-            for row in tables.jobs.values()
-            if is_due(row, now) and (types is None or row["job_type"] in types)
-        ),
-        key=claim_order,
-    )
+    due = [
+        row
+        for row in tables.jobs.values()
+        if is_due(row, now) and (types is None or row["job_type"] in types)
+    ]
     limits = relevant(tables.limits.values(), types)
     gate = Gate(
         limits, usage(tables, limits, request), now, request.group_concurrency, types
     )
     if gate.is_open:
-        taken = due[: request.limit]
+        taken = heapq.nsmallest(request.limit, due, key=claim_order)
     else:
+        due.sort(key=claim_order)
         taken = claim_limited(tables, due, gate, request.limit, now)
     for row in taken:
         if row["pending_reason"] is not None:
@@ -489,14 +489,17 @@ def claim_limited(
     """The walk over ``due`` (in claim order): its holds marked, its spent
     buckets stored; returns the rows it takes."""
 
+    # Candidates are made only for the rows the walk reads (it asks for a
+    # few at a time), not for every due job.
     def fetch(exclusions: Exclusions, seen: Sequence[int], n: int) -> list[Candidate]:
         passed = set(seen)
-        return [
-            candidate_from_row(row)
+        rows = (
+            row
             for row in due
             if row["id"] not in passed
             and not exclusions.excludes(row["job_type"], row["group_id"])
-        ][:n]
+        )
+        return [candidate_from_row(row) for row in islice(rows, n)]
 
     def front_of_line(job_type: str, n: int) -> list[Candidate]:
         pending = (
@@ -504,9 +507,8 @@ def claim_limited(
             for row in due
             if row["job_type"] == job_type and row["status"] == JobStatus.PENDING
         )
-        return [
-            candidate_from_row(row) for row in sorted(pending, key=lambda r: r["id"])
-        ][:n]
+        first = heapq.nsmallest(n, pending, key=lambda r: int(r["id"]))
+        return [candidate_from_row(row) for row in first]
 
     decided = walk(gate, limit, fetch, front_of_line)
     for held_job, reason in decided.held:
