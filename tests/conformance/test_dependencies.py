@@ -246,6 +246,33 @@ async def test_a_blocker_added_while_held_keeps_the_drain_held(
     assert (await get(queue, fin)).pending_reason is None
 
 
+async def test_a_tagged_job_the_drain_was_not_judged_on_does_not_cancel_it(
+    queue: dq.JobQueue,
+) -> None:
+    """The drain was judged clear at add (the job is held on its listed id
+    only); a job with the drain's tags added after it fails for good before
+    the drain is judged again: the held job stays held, and is released
+    once its prerequisite completes (PostgreSQL once cancelled it)."""
+    a = await queue.add_job("ingest", {})
+    fin = await queue.add_job(
+        "finalize", {}, depends_on={"job_ids": [a], "tags": ["wave:1"]}
+    )
+    late = await queue.add_job("w", {}, tags=["wave:1"], max_attempts=1)
+
+    async def refuse(payload: Any) -> None:
+        raise RuntimeError("no")
+
+    assert await queue.create_processor({"w": refuse}, job_type="w").start() == 1
+    assert await status(queue, late) == "failed"
+    assert (await status(queue, fin), (await get(queue, fin)).pending_reason) == (
+        "pending",
+        "dependency",
+    )
+    ran: list[int] = []
+    await drain(queue, processor(queue, ran))
+    assert ran == [a, fin]
+
+
 async def test_ids_and_tags_together_need_both(queue: dq.JobQueue) -> None:
     a = await queue.add_job("ingest", {})
     wave = await queue.add_job("w", {}, tags=["wave:1"])

@@ -63,7 +63,17 @@ TYPES = ("a", "b")
 TAGS = ("x", "y")
 WORKERS = ("w1", "w2")
 
-JOB_ID_FIELDS = frozenset({"id", "job_id", "join_job_id"})
+JOB_ID_FIELDS = frozenset(
+    {
+        "id",
+        "job_id",
+        "join_job_id",
+        "dead_letter_job_id",
+        "dead_letter_of",
+        "prerequisite",
+        "depends_on_job_ids",
+    }
+)
 """Fields that hold a job's id (an ``id`` that is a str is a flow's or a
 token's, and stays)."""
 
@@ -191,6 +201,8 @@ class LockstepMachine(RuleBasedStateMachine):
         def job_id(value: Any) -> Any:
             if isinstance(value, int):
                 return job_ids.get(value, ("unpaired", value))
+            if isinstance(value, list):  # depends_on_job_ids
+                return sorted(job_id(item) for item in value)
             return plain(value)
 
         def plain(value: Any) -> Any:
@@ -275,6 +287,34 @@ class LockstepMachine(RuleBasedStateMachine):
         ]
         ids = self.both(lambda q, b, i: q.add_jobs(specs), new_ids=True)
         self.job_ids += [job_id for job_id in ids if job_id not in self.job_ids]
+
+    @precondition(lambda self: self.job_ids)
+    @rule(
+        pick=small,
+        job_type=st.sampled_from(TYPES),
+        drain=st.lists(st.sampled_from(TAGS), unique=True, max_size=1),
+        tags=st.lists(st.sampled_from(TAGS), unique=True),
+    )
+    def add_dependents(
+        self, pick: int, job_type: str, drain: list[str], tags: list[str]
+    ) -> None:
+        """A job held on another (and on a drain), and one held on it."""
+        prerequisite = self.job_ids[pick % len(self.job_ids)]
+
+        def specs(i: int) -> list[dq.JobSpec]:
+            first = {"job_ids": [self.on(i, prerequisite)], "tags": drain}
+            return [
+                dq.JobSpec(job_type, {"on": prerequisite}, tags=tags, depends_on=first),
+                dq.JobSpec(job_type, {}, depends_on={"job_ids": [dq.batch_ref(0)]}),
+            ]
+
+        async def add(q: dq.JobQueue, b: Backend, i: int) -> list[int]:
+            try:
+                return await q.add_jobs(specs(i))
+            except dq.DependencyError:  # cleaned up: both stores refuse it
+                return []
+
+        self.job_ids += self.both(add, new_ids=True)
 
     @rule(
         steps=st.lists(st.sampled_from(TYPES), min_size=1, max_size=3),

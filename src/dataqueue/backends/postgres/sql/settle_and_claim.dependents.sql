@@ -13,6 +13,6 @@ SELECT {schema}.settle_dependencies(
     %(released_metadata)s::jsonb, %(cancelled_metadata)s::jsonb, %(channel)s::text
 ) AS changed
 FROM {schema}.job_queue
-WHERE id = ANY (%(ids)s::bigint[]) AND (has_dependents OR cardinality(tags) > 0)
+WHERE id = ANY (%(ids)s::bigint[]) AND has_dependents
 HAVING count(*) > 0
     AND EXISTS (SELECT 1 FROM {schema}.job_queue WHERE pending_reason = 'dependency')

@@ -25,7 +25,7 @@
 -- finish. Both hang off the aggregate that sums up what was written: the
 -- statement is planned on every call, and every CTE adds to that.
 -- Completed and failed jobs that held jobs may wait on (flagged with
--- has_dependents, or carrying tags a drain may list), when any job is held,
+-- has_dependents: listed by id, or found blocking a drain), when any job is held,
 -- go to settle_dependencies (migrations/0014_dependencies.sql) with their
 -- new status: it releases or cancels the held jobs, by _transitions'
 -- rule. A held job (pending_reason 'dependency') is never claimed.
@@ -97,7 +97,7 @@ completed AS (
     WHERE j.id = c.id AND j.status = 'processing' AND j.lease_token = c.token
     RETURNING j.id, c.position, c.metadata, j.flow_id, j.flow_step_index,
         %(c_outcome)s::text AS outcome,
-        j.has_dependents OR cardinality(j.tags) > 0 AS dependents
+        j.has_dependents AS dependents
 ),
 failures AS (
     SELECT *
@@ -122,7 +122,7 @@ failed AS (
     WHERE j.id = f.id AND j.status = 'processing' AND j.lease_token = f.token
     RETURNING j.id, f.position, f.metadata, f.outcome, j.flow_id,
         j.flow_step_index, f.next_at IS NOT NULL AS retrying,
-        j.has_dependents OR cardinality(j.tags) > 0 AS dependents
+        j.has_dependents AS dependents
 ),
 suspensions AS (
     SELECT *
