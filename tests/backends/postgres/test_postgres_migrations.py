@@ -220,3 +220,19 @@ async def test_0005_upgrades_a_0004_schema_and_keeps_its_jobs(
         "AND column_name LIKE 'entity%'"
     )
     assert columns == "entity"
+
+
+def test_every_migration_file_has_a_number_of_its_own() -> None:
+    """Two branches that each took the next number would leave one file
+    unapplied (the migrations are keyed by number)."""
+    from importlib.resources import files
+
+    names = [
+        path.name
+        for path in files("dataqueue.backends.postgres")
+        .joinpath("migrations")
+        .iterdir()
+        if path.name.endswith(".sql")
+    ]
+    numbers = [name.split("_", 1)[0] for name in names]
+    assert len(set(numbers)) == len(numbers), sorted(names)

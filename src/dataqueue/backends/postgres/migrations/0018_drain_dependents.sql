@@ -1,4 +1,4 @@
--- 0017_drain_dependents: a job's end looks for the jobs held on it only
+-- 0018_drain_dependents: a job's end looks for the jobs held on it only
 -- when it has_dependents, on every store (_transitions' rule, as the
 -- memory store applies it): the blockers of a drain are flagged when the
 -- drain is found blocked (at add, and each time the held job is judged),
