@@ -3,6 +3,7 @@ libpq) or given, and its settings read as psycopg_pool takes them."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import select
@@ -179,20 +180,21 @@ class ClaimStatements:
     hidden from the planner for the same reason (a custom plan counts its
     elements, the generic one assumes ten). With both, the plans agree and
     the generic one is kept. A processor asks for at most its batch size, so
-    there are few sizes, each prepared once per connection.
+    there are few sizes, each prepared once per connection; the last used
+    SIZES_KEPT are kept here (psycopg keeps its own 100 prepared).
     """
+
+    SIZES_KEPT = 64
 
     def __init__(self, queries: Mapping[str, bytes]) -> None:
         self._queries = queries
-        self._made: dict[tuple[str, int], NativeStatement] = {}
+        self._sized = functools.lru_cache(maxsize=self.SIZES_KEPT)(self._make)
 
     def __getitem__(self, key: tuple[str, int]) -> NativeStatement:
-        made = self._made.get(key)
-        if made is None:
-            name, limit = key
-            sized = self._queries[name].replace(CLAIM_LIMIT, b"%d" % int(limit))
-            made = self._made[key] = native(sized)
-        return made
+        return self._sized(*key)
+
+    def _make(self, name: str, limit: int) -> NativeStatement:
+        return native(self._queries[name].replace(CLAIM_LIMIT, b"%d" % int(limit)))
 
 
 def uncommented(text: LiteralString) -> LiteralString:
