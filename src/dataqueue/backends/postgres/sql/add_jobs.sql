@@ -16,6 +16,9 @@
 -- The specs come as one array per column (unnest: one pass, no per-row
 -- lookups, so the cost stays linear in the batch); payloads as JSON text,
 -- stored as json so that they read back exactly; tags as JSON arrays.
+-- The arrays of JSON text (payloads, tags, entities, events) are sent in
+-- binary (%b): as text, every element would be quoted and escaped on the
+-- client, a third of an add's client time.
 -- Parameters: sequence (the id sequence's qualified name), now, channel
 -- (the NOTIFY channel) and one array per column: job_types, payloads,
 -- priorities, run_ats (NULL: now), max_attempts, timeouts, force_kills,
@@ -30,25 +33,25 @@ WITH fresh AS (
         SELECT *
         FROM unnest(
             %(job_types)s::text[],
-            %(payloads)s::text[],
+            %(payloads)b::text[],
             %(priorities)s::integer[],
             %(run_ats)s::timestamptz[],
             %(max_attempts)s::integer[],
             %(timeouts)s::double precision[],
             %(force_kills)s::boolean[],
-            %(tags)s::text[],
+            %(tags)b::text[],
             %(keys)s::text[],
             %(retry_delays)s::double precision[],
             %(retry_backoffs)s::boolean[],
             %(retry_delay_maxes)s::double precision[],
             %(flow_ids)s::text[],
             %(flow_step_indexes)s::integer[],
-            %(entities)s::text[],
+            %(entities)b::text[],
             %(cron_job_ids)s::bigint[],
             %(cron_due_ats)s::timestamptz[],
             %(dead_letter_job_types)s::text[],
             %(dedupe_keys)s::text[],
-            %(events)s::text[],
+            %(events)b::text[],
             %(group_ids)s::text[]
         ) WITH ORDINALITY AS u (
             job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
