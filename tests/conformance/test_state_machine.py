@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -123,12 +123,20 @@ class LockstepMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
         self.ns = namespace()
-        self.queues: list[dq.JobQueue] = [
-            self.run_on_loop(open_store("memory", self.tmp_path, self.clock, self.ns)),
-            self.run_on_loop(
-                open_store(self.store, self.tmp_path, self.clock, self.ns)
-            ),
-        ]
+        self.queues: list[dq.JobQueue] = []
+        try:
+            for store in ("memory", self.store):
+                self.queues.append(
+                    self.run_on_loop(
+                        open_store(store, self.tmp_path, self.clock, self.ns)
+                    )
+                )
+        except BaseException:
+            # No teardown follows a failed setup: close what was opened here.
+            for queue in self.queues:
+                self.run_on_loop(queue.close())
+            self.loop.close()
+            raise
         self.job_ids: list[int] = []
         self.leases: list[Lease] = []
         self.tokens: list[str] = []
@@ -635,6 +643,9 @@ def test_memory_and_the_store_move_in_lockstep(store: str, tmp_path: Path) -> No
             stateful_step_count=40,
             deadline=None,
             derandomize=True,
+            # Shrinking a mismatch with the explain phase's tracer on is slow
+            # enough on a server store to run into the test's timeout.
+            phases=[phase for phase in Phase if phase is not Phase.explain],
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
