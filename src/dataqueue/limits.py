@@ -368,6 +368,32 @@ class Gate:
         types = self._job_types
         return types is not None and types <= exclusions.types.keys()
 
+    def fence(self, limit: int) -> dict[str, int] | None:
+        """The caps under which a store may make the next claim of up to
+        ``limit`` jobs as if no limit applied, or None: it walks.
+
+        When a claim's only limits are concurrency caps (no rate, no group
+        limit, no pause, no cap per group key) and each type runs at most
+        ``cap - limit`` jobs, the walk offers the first ``limit`` due jobs
+        to a gate with room for every one: it takes exactly what a claim
+        with no limits takes and holds none. A store checks that fence (the
+        stored limits are still these caps, and what runs leaves the room)
+        atomically in that claim, and walks when it fails. None when
+        another limit applies, or when a type has less room than ``limit``
+        now (counting what this claim took).
+        """
+        if self._group_concurrency is not None or not self._limits:
+            return None
+        caps: dict[str, int] = {}
+        for job_type, stored in self._limits.items():
+            cap = stored.concurrency
+            if cap is None or stored.rate is not None or stored.by_group:
+                return None
+            if stored.paused or self._running.get(job_type, 0) + limit > cap:
+                return None
+            caps[job_type] = cap
+        return caps
+
     def spent(self) -> dict[BucketKey, Bucket]:
         """The buckets this claim took tokens from, to store back."""
         return {key: Bucket(self._tokens[key], self._now) for key in self._spent}

@@ -3,6 +3,7 @@ the gate's reasons and counts, the exclusions and the walk."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -193,6 +194,49 @@ def test_a_claim_whose_every_type_is_held_reads_no_candidate() -> None:
     taken, held, fetched = run(gate, 5, rows(("a", None), ("a", None)))
     assert (taken, held, fetched) == ([], [], 0)
     assert gate.waits_for_slot
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_a_claim_within_its_fence_takes_the_first_due_jobs_and_holds_none(
+    seed: int,
+) -> None:
+    """What lets a store claim behind ``Gate.fence`` instead of walking:
+    under concurrency caps alone, a claim of ``limit`` jobs that finds each
+    type running at most ``cap - limit`` takes the first ``limit`` due jobs,
+    as a claim with no limits would."""
+    rng = random.Random(seed)
+    limit = rng.randint(1, 6)
+    caps = {
+        t: rng.randint(limit, limit + 4) for t in rng.sample("abc", rng.randint(1, 3))
+    }
+    limits = [Limits(t, concurrency=cap) for t, cap in caps.items()]
+    running = {t: rng.randint(0, cap - limit) for t, cap in caps.items()}
+    due = rows(*[(rng.choice("abcd"), rng.choice(("g", None))) for _ in range(12)])
+    gate = Gate(limits, Usage(running=running), NOW)
+    taken, held, _ = run(gate, limit, due)
+    assert taken == [c.id for c in due[:limit]] and held == []
+    before = Gate(limits, Usage(running=running), NOW)
+    assert before.fence(limit) == caps
+
+
+def test_only_concurrency_caps_with_room_make_a_fence() -> None:
+    def fence(*limits: Limits, running: int = 0, group_concurrency: int | None = None):
+        usage = Usage(running={"a": running})
+        return Gate(limits, usage, NOW, group_concurrency).fence(5)
+
+    assert fence(Limits("a", concurrency=10), Limits("b", concurrency=7)) == {
+        "a": 10,
+        "b": 7,
+    }
+    assert fence(Limits("a", concurrency=10), running=5) == {"a": 10}
+    assert fence(Limits("a", concurrency=10), running=6) is None
+    assert fence(Limits("a", concurrency=10, rate=Rate(100))) is None
+    assert fence(Limits("a", concurrency=10, group_concurrency=3)) is None
+    assert fence(Limits("a", concurrency=10, paused=True)) is None
+    assert fence(Limits("a", rate=Rate(100))) is None
+    assert fence(Limits("a", concurrency=10), Limits("*", paused=True)) is None
+    assert fence(Limits("a", concurrency=10), group_concurrency=3) is None
+    assert fence() is None
 
 
 async def test_an_idle_processor_sleeps_until_a_held_job_may_start() -> None:
