@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -94,6 +95,61 @@ async def test_a_concurrency_limit_caps_running_jobs_and_other_types_flow(
     assert await event_types(queue, a[2]) == ["added", "held", "released", "processing"]
     job = await queue.get_job(a[2])
     assert job is not None and job.pending_reason is None and job.attempts == 1
+
+
+MakeQueue = Callable[..., Awaitable[dq.JobQueue]]
+
+
+async def test_a_claim_obeys_limits_changed_elsewhere_since_its_last_claim(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    """A store may remember the limits its last claim found (PostgreSQL
+    claims behind their fence, ``Gate.fence``): what another process
+    changed or took since must still hold the next claim."""
+    here, there = await make_queue(clock), await make_queue(clock)
+    await here.set_limits("a", concurrency=4)
+    await here.add_jobs([dq.JobSpec("a", f"a{n}") for n in range(10)])
+    first, _ = await claim(here, clock, limit=2)
+    assert names(first) == ["a0", "a1"]
+    taken, _ = await claim(there, clock, limit=2)
+    assert names(taken) == ["a2", "a3"]
+    full, exchange = await claim(here, clock, limit=2)
+    assert full == [] and exchange.waits_for_slot, "the room was taken elsewhere"
+
+    await claim(there, clock, 0, done=first + taken)
+    await there.pause("a")
+    paused, _ = await claim(here, clock, limit=2)
+    assert paused == []
+    await there.resume("a")
+    await there.set_limits("a", concurrency=1)
+    one, _ = await claim(here, clock, limit=2)
+    assert names(one) == ["a4"]
+    await there.set_limits("a", concurrency=10, rate=dq.Rate(1, per=60))
+    rated, exchange = await claim(here, clock, limit=2)
+    assert names(rated) == ["a5"] and exchange.wake_at is not None
+
+
+async def test_concurrent_claims_never_take_more_than_the_concurrency_limit(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    """Claims of three queues, four at a time each, with room for several
+    batches: together they take exactly the limit, never more."""
+    queues = [await make_queue(clock) for _ in range(3)]
+    await queues[0].set_limits("a", concurrency=23)
+    await queues[0].add_jobs([dq.JobSpec("a", n) for n in range(60)])
+
+    async def claimer(queue: dq.JobQueue) -> int:
+        total = 0
+        while True:
+            claimed, exchange = await claim(queue, clock, limit=5)
+            total += len(claimed)
+            if not claimed and exchange.waits_for_slot:
+                return total
+
+    totals = await asyncio.gather(*(claimer(q) for q in queues for _ in range(4)))
+    assert sum(totals) == 23
+    counts = await queues[0].count_jobs(job_type="a")
+    assert counts[dq.JobStatus.PROCESSING] == 23
 
 
 async def test_a_rate_limit_is_a_token_bucket_kept_in_the_store(

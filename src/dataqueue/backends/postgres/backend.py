@@ -165,10 +165,14 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             job_listener(self._listen_connection, self._channel, lambda: self._where)
         )
         self._finished_channel = finished_channel_for(schema)
-        # Whether the last claim of each kind was gated by limits: the next
-        # one goes straight to the limited claim (limits.py), saving the
-        # plain statement's round trip; a claim found open switches back.
-        self._gated: dict[tuple[tuple[str, ...] | None, int | None], bool] = {}
+        # How the next claim of each kind goes, from what the last limited
+        # one found: not here, the plain statement (which says when limits
+        # apply); None, straight to the limited claim (limits.py), saving
+        # the plain statement's round trip; caps, the plain statement behind
+        # their fence (Gate.fence), which walks only when the fence fails.
+        self._gates: dict[
+            tuple[tuple[str, ...] | None, int | None], dict[str, int] | None
+        ] = {}
         self._finished_hub = WakeupHub(
             job_listener(
                 self._listen_connection,
@@ -582,9 +586,10 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
     ) -> Exchange:
         typed = claim is not None and claim.job_types is not None
         name = "settle_and_claim_typed" if typed else "settle_and_claim"
+        caps = {} if claim is None else self._gates.get(gate_key(claim), {})
         params = {
             **outcome_params(outcomes, now),
-            **claim_params(claim),
+            **claim_params(claim, caps),
             "now": now,
             "finished_channel": self._finished_channel,
             "channel": self._channel,
@@ -594,11 +599,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
         settlement = Settlement()
         gate = None
         letters = has_dead_letters(outcomes)
-        gated = (
-            claim is not None
-            and not letters
-            and self._gated.get(gate_key(claim), False)
-        )
+        gated = caps is None and not letters
         if not gated:
             statement = self._claims[name, params["claim_limit"]]
             async with self._cursor(
@@ -633,7 +634,10 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
                 raise store_error(
                     e, "settle_and_claim", self._where, self._schema
                 ) from None
-            self._gated[gate_key(claim)] = not gate.is_open
+            if gate.is_open:
+                self._gates.pop(gate_key(claim), None)
+            else:
+                self._gates[gate_key(claim)] = gate.fence(claim.limit)
         if settlement.finished:
             self._finished_hub.notify()
         return Exchange(

@@ -9,7 +9,7 @@ as the same float (``1e16`` stays a float, ``-0.0`` keeps its sign), where
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,10 +107,16 @@ def add_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
     }
 
 
-def claim_params(claim: ClaimRequest | None) -> dict[str, Any]:
+def claim_params(
+    claim: ClaimRequest | None, caps: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """The claim's part of settle_and_claim's parameters (a limit of 0:
-    claim nothing; job_types None: every type)."""
+    claim nothing; job_types None: every type; caps: the fence of
+    ``limits.Gate.fence`` to claim behind, None: none)."""
+    caps = caps or {}
     return {
+        "cap_types": list(caps),
+        "caps": list(caps.values()),
         "worker_id": None if claim is None else claim.worker_id,
         "token": None if claim is None else claim.token,
         "claim_limit": 0 if claim is None else claim.limit,

@@ -8,7 +8,10 @@ per group key, an advisory lock), so that claims of overlapping types take
 turns, and every later statement of the transaction reads a fresh snapshot
 that holds what the claim before committed. The gate decides in Python
 with the store's queries as its ``fetch``; the store applies its holds,
-buckets and claim.
+buckets and claim. A claim whose limits are concurrency caps with room for
+it (``Gate.fence`` of the claim before) runs as the plain statement behind
+a fence instead (``claim_fence``, migrations/0019_claim_fence.sql), and
+comes here only when the fence fails.
 """
 
 from __future__ import annotations

@@ -51,7 +51,11 @@
 -- A claim that stored limits or a processor's group cap apply to (a row of
 -- job_limits for one of its types, or '*'; group_concurrency set) is gated:
 -- this statement claims nothing for it and says so (gated), and the claim
--- runs as limits.py of this store says, in a transaction of its own. A
+-- runs as limits.py of this store says, in a transaction of its own;
+-- unless the caller names the caps (cap_types, caps: limits.Gate.fence)
+-- and claim_fence (migrations/0019_claim_fence.sql) finds them still the
+-- only limits with room for claim_limit more jobs: then the walk would
+-- take what this claim takes and hold nothing, and the claim goes on. A
 -- claimed job that a limit held (pending_reason set, read in this
 -- statement's snapshot) gets a 'released' event before its 'processing',
 -- its metadata picked by pending_reason from unheld_metadata (built in
@@ -70,7 +74,8 @@
 -- meanwhile, JSON text); each kind's positions (c_positions,
 -- f_positions, s_positions): where each outcome stands in the caller's
 -- batch; claim: worker_id, token, claim_limit (0: claim nothing),
--- job_types (NULL: every type), group_concurrency.
+-- job_types (NULL: every type), group_concurrency, cap_types (text[],
+-- empty: no fence) and caps (integer[]).
 -- Returns at least one row: gated, settled (the positions of the outcomes written,
 -- or NULL: a batch may hold a stale attempt's outcome beside the current
 -- one for the same job, so job ids would not say which), ready_flows
@@ -169,12 +174,18 @@ suspended AS (
 gate AS (
     SELECT %(claim_limit)s::integer > 0 AND (
         %(group_concurrency)s::integer IS NOT NULL
-        OR EXISTS (
-            SELECT 1 FROM {schema}.job_limits AS l
-            WHERE l.job_type = '*'
-                OR %(job_types)s::text[] IS NULL
-                OR l.job_type = ANY (%(job_types)s::text[])
-        )
+        OR CASE WHEN cardinality(%(cap_types)s::text[]) = 0
+            THEN EXISTS (
+                SELECT 1 FROM {schema}.job_limits AS l
+                WHERE l.job_type = '*'
+                    OR %(job_types)s::text[] IS NULL
+                    OR l.job_type = ANY (%(job_types)s::text[])
+            )
+            ELSE NOT {schema}.claim_fence(
+                %(job_types)s::text[], %(cap_types)s::text[], %(caps)s::integer[],
+                %(claim_limit)s::integer
+            )
+        END
     ) AS gated
 ),
 waits_due AS (
