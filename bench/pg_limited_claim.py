@@ -1,0 +1,122 @@
+"""What a non-binding concurrency limit costs one PostgreSQL claim.
+
+Two schemas, filled alike with ``--jobs`` jobs of one type: one with no
+limits, one with a stored ``concurrency=1000``. One connection each; every
+call completes the previous batch and claims the next 10 (a processor's
+turn, typed as a processor's claim is), in blocks of ``BLOCK`` calls
+alternating between the schemas. Per call: the median and mean time, the
+server's CPU (the connection's backend, from /proc: the server must run on
+this machine) and this process's CPU.
+
+    .venv/bin/python bench/pg_limited_claim.py [--jobs 8000] [--rounds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import secrets
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+import dataqueue as dq
+from dataqueue._commands import ClaimRequest, Completion, Lease
+
+PG_URL = os.environ.get(
+    "DATAQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BLOCK = 50
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+@dataclass
+class Side:
+    queue: dq.JobQueue
+    pid: int
+    leases: list[Lease] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    server: float = 0.0
+    client: float = 0.0
+
+
+async def open_side(schema: str, jobs: int, limited: bool) -> Side:
+    queue = dq.connect(url=PG_URL, schema=schema, max_connections=1)
+    await queue.migrate()
+    if limited:
+        await queue.set_limits("noop", concurrency=1000)
+    for _ in range(0, jobs, 1000):
+        await queue.add_jobs([dq.JobSpec("noop", {"n": n}) for n in range(1000)])
+    async with queue.backend.get_pool().connection() as conn:
+        return Side(queue, conn.info.backend_pid)
+
+
+async def block(side: Side, record: bool) -> None:
+    server, client = backend_cpu(side.pid), process_cpu()
+    for _ in range(BLOCK):
+        claim = ClaimRequest("w", secrets.token_hex(16), 10, ("noop",))
+        outcomes = [Completion(lease, None, {}) for lease in side.leases]
+        started = time.perf_counter()
+        exchange = await side.queue.backend.settle_and_claim(
+            outcomes, claim, now=datetime.now(UTC)
+        )
+        if record:
+            side.times.append(time.perf_counter() - started)
+        side.leases = [Lease(job.id, claim.token) for job in exchange.claimed]
+    if record:
+        side.server += backend_cpu(side.pid) - server
+        side.client += process_cpu() - client
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=8000)
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+    tag = uuid.uuid4().hex[:8]
+    schemas = {"no limit": f"bench_open_{tag}", "concurrency=1000": f"bench_lim_{tag}"}
+    sides: dict[str, Side] = {}
+    try:
+        for name, schema in schemas.items():
+            sides[name] = await open_side(schema, args.jobs, name != "no limit")
+        for side in sides.values():
+            await block(side, record=False)
+        for _ in range(args.rounds):
+            for side in sides.values():
+                await block(side, record=True)
+        print("| claim of 10 | median µs | mean µs | server CPU µs | client CPU µs |")
+        print("|---|---|---|---|---|")
+        for name, side in sides.items():
+            n = len(side.times)
+            print(
+                f"| {name} | {statistics.median(side.times) * 1e6:,.0f} "
+                f"| {statistics.mean(side.times) * 1e6:,.0f} "
+                f"| {side.server / n * 1e6:,.0f} | {side.client / n * 1e6:,.0f} |"
+            )
+    finally:
+        for side in sides.values():
+            await side.queue.close()
+        async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as c:
+            for schema in schemas.values():
+                await c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
