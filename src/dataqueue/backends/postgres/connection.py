@@ -89,8 +89,9 @@ async def pool_setting(value: Any) -> Any:
     return value
 
 
-# The claim's job-type tests, rendered into settle_and_claim.sql once: a
-# typed and an untyped statement, each with a plan of its own. The typed
+# The claim's job-type tests, rendered into settle_and_claim.sql (and the
+# limited claim's settle_and_claim.candidates.sql) once: a typed and an
+# untyped statement, each with a plan of its own. The typed
 # claim walks pending and retried jobs one type at a time (claim_types is the
 # list of types, each row one ordered index walk that stops at the limit);
 # untyped, claim_types is one row and the walk has no type test. The typed
@@ -110,6 +111,11 @@ CLAIM_FILTERS = {
 }
 
 
+WALKS_BY_TYPE = ("settle_and_claim", "settle_and_claim.candidates")
+"""The statements rendered once per CLAIM_FILTERS variant, the typed one
+named with ``_typed`` after the file's name."""
+
+
 def statements(schema: str) -> dict[str, bytes]:
     """The store's statements (``sql/``) in ``schema``, each ``{job_filter}``
     the one filter they share (``get_jobs.filter.sql``), rendered to bytes
@@ -122,10 +128,11 @@ def statements(schema: str) -> dict[str, bytes]:
     rendered: dict[str, bytes] = {}
     for name, text in texts.items():
         template = sql.SQL(uncommented(text))
-        if name == "settle_and_claim":
+        if name in WALKS_BY_TYPE:
             for variant, filters in CLAIM_FILTERS.items():
                 composed = template.format(schema=identifier, **filters)
-                rendered[variant] = composed.as_bytes(None)
+                suffix = variant.removeprefix("settle_and_claim")
+                rendered[name + suffix] = composed.as_bytes(None)
         else:
             composed = template.format(schema=identifier, job_filter=job_filter)
             rendered[name] = composed.as_bytes(None)

@@ -97,6 +97,9 @@ async def claim_limited(
     one more. Returns the cursor of the claimed rows (``read_taken``), None
     when nothing was taken."""
     job_types = None if claim.job_types is None else list(claim.job_types)
+    candidates = queries[
+        "settle_and_claim.candidates" + ("" if job_types is None else "_typed")
+    ]
     conn = cur.connection
     read = [conn.cursor(row_factory=dict_row) for _ in range(4)]
     await cur.execute(queries["settle_and_claim.limits"], {"job_types": job_types})
@@ -112,7 +115,7 @@ async def claim_limited(
     nothing = Exclusions({}, frozenset(), frozenset())
     prefetched = conn.cursor(row_factory=dict_row)
     await prefetched.execute(
-        queries["settle_and_claim.candidates"],
+        candidates,
         candidates_params(job_types, nothing, (), claim.limit, now),
     )
     limits = [limits_from_row(row) for row in await cur.fetchall()]
@@ -136,7 +139,7 @@ async def claim_limited(
             rows = await prefetched.fetchall()
         else:
             params = candidates_params(job_types, exclusions, seen, n, now)
-            await cur.execute(queries["settle_and_claim.candidates"], params)
+            await cur.execute(candidates, params)
             rows = await cur.fetchall()
         attempts.update((row["id"], row["attempts"]) for row in rows)
         return [candidate_from_row(row) for row in rows]
