@@ -1,7 +1,9 @@
 """What a non-binding concurrency limit costs one PostgreSQL claim.
 
 Two schemas, filled alike with ``--jobs`` jobs of one type: one with no
-limits, one with a stored ``concurrency=1000``. One connection each; every
+limits, one with a stored ``concurrency`` (``--concurrency``, 1000: room
+for many claims; 15 leaves less than two batches of room, so that each
+claim walks, ``Gate.fence``). One connection each; every
 call completes the previous batch and claims the next 10 (a processor's
 turn, typed as a processor's claim is), in blocks of ``BLOCK`` calls
 alternating between the schemas. Per call: the median and mean time, the
@@ -9,6 +11,7 @@ server's CPU (the connection's backend, from /proc: the server must run on
 this machine) and this process's CPU.
 
     .venv/bin/python bench/pg_limited_claim.py [--jobs 8000] [--rounds 8]
+        [--concurrency 1000]
 """
 
 from __future__ import annotations
@@ -57,11 +60,11 @@ class Side:
     client: float = 0.0
 
 
-async def open_side(schema: str, jobs: int, limited: bool) -> Side:
+async def open_side(schema: str, jobs: int, concurrency: int | None) -> Side:
     queue = dq.connect(url=PG_URL, schema=schema, max_connections=1)
     await queue.migrate()
-    if limited:
-        await queue.set_limits("noop", concurrency=1000)
+    if concurrency is not None:
+        await queue.set_limits("noop", concurrency=concurrency)
     for _ in range(0, jobs, 1000):
         await queue.add_jobs([dq.JobSpec("noop", {"n": n}) for n in range(1000)])
     async with queue.backend.get_pool().connection() as conn:
@@ -89,13 +92,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=8000)
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=1000)
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:8]
-    schemas = {"no limit": f"bench_open_{tag}", "concurrency=1000": f"bench_lim_{tag}"}
+    limited = f"concurrency={args.concurrency}"
+    schemas = {"no limit": f"bench_open_{tag}", limited: f"bench_lim_{tag}"}
     sides: dict[str, Side] = {}
     try:
         for name, schema in schemas.items():
-            sides[name] = await open_side(schema, args.jobs, name != "no limit")
+            cap = args.concurrency if name == limited else None
+            sides[name] = await open_side(schema, args.jobs, cap)
         for side in sides.values():
             await block(side, record=False)
         for _ in range(args.rounds):
