@@ -14,7 +14,7 @@ import bisect
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from dataqueue.events import QueueEvent
@@ -29,6 +29,8 @@ BUCKETS: tuple[float, ...] = (
     60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 )  # fmt: skip
 """Upper bounds (seconds) of the histogram buckets, from 5 ms to an hour."""
+
+ONE_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(slots=True)
@@ -96,11 +98,20 @@ class MinuteTally:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[datetime, str], list[float]] = {}
+        # The minute of the last count and the next one's start: most counts
+        # fall in the same minute, which then costs two comparisons.
+        self._minute = self._next_minute = datetime.min.replace(tzinfo=UTC)
 
     def _entry(self, job_type: str, at: datetime) -> list[float]:
-        minute = at.replace(second=0, microsecond=0)
-        # started, completed, failed, first starts, sum of start delays
-        return self._entries.setdefault((minute, job_type), [0, 0, 0, 0, 0.0])
+        minute = self._minute
+        if not minute <= at < self._next_minute:
+            minute = self._minute = at.replace(second=0, microsecond=0)
+            self._next_minute = minute + ONE_MINUTE
+        entry = self._entries.get((minute, job_type))
+        if entry is None:
+            # started, completed, failed, first starts, sum of start delays
+            entry = self._entries[minute, job_type] = [0, 0, 0, 0, 0.0]
+        return entry
 
     def started(self, job_type: str, at: datetime, delay: float | None) -> None:
         entry = self._entry(job_type, at)
@@ -161,9 +172,7 @@ class MetricsRecorder:
         delay = None
         if job.attempts == 1:
             delay = max(0.0, (now - job.run_at).total_seconds())
-            self.start_delay_seconds.setdefault(job.job_type, Histogram()).observe(
-                delay
-            )
+            histogram_of(self.start_delay_seconds, job.job_type).observe(delay)
         self.minutes.started(job.job_type, now, delay)
 
     def attempt_ended(self, job_id: int) -> None:
@@ -173,7 +182,7 @@ class MetricsRecorder:
         """Count the outcomes of one flush."""
         for event in events:
             if event.duration_seconds is not None and event.job_type is not None:
-                histogram = self.run_seconds.setdefault(event.job_type, Histogram())
+                histogram = histogram_of(self.run_seconds, event.job_type)
                 histogram.observe(event.duration_seconds)
             if event.name == "job:failed" and event.failure_reason is not None:
                 key = (event.job_type or "", event.failure_reason.value)
@@ -217,6 +226,14 @@ class MetricsRecorder:
             start_delay_seconds=_copied(self.start_delay_seconds),
             failures=dict(self.failures),
         )
+
+
+def histogram_of(histograms: dict[str, Histogram], job_type: str) -> Histogram:
+    """``job_type``'s histogram, made at its first observation."""
+    histogram = histograms.get(job_type)
+    if histogram is None:
+        histogram = histograms[job_type] = Histogram()
+    return histogram
 
 
 def _copied(histograms: dict[str, Histogram]) -> dict[str, Histogram]:
