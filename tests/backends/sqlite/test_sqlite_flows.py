@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -162,7 +162,15 @@ async def test_settling_plain_jobs_runs_no_flow_statement(
     await backend.add_jobs([new_job() for _ in range(5)], now=NOW)
     token, claimed = await claim(backend)
     statements: list[str] = []
-    await backend._db.run("trace", lambda c: c.set_trace_callback(statements.append))
+
+    async def trace(callback: Callable[[str], object] | None) -> None:
+        # A worker's exchange may run on the loop's own connection.
+        loop_connection = backend._db._loop_conn
+        if loop_connection is not None:
+            loop_connection.set_trace_callback(callback)
+        await backend._db.run("trace", lambda c: c.set_trace_callback(callback))
+
+    await trace(statements.append)
     try:
         outcomes: list[Outcome] = [
             Completion(Lease(job.id, token), None, {}) for job in claimed[:3]
@@ -170,7 +178,7 @@ async def test_settling_plain_jobs_runs_no_flow_statement(
         outcomes += [final_failure(Lease(job.id, token)) for job in claimed[3:]]
         exchange = await backend.settle_and_claim(outcomes, None, now=NOW)
     finally:
-        await backend._db.run("untrace", lambda c: c.set_trace_callback(None))
+        await trace(None)
 
     assert exchange.settled == [True] * 5
     assert statements, "the trace saw the settle"

@@ -477,7 +477,9 @@ class SqliteBackend(AdminStatements, Backend):
             rows = limits.claim_limited(conn, claim, claim_gate, micros)
             return settlement, rows, claim_gate
 
-        settlement, rows, gate = await self._db.write_op("settle_and_claim", exchange)
+        settlement, rows, gate = await self._db.write_op(
+            "settle_and_claim", exchange, on_loop=True
+        )
         if settlement.finished:
             self._finished_now()
         if settlement.added:  # dead letters
