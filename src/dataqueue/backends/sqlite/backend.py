@@ -472,7 +472,10 @@ class SqliteBackend(AdminStatements, Backend):
                 return settlement, [], None
             resume_due_waits(conn, micros)
             claim_gate = limits.gate(conn, claim, now)
-            if claim_gate.is_open:
+            # Caps with room for the whole claim: the walk would take what
+            # the plain claim takes (Gate.fence), and the write lock held
+            # since BEGIN IMMEDIATE keeps the room until the commit.
+            if claim_gate.is_open or claim_gate.fence(claim.limit) is not None:
                 return settlement, claim_jobs(conn, claim, micros), claim_gate
             rows = limits.claim_limited(conn, claim, claim_gate, micros)
             return settlement, rows, claim_gate
