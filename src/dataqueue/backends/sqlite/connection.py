@@ -344,7 +344,9 @@ class Connection:
             raise store_error("connect", self._path, error) from error
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES:d}")
+        # No mmap here: every page a worker's exchanges touched would stay in
+        # the worker's resident memory, which would grow with the file (the
+        # page cache costs no measurable time on this path).
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         return conn
 
