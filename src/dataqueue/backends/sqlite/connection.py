@@ -333,21 +333,27 @@ class Connection:
         return (result,)
 
     def _connect_loop(self) -> sqlite3.Connection:
+        conn = None
         try:
             conn = sqlite3.connect(
                 self._path,
                 timeout=0,  # a busy file sends the call to the thread
                 isolation_level=None,
                 cached_statements=STATEMENT_CACHE,
+                # Used only on the thread that opened it (_loop_thread), but
+                # closed by whichever thread closes the store.
+                check_same_thread=False,
             )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # No mmap here: every page a worker's exchanges touched would stay
+            # in the worker's resident memory, which would grow with the file
+            # (the page cache costs no measurable time on this path).
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as error:
+            if conn is not None:
+                conn.close()
             raise store_error("connect", self._path, error) from error
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA synchronous = NORMAL")
-        # No mmap here: every page a worker's exchanges touched would stay in
-        # the worker's resident memory, which would grow with the file (the
-        # page cache costs no measurable time on this path).
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
         return conn
 
     async def read(
