@@ -121,21 +121,22 @@ def store_error(operation: str, path: str, error: sqlite3.Error) -> BackendError
     return BackendError(f"sqlite {operation} failed on {path!r}: {error}")
 
 
+def transaction(conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``op`` in one BEGIN IMMEDIATE transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = op(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 def write(conn: sqlite3.Connection, op: Callable[[sqlite3.Connection], T]) -> T:
     """Run ``op`` in one BEGIN IMMEDIATE transaction, retried while busy."""
-
-    def attempt() -> T:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = op(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return result
-
-    return retry_busy(attempt)
+    return retry_busy(lambda: transaction(conn, op))
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:
@@ -313,14 +314,7 @@ class Connection:
         if self._verbose:
             logger.debug("sqlite %s: %s (on the loop)", self._path, operation)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = op(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            result = transaction(conn, op)
         except sqlite3.OperationalError as error:
             if is_busy(error):
                 return None
