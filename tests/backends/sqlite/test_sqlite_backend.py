@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -25,21 +24,6 @@ from dataqueue.errors import (
     StoreRefusedError,
     StoreUnavailableError,
 )
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> str:
-    return str(tmp_path / "jobs.db")
-
-
-@pytest.fixture
-async def backend(path: str) -> AsyncIterator[SqliteBackend]:
-    store = SqliteBackend(path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def test_open_creates_the_schema_and_migrate_is_idempotent(

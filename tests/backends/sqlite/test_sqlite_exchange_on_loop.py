@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlite_helpers import NOW, claim, new_job
@@ -16,21 +14,6 @@ from sqlite_helpers import NOW, claim, new_job
 from dataqueue._commands import Completion, Lease
 from dataqueue.backends.sqlite import SqliteBackend, connection
 from dataqueue.models import JobRecord, JobStatus
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> str:
-    return str(tmp_path / "jobs.db")
-
-
-@pytest.fixture
-async def backend(path: str) -> AsyncIterator[SqliteBackend]:
-    store = SqliteBackend(path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def test_an_exchange_waits_in_the_thread_while_another_connection_writes(

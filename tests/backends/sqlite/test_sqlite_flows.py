@@ -10,9 +10,8 @@ import multiprocessing
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlite_helpers import NOW, claim, complete_until_empty, new_flow, new_job
@@ -36,21 +35,6 @@ from dataqueue.models import (
     JobStatus,
     WorkerInfo,
 )
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> str:
-    return str(tmp_path / "jobs.db")
-
-
-@pytest.fixture
-async def backend(path: str) -> AsyncIterator[SqliteBackend]:
-    store = SqliteBackend(path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def final_failure(lease: Lease) -> Failure:

@@ -4,11 +4,8 @@ release, broken rows."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlite_helpers import NOW, claim, claim_one, new_job
 
 from dataqueue._commands import BrokenJob, ClaimRequest, Completion, Failure, Lease
@@ -16,21 +13,6 @@ from dataqueue.backends.sqlite import SqliteBackend
 from dataqueue.models import FailureReason, JobRecord, JobStatus
 
 LATER = NOW + timedelta(minutes=10)
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> str:
-    return str(tmp_path / "jobs.db")
-
-
-@pytest.fixture
-async def backend(path: str) -> AsyncIterator[SqliteBackend]:
-    store = SqliteBackend(path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def get(backend: SqliteBackend, job_id: int) -> JobRecord:
