@@ -196,10 +196,14 @@ def check_json(
     return cast(JSONValue, value)
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def to_json_text(value: JSONValue) -> str:
     """Serialize a value already checked by ``check_json``; floats keep every
     bit (``repr``), so the text reads back to the same value."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE_JSON(value)
 
 
 def storable_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
