@@ -361,18 +361,26 @@ local function finish()
   end
 end
 
+-- The types this call put in {p}types: one SADD per type, not per job.
+local TYPES_ADDED = {}
+
 --[[ Create job `id` (text) from `spec`, a new job as backend.py's _job_spec
   builds it: {"fields": [name, value, ...], "job_type", "tags", "event" (the
   added event's metadata, JSON text), "run_at" (us), "priority" (text)}. Its
   hash, its index entries, its place in the claim zsets and its added event;
   send them with finish(). Every script that inserts jobs goes through here. ]]
 local function create_job(id, spec, now)
+  local job_type = spec.job_type
   redis.call('HSET', k_job(id), 'id', id, unpack(spec.fields))
-  redis.call('ZADD', K_ALL, id, id)
-  redis.call('ZADD', k_status('pending'), id, id)
-  redis.call('ZADD', k_type(spec.job_type), id, id)
-  redis.call('ZADD', k_type_status(spec.job_type, 'pending'), id, id)
-  redis.call('SADD', K_TYPES, spec.job_type)
+  index_add(K_ALL, id, id)
+  index_add(k_status('pending'), id, id)
+  index_add(k_type(job_type), id, id)
+  index_add(k_type_status(job_type, 'pending'), id, id)
+  if not TYPES_ADDED[job_type] then
+    TYPES_ADDED[job_type] = true
+    redis.call('SADD', K_TYPES, job_type)
+  end
+  -- At once: a job added in the same call may wait on these tags (hold_new).
   for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
   enqueue(id, {
     status = 'pending', job_type = spec.job_type, run_at = spec.run_at,
@@ -396,6 +404,7 @@ local function delete_job(id, job)
   redis.call('ZREM', k_type_pending(job.job_type), id)
   if redis.call('ZCARD', k_type(job.job_type)) == 0 then
     redis.call('SREM', K_TYPES, job.job_type)  -- its last job
+    TYPES_ADDED[job.job_type] = nil
   end
   for _, tag in ipairs(cjson.decode(job.tags)) do
     redis.call('ZREM', k_tag(tag), id)
