@@ -290,11 +290,18 @@ end
 local function write_events()
   if #EVENTS == 0 then return end
   local event_id = reserve_ids(K_EVENT_ID, #EVENTS)
+  local first = {}  -- score, job id of each log begun here: one ZADD for all
   for _, event in ipairs(EVENTS) do
     local job_id = event[1]
     local length = redis.call('RPUSH', k_events(job_id), int_text(event_id) .. '\t' .. event[3])
-    if length == 1 then redis.call('ZADD', K_EVENT_TIMES, event[2], job_id) end
+    if length == 1 then
+      first[#first + 1] = event[2]
+      first[#first + 1] = job_id
+    end
     event_id = event_id + 1
+  end
+  for at = 1, #first, 1000 do
+    redis.call('ZADD', K_EVENT_TIMES, unpack(first, at, math.min(at + 999, #first)))
   end
   EVENTS = {}
 end
