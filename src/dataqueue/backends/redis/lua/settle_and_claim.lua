@@ -130,10 +130,10 @@ end
 
 local limit = tonumber(ARGV[4])
 local worker, token = ARGV[5], ARGV[6]
-local types = nil
+local types, types_list = nil, nil
 if ARGV[7] ~= '' then
-  types = {}
-  for _, job_type in ipairs(cjson.decode(ARGV[7])) do types[job_type] = true end
+  types, types_list = {}, cjson.decode(ARGV[7])
+  for _, job_type in ipairs(types_list) do types[job_type] = true end
 end
 local worker_json = ARGV[8]
 
@@ -425,6 +425,23 @@ if limit > 0 then
       if not exclusions.types[job_type] then open_types = true end
     end
   end
+  -- The walk reads each candidate's type only when the claim's types may not
+  -- cover it: every pending and failed job (all that ready can hold) being of
+  -- a claimed type, by the per-type status indexes, needs no such read.
+  -- Counted only while that costs fewer calls than the batch's reads; an
+  -- index a migration has not filled yet never adds up, so it reads them.
+  local check_types = types ~= nil
+  if types and 2 * (#types_list + 1) <= limit then
+    local counted = true
+    for _, status in ipairs({'pending', 'failed'}) do
+      local of_types = 0
+      for _, job_type in ipairs(types_list) do
+        of_types = of_types + redis.call('ZCARD', k_type_status(job_type, status))
+      end
+      counted = counted and of_types == redis.call('ZCARD', k_status(status))
+    end
+    check_types = not counted
+  end
   while open_types and #claimed < limit and looked < limit do
     local members = redis.call('ZRANGE', K_READY, offset, offset + window - 1)
     if #members == 0 then break end
@@ -435,9 +452,9 @@ if limit > 0 then
       local kind = nil
       if tonumber(string.sub(member, 1, 17)) > due_by then
         wanted = false  -- placed by a clock ahead of this one: not due yet
-      elseif types or (exclusions and GATE.excludes_any(exclusions)) then
+      elseif check_types or (exclusions and GATE.excludes_any(exclusions)) then
         local f = redis.call('HMGET', k_job(id), 'job_type', 'group_id')
-        if types and not types[f[1]] then
+        if check_types and not types[f[1]] then
           wanted = false
         elseif exclusions and f[1] and GATE.excludes(exclusions, f[1], f[2] or nil) then
           wanted = false  -- its type or group can take nothing now: passed over
