@@ -33,7 +33,12 @@ JOB_TIME_FIELDS: frozenset[str] = frozenset(
 
 def job_from_row(row: Mapping[str, Any]) -> JobRecord:
     """``row`` holds every JobRecord field with Python values already decoded."""
-    values = {name: row[name] for name in JOB_FIELDS}
+    return job_from_values({name: row[name] for name in JOB_FIELDS})
+
+
+def job_from_values(values: dict[str, Any]) -> JobRecord:
+    """``job_from_row`` of a dict of exactly the JobRecord fields, changed in
+    place: a caller that built it for this job spares the copy."""
     values["status"] = JobStatus(values["status"])
     reason = values["failure_reason"]
     values["failure_reason"] = None if reason is None else FailureReason(reason)
