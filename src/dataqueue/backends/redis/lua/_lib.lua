@@ -136,13 +136,17 @@ local ZREMS, ZADDS = {}, {}
   completed|failed" -> attempts that ended so in that minute (kept two
   hours). Collected like the index changes and sent by flush_indexes(). ]]
 local ENDED = {}
+local ended_at, ended_key  -- the last minute's key, made once per `now`
 
 local function count_ended(job_type, status, now)
-  local key = k_ended(string.format('%d', math.floor(tonumber(now) / 60000000)))
-  local fields = ENDED[key]
+  if now ~= ended_at then
+    ended_at = now
+    ended_key = k_ended(string.format('%d', math.floor(tonumber(now) / 60000000)))
+  end
+  local fields = ENDED[ended_key]
   if not fields then
     fields = {}
-    ENDED[key] = fields
+    ENDED[ended_key] = fields
   end
   local field = job_type .. '\t' .. status
   fields[field] = (fields[field] or 0) + 1
