@@ -217,6 +217,45 @@ async def test_claim_skips_other_types_without_losing_them(
     assert await claimed_ids(backend, 5) == [ids[0], ids[2]]
 
 
+@pytest.mark.parametrize("limit", [5, 10])
+async def test_claim_for_every_type_there_is_takes_every_due_job(
+    backend: RedisBackend, limit: int
+) -> None:
+    # At 10 the claim counts its types' jobs and reads no candidate's type.
+    ids = await backend.add_jobs([new_job("a"), new_job("b"), new_job("a")], now=NOW)
+    assert await claimed_ids(backend, limit, job_types=["a", "b"]) == ids
+    assert await claimed_ids(backend, limit, job_types=["a", "b"]) == []
+
+
+async def test_claim_reads_types_when_a_failed_job_of_another_is_due(
+    backend: RedisBackend,
+) -> None:
+    [retried] = await backend.add_jobs([new_job("b")], now=NOW)
+    token, _ = await claim(backend, job_types=["b"])
+    await settle(backend, failed(retried, token, next_attempt_at=NOW))
+    ids = await backend.add_jobs([new_job("a"), new_job("a")], now=NOW)
+    assert await claimed_ids(backend, job_types=["a"]) == ids
+    assert await claimed_ids(backend, job_types=["a"]) == []
+    assert await claimed_ids(backend, job_types=["b"]) == [retried]
+
+
+async def test_claim_reads_types_of_a_dataset_without_the_type_status_index(
+    backend: RedisBackend, prefix: str
+) -> None:
+    ids = await backend.add_jobs([new_job("a"), new_job("b"), new_job("a")], now=NOW)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # Written before schema version 2 and not migrated: no type_status keys.
+        await client.delete(
+            keys.type_status(prefix, "pending", "a"),
+            keys.type_status(prefix, "pending", "b"),
+        )
+    finally:
+        await client.aclose()
+    assert await claimed_ids(backend, job_types=["a"]) == [ids[0], ids[2]]
+    assert await claimed_ids(backend, job_types=["b"]) == [ids[1]]
+
+
 async def test_concurrent_claims_never_share_a_job(
     make_backend: MakeBackend, prefix: str
 ) -> None:
