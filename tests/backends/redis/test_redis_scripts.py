@@ -21,7 +21,11 @@ from dataqueue.backends.protocol import (
     WorkStore,
 )
 from dataqueue.backends.redis import RedisBackend, keys
-from dataqueue.backends.redis.scripts import LIBRARY, SCRIPT_NAMES, script_sources
+from dataqueue.backends.redis.scripts import (
+    LIBRARY,
+    SCRIPT_NAMES,
+    script_sources,
+)
 
 LUA = load_dir("dataqueue.backends.redis", "lua", ".lua")
 
@@ -153,6 +157,10 @@ async def test_scripts_reload_after_script_flush(backend: RedisBackend) -> None:
     assert len(await claimed_ids(backend, 5)) == 2
 
 
-def test_sources_start_with_the_library() -> None:
-    for text in script_sources().values():
-        assert text.startswith(LUA[LIBRARY])
+def test_each_source_is_its_script_after_library_lines_in_order() -> None:
+    library = LUA[LIBRARY].splitlines()
+    for name, text in script_sources().items():
+        assert text.endswith(f"\n{LUA[name]}"), name
+        lines = iter(library)
+        part = text[: -len(LUA[name]) - 1].splitlines()
+        assert all(line in lines for line in part), name

@@ -1,4 +1,7 @@
---[[ _lib: shared by every script (prepended by scripts.py, never run alone).
+--[[ _lib: shared by every script, never run alone: scripts.py puts before
+  each script the top-level `local` definitions it uses, transitively, so a
+  call builds no closure it does not need (statements of any other kind, and
+  values that call something, go to every script).
   ARGV[1] is always the queue's key base (its prefix as a hash tag, see
   keys.base), so every key below is in one cluster slot; KEYS[1] is the same
   text, for routing only. Key names mirror keys.py exactly.
