@@ -24,6 +24,7 @@ from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.backends.redis.scripts import (
     LIBRARY,
     SCRIPT_NAMES,
+    library_part,
     script_sources,
 )
 
@@ -164,3 +165,70 @@ def test_each_source_is_its_script_after_library_lines_in_order() -> None:
         lines = iter(library)
         part = text[: -len(LUA[name]) - 1].splitlines()
         assert all(line in lines for line in part), name
+
+
+def _code(text: str) -> str:
+    """Lua text without its comments and short strings."""
+    return re.sub(
+        r"--\[(=*)\[.*?\]\1\]|--[^\n]*|'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"",
+        lambda found: "" if found[0].startswith("--") else "''",
+        text,
+        flags=re.DOTALL,
+    )
+
+
+def test_each_source_defines_every_library_name_it_uses() -> None:
+    # Checked apart from the selection's own parsing: a name of the
+    # library's top level used anywhere in the source must be defined in it.
+    library = _code(LUA[LIBRARY])
+    names = set(re.findall(r"^local function (\w+)", library, re.MULTILINE))
+    for found in re.findall(r"^local ([\w, ]+?)\s*(?:=|$)", library, re.MULTILINE):
+        names.update(found.replace(" ", "").split(","))
+    assert {"P", "K_ID", "k_job", "ZREMS", "ended_key", "HELD_FIELDS"} <= names
+    for name, text in script_sources().items():
+        code = _code(text)
+        used = {n for n in names if re.search(rf"(?<![\w.:]){n}\b", code)}
+        defined = {
+            n
+            for n in used
+            if re.search(rf"^local (function )?([\w, ]*\b)?{n}\b", code, re.MULTILINE)
+        }
+        assert used == defined, name
+
+
+def test_scripts_carry_only_the_library_they_use() -> None:
+    sources = script_sources()
+    library = LUA[LIBRARY]
+    add_jobs = sources["add_jobs"]
+    assert len(add_jobs) - len(LUA["add_jobs"]) < len(library) * 2 / 3
+    assert "local function create_job(" in add_jobs
+    assert "local function matches(" not in add_jobs
+    assert "local function record_step(" not in add_jobs
+    assert "local function" not in sources["get_limits"]
+
+
+def test_library_part_keeps_what_it_cannot_leave_out() -> None:
+    statements = [
+        "local A = P .. 'a'\n",  # used by g, which is always kept
+        "local B = redis.call('GET', 'b')\n",  # a call may have effects
+        "local C = f{1}\n",
+        "local function g() return A end x = 1\n",  # a statement follows
+        "local function h(n)\n  local D = n  -- `local` in a block\n  return A\nend\n",
+        "local E = {'end'}\n",
+    ]
+    library = "".join(statements)
+    assert library_part(library, "return 1") == "".join(statements[:4])
+    assert library_part(library, "return h(1)") == "".join(statements[:5])
+    # A field or a string of the same name is no use of it.
+    assert library_part(library, "return E, job.h, 'h'") == "".join(
+        statements[:4] + statements[5:]
+    )
+
+
+async def test_every_source_loads(backend: RedisBackend) -> None:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        for text in script_sources().values():
+            await client.script_load(text)
+    finally:
+        await client.aclose()
