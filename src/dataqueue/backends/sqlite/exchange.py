@@ -74,6 +74,7 @@ from dataqueue.backends.sqlite.codec import (
 from dataqueue.backends.sqlite.connection import (
     SQL,
 )
+from dataqueue.errors import BackendError
 from dataqueue.models import (
     FailureReason,
     FlowStatus,
@@ -136,6 +137,13 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
     new jobs with depends_on are held while it is unfinished (an unknown
     prerequisite refuses the call before anything is written)."""
     dependencies.refuse_unknown(cursor, jobs)
+    if cursor.connection.in_transaction and not any(
+        job.idempotency_key is not None
+        or job.dedupe is not None
+        or job.depends_on is not None
+        for job in jobs
+    ):
+        return insert_plain_jobs(cursor, jobs, now)
     ids: list[int] = []
     fresh: list[tuple[int, Dependencies]] = []
     events: list[dict[str, Any]] = []
@@ -145,14 +153,14 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
             if holder is not None:
                 ids.append(holder)
                 continue
-        row = cursor.execute(SQL["add_jobs"], new_job_params(job, now)).fetchone()
-        if row is None:
+        cursor.execute(SQL["add_jobs"], new_job_params(job, now))
+        if cursor.rowcount == 0:  # the idempotency key is taken
             (job_id,) = cursor.execute(
                 SQL["add_jobs.existing"],
                 {"idempotency_key": job.idempotency_key},
             ).fetchone()
         else:
-            job_id = row[0]
+            job_id = require_id(cursor.lastrowid)
             events.append(event_params(job_id, ADD, now, added_metadata(job)))
             if job.dedupe is not None:
                 record_key(cursor, job.dedupe, job_id)
@@ -163,6 +171,36 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
     for job_id, depends_on in fresh:
         dependencies.hold_new(cursor, job_id, depends_on, ids, now)
     return ids
+
+
+def insert_plain_jobs(
+    cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int
+) -> list[int]:
+    """Jobs with no idempotency key, dedupe key or prerequisites, inside a
+    transaction: every one is inserted, by one executemany. Under the write
+    lock the transaction holds, AUTOINCREMENT gives them consecutive ids
+    ending at the last one inserted."""
+    cursor.executemany(SQL["add_jobs"], [new_job_params(job, now) for job in jobs])
+    if cursor.rowcount != len(jobs):
+        raise BackendError(
+            f"sqlite add_jobs: {cursor.rowcount} of {len(jobs)} jobs inserted"
+        )
+    (last,) = cursor.execute("SELECT last_insert_rowid()").fetchone()
+    ids = list(range(last - len(jobs) + 1, last + 1))
+    cursor.executemany(
+        SQL["insert_event"],
+        [
+            event_params(job_id, ADD, now, added_metadata(job))
+            for job_id, job in zip(ids, jobs, strict=True)
+        ],
+    )
+    return ids
+
+
+def require_id(row_id: int | None) -> int:
+    if row_id is None:
+        raise BackendError("sqlite add_jobs: the insert reported no id")
+    return row_id
 
 
 def held_key(

@@ -1,9 +1,11 @@
--- add_jobs: insert one job, unless its idempotency_key is taken.
--- Returns the new id, or no row when the key is taken (the caller then reads
--- the existing id with add_jobs.existing). run_at NULL means now. A job
--- enqueued by a cron schedule (enqueue_cron_jobs) has its cron_job_id and
--- cron_due_at, a flow's step (start_flow) its flow_id and flow_step_index;
--- other jobs have NULL there. The entity is stored as its id and type.
+-- add_jobs: insert one job, unless its idempotency_key is taken. The new id
+-- is the cursor's lastrowid; no row changed means the key is taken (the
+-- caller then reads the existing id with add_jobs.existing). Jobs with no
+-- key, dedupe key or prerequisites go in by one executemany. run_at NULL
+-- means now. A job enqueued by a cron schedule (enqueue_cron_jobs) has its
+-- cron_job_id and cron_due_at, a flow's step (start_flow) its flow_id and
+-- flow_step_index; other jobs have NULL there. The entity is stored as its
+-- id and type.
 -- :job_type :payload (JSON) :priority :run_at :max_attempts :timeout
 -- :force_kill_on_timeout :tags (JSON list) :idempotency_key :retry_delay
 -- :retry_backoff :retry_delay_max :flow_id :flow_step_index :entity_id
@@ -24,4 +26,3 @@ VALUES (
     :dead_letter_job_type, :dedupe_key, :group_id
 )
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id
