@@ -152,10 +152,13 @@ class MemoryBackend(AdminOperations, Backend):
             tags=where.tags,
         )
 
+        types = None if where.job_type is None else [where.job_type]
+
         def count(tables: Tables) -> dict[JobStatus, int]:
             counts = dict.fromkeys(JobStatus, 0)
-            for job_id in self._matching(tables, anything):
-                counts[JobStatus(tables.jobs[job_id]["status"])] += 1
+            for status in JobStatus:
+                rows = tables.rows(status, types)
+                counts[status] = sum(matches(row, anything) for row in rows)
             return counts
 
         return self._atomically(count)

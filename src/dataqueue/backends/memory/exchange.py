@@ -71,7 +71,8 @@ def apply(
     assert JobStatus(row["status"]) in transition.from_statuses, (
         f"job {row['id']} is {row['status']}: no {transition.name}"
     )
-    row.update(values, status=transition.to_status.value, updated_at=now)
+    row.update(values, updated_at=now)
+    tables.set_status(row, transition.to_status)
     tables.append_event(row["id"], transition.event, now, metadata)
     return transition
 
@@ -257,9 +258,8 @@ def settle_dependencies(tables: Tables, ended: Iterable[Row], now: datetime) -> 
         for row in sorted(
             (
                 row
-                for row in tables.jobs.values()
+                for row in tables.rows(JobStatus.PENDING)
                 if row["pending_reason"] == t.DEPENDENCY
-                and row["status"] == JobStatus.PENDING
                 and t.depends_on(held_view(row), done)
             ),
             key=lambda row: int(row["id"]),
@@ -422,21 +422,21 @@ def suspend(
 def resume_due_waits(tables: Tables, now: datetime) -> None:
     """Waiting jobs whose ``wait_until`` has come become pending, due since
     then, so that the claim after takes them in their turn."""
-    for row in tables.jobs.values():
+    due = [
+        row
+        for row in tables.rows(JobStatus.WAITING)
+        if row["wait_until"] is not None and row["wait_until"] <= now
+    ]
+    for row in sorted(due, key=lambda row: int(row["id"])):
         wait_until = row["wait_until"]
-        if (
-            row["status"] == JobStatus.WAITING
-            and wait_until is not None
-            and wait_until <= now
-        ):
-            apply(
-                tables,
-                row,
-                t.RESUME_AT_TIME,
-                now,
-                t.resumed_at_time_metadata(wait_until),
-                run_at=wait_until,
-            )
+        apply(
+            tables,
+            row,
+            t.RESUME_AT_TIME,
+            now,
+            t.resumed_at_time_metadata(wait_until),
+            run_at=wait_until,
+        )
 
 
 def claim(
@@ -448,8 +448,9 @@ def claim(
     types = request.job_types
     due = [
         row
-        for row in tables.jobs.values()
-        if is_due(row, now) and (types is None or row["job_type"] in types)
+        for status in (JobStatus.PENDING, JobStatus.FAILED)
+        for row in tables.rows(status, types)
+        if is_due(row, now)
     ]
     limits = relevant(tables.limits.values(), types)
     gate = Gate(
@@ -525,9 +526,10 @@ def usage(tables: Tables, limits: list[Limits], request: ClaimRequest) -> Usage:
     running: Counter[str] = Counter()
     group_running: Counter[tuple[str, str]] = Counter()
     any_group_running: Counter[str] = Counter()
-    for row in tables.jobs.values():
-        if row["status"] != JobStatus.PROCESSING:
-            continue
+    # Only the limited types' running jobs count, unless the claim caps
+    # every group key.
+    types = None if request.group_concurrency is not None else limited
+    for row in tables.rows(JobStatus.PROCESSING, types):
         job_type, group = row["job_type"], row["group_id"]
         if job_type in limited:
             running[job_type] += 1
@@ -640,9 +642,8 @@ def reclaim(
     stuck = sorted(
         (
             row
-            for row in tables.jobs.values()
-            if row["status"] == JobStatus.PROCESSING
-            and row["locked_at"]
+            for row in tables.rows(JobStatus.PROCESSING)
+            if row["locked_at"]
             < now - timedelta(seconds=max(threshold, row["timeout"] or 0))
         ),
         key=lambda row: int(row["id"]),
@@ -710,9 +711,10 @@ def resume_token_waits(
     with a ``resumed`` event; returns how many."""
     tokens = set(token_ids)
     resumed = 0
-    for row in tables.jobs.values():
+    waiting = sorted(tables.rows(JobStatus.WAITING), key=lambda row: int(row["id"]))
+    for row in waiting:
         token_id = row["wait_token_id"]
-        if row["status"] == JobStatus.WAITING and token_id in tokens:
+        if token_id in tokens:
             apply(
                 tables,
                 row,

@@ -20,7 +20,13 @@ from dataqueue._transitions import ADD, added_metadata
 from dataqueue.backends.memory.codec import Row, encode_json, new_job_row
 from dataqueue.backends.memory.signals import Signals
 from dataqueue.limits import Bucket, BucketKey, Limits
-from dataqueue.models import EventType, MinuteStats, RecordedAction, WorkerInfo
+from dataqueue.models import (
+    EventType,
+    JobStatus,
+    MinuteStats,
+    RecordedAction,
+    WorkerInfo,
+)
 
 
 @dataclass
@@ -48,6 +54,10 @@ class Tables:
     actions: list[RecordedAction] = field(default_factory=list)
     """Recorded actions, oldest first (at most the ``keep`` of the last
     ``record_action``)."""
+    by_status: dict[str, dict[str, dict[int, Row]]] = field(default_factory=dict)
+    """The jobs again, by status and then type: every change of a job's
+    status goes through ``set_status``, so that a claim, a count or a sweep
+    reads the jobs it may touch and not every job kept."""
     limits: dict[str, Limits] = field(default_factory=dict)
     buckets: dict[BucketKey, Bucket] = field(default_factory=dict)
     """The rate limits' token buckets spent so far (absent: full)."""
@@ -72,12 +82,38 @@ class Tables:
                 continue
             self.last_job_id += 1
             job_id = self.last_job_id
-            self.jobs[job_id] = new_job_row(job_id, job, now)
+            row = self.jobs[job_id] = new_job_row(job_id, job, now)
+            self._index(row)
             if key is not None:
                 self.idempotency_keys[key] = job_id
             self.append_event(job_id, ADD.event, now, added_metadata(job))
             ids.append(job_id)
         return ids
+
+    def rows(
+        self, status: JobStatus, job_types: Iterable[str] | None = None
+    ) -> list[Row]:
+        """The jobs in ``status`` (of ``job_types``; None: every type), in
+        no particular order."""
+        by_type = self.by_status.get(status.value, {})
+        types = by_type.keys() if job_types is None else job_types
+        return [row for job_type in types for row in by_type.get(job_type, {}).values()]
+
+    def set_status(self, row: Row, status: JobStatus) -> None:
+        self._unindex(row)
+        row["status"] = status.value
+        self._index(row)
+
+    def _index(self, row: Row) -> None:
+        by_type = self.by_status.setdefault(row["status"], {})
+        by_type.setdefault(row["job_type"], {})[row["id"]] = row
+
+    def _unindex(self, row: Row) -> None:
+        by_type = self.by_status[row["status"]]
+        same = by_type[row["job_type"]]
+        del same[row["id"]]
+        if not same:
+            del by_type[row["job_type"]]
 
     def append_event(
         self,
@@ -101,6 +137,7 @@ class Tables:
         """Delete jobs with their events; their idempotency keys become free."""
         for job_id in job_ids:
             row = self.jobs.pop(job_id)
+            self._unindex(row)
             self.events.pop(job_id, None)
             key = row["idempotency_key"]
             if key is not None:
