@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
 
 import dataqueue as dq
 from dataqueue import _validate as v
-from dataqueue._commands import NewJob
+from dataqueue._commands import ClaimRequest, Exchange, NewJob, Outcome
 from dataqueue.backends.memory import MemoryBackend, forget_named
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -82,3 +83,39 @@ async def test_a_signal_reaches_a_subscriber_waiting_on_another_threads_loop() -
 def test_a_malformed_memory_url_is_named(url: str) -> None:
     with pytest.raises(ValueError, match="memory:// or memory://NAME"):
         dq.connect(url)
+
+
+async def test_a_binding_rate_costs_a_processor_about_one_claim_per_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    claims: list[int] = []
+    settle_and_claim = MemoryBackend.settle_and_claim
+
+    async def counted(
+        self: MemoryBackend,
+        outcomes: Sequence[Outcome],
+        claim: ClaimRequest | None,
+        *,
+        now: datetime,
+    ) -> Exchange:
+        exchange = await settle_and_claim(self, outcomes, claim, now=now)
+        if claim is not None:
+            claims.append(len(exchange.claimed))
+        return exchange
+
+    monkeypatch.setattr(MemoryBackend, "settle_and_claim", counted)
+    queue = dq.connect("memory://")
+    await queue.set_limits("metered", rate=dq.Rate(20, per=1))
+    await queue.add_jobs([dq.JobSpec("metered", n) for n in range(30)])
+    processor = queue.create_processor(
+        {"metered": lambda payload: None}, concurrency=10, poll_interval=1
+    )
+    processor.start_in_background()
+    while (await queue.count_jobs())[dq.JobStatus.COMPLETED] < 30:
+        await asyncio.sleep(0.01)
+    await processor.stop_and_drain(5)
+    await queue.close()
+    # The burst of 20 in two claims, then one token at a time: a job that
+    # ends before the next token is written without claiming again.
+    assert sum(claims) == 30
+    assert len(claims) <= 2 + 10 + 3, claims

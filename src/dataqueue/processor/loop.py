@@ -6,7 +6,9 @@ for the free slots (at most ``batch_size``). Before a claim, due cron
 schedules are enqueued (at most once per ``CRON_CHECK_INTERVAL``), so that
 their jobs can be in that very claim. A full claim is followed by the
 next turn at once; otherwise the loop waits until an attempt ends, a job is
-added (the store's wake-up), ``poll_interval`` passes, or ``stop()``.
+added (the store's wake-up), ``poll_interval`` passes, or ``stop()``;
+after a short claim whose jobs a rate held, an attempt that ends only has
+its outcome written, and the claim waits for the rate's next token.
 """
 
 from __future__ import annotations
@@ -146,6 +148,8 @@ class Processor(Looper):
         # What the last claim said of the jobs its limits held back.
         self._held_until: datetime | None = None
         self._held_for_slot = False
+        self._claim_short = False
+        self._only_attempt_ended = False
         self._slot_freed: Wakeup | None = None
         self._cron_checked_at: datetime | None = None
         self._cron_failing = False
@@ -326,8 +330,14 @@ class Processor(Looper):
         self._attempt_ended.clear()
         free = self.concurrency - len(self._attempts)
         claim = self._claim(min(free, self.batch_size)) if free > 0 else None
+        deferred = claim is not None and self._rate_holds()
+        if deferred:
+            claim = None  # the outcomes are written; the claim waits its token
         if claim is None and not self._outcomes:
-            await self._wait(None, None)
+            if deferred:
+                await self._wait(wakeup, self._idle_timeout())
+            else:
+                await self._wait(None, None)
             return
         if claim is not None:
             await self._enqueue_due_cron_jobs()
@@ -339,12 +349,29 @@ class Processor(Looper):
         self._outage.recovered()
         for job in claimed:
             self._launch(store, job)
-        if claim is not None and len(claimed) >= claim.limit:
-            return
+        if claim is not None:
+            self._claim_short = len(claimed) < claim.limit
+            if not self._claim_short:
+                return
         if len(self._attempts) >= self.concurrency:
             await self._wait(None, self.poll_interval)
             return
         await self._wait(wakeup, self._idle_timeout(), await self._slot_wakeup(store))
+
+    def _rate_holds(self) -> bool:
+        """Whether a claim now would find what the last one found: it came
+        back short with a rate holding jobs until ``_held_until``, and
+        since then only attempts of this processor ended (no job added, no
+        slot waited for). Then the claim waits for that time, so that a
+        rate costs about one claim per token, not two."""
+        until = self._held_until
+        return (
+            self._only_attempt_ended
+            and self._claim_short
+            and not self._held_for_slot
+            and until is not None
+            and until > self.now()
+        )
 
     def _idle_timeout(self) -> float:
         """How long an idle processor waits for a signal before it claims
@@ -381,7 +408,8 @@ class Processor(Looper):
             if signal is not None:
                 waiters.append(asyncio.ensure_future(signal.wait(poll_interval or 0)))
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            self._only_attempt_ended = done == {waiters[0]}
         finally:
             for waiter in waiters:
                 waiter.cancel()
