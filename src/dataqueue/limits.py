@@ -497,7 +497,9 @@ def walk_steps(gate: Gate, limit: int) -> WalkSteps:
                 continue
             result.hold(candidate, held_for)
             exclusions = gate.exclusions()
-        if len(batch) < wanted:
+        # Once a hold leaves out every type the claim takes, no candidate
+        # is left to ask for (the store would read the whole held line).
+        if len(batch) < wanted or gate.takes_none_of(exclusions):
             break
     return result
 

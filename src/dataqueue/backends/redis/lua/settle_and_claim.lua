@@ -419,11 +419,14 @@ if limit > 0 then
       end
     end
   end
-  local open_types = not (types and exclusions)
-  if not open_types then
+  -- Gate.takes_none_of: once every type of the claim is excluded, the
+  -- walk stops (the rest of the line holds nothing it could take).
+  local function takes_some()
+    if not (types and exclusions) then return true end
     for job_type in pairs(types) do
-      if not exclusions.types[job_type] then open_types = true end
+      if not exclusions.types[job_type] then return true end
     end
+    return false
   end
   -- The walk reads each candidate's type only when the claim's types may not
   -- cover it: every pending and failed job (all that ready can hold) being of
@@ -442,6 +445,7 @@ if limit > 0 then
     end
     check_types = not counted
   end
+  local open_types = takes_some()
   while open_types and #claimed < limit and looked < limit do
     local members = redis.call('ZRANGE', K_READY, offset, offset + window - 1)
     if #members == 0 then break end
@@ -467,7 +471,10 @@ if limit > 0 then
       elseif wanted and gate then
         kind = GATE.walk_step(gate, id, job)
         if kind == 'paused' then looked = looked + 1 end
-        if kind == 'held' then exclusions = GATE.exclusions(gate) end
+        if kind == 'held' then
+          exclusions = GATE.exclusions(gate)
+          open_types = takes_some()
+        end
       end
       if wanted and job and job.pending_reason ~= 'dependency' and (kind == nil or kind == 'take')
           and (job.status == 'pending' or job.status == 'failed') then
@@ -492,7 +499,7 @@ if limit > 0 then
         claimed[#claimed + 1] = job
         if #claimed == limit then break end
       end
-      if looked >= limit then break end
+      if looked >= limit or not open_types then break end
     end
   end
   if #taken > 0 then call_in_slices('ZREM', K_READY, taken) end
