@@ -613,13 +613,14 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
                 )  # fmt: skip
         if claim is not None and (gated or settlement.gated):
             # A gated claim: its outcomes (when the last claim of this kind
-            # was gated too) and then the limited claim, in one transaction
-            # whose reads go in one round trip.
+            # was gated too, and there are any) and then the limited claim,
+            # in one transaction whose reads go in one round trip.
+            settles = gated and bool(outcomes)
             async with self._cursor(
                 "settle_and_claim", transaction=True, pipeline=True
             ) as cur:
                 settled = cur.connection.cursor(row_factory=dict_row)
-                if gated:
+                if settles:
                     await settled.execute(
                         self._queries[name], {**params, "claim_limit": 0}
                     )
@@ -628,7 +629,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
                 )
             try:
                 claimed = await limits.read_taken(taken)
-                if gated:
+                if settles:
                     await read_claimed(settled, settlement)
             except psycopg.Error as e:
                 raise store_error(
