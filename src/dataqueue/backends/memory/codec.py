@@ -158,9 +158,19 @@ def is_due(row: Row, now: Any) -> bool:
     return False
 
 
-def claim_order(row: Row) -> tuple[int, Any, int]:
+ClaimKey = tuple[int, Any, int]
+
+
+def claim_order(row: Row) -> ClaimKey:
     """Priority (high first), then ``run_at``, then id."""
     return (-row["priority"], row["run_at"], row["id"])
+
+
+def in_line(row: Row) -> bool:
+    """Whether a claim may take the job once it is due (``is_due``)."""
+    if row["status"] == JobStatus.PENDING:
+        return True
+    return row["status"] == JobStatus.FAILED and row["next_attempt_at"] is not None
 
 
 def event_record(event: Row) -> JobEvent:

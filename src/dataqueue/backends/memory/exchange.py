@@ -34,7 +34,6 @@ from dataqueue._commands import (
 from dataqueue.backends._records import candidate_from_row, lost_worker_letter
 from dataqueue.backends.memory.codec import (
     Row,
-    claim_order,
     encode_json,
     is_due,
     job_record,
@@ -71,8 +70,7 @@ def apply(
     assert JobStatus(row["status"]) in transition.from_statuses, (
         f"job {row['id']} is {row['status']}: no {transition.name}"
     )
-    row.update(values, updated_at=now)
-    tables.set_status(row, transition.to_status)
+    tables.update(row, transition.to_status, {**values, "updated_at": now})
     tables.append_event(row["id"], transition.event, now, metadata)
     return transition
 
@@ -446,21 +444,14 @@ def claim(
     request's lease, in claim order, as the limits allow (``limits.walk``:
     the jobs it passes over are marked held); returns them and the gate."""
     types = request.job_types
-    due = [
-        row
-        for status in (JobStatus.PENDING, JobStatus.FAILED)
-        for row in tables.rows(status, types)
-        if is_due(row, now)
-    ]
     limits = relevant(tables.limits.values(), types)
     gate = Gate(
         limits, usage(tables, limits, request), now, request.group_concurrency, types
     )
     if gate.is_open:
-        taken = heapq.nsmallest(request.limit, due, key=claim_order)
+        taken = list(islice(tables.due(types, now), request.limit))
     else:
-        due.sort(key=claim_order)
-        taken = claim_limited(tables, due, gate, request.limit, now)
+        taken = claim_limited(tables, types, gate, request.limit, now)
     for row in taken:
         if row["pending_reason"] is not None:
             apply(tables, row, t.UNHOLD, now, t.unheld_metadata(row["pending_reason"]))
@@ -485,18 +476,26 @@ def claim(
 
 
 def claim_limited(
-    tables: Tables, due: list[Row], gate: Gate, limit: int, now: datetime
+    tables: Tables,
+    job_types: Sequence[str] | None,
+    gate: Gate,
+    limit: int,
+    now: datetime,
 ) -> list[Row]:
-    """The walk over ``due`` (in claim order): its holds marked, its spent
-    buckets stored; returns the rows it takes."""
+    """The walk over the due jobs of ``job_types`` (None: every type): its
+    holds marked, its spent buckets stored; returns the rows it takes."""
 
-    # Candidates are made only for the rows the walk reads (it asks for a
-    # few at a time), not for every due job.
+    # Candidates are read from the front of the lines of the types not
+    # excluded, only as many as the walk asks for.
     def fetch(exclusions: Exclusions, seen: Sequence[int], n: int) -> list[Candidate]:
         passed = set(seen)
+        types = list(tables.lines) if job_types is None else job_types
         rows = (
             row
-            for row in due
+            for row in tables.due(
+                [job_type for job_type in types if job_type not in exclusions.types],
+                now,
+            )
             if row["id"] not in passed
             and not exclusions.excludes(row["job_type"], row["group_id"])
         )
@@ -505,8 +504,8 @@ def claim_limited(
     def front_of_line(job_type: str, n: int) -> list[Candidate]:
         pending = (
             row
-            for row in due
-            if row["job_type"] == job_type and row["status"] == JobStatus.PENDING
+            for row in tables.rows(JobStatus.PENDING, [job_type])
+            if is_due(row, now)
         )
         first = heapq.nsmallest(n, pending, key=lambda r: int(r["id"]))
         return [candidate_from_row(row) for row in first]

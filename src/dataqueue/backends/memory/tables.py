@@ -9,15 +9,25 @@ process (a ``connect_sync`` queue runs its own loop on its own thread).
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from dataqueue._commands import NewJob
 from dataqueue._transitions import ADD, added_metadata
-from dataqueue.backends.memory.codec import Row, encode_json, new_job_row
+from dataqueue.backends.memory.codec import (
+    ClaimKey,
+    Row,
+    claim_order,
+    encode_json,
+    in_line,
+    is_due,
+    new_job_row,
+)
 from dataqueue.backends.memory.signals import Signals
 from dataqueue.limits import Bucket, BucketKey, Limits
 from dataqueue.models import (
@@ -58,6 +68,11 @@ class Tables:
     """The jobs again, by status and then type: every change of a job's
     status goes through ``set_status``, so that a claim, a count or a sweep
     reads the jobs it may touch and not every job kept."""
+    lines: dict[str, list[ClaimKey]] = field(default_factory=dict)
+    """Per type, sorted, the claim order (``claim_order``) of the jobs a
+    claim may take once due: pending ones, and failed ones with a retry
+    to come. Kept in step by ``update``, so that a claim reads from the
+    front of its types' lines and stops at its batch."""
     limits: dict[str, Limits] = field(default_factory=dict)
     buckets: dict[BucketKey, Bucket] = field(default_factory=dict)
     """The rate limits' token buckets spent so far (absent: full)."""
@@ -99,14 +114,27 @@ class Tables:
         types = by_type.keys() if job_types is None else job_types
         return [row for job_type in types for row in by_type.get(job_type, {}).values()]
 
-    def set_status(self, row: Row, status: JobStatus) -> None:
+    def due(self, job_types: Iterable[str] | None, now: datetime) -> Iterator[Row]:
+        """The due jobs of ``job_types`` (None: every type), in claim order.
+        Nothing may change the jobs while the iterator is read."""
+        types = list(self.lines) if job_types is None else job_types
+        lines = [self.lines.get(job_type, []) for job_type in types]
+        for _, _, job_id in heapq.merge(*lines):
+            row = self.jobs[job_id]
+            if is_due(row, now):
+                yield row
+
+    def update(self, row: Row, status: JobStatus, values: Mapping[str, Any]) -> None:
+        """Change a job's status and ``values``, keeping the indexes in step."""
         self._unindex(row)
-        row["status"] = status.value
+        row.update(values, status=status.value)
         self._index(row)
 
     def _index(self, row: Row) -> None:
         by_type = self.by_status.setdefault(row["status"], {})
         by_type.setdefault(row["job_type"], {})[row["id"]] = row
+        if in_line(row):
+            bisect.insort(self.lines.setdefault(row["job_type"], []), claim_order(row))
 
     def _unindex(self, row: Row) -> None:
         by_type = self.by_status[row["status"]]
@@ -114,6 +142,11 @@ class Tables:
         del same[row["id"]]
         if not same:
             del by_type[row["job_type"]]
+        if in_line(row):
+            line = self.lines[row["job_type"]]
+            del line[bisect.bisect_left(line, claim_order(row))]
+            if not line:
+                del self.lines[row["job_type"]]
 
     def append_event(
         self,
