@@ -137,11 +137,15 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
     new jobs with depends_on are held while it is unfinished (an unknown
     prerequisite refuses the call before anything is written)."""
     dependencies.refuse_unknown(cursor, jobs)
-    if len(jobs) > 1 and cursor.connection.in_transaction and not any(
-        job.idempotency_key is not None
-        or job.dedupe is not None
-        or job.depends_on is not None
-        for job in jobs
+    if (
+        len(jobs) > 1
+        and cursor.connection.in_transaction
+        and not any(
+            job.idempotency_key is not None
+            or job.dedupe is not None
+            or job.depends_on is not None
+            for job in jobs
+        )
     ):
         return insert_plain_jobs(cursor, jobs, now)
     ids: list[int] = []
