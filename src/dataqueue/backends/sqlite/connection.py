@@ -290,7 +290,7 @@ class Connection:
         """Run ``op`` in one write transaction. ``on_loop``: for a call that
         takes well under a millisecond and runs all the time (a worker's
         exchange), first try it on the event loop, where it costs no hop to
-        the store's thread and back (a fifth of a worker's CPU): it runs
+        the store's thread and back (a tenth of a worker's CPU): it runs
         there only if the write lock is free at once, and otherwise goes to
         the thread, which waits for the lock as every call does."""
         if on_loop:
