@@ -18,18 +18,16 @@ import argparse
 import asyncio
 import os
 import re
-import resource
 import subprocess
 import tempfile
 import time
 
 import psycopg
+from cpu import own_cpu, process_cpu  # beside this file
 from limits import CAPPED_RATE, connect, noop, until_done  # beside this file
 from throughput import PG_URL, drop
 
 import dataqueue as dq
-
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def server_pids() -> list[int]:
@@ -49,17 +47,7 @@ def server_pids() -> list[int]:
 
 
 def server_cpu(pids: list[int]) -> float:
-    seconds = 0.0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        seconds += (int(fields[11]) + int(fields[12])) / TICK
-    return seconds
-
-
-def client_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return sum(process_cpu(pid) for pid in pids)
 
 
 async def capped_cpu(store: str, folder: str, seconds: float) -> tuple[float, float]:
@@ -76,9 +64,9 @@ async def capped_cpu(store: str, folder: str, seconds: float) -> tuple[float, fl
         processor.start_in_background()
         await until_done(queue, "capped", CAPPED_RATE + 1)
         pids = server_pids() if store == "postgres" else []
-        client, server, started = client_cpu(), server_cpu(pids), time.perf_counter()
+        client, server, started = own_cpu(), server_cpu(pids), time.perf_counter()
         await asyncio.sleep(seconds)
-        client, server = client_cpu() - client, server_cpu(pids) - server
+        client, server = own_cpu() - client, server_cpu(pids) - server
         elapsed = time.perf_counter() - started
         await processor.stop_and_drain(10)
         return 1000 * client / elapsed, 1000 * server / elapsed

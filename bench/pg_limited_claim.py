@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import secrets
 import statistics
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from cpu import own_cpu, process_cpu  # beside this file
 
 import dataqueue as dq
 from dataqueue._commands import ClaimRequest, Completion, Lease
@@ -36,18 +36,6 @@ PG_URL = os.environ.get(
     "DATAQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BLOCK = 50
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def backend_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 @dataclass
@@ -72,7 +60,7 @@ async def open_side(schema: str, jobs: int, concurrency: int | None) -> Side:
 
 
 async def block(side: Side, record: bool) -> None:
-    server, client = backend_cpu(side.pid), process_cpu()
+    server, client = process_cpu(side.pid), own_cpu()
     for _ in range(BLOCK):
         claim = ClaimRequest("w", secrets.token_hex(16), 10, ("noop",))
         outcomes = [Completion(lease, None, {}) for lease in side.leases]
@@ -84,8 +72,8 @@ async def block(side: Side, record: bool) -> None:
             side.times.append(time.perf_counter() - started)
         side.leases = [Lease(job.id, claim.token) for job in exchange.claimed]
     if record:
-        side.server += backend_cpu(side.pid) - server
-        side.client += process_cpu() - client
+        side.server += process_cpu(side.pid) - server
+        side.client += own_cpu() - client
 
 
 async def main() -> None:

@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from cpu import own_cpu, process_cpu  # beside this file
 
 import dataqueue as dq
 
@@ -43,20 +43,6 @@ PAYLOAD: dict[str, Any] = {
     "email": "user1@example.com",
     "tags": ["bench"],
 }
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def server_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        # Fields after the command name, which may hold spaces: utime and
-        # stime are the 14th and 15th fields of the line.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 class Meter:
@@ -67,12 +53,12 @@ class Meter:
         self._start = (0.0, 0.0, 0.0)
 
     def start(self) -> None:
-        self._start = (time.perf_counter(), own_cpu(), server_cpu(self._pid))
+        self._start = (time.perf_counter(), own_cpu(), process_cpu(self._pid))
 
     def stop(self, jobs: int) -> str:
         wall = time.perf_counter() - self._start[0]
         client = own_cpu() - self._start[1]
-        server = server_cpu(self._pid) - self._start[2]
+        server = process_cpu(self._pid) - self._start[2]
         return (
             f"{jobs / wall:9,.0f} jobs/s  client {client / jobs * 1e6:6.1f} µs/job"
             f"  server {server / jobs * 1e6:6.1f} µs/job"

@@ -20,18 +20,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
+from cpu import own_cpu, peak_memory_mib, process_cpu  # beside this file
+
 import dataqueue as dq
 
 BULK = 1000
 POLL_SECONDS = 0.05
-TICK = os.sysconf("SC_CLK_TCK")
 UNFINISHED = (
     "SELECT count(*) FROM job_queue WHERE status IN ('pending','processing','waiting')"
 )
@@ -55,27 +55,6 @@ async def main(path, batch, concurrency):
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
 """
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def process_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        # Fields after the command name, which may hold spaces: utime and
-        # stime are the 14th and 15th fields of the line.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def peak_memory_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def fill(path: str, jobs: int) -> float:
