@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, LiteralString, TypeVar
 
 from dataqueue.backends._files import load_dir
@@ -144,6 +144,12 @@ def checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
+def log_checkpoint_failure(done: Future[None]) -> None:
+    error = None if done.cancelled() else done.exception()
+    if error is not None:
+        logger.warning("sqlite: a checkpoint failed (the next one retries): %s", error)
+
+
 def retry_busy(op: Callable[[], T]) -> T:
     for _ in range(BUSY_RETRIES):
         try:
@@ -177,19 +183,30 @@ class Connection:
         self._loop_conn: sqlite3.Connection | None = None
         self._loop_thread = 0
         self._loop_commits = 0
+        self._loop_lock = threading.Lock()
+        # The file the thread's connection opened, by its full path: the
+        # loop's connection opens that same file whatever the working
+        # directory has become since.
+        self._file = ""
 
     @property
     def opened(self) -> bool:
         return self._conn is not None
 
     async def close(self) -> None:
-        loop_conn, self._loop_conn = self._loop_conn, None
-        if loop_conn is not None:
-            loop_conn.close()
+        self._close_loop_conn()
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
             executor.shutdown(wait=False)
+        # An exchange may have opened it again while the thread disconnected.
+        self._close_loop_conn()
+
+    def _close_loop_conn(self) -> None:
+        with self._loop_lock:
+            loop_conn, self._loop_conn = self._loop_conn, None
+        if loop_conn is not None:
+            loop_conn.close()
 
     def migrate_now(self) -> None:
         """Migrate from another thread, waiting for it."""
@@ -216,6 +233,9 @@ class Connection:
             # Keep the log from growing without bound under a steady load.
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
             self._migrated_on_connect += self.migrate(conn)
+            # main's file name; "" for a database in memory, which another
+            # connection could not open.
+            (_, _, self._file) = conn.execute("PRAGMA database_list").fetchone()
         except BaseException:
             conn.close()
             raise
@@ -307,10 +327,14 @@ class Connection:
         opened (and migrated) it yet, or this is not the loop's thread."""
         conn = self._loop_conn
         if conn is None or self._loop_thread != threading.get_ident():
-            if conn is not None or self._conn is None or self._path == MEMORY:
+            if conn is not None or self._conn is None or not self._file:
                 return None
-            conn = self._loop_conn = self._connect_loop()
-            self._loop_thread = threading.get_ident()
+            with self._loop_lock:
+                if self._loop_conn is not None:
+                    return None  # another thread opened it meanwhile
+                conn = self._connect_loop(self._file)
+                self._loop_thread = threading.get_ident()
+                self._loop_conn = conn
         if self._verbose:
             logger.debug("sqlite %s: %s (on the loop)", self._path, operation)
         try:
@@ -323,14 +347,15 @@ class Connection:
             raise store_error(operation, self._path, error) from error
         self._loop_commits += 1
         if self._loop_commits % CHECKPOINT_EVERY == 0:
-            self._thread().submit(self.call, "checkpoint", checkpoint)
+            done = self._thread().submit(self.call, "checkpoint", checkpoint)
+            done.add_done_callback(log_checkpoint_failure)
         return (result,)
 
-    def _connect_loop(self) -> sqlite3.Connection:
+    def _connect_loop(self, file: str) -> sqlite3.Connection:
         conn = None
         try:
             conn = sqlite3.connect(
-                self._path,
+                file,
                 timeout=0,  # a busy file sends the call to the thread
                 isolation_level=None,
                 cached_statements=STATEMENT_CACHE,
@@ -344,6 +369,9 @@ class Connection:
             # in the worker's resident memory, which would grow with the file
             # (the page cache costs no measurable time on this path).
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # It makes most commits, so it is most often the one that
+            # restarts the log: it keeps the log from staying at its peak.
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES:d}")
         except sqlite3.Error as error:
             if conn is not None:
                 conn.close()
