@@ -151,6 +151,22 @@ async def test_debounce_moves_the_pending_job_and_takes_the_last_payload(
     assert len(await queue.get_all_jobs()) == 1
 
 
+async def test_a_batch_that_debounces_its_own_job_logs_the_add_first(
+    queue: dq.JobQueue,
+) -> None:
+    debounce = dq.Dedupe("doc:9", window=10, mode="debounce")
+    ids = await queue.add_jobs(
+        [
+            dq.JobSpec("sync", {"v": 1}, dedupe=debounce),
+            dq.JobSpec("sync", {"v": 2}, dedupe=debounce),
+        ]
+    )
+    assert ids[0] == ids[1]
+    events = await queue.get_job_events(ids[0])
+    assert [e.event_type.value for e in events] == ["added", "deduplicated"]
+    assert (await get(queue, ids[0])).payload == {"v": 2}
+
+
 async def test_debounce_starts_a_new_job_once_the_pending_one_was_claimed(
     queue: dq.JobQueue, clock: FakeClock
 ) -> None:

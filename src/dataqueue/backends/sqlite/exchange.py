@@ -150,7 +150,6 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
         return insert_plain_jobs(cursor, jobs, now)
     ids: list[int] = []
     fresh: list[tuple[int, Dependencies]] = []
-    events: list[dict[str, Any]] = []
     for job in jobs:
         if job.dedupe is not None:
             holder = held_key(cursor, job, job.dedupe, now)
@@ -165,13 +164,17 @@ def insert_jobs(cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: int) -> lis
             ).fetchone()
         else:
             job_id = require_id(cursor.lastrowid)
-            events.append(event_params(job_id, ADD, now, added_metadata(job)))
+            # Written at once: a later job of the batch that debounces this
+            # one appends to its log.
+            cursor.execute(
+                SQL["insert_event"],
+                event_params(job_id, ADD, now, added_metadata(job)),
+            )
             if job.dedupe is not None:
                 record_key(cursor, job.dedupe, job_id)
             if job.depends_on is not None:
                 fresh.append((job_id, job.depends_on))
         ids.append(job_id)
-    cursor.executemany(SQL["insert_event"], events)
     for job_id, depends_on in fresh:
         dependencies.hold_new(cursor, job_id, depends_on, ids, now)
     return ids
