@@ -363,15 +363,17 @@ class Processor(Looper):
         back short with a rate holding jobs until ``_held_until``, and
         since then only attempts of this processor ended (no job added, no
         slot waited for). Then the claim waits for that time, so that a
-        rate costs about one claim per token, not two."""
+        rate costs about one claim per token, not two; only when it comes
+        within ``poll_interval``, so that a job that became due meanwhile
+        (its ``run_at``, a retry, a released dependent: none of them wakes
+        the processor) waits no longer than polling would have made it."""
         until = self._held_until
-        return (
-            self._only_attempt_ended
-            and self._claim_short
-            and not self._held_for_slot
-            and until is not None
-            and until > self.now()
-        )
+        if until is None or not (
+            self._only_attempt_ended and self._claim_short and not self._held_for_slot
+        ):
+            return False
+        now = self.now()
+        return now < until <= now + timedelta(seconds=self.poll_interval)
 
     def _idle_timeout(self) -> float:
         """How long an idle processor waits for a signal before it claims
