@@ -19,6 +19,7 @@ from dataqueue._commands import (
 from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.sqlite.codec import (
     decode_worker,
+    encode_json,
     from_micros,
     from_micros_utc,
     json_list,
@@ -162,7 +163,7 @@ class AdminStatements:
             "at": to_micros(now),
             "who": who,
             "action": action,
-            "details": json.dumps(details, separators=(",", ":"), ensure_ascii=False),
+            "details": encode_json(details),
         }
 
         def record(conn: sqlite3.Connection) -> None:
