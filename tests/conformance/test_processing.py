@@ -183,6 +183,37 @@ async def test_claims_by_priority_then_run_at_then_id(
     assert order == ["high-early", "high-late", "high-late-2", "low"]
 
 
+@pytest.mark.parametrize("job_type", [None, "*"])
+async def test_claim_order_holds_across_job_types(
+    queue: dq.JobQueue, clock: FakeClock, job_type: str | None
+) -> None:
+    """Jobs of several types come in one order: priority, run_at, id."""
+    early = clock.now() - timedelta(minutes=5)
+    order: list[str] = []
+    await queue.add_job("a", "a-low", priority=1)
+    await queue.add_job("b", "b-high-late", priority=5)
+    await queue.add_job("c", "c-high-early", priority=5, run_at=early)
+    await queue.add_job("a", "a-high-late", priority=5)
+    await queue.add_job("b", "b-low-early", priority=1, run_at=early)
+    await queue.add_job("c", "c-top", priority=9)
+
+    async def run(payload: str) -> None:
+        order.append(payload)  # attempts start in claim order
+
+    handlers = {name: run for name in ("a", "b", "c")}
+    processor = queue.create_processor(handlers, batch_size=2, job_type=job_type)
+    while await processor.start():
+        pass
+    assert order == [
+        "c-top",
+        "c-high-early",
+        "b-high-late",
+        "a-high-late",
+        "b-low-early",
+        "a-low",
+    ]
+
+
 async def test_job_type_filter_claims_only_those_types(queue: dq.JobQueue) -> None:
     a = await queue.add_job("a", {})
     b = await queue.add_job("b", {})

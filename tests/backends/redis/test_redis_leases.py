@@ -263,7 +263,7 @@ async def test_concurrent_settle_and_claim_never_share_a_job(
         assert await client.zcard(keys.status(prefix, "completed")) == total
         for name in ("pending", "processing"):
             assert await client.zcard(keys.status(prefix, name)) == 0
-        for key in (keys.ready(prefix), keys.processing(prefix)):
+        for key in (keys.ready(prefix, "task"), keys.processing(prefix)):
             assert await client.zcard(key) == 0
         assert await client.zcard(keys.finished(prefix)) == total
     finally:
@@ -281,7 +281,7 @@ async def test_a_large_backlog_falls_due_a_slice_per_claim(
         assert len(jobs) == 1
         # One call promoted a bounded slice, not the whole backlog.
         assert await client.zcard(keys.scheduled(prefix)) == 1500
-        assert await client.zcard(keys.ready(prefix)) == 999
+        assert await client.zcard(keys.ready(prefix, "task")) == 999
         _, jobs = await claim(backend, 5000, now=later)
         assert len(jobs) == 1999
         _, jobs = await claim(backend, 5000, now=later)

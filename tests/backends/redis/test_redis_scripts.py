@@ -81,7 +81,7 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.idempotency(prefix),
         keys.scheduled(prefix),
         keys.retry(prefix),
-        keys.ready(prefix),
+        keys.legacy_ready(prefix),
         keys.processing(prefix),
         keys.finished(prefix),
         keys.event_id_counter(prefix),
@@ -118,10 +118,11 @@ async def test_lua_key_names_match_keys_module() -> None:
         keys.ended(prefix, 7),
         keys.minute_stats(prefix, 7),
         keys.dedupe(prefix),
+        keys.ready(prefix, "email"),
     ]
     probe = (
         "return {K_ID, K_INSTANCE, K_ALL, K_IDEMPOTENCY, K_SCHEDULED, K_RETRY, "
-        "K_READY, K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENT_TIMES, "
+        "K_LEGACY_READY, K_PROCESSING, K_FINISHED, K_EVENT_ID, K_EVENT_TIMES, "
         "K_TOKEN_TIMEOUTS, K_WAKEUP, k_job(7), k_events(7), "
         "k_status('pending'), k_type('email'), k_type_status('email', 'pending'), "
         "k_tag('vip'), k_token('tok'), "
@@ -130,7 +131,7 @@ async def test_lua_key_names_match_keys_module() -> None:
         "K_FLOWS, K_FLOW_TIMEOUTS, k_flow('f'), k_flow_steps('f'), "
         "k_flow_outcomes('f'), k_flow_status('ready'), K_WORKERS, k_worker('w'), "
         "K_TYPES, k_type_pending('email'), k_ended(7), k_minute_stats(7), "
-        "K_DEDUPE}"
+        "K_DEDUPE, k_ready('email')}"
     )
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
     try:

@@ -43,6 +43,10 @@ async def in_old_layout(client: aioredis.Redis, prefix: str) -> None:
         name = key.removeprefix(keys.base(prefix))
         if name.startswith("minute_stats:"):
             await client.delete(key)  # kept by later releases only
+        elif name.startswith("ready:"):
+            # The old layout kept one ready zset for every type.
+            await client.zunionstore(prefix + "ready", [prefix + "ready", key])
+            await client.delete(key)
         else:
             await client.rename(key, prefix + name)
 

@@ -17,10 +17,13 @@ microseconds:
 * ``{p}idempotency`` hash key → id.
 * ``{p}dedupe`` hash dedupe key → ``<job id>|<expires_at>`` (expires_at
   empty: held until the job finishes); the holder's hash has ``dedupe_key``.
-* Claiming: ``{p}ready`` (due jobs, score -priority, member ``<run_at>:<id>``
-  zero-padded), ``{p}scheduled`` (pending jobs not yet due when written, by
-  run_at), ``{p}retry`` (failed with a next attempt, by next_attempt_at); the
-  claim promotes due ones from the last two into ready. ``{p}processing`` (by
+* Claiming: ``{p}ready:{job_type}`` (the type's due jobs, score -priority,
+  member ``<run_at>:<id>`` zero-padded; a claim reads only its types' zsets),
+  ``{p}scheduled`` (pending jobs not yet due when written, by run_at),
+  ``{p}retry`` (failed with a next attempt, by next_attempt_at); the claim
+  promotes due ones from the last two into ready. ``{p}ready`` is the single
+  ready zset of earlier releases: claims move what is left in it to the
+  types' zsets. ``{p}processing`` (by
   locked_at, refreshed by heartbeats), ``{p}finished`` (completed, cancelled,
   failed for good; by updated_at).
 * Events: ``{p}events:{id}`` list of one job's events, each ``event_id TAB
@@ -156,8 +159,12 @@ def dedupe(prefix: str) -> str:
     return _key(prefix, "dedupe")
 
 
-def ready(prefix: str) -> str:
+def legacy_ready(prefix: str) -> str:
     return _key(prefix, "ready")
+
+
+def ready(prefix: str, job_type: str) -> str:
+    return _key(prefix, f"ready:{job_type}")
 
 
 def wakeup(prefix: str) -> str:

@@ -19,7 +19,9 @@ local K_DEDUPE = P .. 'dedupe'
 local K_HELD = P .. 'held'
 local K_SCHEDULED = P .. 'scheduled'
 local K_RETRY = P .. 'retry'
-local K_READY = P .. 'ready'
+-- Due jobs as a release before per-type ready zsets kept them: claims move
+-- what is left there into k_ready (settle_and_claim).
+local K_LEGACY_READY = P .. 'ready'
 local K_PROCESSING = P .. 'processing'
 local K_FINISHED = P .. 'finished'
 local K_EVENT_ID = P .. 'event_id'
@@ -56,6 +58,7 @@ local K_WORKERS = P .. 'workers'
 local function k_worker(id) return P .. 'worker:' .. id end
 local K_TYPES = P .. 'types'
 local function k_type_pending(job_type) return P .. 'type_pending:' .. job_type end
+local function k_ready(job_type) return P .. 'ready:' .. job_type end
 local function k_ended(minute) return P .. 'ended:' .. minute end
 local function k_minute_stats(minute) return P .. 'minute_stats:' .. minute end
 local K_ACTIONS = P .. 'actions'
@@ -199,7 +202,7 @@ local function ready_score(job) return -(tonumber(job.priority) or 0) end
 local function unqueue(id, job)
   local status = job.status
   if status == 'pending' or (status == 'failed' and job.next_attempt_at) then
-    index_remove(K_READY, ready_member(id, job.run_at))
+    index_remove(k_ready(job.job_type), ready_member(id, job.run_at))
     index_remove(status == 'pending' and K_SCHEDULED or K_RETRY, id)
   elseif status == 'processing' then
     index_remove(K_PROCESSING, id)
@@ -222,7 +225,7 @@ local function enqueue(id, job, now)
     if job.pending_reason == 'dependency' then
       -- held by its dependencies: in no claim zset until released
     elseif (tonumber(job.run_at) or 0) <= tonumber(now) then
-      index_add(K_READY, ready_score(job), ready_member(id, job.run_at))
+      index_add(k_ready(job.job_type), ready_score(job), ready_member(id, job.run_at))
     else
       index_add(K_SCHEDULED, job.run_at, id)
     end

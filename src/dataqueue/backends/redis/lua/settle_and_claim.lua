@@ -34,9 +34,12 @@
   step's outcome goes to the barrier (record_step in _lib).
   Waiting jobs whose wait_until has come (in waits) become pending first,
   with a 'resumed' event, at most PROMOTE per call.
-  Due jobs wait in ready (score -priority, member "<run_at>:<id>" zero-padded,
-  so ZRANGE gives priority DESC, run_at, id). Jobs that became due in
-  scheduled or retry are promoted first, at most PROMOTE per zset and call,
+  Due jobs wait in their type's ready zset (k_ready: score -priority, member
+  "<run_at>:<id>" zero-padded, so ZRANGE gives priority DESC, run_at, id); a
+  claim reads its types' zsets together in that order, so it never reads a
+  job of another type. Jobs that became due in scheduled or retry (and
+  any left in the single ready zset of earlier releases) are promoted first,
+  at most PROMOTE per zset and call,
   so a large backlog falling due never blocks Redis in one script; until it
   is all promoted, claims see it in run_at order a slice at a time.
   Stored limits and pauses of the claim's types (and ARGV[9]) decide which
@@ -391,18 +394,27 @@ if limit > 0 then
   for _, key in ipairs({K_SCHEDULED, K_RETRY}) do
     local ids = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PROMOTE)
     for _, id in ipairs(ids) do
-      local fields = redis.call('HMGET', k_job(id), 'priority', 'run_at')
+      local fields = redis.call('HMGET', k_job(id), 'priority', 'run_at', 'job_type')
       if fields[2] then
-        redis.call('ZADD', K_READY, ready_score({priority = fields[1]}),
+        redis.call('ZADD', k_ready(fields[3]), ready_score({priority = fields[1]}),
           ready_member(id, fields[2]))
       end
     end
     if #ids > 0 then call_in_slices('ZREM', key, ids) end
   end
+  local legacy = redis.call('ZRANGE', K_LEGACY_READY, 0, PROMOTE - 1, 'WITHSCORES')
+  if #legacy > 0 then
+    local moved = {}
+    for i = 1, #legacy, 2 do
+      local member = legacy[i]
+      local job_type = redis.call('HGET', k_job(string.match(member, ':0*(%d+)$')), 'job_type')
+      if job_type then redis.call('ZADD', k_ready(job_type), legacy[i + 1], member) end
+      moved[#moved + 1] = member
+    end
+    call_in_slices('ZREM', K_LEGACY_READY, moved)
+  end
 
   local gate = GATE.open(types, ARGV[9])
-  local taken = {}
-  local offset = 0
   local window = math.max(limit, 16)
   local due_by = tonumber(now)
   local looked = 0  -- candidates seen while every type is paused
@@ -428,81 +440,111 @@ if limit > 0 then
     end
     return false
   end
-  -- The walk reads each candidate's type only when the claim's types may not
-  -- cover it: every pending and failed job (all that ready can hold) being of
-  -- a claimed type, by the per-type status indexes, needs no such read.
-  -- Counted only while that costs fewer calls than the batch's reads; an
-  -- index a migration has not filled yet never adds up, so it reads them.
-  local check_types = types ~= nil
-  if types and 2 * (#types_list + 1) <= limit then
-    local counted = true
-    for _, status in ipairs({'pending', 'failed'}) do
-      local of_types = 0
-      for _, job_type in ipairs(types_list) do
-        of_types = of_types + redis.call('ZCARD', k_type_status(job_type, status))
+  -- The walk: the ready zsets of the claim's types (every type's for a claim
+  -- of every type) read together in ready order, a window of each at a time.
+  -- A type the gate excludes is not read.
+  local lines = {}
+  for _, job_type in ipairs(types_list or redis.call('SMEMBERS', K_TYPES)) do
+    lines[#lines + 1] = {
+      job_type = job_type, key = k_ready(job_type), offset = 0, at = 1,
+      members = {}, scores = {}, taken = {},
+    }
+  end
+  local function head(line)
+    if line.at > #line.members and not line.done then
+      local last = line.offset + window - 1
+      if #lines == 1 then  -- nothing to merge: no scores needed
+        line.members = redis.call('ZRANGE', line.key, line.offset, last)
+      else
+        local got = redis.call('ZRANGE', line.key, line.offset, last, 'WITHSCORES')
+        line.members, line.scores = {}, {}
+        for i = 1, #got, 2 do
+          line.members[#line.members + 1] = got[i]
+          line.scores[#line.scores + 1] = tonumber(got[i + 1])
+        end
       end
-      counted = counted and of_types == redis.call('ZCARD', k_status(status))
+      line.at = 1
+      line.offset = line.offset + #line.members
+      line.done = #line.members < window
     end
-    check_types = not counted
+    return line.members[line.at], line.scores[line.at]
+  end
+  -- The line whose head comes first in ready order (score, then member, as
+  -- a zset sorts them), with that head; nil when every line is read out.
+  local function next_candidate()
+    if #lines == 1 then
+      local line = lines[1]
+      if exclusions and exclusions.types[line.job_type] then return nil end
+      local member = head(line)
+      if member then line.at = line.at + 1 end
+      return member and line, member
+    end
+    local best, best_member, best_score
+    for _, line in ipairs(lines) do
+      if not (exclusions and exclusions.types[line.job_type]) then
+        local member, score = head(line)
+        if member and (best == nil or score < best_score
+            or (score == best_score and member < best_member)) then
+          best, best_member, best_score = line, member, score
+        end
+      end
+    end
+    if best then best.at = best.at + 1 end
+    return best, best_member
   end
   local open_types = takes_some()
   while open_types and #claimed < limit and looked < limit do
-    local members = redis.call('ZRANGE', K_READY, offset, offset + window - 1)
-    if #members == 0 then break end
-    offset = offset + #members
-    for _, member in ipairs(members) do
-      local id = string.match(member, ':0*(%d+)$')
-      local wanted = true
-      local kind = nil
-      if tonumber(string.sub(member, 1, 17)) > due_by then
-        wanted = false  -- placed by a clock ahead of this one: not due yet
-      elseif check_types or (exclusions and GATE.excludes_any(exclusions)) then
-        local f = redis.call('HMGET', k_job(id), 'job_type', 'group_id')
-        if check_types and not types[f[1]] then
-          wanted = false
-        elseif exclusions and f[1] and GATE.excludes(exclusions, f[1], f[2] or nil) then
-          wanted = false  -- its type or group can take nothing now: passed over
-        end
+    local line, member = next_candidate()
+    if not line then break end
+    local id = string.match(member, ':0*(%d+)$')
+    local wanted = true
+    local kind = nil
+    if tonumber(string.sub(member, 1, 17)) > due_by then
+      wanted = false  -- placed by a clock ahead of this one: not due yet
+    elseif exclusions and (next(exclusions.groups) or next(exclusions.any)) then
+      local group = redis.call('HGET', k_job(id), 'group_id')
+      if group and GATE.excludes(exclusions, line.job_type, group) then
+        wanted = false  -- its group can take nothing now: passed over
       end
-      local job = wanted and load_job(id)
-      if wanted and (not job or (job.status ~= 'pending' and job.status ~= 'failed')
-        or job.pending_reason == 'dependency') then
-        taken[#taken + 1] = member  -- a stale entry (or a held job's): drop it
-      elseif wanted and gate then
-        kind = GATE.walk_step(gate, id, job)
-        if kind == 'paused' then looked = looked + 1 end
-        if kind == 'held' then
-          exclusions = GATE.exclusions(gate)
-          open_types = takes_some()
-        end
+    end
+    local job = wanted and load_job(id)
+    if wanted and (not job or (job.status ~= 'pending' and job.status ~= 'failed')
+      or job.pending_reason == 'dependency') then
+      line.taken[#line.taken + 1] = member  -- a stale entry (or a held job's): drop it
+    elseif wanted and gate then
+      kind = GATE.walk_step(gate, id, job)
+      if kind == 'paused' then looked = looked + 1 end
+      if kind == 'held' then
+        exclusions = GATE.exclusions(gate)
+        open_types = takes_some()
       end
-      if wanted and job and job.pending_reason ~= 'dependency' and (kind == nil or kind == 'take')
-          and (job.status == 'pending' or job.status == 'failed') then
-        taken[#taken + 1] = member
-        local attempt = (tonumber(job.attempts) or 0) + 1
-        if job.pending_reason then
-          add_event(id, 'released', now, hold_events().unheld[job.pending_reason])
-        end
-        move_status(id, job, 'processing', now)
-        write(id, job, {
-          status = 'processing', locked_by = worker, locked_at = now,
-          lease_token = token, attempts = tostring(attempt),
-          started_at = job.started_at or now, updated_at = now,
-          next_attempt_at = false, pending_reason = false,
-          -- a job that spent an attempt before is being retried
-          last_retried_at = attempt > 1 and now or job.last_retried_at or false,
-        })
-        index_add(K_PROCESSING, now, id)
-        add_event(id, 'processing', now,
-          string.sub(worker_json, 1, -2) .. ',"attempt":' .. attempt .. '}')
-        job.id = id
-        claimed[#claimed + 1] = job
-        if #claimed == limit then break end
+    end
+    if wanted and job and job.pending_reason ~= 'dependency' and (kind == nil or kind == 'take')
+        and (job.status == 'pending' or job.status == 'failed') then
+      line.taken[#line.taken + 1] = member
+      local attempt = (tonumber(job.attempts) or 0) + 1
+      if job.pending_reason then
+        add_event(id, 'released', now, hold_events().unheld[job.pending_reason])
       end
-      if looked >= limit or not open_types then break end
+      move_status(id, job, 'processing', now)
+      write(id, job, {
+        status = 'processing', locked_by = worker, locked_at = now,
+        lease_token = token, attempts = tostring(attempt),
+        started_at = job.started_at or now, updated_at = now,
+        next_attempt_at = false, pending_reason = false,
+        -- a job that spent an attempt before is being retried
+        last_retried_at = attempt > 1 and now or job.last_retried_at or false,
+      })
+      index_add(K_PROCESSING, now, id)
+      add_event(id, 'processing', now,
+        string.sub(worker_json, 1, -2) .. ',"attempt":' .. attempt .. '}')
+      job.id = id
+      claimed[#claimed + 1] = job
     end
   end
-  if #taken > 0 then call_in_slices('ZREM', K_READY, taken) end
+  for _, line in ipairs(lines) do
+    if #line.taken > 0 then call_in_slices('ZREM', line.key, line.taken) end
+  end
   if gate then
     GATE.store_spent(gate)
     wake_delay = gate.wake_delay and string.format('%.17g', gate.wake_delay) or ''
