@@ -17,7 +17,7 @@ that applies it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -627,21 +627,22 @@ def released_metadata_for_dependencies() -> Metadata:
     return {"reason": DEPENDENCY}
 
 
-def dependent_cancelled_metadata(prerequisite: int) -> Metadata:
-    """``cancelled`` of a dependent: the prerequisite that doomed it."""
+def dependent_cancelled_metadata(prerequisite: int | str) -> Metadata:
+    """``cancelled`` of a dependent: the prerequisite that doomed it (its
+    id; in ``dependent_cancelled_template``, the mark of its place)."""
     return {"reason": DEPENDENCY, "prerequisite": prerequisite}
 
 
-def dependency_events() -> dict[str, Metadata]:
-    """What a store appends when a job's change releases or cancels the jobs
-    held on it: ``released``, and ``cancelled`` without its
-    ``prerequisite``, which the store adds (the id of the job whose end
-    doomed each dependent, known only as it walks them; see
-    ``dependent_cancelled_metadata``)."""
-    return {
-        "released": released_metadata_for_dependencies(),
-        "cancelled": {"reason": DEPENDENCY},
-    }
+def dependent_cancelled_template(
+    encode: Callable[[JSONValue], str],
+) -> list[JSONValue]:
+    """``dependent_cancelled_metadata`` as JSON text (``encode``: the store's
+    encoder), cut in two where the prerequisite's id goes. A store that
+    learns the id only as it walks the dependents writes the first part,
+    the id's digits and the second part, and knows nothing of the shape."""
+    mark = "\x00"  # JSON escapes it, so its text is found only where it was put
+    before, after = encode(dependent_cancelled_metadata(mark)).split(encode(mark))
+    return [before, after]
 
 
 def limit_hold_events() -> dict[str, dict[str, JSONValue]]:

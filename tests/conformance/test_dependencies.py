@@ -171,6 +171,13 @@ async def test_a_cancelled_prerequisite_cancels_its_dependents(
     c = await queue.add_job("finalize", {}, depends_on={"job_ids": [b]})
     assert await queue.cancel_job(a)
     assert [await status(queue, j) for j in (a, b, c)] == ["cancelled"] * 3
+    for job_id, prerequisite in ((b, a), (c, b)):
+        cancelled = (await queue.get_job_events(job_id))[-1]
+        assert cancelled.event_type is dq.EventType.CANCELLED
+        assert cancelled.metadata == {
+            "reason": "dependency",
+            "prerequisite": prerequisite,
+        }
 
 
 async def test_cancelling_in_bulk_cancels_dependents(queue: dq.JobQueue) -> None:

@@ -3,6 +3,7 @@ barrier's rule: pure, checked without a store."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -350,3 +351,8 @@ def test_a_held_job_stays_held_until_its_prerequisites_and_drain_are_done() -> N
     assert t.dependency_hold(held, {**done, 2: JobStatus.PROCESSING}, [])
     assert t.dependency_hold(held, {1: JobStatus.COMPLETED}, [])  # 2 is gone
     assert t.dependency_hold(held, {**done, 2: JobStatus.FAILED}, [])
+
+
+def test_the_dependent_cancelled_template_filled_with_an_id_is_its_metadata() -> None:
+    before, after = t.dependent_cancelled_template(json.dumps)
+    assert json.loads(f"{before}42{after}") == t.dependent_cancelled_metadata(42)

@@ -222,6 +222,25 @@ async def test_0005_upgrades_a_0004_schema_and_keeps_its_jobs(
     assert columns == "entity"
 
 
+async def test_0020_keeps_the_settle_dependencies_earlier_workers_call(
+    make_backend: MakeBackend, schema: str
+) -> None:
+    """0020's settle_dependencies takes the cancelled event as a template;
+    a worker of an earlier release still passes the metadata without the
+    prerequisite (JSONB) and gets 0018's function, which adds it."""
+    backend = await make_backend()
+    [a] = await backend.add_jobs([job()], now=NOW)
+    [b] = await backend.add_jobs([job(depends_on={"job_ids": [a]})], now=NOW)
+    metadata = """'{"reason": "dependency"}'::jsonb"""
+    await execute(
+        f"UPDATE \"{schema}\".job_queue SET status = 'cancelled' WHERE id = {a}; "
+        f'SELECT "{schema}".settle_dependencies(ARRAY[{a}]::bigint[], '
+        f"ARRAY['cancelled'], ARRAY[false], now(), {metadata}, {metadata}, 'wake')"
+    )
+    cancelled = (await backend.get_job_events(b))[-1]
+    assert cancelled.metadata == {"reason": "dependency", "prerequisite": a}
+
+
 def test_every_migration_file_has_a_number_of_its_own() -> None:
     """Two branches that each took the next number would leave one file
     unapplied (the migrations are keyed by number)."""

@@ -37,11 +37,12 @@ from dataqueue._transitions import (
     Transition,
     added_metadata,
     cancelled_metadata,
-    dependency_events,
+    dependent_cancelled_template,
     error_entry,
     failed_metadata,
     failure,
     limit_hold_events,
+    released_metadata_for_dependencies,
     resumed_on_token_metadata,
     waiting_metadata,
 )
@@ -128,15 +129,15 @@ def claim_params(
 
 
 HELD_JOB_PARAMS = {
-    "released_metadata": json_text(dependency_events()["released"]),
-    # settle_dependencies adds the prerequisite's id
-    "cancelled_metadata": json_text(dependency_events()["cancelled"]),
+    "released_metadata": json_text(released_metadata_for_dependencies()),
+    # settle_dependencies puts the prerequisite's id between the two parts
+    "cancelled_template": dependent_cancelled_template(json_text),
     "unheld_metadata": json_text(limit_hold_events()["unheld"]),
 }
 """The events of held jobs: what settle_dependencies
-(migrations/0014_dependencies.sql) appends when a job's change releases or
-cancels the jobs held on it, and the 'released' event of a job a limit or a
-pause held, by its pending_reason (settle_and_claim.sql)."""
+(migrations/0020_dependent_cancelled_template.sql) appends when a job's
+change releases or cancels the jobs held on it, and the 'released' event of
+a job a limit or a pause held, by its pending_reason (settle_and_claim.sql)."""
 
 
 def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:

@@ -24,11 +24,12 @@ from dataqueue._transitions import (
     Transition,
     cancelled_metadata,
     dead_lettered_metadata,
-    dependency_events,
+    dependent_cancelled_template,
     error_entry,
     failed_metadata,
     failure,
     limit_hold_events,
+    released_metadata_for_dependencies,
     resumed_on_token_metadata,
     retried_metadata,
     waiting_metadata,
@@ -86,7 +87,8 @@ def retry_arg() -> str:
 
 HELD_JOB_EVENTS = to_json_text(
     {
-        **{name: to_json_text(m) for name, m in dependency_events().items()},
+        "released": to_json_text(released_metadata_for_dependencies()),
+        "cancelled": dependent_cancelled_template(to_json_text),
         **{
             name: {reason: to_json_text(m) for reason, m in by_reason.items()}
             for name, by_reason in limit_hold_events().items()
@@ -95,9 +97,9 @@ HELD_JOB_EVENTS = to_json_text(
 )
 """The events of held jobs, each JSON text: what ``settle_dependencies`` in
 _lib.lua appends when a job's change releases or cancels the jobs held on it
-(``released``; ``cancelled``, the prerequisite's id added there), and by hold
-reason, the ``held`` and ``unheld`` events of a job a limit or a pause holds
-(settle_and_claim.lua)."""
+(``released``; ``cancelled``, a template of two parts the prerequisite's id
+goes between), and by hold reason, the ``held`` and ``unheld`` events of a
+job a limit or a pause holds (settle_and_claim.lua)."""
 
 
 def outcome_args(outcome: Outcome, now: datetime) -> list[JSONValue]:

@@ -26,9 +26,9 @@
 -- statement is planned on every call, and every CTE adds to that.
 -- Completed and failed jobs that held jobs may wait on (flagged with
 -- has_dependents: listed by id, or found blocking a drain), when any job is held,
--- go to settle_dependencies (migrations/0014_dependencies.sql) with their
--- new status: it releases or cancels the held jobs, by _transitions'
--- rule. A held job (pending_reason 'dependency') is never claimed.
+-- go to settle_dependencies (migrations/0020_dependent_cancelled_template.sql)
+-- with their new status: it releases or cancels the held jobs, by
+-- _transitions' rule. A held job (pending_reason 'dependency') is never claimed.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
 -- with a 'processing' event (a job that spent an attempt before is being
@@ -61,7 +61,8 @@
 -- its metadata picked by pending_reason from unheld_metadata (built in
 -- Python).
 -- Parameters: now, finished_channel, channel (the wake-up channel),
--- released_metadata and cancelled_metadata (of the dependency events),
+-- released_metadata and cancelled_template (of the dependency events;
+-- the template is a text[] of two, see settle_and_claim.dependents.sql),
 -- unheld_metadata (a JSON object: the 'released' metadata by hold reason);
 -- completions: c_ids, c_tokens, c_outputs (JSON text), c_metadata (JSON
 -- text), c_outcome (what a completed step reports); failures: f_ids,
@@ -318,7 +319,7 @@ settled AS (
                 array_agg(status ORDER BY position) FILTER (WHERE dependents),
                 array_agg(retrying ORDER BY position) FILTER (WHERE dependents),
                 %(now)s::timestamptz, %(released_metadata)s::jsonb,
-                %(cancelled_metadata)s::jsonb, %(channel)s::text
+                %(cancelled_template)s::text[], %(channel)s::text
             )
         END AS dependents_changed
     FROM (

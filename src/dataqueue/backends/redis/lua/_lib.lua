@@ -682,8 +682,8 @@ end
   depends_on_job_ids and depends_on_tags (JSON lists); a job it waits on
   has has_dependents '1', so that only such a job's change looks at the
   held jobs. `events` is the JSON object backend.py passes: the metadata of
-  'held', 'released' and a dependent's 'cancelled' (without its
-  "prerequisite", added here). ]]
+  'held', 'released' and a dependent's 'cancelled' (two texts, written
+  with the prerequisite's id between them). ]]
 
 local function json_list(text) return text and cjson.decode(text) or {} end
 
@@ -789,8 +789,7 @@ local function settle_dependencies(ids, now, events)
             status = 'cancelled', pending_reason = false, last_cancelled_at = now,
             updated_at = now,
           }, now)
-          add_event(id, 'cancelled', now,
-            string.sub(events.cancelled, 1, -2) .. ',"prerequisite":' .. done.id .. '}')
+          add_event(id, 'cancelled', now, events.cancelled[1] .. done.id .. events.cancelled[2])
           finished_for_good(job, 'fail', now)
           queue[#queue + 1] = {id = id, tags = json_list(job.tags), doomed = true}
         elseif waits and not still_held(id, job_ids, drain) then
