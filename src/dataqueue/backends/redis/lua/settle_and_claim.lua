@@ -408,7 +408,10 @@ if limit > 0 then
     for i = 1, #legacy, 2 do
       local member = legacy[i]
       local job_type = redis.call('HGET', k_job(string.match(member, ':0*(%d+)$')), 'job_type')
-      if job_type then redis.call('ZADD', k_ready(job_type), legacy[i + 1], member) end
+      if job_type then
+        redis.call('ZADD', k_ready(job_type), legacy[i + 1], member)
+        redis.call('SADD', K_TYPES, job_type)  -- for a claim of every type
+      end
       moved[#moved + 1] = member
     end
     call_in_slices('ZREM', K_LEGACY_READY, moved)
