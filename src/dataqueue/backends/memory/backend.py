@@ -131,10 +131,10 @@ class MemoryBackend(AdminOperations, Backend):
         tables: Tables, where: JobFilter, statuses: frozenset[JobStatus] | None = None
     ) -> list[int]:
         """The one filter of ``get_jobs``, ``count_jobs``, ``edit_jobs`` and
-        ``cancel_jobs``: ids newest first."""
+        ``cancel_jobs``: ids newest first (jobs are kept in id order)."""
         return [
             job_id
-            for job_id in sorted(tables.jobs, reverse=True)
+            for job_id in reversed(tables.jobs)
             if matches(tables.jobs[job_id], where)
             and (statuses is None or tables.jobs[job_id]["status"] in statuses)
         ]
