@@ -12,53 +12,47 @@
 -- A job enqueued by a cron schedule (enqueue_cron_jobs runs this statement
 -- inside its transaction) has its cron_job_id and cron_due_at; for the
 -- other jobs those are NULL. Every job's 'added' event metadata is given in
--- events.
--- The specs come as one array per column (unnest: one pass, no per-row
--- lookups, so the cost stays linear in the batch); payloads as JSON text,
--- stored as json so that they read back exactly; tags as JSON arrays.
--- The arrays of JSON text (payloads, tags, entities, events) are sent in
--- binary (%b): as text, every element would be quoted and escaped on the
--- client, a third of an add's client time.
+-- its row's event.
+-- The specs come as one JSON array (specs) of rows in spec order, each a
+-- list in the column order below: one parameter, parsed once as jsonb and
+-- read by position. Payloads and entities are strings holding their JSON
+-- text, stored as json so that they read back exactly; tags a JSON array;
+-- timestamps ISO text; events JSON objects.
 -- Parameters: sequence (the id sequence's qualified name), now, channel
--- (the NOTIFY channel) and one array per column: job_types, payloads,
--- priorities, run_ats (NULL: now), max_attempts, timeouts, force_kills,
--- tags, keys, retry_delays, retry_backoffs, retry_delay_maxes, flow_ids,
--- flow_step_indexes, entities (JSON text), cron_job_ids, cron_due_ats,
--- dead_letter_job_types, dedupe_keys, events (JSON text), group_ids.
+-- (the NOTIFY channel) and specs, whose rows hold: job_type, payload,
+-- priority, run_at (NULL: now), max_attempts, timeout, force_kill, tags,
+-- key, retry_delay, retry_backoff, retry_delay_max, flow_id,
+-- flow_step_index, entity, cron_job_id, cron_due_at, dead_letter_job_type,
+-- dedupe_key, event, group_id.
 -- Returns one row per spec, in spec order: id, created (false: a job that
 -- already had its idempotency key).
 WITH fresh AS (
     SELECT t.*, nextval(%(sequence)s::regclass) AS id
     FROM (
-        SELECT *
-        FROM unnest(
-            %(job_types)s::text[],
-            %(payloads)b::text[],
-            %(priorities)s::integer[],
-            %(run_ats)s::timestamptz[],
-            %(max_attempts)s::integer[],
-            %(timeouts)s::double precision[],
-            %(force_kills)s::boolean[],
-            %(tags)b::text[],
-            %(keys)s::text[],
-            %(retry_delays)s::double precision[],
-            %(retry_backoffs)s::boolean[],
-            %(retry_delay_maxes)s::double precision[],
-            %(flow_ids)s::text[],
-            %(flow_step_indexes)s::integer[],
-            %(entities)b::text[],
-            %(cron_job_ids)s::bigint[],
-            %(cron_due_ats)s::timestamptz[],
-            %(dead_letter_job_types)s::text[],
-            %(dedupe_keys)s::text[],
-            %(events)b::text[],
-            %(group_ids)s::text[]
-        ) WITH ORDINALITY AS u (
-            job_type, payload, priority, run_at, max_attempts, timeout, force_kill,
-            tags, key, retry_delay, retry_backoff, retry_delay_max, flow_id,
-            flow_step_index, entity, cron_job_id, cron_due_at, dead_letter_job_type,
-            dedupe_key, event, group_id, ord
-        )
+        SELECT
+            u.r ->> 0 AS job_type,
+            u.r ->> 1 AS payload,
+            (u.r ->> 2)::integer AS priority,
+            (u.r ->> 3)::timestamptz AS run_at,
+            (u.r ->> 4)::integer AS max_attempts,
+            (u.r ->> 5)::double precision AS timeout,
+            (u.r ->> 6)::boolean AS force_kill,
+            u.r -> 7 AS tags,
+            u.r ->> 8 AS key,
+            (u.r ->> 9)::double precision AS retry_delay,
+            (u.r ->> 10)::boolean AS retry_backoff,
+            (u.r ->> 11)::double precision AS retry_delay_max,
+            u.r ->> 12 AS flow_id,
+            (u.r ->> 13)::integer AS flow_step_index,
+            u.r ->> 14 AS entity,
+            (u.r ->> 15)::bigint AS cron_job_id,
+            (u.r ->> 16)::timestamptz AS cron_due_at,
+            u.r ->> 17 AS dead_letter_job_type,
+            u.r ->> 18 AS dedupe_key,
+            u.r -> 19 AS event,
+            u.r ->> 20 AS group_id,
+            u.ord
+        FROM jsonb_array_elements(%(specs)s::jsonb) WITH ORDINALITY AS u (r, ord)
         ORDER BY u.ord
     ) AS t
 ),
@@ -81,8 +75,8 @@ saved AS (
         f.max_attempts,
         f.timeout,
         f.force_kill,
-        CASE WHEN f.tags = '[]' THEN ARRAY[]::text[]
-            ELSE ARRAY(SELECT json_array_elements_text(f.tags::json)) END,
+        CASE WHEN f.tags = '[]'::jsonb THEN ARRAY[]::text[]
+            ELSE ARRAY(SELECT jsonb_array_elements_text(f.tags)) END,
         f.key,
         f.retry_delay,
         f.retry_backoff,
@@ -103,8 +97,7 @@ saved AS (
 ),
 added AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
-    SELECT s.id, 'added', %(now)s::timestamptz,
-        f.event::jsonb
+    SELECT s.id, 'added', %(now)s::timestamptz, f.event
     FROM saved AS s
     JOIN fresh AS f ON f.id = s.id
     ORDER BY s.id
