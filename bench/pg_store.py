@@ -13,7 +13,7 @@ numbers do not).
 - cycle: ``settle_and_claim`` at batch 10 and 100 (each call completes the
   previous batch and claims the next) over pre-filled jobs.
 - the round trip of one settle-and-claim of 10, untyped and typed, with
-  every job pending, and the typed claim's plan.
+  every job pending.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import psycopg
 
 from dataqueue._commands import ClaimRequest, Completion, Lease, NewJob
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.backends.postgres.codec import now_params, outcome_params
 
 PG_URL = os.environ.get(
     "DATAQUEUE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -155,9 +154,9 @@ async def cycle(jobs: int, batch: int) -> float:
         await sql(f"DROP SCHEMA {schema} CASCADE")
 
 
-async def typed_claims(jobs: int) -> tuple[float, float, str]:
+async def typed_claims(jobs: int) -> tuple[float, float]:
     """Median round trip (ms) of settle 10 + claim 10, untyped and typed (both
-    prepared by then), with every job pending; and the typed claim's plan."""
+    prepared by then), with every job pending."""
     backend, schema = await fresh_backend()
     try:
         for start in range(0, jobs, 1000):
@@ -182,29 +181,10 @@ async def typed_claims(jobs: int) -> tuple[float, float, str]:
                     for job in exchange.claimed
                 ]
             medians.append(statistics.median(times[10:]))
-        return medians[0], medians[1], await explain_typed_claim(backend)
+        return medians[0], medians[1]
     finally:
         await backend.close()
         await sql(f"DROP SCHEMA {schema} CASCADE")
-
-
-async def explain_typed_claim(backend: PostgresBackend) -> str:
-    """EXPLAIN ANALYZE of one typed settle-and-claim, rolled back."""
-    params = {
-        **outcome_params([]),
-        **now_params(NOW),
-        "worker_id": "bench",
-        "token": "t",
-        "claim_limit": 10,
-        "job_types": ["noop"],
-        "finished_channel": backend._finished_channel,
-    }
-    query = backend._queries["settle_and_claim_typed"]
-    async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
-        cur = await conn.execute(b"EXPLAIN (ANALYZE, COSTS OFF) " + query, params)
-        plan = "\n".join(row[0] for row in await cur.fetchall())
-        await conn.rollback()
-    return plan
 
 
 async def main() -> None:
@@ -225,12 +205,11 @@ async def main() -> None:
     for batch in (10, 100):
         rate = await cycle(args.jobs, batch)
         print(f"settle+claim batch {batch:3}: {rate:9.0f} jobs/s")
-    untyped, typed, plan = await typed_claims(args.jobs)
+    untyped, typed = await typed_claims(args.jobs)
     print(
         f"settle 10 + claim 10 round trip, median: {untyped:.3f} ms untyped, "
         f"{typed:.3f} ms typed"
     )
-    print("typed claim plan:\n" + plan)
 
 
 if __name__ == "__main__":
