@@ -494,7 +494,8 @@ def edited_metadata(changed: Metadata) -> Metadata:
 
 
 def reclaimed_metadata(locked_by: str | None) -> Metadata:
-    """``retried`` of a stuck job taken back from the worker that held it."""
+    """``retried`` of a stuck job taken back from the worker that held it
+    (null when none did; in ``metadata_template``, the mark of its place)."""
     return {"reclaimed_from": locked_by}
 
 
@@ -629,19 +630,21 @@ def released_metadata_for_dependencies() -> Metadata:
 
 def dependent_cancelled_metadata(prerequisite: int | str) -> Metadata:
     """``cancelled`` of a dependent: the prerequisite that doomed it (its
-    id; in ``dependent_cancelled_template``, the mark of its place)."""
+    id; in ``metadata_template``, the mark of its place)."""
     return {"reason": DEPENDENCY, "prerequisite": prerequisite}
 
 
-def dependent_cancelled_template(
-    encode: Callable[[JSONValue], str],
+def metadata_template(
+    build: Callable[[str], Metadata], encode: Callable[[JSONValue], str]
 ) -> list[JSONValue]:
-    """``dependent_cancelled_metadata`` as JSON text (``encode``: the store's
-    encoder), cut in two where the prerequisite's id goes. A store that
-    learns the id only as it walks the dependents writes the first part,
-    the id's digits and the second part, and knows nothing of the shape."""
+    """The metadata ``build`` makes of one value as JSON text (``encode``:
+    the store's encoder), cut in two where that value goes. A store that
+    learns the value only in its atomic step (a dependent's prerequisite,
+    a stuck job's worker) writes the first part, the value as JSON (an
+    id's digits, a string's quoted text) and the second part, and knows
+    nothing of the shape."""
     mark = "\x00"  # JSON escapes it, so its text is found only where it was put
-    before, after = encode(dependent_cancelled_metadata(mark)).split(encode(mark))
+    before, after = encode(build(mark)).split(encode(mark))
     return [before, after]
 
 

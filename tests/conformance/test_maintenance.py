@@ -40,6 +40,19 @@ async def test_reclaim_returns_stuck_jobs_to_pending(
     assert [j.id for j in await claim(queue, "w2")] == [job_id]
 
 
+async def test_a_reclaimed_job_s_retried_event_names_the_worker_that_held_it(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    worker = 'host "a"\\b/é'  # JSON must escape some of it
+    job_id = await queue.add_job("a", {})
+    await claim(queue, worker)
+    clock.advance(11 * 60)
+    assert await queue.reclaim_stuck_jobs(10) == 1
+    retried = (await queue.get_job_events(job_id))[-1]
+    assert retried.event_type is dq.EventType.RETRIED
+    assert retried.metadata == {"reclaimed_from": worker}
+
+
 async def test_reclaim_honours_a_longer_job_timeout(
     queue: dq.JobQueue, clock: FakeClock
 ) -> None:

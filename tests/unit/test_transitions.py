@@ -353,6 +353,10 @@ def test_a_held_job_stays_held_until_its_prerequisites_and_drain_are_done() -> N
     assert t.dependency_hold(held, {**done, 2: JobStatus.FAILED}, [])
 
 
-def test_the_dependent_cancelled_template_filled_with_an_id_is_its_metadata() -> None:
-    before, after = t.dependent_cancelled_template(json.dumps)
+def test_a_metadata_template_filled_with_a_value_is_its_metadata() -> None:
+    before, after = t.metadata_template(t.dependent_cancelled_metadata, json.dumps)
     assert json.loads(f"{before}42{after}") == t.dependent_cancelled_metadata(42)
+    before, after = t.metadata_template(t.reclaimed_metadata, json.dumps)
+    for worker in ("w1", 'host "a"\\b/\x00é', None):
+        filled = f"{before}{json.dumps(worker)}{after}"
+        assert json.loads(filled) == t.reclaimed_metadata(worker)

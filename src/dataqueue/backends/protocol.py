@@ -208,11 +208,14 @@ class JobStore(Protocol):
 
         A job with attempts left becomes ``pending``, due now (``run_at =
         now``, so it goes behind jobs already waiting), with a ``retried``
-        event ``{"reclaimed_from": <locked_by>}``. A job that has used
-        ``max_attempts`` becomes ``failed`` for good with
-        ``failure_reason = worker_lost``, ``{"message", "timestamp"}``
-        appended to ``error_history`` and a ``failed`` event, as ``Failure``
-        does; if it names a ``dead_letter_job_type``, its dead letter
+        event ``{"reclaimed_from": <locked_by>}`` (``_transitions.
+        reclaimed_metadata``; a store that reads ``locked_by`` in its atomic
+        step writes its ``metadata_template``, the worker's id as JSON
+        between the two parts). A job that has used ``max_attempts``
+        becomes ``failed`` for good with ``failure_reason = worker_lost``,
+        ``{"message", "timestamp"}`` appended to ``error_history`` and a
+        ``failed`` event, as ``Failure`` does; if it names a
+        ``dead_letter_job_type``, its dead letter
         (``_transitions.lost_worker_letter`` of the job as read) is added and
         linked in the same atomic step, as a ``Failure``'s ``dead_letter``
         is. Both clear the lock and the lease. Returns the ids of the jobs

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pg_helpers import NOW, MakeBackend, claim, execute, job, scalar
 
 from dataqueue._commands import BrokenJob, ClaimRequest, Completion, Failure, Lease
+from dataqueue._transitions import reclaimed_metadata
 from dataqueue.backends.postgres import PostgresBackend
 from dataqueue.models import FailureReason, JobStatus
 
@@ -148,6 +149,22 @@ async def test_reclaim_returns_jobs_with_attempts_left_and_fails_the_rest(
         "failure_reason": "worker_lost",
         "next_attempt_at": None,
     }
+
+
+async def test_a_stuck_job_with_no_worker_is_reclaimed_from_null(
+    backend: PostgresBackend, schema: str
+) -> None:
+    (job_id,) = await backend.add_jobs([job()], now=NOW)
+    await claim(backend)
+    # No claim leaves a job so; the event still says what _transitions does.
+    await execute(
+        f'UPDATE "{schema}".job_queue SET locked_by = NULL WHERE id = {job_id}'
+    )
+    assert await backend.reclaim_stuck_jobs(
+        60, "lost", now=NOW + timedelta(hours=1)
+    ) == [job_id]
+    events = await backend.get_job_events(job_id)
+    assert events[-1].metadata == reclaimed_metadata(None) == {"reclaimed_from": None}
 
 
 async def test_a_huge_timeout_does_not_stop_reclaim_for_the_queue(

@@ -13,10 +13,12 @@ from redis_helpers import NOW, claim, done, failed, new_job, settle
 from tests.conftest import REDIS_URL
 
 from dataqueue._commands import BrokenJob, ClaimRequest, JobFilter, Lease
+from dataqueue._transitions import reclaimed_metadata
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.backends.redis.codec import as_text, micros_text
 from dataqueue.backends.redis.exchange import (
     HELD_JOB_EVENTS,
+    RECLAIMED_TEMPLATE,
     failure_args,
     lost_worker_letters,
 )
@@ -212,6 +214,24 @@ async def test_retry_job_takes_failed_and_cancelled_jobs_only(
     assert sorted(j.id for j in jobs) == sorted([running, cancelled])
 
 
+async def test_a_stuck_job_with_no_worker_is_reclaimed_from_null(
+    backend: RedisBackend, prefix: str
+) -> None:
+    (job_id,) = await backend.add_jobs([new_job()], now=NOW)
+    await claim(backend)
+    # No claim leaves a job so; the event still says what _transitions does.
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.hdel(keys.job(prefix, job_id), "locked_by")
+    finally:
+        await client.aclose()
+    assert await backend.reclaim_stuck_jobs(60, "lost", now=NOW + MINUTE * 60) == [
+        job_id
+    ]
+    events = await backend.get_job_events(job_id)
+    assert events[-1].metadata == reclaimed_metadata(None) == {"reclaimed_from": None}
+
+
 async def test_a_damaged_job_comes_back_broken_and_stays_claimed(
     backend: RedisBackend, prefix: str
 ) -> None:
@@ -307,6 +327,7 @@ async def reclaim_call(
         "fail",
         HELD_JOB_EVENTS,
         letters,
+        RECLAIMED_TEMPLATE,
     )
     return [int(i) for i in ids], json.loads(as_text(wanting))
 

@@ -52,6 +52,7 @@ from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.postgres import adding, limits
 from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
+    RECLAIMED_TEMPLATE,
     Row,
     cancel_params,
     claim_params,
@@ -427,6 +428,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
             "lost_reason": lost.value,
             "lost_metadata": json_text(failed_metadata(message, lost, None)),
             "lost_outcome": RECLAIM_AS_WORKER_LOST.step_outcome,
+            "reclaimed_template": RECLAIMED_TEMPLATE,
         }
         letters = partial(add_lost_worker_letters, self._queries, self._insert_jobs)
         return await self._finishing(

@@ -37,11 +37,13 @@ from dataqueue._transitions import (
     Transition,
     added_metadata,
     cancelled_metadata,
-    dependent_cancelled_template,
+    dependent_cancelled_metadata,
     error_entry,
     failed_metadata,
     failure,
     limit_hold_events,
+    metadata_template,
+    reclaimed_metadata,
     released_metadata_for_dependencies,
     resumed_on_token_metadata,
     waiting_metadata,
@@ -147,13 +149,18 @@ def claim_params(
 HELD_JOB_PARAMS = {
     "released_metadata": json_text(released_metadata_for_dependencies()),
     # settle_dependencies puts the prerequisite's id between the two parts
-    "cancelled_template": dependent_cancelled_template(json_text),
+    "cancelled_template": metadata_template(dependent_cancelled_metadata, json_text),
     "unheld_metadata": json_text(limit_hold_events()["unheld"]),
 }
 """The events of held jobs: what settle_dependencies
 (migrations/0020_dependent_cancelled_template.sql) appends when a job's
 change releases or cancels the jobs held on it, and the 'released' event of
 a job a limit or a pause held, by its pending_reason (settle_and_claim.sql)."""
+
+RECLAIMED_TEMPLATE = metadata_template(reclaimed_metadata, json_text)
+"""The 'retried' event of a stuck job with attempts left, as
+reclaim_stuck_jobs.sql writes it: the two parts the JSON of the worker that
+held it goes between."""
 
 
 def outcome_params(outcomes: Sequence[Outcome], now: datetime) -> dict[str, Any]:

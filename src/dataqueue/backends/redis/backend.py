@@ -97,6 +97,7 @@ from dataqueue.backends.redis.connection import (
 from dataqueue.backends.redis.exchange import (
     HELD_JOB_EVENTS,
     RECLAIM_PASSES,
+    RECLAIMED_TEMPLATE,
     cancel_arg,
     dependency_refusal,
     failure_args,
@@ -442,6 +443,7 @@ class RedisBackend(AdminScripts, Backend):
                 RECLAIM_AS_WORKER_LOST.step_outcome,
                 HELD_JOB_EVENTS,
                 letters,
+                RECLAIMED_TEMPLATE,
             )
             reclaimed.update(int(job_id) for job_id in ids)
             letters = lost_worker_letters(as_text(wanting), message, now)

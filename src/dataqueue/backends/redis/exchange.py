@@ -24,11 +24,13 @@ from dataqueue._transitions import (
     Transition,
     cancelled_metadata,
     dead_lettered_metadata,
-    dependent_cancelled_template,
+    dependent_cancelled_metadata,
     error_entry,
     failed_metadata,
     failure,
     limit_hold_events,
+    metadata_template,
+    reclaimed_metadata,
     released_metadata_for_dependencies,
     resumed_on_token_metadata,
     retried_metadata,
@@ -88,7 +90,7 @@ def retry_arg() -> str:
 HELD_JOB_EVENTS = to_json_text(
     {
         "released": to_json_text(released_metadata_for_dependencies()),
-        "cancelled": dependent_cancelled_template(to_json_text),
+        "cancelled": metadata_template(dependent_cancelled_metadata, to_json_text),
         **{
             name: {reason: to_json_text(m) for reason, m in by_reason.items()}
             for name, by_reason in limit_hold_events().items()
@@ -168,6 +170,11 @@ def letter_args(letter: NewJob | None, now: datetime) -> list[str]:
         to_json_text(dead_lettered_metadata(letter)),
     ]
 
+
+RECLAIMED_TEMPLATE = to_json_text(metadata_template(reclaimed_metadata, to_json_text))
+"""The 'retried' event of a stuck job with attempts left, as
+``reclaim_stuck_jobs.lua`` writes it: a JSON list of the two texts the JSON
+of the worker that held it goes between."""
 
 RECLAIM_PASSES = 3
 """Calls of ``reclaim_stuck_jobs.lua`` one reclaim makes at most: the first

@@ -1,9 +1,10 @@
 -- 0020_dependent_cancelled_template: settle_dependencies takes the
 -- 'cancelled' event of a dependent as a template from Python
--- (_transitions.dependent_cancelled_template: its JSON text cut in two
--- where the prerequisite's id goes) and writes the first part, the id and
--- the second part, so the event's shape is decided in Python alone; it
--- added a 'prerequisite' key of its own to the metadata it was given.
+-- (_transitions.metadata_template of dependent_cancelled_metadata: its
+-- JSON text cut in two where the prerequisite's id goes) and writes the
+-- first part, the id and the second part, so the event's shape is decided
+-- in Python alone; it added a 'prerequisite' key of its own to the
+-- metadata it was given.
 -- A function of its own (cancelled_template TEXT[] where 0018's takes
 -- cancelled_metadata JSONB); 0018's stays for the workers of an earlier
 -- release still running.

@@ -2,7 +2,9 @@
 -- refreshed for longer than the threshold, or than their own timeout when
 -- that is longer: their worker is gone, and the lost attempt counts.
 -- A job with attempts left goes back to pending, due now (behind the jobs
--- already waiting), with a 'retried' event naming the worker that held it.
+-- already waiting), with a 'retried' event naming the worker that held it:
+-- reclaimed_template's two parts with the worker's id as JSON (null when
+-- it has none) between them.
 -- A job that used max_attempts fails for good with failure_reason
 -- lost_reason, lost_error appended to error_history and a 'failed' event
 -- with lost_metadata (all built in Python, _transitions.py).
@@ -17,7 +19,9 @@
 -- range and fail the statement for the whole queue. The processing index
 -- keeps the scan to processing jobs.
 -- Parameters: now, threshold (seconds), lost_error (JSON text),
--- lost_reason, lost_metadata (JSON text), lost_outcome, finished_channel.
+-- lost_reason, lost_metadata (JSON text), lost_outcome, reclaimed_template
+-- (a text[] of two: the JSON text of the 'retried' event before and after
+-- the worker's id), finished_channel.
 -- Returns ids (the jobs taken back, in id order), finished (1 when one
 -- failed for good, else 0), ready_flows (the flows made ready, or NULL;
 -- the supervisor finds them with get_ready_flows) and lettered (the jobs
@@ -74,7 +78,9 @@ logged AS (
         %(now)s::timestamptz,
         CASE WHEN spent
             THEN %(lost_metadata)s::jsonb
-            ELSE jsonb_build_object('reclaimed_from', locked_by)
+            ELSE ((%(reclaimed_template)s::text[])[1]
+                || coalesce(to_jsonb(locked_by)::text, 'null')
+                || (%(reclaimed_template)s::text[])[2])::jsonb
         END
     FROM reclaimed
     ORDER BY id

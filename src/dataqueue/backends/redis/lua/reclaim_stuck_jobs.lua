@@ -1,8 +1,9 @@
 --[[ reclaim_stuck_jobs: take back processing jobs whose lock was not
   refreshed for too long (their worker is gone). The lost attempt counts:
-  a job with attempts left becomes pending, due now ('retried' event
-  {"reclaimed_from"}); one that used max_attempts fails for good with
-  failure_reason ARGV[7] ('failed' event; a flow step's ARGV[8]).
+  a job with attempts left becomes pending, due now ('retried' event,
+  ARGV[11]'s two texts with the JSON of the worker that held it between
+  them); one that used max_attempts fails for good with failure_reason
+  ARGV[7] ('failed' event; a flow step's ARGV[8]).
   ARGV[1] prefix   ARGV[2] now (us)   ARGV[3] threshold (us)
   ARGV[4] now - threshold (us): only jobs locked before it can be stuck
   ARGV[5] error_history entry of a final failure (JSON object)
@@ -14,6 +15,8 @@
     token it was read under, the letter as create_job() reads it (JSON text,
     or '' for none), the 'dead_lettered' event's metadata (JSON object text
     without the letter's id, which is added here)].
+  ARGV[11] the 'retried' event of a job with attempts left, a JSON list of
+    two texts (_transitions.metadata_template of reclaimed_metadata).
   A job failed for good that names a dead_letter_job_type gets its letter in
   this same call, from ARGV[10] when it has one for the job under its
   current lease; without one the job is left as it is (still processing,
@@ -24,6 +27,7 @@
   list of the hashes of the jobs left for their letters}. ]]
 local now, threshold = ARGV[2], tonumber(ARGV[3])
 local letters = cjson.decode(ARGV[10])
+local retried = cjson.decode(ARGV[11])
 local stuck, jobs = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_PROCESSING, '-inf', '(' .. ARGV[4])) do
   local job = load_job(id)
@@ -70,7 +74,8 @@ for _, id in ipairs(sort_ids(stuck)) do
     else
       changes.status = 'pending'
       changes.run_at = now
-      add_event(id, 'retried', now, cjson.encode({reclaimed_from = owner}))
+      -- cjson.encode(nil) is null, as _transitions says for no worker
+      add_event(id, 'retried', now, retried[1] .. cjson.encode(owner) .. retried[2])
     end
     update(id, job, changes, now)
     reclaimed[#reclaimed + 1] = id
