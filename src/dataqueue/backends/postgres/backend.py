@@ -35,9 +35,6 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     EDIT,
     MANUAL_RETRY,
-    RECLAIM_AS_WORKER_LOST,
-    error_entry,
-    failed_metadata,
     prolonged_metadata,
     resumed_on_token_metadata,
     retried_metadata,
@@ -52,7 +49,6 @@ from dataqueue.backends._wakeup import WakeupHub
 from dataqueue.backends.postgres import adding, limits
 from dataqueue.backends.postgres.admin import AdminStatements
 from dataqueue.backends.postgres.codec import (
-    RECLAIMED_TEMPLATE,
     Row,
     cancel_params,
     claim_params,
@@ -65,6 +61,7 @@ from dataqueue.backends.postgres.codec import (
     json_text,
     lease_params,
     outcome_params,
+    reclaim_params,
     transition_params,
 )
 from dataqueue.backends.postgres.connection import (
@@ -104,7 +101,6 @@ from dataqueue.backends.postgres.transaction import caller_connection, fetch_on
 from dataqueue.backends.protocol import Backend, Wakeup
 from dataqueue.limits import Limits
 from dataqueue.models import (
-    FailureReason,
     FlowRecord,
     FlowStatus,
     JobEvent,
@@ -420,16 +416,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
     async def reclaim_stuck_jobs(
         self, max_processing_seconds: float, message: str, *, now: datetime
     ) -> list[int]:
-        lost = FailureReason.WORKER_LOST
-        params = {
-            "now": now,
-            "threshold": max_processing_seconds,
-            "lost_error": json_text(error_entry(message, now)),
-            "lost_reason": lost.value,
-            "lost_metadata": json_text(failed_metadata(message, lost, None)),
-            "lost_outcome": RECLAIM_AS_WORKER_LOST.step_outcome,
-            "reclaimed_template": RECLAIMED_TEMPLATE,
-        }
+        params = reclaim_params(max_processing_seconds, message, now)
         letters = partial(add_lost_worker_letters, self._queries, self._insert_jobs)
         return await self._finishing(
             "reclaim_stuck_jobs", params, partial(letters, message, now)

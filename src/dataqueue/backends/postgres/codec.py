@@ -34,6 +34,7 @@ from dataqueue._commands import (
 from dataqueue._transitions import (
     CANCEL,
     COMPLETE,
+    RECLAIM_AS_WORKER_LOST,
     Transition,
     added_metadata,
     cancelled_metadata,
@@ -50,6 +51,7 @@ from dataqueue._transitions import (
 )
 from dataqueue.models import (
     Entity,
+    FailureReason,
     FlowRecord,
     FlowStatus,
     FlowStep,
@@ -233,6 +235,23 @@ def cancel_params() -> dict[str, Any]:
     """The cancel, with its event's metadata as of this call (it names who
     cancelled, when the caller said)."""
     return transition_params(CANCEL, cancelled_metadata())
+
+
+def reclaim_params(
+    max_processing_seconds: float, message: str, now: datetime
+) -> dict[str, Any]:
+    """reclaim_stuck_jobs.sql's parameters: a lost worker's final failure
+    and a reclaimed job's ``retried`` event, as _transitions builds them."""
+    lost = FailureReason.WORKER_LOST
+    return {
+        "now": now,
+        "threshold": max_processing_seconds,
+        "lost_error": json_text(error_entry(message, now)),
+        "lost_reason": lost.value,
+        "lost_metadata": json_text(failed_metadata(message, lost, None)),
+        "lost_outcome": RECLAIM_AS_WORKER_LOST.step_outcome,
+        "reclaimed_template": RECLAIMED_TEMPLATE,
+    }
 
 
 def lease_params(leases: Sequence[Lease]) -> dict[str, Any]:
