@@ -100,6 +100,28 @@ async def test_metrics_show_what_runs_now(queue: dq.JobQueue) -> None:
         await processor.stop_and_drain(5)
 
 
+async def test_a_running_processor_counts_start_delays_from_due_to_claim(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    await queue.add_jobs([dq.JobSpec("ok", {"n": n}) for n in range(3)])
+    clock.advance(2)  # claimed (and started) 2 s after they were due
+    processor = queue.create_processor({"ok": ok}, poll_interval=0.05)
+    processor.start_in_background()
+    try:
+
+        async def all_done() -> bool:
+            return processor.metrics().completed == 3
+
+        await eventually(all_done)
+    finally:
+        await processor.stop_and_drain(5)
+    delays = processor.metrics().start_delay_seconds["ok"]
+    assert (sum(delays.counts), delays.total) == (3, 6.0)
+    [minute] = await queue.get_minute_stats(3600)
+    assert (minute.started, minute.first_starts) == (3, 3)
+    assert minute.start_delay_seconds == 6.0
+
+
 async def test_prometheus_collector_exposes_each_processor(
     queue: dq.JobQueue,
 ) -> None:

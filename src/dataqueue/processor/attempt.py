@@ -23,10 +23,11 @@ from dataqueue.errors import JobTimeoutError
 from dataqueue.models import FailureReason, JobRecord
 from dataqueue.processor.context import (
     AbortSignal,
+    Deadline,
     JobContext,
     LeasedWriter,
     SyncJobContext,
-    TimeoutCallback,
+    WriterHooks,
 )
 from dataqueue.processor.durable import WaitRequest, WaitSignal
 from dataqueue.types import Handler
@@ -142,24 +143,25 @@ class Attempt:
         lease: Lease,
         handler: HandlerSpec | None,
         store: Backend,
-        now: Callable[[], Any],
-        on_lease_lost: Callable[[Lease], None],
+        hooks: WriterHooks,
     ) -> None:
         self.job = job
         self.lease = lease
         self.handler = handler
         self.signal = AbortSignal()
-        self.writer = LeasedWriter(store, lease, now, self.signal, on_lease_lost)
-        self.timeout = job.timeout
-        self.callbacks: list[TimeoutCallback] = []
-        self.context = JobContext(job, self.writer, self)
+        self.deadline = Deadline(job.timeout)
+        self.writer = LeasedWriter(store, job, lease, self.signal, hooks)
+        self._context: JobContext | None = None
         self.started = False
-        self._deadline: float | None = None
         self._call_task: asyncio.Future[Any] | None = None
 
-    def extend(self, seconds: float) -> None:
-        """Move the deadline to ``seconds`` from now."""
-        self._deadline = asyncio.get_running_loop().time() + seconds
+    @property
+    def context(self) -> JobContext:
+        """The handler's context, made when first asked for: a handler that
+        takes none never needs it."""
+        if self._context is None:
+            self._context = JobContext(self.job, self.writer, self.deadline)
+        return self._context
 
     def interrupt(self, reason: str) -> None:
         """Stop the handler (``lease_lost`` or ``shutdown``): the signal is
@@ -194,11 +196,14 @@ class Attempt:
             return _handler_failed(error)
         if inspect.iscoroutine(value):
             return self._unawaited(value)
-        request = self.context.durable.request
+        context = self._context
+        if context is None:
+            return Succeeded(value)
+        request = context.durable.request
         # A handler that caught the wait (``except BaseException``) still waits.
         if request is not None:
             return Suspended(request)
-        return Succeeded(self.context.output if self.context.output_set else value)
+        return Succeeded(context.output if context.output_set else value)
 
     def _unawaited(self, coroutine: Coroutine[Any, Any, Any]) -> Raised:
         """A handler returned a coroutine (``lambda p: send(p)`` with an
@@ -218,12 +223,13 @@ class Attempt:
 
             return await run_in_child(self, handler.function)
         task = self._call_task = asyncio.ensure_future(self._call(handler))
-        if self.timeout is None:
+        deadline = self.deadline
+        if deadline.timeout is None:
             return await task
         loop = asyncio.get_running_loop()
-        self._deadline = loop.time() + self.timeout
+        deadline.at = loop.time() + deadline.timeout
         while True:
-            remaining = self._deadline - loop.time()
+            remaining = deadline.at - loop.time()
             if remaining > 0:
                 await asyncio.wait({task}, timeout=remaining)
                 if task.done():
@@ -231,17 +237,17 @@ class Attempt:
                 continue  # the deadline may have been prolonged meanwhile
             extension = await self._ask_for_more_time()
             if extension > 0:
-                self.extend(extension)
+                deadline.extend(extension)
                 await self.writer.prolong(extension)
                 continue
             self.signal.abort("timeout")
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-            raise JobTimeoutError(f"job timed out after {self.timeout:g}s")
+            raise JobTimeoutError(f"job timed out after {deadline.timeout:g}s")
 
     async def _ask_for_more_time(self) -> float:
-        for callback in self.callbacks:
+        for callback in self.deadline.callbacks:
             extra = callback()
             if inspect.isawaitable(extra):
                 extra = await extra

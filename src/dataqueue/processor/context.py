@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -43,21 +44,41 @@ class AbortSignal:
     """
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
         self.reason: str | None = None
+        # Made by the first wait(): most attempts are never waited on.
+        self._event: asyncio.Event | None = None
 
     @property
     def aborted(self) -> bool:
-        return self._event.is_set()
+        return self.reason is not None
 
     def abort(self, reason: str) -> None:
-        if not self.aborted:
+        if self.reason is None:
             self.reason = reason
-            self._event.set()
+            if self._event is not None:
+                self._event.set()
 
     async def wait(self) -> None:
         """Return once the signal is aborted."""
+        if self.reason is not None:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
         await self._event.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class WriterHooks:
+    """A processor's side of its attempts' writes, made once per processor:
+    its clock, and whom to tell of a lost lease, of progress and output the
+    store accepted (the ``job:progress`` and ``job:output`` events) and of
+    a flow a handler started (``job:added``, the flow's projection)."""
+
+    now: Callable[[], datetime]
+    lease_lost: Callable[[Lease], None]
+    progressed: Callable[[JobRecord, int], None]
+    output_stored: Callable[[JobRecord, JSONValue], None]
+    flow_started: Callable[[NewFlow, list[int]], None]
 
 
 class LeasedWriter:
@@ -70,55 +91,60 @@ class LeasedWriter:
     def __init__(
         self,
         store: Backend,
+        job: JobRecord,
         lease: Lease,
-        now: Callable[[], Any],
         signal: AbortSignal,
-        on_lease_lost: Callable[[Lease], None],
+        hooks: WriterHooks,
     ) -> None:
         self.store = store
+        self.job = job
         self.lease = lease
-        self._now = now
         self.signal = signal
-        self._on_lease_lost = on_lease_lost
-        # Told each progress value the store accepted (the job:progress event).
-        self.on_progress: Callable[[int], None] | None = None
-        # Told each output the store accepted (the job:output event).
-        self.on_output: Callable[[JSONValue], None] | None = None
-        # Told each flow the handler started (job:added, the flow's projection).
-        self.on_flow_started: Callable[[NewFlow, list[int]], None] | None = None
+        self._hooks = hooks
 
     def now(self) -> datetime:
-        return self._now()  # type: ignore[no-any-return]
+        return self._hooks.now()
 
     def lease_lost(self) -> None:
         if not self.signal.aborted:
-            self._on_lease_lost(self.lease)
+            self._hooks.lease_lost(self.lease)
         self.signal.abort("lease_lost")
 
+    def flow_started(self, flow: NewFlow, step_ids: list[int]) -> None:
+        self._hooks.flow_started(flow, step_ids)
+
     async def prolong(self, timeout: float) -> None:
-        if not await self.store.prolong_job(self.lease, timeout, now=self._now()):
+        if not await self.store.prolong_job(self.lease, timeout, now=self.now()):
             self.lease_lost()
 
     async def set_progress(self, percent: int) -> None:
-        if not await self.store.set_progress(self.lease, percent, now=self._now()):
+        if not await self.store.set_progress(self.lease, percent, now=self.now()):
             self.lease_lost()
-        elif self.on_progress is not None:
-            self.on_progress(percent)
+        else:
+            self._hooks.progressed(self.job, percent)
 
     async def set_output(self, output: JSONValue) -> None:
-        if not await self.store.set_output(self.lease, output, now=self._now()):
+        if not await self.store.set_output(self.lease, output, now=self.now()):
             self.lease_lost()
-        elif self.on_output is not None:
-            self.on_output(output)
+        else:
+            self._hooks.output_stored(self.job, output)
 
 
-class Deadline(Protocol):
-    """The attempt's deadline, as a context sees it."""
+class Deadline:
+    """An attempt's deadline: its timeout, the callbacks asked for more time
+    when it comes, and when that is (the loop's time, set when the handler
+    is called). The attempt and its context share it, so that neither
+    refers to the other and an attempt that ended is freed at once, not by
+    the garbage collector."""
 
-    timeout: float | None
-    callbacks: list[TimeoutCallback]
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.callbacks: list[TimeoutCallback] = []
+        self.at: float | None = None
 
-    def extend(self, seconds: float) -> None: ...
+    def extend(self, seconds: float) -> None:
+        """Move the deadline to ``seconds`` from now."""
+        self.at = asyncio.get_running_loop().time() + seconds
 
 
 class HandlerContext(Protocol):

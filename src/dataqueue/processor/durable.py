@@ -320,8 +320,7 @@ class Durable:
             await self.save_step(key, flow.id)
         flow, step_ids = await store_flow(store, flow, self._writer.now())
         await self.save_step(key, {"flow_id": flow.id})
-        if self._writer.on_flow_started is not None:
-            self._writer.on_flow_started(flow, step_ids)
+        self._writer.flow_started(flow, step_ids)
         return flow.id
 
     async def _token(self, token_id: Any, where: str) -> Token:

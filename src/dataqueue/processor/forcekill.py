@@ -114,7 +114,7 @@ async def run_in_child(attempt: Attempt, handler: Handler) -> Any:
     process.start()
     child.close()
     loop = asyncio.get_running_loop()
-    timeout = attempt.timeout
+    timeout = attempt.deadline.timeout
     deadline = None if timeout is None else loop.time() + timeout
     try:
         while True:

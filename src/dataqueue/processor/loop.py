@@ -45,6 +45,7 @@ from dataqueue.processor.attempt import (
     Succeeded,
     Suspended,
 )
+from dataqueue.processor.context import WriterHooks
 from dataqueue.processor.lease import LeaseKeeper
 from dataqueue.processor.metrics import MetricsRecorder, ProcessorMetrics
 from dataqueue.processor.outcome import OutcomeWriter
@@ -125,6 +126,13 @@ class Processor(Looper):
             on_job_fail=on_job_fail,
         )
         self._metrics = MetricsRecorder(self.worker_id, self.concurrency)
+        self._writer_hooks = WriterHooks(
+            self.now,
+            self.lease_lost,
+            self._progressed,
+            self._output_stored,
+            runtime.flow_started,
+        )
         self._outcomes = OutcomeWriter(
             self.report_error,
             worker_id=self.worker_id,
@@ -220,7 +228,7 @@ class Processor(Looper):
         the outcomes and return how many jobs ran."""
         store = await self.runtime.store()
         await self._enqueue_due_cron_jobs()
-        claimed = await self._exchange(store, self._claim(self.batch_size))
+        claimed, claimed_at = await self._exchange(store, self._claim(self.batch_size))
         if not claimed:
             return 0
         slots = asyncio.Semaphore(self.concurrency)
@@ -228,7 +236,7 @@ class Processor(Looper):
         if keep_leases:
             self._leases.start_in_background()
         try:
-            tasks = [self._launch(store, job, slots) for job in claimed]
+            tasks = [self._launch(store, job, claimed_at, slots) for job in claimed]
             batch = asyncio.gather(*(t for t in tasks if t is not None))
             await self._give_back_at_stop(store, batch)
             results = await batch
@@ -342,13 +350,13 @@ class Processor(Looper):
         if claim is not None:
             await self._enqueue_due_cron_jobs()
         try:
-            claimed = await self._exchange(store, claim)
+            claimed, claimed_at = await self._exchange(store, claim)
         except Exception as error:
             await self._pause(self._outage.failed(error))
             return
         self._outage.recovered()
         for job in claimed:
-            self._launch(store, job)
+            self._launch(store, job, claimed_at)
         if claim is not None:
             self._claim_short = len(claimed) < claim.limit
             if not self._claim_short:
@@ -471,8 +479,10 @@ class Processor(Looper):
 
     async def _exchange(
         self, store: Backend, claim: ClaimRequest | None
-    ) -> list[tuple[Claimed, Lease]]:
-        """Write the buffered outcomes and claim, in one store call."""
+    ) -> tuple[list[tuple[Claimed, Lease]], datetime]:
+        """Write the buffered outcomes and claim, in one store call. Returns
+        the jobs claimed with their leases, and the time of the exchange:
+        the store's time of the claim (the jobs' ``processing`` events)."""
         outcomes = self._outcomes.take()
         now = self.now()
         try:
@@ -491,10 +501,10 @@ class Processor(Looper):
                 len(exchange.claimed),
             )
         if claim is None:
-            return []
+            return [], now
         self._held_until = exchange.wake_at
         self._held_for_slot = exchange.waits_for_slot
-        return [(job, Lease(job.id, claim.token)) for job in exchange.claimed]
+        return [(job, Lease(job.id, claim.token)) for job in exchange.claimed], now
 
     # -- attempts -----------------------------------------------------------
 
@@ -525,49 +535,44 @@ class Processor(Looper):
         self,
         store: Backend,
         claimed: tuple[Claimed, Lease],
+        claimed_at: datetime,
         slots: asyncio.Semaphore | None = None,
     ) -> asyncio.Task[AttemptResult] | None:
         job, lease = claimed
         if isinstance(job, BrokenJob):
             self._outcomes.broken(job, lease)
             return None
-        attempt = Attempt(
-            job, lease, self._specs.get(job.job_type), store, self.now, self.lease_lost
-        )
-        attempt.writer.on_progress = lambda percent: self._progressed(job, percent)
-        attempt.writer.on_output = lambda output: self._output_stored(job, output)
-        attempt.writer.on_flow_started = self.runtime.flow_started
-        task = asyncio.get_running_loop().create_task(self._run(attempt, slots))
+        handler = self._specs.get(job.job_type)
+        attempt = Attempt(job, lease, handler, store, self._writer_hooks)
+        run = self._run(attempt, claimed_at, slots)
+        task = asyncio.get_running_loop().create_task(run)
         self._attempts[job.id] = (attempt, task)
         return task
 
     async def _run(
-        self, attempt: Attempt, slots: asyncio.Semaphore | None
+        self,
+        attempt: Attempt,
+        claimed_at: datetime,
+        slots: asyncio.Semaphore | None,
     ) -> AttemptResult:
         job = attempt.job
-        claimed_ns = time.time_ns()
+        # Epoch nanoseconds for the claim's span, read only when traced.
+        claimed_ns = None if _trace.active is None else time.time_ns()
         # The attempt runs as its own task, in a copy of the context: the job
         # stays on this task's (and its handler's) log lines only.
         current_job.set(
             JobLogContext(job.id, job.job_type, job.attempts, self.worker_id)
         )
         try:
-            async with slots or contextlib.nullcontext():
-                if self.stopping:
-                    attempt.interrupt("shutdown")
-                logger.info(
-                    "job %s (%s) processing, attempt %s",
-                    job.id,
-                    job.job_type,
-                    job.attempts,
-                )
-                started = time.perf_counter()
-                self._metrics.attempt_started(job, self.now())
-                tracer = _trace.active
-                if tracer is None:
-                    result = await attempt.run()
-                else:
-                    result = await self._run_traced(attempt, tracer, claimed_ns)
+            if slots is None:
+                # Launched into a free slot: it starts at the time of its
+                # claim, without a clock read of its own.
+                result, started = await self._begin(attempt, claimed_at, claimed_ns)
+            else:
+                async with slots:
+                    # It may have waited for its slot: it starts now.
+                    now = self.now()
+                    result, started = await self._begin(attempt, now, claimed_ns)
         except asyncio.CancelledError:
             result = Abandoned(attempt.signal.reason or "shutdown")
         finally:
@@ -588,6 +593,26 @@ class Processor(Looper):
             case Abandoned():
                 pass
         return result
+
+    async def _begin(
+        self, attempt: Attempt, now: datetime, claimed_ns: int | None
+    ) -> tuple[AttemptResult, float]:
+        """Start the attempt at ``now`` and run it: its result, and the
+        performance counter at its start."""
+        job = attempt.job
+        if self.stopping:
+            attempt.interrupt("shutdown")
+        logger.info(
+            "job %s (%s) processing, attempt %s", job.id, job.job_type, job.attempts
+        )
+        started = time.perf_counter()
+        self._metrics.attempt_started(job, now)
+        tracer = _trace.active
+        if tracer is None:
+            return await attempt.run(), started
+        if claimed_ns is None:  # traced since it was claimed
+            claimed_ns = time.time_ns()
+        return await self._run_traced(attempt, tracer, claimed_ns), started
 
     async def _run_traced(
         self, attempt: Attempt, tracer: _trace.Tracer, claimed_ns: int

@@ -97,20 +97,23 @@ class MinuteTally:
     took it (``take``): what ``queue.get_minute_stats()`` adds up."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[datetime, str], list[float]] = {}
-        # The minute of the last count and the next one's start: most counts
-        # fall in the same minute, which then costs two comparisons.
+        # minute -> job type -> [started, completed, failed, first starts,
+        # sum of start delays]
+        self._entries: dict[datetime, dict[str, list[float]]] = {}
+        # The minute of the last count, its entries and the next minute's
+        # start: most counts fall in the same minute, which then costs two
+        # comparisons and a look-up by job type.
         self._minute = self._next_minute = datetime.min.replace(tzinfo=UTC)
+        self._by_type: dict[str, list[float]] = {}
 
     def _entry(self, job_type: str, at: datetime) -> list[float]:
-        minute = self._minute
-        if not minute <= at < self._next_minute:
+        if not self._minute <= at < self._next_minute:
             minute = self._minute = at.replace(second=0, microsecond=0)
             self._next_minute = minute + ONE_MINUTE
-        entry = self._entries.get((minute, job_type))
+            self._by_type = self._entries.setdefault(minute, {})
+        entry = self._by_type.get(job_type)
         if entry is None:
-            # started, completed, failed, first starts, sum of start delays
-            entry = self._entries[minute, job_type] = [0, 0, 0, 0, 0.0]
+            entry = self._by_type[job_type] = [0, 0, 0, 0, 0.0]
         return entry
 
     def started(self, job_type: str, at: datetime, delay: float | None) -> None:
@@ -126,6 +129,8 @@ class MinuteTally:
     def take(self) -> list[MinuteStats]:
         """What was counted since the last ``take``, which is forgotten."""
         entries, self._entries = self._entries, {}
+        # The next count starts the minute's entries again.
+        self._minute = self._next_minute
         return [
             MinuteStats(
                 minute=minute,
@@ -136,8 +141,9 @@ class MinuteTally:
                 first_starts=int(first),
                 start_delay_seconds=delays,
             )
-            for (minute, job_type), (started, completed, failed, first, delays) in (
-                entries.items()
+            for minute, by_type in entries.items()
+            for job_type, (started, completed, failed, first, delays) in (
+                by_type.items()
             )
         ]
 
@@ -169,10 +175,13 @@ class MetricsRecorder:
         """An attempt starts at ``now``; a job's first start (or its start
         after a wait) is ``now - run_at`` after it was due."""
         self._running[job.id] = time.monotonic()
-        delay = None
-        if job.attempts == 1:
-            delay = max(0.0, (now - job.run_at).total_seconds())
-            histogram_of(self.start_delay_seconds, job.job_type).observe(delay)
+        if job.attempts != 1:
+            self.minutes.started(job.job_type, now, None)
+            return
+        delay = (now - job.run_at).total_seconds()
+        if delay < 0:
+            delay = 0.0  # the clock was set back
+        histogram_of(self.start_delay_seconds, job.job_type).observe(delay)
         self.minutes.started(job.job_type, now, delay)
 
     def attempt_ended(self, job_id: int) -> None:
@@ -181,29 +190,35 @@ class MetricsRecorder:
     def record(self, events: Iterable[QueueEvent]) -> None:
         """Count the outcomes of one flush."""
         for event in events:
-            if event.duration_seconds is not None and event.job_type is not None:
-                histogram = histogram_of(self.run_seconds, event.job_type)
-                histogram.observe(event.duration_seconds)
-            if event.name == "job:failed" and event.failure_reason is not None:
-                key = (event.job_type or "", event.failure_reason.value)
-                self.failures[key] = self.failures.get(key, 0) + 1
-            ended = event.name in ("job:completed", "job:failed")
-            if ended and event.job_type is not None and event.at is not None:
-                self.minutes.ended(
-                    event.job_type, event.at, completed=event.name == "job:completed"
-                )
-            if event.name == "job:completed":
+            name = event.name
+            if name == "job:completed":
                 self.completed += 1
-            elif event.name == "job:failed":
-                if (
-                    event.job is None
-                    or event.failure_reason is FailureReason.NO_HANDLER
-                ):
-                    self.rejected += 1  # no handler, or a row that would not decode
-                elif event.failure_reason is FailureReason.TIMEOUT:
-                    self.timed_out += 1
-                else:
-                    self.failed += 1
+            elif name == "job:failed":
+                self._failed(event)
+            else:
+                continue  # a claim or a wait: not an outcome counted here
+            job_type = event.job_type
+            if job_type is None:
+                continue  # a row that would not decode
+            if event.duration_seconds is not None:
+                histogram = histogram_of(self.run_seconds, job_type)
+                histogram.observe(event.duration_seconds)
+            if event.at is not None:
+                self.minutes.ended(
+                    job_type, event.at, completed=name == "job:completed"
+                )
+
+    def _failed(self, event: QueueEvent) -> None:
+        reason = event.failure_reason
+        if reason is not None:
+            key = (event.job_type or "", reason.value)
+            self.failures[key] = self.failures.get(key, 0) + 1
+        if event.job is None or reason is FailureReason.NO_HANDLER:
+            self.rejected += 1  # no handler, or a row that would not decode
+        elif reason is FailureReason.TIMEOUT:
+            self.timed_out += 1
+        else:
+            self.failed += 1
 
     def snapshot(self) -> ProcessorMetrics:
         # min() over a dict of floats runs without releasing the GIL, so this
