@@ -613,6 +613,27 @@ async def test_stop_during_a_batch_gives_unstarted_jobs_back_at_once(
     assert statuses.count(dq.JobStatus.PENDING) == 4
 
 
+async def test_a_stop_before_claimed_jobs_first_ran_gives_them_back(
+    queue: dq.JobQueue,
+) -> None:
+    """A stop that comes after a claim and before its attempts took a first
+    step (here a listener of the claim's events; in a worker, SIGTERM at
+    that moment) gives the claimed jobs back untouched."""
+    ids = [await queue.add_job("t", {}) for _ in range(3)]
+    ran: list[object] = []
+    processor = queue.create_processor({"t": ran.append}, batch_size=3)
+
+    async def stop(event: dq.QueueEvent) -> None:
+        processor.stop()
+
+    queue.on("job:processing", stop)
+    await asyncio.wait_for(processor.run(), 30)
+    assert ran == []
+    for job_id in ids:
+        job = await get(queue, job_id)
+        assert (job.status, job.attempts) == (dq.JobStatus.PENDING, 0)
+
+
 def test_job_type_star_stands_alone(queue: dq.JobQueue) -> None:
     assert queue.create_processor({}, job_type=["*"]).job_types is None
     with pytest.raises(ValueError, match="'\\*' means every type; give it alone"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -546,8 +547,21 @@ class Processor(Looper):
         attempt = Attempt(job, lease, handler, store, self._writer_hooks)
         run = self._run(attempt, claimed_at, slots)
         task = asyncio.get_running_loop().create_task(run)
+        task.add_done_callback(functools.partial(self._give_back_if_never_ran, attempt))
         self._attempts[job.id] = (attempt, task)
         return task
+
+    def _give_back_if_never_ran(
+        self, attempt: Attempt, task: asyncio.Task[AttemptResult]
+    ) -> None:
+        """A task cancelled (by ``stop()``) before its first step never ran
+        ``_run``, nor its cleanup: its job goes back like any attempt
+        stopped before it started."""
+        entry = self._attempts.get(attempt.job.id)
+        if entry is not None and entry[1] is task:
+            del self._attempts[attempt.job.id]
+            self._to_release.append(attempt.lease)
+            self._attempt_ended.set()
 
     async def _run(
         self,
