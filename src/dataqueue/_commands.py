@@ -279,8 +279,8 @@ class Failure:
     dead_letter: NewJob | None = None
     """Failed for good with a dead-letter type: the job to add with the
     failure, atomically; the failed job keeps its id as ``dead_letter_job_id``,
-    ``dead_lettered_at`` and a ``dead_lettered`` event (the store adds the
-    id to ``_transitions.dead_lettered_metadata``)."""
+    ``dead_lettered_at`` and a ``dead_lettered`` event
+    (``_transitions.dead_lettered_metadata`` of the letter and its id)."""
 
 
 @dataclass(frozen=True, slots=True)

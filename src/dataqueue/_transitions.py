@@ -431,8 +431,9 @@ def added_metadata(job: NewJob) -> Metadata:
     return metadata
 
 
-def processing_metadata(worker_id: str, attempt: int) -> Metadata:
-    """``processing``: the claiming worker and the attempt's number."""
+def processing_metadata(worker_id: str, attempt: int | str) -> Metadata:
+    """``processing``: the claiming worker and the attempt's number (in
+    ``metadata_template``, the mark of its place)."""
     return {"worker_id": worker_id, "attempt": attempt}
 
 
@@ -463,9 +464,11 @@ def waiting_metadata(wait_until: datetime | None, token_id: str | None) -> Metad
     return {"token_id": token_id}
 
 
-def resumed_at_time_metadata(wait_until: datetime) -> Metadata:
-    """``resumed`` of a time wait that came."""
-    return {"wait_until": wait_until.isoformat()}
+def resumed_at_time_metadata(wait_until: datetime | str) -> Metadata:
+    """``resumed`` of a time wait that came (a text: its ISO form, or in
+    ``metadata_template`` the mark of its place)."""
+    iso = wait_until if isinstance(wait_until, str) else wait_until.isoformat()
+    return {"wait_until": iso}
 
 
 def resumed_on_token_metadata(token_id: str, *, timed_out: bool) -> Metadata:
@@ -500,7 +503,8 @@ def reclaimed_metadata(locked_by: str | None) -> Metadata:
 
 
 def released_metadata(worker_id: str | None) -> Metadata:
-    """``retried`` of a job its worker gave back unfinished."""
+    """``retried`` of a job its worker gave back unfinished (in
+    ``metadata_template``, the mark of the worker's place)."""
     return {"released_by": worker_id}
 
 
@@ -508,10 +512,13 @@ def prolonged_metadata(timeout: float) -> Metadata:
     return {"timeout": timeout}
 
 
-def dead_lettered_metadata(dead_letter: NewJob) -> Metadata:
-    """``dead_lettered``: the dead letter's type; the store adds its
-    ``dead_letter_job_id``, known once it is inserted."""
-    return {"dead_letter_job_type": dead_letter.job_type}
+def dead_lettered_metadata(dead_letter: NewJob, dead_letter_id: int | str) -> Metadata:
+    """``dead_lettered``: the dead letter's type and id (known once it is
+    inserted; in ``metadata_template``, the mark of its place)."""
+    return {
+        "dead_letter_job_type": dead_letter.job_type,
+        "dead_letter_job_id": dead_letter_id,
+    }
 
 
 # -- dedupe -----------------------------------------------------------------------
@@ -640,9 +647,9 @@ def metadata_template(
     """The metadata ``build`` makes of one value as JSON text (``encode``:
     the store's encoder), cut in two where that value goes. A store that
     learns the value only in its atomic step (a dependent's prerequisite,
-    a stuck job's worker) writes the first part, the value as JSON (an
-    id's digits, a string's quoted text) and the second part, and knows
-    nothing of the shape."""
+    a stuck job's worker, an attempt's number) writes the first part, the
+    value as JSON (an id's digits, a string's quoted text) and the second
+    part, and knows nothing of the shape."""
     mark = "\x00"  # JSON escapes it, so its text is found only where it was put
     before, after = encode(build(mark)).split(encode(mark))
     return [before, after]

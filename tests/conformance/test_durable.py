@@ -88,7 +88,28 @@ async def test_steps_replay_across_a_week_long_wait(
         "completed",
     ]
     events = await queue.get_job_events(job_id)
-    assert events[2].metadata == {"wait_until": job.wait_until.isoformat()}  # type: ignore[union-attr]
+    assert job.wait_until is not None
+    assert events[2].metadata == {"wait_until": job.wait_until.isoformat()}
+    assert events[3].metadata == {"wait_until": job.wait_until.isoformat()}
+
+
+async def test_a_wait_until_with_microseconds_resumes_with_it_as_isoformat(
+    queue: dq.JobQueue, clock: FakeClock
+) -> None:
+    job_id = await queue.add_job("t", {})
+    until = clock.now() + timedelta(seconds=1, microseconds=250)
+
+    async def handler(payload: Any, ctx: dq.JobContext) -> str:
+        await ctx.wait_until(until)
+        return "woke"
+
+    await run_once(queue, {"t": handler})
+    clock.advance(2)
+    await run_once(queue, {"t": handler})
+    assert (await job_of(queue, job_id)).output == "woke"
+    events = await queue.get_job_events(job_id)
+    assert [e.event_type.value for e in events][3] == "resumed"
+    assert events[3].metadata == {"wait_until": until.isoformat()}
 
 
 async def test_sync_steps_and_async_steps_in_a_def_handler(

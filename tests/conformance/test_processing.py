@@ -141,6 +141,11 @@ async def test_fixed_retry_delay_and_final_failure(
         dq.JobStatus.FAILED,
         None,
     )
+    events = await queue.get_job_events(job_id)
+    assert [e.metadata for e in events if e.event_type is dq.EventType.PROCESSING] == [
+        {"worker_id": processor.worker_id, "attempt": 1},
+        {"worker_id": processor.worker_id, "attempt": 2},
+    ]
     clock.advance(3600)
     assert await processor.start() == 0
 

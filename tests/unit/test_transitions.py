@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -284,7 +285,10 @@ def test_a_dead_letter_is_made_only_for_good_and_only_when_asked() -> None:
         },
     }
     assert t.added_metadata(letter) == {"job_type": "email_dead", "dead_letter_of": 7}
-    assert t.dead_lettered_metadata(letter) == {"dead_letter_job_type": "email_dead"}
+    assert t.dead_lettered_metadata(letter, 8) == {
+        "dead_letter_job_type": "email_dead",
+        "dead_letter_job_id": 8,
+    }
 
 
 @pytest.mark.parametrize(
@@ -360,3 +364,23 @@ def test_a_metadata_template_filled_with_a_value_is_its_metadata() -> None:
     for worker in ("w1", 'host "a"\\b/\x00é', None):
         filled = f"{before}{json.dumps(worker)}{after}"
         assert json.loads(filled) == t.reclaimed_metadata(worker)
+    before, after = t.metadata_template(t.released_metadata, json.dumps)
+    for worker in ("w1", None):
+        filled = f"{before}{json.dumps(worker)}{after}"
+        assert json.loads(filled) == t.released_metadata(worker)
+
+
+def test_the_store_only_values_of_claims_timeouts_and_letters_fill_templates() -> None:
+    processing = t.metadata_template(partial(t.processing_metadata, "w1"), json.dumps)
+    assert json.loads("3".join(processing)) == t.processing_metadata("w1", 3)
+    iso = json.dumps(NOW.isoformat())
+    resumed = t.metadata_template(t.resumed_at_time_metadata, json.dumps)
+    assert json.loads(iso.join(resumed)) == t.resumed_at_time_metadata(NOW)
+    timed_out = partial(t.resumed_on_token_metadata, timed_out=True)
+    resumed = t.metadata_template(timed_out, json.dumps)
+    assert json.loads('"tok"'.join(resumed)) == timed_out("tok")
+    lettered = partial(t.dead_lettered_metadata, new_job())
+    assert json.loads("8".join(t.metadata_template(lettered, json.dumps))) == {
+        "dead_letter_job_type": "email",
+        "dead_letter_job_id": 8,
+    }

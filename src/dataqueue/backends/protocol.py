@@ -33,7 +33,11 @@ Shared rules, true of every backend:
   builds these metadata per call, on the caller's context);
   ``prolonged``: ``{"timeout"}``; ``waiting``: ``{"wait_until"}`` (ISO text)
   or ``{"token_id"}``; ``resumed``: ``{"wait_until"}``, or ``{"token_id",
-  "timed_out"}``.
+  "timed_out"}``; ``dead_lettered``: ``{"dead_letter_job_type",
+  "dead_letter_job_id"}``. Each is built by ``_transitions``; a value the
+  store learns only in its atomic step (an attempt's number, the worker or
+  time it reads, a new letter's id) it writes between the two parts of the
+  builder's ``_transitions.metadata_template``, as JSON.
 * A ``waiting`` job is due again once ``wait_until <= now`` (the claim takes
   it, with a ``resumed`` event and ``run_at = wait_until``), or at once when
   the token it waits on is completed or expires.
@@ -313,7 +317,8 @@ class WorkStore(Protocol):
         held under its lease becomes ``pending``, due now (an earlier
         ``run_at`` is kept), with its attempt
         restored (``attempts - 1``) and the lock cleared, and a ``retried``
-        event ``{"released_by": <locked_by>}``. Returns how many."""
+        event ``{"released_by": <locked_by>}`` (``_transitions.
+        released_metadata``). Returns how many."""
 
     @abstractmethod
     async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:

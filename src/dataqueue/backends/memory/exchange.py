@@ -372,7 +372,7 @@ def dead_letter(tables: Tables, row: Row, job: NewJob, now: datetime) -> None:
         row,
         t.DEAD_LETTER,
         now,
-        {**t.dead_lettered_metadata(job), "dead_letter_job_id": job_id},
+        t.dead_lettered_metadata(job, job_id),
         dead_letter_job_id=job_id,
         dead_lettered_at=now,
     )

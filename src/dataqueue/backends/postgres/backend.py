@@ -62,6 +62,7 @@ from dataqueue.backends.postgres.codec import (
     lease_params,
     outcome_params,
     reclaim_params,
+    release_params,
     transition_params,
 )
 from dataqueue.backends.postgres.connection import (
@@ -662,7 +663,7 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
     async def release_jobs(self, leases: Sequence[Lease], *, now: datetime) -> int:
         if not leases:
             return 0
-        return await self._count("release_jobs", {**lease_params(leases), "now": now})
+        return await self._count("release_jobs", release_params(leases, now))
 
     async def prolong_job(self, lease: Lease, timeout: float, *, now: datetime) -> bool:
         params = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from dataqueue._commands import (
@@ -44,8 +45,11 @@ from dataqueue._transitions import (
     failure,
     limit_hold_events,
     metadata_template,
+    processing_metadata,
     reclaimed_metadata,
+    released_metadata,
     released_metadata_for_dependencies,
+    resumed_at_time_metadata,
     resumed_on_token_metadata,
     waiting_metadata,
 )
@@ -128,6 +132,11 @@ def iso_text(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+RESUMED_AT_TIME_TEMPLATE = metadata_template(resumed_at_time_metadata, json_text)
+"""The 'resumed' event of a job whose wait_until came, as settle_and_claim.sql
+writes it: the two parts the JSON of that time's ISO text goes between."""
+
+
 def claim_params(
     claim: ClaimRequest | None, caps: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
@@ -145,6 +154,13 @@ def claim_params(
         if claim is None or claim.job_types is None
         else list(claim.job_types),
         "group_concurrency": None if claim is None else claim.group_concurrency,
+        # the claimed job's attempt goes between the parts
+        "processing_template": None
+        if claim is None
+        else metadata_template(
+            partial(processing_metadata, claim.worker_id), json_text
+        ),
+        "resumed_template": RESUMED_AT_TIME_TEMPLATE,
     }
 
 
@@ -259,6 +275,13 @@ def lease_params(leases: Sequence[Lease]) -> dict[str, Any]:
         "ids": [lease.job_id for lease in leases],
         "tokens": [lease.token for lease in leases],
     }
+
+
+def release_params(leases: Sequence[Lease], now: datetime) -> dict[str, Any]:
+    """release_jobs.sql's: the leases, and its 'retried' event's template
+    (the JSON of the worker that held the job goes between its parts)."""
+    template = metadata_template(released_metadata, json_text)
+    return {**lease_params(leases), "now": now, "released_template": template}
 
 
 def filter_params(where: JobFilter) -> dict[str, Any]:

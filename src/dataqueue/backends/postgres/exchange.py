@@ -151,7 +151,8 @@ async def link_dead_letters(
         "ids": [job_id for job_id, _ in letters],
         "letter_ids": letter_ids,
         "metadata": [
-            json_text(dead_lettered_metadata(letter)) for _, letter in letters
+            json_text(dead_lettered_metadata(letter, letter_id))
+            for (_, letter), letter_id in zip(letters, letter_ids, strict=True)
         ],
     }
     await cur.execute(statement, params)

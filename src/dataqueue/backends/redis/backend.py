@@ -98,7 +98,10 @@ from dataqueue.backends.redis.exchange import (
     HELD_JOB_EVENTS,
     RECLAIM_PASSES,
     RECLAIMED_TEMPLATE,
+    RELEASED_TEMPLATE,
+    TIMED_OUT_TEMPLATE,
     cancel_arg,
+    claim_events_arg,
     dependency_refusal,
     failure_args,
     lost_worker_letters,
@@ -487,7 +490,10 @@ class RedisBackend(AdminScripts, Backend):
                 return total
 
     async def expire_timed_out_tokens(self, *, now: datetime) -> int:
-        return int(await self._scripts.run("expire_timed_out_tokens", micros_text(now)))
+        at = micros_text(now)
+        return int(
+            await self._scripts.run("expire_timed_out_tokens", at, TIMED_OUT_TEMPLATE)
+        )
 
     # -- WaitStore -----------------------------------------------------------
 
@@ -564,9 +570,9 @@ class RedisBackend(AdminScripts, Backend):
             types = (
                 "" if claim.job_types is None else to_json_text(list(claim.job_types))
             )
-            worker = to_json_text({"worker_id": claim.worker_id})
+            events = claim_events_arg(claim.worker_id)
             cap = claim.group_concurrency
-            args += [claim.limit, claim.worker_id, claim.token, types, worker]
+            args += [claim.limit, claim.worker_id, claim.token, types, events]
             args.append("" if cap is None else cap)
             args.append(HELD_JOB_EVENTS)
         marker, settled, rows, ready_flows, wake, slot = await self._scripts.run(
@@ -611,7 +617,7 @@ class RedisBackend(AdminScripts, Backend):
             return 0
         return int(
             await self._scripts.run(
-                "release_jobs", micros_text(now), *lease_args(leases)
+                "release_jobs", micros_text(now), RELEASED_TEMPLATE, *lease_args(leases)
             )
         )
 

@@ -30,8 +30,11 @@ from dataqueue._transitions import (
     failure,
     limit_hold_events,
     metadata_template,
+    processing_metadata,
     reclaimed_metadata,
+    released_metadata,
     released_metadata_for_dependencies,
+    resumed_at_time_metadata,
     resumed_on_token_metadata,
     retried_metadata,
     waiting_metadata,
@@ -153,21 +156,22 @@ def outcome_args(outcome: Outcome, now: datetime) -> list[JSONValue]:
     ]
 
 
-def dead_letter_args(failure: Failure, now: datetime) -> list[str]:
+def dead_letter_args(failure: Failure, now: datetime) -> list[JSONValue]:
     """A failure's dead letter as the script adds it (the job as
-    ``create_job`` reads it), and its ``dead_lettered`` event's metadata;
-    empty texts when it has none."""
+    ``create_job`` reads it), and its ``dead_lettered`` event's metadata
+    (a ``metadata_template``); empty texts when it has none."""
     return letter_args(failure.dead_letter, now)
 
 
-def letter_args(letter: NewJob | None, now: datetime) -> list[str]:
+def letter_args(letter: NewJob | None, now: datetime) -> list[JSONValue]:
     """A dead letter as a script adds it, and its ``dead_lettered`` event's
-    metadata; empty texts for none."""
+    metadata as a ``metadata_template``; empty texts for none."""
     if letter is None:
         return ["", ""]
     return [
         to_json_text(job_spec(letter, now)),
-        to_json_text(dead_lettered_metadata(letter)),
+        # the letter's id, known once it is added, goes between the parts
+        metadata_template(partial(dead_lettered_metadata, letter), to_json_text),
     ]
 
 
@@ -175,6 +179,34 @@ RECLAIMED_TEMPLATE = to_json_text(metadata_template(reclaimed_metadata, to_json_
 """The 'retried' event of a stuck job with attempts left, as
 ``reclaim_stuck_jobs.lua`` writes it: a JSON list of the two texts the JSON
 of the worker that held it goes between."""
+
+RELEASED_TEMPLATE = to_json_text(metadata_template(released_metadata, to_json_text))
+"""The 'retried' event of a job its worker gives back, as ``release_jobs.lua``
+writes it: a JSON list of the two texts the JSON of that worker goes
+between."""
+
+TIMED_OUT_TEMPLATE = to_json_text(
+    metadata_template(partial(resumed_on_token_metadata, timed_out=True), to_json_text)
+)
+"""The 'resumed' event of a job whose token timed out, as
+``expire_timed_out_tokens.lua`` writes it: a JSON list of the two texts the
+JSON of the token's id goes between."""
+
+
+def claim_events_arg(worker_id: str) -> str:
+    """The events a claim by ``worker_id`` writes, as ``settle_and_claim.lua``
+    reads them: by name, the two texts the store-only value goes between:
+    ``processing`` (the attempt's number) and ``resumed`` of a job whose
+    wait_until came (the JSON of that time's ISO text)."""
+    return to_json_text(
+        {
+            "processing": metadata_template(
+                partial(processing_metadata, worker_id), to_json_text
+            ),
+            "resumed": metadata_template(resumed_at_time_metadata, to_json_text),
+        }
+    )
+
 
 RECLAIM_PASSES = 3
 """Calls of ``reclaim_stuck_jobs.lua`` one reclaim makes at most: the first

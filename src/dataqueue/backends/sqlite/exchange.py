@@ -388,7 +388,7 @@ def add_dead_letters(
                 job_id,
                 DEAD_LETTER,
                 now,
-                {**dead_lettered_metadata(letter), "dead_letter_job_id": letter_id},
+                dead_lettered_metadata(letter, letter_id),
             )
             for (job_id, letter), letter_id in zip(letters, ids, strict=True)
         ],

@@ -2,10 +2,13 @@
 -- Each job still held under its lease becomes pending, due now (an earlier
 -- run_at is kept, so it keeps its place in line), with its
 -- attempt restored (this attempt never ran to an end), the lock and lease
--- cleared, and a 'retried' event naming the worker that gave it back.
+-- cleared, and a 'retried' event naming the worker that gave it back:
+-- released_template's two parts with the worker's id as JSON (null when
+-- it has none) between them.
 -- The held rows are locked first to read who held them (RETURNING only
 -- sees the new values).
--- Parameters: ids, tokens (the leases, as two parallel arrays), now.
+-- Parameters: ids, tokens (the leases, as two parallel arrays), now,
+-- released_template (a text[] of two, _transitions.metadata_template).
 -- Returns how many jobs were released.
 WITH held AS (
     SELECT j.id, j.locked_by
@@ -31,7 +34,9 @@ released AS (
 logged AS (
     INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
     SELECT id, 'retried', %(now)s::timestamptz,
-        jsonb_build_object('released_by', locked_by)
+        ((%(released_template)s::text[])[1]
+            || coalesce(to_jsonb(locked_by)::text, 'null')
+            || (%(released_template)s::text[])[2])::jsonb
     FROM released
     ORDER BY id
 )

@@ -1,8 +1,8 @@
 -- settle_and_claim.dead_letter: jobs that settle_and_claim just failed for
 -- good (in the same transaction) got their dead letters, inserted before
 -- this by add_jobs: each failed job keeps its letter's id and the time, and
--- gets a 'dead_lettered' event (the metadata built in Python, with the
--- letter's id added here).
+-- gets a 'dead_lettered' event (the metadata built in Python, the
+-- letter's id in it).
 -- Parameters: now; ids (the failed jobs), letter_ids, metadata (JSON text),
 -- in the same order.
 -- Returns nothing.
@@ -22,7 +22,7 @@ linked AS (
 )
 INSERT INTO {schema}.job_events (job_id, event_type, created_at, metadata)
 SELECT l.id, 'dead_lettered', %(now)s::timestamptz,
-    l.metadata::jsonb || jsonb_build_object('dead_letter_job_id', l.letter_id)
+    l.metadata::jsonb
 FROM letters AS l
 JOIN linked ON linked.id = l.id
 ORDER BY l.id

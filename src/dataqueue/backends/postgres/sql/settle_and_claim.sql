@@ -31,10 +31,12 @@
 -- _transitions' rule. A held job (pending_reason 'dependency') is never claimed.
 -- Then up to claim_limit due jobs (pending with run_at reached, or failed
 -- with next_attempt_at reached) move to processing under the new lease,
--- with a 'processing' event (a job that spent an attempt before is being
--- retried: last_retried_at is set); waiting jobs whose wait_until has come
--- are due too (run_at becomes wait_until, with a 'resumed' event before the
--- 'processing' one). The kinds are read separately so pending
+-- with a 'processing' event (processing_template's two parts with the
+-- attempt's number between them; a job that spent an attempt before is
+-- being retried: last_retried_at is set); waiting jobs whose wait_until has
+-- come are due too (run_at becomes wait_until, with a 'resumed' event
+-- before the 'processing' one: resumed_template's two parts with the JSON
+-- of wait_until's ISO text, as Python's isoformat writes it, between them). The kinds are read separately so pending
 -- jobs come straight off the claim index in claim order (an OR of both
 -- would sort every due job); FOR UPDATE SKIP LOCKED keeps concurrent claims
 -- disjoint, and rows locked but not kept are released when the statement
@@ -76,7 +78,8 @@
 -- f_positions, s_positions): where each outcome stands in the caller's
 -- batch; claim: worker_id, token, claim_limit (0: claim nothing),
 -- job_types (NULL: every type), group_concurrency, cap_types (text[],
--- empty: no fence) and caps (integer[]).
+-- empty: no fence), caps (integer[]), processing_template and
+-- resumed_template (each a text[] of two, _transitions.metadata_template).
 -- Returns at least one row: gated, settled (the positions of the outcomes written,
 -- or NULL: a batch may hold a stale attempt's outcome beside the current
 -- one for the same job, so job ids would not say which), ready_flows
@@ -275,23 +278,28 @@ logged AS (
     FROM suspended
     WHERE status = 'pending'
     UNION ALL
-    SELECT id, 'resumed', %(now)s::timestamptz, jsonb_build_object(
-        'wait_until',
-        to_char(wait_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-        || CASE
-            WHEN mod(extract(microseconds FROM wait_until)::bigint, 1000000) <> 0
-            THEN to_char(wait_until AT TIME ZONE 'UTC', '.US') ELSE ''
-        END
-        || '+00:00'
-    )
+    SELECT id, 'resumed', %(now)s::timestamptz, (
+        (%(resumed_template)s::text[])[1]
+        || to_jsonb(
+            to_char(wait_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+            || CASE
+                WHEN mod(extract(microseconds FROM wait_until)::bigint, 1000000) <> 0
+                THEN to_char(wait_until AT TIME ZONE 'UTC', '.US') ELSE ''
+            END
+            || '+00:00'
+        )::text
+        || (%(resumed_template)s::text[])[2]
+    )::jsonb
     FROM resumed_waits
     UNION ALL
     SELECT id, 'released', %(now)s::timestamptz,
         %(unheld_metadata)s::jsonb -> pending_reason
     FROM held
     UNION ALL
-    SELECT id, 'processing', %(now)s::timestamptz,
-        jsonb_build_object('worker_id', locked_by, 'attempt', attempts)
+    SELECT id, 'processing', %(now)s::timestamptz, (
+        (%(processing_template)s::text[])[1] || attempts::text
+        || (%(processing_template)s::text[])[2]
+    )::jsonb
     FROM claimed
 ),
 settled AS (

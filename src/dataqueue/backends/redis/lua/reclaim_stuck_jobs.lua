@@ -13,8 +13,8 @@
   ARGV[10] the dead letters built in Python (_transitions.lost_worker_letter)
     for jobs an earlier call left to it, a JSON object: job id -> [the lease
     token it was read under, the letter as create_job() reads it (JSON text,
-    or '' for none), the 'dead_lettered' event's metadata (JSON object text
-    without the letter's id, which is added here)].
+    or '' for none), the 'dead_lettered' event's metadata (a list of two
+    texts the letter's id goes between, _transitions.metadata_template)].
   ARGV[11] the 'retried' event of a job with attempts left, a JSON list of
     two texts (_transitions.metadata_template of reclaimed_metadata).
   A job failed for good that names a dead_letter_job_type gets its letter in
@@ -69,7 +69,7 @@ for _, id in ipairs(sort_ids(stuck)) do
         changes.dead_letter_job_id = letter_id
         changes.dead_lettered_at = now
         add_event(id, 'dead_lettered', now,
-          string.sub(letter[3], 1, -2) .. ',"dead_letter_job_id":' .. letter_id .. '}')
+          letter[3][1] .. letter_id .. letter[3][2])
       end
     else
       changes.status = 'pending'

@@ -11,8 +11,8 @@
          'failed' event (JSON text), what a flow step reports to its barrier
          ('' when the job is not final), its dead letter (the job as
          create_job() reads it, JSON text, or '') and the 'dead_lettered'
-         event's metadata (JSON object text without the letter's id, which
-         is added here)
+         event's metadata (a list of two texts the letter's id goes
+         between, _transitions.metadata_template)
       s: step_data (JSON text), wait_until (us, or ''), token id (or ''),
          metadata of the 'waiting' event (JSON text), then of the 'resumed'
          event for a token that completed, and for one that timed out. The
@@ -21,8 +21,10 @@
   Every metadata and entry is built in Python (_transitions.py).
   ARGV[4] claim limit (0: no claim)   ARGV[5] worker id   ARGV[6] lease token
   ARGV[7] job types (JSON list, or '' for every type)
-  ARGV[8] {"worker_id": ...} as JSON text: the start of each 'processing'
-    event's metadata
+  ARGV[8] the claim's events (JSON; see claim_events_arg in exchange.py):
+    the two texts of each 'processing' event the attempt's number goes
+    between, and of a 'resumed' one of a job whose wait_until came, the
+    JSON of that time's ISO text
   ARGV[9] the claim's cap per group key over every type ('' : none)
   A gated claim whose every type can take nothing now reads no candidate.
   ARGV[10] the events of held jobs (JSON; see HELD_JOB_EVENTS in
@@ -114,7 +116,7 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
         changes.dead_letter_job_id = letter
         changes.dead_lettered_at = now
         add_event(id, 'dead_lettered', now,
-          string.sub(outcome[10], 1, -2) .. ',"dead_letter_job_id":' .. letter .. '}')
+          outcome[10][1] .. letter .. outcome[10][2])
         letters = letters + 1
       end
     end
@@ -138,7 +140,7 @@ if ARGV[7] ~= '' then
   types, types_list = {}, cjson.decode(ARGV[7])
   for _, job_type in ipairs(types_list) do types[job_type] = true end
 end
-local worker_json = ARGV[8]
+local claim_events = limit > 0 and cjson.decode(ARGV[8])
 
 --[[ GATE: dataqueue/limits.py's Gate (one claim's view of the limits) and
   the steps of its walk. Keys of the tables: "type\ngroup" (group '' for a
@@ -384,7 +386,9 @@ if limit > 0 then
     if job and job.status == 'waiting' and job.wait_until then
       local wake_at = job.wait_until
       update(id, job, {status = 'pending', run_at = wake_at, updated_at = now}, now)
-      add_event(id, 'resumed', now, cjson.encode({wait_until = iso_time(wake_at)}))
+      local resumed = claim_events.resumed
+      add_event(id, 'resumed', now,
+        resumed[1] .. cjson.encode(iso_time(wake_at)) .. resumed[2])
     else
       index_remove(K_WAITS, id)  -- a stale entry
     end
@@ -540,7 +544,7 @@ if limit > 0 then
       })
       index_add(K_PROCESSING, now, id)
       add_event(id, 'processing', now,
-        string.sub(worker_json, 1, -2) .. ',"attempt":' .. attempt .. '}')
+        claim_events.processing[1] .. attempt .. claim_events.processing[2])
       job.id = id
       claimed[#claimed + 1] = job
     end
