@@ -87,7 +87,6 @@ from dataqueue.backends.sqlite.connection import (
     ensure_schema,
     retry_busy,
     same_file,
-    write,
 )
 from dataqueue.backends.sqlite.exchange import (
     Settlement,
@@ -181,13 +180,15 @@ class SqliteBackend(AdminStatements, Backend):
                 await self.open()  # so that add_jobs_sync finds the schema
             return self.add_jobs_sync(jobs, now=now, db=db)
         micros = to_micros(now)
-
-        def add(conn: sqlite3.Connection) -> list[int]:
-            ids = write(conn, lambda conn: insert_jobs(conn.cursor(), jobs, micros))
-            self._ringer.ring(doorbell.ADDED)
-            return ids
-
-        ids = await self._db.run("add_jobs", add)
+        # One job takes a fraction of a millisecond to add: on the loop, when
+        # the write lock is free at once, it costs no hop to the thread (a
+        # third of the call's time); a batch goes to the thread.
+        ids = await self._db.write_op(
+            "add_jobs",
+            lambda conn: insert_jobs(conn.cursor(), jobs, micros),
+            on_loop=len(jobs) == 1,
+        )
+        self._ringer.ring(doorbell.ADDED)
         self._hub.notify()
         return ids
 

@@ -177,31 +177,33 @@ def decode_event(row: sqlite3.Row) -> JobEvent:
     )
 
 
-def new_job_params(job: NewJob, now: int) -> dict[str, Any]:
-    return {
-        "job_type": job.job_type,
-        "payload": encode_json(job.payload),
-        "priority": job.priority,
-        "run_at": optional_micros(job.run_at),
-        "max_attempts": job.max_attempts,
-        "timeout": job.timeout,
-        "force_kill_on_timeout": int(job.force_kill_on_timeout),
-        "tags": json_list(job.tags),
-        "idempotency_key": job.idempotency_key,
-        "retry_delay": job.retry_delay,
-        "retry_backoff": None if job.retry_backoff is None else int(job.retry_backoff),
-        "retry_delay_max": job.retry_delay_max,
-        "flow_id": job.flow_id,
-        "flow_step_index": job.flow_step_index,
-        "entity_id": None if job.entity is None else job.entity["id"],
-        "entity_type": None if job.entity is None else job.entity["type"],
-        "cron_job_id": None if job.cron is None else job.cron.cron_job_id,
-        "cron_due_at": None if job.cron is None else to_micros(job.cron.due_at),
-        "dead_letter_job_type": job.dead_letter_job_type,
-        "dedupe_key": None if job.dedupe is None else job.dedupe.key,
-        "group_id": job.group_id,
-        "now": now,
-    }
+def new_job_params(job: NewJob, now: int) -> tuple[Any, ...]:
+    """add_jobs's parameters, in the order its numbers give them."""
+    entity, cron, dedupe = job.entity, job.cron, job.dedupe
+    return (
+        now,
+        job.job_type,
+        encode_json(job.payload),
+        job.max_attempts,
+        job.priority,
+        optional_micros(job.run_at),
+        job.timeout,
+        int(job.force_kill_on_timeout),
+        json_list(job.tags) if job.tags else "[]",
+        job.idempotency_key,
+        job.retry_delay,
+        None if job.retry_backoff is None else int(job.retry_backoff),
+        job.retry_delay_max,
+        job.flow_id,
+        job.flow_step_index,
+        None if entity is None else entity["id"],
+        None if entity is None else entity["type"],
+        None if cron is None else cron.cron_job_id,
+        None if cron is None else to_micros(cron.due_at),
+        job.dead_letter_job_type,
+        None if dedupe is None else dedupe.key,
+        job.group_id,
+    )
 
 
 def filter_params(where: JobFilter) -> dict[str, Any]:

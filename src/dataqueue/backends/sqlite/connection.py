@@ -164,8 +164,8 @@ def retry_busy(op: Callable[[], T]) -> T:
 class Connection:
     """The store's connection to ``path``, opened on first use and owned by
     one thread: every operation runs there, one hop per call; except a
-    worker's exchange (``write_op(..., on_loop=True)``), which runs on the
-    event loop when the file's write lock is free at once.
+    worker's exchange and a one-job add (``write_op(..., on_loop=True)``),
+    which run on the event loop when the file's write lock is free at once.
 
     Args:
         path: A filesystem path, or ``":memory:"``.
@@ -309,10 +309,11 @@ class Connection:
     ) -> T:
         """Run ``op`` in one write transaction. ``on_loop``: for a call that
         takes well under a millisecond and runs all the time (a worker's
-        exchange), first try it on the event loop, where it costs no hop to
-        the store's thread and back (a tenth of a worker's CPU): it runs
-        there only if the write lock is free at once, and otherwise goes to
-        the thread, which waits for the lock as every call does."""
+        exchange, a one-job add), first try it on the event loop, where it
+        costs no hop to the store's thread and back (a tenth of a worker's
+        CPU): it runs there only if the write lock is free at once, and
+        otherwise goes to the thread, which waits for the lock as every
+        call does."""
         if on_loop:
             done = self._write_on_loop(operation, op)
             if done is not None:
