@@ -178,15 +178,17 @@ def decode_event(row: sqlite3.Row) -> JobEvent:
 
 
 def new_job_params(job: NewJob, now: int) -> tuple[Any, ...]:
-    """add_jobs's parameters, in the order its numbers give them."""
+    """add_jobs's parameters, in the order of its columns (a job with no
+    run_at is due now)."""
     entity, cron, dedupe = job.entity, job.cron, job.dedupe
     return (
-        now,
         job.job_type,
         encode_json(job.payload),
+        now,
+        now,
         job.max_attempts,
         job.priority,
-        optional_micros(job.run_at),
+        now if job.run_at is None else to_micros(job.run_at),
         job.timeout,
         int(job.force_kill_on_timeout),
         json_list(job.tags) if job.tags else "[]",
