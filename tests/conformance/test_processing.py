@@ -618,8 +618,9 @@ async def test_stop_during_a_batch_gives_unstarted_jobs_back_at_once(
     assert statuses.count(dq.JobStatus.PENDING) == 4
 
 
+@pytest.mark.parametrize("how", ["run", "start"])
 async def test_a_stop_before_claimed_jobs_first_ran_gives_them_back(
-    queue: dq.JobQueue,
+    queue: dq.JobQueue, how: str
 ) -> None:
     """A stop that comes after a claim and before its attempts took a first
     step (here a listener of the claim's events; in a worker, SIGTERM at
@@ -632,7 +633,10 @@ async def test_a_stop_before_claimed_jobs_first_ran_gives_them_back(
         processor.stop()
 
     queue.on("job:processing", stop)
-    await asyncio.wait_for(processor.run(), 30)
+    if how == "run":
+        await asyncio.wait_for(processor.run(), 30)
+    else:
+        assert await asyncio.wait_for(processor.start(), 30) == 0
     assert ran == []
     for job_id in ids:
         job = await get(queue, job_id)

@@ -238,7 +238,12 @@ class Processor(Looper):
             self._leases.start_in_background()
         try:
             tasks = [self._launch(store, job, claimed_at, slots) for job in claimed]
-            batch = asyncio.gather(*(t for t in tasks if t is not None))
+            # A task stop() cancelled before its first step ends cancelled
+            # (its job is given back by _give_back_if_never_ran): it must not
+            # end the batch.
+            batch = asyncio.gather(
+                *(t for t in tasks if t is not None), return_exceptions=True
+            )
             await self._give_back_at_stop(store, batch)
             results = await batch
             await self._settle_remaining(store)
@@ -247,7 +252,9 @@ class Processor(Looper):
                 await self._leases.close()
         if not self._registration.is_running():
             await self._record_minute_stats()
-        return sum(not isinstance(result, Abandoned) for result in results)
+        return sum(
+            not isinstance(result, Abandoned | BaseException) for result in results
+        )
 
     async def _record_minute_stats(self) -> None:
         """A batch run outside the loop has no heartbeat to carry its
@@ -262,7 +269,9 @@ class Processor(Looper):
             )
 
     async def _give_back_at_stop(
-        self, store: Backend, batch: asyncio.Future[list[AttemptResult]]
+        self,
+        store: Backend,
+        batch: asyncio.Future[list[AttemptResult | BaseException]],
     ) -> None:
         """Until ``batch`` ends: at ``stop()``, give the claimed jobs that
         have not started back at once, not when the running ones finish."""
