@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
-from redis_helpers import NOW, claim, done, failed, new_job, settle
+from redis_helpers import NOW, claim, claimed_ids, done, failed, new_job, settle
 from tests.conftest import REDIS_URL
 
-from dataqueue._commands import BrokenJob, ClaimRequest, JobFilter, Lease
+from dataqueue._commands import BrokenJob, ClaimRequest, JobChanges, JobFilter, Lease
 from dataqueue._transitions import reclaimed_metadata
 from dataqueue.backends.redis import RedisBackend, keys
 from dataqueue.backends.redis.codec import as_text, micros_text
@@ -288,6 +288,43 @@ async def test_concurrent_settle_and_claim_never_share_a_job(
         assert await client.zcard(keys.finished(prefix)) == total
     finally:
         await client.aclose()
+
+
+async def test_a_claim_of_every_type_finds_a_type_the_types_set_lacks(
+    backend: RedisBackend, prefix: str
+) -> None:
+    """A dataset written before {p}types existed: its type is noted when its
+    job becomes due, so a claim of every type reads that type's ready zset."""
+    later = NOW + timedelta(hours=1)
+    (job_id,) = await backend.add_jobs([new_job("old", run_at=later)], now=NOW)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.delete(keys.types(prefix))
+    finally:
+        await client.aclose()
+    assert await claimed_ids(backend, now=later) == [job_id]
+
+
+async def test_an_edit_drops_the_earlier_releases_ready_entry(
+    backend: RedisBackend, prefix: str
+) -> None:
+    """A job still in the single ready zset of earlier releases, edited to
+    run later, is claimed at its new time, not by its old entry."""
+    (job_id,) = await backend.add_jobs([new_job()], now=NOW)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # As an earlier release left it: in {p}ready, not in its type's zset.
+        per_type = keys.ready(prefix, "task")
+        entries = await client.zrange(per_type, 0, -1, withscores=True)
+        await client.delete(per_type)
+        await client.zadd(keys.legacy_ready(prefix), dict(entries))
+    finally:
+        await client.aclose()
+    later = NOW + timedelta(hours=1)
+    edit = JobChanges({"run_at": later}, {"run_at": later.isoformat()})
+    assert await backend.edit_jobs(job_id, edit, now=NOW) == 1
+    assert await claimed_ids(backend, now=NOW) == []
+    assert await claimed_ids(backend, now=later) == [job_id]
 
 
 async def test_a_large_backlog_falls_due_a_slice_per_claim(

@@ -198,11 +198,28 @@ end
 
 local function ready_score(job) return -(tonumber(job.priority) or 0) end
 
--- Out of the claim zset its state put it in (see enqueue).
+-- The types this call put in {p}types: one SADD per type, not per job.
+local TYPES_ADDED = {}
+
+-- {p}types holds every type that has jobs (a claim of every type reads the
+-- ready zsets of these types): a type is noted when a job of it is created
+-- or becomes due, so that a dataset written before the set existed is read
+-- whole without a migration.
+local function note_type(job_type)
+  if not TYPES_ADDED[job_type] then
+    TYPES_ADDED[job_type] = true
+    redis.call('SADD', K_TYPES, job_type)
+  end
+end
+
+-- Out of the claim zset its state put it in (see enqueue); out of the
+-- single ready zset of earlier releases too, while it may still hold it.
 local function unqueue(id, job)
   local status = job.status
   if status == 'pending' or (status == 'failed' and job.next_attempt_at) then
-    index_remove(k_ready(job.job_type), ready_member(id, job.run_at))
+    local member = ready_member(id, job.run_at)
+    index_remove(k_ready(job.job_type), member)
+    index_remove(K_LEGACY_READY, member)
     index_remove(status == 'pending' and K_SCHEDULED or K_RETRY, id)
   elseif status == 'processing' then
     index_remove(K_PROCESSING, id)
@@ -226,6 +243,7 @@ local function enqueue(id, job, now)
       -- held by its dependencies: in no claim zset until released
     elseif (tonumber(job.run_at) or 0) <= tonumber(now) then
       index_add(k_ready(job.job_type), ready_score(job), ready_member(id, job.run_at))
+      note_type(job.job_type)
     else
       index_add(K_SCHEDULED, job.run_at, id)
     end
@@ -378,9 +396,6 @@ local function finish()
   end
 end
 
--- The types this call put in {p}types: one SADD per type, not per job.
-local TYPES_ADDED = {}
-
 --[[ Create job `id` (text) from `spec`, a new job as backend.py's _job_spec
   builds it: {"fields": [name, value, ...], "job_type", "tags", "event" (the
   added event's metadata, JSON text), "run_at" (us), "priority" (text)}. Its
@@ -393,10 +408,7 @@ local function create_job(id, spec, now)
   index_add(k_status('pending'), id, id)
   index_add(k_type(job_type), id, id)
   index_add(k_type_status(job_type, 'pending'), id, id)
-  if not TYPES_ADDED[job_type] then
-    TYPES_ADDED[job_type] = true
-    redis.call('SADD', K_TYPES, job_type)
-  end
+  note_type(job_type)
   -- At once: a job added in the same call may wait on these tags (hold_new).
   for _, tag in ipairs(spec.tags) do redis.call('ZADD', k_tag(tag), id, id) end
   enqueue(id, {

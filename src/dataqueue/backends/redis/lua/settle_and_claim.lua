@@ -402,6 +402,7 @@ if limit > 0 then
       if fields[2] then
         redis.call('ZADD', k_ready(fields[3]), ready_score({priority = fields[1]}),
           ready_member(id, fields[2]))
+        note_type(fields[3])
       end
     end
     if #ids > 0 then call_in_slices('ZREM', key, ids) end
@@ -414,7 +415,7 @@ if limit > 0 then
       local job_type = redis.call('HGET', k_job(string.match(member, ':0*(%d+)$')), 'job_type')
       if job_type then
         redis.call('ZADD', k_ready(job_type), legacy[i + 1], member)
-        redis.call('SADD', K_TYPES, job_type)  -- for a claim of every type
+        note_type(job_type)
       end
       moved[#moved + 1] = member
     end
