@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from dataqueue._commands import (
@@ -137,6 +137,14 @@ RESUMED_AT_TIME_TEMPLATE = metadata_template(resumed_at_time_metadata, json_text
 writes it: the two parts the JSON of that time's ISO text goes between."""
 
 
+@lru_cache(maxsize=64)
+def processing_template(worker_id: str) -> tuple[JSONValue, ...]:
+    """The 'processing' event of a claim by ``worker_id``: the two parts the
+    claimed job's attempt goes between. Built once per worker, not on every
+    exchange."""
+    return tuple(metadata_template(partial(processing_metadata, worker_id), json_text))
+
+
 def claim_params(
     claim: ClaimRequest | None, caps: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
@@ -154,12 +162,9 @@ def claim_params(
         if claim is None or claim.job_types is None
         else list(claim.job_types),
         "group_concurrency": None if claim is None else claim.group_concurrency,
-        # the claimed job's attempt goes between the parts
         "processing_template": None
         if claim is None
-        else metadata_template(
-            partial(processing_metadata, claim.worker_id), json_text
-        ),
+        else list(processing_template(claim.worker_id)),
         "resumed_template": RESUMED_AT_TIME_TEMPLATE,
     }
 

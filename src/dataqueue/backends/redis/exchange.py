@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 
 from dataqueue._commands import (
     Completion,
@@ -193,11 +193,13 @@ TIMED_OUT_TEMPLATE = to_json_text(
 JSON of the token's id goes between."""
 
 
+@lru_cache(maxsize=64)
 def claim_events_arg(worker_id: str) -> str:
     """The events a claim by ``worker_id`` writes, as ``settle_and_claim.lua``
     reads them: by name, the two texts the store-only value goes between:
     ``processing`` (the attempt's number) and ``resumed`` of a job whose
-    wait_until came (the JSON of that time's ISO text)."""
+    wait_until came (the JSON of that time's ISO text). Built once per
+    worker, not on every exchange."""
     return to_json_text(
         {
             "processing": metadata_template(
