@@ -36,8 +36,9 @@
 -- being retried: last_retried_at is set); waiting jobs whose wait_until has
 -- come are due too (run_at becomes wait_until, with a 'resumed' event
 -- before the 'processing' one: resumed_template's two parts with the JSON
--- of wait_until's ISO text, as Python's isoformat writes it, between them). The kinds are read separately so pending
--- jobs come straight off the claim index in claim order (an OR of both
+-- of wait_until's ISO text, as Python's isoformat writes it, between
+-- them). The kinds are read separately so pending jobs come straight off
+-- the claim index in claim order (an OR of both
 -- would sort every due job); FOR UPDATE SKIP LOCKED keeps concurrent claims
 -- disjoint, and rows locked but not kept are released when the statement
 -- ends. All parts read the snapshot taken before the statement, so the
