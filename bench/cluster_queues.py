@@ -14,13 +14,22 @@ Without ``--cluster-url`` it starts a local cluster (3 masters, 3 replicas,
 ``redis-server`` on loopback, as the tests do) and stops it at the end. The
 single server is ``$BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``);
 its keys of the benchmark's prefixes are deleted after each run.
+
+``--node-cpu 0.25`` gives every node of the local cluster a quarter of a core
+(a Linux cgroup's CPU quota; needs root), as a managed service's small nodes
+have, so that the nodes and not the worker processes bound the rate on a
+machine with few cores. The single server is then a ``redis-server`` of the
+script's own, on a free loopback port, with the same quota and the cluster
+nodes' persistence (``appendonly yes``), stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +37,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -171,25 +180,116 @@ def measure(url: str, prefixes: list[str], jobs: int) -> tuple[float, float]:
     return total / elapsed, busiest * 1000 / (total / 1000)
 
 
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+CGROUP_V2 = Path("/sys/fs/cgroup")
+CFS_PERIOD_US = 100_000
+
+
 @contextmanager
-def local_cluster() -> Iterator[str]:
+def cpu_quota(pid: int, cores: float) -> Iterator[None]:
+    """Hold process ``pid`` to ``cores`` of CPU time (0.25: a quarter of one
+    core) in a cgroup of its own, removed on leaving."""
+    name = f"dataqueue-bench-{pid}"
+    quota = int(cores * CFS_PERIOD_US)
+    if (CGROUP_V2 / "cgroup.subtree_control").exists():
+        root = CGROUP_V2
+        group = root / name
+        group.mkdir()
+        (group / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
+    elif CGROUP_V1_CPU.is_dir():
+        root = CGROUP_V1_CPU
+        group = root / name
+        group.mkdir()
+        (group / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+        (group / "cpu.cfs_quota_us").write_text(str(quota))
+    else:
+        raise SystemExit("--node-cpu needs a writable cgroup CPU controller")
+    try:
+        (group / "cgroup.procs").write_text(str(pid))
+        yield
+    finally:
+        # A process still running goes back to the root group, uncapped.
+        for left in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                (root / "cgroup.procs").write_text(left)
+        group.rmdir()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def capped_server(folder: Path, cores: float) -> Iterator[str]:
+    """A redis-server of this script's own, persisted as the cluster's
+    nodes are, held to ``cores`` of CPU."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--bind", "127.0.0.1", "--port", str(port)),
+            *("--dir", str(folder), "--appendonly", "yes", "--save", ""),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        with cpu_quota(server.pid, cores):
+            url = f"redis://127.0.0.1:{port}/0"
+            deadline = time.monotonic() + 20
+            while not asyncio.run(answers(url)):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on port {port} did not start")
+                time.sleep(0.1)
+            try:
+                yield url
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+async def answers(url: str) -> bool:
+    queue = dq.connect(url)
+    try:
+        return bool(await queue.get_redis_client().ping())
+    except Exception:  # not up yet
+        return False
+    finally:
+        await queue.close()
+
+
+@contextmanager
+def local_cluster(node_cpu: float | None) -> Iterator[tuple[str, str]]:
+    """The local cluster's URL and the single server's to compare it with."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.redis_cluster import LocalCluster
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         cluster = LocalCluster(Path(folder))
         cluster.start()
-        try:
-            yield cluster.url
-        finally:
-            cluster.stop()
+        stack.callback(cluster.stop)
+        single = SINGLE_URL
+        if node_cpu is not None:
+            for process in cluster.processes.values():
+                stack.enter_context(cpu_quota(process.pid, node_cpu))
+            own = Path(folder) / "single"
+            own.mkdir()
+            single = stack.enter_context(capped_server(own, node_cpu))
+        yield cluster.url, single
 
 
 def cell(values: list[float]) -> str:
     return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
 
 
-def sitting(cluster_url: str, counts: list[int], jobs: int, reps: int) -> None:
+def sitting(
+    cluster_url: str, single_url: str, counts: list[int], jobs: int, reps: int
+) -> None:
     print(
         f"{jobs} no-op jobs per queue, one worker process per queue; "
         f"median (min-max) of {reps}",
@@ -208,7 +308,7 @@ def sitting(cluster_url: str, counts: list[int], jobs: int, reps: int) -> None:
             used = len(set(asyncio.run(masters_of(cluster_url, prefixes))))
             cluster.append(measure(cluster_url, prefixes, jobs))
             names = [f"b{uuid.uuid4().hex[:6]}_{n}:" for n in range(count)]
-            single.append(measure(SINGLE_URL, names, jobs))
+            single.append(measure(single_url, names, jobs))
         print(
             f"| {count} | {used} "
             f"| {cell([r for r, _ in cluster])} | {cell([r for r, _ in single])} "
@@ -223,6 +323,11 @@ def main() -> None:
     parser.add_argument("--queues", default="1,2,4")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--cluster-url", help="redis+cluster://host:port,...")
+    parser.add_argument(
+        "--node-cpu",
+        type=float,
+        help="cores each local node may use (cgroup quota), e.g. 0.25",
+    )
     parser.add_argument("--work", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.work:
@@ -230,10 +335,12 @@ def main() -> None:
         return
     counts = [int(n) for n in options.queues.split(",")]
     if options.cluster_url:
-        sitting(options.cluster_url, counts, options.jobs, options.reps)
+        if options.node_cpu is not None:
+            parser.error("--node-cpu caps the nodes of the local cluster only")
+        sitting(options.cluster_url, SINGLE_URL, counts, options.jobs, options.reps)
         return
-    with local_cluster() as url:
-        sitting(url, counts, options.jobs, options.reps)
+    with local_cluster(options.node_cpu) as (url, single_url):
+        sitting(url, single_url, counts, options.jobs, options.reps)
 
 
 if __name__ == "__main__":
