@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import secrets
 
+import psycopg
 from pg_helpers import NOW, execute, job
+from tests.conftest import PG_URL
 
-from dataqueue._commands import ClaimRequest, Completion, JobChanges, Lease
+from dataqueue._commands import ClaimRequest, Completion, Failure, JobChanges, Lease
 from dataqueue._validate import new_job
 from dataqueue.backends.postgres import PostgresBackend
-from dataqueue.models import JobSpec
+from dataqueue.backends.postgres.codec import array_text
+from dataqueue.models import FailureReason, JobSpec
 
 AWKWARD = {
     "big": 1e16,
@@ -64,3 +67,54 @@ async def test_payload_output_and_edits_round_trip_exactly(
     )
     edited = await backend.get_job(other)
     assert edited is not None and same(edited.step_data, {"s": 1e16, "z": -0.0})
+
+
+TRICKY_TEXTS = [
+    'a"b',
+    "back\\slash",
+    "{braces}",
+    "a,b",
+    "line\nbreak",
+    "NULL",
+    "",
+    "é ✓",
+]
+
+
+async def test_array_parameters_keep_every_character(backend: PostgresBackend) -> None:
+    """The exchange's list parameters go as array text (codec.array_text):
+    quotes, backslashes, braces, commas, line breaks, the word NULL and the
+    empty string come back as they went, and None as NULL."""
+    async with await psycopg.AsyncConnection.connect(PG_URL) as conn:
+        cur = await conn.execute(
+            "SELECT %s::text[], %s::bigint[], %s::timestamptz[], %s::integer[]",
+            (
+                array_text([*TRICKY_TEXTS, None]),
+                array_text([2**62, -1, 0]),
+                array_text([NOW, None]),
+                array_text([]),
+            ),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    texts, ids, times, empty = row
+    assert texts == [*TRICKY_TEXTS, None]
+    assert ids == [2**62, -1, 0]
+    assert times == [NOW, None] and empty == []
+
+    # Through a whole exchange: a failure's message, in its error history
+    # and its event.
+    (job_id,) = await backend.add_jobs([job()], now=NOW)
+    token = secrets.token_hex(8)
+    await backend.settle_and_claim([], ClaimRequest("w", token, 1), now=NOW)
+    message = "|".join(TRICKY_TEXTS)
+    failure = Failure(
+        Lease(job_id, token), message, FailureReason.HANDLER_ERROR, None, 'tb\\"{}'
+    )
+    await backend.settle_and_claim([failure], None, now=NOW)
+    stored = await backend.get_job(job_id)
+    assert stored is not None
+    assert stored.error_history[-1]["message"] == message
+    assert stored.error_history[-1]["traceback"] == 'tb\\"{}'
+    events = await backend.get_job_events(job_id)
+    assert events[-1].metadata["message"] == message
