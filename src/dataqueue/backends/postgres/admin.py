@@ -20,11 +20,11 @@ from dataqueue._commands import (
     NewWorker,
     WorkerBeat,
 )
-from dataqueue.backends._records import held_counts_from_rows, job_from_row
+from dataqueue.backends._records import held_counts_from_rows
 from dataqueue.backends.postgres.codec import (
     Row,
     filter_params,
-    in_utc,
+    job_row,
     json_text,
     worker_from_row,
     worker_params,
@@ -184,7 +184,7 @@ class AdminStatements:
                 found = await cur.fetchall()
         except _SearchTimedOut:
             return None
-        return [job_from_row(in_utc(row)) for row in found]
+        return [job_row(row) for row in found]
 
 
 def _details(row: Row) -> dict[str, JSONValue]:

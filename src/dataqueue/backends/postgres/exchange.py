@@ -17,11 +17,11 @@ from psycopg.rows import dict_row
 
 from dataqueue._commands import BrokenJob, Claimed, Failure, NewJob, Outcome
 from dataqueue._transitions import dead_lettered_metadata
-from dataqueue.backends._records import job_from_row, lost_worker_letter, no_letter
+from dataqueue.backends._records import lost_worker_letter, no_letter
 from dataqueue.backends.postgres.codec import (
     HELD_JOB_PARAMS,
     Row,
-    in_utc,
+    job_row,
     json_text,
 )
 from dataqueue.errors import BackendError
@@ -80,7 +80,7 @@ async def read_claimed(
         settlement.read(row)
         if row["id"] is not None:
             try:
-                claimed.append(job_from_row(in_utc(row)))
+                claimed.append(job_row(row))
             except Exception as e:
                 claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
     return claimed
@@ -99,7 +99,7 @@ async def read_claimed_one_by_one(
             assert row is not None
             settlement.read(row)
             if row["id"] is not None:
-                claimed.append(job_from_row(in_utc(row)))
+                claimed.append(job_row(row))
         except Exception as e:
             job_id = raw_id(cur, pos, id_column)
             claimed.append(BrokenJob(job_id, f"{type(e).__name__}: {e}"))
@@ -188,7 +188,7 @@ async def add_lost_worker_letters(
             no_letter(raw_id(cur, pos, id_column), error)
             continue
         assert row is not None
-        decode = partial(job_from_row, in_utc(row))
+        decode = partial(job_row, row)
         if letter := lost_worker_letter(row["id"], decode, message, now):
             letters.append((row["id"], letter))
     if letters:

@@ -34,11 +34,10 @@ from dataqueue._transitions import (
 )
 from dataqueue.backends._records import (
     candidate_from_row,
-    job_from_row,
     limits_columns,
     limits_from_row,
 )
-from dataqueue.backends.postgres.codec import in_utc, json_text
+from dataqueue.backends.postgres.codec import job_row, json_text
 from dataqueue.limits import (
     Bucket,
     BucketKey,
@@ -220,7 +219,7 @@ async def read_taken(taken: Cursor | None) -> list[Claimed]:
         row.pop("released", None)
         row.pop("processing", None)
         try:
-            claimed.append(job_from_row(in_utc(row)))
+            claimed.append(job_row(row))
         except Exception as e:  # a damaged row must not fail the whole claim
             claimed.append(BrokenJob(row["id"], f"{type(e).__name__}: {e}"))
     return claimed
