@@ -366,6 +366,16 @@ TRANSITIONS: tuple[Transition, ...] = (
     CANCEL_DEPENDENT,
 )
 
+
+def lost_before(job: JobRecord) -> bool:
+    """Whether an earlier attempt of a just-claimed job ended with no
+    outcome, its worker lost (``RECLAIM_TO_RETRY``): every other end of an
+    attempt appends to ``error_history`` (a failure) or gives the attempt
+    back (a wait, a release). Such a job runs alone, so that a job that
+    kills its worker takes no neighbour down with it again."""
+    return job.attempts - 1 > len(job.error_history)
+
+
 LETTERED = frozenset((FAIL_FOR_GOOD, RECLAIM_AS_WORKER_LOST))
 """The transitions that fail a job for good: each adds the job's dead letter
 (``dead_letter``, ``lost_worker_letter``), when it names a type, in the same

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import dataqueue as dq
+from dataqueue._commands import ClaimRequest
 from tests.conftest import FakeClock, eventually
 
 
@@ -647,3 +648,51 @@ def test_job_type_star_stands_alone(queue: dq.JobQueue) -> None:
     assert queue.create_processor({}, job_type=["*"]).job_types is None
     with pytest.raises(ValueError, match="'\\*' means every type; give it alone"):
         queue.create_processor({}, job_type=["a", "*"])
+
+
+@pytest.mark.parametrize("how", ["run", "start"])
+async def test_a_job_whose_worker_was_lost_runs_alone(
+    queue: dq.JobQueue, clock: FakeClock, how: str
+) -> None:
+    """A job reclaimed from a dead worker may be what killed it: its next
+    attempt waits until no other attempt of the processor runs and has none
+    beside it, while the jobs claimed with it run side by side."""
+    lost = await queue.add_job("work", {"n": 0}, priority=10)
+    doomed = await queue.backend.settle_and_claim(
+        [], ClaimRequest("doomed", "token", 1), now=clock.now()
+    )
+    assert [job.id for job in doomed.claimed] == [lost]
+    clock.advance(120)
+    assert await queue.reclaim_stuck_jobs(1) == 1
+    others = await queue.add_jobs([dq.JobSpec("work", {"n": n}) for n in (1, 2)])
+    running: set[int] = set()
+    beside: dict[int, set[int]] = {}
+    both = asyncio.Event()
+
+    async def work(payload: dict[str, int]) -> None:
+        n = payload["n"]
+        beside[n] = set(running)
+        running.add(n)
+        if n == 0:
+            # One step for every task that is ready: a neighbour launched
+            # with it would start now and be seen.
+            await asyncio.sleep(0)
+            beside[0] |= running - {0}
+        else:
+            both.set() if {1, 2} <= running else await both.wait()
+        running.discard(n)
+
+    processor = queue.create_processor({"work": work}, batch_size=3, concurrency=3)
+    if how == "run":
+        processor.start_in_background()
+
+        async def all_done() -> bool:
+            return (await queue.count_jobs())[dq.JobStatus.COMPLETED] == 3
+
+        await eventually(all_done)
+        await processor.stop_and_drain(30)
+    else:
+        assert await asyncio.wait_for(processor.start(), 30) == 3
+    assert beside == {1: set(), 2: {1}, 0: set()}
+    assert (await get(queue, lost)).attempts == 2
+    assert {(await get(queue, i)).attempts for i in others} == {1}

@@ -384,3 +384,16 @@ def test_the_store_only_values_of_claims_timeouts_and_letters_fill_templates() -
         "dead_letter_job_type": "email",
         "dead_letter_job_id": 8,
     }
+
+
+def test_a_claimed_job_was_lost_before_when_an_attempt_left_no_outcome() -> None:
+    entry = t.error_entry("boom", NOW)
+
+    def claimed(attempts: int, failures: int) -> JobRecord:
+        return _failed_job(attempts=attempts, error_history=[entry] * failures)
+
+    assert not t.lost_before(claimed(1, 0))  # a first attempt
+    assert not t.lost_before(claimed(3, 2))  # after two failures
+    assert not t.lost_before(claimed(3, 3))  # retried by hand after failing for good
+    assert t.lost_before(claimed(2, 0))  # the first attempt's worker died
+    assert t.lost_before(claimed(4, 2))  # one of three attempts lost

@@ -37,6 +37,7 @@ from dataqueue.errors import DataQueueError
 from dataqueue.events import ProcessorHooks, QueueEvent
 from dataqueue.joblog import JobLogContext, current_job
 from dataqueue.models import EventType, JobRecord
+from dataqueue.processor.alone import RunsAlone
 from dataqueue.processor.attempt import (
     Abandoned,
     Attempt,
@@ -142,6 +143,8 @@ class Processor(Looper):
         )
         self._to_release: list[Lease] = []
         self._attempt_ended = asyncio.Event()
+        self._alone = RunsAlone()
+        self._exchanging = False
         self._outage = OutageLog(f"processor {self.worker_id}")
         self._leases = LeaseKeeper(self, options.heartbeat_interval)
         self._registration = WorkerRegistration(
@@ -346,7 +349,7 @@ class Processor(Looper):
 
     async def _turn(self, store: Backend, wakeup: Wakeup) -> None:
         self._attempt_ended.clear()
-        free = self.concurrency - len(self._attempts)
+        free = 0 if self._alone.waiting else self.concurrency - len(self._attempts)
         claim = self._claim(min(free, self.batch_size)) if free > 0 else None
         deferred = claim is not None and self._rate_holds()
         if deferred:
@@ -495,11 +498,15 @@ class Processor(Looper):
         the store's time of the claim (the jobs' ``processing`` events)."""
         outcomes = self._outcomes.take()
         now = self.now()
+        self._exchanging = True
         try:
             exchange = await store.settle_and_claim(outcomes, claim, now=now)
         except BaseException:
             self._outcomes.restore(outcomes)
             raise
+        finally:
+            self._exchanging = False
+            self._alone.changed()
         self._outcomes.written(outcomes, exchange.settled, exchange.claimed, now)
         if exchange.ready_flows:
             await self._enqueue_flow_joins(exchange.ready_flows)
@@ -554,11 +561,20 @@ class Processor(Looper):
             return None
         handler = self._specs.get(job.job_type)
         attempt = Attempt(job, lease, handler, store, self._writer_hooks)
-        run = self._run(attempt, claimed_at, slots)
+        run = self._run(attempt, claimed_at, slots, self._alone.admit(job))
         task = asyncio.get_running_loop().create_task(run)
         task.add_done_callback(functools.partial(self._give_back_if_never_ran, attempt))
         self._attempts[job.id] = (attempt, task)
         return task
+
+    def _settled(self, slots: asyncio.Semaphore | None) -> Callable[[], bool]:
+        """What a job that runs alone also waits for, once the other
+        attempts have ended: in the loop (no ``slots``), their outcomes
+        written, so that if it kills the worker no neighbour runs again for
+        want of its outcome; a batch of ``start()`` writes them at its end."""
+        if slots is not None:
+            return lambda: True
+        return lambda: not self._outcomes and not self._exchanging
 
     def _give_back_if_never_ran(
         self, attempt: Attempt, task: asyncio.Task[AttemptResult]
@@ -569,6 +585,7 @@ class Processor(Looper):
         entry = self._attempts.get(attempt.job.id)
         if entry is not None and entry[1] is task:
             del self._attempts[attempt.job.id]
+            self._alone.ended(attempt.job.id)
             self._to_release.append(attempt.lease)
             self._attempt_ended.set()
 
@@ -577,6 +594,7 @@ class Processor(Looper):
         attempt: Attempt,
         claimed_at: datetime,
         slots: asyncio.Semaphore | None,
+        alone: bool,
     ) -> AttemptResult:
         job = attempt.job
         # Epoch nanoseconds for the claim's span, read only when traced.
@@ -587,19 +605,24 @@ class Processor(Looper):
             JobLogContext(job.id, job.job_type, job.attempts, self.worker_id)
         )
         try:
-            if slots is None:
+            if slots is None and not alone:
                 # Launched into a free slot: it starts at the time of its
                 # claim, without a clock read of its own.
                 result, started = await self._begin(attempt, claimed_at, claimed_ns)
             else:
-                async with slots:
-                    # It may have waited for its slot: it starts now.
-                    now = self.now()
-                    result, started = await self._begin(attempt, now, claimed_ns)
+                turn = (
+                    self._alone.turn(self._attempts.keys, self._settled(slots))
+                    if alone
+                    else contextlib.nullcontext()
+                )
+                async with turn, slots or contextlib.nullcontext():
+                    # It may have waited for its turn or its slot: it starts now.
+                    result, started = await self._begin(attempt, self.now(), claimed_ns)
         except asyncio.CancelledError:
             result = Abandoned(attempt.signal.reason or "shutdown")
         finally:
             self._attempts.pop(job.id, None)
+            self._alone.ended(job.id)
             self._metrics.attempt_ended(job.id)
             self._attempt_ended.set()
         match result:
