@@ -88,13 +88,15 @@ async def test_sigterm_drains_running_jobs_then_exits_zero(cluster: Cluster) -> 
         assert job is not None and job.output == "held"
 
 
-async def test_a_job_that_kills_its_worker_fails_as_worker_lost_and_others_flow(
-    cluster: Cluster,
+POISON_OPTIONS = ("--stuck-minutes", "0.02", "--heartbeat-interval", "0.2")
+
+
+async def outlive_the_poison(
+    cluster: Cluster, poison: int, options: tuple[str, ...], completed: int
 ) -> None:
-    poison = await cluster.queue.add_job("die", {"n": 0}, priority=10, max_attempts=2)
-    await cluster.queue.add_jobs([dq.JobSpec("count", {"n": n}) for n in range(1, 21)])
-    options = ("--concurrency", "1", "--stuck-minutes", "0.02")
-    options += ("--heartbeat-interval", "0.2")
+    """Start workers until the poison job (``die``) has failed for good, each
+    killed by it; then one more, until ``completed`` jobs (one of them added
+    now) are completed."""
 
     async def poison_failed() -> bool:
         job = await cluster.queue.get_job(poison)
@@ -112,18 +114,28 @@ async def test_a_job_that_kills_its_worker_fails_as_worker_lost_and_others_flow(
                 break
     with cluster.worker(*options) as worker:
         # A job added now proves this worker is up before it is signalled.
-        await cluster.queue.add_job("count", {"n": 21})
+        await cluster.queue.add_job("count", {"n": completed})
 
-        async def all_counted() -> bool:
-            return await count_status(cluster.queue, "completed") == 21
+        async def all_completed() -> bool:
+            return await count_status(cluster.queue, "completed") == completed
 
-        await eventually(all_counted, timeout=60)
+        await eventually(all_completed, timeout=60)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0, cluster.logs()
     job = await cluster.queue.get_job(poison)
     assert job is not None
     assert (job.failure_reason, job.attempts) == (dq.FailureReason.WORKER_LOST, 2)
     assert cluster.runs("start")[0] == 2
+
+
+async def test_a_job_that_kills_its_worker_fails_as_worker_lost_and_others_flow(
+    cluster: Cluster,
+) -> None:
+    poison = await cluster.queue.add_job("die", {"n": 0}, priority=10, max_attempts=2)
+    await cluster.queue.add_jobs([dq.JobSpec("count", {"n": n}) for n in range(1, 21)])
+    await outlive_the_poison(
+        cluster, poison, ("--concurrency", "1", *POISON_OPTIONS), completed=21
+    )
     assert set(cluster.runs().values()) == {1} and len(cluster.runs()) == 21
 
 
@@ -138,41 +150,12 @@ async def test_jobs_running_beside_a_job_that_kills_its_worker_run_again_without
         [dq.JobSpec("hold", {"n": n, "seconds": 0.3}, priority=10) for n in (1, 2, 3)]
     )
     poison = await cluster.queue.add_job("die", {"n": 0}, max_attempts=2)
-    options = ("--concurrency", "4", "--batch-size", "4", "--stuck-minutes", "0.02")
-    options += ("--heartbeat-interval", "0.2")
-
-    async def poison_failed() -> bool:
-        job = await cluster.queue.get_job(poison)
-        return job is not None and job.status is dq.JobStatus.FAILED
-
-    for _ in range(4):
-        with cluster.worker(*options) as worker:
-            while worker.poll() is None and not await poison_failed():
-                await asyncio.sleep(0.05)
-            if await poison_failed():
-                # Stopped, not killed: a kill could land between a job's run
-                # and the write of its outcome, and that job would run again.
-                worker.send_signal(signal.SIGTERM)
-                assert worker.wait(30) == 0, cluster.logs()
-                break
-    # The first worker died with all four running (each had started).
-    assert all(cluster.runs("start")[n] >= 1 for n in (0, 1, 2, 3))
-    with cluster.worker(*options) as worker:
-        # A job added now proves this worker is up before it is signalled.
-        await cluster.queue.add_job("count", {"n": 4})
-
-        async def all_completed() -> bool:
-            return await count_status(cluster.queue, "completed") == 4
-
-        await eventually(all_completed, timeout=60)
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0, cluster.logs()
-    job = await cluster.queue.get_job(poison)
-    assert job is not None
-    assert (job.failure_reason, job.attempts) == (dq.FailureReason.WORKER_LOST, 2)
-    assert cluster.runs("start")[0] == 2
-    # Run alone after the crash, each ran once more and its outcome was
+    options = ("--concurrency", "4", "--batch-size", "4", *POISON_OPTIONS)
+    await outlive_the_poison(cluster, poison, options, completed=4)
+    # The first worker died with all four running (each had started); run
+    # alone after it, each of the three ran once more and its outcome was
     # written before the poison job's second run killed that worker too.
+    assert all(cluster.runs("start")[n] >= 1 for n in (1, 2, 3))
     assert [cluster.runs()[n] for n in (1, 2, 3)] == [1, 1, 1]
     for job_id in held:
         job = await cluster.queue.get_job(job_id)
