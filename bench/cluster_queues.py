@@ -78,7 +78,10 @@ async def masters_of(url: str, prefixes: list[str]) -> list[str]:
     client = cluster_client(url, max_connections=2, options={})
     try:
         await client.initialize()
-        return [client.get_node_from_key(keys.base(p)).name for p in prefixes]
+        masters = [client.get_node_from_key(keys.base(p)) for p in prefixes]
+        if None in masters:
+            raise RuntimeError("a slot of these prefixes has no master: is the cluster healthy?")
+        return [master.name for master in masters if master is not None]
     finally:
         await client.aclose()
 
