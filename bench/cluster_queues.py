@@ -80,7 +80,7 @@ async def masters_of(url: str, prefixes: list[str]) -> list[str]:
         await client.initialize()
         masters = [client.get_node_from_key(keys.base(p)) for p in prefixes]
         if None in masters:
-            raise RuntimeError("a slot of these prefixes has no master: is the cluster healthy?")
+            raise RuntimeError("a prefix's slot has no master: is the cluster up?")
         return [master.name for master in masters if master is not None]
     finally:
         await client.aclose()
