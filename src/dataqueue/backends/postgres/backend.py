@@ -41,7 +41,6 @@ from dataqueue._transitions import (
 )
 from dataqueue.backends._records import (
     event_from_row,
-    job_from_row,
     limits_from_row,
     type_stats_from_rows,
 )
@@ -58,6 +57,7 @@ from dataqueue.backends.postgres.codec import (
     flow_from_row,
     flow_params,
     in_utc,
+    job_row,
     json_text,
     lease_params,
     outcome_params,
@@ -330,13 +330,13 @@ class PostgresBackend(AdminStatements, CronRows, Backend):
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         rows = await self._fetch("get_job", {"job_id": job_id})
-        return job_from_row(rows[0]) if rows else None
+        return job_row(rows[0]) if rows else None
 
     async def get_jobs(
         self, where: JobFilter, limit: int, offset: int
     ) -> list[JobRecord]:
         params = {**filter_params(where), "limit": limit, "offset": offset}
-        return [job_from_row(row) for row in await self._fetch("get_jobs", params)]
+        return [job_row(row) for row in await self._fetch("get_jobs", params)]
 
     async def get_job_events(self, job_id: int) -> list[JobEvent]:
         rows = await self._fetch("get_job_events", {"job_id": job_id})
